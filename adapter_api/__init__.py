@@ -1,0 +1,1 @@
+"""The unified adapter API: one signed, authorised front over the national connectors."""

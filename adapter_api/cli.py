@@ -1,0 +1,70 @@
+"""The one command-line entry, ``lienthong``.
+
+Each package contributes its own click group; this module only gathers them, so the packages
+keep their import direction (``adapter_api`` is the one package allowed to see all the others).
+Groups are imported when first used, which keeps ``lienthong --help`` fast and lets one broken
+part not take the whole command line down with it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+#: command name -> (module, attribute, one-line help shown by ``lienthong --help``)
+_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "keys": ("security.cli", "keys", "Create and inspect the development PKI."),
+    "sign": ("security.cli", "sign", "Sign a SOAP envelope or an HTTP request."),
+    "verify": ("security.cli", "verify", "Verify a signed SOAP envelope or HTTP message."),
+    "mock": ("mock_endpoints.cli", "mock", "Run the mock national endpoints."),
+    "serve": ("adapter_api.serve", "serve", "Run the adapter API (sandbox by default)."),
+    "sync": ("sync.cli", "sync", "Operate the dossier sync queue to the portal."),
+    "records": ("adapter_api.records_cli", "records", "Watch, refresh and bulk-verify records."),
+    "log": ("store.log_cli", "log", "Verify and export the message log."),
+    "db": ("store.cli", "db", "Create and migrate the database."),
+}
+
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = _COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module_name, attribute, short_help = entry
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            return _unavailable(cmd_name, short_help)
+        command = getattr(module, attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, _COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+def _unavailable(name: str, short_help: str) -> click.Command:
+    @click.command(name=name, help=short_help)
+    def command() -> None:
+        raise click.ClickException(f"'{name}' is not available in this build")
+
+    return command
+
+
+@click.group(cls=_LazyGroup)
+@click.version_option(package_name="lienthong")
+def main() -> None:
+    """lienthong — signed data exchange between a province and the national systems."""
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

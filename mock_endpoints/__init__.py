@@ -1,0 +1,1 @@
+"""Mock national endpoints (population SOAP, business registry REST, public service portal)."""

@@ -1,0 +1,4 @@
+"""Canonical models, identifiers, the dossier lifecycle and the national wire formats.
+
+Depends on nothing internal.
+"""

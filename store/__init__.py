@@ -1,0 +1,1 @@
+"""SQLAlchemy store: dossiers, the outbox, the message log and the access log."""
