@@ -1,0 +1,110 @@
+"""The app factory: the FastAPI app around a built :class:`~adapter_api.container.Container`.
+
+Middleware, outermost first (all pure ASGI — no ``BaseHTTPMiddleware``)::
+
+    RequestIdMiddleware      accept or make X-Request-Id, echo it, put it in the logs
+    MetricsMiddleware        requests by route template and status, latency
+    HttpSignatureMiddleware  verify the RFC 9421 request signature (401 problem on failure),
+                             sign the response; /healthz, /readyz, /metrics, /openapi.json and
+                             /docs are exempt
+    ErrorBoundary            anything unexpected becomes a signed 500 problem
+    FastAPI                  routes, validation (422 problems), error handlers
+
+The container's services (sync worker, sandbox mock server) start and stop with the app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+
+from fastapi import FastAPI
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.responses import Response
+from starlette.types import Scope
+
+from adapter_api.container import Container
+from adapter_api.error_mapping import to_api_error
+from adapter_api.errors import Unauthenticated
+from adapter_api.handlers import ErrorBoundary, api_error_response, install_handlers
+from adapter_api.metrics import MetricsMiddleware
+from adapter_api.openapi import install_openapi
+from adapter_api.request_id import RequestIdMiddleware
+from adapter_api.routes import api_routers
+from connectors.errors import ConnectorError
+from schemas.errors import SchemaError
+from security.asgi import HttpSignatureMiddleware
+from store.errors import StoreError
+
+#: Paths served without a signature (probes, Prometheus, the API description).
+EXEMPT_PATHS: frozenset[str] = frozenset(
+    {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect"}
+)
+
+DESCRIPTION = """\
+One signed JSON API over the national population database (SOAP), the business registry and
+the National Public Service Portal. Requests must be signed with HTTP Message Signatures
+(RFC 9421) by a registered client; responses are signed by the adapter. Errors are
+`application/problem+json` (RFC 9457) with a stable `code`.
+"""
+
+
+def _version() -> str:
+    try:
+        return version("lienthong")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "0.0.0"
+
+
+def signature_failure(scope: Scope, exc: Exception) -> Response:
+    """The 401 problem answered when a request's signature is missing, wrong or replayed."""
+    api_error = to_api_error(exc)
+    if api_error is None:
+        api_error = Unauthenticated("the request signature could not be verified")
+    return api_error_response(api_error, scope)
+
+
+def create_app(container: Container) -> FastAPI:
+    """The adapter API for ``container``; serve it with any ASGI server."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await container.start()
+        try:
+            yield
+        finally:
+            await container.stop()
+
+    app = FastAPI(
+        title="lienthong adapter API",
+        version=_version(),
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.container = container
+    for router in api_routers():
+        app.include_router(router)
+    install_handlers(
+        app, ConnectorError, SchemaError, StoreError, OperationalError, InterfaceError, PoolTimeout
+    )
+    install_openapi(app)
+    # add_middleware puts each new one outside the previous: innermost first.
+    app.add_middleware(ErrorBoundary)
+    app.add_middleware(
+        HttpSignatureMiddleware,
+        verifier=container.verifier,
+        signer=container.signer,
+        exempt_paths=EXEMPT_PATHS,
+        on_error=signature_failure,
+    )
+    app.add_middleware(MetricsMiddleware, metrics=container.metrics)
+    app.add_middleware(RequestIdMiddleware)
+    return app
+
+
+__all__ = ["EXEMPT_PATHS", "create_app", "signature_failure"]

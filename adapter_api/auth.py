@@ -1,0 +1,48 @@
+"""Who is calling and what they may do: the FastAPI dependencies every ``/v1`` route uses.
+
+The signature middleware (``security.asgi``) has already verified the request and put the
+signer's keyid in ``scope["state"]["client_id"]``; here that keyid is looked up in the client
+registry (unknown: 401) and the route's operation checked against its allow-list (not allowed:
+403). Dependencies are ``async def``: FastAPI runs plain ``def`` ones in a thread pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+
+from adapter_api.clients import ApiClient, ClientRegistry, Operation
+from adapter_api.errors import Forbidden, Unauthenticated
+
+
+def authenticated_client(request: Request, clients: ClientRegistry) -> ApiClient:
+    """The registered client whose signature the middleware verified (401 when none)."""
+    state = request.scope.get("state") or {}
+    client_id = state.get("client_id")
+    if not client_id:
+        raise Unauthenticated("the request carries no verified signature", code="unsigned")
+    client = clients.get(client_id)
+    if client is None:
+        raise Unauthenticated("the signing key belongs to no registered client", code="unknown_key")
+    return client
+
+
+def require(operation: Operation) -> Callable[[Request], Awaitable[ApiClient]]:
+    """A dependency that yields the calling client when its allow-list grants ``operation``."""
+
+    async def dependency(request: Request) -> ApiClient:
+        client = authenticated_client(request, request.app.state.container.clients)
+        if operation not in client.operations:
+            raise Forbidden(
+                f"client {client.client_id} is not allowed {operation.value}",
+                code="operation_not_allowed",
+                operation=operation.value,
+            )
+        return client
+
+    dependency.__name__ = f"require_{operation.name.lower()}"
+    return dependency
+
+
+__all__ = ["authenticated_client", "require"]

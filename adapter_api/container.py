@@ -1,0 +1,109 @@
+"""Everything a running adapter holds, built once by :mod:`adapter_api.bootstrap`.
+
+Routes reach it as ``request.app.state.container``. The upstreams are typed by the small
+protocols below (what the routes call), so tests can pass fakes; bootstrap passes the real
+connectors. ``services`` are started and stopped with the app (the sync worker, the sandbox mock
+server), in order and in reverse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from adapter_api.clients import ClientRegistry
+from adapter_api.issues import IssueDirectory
+from adapter_api.metrics import Metrics
+from adapter_api.settings import Settings
+from connectors.base import CallContext, ConnectorHealth
+from schemas.models import Business, Citizen
+from security.http_signatures import HttpSigner, HttpVerifier
+
+
+class Upstream(Protocol):
+    """What every upstream offers the API: a name and its health."""
+
+    @property
+    def name(self) -> str: ...
+
+    def health(self) -> ConnectorHealth: ...
+
+
+class PopulationPort(Upstream, Protocol):
+    """The population database as the citizen routes use it."""
+
+    async def get_citizen(self, citizen_id: str, ctx: CallContext) -> Citizen: ...
+
+    async def verify_citizen(
+        self, citizen_id: str, full_name: str, date_of_birth: date, ctx: CallContext
+    ) -> bool: ...
+
+
+class RegistryPort(Upstream, Protocol):
+    """The business registry as the business routes use it."""
+
+    async def get_business(self, tax_code: str, ctx: CallContext) -> Business: ...
+
+
+class Service(Protocol):
+    """Something started with the app and stopped with it (worker, sandbox mock server)."""
+
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+#: A readiness check: ``(ok, detail)``; detail is a short code, never a secret or payload.
+ReadinessCheck = Callable[[], Awaitable[tuple[bool, str]]]
+
+
+@dataclass
+class Container:
+    """The wired adapter: settings, callers, signatures, upstreams, store, background services."""
+
+    settings: Settings
+    clients: ClientRegistry
+    metrics: Metrics
+    signer: HttpSigner
+    verifier: HttpVerifier
+    population: PopulationPort
+    registry: RegistryPort
+    upstreams: Sequence[Upstream]
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    access_log_key: bytes
+    services: list[Service] = field(default_factory=list)
+    readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    issues: IssueDirectory = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.issues = IssueDirectory(self.sessions)
+
+    async def start(self) -> None:
+        """Start the background services in order."""
+        for service in self.services:
+            await service.start()
+
+    async def stop(self) -> None:
+        """Stop the services in reverse order, then release connections and the engine."""
+        for service in reversed(self.services):
+            await service.stop()
+        for close in reversed(self.closers):
+            await close()
+
+
+__all__ = [
+    "Container",
+    "PopulationPort",
+    "ReadinessCheck",
+    "RegistryPort",
+    "Service",
+    "Upstream",
+]

@@ -1,0 +1,175 @@
+"""Prometheus metrics of one adapter process, on a registry of its own (no globals).
+
+* ``lienthong_http_requests_total{route,method,status}`` and ``lienthong_http_request_seconds``
+  — counted by :class:`MetricsMiddleware` (pure ASGI) with the route *template* as label;
+* ``lienthong_upstream_calls_total{upstream,operation,result}`` and
+  ``lienthong_upstream_call_seconds{upstream,operation}`` — by :meth:`Metrics.upstream_call`;
+* ``lienthong_upstream_breaker_state{upstream}`` (0 closed, 1 half-open, 2 open) and
+  ``lienthong_outbox_depth`` — refreshed from callbacks when ``/metrics`` is scraped;
+* the default registry's collectors (the sync worker's, the process's) are served after them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST as PROMETHEUS_CONTENT_TYPE
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from connectors.errors import (
+    CircuitOpen,
+    ConnectorError,
+    NotFound,
+    PermanentError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+BREAKER_VALUES = {"closed": 0, "half_open": 1, "open": 2}
+
+
+def result_of(exc: BaseException | None) -> str:
+    """The ``result`` label of an upstream call that raised ``exc`` (``ok`` when none)."""
+    if exc is None:
+        return "ok"
+    if isinstance(exc, NotFound):
+        return "not_found"
+    if isinstance(exc, UpstreamTimeout):
+        return "timeout"
+    if isinstance(exc, CircuitOpen):
+        return "circuit_open"
+    if isinstance(exc, UpstreamUnavailable):
+        return "unavailable"
+    if isinstance(exc, PermanentError):
+        return "rejected"
+    if isinstance(exc, ConnectorError):
+        return "error"
+    return "internal_error"
+
+
+class Metrics:
+    """The process's collectors; ``render()`` is what ``/metrics`` answers."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "lienthong_http_requests",
+            "HTTP requests answered, by route template, method and status",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.request_seconds = Histogram(
+            "lienthong_http_request_seconds",
+            "Time to answer an HTTP request, by route template",
+            ["route"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.upstream_calls = Counter(
+            "lienthong_upstream_calls",
+            "Calls to the national systems, by upstream, operation and result",
+            ["upstream", "operation", "result"],
+            registry=self.registry,
+        )
+        self.upstream_seconds = Histogram(
+            "lienthong_upstream_call_seconds",
+            "Latency of calls to the national systems, retries included",
+            ["upstream", "operation"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.breaker_state = Gauge(
+            "lienthong_upstream_breaker_state",
+            "Circuit breaker state per upstream: 0 closed, 1 half-open, 2 open",
+            ["upstream"],
+            registry=self.registry,
+        )
+        self.outbox_depth = Gauge(
+            "lienthong_outbox_depth",
+            "Dossier messages waiting in the outbox for the portal",
+            registry=self.registry,
+        )
+        self._refreshers: list[Callable[[], Awaitable[None]]] = []
+
+    def on_scrape(self, refresh: Callable[[], Awaitable[None]]) -> None:
+        """Run ``refresh`` before each scrape (to set gauges such as breaker state)."""
+        self._refreshers.append(refresh)
+
+    async def render(self) -> bytes:
+        """The text exposition format, after refreshing the gauges.
+
+        The process-wide default registry (the sync worker's counters, process memory and CPU)
+        is appended to this adapter's own.
+        """
+        for refresh in self._refreshers:
+            await refresh()
+        return generate_latest(self.registry) + generate_latest(REGISTRY)
+
+    @contextmanager
+    def upstream_call(self, upstream: str, operation: str) -> Iterator[None]:
+        """Count and time one upstream call made inside the ``with`` block."""
+        started = time.perf_counter()
+        error: BaseException | None = None
+        try:
+            yield
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            self.upstream_seconds.labels(upstream, operation).observe(time.perf_counter() - started)
+            self.upstream_calls.labels(upstream, operation, result_of(error)).inc()
+
+
+class MetricsMiddleware:
+    """Counts and times every HTTP request by route template (pure ASGI, no body buffering)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_and_watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_watch)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            method = scope["method"] if scope["method"] in _METHODS else "OTHER"
+            key = (template, method, status)
+            children = self._children.get(key)
+            if children is None:
+                children = (
+                    self.metrics.requests.labels(template, method, str(status)),
+                    self.metrics.request_seconds.labels(template),
+                )
+                self._children[key] = children
+            children[0].inc()
+            children[1].observe(time.perf_counter() - started)
+
+
+__all__ = ["BREAKER_VALUES", "PROMETHEUS_CONTENT_TYPE", "Metrics", "MetricsMiddleware", "result_of"]

@@ -1,0 +1,227 @@
+"""The API's own request and response shapes (the canonical records live in ``schemas.models``).
+
+Request bodies refuse unknown fields; the dossier code of a path is not repeated in the body.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from schemas.citizen_id import CitizenId, Sex
+from schemas.dossier_code import AgencyCode
+from schemas.models import ApplicantId, Code, LongText, Text
+from schemas.status import DossierStatus
+
+_IN = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+_OUT = ConfigDict(frozen=True)
+
+
+class CitizenView(BaseModel):
+    """A citizen, minimised: only the fields the caller is allowed to see are present."""
+
+    model_config = _OUT
+
+    citizen_id: str
+    full_name: str | None = None
+    date_of_birth: date | None = None
+    sex: Sex | None = None
+    place_of_origin: str | None = None
+    permanent_address: str | None = None
+    current_address: str | None = None
+    nationality: str | None = None
+    ethnicity: str | None = None
+
+
+class VerifyCitizenRequest(BaseModel):
+    """Does the population database hold a citizen with this ID, name and date of birth?"""
+
+    model_config = _IN
+
+    citizen_id: CitizenId
+    full_name: Text
+    date_of_birth: date
+
+
+class VerifyCitizenResult(BaseModel):
+    """Yes or no, and nothing else about the citizen."""
+
+    model_config = _OUT
+
+    match: bool
+
+
+class DossierBody(BaseModel):
+    """A dossier to register or update (its code is the path's)."""
+
+    model_config = _IN
+
+    procedure_code: Code
+    agency_code: AgencyCode
+    sector_code: Code
+    applicant_name: Text
+    applicant_id: ApplicantId
+    status: DossierStatus
+    received_at: AwareDatetime
+    due_at: AwareDatetime | None = None
+    updated_at: AwareDatetime
+    title: LongText
+
+
+class EventBody(BaseModel):
+    """A status change or a progress step of a dossier (its code is the path's)."""
+
+    model_config = _IN
+
+    sequence: int = Field(ge=1, le=2_147_483_647, strict=True)
+    status: DossierStatus
+    occurred_at: AwareDatetime
+    officer: Text | None = None
+    note: LongText | None = None
+
+
+class SyncStateView(BaseModel):
+    """How far the dossier's changes have reached the national portal."""
+
+    model_config = _OUT
+
+    status: str = Field(description="pending, delivered or dead")
+    pending: int = Field(description="changes waiting to be delivered")
+    dead: int = Field(description="changes given up on (dead letters)")
+    delivered: int = Field(description="changes the portal acknowledged")
+    last_delivered_at: datetime | None = None
+    last_error: str | None = Field(None, description="code of the last delivery failure")
+
+
+class DossierView(BaseModel):
+    """A dossier as stored, with its sync state."""
+
+    model_config = _OUT
+
+    code: str
+    procedure_code: str
+    agency_code: str
+    sector_code: str
+    applicant_name: str
+    applicant_id: str
+    status: DossierStatus
+    received_at: datetime
+    due_at: datetime | None = None
+    updated_at: datetime
+    title: str
+    last_sequence: int = Field(description="sequence of the last event recorded")
+    sync: SyncStateView | None = None
+
+
+class DossierWriteResult(BaseModel):
+    """What a dossier write did; a change is queued for the portal in the same transaction."""
+
+    model_config = _OUT
+
+    code: str
+    created: bool = Field(description="the dossier was new")
+    changed: bool = Field(description="something was written (false: identical to the stored one)")
+    status: DossierStatus
+    last_sequence: int
+
+
+class EventView(BaseModel):
+    """One recorded step of a dossier's history."""
+
+    model_config = _OUT
+
+    sequence: int
+    status: DossierStatus
+    occurred_at: datetime
+    officer: str | None = None
+    note: str | None = None
+
+
+class EventAccepted(BaseModel):
+    """An event accepted and queued for the portal in the same transaction."""
+
+    model_config = _OUT
+
+    dossier_code: str
+    sequence: int
+    status: DossierStatus
+    duplicate: bool = Field(description="this very event was already recorded (a retry)")
+
+
+class HistoryView(BaseModel):
+    """A dossier's events in order, and its sync state."""
+
+    model_config = _OUT
+
+    dossier_code: str
+    events: list[EventView]
+    sync: SyncStateView | None = None
+
+
+class FeedPage(BaseModel):
+    """One page of the dossier feed; pass ``next_cursor`` back to continue."""
+
+    model_config = _OUT
+
+    items: list[DossierView]
+    next_cursor: str = Field(description="opaque; where the next page starts (poll again later)")
+    has_more: bool = Field(description="more changes are waiting after this page")
+
+
+class ServiceView(BaseModel):
+    """One connector of the catalogue."""
+
+    model_config = _OUT
+
+    name: str
+    protocol: str
+    operations: list[str]
+    health: dict[str, Any]
+
+
+class CatalogueView(BaseModel):
+    """The service catalogue: connectors, operations, health, and what the caller may do."""
+
+    model_config = _OUT
+
+    services: list[ServiceView]
+    client: dict[str, Any]
+
+
+class HealthView(BaseModel):
+    """Liveness."""
+
+    model_config = _OUT
+
+    status: str
+
+
+class ReadinessView(BaseModel):
+    """Readiness: each check's verdict."""
+
+    model_config = _OUT
+
+    ready: bool
+    checks: dict[str, dict[str, Any]]
+
+
+__all__ = [
+    "CatalogueView",
+    "CitizenView",
+    "DossierBody",
+    "DossierView",
+    "DossierWriteResult",
+    "EventAccepted",
+    "EventBody",
+    "EventView",
+    "FeedPage",
+    "HealthView",
+    "HistoryView",
+    "ReadinessView",
+    "ServiceView",
+    "SyncStateView",
+    "VerifyCitizenRequest",
+    "VerifyCitizenResult",
+]

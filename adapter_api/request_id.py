@@ -1,0 +1,99 @@
+"""Correlation ids: every request gets one, every response and log line carries it.
+
+:class:`RequestIdMiddleware` (pure ASGI) takes the caller's ``X-Request-Id`` when it is a sane
+token (or makes a UUID), puts it in ``scope["state"]["request_id"]`` and in a context variable for
+the logs, and echoes it on the response. :func:`message_id_for` turns it into the UUID the
+upstream message carries (the X-Road ``id``), so one id follows the request end to end.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import re
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+HEADER = "x-request-id"
+_HEADER_BYTES = HEADER.encode("ascii")
+_VALID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+_NAMESPACE = uuid.UUID("5b0e7a0c-4a8e-4f0a-9d7e-6c1f3c2b9a10")
+
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "lienthong_request_id", default=None
+)
+
+
+def accept_request_id(value: str | None) -> str:
+    """``value`` when it is a sane token (1–128 of ``A-Za-z0-9._:-``), else a fresh UUID."""
+    if value and _VALID.fullmatch(value):
+        return value
+    return str(uuid.uuid4())
+
+
+def message_id_for(request_id: str) -> str:
+    """The upstream message id for a request: the id itself when a UUID, else a UUIDv5 of it."""
+    try:
+        return str(uuid.UUID(request_id))
+    except ValueError:
+        return str(uuid.uuid5(_NAMESPACE, request_id))
+
+
+def current_request_id() -> str | None:
+    """The request id of the request being handled in this context, if any."""
+    return request_id_var.get()
+
+
+class RequestIdLogFilter(logging.Filter):
+    """Adds ``request_id`` to every log record (``-`` outside a request)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id_var.get() or "-"
+        return True
+
+
+class RequestIdMiddleware:
+    """Accepts or makes the request id, stores it in the scope and echoes it on the response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming: str | None = None
+        for name, value in scope["headers"]:
+            if name == _HEADER_BYTES:
+                incoming = value.decode("latin-1")
+                break
+        request_id = accept_request_id(incoming)
+        state: dict[str, Any] = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        token = request_id_var.set(request_id)
+        raw = request_id.encode("ascii")
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k != _HEADER_BYTES]
+                headers.append((_HEADER_BYTES, raw))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            request_id_var.reset(token)
+
+
+__all__ = [
+    "HEADER",
+    "RequestIdLogFilter",
+    "RequestIdMiddleware",
+    "accept_request_id",
+    "current_request_id",
+    "message_id_for",
+    "request_id_var",
+]

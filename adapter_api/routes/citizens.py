@@ -1,0 +1,131 @@
+"""``/v1/citizens``: look a citizen up for a dossier, or verify ID + name + birth date.
+
+A lookup discloses personal data, so it is bound to a purpose: ``X-User-Id`` names the official
+(``VN`` + their CCCD) and ``X-Issue`` a registered dossier the caller may see; both travel to the
+population database in the X-Road header. Each lookup that reached the database is written to the
+access log (the field names returned, never their values); the answer holds only the fields the
+caller is allowed to see.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Path
+from pydantic import AfterValidator
+from starlette.requests import Request
+from starlette.responses import Response
+
+from adapter_api.access import record_citizen_access
+from adapter_api.auth import require
+from adapter_api.clients import ApiClient, Operation
+from adapter_api.errors import InvalidInput
+from adapter_api.models import CitizenView, VerifyCitizenRequest, VerifyCitizenResult
+from adapter_api.openapi import UPSTREAM_STATUSES, responses
+from adapter_api.routes.context import call_context, container_of, json_response, request_id_of
+from connectors.errors import NotFound
+from schemas.citizen_id import CitizenId, validate_citizen_id
+from schemas.dossier_code import DossierCode
+
+router = APIRouter(prefix="/v1/citizens", tags=["citizens"])
+
+GET_CITIZEN = "GetCitizen"
+VERIFY_CITIZEN = "VerifyCitizen"
+CITIZEN_ID_PATTERN = r"^[0-9]{12}$"
+OFFICIAL_PATTERN = r"^VN[0-9]{12}$"
+DOSSIER_CODE_PATTERN = r"^[0-9]{3}\.[0-9]{2}\.[0-9]{2}\.[A-Z][0-9]{2}-[0-9]{6}-[0-9]{4}$"
+
+
+def validate_official(value: str) -> str:
+    """``VN`` followed by the official's CCCD."""
+    validate_citizen_id(value[2:])
+    return value
+
+
+Official = Annotated[str, AfterValidator(validate_official)]
+
+_read = require(Operation.CITIZENS_READ)
+_verify = require(Operation.CITIZENS_VERIFY)
+
+
+@router.get(
+    "/{citizen_id}",
+    operation_id="get_citizen",
+    summary="Look up a citizen for a dossier",
+    response_model=CitizenView,
+    response_model_exclude_none=True,
+    responses=responses(404, *UPSTREAM_STATUSES),
+)
+async def get_citizen(
+    request: Request,
+    citizen_id: Annotated[CitizenId, Path(pattern=CITIZEN_ID_PATTERN, description="CCCD")],
+    user_id: Annotated[
+        Official,
+        Header(alias="X-User-Id", pattern=OFFICIAL_PATTERN, description="VN + the official's CCCD"),
+    ],
+    issue: Annotated[
+        DossierCode,
+        Header(
+            alias="X-Issue",
+            pattern=DOSSIER_CODE_PATTERN,
+            description="code of the registered dossier this lookup serves",
+        ),
+    ],
+    client: Annotated[ApiClient, Depends(_read)],
+) -> Response:
+    """The citizen, minimised to the fields the caller may see; the lookup is access-logged."""
+    container = container_of(request)
+    exists, sector = await container.issues.lookup(issue)
+    if not exists or not client.sees_sector(sector):
+        raise InvalidInput(
+            "X-Issue must name a registered dossier",
+            code="unknown_issue",
+            errors=[{"field": "header.X-Issue", "message": "no such dossier is registered"}],
+        )
+    ctx = call_context(request, client, user_id=user_id, issue=issue)
+    fields = client.citizen_fields
+    try:
+        with container.metrics.upstream_call("population", GET_CITIZEN):
+            citizen = await container.population.get_citizen(citizen_id, ctx)
+    except NotFound:
+        await record_citizen_access(
+            container, citizen_id, client, ctx, GET_CITIZEN, (), request_id_of(request)
+        )
+        raise
+    await record_citizen_access(
+        container, citizen_id, client, ctx, GET_CITIZEN, fields, request_id_of(request)
+    )
+    return json_response(citizen, include=fields)
+
+
+@router.post(
+    "/verify",
+    operation_id="verify_citizen",
+    summary="Does this ID belong to this name and date of birth?",
+    response_model=VerifyCitizenResult,
+    responses=responses(*UPSTREAM_STATUSES),
+)
+async def verify_citizen(
+    request: Request,
+    body: VerifyCitizenRequest,
+    client: Annotated[ApiClient, Depends(_verify)],
+    user_id: Annotated[
+        Official | None,
+        Header(alias="X-User-Id", pattern=OFFICIAL_PATTERN, description="VN + the official's CCCD"),
+    ] = None,
+    issue: Annotated[
+        DossierCode | None,
+        Header(alias="X-Issue", pattern=DOSSIER_CODE_PATTERN, description="the dossier served"),
+    ] = None,
+) -> Response:
+    """``{"match": true|false}``; nothing else about the citizen is disclosed."""
+    container = container_of(request)
+    ctx = call_context(request, client, user_id=user_id, issue=issue)
+    with container.metrics.upstream_call("population", VERIFY_CITIZEN):
+        match = await container.population.verify_citizen(
+            body.citizen_id, body.full_name, body.date_of_birth, ctx
+        )
+    return json_response(VerifyCitizenResult(match=match))
+
+
+__all__ = ["router", "validate_official"]

@@ -1,0 +1,63 @@
+"""What routes share: the container, the call context for upstreams, and fast JSON responses."""
+
+from __future__ import annotations
+
+from collections.abc import Set
+from typing import Any
+
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import Response
+
+from adapter_api.clients import ApiClient
+from adapter_api.container import Container
+from adapter_api.request_id import accept_request_id, message_id_for
+from connectors.base import CallContext
+
+JSON_MEDIA_TYPE = "application/json"
+
+
+def container_of(request: Request) -> Container:
+    """The adapter's container (set by ``create_app``)."""
+    container: Container = request.app.state.container
+    return container
+
+
+def request_id_of(request: Request) -> str:
+    """The request id the middleware accepted (or a new one outside it)."""
+    state = request.scope.get("state") or {}
+    value = state.get("request_id")
+    return value if isinstance(value, str) else accept_request_id(None)
+
+
+def call_context(
+    request: Request, client: ApiClient, *, user_id: str | None = None, issue: str | None = None
+) -> CallContext:
+    """The upstream call's context: the request id as message id, the caller, the purpose."""
+    return CallContext(message_id_for(request_id_of(request)), client.client_id, user_id, issue)
+
+
+def json_response(
+    model: BaseModel, *, status: int = 200, include: Set[str] | None = None
+) -> Response:
+    """``model`` serialised by pydantic-core straight to bytes (no re-validation)."""
+    body = model.__pydantic_serializer__.to_json(model, include=include, exclude_none=True)
+    return Response(body, status_code=status, media_type=JSON_MEDIA_TYPE)
+
+
+def json_bytes_response(data: Any, *, status: int = 200) -> Response:
+    """Plain data (dicts, lists) as a JSON response."""
+    import json
+
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
+    return Response(body.encode("utf-8"), status_code=status, media_type=JSON_MEDIA_TYPE)
+
+
+__all__ = [
+    "JSON_MEDIA_TYPE",
+    "call_context",
+    "container_of",
+    "json_bytes_response",
+    "json_response",
+    "request_id_of",
+]

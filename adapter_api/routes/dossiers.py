@@ -1,0 +1,260 @@
+"""``/v1/dossiers``: register and move dossiers (province), read them and their feed (ministries).
+
+Every write and the portal delivery it causes are recorded in one transaction (the outbox); the
+sync worker delivers them. A client limited to sectors (a ministry) sees only dossiers of those
+sectors: any other dossier answers 404, exactly as one that does not exist.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import AwareDatetime, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from adapter_api.auth import require
+from adapter_api.clients import ApiClient, Operation
+from adapter_api.errors import Forbidden, InvalidInput, NotFoundError
+from adapter_api.models import (
+    DossierBody,
+    DossierView,
+    DossierWriteResult,
+    EventAccepted,
+    EventBody,
+    EventView,
+    FeedPage,
+    HistoryView,
+    SyncStateView,
+)
+from adapter_api.openapi import responses
+from adapter_api.routes.citizens import DOSSIER_CODE_PATTERN
+from adapter_api.routes.context import container_of, json_response
+from schemas.dossier_code import DossierCode
+from schemas.errors import SchemaError
+from schemas.models import Dossier, DossierEvent
+from store.dossiers import DossierRecord, SyncState, get_dossier, history, record_dossier
+from store.dossiers import record_event, sync_state, sync_states
+from store.feed import MAX_LIMIT, feed
+
+router = APIRouter(prefix="/v1/dossiers", tags=["dossiers"])
+
+_write = require(Operation.DOSSIERS_WRITE)
+_read = require(Operation.DOSSIERS_READ)
+
+Code = Annotated[DossierCode, Path(pattern=DOSSIER_CODE_PATTERN, description="dossier code")]
+
+
+def _not_found() -> NotFoundError:
+    return NotFoundError("no such dossier", code="dossier_not_found")
+
+
+def _sync_view(state: SyncState | None) -> SyncStateView | None:
+    if state is None:
+        return None
+    return SyncStateView(
+        status=state.status.value,
+        pending=state.pending,
+        dead=state.dead,
+        delivered=state.delivered,
+        last_delivered_at=state.last_delivered_at,
+        last_error=state.last_error,
+    )
+
+
+def _dossier_view(record: DossierRecord, state: SyncState | None) -> DossierView:
+    return DossierView(
+        **record.dossier.model_dump(),
+        last_sequence=record.last_sequence,
+        sync=_sync_view(state),
+    )
+
+
+def _invalid_body(exc: ValidationError) -> InvalidInput:
+    errors: list[dict[str, Any]] = []
+    for error in exc.errors():
+        cause = (error.get("ctx") or {}).get("error")
+        loc = [str(part) for part in error.get("loc", ())]
+        if isinstance(cause, SchemaError) and cause.field and not loc:
+            loc = [cause.field]
+        message = cause.message if isinstance(cause, SchemaError) else str(error.get("msg"))
+        errors.append({"field": ".".join(["body", *loc]), "message": message})
+    fields = ", ".join(sorted({e["field"] for e in errors}))
+    return InvalidInput(f"invalid input: {fields}", errors=errors)
+
+
+@router.put(
+    "/{dossier_code}",
+    operation_id="put_dossier",
+    summary="Register or update a dossier (queued for the national portal)",
+    response_model=DossierWriteResult,
+    responses={
+        201: {"description": "registered", "model": DossierWriteResult},
+        **responses(404, 409),
+    },
+)
+async def put_dossier(
+    request: Request,
+    dossier_code: Code,
+    body: DossierBody,
+    client: Annotated[ApiClient, Depends(_write)],
+) -> Response:
+    """201 when the dossier is new, 200 when it was updated (or sent again unchanged)."""
+    try:
+        dossier = Dossier(code=dossier_code, **body.model_dump())
+    except ValidationError as exc:
+        raise _invalid_body(exc) from exc
+    if not client.sees_sector(dossier.sector_code):
+        raise Forbidden(
+            "the dossier's sector is not one of this client's", code="sector_not_allowed"
+        )
+    container = container_of(request)
+    async with container.sessions.begin() as session:
+        if client.sectors is not None:
+            stored = await get_dossier(session, dossier_code)
+            if stored is not None and not client.sees_sector(stored.dossier.sector_code):
+                raise _not_found()
+        write = await record_dossier(session, dossier)
+    container.issues.remember(dossier.code, dossier.sector_code)
+    result = DossierWriteResult(
+        code=dossier.code,
+        created=write.created,
+        changed=write.changed,
+        status=write.record.dossier.status,
+        last_sequence=write.record.last_sequence,
+    )
+    return json_response(result, status=201 if write.created else 200)
+
+
+@router.post(
+    "/{dossier_code}/events",
+    operation_id="post_dossier_event",
+    summary="Record a status change or progress step (queued for the national portal)",
+    status_code=202,
+    response_model=EventAccepted,
+    responses=responses(404, 409),
+)
+async def post_event(
+    request: Request,
+    dossier_code: Code,
+    body: EventBody,
+    client: Annotated[ApiClient, Depends(_write)],
+) -> Response:
+    """202: recorded and queued; sending the same event again is answered as a duplicate."""
+    try:
+        event = DossierEvent(dossier_code=dossier_code, **body.model_dump())
+    except ValidationError as exc:
+        raise _invalid_body(exc) from exc
+    container = container_of(request)
+    async with container.sessions.begin() as session:
+        if client.sectors is not None:
+            stored = await get_dossier(session, dossier_code)
+            if stored is None or not client.sees_sector(stored.dossier.sector_code):
+                raise _not_found()
+        write = await record_event(session, event)
+    result = EventAccepted(
+        dossier_code=dossier_code,
+        sequence=write.event.sequence,
+        status=write.event.status,
+        duplicate=write.replayed,
+    )
+    return json_response(result, status=202)
+
+
+@router.get(
+    "/{dossier_code}",
+    operation_id="get_dossier",
+    summary="A dossier, its status and sync state",
+    response_model=DossierView,
+    response_model_exclude_none=True,
+    responses=responses(404),
+)
+async def get_one(
+    request: Request,
+    dossier_code: Code,
+    client: Annotated[ApiClient, Depends(_read)],
+) -> Response:
+    """The stored dossier with its sync state."""
+    async with container_of(request).sessions() as session:
+        record = await get_dossier(session, dossier_code)
+        if record is None or not client.sees_sector(record.dossier.sector_code):
+            raise _not_found()
+        state = await sync_state(session, dossier_code)
+    return json_response(_dossier_view(record, state))
+
+
+@router.get(
+    "/{dossier_code}/history",
+    operation_id="get_dossier_history",
+    summary="A dossier's events in order",
+    response_model=HistoryView,
+    response_model_exclude_none=True,
+    responses=responses(404),
+)
+async def get_history(
+    request: Request,
+    dossier_code: Code,
+    client: Annotated[ApiClient, Depends(_read)],
+) -> Response:
+    """Every recorded step, oldest first, and the sync state."""
+    async with container_of(request).sessions() as session:
+        record = await get_dossier(session, dossier_code)
+        if record is None or not client.sees_sector(record.dossier.sector_code):
+            raise _not_found()
+        events = await history(session, dossier_code)
+        state = await sync_state(session, dossier_code)
+    view = HistoryView(
+        dossier_code=dossier_code,
+        events=[
+            EventView(
+                sequence=e.sequence,
+                status=e.status,
+                occurred_at=e.occurred_at,
+                officer=e.officer,
+                note=e.note,
+            )
+            for e in events
+        ],
+        sync=_sync_view(state),
+    )
+    return json_response(view)
+
+
+@router.get(
+    "",
+    operation_id="get_dossier_feed",
+    summary="The feed: dossiers changed since a cursor or a time, in change order",
+    response_model=FeedPage,
+    response_model_exclude_none=True,
+)
+async def get_feed(
+    request: Request,
+    client: Annotated[ApiClient, Depends(_read)],
+    updated_since: Annotated[
+        AwareDatetime | None,
+        Query(description="only dossiers changed at or after this instant (with offset)"),
+    ] = None,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=200, description="the next_cursor of the previous page"),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+) -> Response:
+    """One page of dossiers in the caller's sectors; continue with ``next_cursor``."""
+    since: datetime | None = updated_since
+    async with container_of(request).sessions() as session:
+        page = await feed(
+            session, updated_since=since, cursor=cursor, sectors=client.sectors, limit=limit
+        )
+        states = await sync_states(session, [r.dossier.code for r in page.items])
+    view = FeedPage(
+        items=[_dossier_view(r, states.get(r.dossier.code)) for r in page.items],
+        next_cursor=page.cursor,
+        has_more=page.has_more,
+    )
+    return json_response(view)
+
+
+__all__ = ["router"]

@@ -1,0 +1,154 @@
+"""``/v1/watch``: the records a client holds copies of, so it learns when they change nationally.
+
+``PUT /v1/watch/{kind}/{id}`` registers (or re-purposes) a watch of a citizen (CCCD) or a business
+(tax code); ``DELETE`` removes it; ``GET /v1/watch`` lists the caller's own watches. A citizen watch
+needs a purpose: a registered dossier the caller may see, or a standing purpose granted to it in
+the client registry; anything else is 403 ``purpose_not_granted``. The refresh job then re-reads
+watched records and the changes appear in ``GET /v1/changes``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import Request
+from starlette.responses import Response
+
+from adapter_api.auth import require
+from adapter_api.clients import ApiClient, Operation
+from adapter_api.errors import Forbidden, InvalidInput, NotFoundError
+from adapter_api.openapi import responses
+from adapter_api.record_purposes import ClientWatchPolicy
+from adapter_api.routes.context import container_of, json_response
+from store.records import Watch, WatchKind, delete_watch, get_watch, list_watches, put_watch
+from store.types import utc_now
+from sync.records_import import MAX_PURPOSE_LENGTH, Refusal, make_watch
+
+router = APIRouter(prefix="/v1/watch", tags=["records"])
+
+_write = require(Operation.WATCH_WRITE)
+
+RecordId = Annotated[
+    str, Path(min_length=10, max_length=14, pattern=r"^[0-9-]+$", description="CCCD or tax code")
+]
+MAX_LIST = 1000
+
+
+class WatchBody(BaseModel):
+    """The purpose of a watch: required for a citizen, optional for a business."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    purpose: str | None = Field(
+        None,
+        max_length=MAX_PURPOSE_LENGTH,
+        description="a registered dossier's code, or a standing purpose granted to the client",
+    )
+
+
+class WatchView(BaseModel):
+    """One watch of the calling client."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: WatchKind
+    id: str
+    purpose: str
+    created_at: datetime | None = None
+
+
+class WatchList(BaseModel):
+    """The calling client's watches, by kind and id."""
+
+    model_config = ConfigDict(frozen=True)
+
+    watches: list[WatchView]
+
+
+def _view(watch: Watch) -> WatchView:
+    return WatchView(
+        kind=watch.kind, id=watch.record_id, purpose=watch.purpose, created_at=watch.created_at
+    )
+
+
+def _invalid(refusal: Refusal) -> InvalidInput:
+    field = "body.purpose" if "purpose" in refusal.code else "path.id"
+    return InvalidInput(
+        refusal.message, code=refusal.code, errors=[{"field": field, "message": refusal.message}]
+    )
+
+
+@router.put(
+    "/{kind}/{record_id}",
+    operation_id="put_watch",
+    summary="Watch a citizen or a business for national changes",
+    response_model=WatchView,
+    responses={201: {"description": "a new watch", "model": WatchView}},
+)
+async def put_watch_route(
+    request: Request,
+    kind: WatchKind,
+    record_id: RecordId,
+    client: Annotated[ApiClient, Depends(_write)],
+    body: WatchBody | None = None,
+) -> Response:
+    """201 for a new watch, 200 when it existed (its purpose is updated)."""
+    purpose = body.purpose if body is not None and body.purpose else ""
+    watch = make_watch(kind.value, record_id, client.client_id, purpose)
+    if isinstance(watch, Refusal):
+        raise _invalid(watch)
+    container = container_of(request)
+    policy = ClientWatchPolicy(container.clients)
+    async with container.sessions.begin() as session:
+        refusal = await policy.refusal(session, watch)
+        if refusal is not None:
+            raise Forbidden(refusal.message, code=refusal.code)
+        created = await put_watch(session, watch, now=utc_now())
+        stored = await get_watch(session, watch.kind, watch.record_id, watch.client)
+    assert stored is not None
+    return json_response(_view(stored), status=201 if created else 200)
+
+
+@router.delete(
+    "/{kind}/{record_id}",
+    operation_id="delete_watch",
+    summary="Stop watching a record",
+    status_code=204,
+    responses=responses(404),
+)
+async def delete_watch_route(
+    request: Request,
+    kind: WatchKind,
+    record_id: RecordId,
+    client: Annotated[ApiClient, Depends(_write)],
+) -> Response:
+    """204 when the caller's watch was removed; 404 when it had none."""
+    async with container_of(request).sessions.begin() as session:
+        removed = await delete_watch(session, kind, record_id, client.client_id)
+    if not removed:
+        raise NotFoundError("the client does not watch this record", code="watch_not_found")
+    return Response(status_code=204)
+
+
+@router.get(
+    "",
+    operation_id="list_watches",
+    summary="The records the calling client watches",
+    response_model=WatchList,
+)
+async def list_watches_route(
+    request: Request,
+    client: Annotated[ApiClient, Depends(_write)],
+    kind: Annotated[WatchKind | None, Query(description="only this kind")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIST)] = MAX_LIST,
+) -> Response:
+    """The caller's watches (never another client's)."""
+    async with container_of(request).sessions() as session:
+        watches = await list_watches(session, client=client.client_id, kind=kind, limit=limit)
+    return json_response(WatchList(watches=[_view(watch) for watch in watches]))
+
+
+__all__ = ["WatchBody", "WatchList", "WatchView", "router"]

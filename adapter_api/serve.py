@@ -1,0 +1,131 @@
+"""``lienthong serve``: run the adapter API (and, in sandbox mode, the mock national endpoints).
+
+Sandbox (the default) creates development keys on first run, keeps SQLite under ``--data``,
+starts the mock endpoints on their own port in the same process and registers the sandbox
+clients. ``--no-sandbox`` wires production: upstream URLs, credentials, the clients file and
+the database come from ``LIENTHONG_*`` settings and nothing is created.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from adapter_api.settings import DEFAULT_DATA_DIR, DEFAULT_KEYS_DIR, Settings
+
+
+def _settings(
+    host: str | None,
+    port: int | None,
+    keys: Path | None,
+    data: Path | None,
+    sandbox: bool | None,
+    mock_port: int | None,
+    clients: Path | None,
+    database_url: str | None,
+) -> Settings:
+    overrides: dict[str, object] = {}
+    for name, value in (
+        ("host", host),
+        ("port", port),
+        ("keys_dir", keys),
+        ("data_dir", data),
+        ("sandbox", sandbox),
+        ("mock_port", mock_port),
+        ("clients_file", clients),
+        ("database_url", database_url),
+    ):
+        if value is not None:
+            overrides[name] = value
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def _banner(settings: Settings, actual_mock_port: int | None) -> str:
+    lines = [
+        f"lienthong adapter  http://{settings.host}:{settings.port}",
+        f"  OpenAPI          http://{settings.host}:{settings.port}/openapi.json",
+        f"  health           http://{settings.host}:{settings.port}/readyz",
+        f"  keys             {settings.keys_dir.resolve()}",
+        f"  database         {settings.resolved_database_url.split('@')[-1]}",
+    ]
+    if settings.sandbox:
+        mock = f"http://{settings.mock_host}:{actual_mock_port or settings.mock_port}"
+        lines += [
+            f"mock endpoints     {mock}",
+            f"  population SOAP  {mock}/population/soap  (WSDL: ?wsdl)",
+            f"  registry         {mock}/registry/token",
+            f"  portal           {mock}/portal/login",
+            f"  test data        {mock}/_admin/population/citizens?limit=10",
+            "sandbox clients    province-app, ministry, integrator "
+            f"(keys in {settings.keys_dir.resolve()}/<party>/)",
+        ]
+    return "\n".join(lines)
+
+
+@click.command(name="serve")
+@click.option("--host", default=None, help="interface to listen on [127.0.0.1]")
+@click.option("--port", type=int, default=None, help="adapter port [8000]")
+@click.option(
+    "--keys",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help=f"key folder (made on first run in sandbox) [{DEFAULT_KEYS_DIR}]",
+)
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help=f"data folder for the SQLite store [{DEFAULT_DATA_DIR}]",
+)
+@click.option(
+    "--sandbox/--no-sandbox",
+    default=None,
+    help="start the mock endpoints and use development keys [sandbox]",
+)
+@click.option("--mock-port", type=int, default=None, help="sandbox mock endpoints' port [8001]")
+@click.option(
+    "--clients",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="clients file (JSON or TOML); sandbox clients when absent",
+)
+@click.option("--database-url", default=None, help="SQLAlchemy URL (PostgreSQL for production)")
+@click.option("--log-level", default="info", show_default=True)
+def serve(
+    host: str | None,
+    port: int | None,
+    keys: Path | None,
+    data: Path | None,
+    sandbox: bool | None,
+    mock_port: int | None,
+    clients: Path | None,
+    database_url: str | None,
+    log_level: str,
+) -> None:
+    """Run the adapter API (sandbox by default: mocks, development keys, SQLite)."""
+    import uvicorn
+
+    from adapter_api.app import create_app
+    from adapter_api.bootstrap import build_container, prepare
+
+    settings = _settings(host, port, keys, data, sandbox, mock_port, clients, database_url)
+    try:
+        prepare(settings)
+        container = build_container(settings)
+    except Exception as exc:
+        raise click.ClickException(f"cannot start: {exc}") from exc
+    click.echo(_banner(settings, None))
+    app = create_app(container)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level,
+        lifespan="on",
+        access_log=False,
+        proxy_headers=False,
+    )
+
+
+__all__ = ["serve"]

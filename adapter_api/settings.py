@@ -1,0 +1,89 @@
+"""The adapter's one settings object (pydantic-settings, environment prefix ``LIENTHONG_``).
+
+Everything the process needs is here and passed down explicitly by :mod:`adapter_api.bootstrap`;
+nothing else reads the environment. Sandbox mode (the default) fills in what a laptop lacks:
+development keys under ``keys_dir``, SQLite under ``data_dir``, the mock national endpoints on
+``mock_port`` and the sandbox API clients.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path(".lienthong/data")
+DEFAULT_KEYS_DIR = Path(".lienthong/keys")
+
+
+class Settings(BaseSettings):
+    """Settings of one adapter process; every field can be set as ``LIENTHONG_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="LIENTHONG_", extra="ignore", frozen=True)
+
+    sandbox: bool = Field(True, description="start the mock endpoints and use development keys")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    data_dir: Path = DEFAULT_DATA_DIR
+    keys_dir: Path = DEFAULT_KEYS_DIR
+    database_url: str | None = Field(
+        None, description="SQLAlchemy async URL; SQLite under data_dir when absent"
+    )
+    clients_file: Path | None = Field(
+        None, description="JSON or TOML list of API clients; sandbox clients when absent"
+    )
+    party: str = Field("adapter", description="this adapter's party name (its keyid)")
+
+    # Upstreams. Absent URLs point at the sandbox mock endpoints.
+    mock_host: str = "127.0.0.1"
+    mock_port: int = Field(8001, ge=0, le=65535)
+    mock_seed: int = 42
+    population_url: str | None = None
+    registry_url: str | None = None
+    portal_url: str | None = None
+    registry_client_id: str = "lienthong-sandbox"
+    registry_client_secret: str = "sandbox-secret"  # noqa: S105 - the sandbox's documented secret
+    portal_username: str = "lienthong"
+    portal_password: str = "sandbox"  # noqa: S105 - the sandbox's documented password
+    portal_agency: str = "000.00.04.H04"
+    upstream_timeout_seconds: float = Field(10.0, gt=0)
+    xroad_member_code: str = "000.00.04.H04"
+    xroad_subsystem_code: str = "lienthong"
+
+    # Signatures.
+    signature_ttl_seconds: int = Field(300, gt=0)
+    max_skew_seconds: int = Field(300, ge=0)
+
+    # Sync worker.
+    run_worker: bool = Field(True, description="run the outbox worker inside the API process")
+
+    @property
+    def mock_base_url(self) -> str:
+        """The base URL of the sandbox mock endpoints."""
+        return f"http://{self.mock_host}:{self.mock_port}"
+
+    @property
+    def resolved_database_url(self) -> str:
+        """``database_url``, or a SQLite file under ``data_dir`` when it is not set."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'lienthong.db').resolve()}"
+
+    @property
+    def resolved_population_url(self) -> str:
+        """The population service's SOAP endpoint."""
+        return self.population_url or f"{self.mock_base_url}/population/soap"
+
+    @property
+    def resolved_registry_url(self) -> str:
+        """The business registry's base URL."""
+        return self.registry_url or f"{self.mock_base_url}/registry"
+
+    @property
+    def resolved_portal_url(self) -> str:
+        """The national portal's base URL."""
+        return self.portal_url or f"{self.mock_base_url}/portal"
+
+
+__all__ = ["DEFAULT_DATA_DIR", "DEFAULT_KEYS_DIR", "Settings"]

@@ -1,0 +1,92 @@
+"""One exchange with an upstream as it crossed the wire, and the recorder that keeps it.
+
+Every attempt a connector makes produces an ``Exchange``: the signed request bytes and the
+response bytes exactly as sent and received (with the headers that carry RFC 9421 signatures),
+the parties, the message id, the official and the dossier, the times and the outcome. The
+message log (``store``) implements ``ExchangeRecorder``; ``NullRecorder`` is the do-nothing
+default and ``MemoryRecorder`` keeps exchanges in a list for tests.
+
+Recording is part of the call: a recorder that raises fails the call (the log is not optional).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+#: Outcome of an exchange that got a verified, successful answer.
+OK = "ok"
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """One request/response pair with an upstream, as on the wire.
+
+    ``sender`` is our party (``adapter``), ``receiver`` the upstream's; ``client`` the caller the
+    call was made for; ``user_id`` the official and ``issue`` the dossier. ``response`` is
+    ``None`` when nothing came back (timeout, connection failure). ``status`` is the HTTP status;
+    ``outcome`` is ``ok`` or the fault code / error code the call ended with. ``attempt``
+    counts from 1 within one logical call.
+    """
+
+    upstream: str
+    operation: str
+    protocol: str
+    message_id: str
+    client: str
+    sender: str
+    receiver: str
+    user_id: str | None
+    issue: str | None
+    method: str
+    url: str
+    request: bytes
+    request_headers: Mapping[str, str]
+    response: bytes | None
+    response_headers: Mapping[str, str]
+    status: int | None
+    outcome: str
+    started_at: dt.datetime
+    finished_at: dt.datetime
+    attempt: int = 1
+
+    @property
+    def succeeded(self) -> bool:
+        """Whether the upstream answered successfully and the answer verified."""
+        return self.outcome == OK
+
+    @property
+    def duration_ms(self) -> float:
+        """Wall time of the exchange in milliseconds."""
+        return (self.finished_at - self.started_at).total_seconds() * 1000.0
+
+
+@runtime_checkable
+class ExchangeRecorder(Protocol):
+    """Keeps exchanges (the message log). Implementations must not log payloads elsewhere."""
+
+    async def record(self, exchange: Exchange) -> None:
+        """Keep ``exchange``; raising fails the call that produced it."""
+        ...
+
+
+class NullRecorder:
+    """An ``ExchangeRecorder`` that keeps nothing (the default when no message log is set)."""
+
+    async def record(self, exchange: Exchange) -> None:
+        return None
+
+
+@dataclass
+class MemoryRecorder:
+    """An ``ExchangeRecorder`` that appends every exchange to ``exchanges`` (for tests)."""
+
+    exchanges: list[Exchange] = field(default_factory=list)
+
+    async def record(self, exchange: Exchange) -> None:
+        self.exchanges.append(exchange)
+
+
+__all__ = ["OK", "Exchange", "ExchangeRecorder", "MemoryRecorder", "NullRecorder"]

@@ -1,0 +1,270 @@
+"""Staying calm when an upstream is slow or down: breaker, retries, concurrency limit, timeouts.
+
+``Resilience.call(attempt)`` runs one logical call against one upstream:
+
+* the **circuit breaker** fails fast (``CircuitOpen``) while the upstream is known to be down,
+  and after ``reset_timeout`` lets ``half_open_probes`` calls through to probe it;
+* the **concurrency limiter** caps the calls in flight (waiting for a slot counts in the time);
+* each attempt runs under ``min(attempt timeout, what is left of the deadline)``;
+* **retries** (tenacity) repeat only ``TransientError`` (never ``CircuitOpen``), with exponential
+  backoff and jitter, and never start a wait that would end past the overall deadline.
+
+Permanent failures mean the upstream answered: they close a half-open breaker like a success
+and are never retried. The clocks and the sleep are injectable, so tests need no real waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+from tenacity.stop import stop_base
+
+from connectors.base import BreakerSettings, BreakerState, RetrySettings, UpstreamConfig
+from connectors.errors import (
+    CircuitOpen,
+    ConnectorError,
+    PermanentError,
+    TransientError,
+    UpstreamTimeout,
+)
+
+T = TypeVar("T")
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class CircuitBreaker:
+    """Counts consecutive transient failures of one upstream; opens, half-opens, closes.
+
+    Not thread-safe: one breaker lives on one event loop.
+    """
+
+    def __init__(
+        self, upstream: str, settings: BreakerSettings, *, clock: Clock = time.monotonic
+    ) -> None:
+        self.upstream = upstream
+        self.settings = settings
+        self._clock = clock
+        self._failures = 0
+        self._opened_at: float | None = None
+        self._probes = 0
+
+    @property
+    def state(self) -> BreakerState:
+        """``closed``, ``open``, or ``half_open`` once the reset timeout has passed."""
+        if self._opened_at is None:
+            return BreakerState.CLOSED
+        if self._clock() - self._opened_at >= self.settings.reset_timeout:
+            return BreakerState.HALF_OPEN
+        return BreakerState.OPEN
+
+    @property
+    def consecutive_failures(self) -> int:
+        """Transient failures since the last success."""
+        return self._failures
+
+    def before_call(self, message_id: str | None = None) -> None:
+        """Let a call through or raise ``CircuitOpen``; a half-open breaker admits few probes."""
+        state = self.state
+        if state is BreakerState.CLOSED:
+            return
+        if state is BreakerState.HALF_OPEN and self._probes < self.settings.half_open_probes:
+            self._probes += 1
+            return
+        raise CircuitOpen(
+            f"{self.upstream}: circuit open, call not sent",
+            upstream=self.upstream,
+            message_id=message_id,
+            fault_code="circuit_open",
+        )
+
+    def on_success(self) -> None:
+        """The upstream answered (even with a permanent refusal): close the breaker."""
+        self._failures = 0
+        self._opened_at = None
+        self._probes = 0
+
+    def on_failure(self) -> None:
+        """A transient failure: count it; open at the threshold, or re-open after a probe."""
+        self._failures += 1
+        if self._opened_at is not None or self._failures >= self.settings.failure_threshold:
+            self._opened_at = self._clock()
+            self._probes = 0
+
+    def on_abandon(self) -> None:
+        """The call ended without a verdict on the upstream (cancelled, local error)."""
+        if self._probes:
+            self._probes -= 1
+
+
+class ConcurrencyLimiter:
+    """At most ``limit`` calls in flight to one upstream; the others wait their turn."""
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError("a concurrency limit must be at least 1")
+        self.limit = limit
+        self._semaphore = asyncio.Semaphore(limit)
+        self.in_flight = 0
+
+    async def __aenter__(self) -> None:
+        await self._semaphore.acquire()
+        self.in_flight += 1
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.in_flight -= 1
+        self._semaphore.release()
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    return isinstance(exc, TransientError) and not isinstance(exc, CircuitOpen)
+
+
+class _StopAtDeadline(stop_base):
+    """Stop when the next wait would end at or past the deadline (on the injected clock)."""
+
+    def __init__(self, ends_at: float, clock: Clock) -> None:
+        self.ends_at = ends_at
+        self.clock = clock
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return self.clock() + retry_state.upcoming_sleep >= self.ends_at
+
+
+class RetryPolicy:
+    """Retries transient failures with exponential backoff and jitter inside an overall deadline."""
+
+    def __init__(
+        self,
+        settings: RetrySettings,
+        *,
+        sleep: Sleep = asyncio.sleep,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self._sleep = sleep
+        self._clock = clock
+        self._attempts = stop_after_attempt(max(1, settings.attempts))
+        self._wait = wait_exponential_jitter(
+            multiplier=settings.initial_backoff, max=settings.max_backoff, jitter=settings.jitter
+        )
+        self._retry = retry_if_exception(_is_retryable)
+
+    def retrying(self, ends_at: float) -> AsyncRetrying:
+        """A tenacity controller for one call that must end by ``ends_at`` (on the clock)."""
+        return AsyncRetrying(
+            stop=self._attempts | _StopAtDeadline(ends_at, self._clock),
+            wait=self._wait,
+            retry=self._retry,
+            sleep=self._sleep,
+            reraise=True,
+        )
+
+
+class Resilience:
+    """The breaker, limiter, timeouts and retries of one upstream, and what its health shows."""
+
+    def __init__(
+        self,
+        config: UpstreamConfig,
+        *,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+        wall_clock: Callable[[], dt.datetime] = _utc_now,
+    ) -> None:
+        self.config = config
+        self.upstream = config.name
+        self.breaker = CircuitBreaker(config.name, config.breaker, clock=clock)
+        self.limiter = ConcurrencyLimiter(config.max_concurrency)
+        self.retry = RetryPolicy(config.retry, sleep=sleep, clock=clock)
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self.last_success: dt.datetime | None = None
+        self.last_failure: dt.datetime | None = None
+        self.last_failure_code: str | None = None
+        self.attempts = 0
+
+    async def call(
+        self,
+        attempt: Callable[[float], Awaitable[T]],
+        *,
+        message_id: str | None = None,
+        deadline: float | None = None,
+    ) -> T:
+        """Run ``attempt(timeout)`` under the breaker, the limiter and the retry policy.
+
+        ``attempt`` receives the seconds it may take; ``deadline`` (seconds from now) overrides
+        the upstream's overall deadline. Errors keep their class; ``message_id`` is filled in.
+        """
+        budget = self.config.retry.deadline if deadline is None else deadline
+        ends_at = self._clock() + budget
+        result: T | None = None
+        async for retry_attempt in self.retry.retrying(ends_at):
+            with retry_attempt:
+                result = await self._once(attempt, ends_at, message_id)
+        return result  # type: ignore[return-value]
+
+    async def _once(
+        self, attempt: Callable[[float], Awaitable[T]], ends_at: float, message_id: str | None
+    ) -> T:
+        self.breaker.before_call(message_id)
+        self.attempts += 1
+        try:
+            left = ends_at - self._clock()
+            if left <= 0:
+                raise UpstreamTimeout(
+                    f"{self.upstream}: deadline passed before the attempt",
+                    upstream=self.upstream,
+                    message_id=message_id,
+                    fault_code="deadline",
+                )
+            timeout = min(self.config.timeouts.attempt, left)
+            try:
+                async with asyncio.timeout(timeout):
+                    async with self.limiter:
+                        result = await attempt(timeout)
+            except TimeoutError as exc:
+                raise UpstreamTimeout(
+                    f"{self.upstream}: no answer within {timeout:.3g} s",
+                    upstream=self.upstream,
+                    message_id=message_id,
+                    fault_code="timeout",
+                ) from exc
+        except TransientError as exc:
+            self._failed(exc, message_id)
+            self.breaker.on_failure()
+            raise
+        except PermanentError as exc:
+            self._failed(exc, message_id)
+            self.breaker.on_success()
+            raise
+        except BaseException:
+            self.breaker.on_abandon()
+            raise
+        self.breaker.on_success()
+        self.last_success = self._wall_clock()
+        return result
+
+    def _failed(self, exc: ConnectorError, message_id: str | None) -> None:
+        if exc.message_id is None:
+            exc.message_id = message_id
+        self.last_failure = self._wall_clock()
+        self.last_failure_code = exc.fault_code or type(exc).__name__
+
+
+__all__ = ["CircuitBreaker", "Clock", "ConcurrencyLimiter", "Resilience", "RetryPolicy", "Sleep"]

@@ -1,0 +1,360 @@
+"""The SOAP base: signed X-Road envelopes out, strictly verified replies in.
+
+One attempt of ``SoapConnector.call(operation, payload, ctx)``:
+
+1. the envelope is built with lxml: the X-Road header from the call's context (client, service
+   with ``serviceCode`` = the operation, ``id`` = the message id, ``userId`` = the official,
+   ``issue`` = the dossier) and the payload element in the Body;
+2. ``security.wsse.sign_envelope`` signs it (Timestamp, certificate, signature over the Body,
+   the Timestamp and the X-Road header) and the bytes are POSTed with the WSDL's SOAPAction;
+3. a 502/503/504 is ``UpstreamUnavailable``; anything else must be a signed envelope that
+   ``verify_envelope`` accepts as made by the upstream's party (``BadUpstreamSignature`` if not);
+4. the reply's X-Road header must echo the request's fields and carry ``requestHash`` = SHA-256
+   of the bytes sent (``BadUpstreamResponse`` if not);
+5. a ``soapenv:Fault`` is mapped to the error tree (``fault_errors``; a Server fault whose code
+   is in ``transient_fault_codes`` is ``UpstreamUnavailable``); otherwise the Body's element
+   must be the operation's response element, which is returned.
+
+Each attempt is recorded as an ``Exchange`` with the exact bytes sent and received.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+from collections.abc import Mapping
+from dataclasses import replace
+
+from lxml import etree
+
+from connectors.base import CallContext, UpstreamConfig
+from connectors.errors import (
+    BadUpstreamResponse,
+    BadUpstreamSignature,
+    ConnectorError,
+    InvalidRequest,
+    PermanentError,
+    UpstreamRejected,
+    UpstreamUnavailable,
+)
+from connectors.exchange import ExchangeRecorder
+from connectors.resilience import Resilience
+from connectors.transport import HttpResponse, Transport
+from connectors.upstream import UpstreamClient, utc_now
+from connectors.wsdl import SoapContract, SoapOperation
+from schemas.errors import SchemaError
+from schemas.wire.xroad import NSMAP as XROAD_NSMAP
+from schemas.wire.xroad import (
+    XRoadClient,
+    XRoadHeader,
+    XRoadService,
+    build_header_elements,
+    read_header,
+    request_hash,
+)
+from security.errors import SecurityError, UnsafeXml
+from security.keys import Credentials
+from security.trust import TrustStore
+from security.wsse import SIGNING_NSMAP, sign_envelope, verify_envelope
+
+SOAP11_NS = "http://schemas.xmlsoap.org/soap/envelope/"
+ENVELOPE = f"{{{SOAP11_NS}}}Envelope"
+HEADER = f"{{{SOAP11_NS}}}Header"
+BODY = f"{{{SOAP11_NS}}}Body"
+FAULT = f"{{{SOAP11_NS}}}Fault"
+
+TRANSIENT_STATUSES = frozenset({502, 503, 504})
+DEFAULT_SIGNATURE_TTL = dt.timedelta(minutes=5)
+DEFAULT_MAX_SKEW = dt.timedelta(minutes=5)
+
+
+class SoapFault(Exception):
+    """A ``soapenv:Fault`` read from a verified reply (internal; mapped to the error tree)."""
+
+    def __init__(self, side: str, code: str | None) -> None:
+        super().__init__(f"{side} fault {code or ''}".strip())
+        self.side = side
+        self.code = code
+
+
+def read_fault(fault: etree._Element, detail_code_tag: str | None) -> SoapFault:
+    """The side (``Client``/``Server``) and detail code of a SOAP 1.1 fault element."""
+    faultcode = fault.findtext("faultcode") or ""
+    side = faultcode.rsplit(":", 1)[-1].split(".", 1)[0].strip() or "Server"
+    code: str | None = None
+    detail = fault.find("detail")
+    if detail is not None and detail_code_tag is not None:
+        found = detail.find(f".//{detail_code_tag}")
+        if found is not None and found.text:
+            code = found.text.strip()
+    return SoapFault(side, code)
+
+
+def echo_mismatch(sent: XRoadHeader, echoed: XRoadHeader, request: bytes) -> str | None:
+    """The first header field a reply does not echo faithfully (a safe-to-log name), or None.
+
+    ``requestHash`` must be base64 SHA-256 of ``request``, the exact bytes sent.
+    """
+    for name, mine, theirs in (
+        ("id", sent.message_id, echoed.message_id),
+        ("client", sent.client, echoed.client),
+        ("service", sent.service, echoed.service),
+        ("userId", sent.user_id, echoed.user_id),
+        ("issue", sent.issue, echoed.issue),
+        ("protocolVersion", sent.protocol_version, echoed.protocol_version),
+    ):
+        if mine != theirs:
+            return name
+    expected = request_hash(request)
+    if echoed.request_hash is None or not hmac.compare_digest(echoed.request_hash, expected):
+        return "requestHash"
+    return None
+
+
+class SoapConnector(UpstreamClient):
+    """A connector to a SOAP 1.1 + WS-Security + X-Road service bound from its WSDL."""
+
+    protocol = "soap"
+    #: detail element holding the fault code, e.g. ``{urn:…}code``
+    fault_code_tag: str | None = None
+    #: fault code → permanent error class (Client faults); unknown codes are ``UpstreamRejected``
+    fault_errors: Mapping[str, type[PermanentError]] = {}
+    #: Server fault codes that mean "try again later"
+    transient_fault_codes: frozenset[str] = frozenset()
+
+    def __init__(
+        self,
+        config: UpstreamConfig,
+        *,
+        contract: SoapContract,
+        credentials: Credentials,
+        trust: TrustStore,
+        client: XRoadClient,
+        service: XRoadService,
+        body_nsmap: Mapping[str, str] | None = None,
+        transport: Transport | None = None,
+        recorder: ExchangeRecorder | None = None,
+        resilience: Resilience | None = None,
+        signature_ttl: dt.timedelta = DEFAULT_SIGNATURE_TTL,
+        max_skew: dt.timedelta = DEFAULT_MAX_SKEW,
+    ) -> None:
+        super().__init__(
+            config,
+            sender=credentials.party,
+            transport=transport,
+            recorder=recorder,
+            resilience=resilience,
+            operations=tuple(contract.operations),
+        )
+        self.contract = contract
+        self.credentials = credentials
+        self.trust = trust
+        self.client_id = client
+        self.services = {name: replace(service, service_code=name) for name in contract.operations}
+        self.url = config.base_url
+        self.signature_ttl = signature_ttl
+        self.max_skew = max_skew
+        self._nsmap = {
+            "soapenv": SOAP11_NS,
+            **XROAD_NSMAP,
+            **SIGNING_NSMAP,
+            **(body_nsmap or {}),
+        }
+
+    # ------------------------------------------------------------------------------- building
+
+    def header_for(self, operation: str, ctx: CallContext) -> XRoadHeader:
+        """The X-Road header fields of ``operation`` called in ``ctx``.
+
+        The official (``user_id``) and the dossier (``issue``) are required: a lookup without
+        them is refused here (``InvalidRequest``, ``missing_context``), before anything is sent.
+        """
+        if not ctx.user_id or not ctx.issue:
+            raise InvalidRequest(
+                f"{self.config.name}: {operation} needs the official and the dossier",
+                upstream=self.config.name,
+                message_id=ctx.message_id,
+                fault_code="missing_context",
+            )
+        return XRoadHeader(
+            client=self.client_id,
+            service=self.services[operation],
+            message_id=ctx.message_id,
+            user_id=ctx.user_id,
+            issue=ctx.issue,
+        )
+
+    def envelope(self, header: XRoadHeader, payload: etree._Element) -> etree._Element:
+        """An unsigned envelope: ``header`` fields in the Header, ``payload`` in the Body."""
+        root = etree.Element(ENVELOPE, nsmap=self._nsmap)
+        etree.SubElement(root, HEADER).extend(build_header_elements(header))
+        etree.SubElement(root, BODY).append(payload)
+        return root
+
+    def sign(self, envelope: etree._Element) -> bytes:
+        """The signed envelope's bytes, as they go on the wire."""
+        return sign_envelope(envelope, self.credentials, ttl=self.signature_ttl)
+
+    # ------------------------------------------------------------------------------- calling
+
+    async def call(
+        self,
+        operation: str,
+        payload: etree._Element,
+        ctx: CallContext,
+        *,
+        deadline: float | None = None,
+    ) -> etree._Element:
+        """Send ``payload`` as ``operation`` and return the verified response element.
+
+        Raises the error tree of ``connectors.errors``; transient failures are retried.
+        """
+        op = self.contract.operation(operation)
+        header = self.header_for(operation, ctx)
+        envelope = self.envelope(header, payload)
+        headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{op.soap_action}"'}
+        attempts = 0
+
+        async def attempt(time_limit: float) -> etree._Element:
+            nonlocal attempts
+            attempts += 1
+            return await self._attempt(op, header, envelope, headers, ctx, time_limit, attempts)
+
+        return await self.resilience.call(attempt, message_id=ctx.message_id, deadline=deadline)
+
+    async def _attempt(
+        self,
+        op: SoapOperation,
+        header: XRoadHeader,
+        envelope: etree._Element,
+        headers: Mapping[str, str],
+        ctx: CallContext,
+        time_limit: float,
+        attempt: int,
+    ) -> etree._Element:
+        started = utc_now()
+        signed = self.sign(envelope)  # per attempt: a fresh Timestamp on every try
+        response: HttpResponse | None = None
+        error: BaseException | None = None
+        try:
+            response = await self.transport.post(self.url, signed, headers, time_limit)
+            return self.read_reply(op, header, signed, response, ctx.message_id)
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            await self.record(
+                operation=op.name,
+                ctx=ctx,
+                method="POST",
+                url=self.url,
+                request=signed,
+                request_headers=headers,
+                response=response,
+                error=error,
+                started_at=started,
+                attempt=attempt,
+            )
+
+    def read_reply(
+        self,
+        op: SoapOperation,
+        header: XRoadHeader,
+        signed: bytes,
+        response: HttpResponse,
+        message_id: str,
+    ) -> etree._Element:
+        """Verify and read one reply; return the operation's response element or raise."""
+        upstream = self.config.name
+        if response.status in TRANSIENT_STATUSES:
+            raise UpstreamUnavailable(
+                f"{upstream}: {op.name} answered HTTP {response.status}",
+                upstream=upstream,
+                message_id=message_id,
+                fault_code=f"http_{response.status}",
+                status=response.status,
+            )
+        try:
+            verified = verify_envelope(
+                response.body,
+                self.trust,
+                max_skew=self.max_skew,
+                expected_party=self.config.signer_party,
+            )
+        except UnsafeXml as exc:
+            raise BadUpstreamResponse(
+                f"{upstream}: {op.name} reply is not acceptable XML ({exc.reason})",
+                upstream=upstream,
+                message_id=message_id,
+                fault_code=exc.reason,
+                status=response.status,
+            ) from exc
+        except SecurityError as exc:
+            raise BadUpstreamSignature(
+                f"{upstream}: {op.name} reply refused ({exc.reason})",
+                upstream=upstream,
+                message_id=message_id,
+                fault_code=exc.reason,
+                status=response.status,
+            ) from exc
+        try:
+            echoed = read_header(verified.header, response=True)
+        except SchemaError as exc:
+            raise self._bad(op, message_id, response.status, "malformed_header") from exc
+        wrong = echo_mismatch(header, echoed, signed)
+        if wrong is not None:
+            raise self._bad(op, message_id, response.status, f"echo_mismatch_{wrong}")
+        children = [child for child in verified.body if isinstance(child.tag, str)]
+        if len(children) != 1:
+            raise self._bad(op, message_id, response.status, "malformed_body")
+        element = children[0]
+        if element.tag == FAULT:
+            raise self._fault_error(
+                op, read_fault(element, self.fault_code_tag), message_id, response
+            )
+        if element.tag != op.response_element or response.status != 200:
+            raise self._bad(op, message_id, response.status, "unexpected_body")
+        return element
+
+    def _bad(
+        self, op: SoapOperation, message_id: str, status: int, code: str
+    ) -> BadUpstreamResponse:
+        upstream = self.config.name
+        return BadUpstreamResponse(
+            f"{upstream}: {op.name} reply does not answer the request ({code})",
+            upstream=upstream,
+            message_id=message_id,
+            fault_code=code,
+            status=status,
+        )
+
+    def _fault_error(
+        self, op: SoapOperation, fault: SoapFault, message_id: str, response: HttpResponse
+    ) -> ConnectorError:
+        upstream = self.config.name
+        code = fault.code or fault.side
+        text = f"{upstream}: {op.name} answered a {fault.side} fault {code}"
+        fields = {
+            "upstream": upstream,
+            "message_id": message_id,
+            "fault_code": code,
+            "status": response.status,
+        }
+        if fault.side == "Server" and fault.code in self.transient_fault_codes:
+            return UpstreamUnavailable(text, **fields)  # type: ignore[arg-type]
+        if fault.code is not None and fault.code in self.fault_errors:
+            return self.fault_errors[fault.code](text, **fields)  # type: ignore[arg-type]
+        if fault.side == "Client" and fault.code is None:
+            return InvalidRequest(text, **fields)  # type: ignore[arg-type]
+        return UpstreamRejected(text, **fields)  # type: ignore[arg-type]
+
+
+__all__ = [
+    "FAULT",
+    "SOAP11_NS",
+    "TRANSIENT_STATUSES",
+    "SoapConnector",
+    "SoapFault",
+    "echo_mismatch",
+    "read_fault",
+]

@@ -1,0 +1,149 @@
+"""The plumbing every connector shares: transport, resilience, message log, health, logging.
+
+``UpstreamClient`` is the base of ``SoapConnector`` and ``RestConnector``. It owns the
+upstream's transport (one pooled session), its ``Resilience`` (breaker, limiter, retries) and
+the ``ExchangeRecorder``; it records each attempt as an ``Exchange`` and logs one line per
+attempt with the upstream, operation, message id, status and outcome — never a body.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping
+
+from connectors.base import CallContext, ConnectorHealth, UpstreamConfig
+from connectors.errors import ConnectorError
+from connectors.exchange import OK, Exchange, ExchangeRecorder, NullRecorder
+from connectors.resilience import Resilience
+from connectors.transport import HttpResponse, Transport, make_transport
+
+logger = logging.getLogger("lienthong.connectors")
+
+
+def utc_now() -> dt.datetime:
+    """The current time, aware, in UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+def outcome_of(exc: BaseException) -> str:
+    """A short, payload-free code for how an attempt ended."""
+    if isinstance(exc, ConnectorError):
+        return exc.fault_code or type(exc).__name__
+    return type(exc).__name__
+
+
+class UpstreamClient:
+    """Transport, resilience and message log of one upstream; base of the concrete connectors."""
+
+    protocol = "http"
+
+    def __init__(
+        self,
+        config: UpstreamConfig,
+        *,
+        sender: str,
+        transport: Transport | None = None,
+        recorder: ExchangeRecorder | None = None,
+        resilience: Resilience | None = None,
+        operations: tuple[str, ...] = (),
+    ) -> None:
+        self.config = config
+        self.sender = sender
+        self.transport = transport or make_transport(
+            "aiohttp",
+            config.name,
+            connect_timeout=config.timeouts.connect,
+            max_connections=config.max_concurrency,
+        )
+        self.recorder: ExchangeRecorder = recorder or NullRecorder()
+        self.resilience = resilience or Resilience(config)
+        self.operations = operations
+
+    @property
+    def name(self) -> str:
+        """The upstream's name."""
+        return self.config.name
+
+    def health(self) -> ConnectorHealth:
+        """Breaker state, calls in flight, and the last success and failure."""
+        r = self.resilience
+        return ConnectorHealth(
+            name=self.config.name,
+            state=r.breaker.state,
+            in_flight=r.limiter.in_flight,
+            last_success=r.last_success,
+            last_failure=r.last_failure,
+            last_failure_code=r.last_failure_code,
+            operations=self.operations,
+        )
+
+    async def aclose(self) -> None:
+        """Close the transport's pooled connections."""
+        await self.transport.aclose()
+
+    async def record(
+        self,
+        *,
+        operation: str,
+        ctx: CallContext,
+        method: str,
+        url: str,
+        request: bytes,
+        request_headers: Mapping[str, str],
+        response: HttpResponse | None,
+        error: BaseException | None,
+        started_at: dt.datetime,
+        attempt: int,
+        message_id: str | None = None,
+    ) -> None:
+        """Log one line for the attempt and hand the exchange to the recorder."""
+        outcome = OK if error is None else outcome_of(error)
+        status = response.status if response is not None else None
+        exchange = Exchange(
+            upstream=self.config.name,
+            operation=operation,
+            protocol=self.protocol,
+            message_id=message_id or ctx.message_id,
+            client=ctx.client,
+            sender=self.sender,
+            receiver=self.config.signer_party,
+            user_id=ctx.user_id,
+            issue=ctx.issue,
+            method=method,
+            url=url,
+            request=request,
+            request_headers=dict(request_headers),
+            response=response.body if response is not None else None,
+            response_headers=dict(response.headers) if response is not None else {},
+            status=status,
+            outcome=outcome,
+            started_at=started_at,
+            finished_at=utc_now(),
+            attempt=attempt,
+        )
+        if error is None:
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug(
+                    "upstream call ok",
+                    extra=_log_fields(exchange),
+                )
+        else:
+            logger.info("upstream call failed", extra=_log_fields(exchange))
+        await self.recorder.record(exchange)
+
+
+def _log_fields(exchange: Exchange) -> dict[str, object]:
+    return {
+        "upstream": exchange.upstream,
+        "operation": exchange.operation,
+        "message_id": exchange.message_id,
+        "client": exchange.client,
+        "status": exchange.status,
+        "outcome": exchange.outcome,
+        "attempt": exchange.attempt,
+        "duration_ms": round(exchange.duration_ms, 2),
+    }
+
+
+__all__ = ["UpstreamClient", "logger", "outcome_of", "utc_now"]

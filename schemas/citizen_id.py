@@ -1,0 +1,110 @@
+"""Citizen ID (CCCD, *căn cước công dân*): 12 digits ``RRR C YY SSSSSS``.
+
+- ``RRR`` a province code, or a country code for citizens born abroad (``schemas.regions``);
+- ``C`` century and sex: the birth year's hundreds are ``19 + C // 2`` and odd means female
+  (0 male / 1 female born 1900–1999, 2 / 3 born 2000–2099, 4 / 5 born 2100–2199, …);
+- ``YY`` the birth year's last two digits; ``SSSSSS`` a serial.
+
+Errors never echo the ID: it is personal data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator
+
+from schemas.errors import InvalidCitizenId
+from schemas.regions import COUNTRY_CODES, PROVINCE_CODES, is_region_code
+
+MIN_BIRTH_YEAR = 1900
+MAX_BIRTH_YEAR = 2399  # century digit 9: (19 + 4) * 100 + 99
+
+
+class Sex(StrEnum):
+    """Sex as recorded in the population database."""
+
+    MALE = "male"
+    FEMALE = "female"
+
+
+@dataclass(frozen=True, slots=True)
+class CitizenIdParts:
+    """The fields a citizen ID encodes."""
+
+    region_code: str
+    birth_year: int
+    sex: Sex
+    serial: str
+
+    @property
+    def born_abroad(self) -> bool:
+        """True when the region code is a country code, not a province code."""
+        return self.region_code in COUNTRY_CODES
+
+    @property
+    def century_digit(self) -> int:
+        """Digit 4 of the ID."""
+        return (self.birth_year // 100 - 19) * 2 + (1 if self.sex is Sex.FEMALE else 0)
+
+
+def _is_ascii_digits(s: str, length: int) -> bool:
+    return len(s) == length and s.isascii() and s.isdigit()
+
+
+def parse_citizen_id(s: str, *, field: str = "citizen_id") -> CitizenIdParts:
+    """The parts of ``s``; ``InvalidCitizenId`` naming what is wrong (never the value)."""
+    if not isinstance(s, str):
+        raise InvalidCitizenId(f"{field} must be a string of 12 digits", field=field)
+    if len(s) != 12:
+        raise InvalidCitizenId(f"{field} must be exactly 12 digits long", field=field)
+    if not _is_ascii_digits(s, 12):
+        raise InvalidCitizenId(f"{field} must contain only the digits 0-9", field=field)
+    region = s[:3]
+    if not is_region_code(region):
+        raise InvalidCitizenId(
+            f"{field} region code (digits 1-3) is not a known province or country code",
+            field=field,
+        )
+    century_digit = int(s[3])
+    year = (19 + century_digit // 2) * 100 + int(s[4:6])
+    sex = Sex.FEMALE if century_digit % 2 else Sex.MALE
+    return CitizenIdParts(region_code=region, birth_year=year, sex=sex, serial=s[6:])
+
+
+def validate_citizen_id(s: str) -> str:
+    """``s`` unchanged when it is a well-formed citizen ID; ``InvalidCitizenId`` otherwise."""
+    parse_citizen_id(s)
+    return s
+
+
+def make_citizen_id(region_code: str, birth_year: int, sex: Sex | str, serial: int | str) -> str:
+    """The citizen ID encoding these parts (``serial`` 0–999999, zero-padded to 6 digits)."""
+    if region_code not in PROVINCE_CODES and region_code not in COUNTRY_CODES:
+        raise InvalidCitizenId(
+            "region_code is not a known province or country code", field="region_code"
+        )
+    if not MIN_BIRTH_YEAR <= birth_year <= MAX_BIRTH_YEAR:
+        raise InvalidCitizenId(
+            f"birth_year must be between {MIN_BIRTH_YEAR} and {MAX_BIRTH_YEAR}", field="birth_year"
+        )
+    try:
+        sex = Sex(sex)
+    except ValueError as exc:
+        raise InvalidCitizenId("sex must be 'male' or 'female'", field="sex") from exc
+    if isinstance(serial, str):
+        if not _is_ascii_digits(serial, 6):
+            raise InvalidCitizenId("serial must be 6 digits", field="serial")
+        serial_text = serial
+    else:
+        if not 0 <= serial <= 999_999:
+            raise InvalidCitizenId("serial must be between 0 and 999999", field="serial")
+        serial_text = f"{serial:06d}"
+    century_digit = (birth_year // 100 - 19) * 2 + (1 if sex is Sex.FEMALE else 0)
+    return f"{region_code}{century_digit}{birth_year % 100:02d}{serial_text}"
+
+
+#: a pydantic field type: a well-formed citizen ID
+CitizenId = Annotated[str, AfterValidator(validate_citizen_id)]

@@ -1,0 +1,170 @@
+"""The canonical records: citizens, businesses and their representatives, dossiers and their events.
+
+All are frozen pydantic v2 models that refuse unknown fields. A validation error names the field
+and what is wrong, never the value (``hide_input_in_errors``): these records hold personal data.
+A record whose fields contradict each other fails with ``InconsistentRecord`` (inside pydantic's
+``ValidationError``; ``exc.errors()[i]["ctx"]["error"]`` is the ``SchemaError``).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Self
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+from schemas.citizen_id import CitizenId, Sex, parse_citizen_id
+from schemas.dossier_code import AgencyCode, DossierCode, parse_dossier_code
+from schemas.errors import InconsistentRecord, SchemaError
+from schemas.status import DossierStatus
+from schemas.tax_code import TaxCode, validate_tax_code
+from schemas.times import VN_TZ
+
+#: non-blank text, surrounding whitespace removed
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+Code = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^\S+$")
+]
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+
+
+def validate_applicant_id(s: str) -> str:
+    """``s`` when it is a citizen ID (12 digits) or a tax code (10, or 13 with a branch)."""
+    if isinstance(s, str) and len(s) == 12 and s.isascii() and s.isdigit():
+        parse_citizen_id(s, field="applicant_id")
+        return s
+    try:
+        return validate_tax_code(s)
+    except SchemaError as exc:
+        raise SchemaError(
+            "applicant_id must be a citizen ID (12 digits) or a tax code", field="applicant_id"
+        ) from exc
+
+
+ApplicantId = Annotated[str, AfterValidator(validate_applicant_id)]
+
+
+class Citizen(BaseModel):
+    """A person as the population database knows them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+    citizen_id: CitizenId
+    full_name: Text
+    date_of_birth: date
+    sex: Sex
+    place_of_origin: Text
+    permanent_address: Text
+    current_address: Text | None = None
+    nationality: CountryCode = "VN"
+    ethnicity: Text | None = None
+
+    @model_validator(mode="after")
+    def _agrees_with_citizen_id(self) -> Self:
+        parts = parse_citizen_id(self.citizen_id)
+        problems = []
+        if parts.birth_year != self.date_of_birth.year:
+            problems.append("citizen ID birth year does not match date_of_birth")
+        if parts.sex is not self.sex:
+            problems.append("citizen ID sex digit does not match sex")
+        if problems:
+            raise InconsistentRecord("; ".join(problems), field="citizen_id")
+        return self
+
+
+class BusinessStatus(StrEnum):
+    """Legal status of a business (the registry's *tình trạng pháp lý*; see ``wire.registry``)."""
+
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    DISSOLVING = "dissolving"
+    DISSOLVED = "dissolved"
+    BANKRUPT = "bankrupt"
+    LICENCE_REVOKED = "licence_revoked"
+    NOT_AT_REGISTERED_ADDRESS = "not_at_registered_address"
+
+
+class Representative(BaseModel):
+    """A legal representative of a business."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+    citizen_id: CitizenId
+    full_name: Text
+    position: Text | None = None
+
+
+class Business(BaseModel):
+    """An enterprise or branch as the business registry knows it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+    tax_code: TaxCode
+    name: Text
+    english_name: Text | None = None
+    short_name: Text | None = None
+    status: BusinessStatus
+    legal_form: Text
+    registered_on: date
+    head_office_address: Text
+    representatives: tuple[Representative, ...] = ()
+
+
+class Dossier(BaseModel):
+    """An administrative-procedure dossier (*hồ sơ*) and its current status."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+    code: DossierCode
+    procedure_code: Code
+    agency_code: AgencyCode
+    sector_code: Code
+    applicant_name: Text
+    applicant_id: ApplicantId
+    status: DossierStatus
+    received_at: AwareDatetime
+    due_at: AwareDatetime | None = None
+    updated_at: AwareDatetime
+    title: LongText
+
+    @model_validator(mode="after")
+    def _times_agree(self) -> Self:
+        problems = []
+        received_on = parse_dossier_code(self.code, field="code").received_on
+        if self.received_at.astimezone(VN_TZ).date() != received_on:
+            problems.append("dossier code receipt date does not match received_at (Vietnam time)")
+        if self.due_at is not None and self.due_at < self.received_at:
+            problems.append("due_at is before received_at")
+        if self.updated_at < self.received_at:
+            problems.append("updated_at is before received_at")
+        if problems:
+            raise InconsistentRecord("; ".join(problems), field="received_at")
+        return self
+
+
+class DossierEvent(BaseModel):
+    """One step in a dossier's life: a status change or a progress step within a status."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+    dossier_code: DossierCode
+    sequence: Annotated[int, Field(ge=1, strict=True)]
+    status: DossierStatus
+    occurred_at: AwareDatetime
+    officer: Text | None = None
+    note: LongText | None = None
+
+    @property
+    def idempotency_key(self) -> str:
+        """A key naming this step for the portal: the same step always has the same key."""
+        return f"{self.dossier_code}#{self.sequence}"

@@ -1,0 +1,265 @@
+"""Population service SOAP bodies (document/literal, ``urn:vn:csdlqgdc:population:1.0``) ⇄ models.
+
+Builders return the body's child element (lxml) for a connector or the mock to put in an envelope;
+readers take that element (already parsed by a hardened parser) and return canonical values.
+The element layout is ``schemas/wsdl/population.xsd``; ``schemas.files.message_schema()``
+validates the same elements (its error log may quote values: do not log it).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from lxml import etree
+
+from schemas.citizen_id import parse_citizen_id
+from schemas.errors import InvalidWireRecord, SchemaError
+from schemas.files import POPULATION_NS
+from schemas.models import Citizen
+from schemas.wire.validation import build_model
+
+NSMAP = {"pop": POPULATION_NS}
+
+
+def _q(name: str) -> str:
+    return f"{{{POPULATION_NS}}}{name}"
+
+
+GET_CITIZEN_REQUEST = _q("GetCitizenRequest")
+GET_CITIZEN_RESPONSE = _q("GetCitizenResponse")
+VERIFY_CITIZEN_REQUEST = _q("VerifyCitizenRequest")
+VERIFY_CITIZEN_RESPONSE = _q("VerifyCitizenResponse")
+FAULT_DETAIL = _q("fault")
+
+#: operation name -> (request element, response element)
+OPERATIONS: dict[str, tuple[str, str]] = {
+    "GetCitizen": (GET_CITIZEN_REQUEST, GET_CITIZEN_RESPONSE),
+    "VerifyCitizen": (VERIFY_CITIZEN_REQUEST, VERIFY_CITIZEN_RESPONSE),
+}
+#: request element -> operation name
+OPERATION_OF_REQUEST: dict[str, str] = {req: op for op, (req, _) in OPERATIONS.items()}
+
+
+def soap_action(operation: str) -> str:
+    """The SOAPAction of ``operation`` (``urn:vn:csdlqgdc:population:1.0#GetCitizen``)."""
+    if operation not in OPERATIONS:
+        raise ValueError(f"unknown population operation {operation!r}")
+    return f"{POPULATION_NS}#{operation}"
+
+
+class FaultCode(StrEnum):
+    """``detail/pop:fault/pop:code`` values."""
+
+    CITIZEN_NOT_FOUND = "CITIZEN_NOT_FOUND"
+    INVALID_CITIZEN_ID = "INVALID_CITIZEN_ID"
+    INVALID_REQUEST = "INVALID_REQUEST"
+    MISSING_HEADER = "MISSING_HEADER"
+    BAD_SIGNATURE = "BAD_SIGNATURE"
+    UNAVAILABLE = "UNAVAILABLE"
+
+    @property
+    def faultcode(self) -> str:
+        """``Server`` for a transient fault (UNAVAILABLE), ``Client`` otherwise."""
+        return "Server" if self is FaultCode.UNAVAILABLE else "Client"
+
+    @property
+    def transient(self) -> bool:
+        """True when retrying later may succeed."""
+        return self is FaultCode.UNAVAILABLE
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyCitizenQuery:
+    """What a VerifyCitizen request asks: do these ID, name and birth date belong together."""
+
+    citizen_id: str
+    full_name: str
+    date_of_birth: date
+
+
+# --- building -------------------------------------------------------------------------------
+
+
+def _sub(parent: etree._Element, name: str, text: str) -> etree._Element:
+    child = etree.SubElement(parent, _q(name))
+    child.text = text
+    return child
+
+
+def build_get_citizen_request(citizen_id: str) -> etree._Element:
+    """``pop:GetCitizenRequest`` for ``citizen_id`` (validated)."""
+    parse_citizen_id(citizen_id)
+    root = etree.Element(GET_CITIZEN_REQUEST, nsmap=NSMAP)
+    _sub(root, "citizenId", citizen_id)
+    return root
+
+
+def build_get_citizen_response(citizen: Citizen) -> etree._Element:
+    """``pop:GetCitizenResponse`` carrying ``citizen``."""
+    root = etree.Element(GET_CITIZEN_RESPONSE, nsmap=NSMAP)
+    record = etree.SubElement(root, _q("citizen"))
+    _sub(record, "citizenId", citizen.citizen_id)
+    _sub(record, "fullName", citizen.full_name)
+    _sub(record, "dateOfBirth", citizen.date_of_birth.isoformat())
+    _sub(record, "sex", citizen.sex.value)
+    _sub(record, "placeOfOrigin", citizen.place_of_origin)
+    _sub(record, "permanentAddress", citizen.permanent_address)
+    if citizen.current_address is not None:
+        _sub(record, "currentAddress", citizen.current_address)
+    _sub(record, "nationality", citizen.nationality)
+    if citizen.ethnicity is not None:
+        _sub(record, "ethnicity", citizen.ethnicity)
+    return root
+
+
+def build_verify_citizen_request(
+    citizen_id: str, full_name: str, date_of_birth: date
+) -> etree._Element:
+    """``pop:VerifyCitizenRequest`` for these three values (the ID validated)."""
+    parse_citizen_id(citizen_id)
+    root = etree.Element(VERIFY_CITIZEN_REQUEST, nsmap=NSMAP)
+    _sub(root, "citizenId", citizen_id)
+    _sub(root, "fullName", full_name)
+    _sub(root, "dateOfBirth", date_of_birth.isoformat())
+    return root
+
+
+def build_verify_citizen_response(match: bool) -> etree._Element:
+    """``pop:VerifyCitizenResponse`` answering ``match`` and nothing else."""
+    root = etree.Element(VERIFY_CITIZEN_RESPONSE, nsmap=NSMAP)
+    _sub(root, "match", "true" if match else "false")
+    return root
+
+
+def build_fault_detail(code: FaultCode | str) -> etree._Element:
+    """``pop:fault`` with ``pop:code``, to put under the SOAP fault's ``detail``."""
+    root = etree.Element(FAULT_DETAIL, nsmap=NSMAP)
+    _sub(root, "code", FaultCode(code).value)
+    return root
+
+
+# --- reading --------------------------------------------------------------------------------
+
+_XS_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+
+
+def _expect(element: etree._Element, tag: str, what: str) -> None:
+    if element.tag != tag:
+        raise InvalidWireRecord(f"{what}: unexpected element", field=what)
+
+
+def _children(element: etree._Element, what: str) -> dict[str, str]:
+    """Child local name -> text; unknown namespaces, repeats and nested content are refused."""
+    values: dict[str, str] = {}
+    for child in element:
+        if not isinstance(child.tag, str):
+            continue  # comments and processing instructions
+        qname = etree.QName(child)
+        if qname.namespace != POPULATION_NS or qname.localname in values or len(child):
+            raise InvalidWireRecord(
+                f"{what} has an unexpected or repeated element", field=f"{what}/{qname.localname}"
+            )
+        values[qname.localname] = child.text or ""
+    return values
+
+
+def _required(values: dict[str, str], name: str, what: str) -> str:
+    if name not in values:
+        raise InvalidWireRecord(f"{what} lacks {name}", field=f"{what}/{name}")
+    return values[name]
+
+
+def _date(text: str, where: str) -> date:
+    if not _XS_DATE.fullmatch(text):
+        raise InvalidWireRecord(f"{where} must be a date YYYY-MM-DD", field=where)
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise InvalidWireRecord(f"{where} is not a real date", field=where) from exc
+
+
+def _citizen_id(text: str, where: str) -> str:
+    try:
+        parse_citizen_id(text, field=where)
+    except SchemaError as exc:
+        raise InvalidWireRecord(exc.message, field=where) from exc
+    return text
+
+
+def read_get_citizen_request(element: etree._Element) -> str:
+    """The citizen ID a ``pop:GetCitizenRequest`` asks for."""
+    what = "GetCitizenRequest"
+    _expect(element, GET_CITIZEN_REQUEST, what)
+    values = _children(element, what)
+    return _citizen_id(_required(values, "citizenId", what), f"{what}/citizenId")
+
+
+_CITIZEN_FIELDS = {
+    "citizenId": "citizen_id",
+    "fullName": "full_name",
+    "dateOfBirth": "date_of_birth",
+    "sex": "sex",
+    "placeOfOrigin": "place_of_origin",
+    "permanentAddress": "permanent_address",
+    "currentAddress": "current_address",
+    "nationality": "nationality",
+    "ethnicity": "ethnicity",
+}
+_WIRE_NAME = {model: wire for wire, model in _CITIZEN_FIELDS.items()}
+
+
+def read_get_citizen_response(element: etree._Element) -> Citizen:
+    """The ``Citizen`` a ``pop:GetCitizenResponse`` carries."""
+    what = "GetCitizenResponse"
+    _expect(element, GET_CITIZEN_RESPONSE, what)
+    records = [child for child in element if isinstance(child.tag, str)]
+    if len(records) != 1 or records[0].tag != _q("citizen"):
+        raise InvalidWireRecord(f"{what} must hold exactly one citizen", field=f"{what}/citizen")
+    values = _children(records[0], f"{what}/citizen")
+    unknown = sorted(set(values) - set(_CITIZEN_FIELDS))
+    if unknown:
+        raise InvalidWireRecord(f"{what}/citizen has unknown elements: {', '.join(unknown)}")
+    data: dict[str, Any] = {_CITIZEN_FIELDS[name]: text for name, text in values.items()}
+    if "date_of_birth" in data:
+        data["date_of_birth"] = _date(data["date_of_birth"], f"{what}/citizen/dateOfBirth")
+    return build_model(Citizen, data, what=f"{what}/citizen", names=_WIRE_NAME)
+
+
+def read_verify_citizen_request(element: etree._Element) -> VerifyCitizenQuery:
+    """The ID, name and birth date a ``pop:VerifyCitizenRequest`` asks about."""
+    what = "VerifyCitizenRequest"
+    _expect(element, VERIFY_CITIZEN_REQUEST, what)
+    values = _children(element, what)
+    citizen_id = _citizen_id(_required(values, "citizenId", what), f"{what}/citizenId")
+    full_name = _required(values, "fullName", what).strip()
+    if not full_name:
+        raise InvalidWireRecord(f"{what}/fullName must not be empty", field=f"{what}/fullName")
+    born = _date(_required(values, "dateOfBirth", what), f"{what}/dateOfBirth")
+    return VerifyCitizenQuery(citizen_id=citizen_id, full_name=full_name, date_of_birth=born)
+
+
+def read_verify_citizen_response(element: etree._Element) -> bool:
+    """The ``match`` answer of a ``pop:VerifyCitizenResponse``."""
+    what = "VerifyCitizenResponse"
+    _expect(element, VERIFY_CITIZEN_RESPONSE, what)
+    text = _required(_children(element, what), "match", what).strip()
+    if text in ("true", "1"):
+        return True
+    if text in ("false", "0"):
+        return False
+    raise InvalidWireRecord(f"{what}/match must be an xs:boolean", field=f"{what}/match")
+
+
+def read_fault_detail(element: etree._Element) -> FaultCode:
+    """The code of a ``pop:fault`` detail element."""
+    what = "fault"
+    _expect(element, FAULT_DETAIL, what)
+    text = _required(_children(element, what), "code", what).strip()
+    try:
+        return FaultCode(text)
+    except ValueError as exc:
+        raise InvalidWireRecord("fault/code is not a known fault code", field="fault/code") from exc

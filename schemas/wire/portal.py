@@ -1,0 +1,253 @@
+"""National Public Service Portal JSON ⇄ ``Dossier`` / ``DossierEvent``.
+
+Requests are ``{"session", "madonvi", "service", …}`` with ``service`` one of ``SERVICES``:
+
+- ``DongBoHoSoMC`` (``isUpdating`` "true"/"false", ``data`` a list of dossier records)::
+
+      {"MaHoSo", "MaTTHC", "MaDonVi", "MaLinhVuc", "TenHoSo", "ChuHoSo", "SoGiayToChuHoSo",
+       "TrangThaiHoSo", "NgayTiepNhan", "NgayHenTra", "NgayCapNhat"}
+
+- ``CapNhatTienDoHoSoMC`` (``data`` a list of progress items)::
+
+      {"MaHoSo", "ThuTu", "TrangThaiHoSo", "ThoiDiemXuLy", "NguoiXuLy", "NoiDungXuLy",
+       "IdempotencyKey"}
+
+- ``TraCuuHoSo`` (``mahoso``): the answer's ``result`` lists dossier records as above.
+
+Every answer carries ``error_code``; 0, "0" and "00" mean success (``is_success``). Times are
+``yyyyMMddHHmmss`` in Vietnam time (seconds precision: sub-second parts do not survive the wire);
+status codes and ``ThuTu`` are written as digit strings and read from strings or integers;
+an absent optional value is written ``""`` and read from ``""``, ``null`` or a missing key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Final
+
+from schemas.errors import InvalidWireRecord, SchemaError
+from schemas.models import Dossier, DossierEvent
+from schemas.status import DossierStatus
+from schemas.times import from_portal_time, to_portal_time
+from schemas.wire.validation import build_model
+
+TRA_CUU_HO_SO: Final = "TraCuuHoSo"
+DONG_BO_HO_SO_MC: Final = "DongBoHoSoMC"
+CAP_NHAT_TIEN_DO_HO_SO_MC: Final = "CapNhatTienDoHoSoMC"
+LAY_THU_TUC: Final = "LayThuTuc"
+LAY_DANH_SACH_TTHC: Final = "LayDanhSachTTHC"
+SERVICES: Final = frozenset(
+    {TRA_CUU_HO_SO, DONG_BO_HO_SO_MC, CAP_NHAT_TIEN_DO_HO_SO_MC, LAY_THU_TUC, LAY_DANH_SACH_TTHC}
+)
+
+_DOSSIER_KEYS = {
+    "code": "MaHoSo",
+    "procedure_code": "MaTTHC",
+    "agency_code": "MaDonVi",
+    "sector_code": "MaLinhVuc",
+    "title": "TenHoSo",
+    "applicant_name": "ChuHoSo",
+    "applicant_id": "SoGiayToChuHoSo",
+    "status": "TrangThaiHoSo",
+    "received_at": "NgayTiepNhan",
+    "due_at": "NgayHenTra",
+    "updated_at": "NgayCapNhat",
+}
+_EVENT_KEYS = {
+    "dossier_code": "MaHoSo",
+    "sequence": "ThuTu",
+    "status": "TrangThaiHoSo",
+    "occurred_at": "ThoiDiemXuLy",
+    "officer": "NguoiXuLy",
+    "note": "NoiDungXuLy",
+}
+_DOSSIER_TIMES = ("received_at", "due_at", "updated_at")
+
+
+def is_success(error_code: object) -> bool:
+    """True when a portal answer's ``error_code`` means success (0, "0" or "00")."""
+    if isinstance(error_code, bool):
+        return False
+    if isinstance(error_code, int):
+        return error_code == 0
+    return isinstance(error_code, str) and error_code.strip() in ("0", "00")
+
+
+# --- canonical -> wire ----------------------------------------------------------------------
+
+
+def _time_or_empty(value: datetime | None, field: str) -> str:
+    return "" if value is None else to_portal_time(value, field=field)
+
+
+def dossier_to_portal(dossier: Dossier) -> dict[str, str]:
+    """The ``DongBoHoSoMC`` record of ``dossier``."""
+    return {
+        "MaHoSo": dossier.code,
+        "MaTTHC": dossier.procedure_code,
+        "MaDonVi": dossier.agency_code,
+        "MaLinhVuc": dossier.sector_code,
+        "TenHoSo": dossier.title,
+        "ChuHoSo": dossier.applicant_name,
+        "SoGiayToChuHoSo": dossier.applicant_id,
+        "TrangThaiHoSo": str(int(dossier.status)),
+        "NgayTiepNhan": to_portal_time(dossier.received_at, field="received_at"),
+        "NgayHenTra": _time_or_empty(dossier.due_at, "due_at"),
+        "NgayCapNhat": to_portal_time(dossier.updated_at, field="updated_at"),
+    }
+
+
+def event_to_portal(event: DossierEvent) -> dict[str, str]:
+    """The ``CapNhatTienDoHoSoMC`` progress item of ``event`` (with its idempotency key)."""
+    return {
+        "MaHoSo": event.dossier_code,
+        "ThuTu": str(event.sequence),
+        "TrangThaiHoSo": str(int(event.status)),
+        "ThoiDiemXuLy": to_portal_time(event.occurred_at, field="occurred_at"),
+        "NguoiXuLy": event.officer or "",
+        "NoiDungXuLy": event.note or "",
+        "IdempotencyKey": event.idempotency_key,
+    }
+
+
+def sync_request(
+    session: str, agency_code: str, dossiers: Iterable[Dossier], *, is_updating: bool
+) -> dict[str, Any]:
+    """A ``DongBoHoSoMC`` request body."""
+    return {
+        "session": session,
+        "madonvi": agency_code,
+        "service": DONG_BO_HO_SO_MC,
+        "isUpdating": "true" if is_updating else "false",
+        "data": [dossier_to_portal(dossier) for dossier in dossiers],
+    }
+
+
+def progress_request(
+    session: str, agency_code: str, events: Iterable[DossierEvent]
+) -> dict[str, Any]:
+    """A ``CapNhatTienDoHoSoMC`` request body."""
+    return {
+        "session": session,
+        "madonvi": agency_code,
+        "service": CAP_NHAT_TIEN_DO_HO_SO_MC,
+        "data": [event_to_portal(event) for event in events],
+    }
+
+
+def lookup_request(session: str, agency_code: str, dossier_code: str) -> dict[str, Any]:
+    """A ``TraCuuHoSo`` request body."""
+    return {
+        "session": session,
+        "madonvi": agency_code,
+        "service": TRA_CUU_HO_SO,
+        "mahoso": dossier_code,
+    }
+
+
+def lookup_answer(dossiers: Sequence[Dossier]) -> dict[str, Any]:
+    """A successful ``TraCuuHoSo`` answer listing ``dossiers`` (empty when none is known)."""
+    return {
+        "error_code": "0",
+        "message": "Thành công",
+        "result": [dossier_to_portal(dossier) for dossier in dossiers],
+    }
+
+
+# --- wire -> canonical ----------------------------------------------------------------------
+
+
+def _record(value: object, what: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise InvalidWireRecord(f"{what} must be a JSON object", field=what)
+    return value
+
+
+def _optional(value: object) -> object:
+    return None if value is None or value == "" else value
+
+
+def status_from_portal(value: object, *, field: str = "TrangThaiHoSo") -> DossierStatus:
+    """The ``DossierStatus`` a ``TrangThaiHoSo`` value (1–10, as a string or an integer) names."""
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        number = int(value.strip())
+    try:
+        if number is None:
+            raise ValueError(field)
+        return DossierStatus(number)
+    except ValueError as exc:
+        raise InvalidWireRecord(f"{field} must be a status code 1-10", field=field) from exc
+
+
+def _time(value: object, key: str) -> datetime:
+    if not isinstance(value, str):
+        raise InvalidWireRecord(f"{key} must be a string yyyyMMddHHmmss", field=key)
+    try:
+        return from_portal_time(value, field=key)
+    except SchemaError as exc:
+        raise InvalidWireRecord(exc.message, field=key) from exc
+
+
+def dossier_from_portal(record: Mapping[str, Any]) -> Dossier:
+    """The ``Dossier`` of a ``DongBoHoSoMC`` / ``TraCuuHoSo`` record."""
+    record = _record(record, "dossier record")
+    data: dict[str, Any] = {
+        field: _optional(record.get(key)) for field, key in _DOSSIER_KEYS.items()
+    }
+    data["status"] = status_from_portal(record.get("TrangThaiHoSo"))
+    for field in _DOSSIER_TIMES:
+        if data[field] is not None:
+            data[field] = _time(data[field], _DOSSIER_KEYS[field])
+    return build_model(Dossier, data, what="dossier record", names=_DOSSIER_KEYS)
+
+
+def _sequence(value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    raise InvalidWireRecord("ThuTu must be a positive integer", field="ThuTu")
+
+
+def event_from_portal(record: Mapping[str, Any]) -> DossierEvent:
+    """The ``DossierEvent`` of a ``CapNhatTienDoHoSoMC`` progress item.
+
+    The item's ``IdempotencyKey``, when present, must be the one the event's code and sequence
+    give (``DossierEvent.idempotency_key``).
+    """
+    record = _record(record, "progress item")
+    data: dict[str, Any] = {field: _optional(record.get(key)) for field, key in _EVENT_KEYS.items()}
+    data["sequence"] = _sequence(record.get("ThuTu"))
+    data["status"] = status_from_portal(record.get("TrangThaiHoSo"))
+    data["occurred_at"] = _time(record.get("ThoiDiemXuLy"), "ThoiDiemXuLy")
+    event = build_model(DossierEvent, data, what="progress item", names=_EVENT_KEYS)
+    key = _optional(record.get("IdempotencyKey"))
+    if key is not None and key != event.idempotency_key:
+        raise InvalidWireRecord(
+            "IdempotencyKey does not match MaHoSo and ThuTu", field="IdempotencyKey"
+        )
+    return event
+
+
+def status_from_lookup(answer: Mapping[str, Any], dossier_code: str) -> DossierStatus | None:
+    """The status the portal holds for ``dossier_code`` in a ``TraCuuHoSo`` answer (None: unknown).
+
+    The caller checks ``is_success(answer["error_code"])`` first.
+    """
+    answer = _record(answer, "TraCuuHoSo answer")
+    result = answer.get("result")
+    if result is None or result == "":
+        return None
+    if isinstance(result, Mapping):
+        result = [result]
+    if not isinstance(result, list):
+        raise InvalidWireRecord("TraCuuHoSo result must be a list", field="result")
+    for item in result:
+        record = _record(item, "TraCuuHoSo result item")
+        if record.get("MaHoSo") == dossier_code:
+            return status_from_portal(record.get("TrangThaiHoSo"))
+    return None

@@ -1,0 +1,1 @@
+"""Wire-format files of the population service (WSDL, XSD); see ``schemas.files``."""

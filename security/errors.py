@@ -1,0 +1,156 @@
+"""Errors raised by ``security``: every refusal says why with a stable ``reason`` code.
+
+Tree::
+
+    SecurityError                  base; ``.reason`` is a stable snake_case code
+    ├── UnsafeXml                  the XML is refused before anyone looks at it
+    │                              (dtd_forbidden, entity_forbidden, xml_too_large,
+    │                              xml_too_deep, malformed_xml, processing_instruction_forbidden)
+    ├── SignatureError             a signature is absent, wrong or not acceptable
+    │   ├── MissingSignature       no signature (or a required part of one) is present
+    │   ├── InvalidSignature       the signature value does not verify, or its form is wrong
+    │   ├── SignatureWrapping      references do not cover exactly the message's own parts
+    │   ├── UnsupportedAlgorithm   an algorithm outside the strict allow-list is named
+    │   ├── StaleMessage           timestamp / created / expires outside the freshness window
+    │   ├── ReplayedMessage        a nonce already seen inside its validity window
+    │   └── DigestMismatch         a digest does not match the content it covers
+    ├── CertificateError           the signer's certificate is not acceptable
+    │   ├── UntrustedCertificate   it does not chain to the trust store
+    │   ├── CertificateExpired     it (or its issuer) is expired or not yet valid
+    │   ├── CertificateNotForSigning  its key usage does not allow digital signatures
+    │   └── UnknownKey             a keyid names no known key
+    └── KeyLoadError               a key or certificate file cannot be read (alias ``KeyError_``)
+
+Messages say why without echoing the payload: no element text, no header values, no bodies.
+"""
+
+from __future__ import annotations
+
+
+class SecurityError(Exception):
+    """Base of every refusal in ``security``; ``reason`` is a stable code for machines."""
+
+    reason: str = "security_error"
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        if reason is not None:
+            self.reason = reason
+
+    @property
+    def message(self) -> str:
+        """The human-readable explanation (never payload content)."""
+        return str(self.args[0]) if self.args else self.reason
+
+
+class UnsafeXml(SecurityError):
+    """Raised when incoming XML has a DTD, entities, is malformed, too large or too deep."""
+
+    reason = "unsafe_xml"
+
+
+class SignatureError(SecurityError):
+    """Raised when a signature is missing, invalid or not acceptable."""
+
+    reason = "invalid_signature"
+
+
+class MissingSignature(SignatureError):
+    """Raised when a message carries no signature, or a required part of one is missing."""
+
+    reason = "missing_signature"
+
+
+class InvalidSignature(SignatureError):
+    """Raised when a signature value does not verify or its structure is malformed."""
+
+    reason = "invalid_signature"
+
+
+class SignatureWrapping(SignatureError):
+    """Raised when references do not resolve to exactly the message's own signed parts."""
+
+    reason = "signature_wrapping"
+
+
+class UnsupportedAlgorithm(SignatureError):
+    """Raised when a signature names an algorithm outside the allow-list."""
+
+    reason = "unsupported_algorithm"
+
+
+class StaleMessage(SignatureError):
+    """Raised when a timestamp is missing, expired, in the future or its window is too long."""
+
+    reason = "stale_timestamp"
+
+
+class ReplayedMessage(SignatureError):
+    """Raised when a nonce was already seen inside its validity window."""
+
+    reason = "replayed_nonce"
+
+
+class DigestMismatch(SignatureError):
+    """Raised when a digest does not match the content it covers."""
+
+    reason = "digest_mismatch"
+
+
+class CertificateError(SecurityError):
+    """Raised when the signer's certificate is not acceptable."""
+
+    reason = "certificate_error"
+
+
+class UntrustedCertificate(CertificateError):
+    """Raised when a certificate does not chain to a CA of the trust store."""
+
+    reason = "untrusted_certificate"
+
+
+class CertificateExpired(CertificateError):
+    """Raised when a certificate (or an issuer in its chain) is outside its validity period."""
+
+    reason = "certificate_expired"
+
+
+class CertificateNotForSigning(CertificateError):
+    """Raised when a certificate's key usage does not allow digital signatures."""
+
+    reason = "certificate_not_for_signing"
+
+
+class UnknownKey(CertificateError):
+    """Raised when a keyid names no key the resolver knows."""
+
+    reason = "unknown_key"
+
+
+class KeyLoadError(SecurityError):
+    """Raised when a key or certificate file is missing, unreadable or of the wrong kind."""
+
+    reason = "key_load_error"
+
+
+KeyError_ = KeyLoadError
+
+__all__ = [
+    "CertificateError",
+    "CertificateExpired",
+    "CertificateNotForSigning",
+    "DigestMismatch",
+    "InvalidSignature",
+    "KeyError_",
+    "KeyLoadError",
+    "MissingSignature",
+    "ReplayedMessage",
+    "SecurityError",
+    "SignatureError",
+    "SignatureWrapping",
+    "StaleMessage",
+    "UnknownKey",
+    "UnsafeXml",
+    "UnsupportedAlgorithm",
+    "UntrustedCertificate",
+]

@@ -1,0 +1,402 @@
+"""Dossiers and their events, each change recorded together with its delivery to the portal.
+
+Every function takes an ``AsyncSession`` and leaves the transaction to its caller (the unit of
+work): ``record_dossier`` or ``record_event`` and the outbox items they enqueue commit together or
+not at all. Writers lock the dossier's row first (``FOR UPDATE`` on PostgreSQL; on SQLite the
+``BEGIN IMMEDIATE`` of ``store.db`` already serialises writers) and take the feed counter last.
+
+An illegal status move raises ``schemas.errors.IllegalTransition`` before anything is written.
+Events carry their ``sequence``: the next one is appended; one equal to the stored event of that
+sequence is a replay (nothing written, ``replayed=True``), so a client retrying after a lost
+response does not record a step twice; anything else is a ``SequenceConflict``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from schemas.models import Dossier, DossierEvent
+from schemas.status import INITIAL_STATUSES, DossierStatus, check_transition
+from store.errors import DossierNotFound, InvalidInitialStatus, SequenceConflict
+from store.outbox import DeliveryKind, ItemState, enqueue
+from store.tables.dossiers import FEED_COUNTER, counters, dossier_events, dossiers
+from store.tables.outbox import outbox
+from store.types import utc_now
+
+
+@dataclass(frozen=True, slots=True)
+class DossierRecord:
+    """A stored dossier: the dossier itself and the store's bookkeeping about it.
+
+    ``stored_at`` is when the store last changed it (the feed's ``updated_since`` compares with
+    it); ``change_seq`` its position in the feed; ``last_sequence`` its newest event's sequence.
+    """
+
+    dossier: Dossier
+    created_at: dt.datetime
+    stored_at: dt.datetime
+    change_seq: int
+    last_sequence: int
+
+
+@dataclass(frozen=True, slots=True)
+class DossierWrite:
+    """What ``record_dossier`` did: ``created`` a new dossier, or ``changed`` a stored one.
+
+    Neither (an identical dossier sent again) means nothing was written or enqueued.
+    """
+
+    record: DossierRecord
+    created: bool
+    changed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class EventWrite:
+    """What ``record_event`` did; ``replayed`` when this very event was already stored."""
+
+    event: DossierEvent
+    record: DossierRecord
+    replayed: bool
+
+
+class SyncStatus(StrEnum):
+    """A dossier's delivery to the portal: something waits, all delivered, or something died."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+
+
+@dataclass(frozen=True, slots=True)
+class SyncState:
+    """A dossier's sync state for the API: status, counts, the last delivery and last error."""
+
+    status: SyncStatus
+    pending: int
+    dead: int
+    delivered: int
+    last_delivered_at: dt.datetime | None
+    last_error: str | None = None
+
+
+async def record_dossier(
+    session: AsyncSession, dossier: Dossier, *, now: dt.datetime | None = None
+) -> DossierWrite:
+    """Register a new dossier or update a stored one, and enqueue its ``sync_dossier`` delivery.
+
+    A new dossier must start submitted or accepted (``InvalidInitialStatus``). An update that
+    changes the status is checked against the lifecycle (``IllegalTransition``) and recorded as an
+    event too, pushed before the updated dossier.
+    """
+    given, now = now, now or utc_now()
+    row = await _lock(session, dossier.code)
+    if row is None:
+        if dossier.status not in INITIAL_STATUSES:
+            raise InvalidInitialStatus(dossier.code, int(dossier.status))
+        inserted = await session.execute(
+            _insert_for(session)(dossiers)
+            .values(
+                code=dossier.code,
+                sector=dossier.sector_code,
+                status=int(dossier.status),
+                payload=_json(dossier),
+                last_sequence=0,
+                on_portal=False,
+                created_at=now,
+                updated_at=now,
+                change_seq=None,
+            )
+            .on_conflict_do_nothing(index_elements=["code"])
+            .returning(dossiers.c.code)
+        )
+        if inserted.first() is not None:
+            await _enqueue_dossier(session, dossier, now)
+            seq, stamped = await _stamp(session, dossier.code, given)
+            record = DossierRecord(dossier, now, stamped, seq, 0)
+            return DossierWrite(record, created=True, changed=True)
+        row = await _lock(session, dossier.code)  # created meanwhile by another writer
+        assert row is not None
+    stored = Dossier.model_validate(row.payload)
+    if stored == dossier:
+        return DossierWrite(record_from_row(row), created=False, changed=False)
+    last_sequence = int(row.last_sequence)
+    if dossier.status != stored.status:
+        check_transition(stored.status, dossier.status)
+        last_sequence += 1
+        event = DossierEvent(
+            dossier_code=dossier.code,
+            sequence=last_sequence,
+            status=dossier.status,
+            occurred_at=dossier.updated_at,
+        )
+        await _insert_event(session, event, stored.status, now)
+        await _enqueue_event(session, event, now)
+    await session.execute(
+        update(dossiers)
+        .where(dossiers.c.code == dossier.code)
+        .values(
+            sector=dossier.sector_code,
+            status=int(dossier.status),
+            payload=_json(dossier),
+            last_sequence=last_sequence,
+        )
+    )
+    await _enqueue_dossier(session, dossier, now)
+    seq, stamped = await _stamp(session, dossier.code, given)
+    record = DossierRecord(dossier, row.created_at, stamped, seq, last_sequence)
+    return DossierWrite(record, created=False, changed=True)
+
+
+async def record_event(
+    session: AsyncSession,
+    event: DossierEvent,
+    *,
+    assign_sequence: bool = False,
+    now: dt.datetime | None = None,
+) -> EventWrite:
+    """Append ``event`` to its dossier, move the dossier's status, enqueue ``push_progress``.
+
+    With ``assign_sequence`` the event gets the dossier's next sequence whatever it carries (no
+    replay detection then). Raises ``DossierNotFound``, ``IllegalTransition``, ``SequenceConflict``.
+    """
+    given, now = now, now or utc_now()
+    row = await _lock(session, event.dossier_code)
+    if row is None:
+        raise DossierNotFound(event.dossier_code)
+    expected = int(row.last_sequence) + 1
+    if assign_sequence:
+        event = event.model_copy(update={"sequence": expected})
+    elif event.sequence < expected:
+        stored = await session.scalar(
+            select(dossier_events.c.payload).where(
+                dossier_events.c.dossier_code == event.dossier_code,
+                dossier_events.c.sequence == event.sequence,
+            )
+        )
+        if stored is not None and DossierEvent.model_validate(stored) == event:
+            return EventWrite(event, record_from_row(row), replayed=True)
+        raise SequenceConflict(event.dossier_code, expected=expected, given=event.sequence)
+    elif event.sequence != expected:
+        raise SequenceConflict(event.dossier_code, expected=expected, given=event.sequence)
+    current = DossierStatus(row.status)
+    check_transition(current, event.status)
+    stored_dossier = Dossier.model_validate(row.payload)
+    moved = stored_dossier.model_copy(
+        update={
+            "status": event.status,
+            "updated_at": max(stored_dossier.updated_at, event.occurred_at),
+        }
+    )
+    await _insert_event(session, event, current, now)
+    await session.execute(
+        update(dossiers)
+        .where(dossiers.c.code == event.dossier_code)
+        .values(status=int(event.status), payload=_json(moved), last_sequence=event.sequence)
+    )
+    await _enqueue_event(session, event, now)
+    seq, stamped = await _stamp(session, event.dossier_code, given)
+    record = DossierRecord(moved, row.created_at, stamped, seq, event.sequence)
+    return EventWrite(event, record, replayed=False)
+
+
+async def get_dossier(session: AsyncSession, dossier_code: str) -> DossierRecord | None:
+    """The stored dossier, or None."""
+    row = (
+        await session.execute(select(dossiers).where(dossiers.c.code == dossier_code))
+    ).one_or_none()
+    return None if row is None else record_from_row(row)
+
+
+async def history(session: AsyncSession, dossier_code: str) -> list[DossierEvent]:
+    """The dossier's events in sequence order; ``DossierNotFound`` when it is not stored."""
+    rows = (
+        await session.execute(
+            select(dossier_events.c.payload)
+            .where(dossier_events.c.dossier_code == dossier_code)
+            .order_by(dossier_events.c.sequence)
+        )
+    ).all()
+    if not rows:
+        exists = await session.scalar(
+            select(dossiers.c.code).where(dossiers.c.code == dossier_code)
+        )
+        if exists is None:
+            raise DossierNotFound(dossier_code)
+    return [DossierEvent.model_validate(row.payload) for row in rows]
+
+
+async def sync_state(session: AsyncSession, dossier_code: str) -> SyncState | None:
+    """The dossier's sync state, or None when nothing was ever enqueued for it."""
+    return (await sync_states(session, [dossier_code])).get(dossier_code)
+
+
+async def sync_states(session: AsyncSession, dossier_codes: Iterable[str]) -> dict[str, SyncState]:
+    """``sync_state`` for many dossiers at once (for a feed page)."""
+    codes = sorted(set(dossier_codes))
+    if not codes:
+        return {}
+    counts: dict[str, dict[str, int]] = {}
+    last_delivered: dict[str, dt.datetime] = {}
+    rows = await session.execute(
+        select(
+            outbox.c.dossier_code,
+            outbox.c.state,
+            func.count().label("n"),
+            func.max(outbox.c.delivered_at).label("last"),
+        )
+        .where(outbox.c.dossier_code.in_(codes))
+        .group_by(outbox.c.dossier_code, outbox.c.state)
+    )
+    for row in rows:
+        counts.setdefault(row.dossier_code, {})[row.state] = int(row.n)
+        if row.state == ItemState.DELIVERED.value and row.last is not None:
+            last_delivered[row.dossier_code] = _aware(row.last)
+    errors: dict[str, str] = {}
+    failing = await session.execute(
+        select(outbox.c.dossier_code, outbox.c.last_error)
+        .where(
+            outbox.c.dossier_code.in_(codes),
+            outbox.c.state.in_([ItemState.PENDING.value, ItemState.DEAD.value]),
+            outbox.c.last_error.is_not(None),
+        )
+        .order_by(outbox.c.id)
+    )
+    for row in failing:
+        errors.setdefault(row.dossier_code, row.last_error)
+    states = {}
+    for code, by_state in counts.items():
+        pending = by_state.get(ItemState.PENDING.value, 0)
+        dead = by_state.get(ItemState.DEAD.value, 0)
+        status = (
+            SyncStatus.DEAD if dead else SyncStatus.PENDING if pending else SyncStatus.DELIVERED
+        )
+        states[code] = SyncState(
+            status=status,
+            pending=pending,
+            dead=dead,
+            delivered=by_state.get(ItemState.DELIVERED.value, 0),
+            last_delivered_at=last_delivered.get(code),
+            last_error=errors.get(code),
+        )
+    return states
+
+
+# --- internals ---------------------------------------------------------------------------------
+
+
+def _insert_for(session: AsyncSession) -> Any:
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def _json(model: Dossier | DossierEvent) -> dict[str, Any]:
+    return model.model_dump(mode="json")
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    # aggregates (max) bypass the column type on SQLite and may come back naive
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+async def _lock(session: AsyncSession, code: str) -> Any:
+    result = await session.execute(
+        select(dossiers).where(dossiers.c.code == code).with_for_update()
+    )
+    return result.one_or_none()
+
+
+async def _stamp(
+    session: AsyncSession, code: str, now: dt.datetime | None
+) -> tuple[int, dt.datetime]:
+    """Give the dossier the next feed position and the store time; always the last write.
+
+    The time is read once the counter is locked, so feed positions and store times grow together
+    (``store.feed`` relies on it to start an ``updated_since`` feed from an index lookup).
+    """
+    seq = await session.scalar(
+        update(counters)
+        .where(counters.c.name == FEED_COUNTER)
+        .values(value=counters.c.value + 1)
+        .returning(counters.c.value)
+    )
+    assert seq is not None, "the feed counter row is missing: run `lienthong db upgrade`"
+    stamped = now or utc_now()
+    await session.execute(
+        update(dossiers).where(dossiers.c.code == code).values(change_seq=seq, updated_at=stamped)
+    )
+    return int(seq), stamped
+
+
+async def _insert_event(
+    session: AsyncSession, event: DossierEvent, previous: DossierStatus, now: dt.datetime
+) -> None:
+    await session.execute(
+        insert(dossier_events).values(
+            dossier_code=event.dossier_code,
+            sequence=event.sequence,
+            status=int(event.status),
+            previous_status=int(previous),
+            occurred_at=event.occurred_at,
+            recorded_at=now,
+            payload=_json(event),
+        )
+    )
+
+
+async def _enqueue_event(session: AsyncSession, event: DossierEvent, now: dt.datetime) -> None:
+    await enqueue(
+        session,
+        dossier_code=event.dossier_code,
+        kind=DeliveryKind.PUSH_PROGRESS,
+        payload=_json(event),
+        idempotency_key=event.idempotency_key,
+        now=now,
+    )
+
+
+async def _enqueue_dossier(session: AsyncSession, dossier: Dossier, now: dt.datetime) -> None:
+    await enqueue(
+        session,
+        dossier_code=dossier.code,
+        kind=DeliveryKind.SYNC_DOSSIER,
+        payload=_json(dossier),
+        idempotency_key=f"{dossier.code}@{now.isoformat()}",
+        now=now,
+    )
+
+
+def record_from_row(row: Any) -> DossierRecord:
+    """A ``DossierRecord`` from a row of ``dossiers`` (for other read models such as the feed)."""
+    return DossierRecord(
+        dossier=Dossier.model_validate(row.payload),
+        created_at=row.created_at,
+        stored_at=row.updated_at,
+        change_seq=int(row.change_seq),
+        last_sequence=int(row.last_sequence),
+    )
+
+
+__all__ = [
+    "DossierRecord",
+    "DossierWrite",
+    "EventWrite",
+    "SyncState",
+    "SyncStatus",
+    "get_dossier",
+    "history",
+    "record_dossier",
+    "record_event",
+    "record_from_row",
+    "sync_state",
+    "sync_states",
+]

@@ -1,0 +1,84 @@
+"""The hash chain of the message log: what each record seals and how it is encoded.
+
+Every record carries ``prev_digest`` (the digest of the record before it, :data:`GENESIS` for the
+first) and ``digest`` = SHA-256 over the canonical JSON encoding of its :class:`SealedFields`.
+The wire messages themselves are not in the encoding, only their SHA-256 (and that of their
+bodies): purging them after the retention period leaves the chain verifiable.
+
+The canonical encoding is JSON with sorted keys, no whitespace (``separators=(",", ":")``), UTF-8
+without escaping, times as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC, and ``"v": 1``. Written out as
+``record.json`` in an evidence bundle, ``sha256sum record.json`` gives the record's digest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import asdict, dataclass, replace
+
+FORMAT_VERSION = 1
+GENESIS = "0" * 64
+
+
+def format_time(value: dt.datetime) -> str:
+    """A time in the chain's one textual form: UTC, microseconds, ``Z``; naive means UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def sha256_hex(data: bytes) -> str:
+    """SHA-256 of ``data``, lowercase hex."""
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class SealedFields:
+    """Everything a record's digest covers, in the chain's textual form."""
+
+    seq: int
+    prev_digest: str
+    message_id: str
+    attempt: int
+    protocol: str
+    upstream: str
+    operation: str
+    client: str
+    sender: str
+    receiver: str
+    user_id: str | None
+    issue: str | None
+    method: str
+    endpoint: str
+    status: int | None
+    outcome: str
+    started_at: str
+    finished_at: str
+    request_sha256: str
+    request_body_sha256: str
+    request_signer: str | None
+    response_sha256: str | None
+    response_body_sha256: str | None
+    response_signer: str | None
+
+    def as_dict(self) -> dict[str, object]:
+        """The document that is encoded (the fields and the format version ``v``)."""
+        return {"v": FORMAT_VERSION, **asdict(self)}
+
+    def canonical(self) -> bytes:
+        """The exact bytes the digest is taken over."""
+        return json.dumps(
+            self.as_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode("utf-8")
+
+    def digest(self) -> str:
+        """SHA-256 of :meth:`canonical`, lowercase hex."""
+        return sha256_hex(self.canonical())
+
+    def at(self, seq: int) -> SealedFields:
+        """The same fields sealed at another position (tells a moved record from an altered one)."""
+        return replace(self, seq=seq)
+
+
+__all__ = ["FORMAT_VERSION", "GENESIS", "SealedFields", "format_time", "sha256_hex"]

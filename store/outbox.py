@@ -1,0 +1,490 @@
+"""The transactional outbox: enqueue beside a dossier change, claim per dossier, settle, operate.
+
+``enqueue`` runs inside the caller's transaction (the one that records the dossier change), so a
+change and its delivery exist together or not at all. Workers use ``SqlOutbox``:
+
+- ``claim`` leases up to N dossier heads (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite's
+  ``BEGIN IMMEDIATE`` serialises claimers) and loads each dossier's oldest pending items in order.
+  It reads ``outbox_heads`` through its ``available_at`` index only, so its cost follows the batch,
+  not the table.
+- ``settle`` records what the portal acknowledged and what failed, in one transaction: delivered
+  items, a failure's attempt count, error and next attempt (or its death), and each head moved to
+  the dossier's next pending item. It locks the settled dossiers' rows first — the same lock every
+  writer of a dossier takes — so a head is never dropped while a new item for it is being written.
+  A claim whose lease was taken over by another worker (its token no longer matches) leaves the
+  head alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from store.errors import OutboxItemNotFound
+from store.tables.dossiers import dossiers
+from store.tables.outbox import outbox, outbox_heads
+from store.types import utc_now
+
+
+class DeliveryKind(StrEnum):
+    """What an outbox item asks the worker to do at the portal."""
+
+    SYNC_DOSSIER = "sync_dossier"
+    PUSH_PROGRESS = "push_progress"
+
+
+class ItemState(StrEnum):
+    """Where an outbox item is: waiting (or being delivered), acknowledged, or given up on."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """One delivery as claimed by a worker."""
+
+    id: int
+    dossier_code: str
+    kind: DeliveryKind
+    payload: dict[str, Any]
+    idempotency_key: str
+    attempts: int
+    created_at: dt.datetime
+    first_attempt_at: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A leased dossier head: the dossier's oldest pending items, in order, until ``lease_until``.
+
+    ``on_portal`` says whether the portal has already acknowledged this dossier once.
+    """
+
+    dossier_code: str
+    token: str
+    lease_until: dt.datetime
+    on_portal: bool
+    items: tuple[OutboxItem, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of a claim: a delivered prefix of its items, then at most one failure.
+
+    ``failed`` is the id of the first item that was not acknowledged (when delivery stopped on an
+    error); it is retried at ``retry_at``, or becomes a dead letter when ``retry_at`` is None.
+    Items after ``failed`` (or not reached) stay pending. ``error`` is a short description with no
+    personal data. ``on_portal`` is True once the portal is known to hold the dossier.
+    """
+
+    claim: Claim
+    delivered: tuple[int, ...] = ()
+    failed: int | None = None
+    error: str | None = None
+    retry_at: dt.datetime | None = None
+    on_portal: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    """The queue at a glance: items by state, heads in flight or backing off, the oldest wait."""
+
+    pending: int
+    delivered: int
+    dead: int
+    in_flight: int
+    backing_off: int
+    oldest_pending_at: dt.datetime | None
+    now: dt.datetime = field(default_factory=utc_now)
+
+    @property
+    def oldest_pending_age(self) -> dt.timedelta | None:
+        """How long the oldest pending item has waited."""
+        if self.oldest_pending_at is None:
+            return None
+        return max(self.now - self.oldest_pending_at, dt.timedelta(0))
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A delivery given up on, with the last error that made it so."""
+
+    id: int
+    dossier_code: str
+    kind: str
+    attempts: int
+    last_error: str | None
+    created_at: dt.datetime
+    last_attempt_at: dt.datetime | None
+
+
+def _insert_for(session: AsyncSession) -> Any:
+    """The dialect's INSERT construct (both offer ``on_conflict_do_nothing``/``_do_update``)."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    dossier_code: str,
+    kind: DeliveryKind,
+    payload: dict[str, Any],
+    idempotency_key: str,
+    now: dt.datetime | None = None,
+) -> int:
+    """Add a delivery for ``dossier_code`` in the caller's transaction; return its id.
+
+    The caller must hold the dossier's row lock (``store.dossiers`` takes it), so that items of one
+    dossier get increasing ids in commit order.
+    """
+    now = now or utc_now()
+    result = await session.execute(
+        insert(outbox)
+        .values(
+            dossier_code=dossier_code,
+            kind=kind.value,
+            payload=payload,
+            idempotency_key=idempotency_key,
+            state=ItemState.PENDING.value,
+            attempts=0,
+            created_at=now,
+        )
+        .returning(outbox.c.id)
+    )
+    item_id = int(result.scalar_one())
+    head = (
+        _insert_for(session)(outbox_heads)
+        .values(dossier_code=dossier_code, head_id=item_id, available_at=now)
+        .on_conflict_do_nothing(index_elements=["dossier_code"])
+    )
+    await session.execute(head)
+    return item_id
+
+
+class SqlOutbox:
+    """The outbox seen by workers and operators, on one engine (SQLite or PostgreSQL)."""
+
+    def __init__(self, engine: AsyncEngine, *, clock: Callable[[], dt.datetime] = utc_now) -> None:
+        self._engine = engine
+        self._clock = clock
+
+    async def claim(
+        self,
+        worker: str,
+        *,
+        dossiers_limit: int = 100,
+        items_per_dossier: int = 20,
+        lease: dt.timedelta = dt.timedelta(seconds=60),
+    ) -> list[Claim]:
+        """Lease up to ``dossiers_limit`` available dossier heads and load their pending items."""
+        now = self._clock()
+        lease_until = now + lease
+        token = str(uuid.uuid4())
+        async with AsyncSession(self._engine) as session, session.begin():
+            picked = (
+                select(outbox_heads.c.dossier_code)
+                .where(outbox_heads.c.available_at <= now)
+                .order_by(outbox_heads.c.available_at)
+                .limit(dossiers_limit)
+                .with_for_update(skip_locked=True)
+                .cte("picked")
+            )
+            leased = await session.execute(
+                update(outbox_heads)
+                .where(outbox_heads.c.dossier_code == picked.c.dossier_code)
+                .values(available_at=lease_until, claim_token=token, claimed_by=worker[:128])
+                .returning(outbox_heads.c.dossier_code)
+            )
+            codes = sorted(row.dossier_code for row in leased)
+            if not codes:
+                return []
+            known = await session.execute(
+                select(dossiers.c.code, dossiers.c.on_portal).where(dossiers.c.code.in_(codes))
+            )
+            on_portal = {row.code: bool(row.on_portal) for row in known}
+            rank = (
+                func.row_number()
+                .over(partition_by=outbox.c.dossier_code, order_by=outbox.c.id)
+                .label("rank")
+            )
+            ranked = (
+                select(*_ITEM_COLUMNS, rank)
+                .where(
+                    outbox.c.dossier_code.in_(codes),
+                    outbox.c.state == ItemState.PENDING.value,
+                )
+                .subquery()
+            )
+            rows = await session.execute(
+                select(ranked)
+                .where(ranked.c.rank <= items_per_dossier)
+                .order_by(ranked.c.dossier_code, ranked.c.id)
+            )
+            items: dict[str, list[OutboxItem]] = {code: [] for code in codes}
+            for row in rows:
+                items[row.dossier_code].append(_item(row))
+        return [
+            Claim(code, token, lease_until, on_portal.get(code, False), tuple(items[code]))
+            for code in codes
+        ]
+
+    async def settle(self, outcomes: Sequence[Outcome]) -> None:
+        """Record deliveries and failures and move each claimed head on, in one transaction."""
+        if not outcomes:
+            return
+        now = self._clock()
+        codes = sorted({outcome.claim.dossier_code for outcome in outcomes})
+        async with AsyncSession(self._engine) as session, session.begin():
+            await session.execute(
+                select(dossiers.c.code)
+                .where(dossiers.c.code.in_(codes))
+                .order_by(dossiers.c.code)
+                .with_for_update()
+            )
+            delivered = [item_id for outcome in outcomes for item_id in outcome.delivered]
+            if delivered:
+                await session.execute(
+                    update(outbox)
+                    .where(outbox.c.id.in_(delivered), outbox.c.state == ItemState.PENDING.value)
+                    .values(
+                        state=ItemState.DELIVERED.value,
+                        delivered_at=now,
+                        last_attempt_at=now,
+                        first_attempt_at=func.coalesce(outbox.c.first_attempt_at, now),
+                    )
+                )
+            known = sorted({o.claim.dossier_code for o in outcomes if o.on_portal})
+            if known:
+                await session.execute(
+                    update(dossiers)
+                    .where(dossiers.c.code.in_(known), dossiers.c.on_portal.is_(False))
+                    .values(on_portal=True)
+                )
+            failures = [o for o in outcomes if o.failed is not None]
+            for outcome in failures:
+                await self._record_failure(session, outcome, now)
+            await self._advance_heads(session, [o for o in outcomes if o.failed is None], now)
+
+    async def _record_failure(
+        self, session: AsyncSession, outcome: Outcome, now: dt.datetime
+    ) -> None:
+        dead = outcome.retry_at is None
+        await session.execute(
+            update(outbox)
+            .where(outbox.c.id == outcome.failed, outbox.c.state == ItemState.PENDING.value)
+            .values(
+                attempts=outbox.c.attempts + 1,
+                last_error=(outcome.error or "unknown error")[:1000],
+                last_attempt_at=now,
+                first_attempt_at=func.coalesce(outbox.c.first_attempt_at, now),
+                state=(ItemState.DEAD if dead else ItemState.PENDING).value,
+            )
+        )
+        await session.execute(
+            update(outbox_heads)
+            .where(
+                outbox_heads.c.dossier_code == outcome.claim.dossier_code,
+                outbox_heads.c.claim_token == outcome.claim.token,
+            )
+            .values(
+                head_id=outcome.failed,
+                available_at=outcome.retry_at,
+                claim_token=None,
+                claimed_by=None,
+            )
+        )
+
+    async def _advance_heads(
+        self, session: AsyncSession, outcomes: Sequence[Outcome], now: dt.datetime
+    ) -> None:
+        if not outcomes:
+            return
+        codes = sorted({o.claim.dossier_code for o in outcomes})
+        rows = await session.execute(
+            select(outbox.c.dossier_code, func.min(outbox.c.id).label("next_id"))
+            .where(outbox.c.dossier_code.in_(codes), outbox.c.state == ItemState.PENDING.value)
+            .group_by(outbox.c.dossier_code)
+        )
+        next_ids = {row.dossier_code: int(row.next_id) for row in rows}
+        moves = [
+            {"b_code": o.claim.dossier_code, "b_token": o.claim.token, "b_head": next_ids[code]}
+            for o in outcomes
+            if (code := o.claim.dossier_code) in next_ids
+        ]
+        drops = [
+            {"b_code": o.claim.dossier_code, "b_token": o.claim.token}
+            for o in outcomes
+            if o.claim.dossier_code not in next_ids
+        ]
+        same_claim = (
+            outbox_heads.c.dossier_code == bindparam("b_code"),
+            outbox_heads.c.claim_token == bindparam("b_token"),
+        )
+        if moves:
+            await session.execute(
+                update(outbox_heads)
+                .where(*same_claim)
+                .values(
+                    head_id=bindparam("b_head"),
+                    available_at=now,
+                    claim_token=None,
+                    claimed_by=None,
+                ),
+                moves,
+            )
+        if drops:
+            await session.execute(delete(outbox_heads).where(*same_claim), drops)
+
+    async def stats(self) -> QueueStats:
+        """Items by state, heads in flight or backing off, and the oldest pending item's time."""
+        now = self._clock()
+        async with AsyncSession(self._engine) as session, session.begin():
+            counts = dict(
+                (row.state, int(row.n))
+                for row in await session.execute(
+                    select(outbox.c.state, func.count().label("n")).group_by(outbox.c.state)
+                )
+            )
+            leased = await session.scalar(
+                select(func.count())
+                .select_from(outbox_heads)
+                .where(outbox_heads.c.available_at > now, outbox_heads.c.claim_token.is_not(None))
+            )
+            waiting = await session.scalar(
+                select(func.count())
+                .select_from(outbox_heads)
+                .where(outbox_heads.c.available_at > now, outbox_heads.c.claim_token.is_(None))
+            )
+            oldest = await session.scalar(
+                select(outbox.c.created_at)
+                .where(outbox.c.state == ItemState.PENDING.value)
+                .order_by(outbox.c.id)
+                .limit(1)
+            )
+        return QueueStats(
+            pending=counts.get(ItemState.PENDING.value, 0),
+            delivered=counts.get(ItemState.DELIVERED.value, 0),
+            dead=counts.get(ItemState.DEAD.value, 0),
+            in_flight=int(leased or 0),
+            backing_off=int(waiting or 0),
+            oldest_pending_at=oldest,
+            now=now,
+        )
+
+    async def dead_letters(self, *, limit: int = 100) -> list[DeadLetter]:
+        """The dead letters, oldest first."""
+        async with AsyncSession(self._engine) as session, session.begin():
+            rows = await session.execute(
+                select(
+                    outbox.c.id,
+                    outbox.c.dossier_code,
+                    outbox.c.kind,
+                    outbox.c.attempts,
+                    outbox.c.last_error,
+                    outbox.c.created_at,
+                    outbox.c.last_attempt_at,
+                )
+                .where(outbox.c.state == ItemState.DEAD.value)
+                .order_by(outbox.c.id)
+                .limit(limit)
+            )
+            return [
+                DeadLetter(
+                    id=int(row.id),
+                    dossier_code=row.dossier_code,
+                    kind=row.kind,
+                    attempts=int(row.attempts),
+                    last_error=row.last_error,
+                    created_at=row.created_at,
+                    last_attempt_at=row.last_attempt_at,
+                )
+                for row in rows
+            ]
+
+    async def retry(self, item_id: int) -> None:
+        """Give dead letter ``item_id`` a fresh budget and make its dossier claimable now."""
+        now = self._clock()
+        async with AsyncSession(self._engine) as session, session.begin():
+            code = await session.scalar(
+                update(outbox)
+                .where(outbox.c.id == item_id, outbox.c.state == ItemState.DEAD.value)
+                .values(state=ItemState.PENDING.value, attempts=0, first_attempt_at=None)
+                .returning(outbox.c.dossier_code)
+            )
+            if code is None:
+                raise OutboxItemNotFound(item_id, ItemState.DEAD.value)
+            head = _insert_for(session)(outbox_heads).values(
+                dossier_code=code, head_id=item_id, available_at=now
+            )
+            await session.execute(
+                head.on_conflict_do_update(
+                    index_elements=["dossier_code"],
+                    set_={"head_id": item_id, "available_at": now, "claim_token": None},
+                )
+            )
+
+    async def retry_all(self) -> int:
+        """Retry every dead letter; return how many."""
+        now = self._clock()
+        async with AsyncSession(self._engine) as session, session.begin():
+            result = await session.execute(
+                update(outbox)
+                .where(outbox.c.state == ItemState.DEAD.value)
+                .values(state=ItemState.PENDING.value, attempts=0, first_attempt_at=None)
+                .returning(outbox.c.id)
+            )
+            count = len(result.all())
+            await session.execute(
+                update(outbox_heads)
+                .where(outbox_heads.c.available_at.is_(None))
+                .values(available_at=now, claim_token=None, claimed_by=None)
+            )
+        return count
+
+
+_ITEM_COLUMNS = (
+    outbox.c.id,
+    outbox.c.dossier_code,
+    outbox.c.kind,
+    outbox.c.payload,
+    outbox.c.idempotency_key,
+    outbox.c.attempts,
+    outbox.c.created_at,
+    outbox.c.first_attempt_at,
+)
+
+
+def _item(row: Any) -> OutboxItem:
+    return OutboxItem(
+        id=int(row.id),
+        dossier_code=row.dossier_code,
+        kind=DeliveryKind(row.kind),
+        payload=dict(row.payload),
+        idempotency_key=row.idempotency_key,
+        attempts=int(row.attempts),
+        created_at=row.created_at,
+        first_attempt_at=row.first_attempt_at,
+    )
+
+
+__all__ = [
+    "Claim",
+    "DeadLetter",
+    "DeliveryKind",
+    "ItemState",
+    "OutboxItem",
+    "Outcome",
+    "QueueStats",
+    "SqlOutbox",
+    "enqueue",
+]

@@ -1,0 +1,161 @@
+"""The sync worker: claim dossier heads from the outbox, deliver them, settle, repeat.
+
+Several lanes run in one process (``concurrency``), and several processes may share one
+PostgreSQL: each claim takes heads no one else holds (``FOR UPDATE SKIP LOCKED``) under a lease, so
+a worker that dies leaves its claims to be taken over when the lease ends. Nothing is marked
+delivered before the portal acknowledged it; a worker killed between the portal's answer and the
+settle makes the next worker send the same items again, which the portal applies once (progress
+steps carry idempotency keys; a dossier already created is updated instead).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import os
+import random
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from store.outbox import Outcome, SqlOutbox
+from store.types import utc_now
+from sync import metrics
+from sync.backoff import RetryPolicy
+from sync.delivery import BatchDelivery, DeliverySettings
+from sync.portal import PortalClient
+
+log = logging.getLogger("lienthong.sync")
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    """How much one claim takes, how long it is leased, how many lanes, how often to poll."""
+
+    dossiers_per_claim: int = 200
+    items_per_dossier: int = 50
+    lease: dt.timedelta = dt.timedelta(seconds=60)
+    concurrency: int = 2
+    idle_poll: float = 0.2
+    error_pause: float = 2.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
+
+
+@dataclass(frozen=True, slots=True)
+class CycleResult:
+    """What one claim-deliver-settle cycle did."""
+
+    claimed: int = 0
+    delivered: int = 0
+    retrying: int = 0
+    dead: int = 0
+
+
+def default_worker_id() -> str:
+    """``host:pid:random`` — unique per worker, readable in ``claimed_by``."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class SyncWorker:
+    """Delivers the outbox to the portal; ``run`` until stopped, ``drain`` until idle."""
+
+    def __init__(
+        self,
+        outbox: SqlOutbox,
+        portal: PortalClient,
+        *,
+        settings: WorkerSettings | None = None,
+        worker_id: str | None = None,
+        clock: Callable[[], dt.datetime] = utc_now,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._outbox = outbox
+        self._settings = settings or WorkerSettings()
+        self.worker_id = worker_id or default_worker_id()
+        self._delivery = BatchDelivery(
+            portal,
+            retry=self._settings.retry,
+            settings=self._settings.delivery,
+            clock=clock,
+            rng=rng,
+        )
+
+    async def run_once(self) -> CycleResult:
+        """Claim one batch, deliver it, settle it."""
+        settings = self._settings
+        claims = await self._outbox.claim(
+            self.worker_id,
+            dossiers_limit=settings.dossiers_per_claim,
+            items_per_dossier=settings.items_per_dossier,
+            lease=settings.lease,
+        )
+        if not claims:
+            return CycleResult()
+        started = time.perf_counter()
+        outcomes = await self._delivery.deliver(claims)
+        await self._outbox.settle(outcomes)
+        result = _summary(len(claims), outcomes)
+        metrics.observe_cycle(result.delivered, result.retrying, result.dead, started)
+        log.info(
+            "sync cycle: %d dossiers, %d delivered, %d retrying, %d dead",
+            result.claimed,
+            result.delivered,
+            result.retrying,
+            result.dead,
+        )
+        return result
+
+    async def drain(self, *, max_cycles: int = 100_000) -> CycleResult:
+        """Run cycles until nothing is claimable now (items backing off are left for later)."""
+        total = CycleResult()
+        for _ in range(max_cycles):
+            result = await self.run_once()
+            if not result.claimed:
+                break
+            total = CycleResult(
+                total.claimed + result.claimed,
+                total.delivered + result.delivered,
+                total.retrying + result.retrying,
+                total.dead + result.dead,
+            )
+        return total
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Run ``concurrency`` lanes until ``stop`` is set; each lane finishes its batch first."""
+        stop = stop or asyncio.Event()
+        log.info("sync worker %s starting %d lanes", self.worker_id, self._settings.concurrency)
+        await asyncio.gather(*(self._lane(stop) for _ in range(self._settings.concurrency)))
+        log.info("sync worker %s stopped", self.worker_id)
+
+    async def _lane(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                result = await self.run_once()
+            except SQLAlchemyError as exc:
+                log.warning("sync lane: database error (%s); pausing", type(exc).__name__)
+                await _sleep_unless(stop, self._settings.error_pause)
+                continue
+            if not result.claimed:
+                await _sleep_unless(stop, self._settings.idle_poll * random.uniform(0.75, 1.25))
+
+
+def _summary(claimed: int, outcomes: list[Outcome]) -> CycleResult:
+    delivered = sum(len(o.delivered) for o in outcomes)
+    failed = [o for o in outcomes if o.failed is not None]
+    dead = sum(1 for o in failed if o.retry_at is None)
+    return CycleResult(claimed, delivered, len(failed) - dead, dead)
+
+
+async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
+__all__ = ["CycleResult", "SyncWorker", "WorkerSettings", "default_worker_id"]

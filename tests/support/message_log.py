@@ -1,0 +1,122 @@
+"""Helpers for the message log tests: signed SOAP exchanges and a store with the log's tables."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from lxml import etree
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+import store.tables  # noqa: F401 - registers every table on the metadata
+from connectors.exchange import Exchange
+from security.keys import load_party
+from security.wsse import SIGNING_NSMAP, sign_envelope
+from store.db import create_engine
+from store.metadata import metadata
+
+SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
+XRD = "http://x-road.eu/xsd/xroad.xsd"
+POP = "urn:vn:csdlqgdc:population:1.0"
+URL = "http://127.0.0.1:9/population/soap"
+CITIZEN_ID = "001190000007"
+OFFICIAL = "VN001085000123"
+DOSSIER = "000.00.04.H04-261126-0007"
+T0 = dt.datetime.now(dt.UTC).replace(microsecond=123456)
+
+LOG_TABLES = [
+    metadata.tables[name]
+    for name in ("message_log", "message_log_head", "message_log_certificates", "access_log")
+]
+
+
+def _envelope(message_id: str, body_child: etree._Element, extra: dict[str, str]) -> bytes:
+    nsmap = {"soapenv": SOAP, "xrd": XRD, **SIGNING_NSMAP}
+    root = etree.Element(f"{{{SOAP}}}Envelope", nsmap=nsmap)
+    header = etree.SubElement(root, f"{{{SOAP}}}Header")
+    for name, value in [
+        ("client", "VN/GOV/000.00.04.H04/lienthong"),
+        ("service", "VN/GOV/BCA/population/GetCitizen/v1"),
+        ("id", message_id),
+        ("userId", OFFICIAL),
+        ("issue", DOSSIER),
+        ("protocolVersion", "4.0"),
+        *extra.items(),
+    ]:
+        etree.SubElement(header, f"{{{XRD}}}{name}").text = value
+    etree.SubElement(root, f"{{{SOAP}}}Body").append(body_child)
+    return etree.tostring(root)
+
+
+def make_soap_exchange(
+    keys: Path,
+    *,
+    message_id: str | None = None,
+    at: dt.datetime | None = None,
+    outcome: str = "ok",
+    citizen_id: str = CITIZEN_ID,
+    with_response: bool = True,
+) -> Exchange:
+    """A GetCitizen exchange signed by ``adapter`` and answered, signed, by ``population``."""
+    message_id = message_id or str(uuid.uuid4())
+    started = at or dt.datetime.now(dt.UTC)
+    finished = started + dt.timedelta(milliseconds=40)
+    request_body = etree.Element(f"{{{POP}}}GetCitizenRequest", nsmap={"pop": POP})
+    etree.SubElement(request_body, f"{{{POP}}}citizenId").text = citizen_id
+    request = sign_envelope(
+        _envelope(message_id, request_body, {}), load_party(keys, "adapter"), now=started
+    )
+    response: bytes | None = None
+    if with_response:
+        answer = etree.Element(f"{{{POP}}}GetCitizenResponse", nsmap={"pop": POP})
+        citizen = etree.SubElement(answer, f"{{{POP}}}citizen")
+        etree.SubElement(citizen, f"{{{POP}}}citizenId").text = citizen_id
+        etree.SubElement(citizen, f"{{{POP}}}fullName").text = "Nguyễn Thị An"
+        request_hash = base64.b64encode(hashlib.sha256(request).digest()).decode()
+        response = sign_envelope(
+            _envelope(message_id, answer, {"requestHash": request_hash}),
+            load_party(keys, "population"),
+            now=finished,
+        )
+    return Exchange(
+        upstream="population",
+        operation="GetCitizen",
+        protocol="soap",
+        message_id=message_id,
+        client="province-app",
+        sender="adapter",
+        receiver="population",
+        user_id=OFFICIAL,
+        issue=DOSSIER,
+        method="POST",
+        url=URL,
+        request=request,
+        request_headers={
+            "Content-Type": "text/xml; charset=utf-8",
+            "SOAPAction": f'"{POP}#GetCitizen"',
+        },
+        response=response,
+        response_headers={"content-type": "text/xml; charset=utf-8"} if with_response else {},
+        status=200 if with_response else None,
+        outcome=outcome if with_response else "UpstreamTimeout",
+        started_at=started,
+        finished_at=finished,
+    )
+
+
+@asynccontextmanager
+async def log_engine(url: str | Path) -> AsyncIterator[AsyncEngine]:
+    """An engine on ``url`` whose message log and access log tables are fresh and empty."""
+    engine = create_engine(url)
+    async with engine.begin() as conn:
+        await conn.run_sync(lambda sync: metadata.drop_all(sync, tables=LOG_TABLES))
+        await conn.run_sync(lambda sync: metadata.create_all(sync, tables=LOG_TABLES))
+    try:
+        yield engine
+    finally:
+        await engine.dispose()

@@ -1,0 +1,198 @@
+"""Batch delivery to a fake portal: batching, order, isUpdating, narrowing, backoff, budget."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from itertools import count
+
+from schemas.models import Dossier
+from schemas.status import DossierStatus
+from store.outbox import Claim, DeliveryKind, OutboxItem
+from sync.backoff import RetryPolicy
+from sync.delivery import BatchDelivery, DeliverySettings, cut_runs
+from sync.testing import FakePortal
+from tests.support.stores import LIFECYCLE, FakeClock, make_dossier, make_event
+
+S = DossierStatus
+_ids = count(1)
+
+
+def _item(kind: DeliveryKind, payload: dict[str, object], attempts: int = 0) -> OutboxItem:
+    item_id = next(_ids)
+    return OutboxItem(
+        id=item_id,
+        dossier_code=str(payload.get("code") or payload.get("dossier_code")),
+        kind=kind,
+        payload=payload,
+        idempotency_key=f"k{item_id}",
+        attempts=attempts,
+        created_at=dt.datetime.now(dt.UTC),
+        first_attempt_at=None,
+    )
+
+
+def _claim(
+    serial: int,
+    *,
+    events: int = 0,
+    sync: bool = True,
+    on_portal: bool = False,
+    clock: FakeClock,
+    attempts: int = 0,
+) -> Claim:
+    items = []
+    if sync:
+        items.append(
+            _item(DeliveryKind.SYNC_DOSSIER, make_dossier(serial).model_dump(mode="json"), attempts)
+        )
+    for sequence, status in enumerate(LIFECYCLE[:events], start=1):
+        event = make_event(serial, sequence, status)
+        items.append(_item(DeliveryKind.PUSH_PROGRESS, event.model_dump(mode="json"), attempts))
+    code = make_dossier(serial).code
+    return Claim(code, "token", clock() + dt.timedelta(seconds=60), on_portal, tuple(items))
+
+
+def _delivery(portal: FakePortal, clock: FakeClock, **settings: int) -> BatchDelivery:
+    return BatchDelivery(
+        portal,
+        retry=RetryPolicy(base=1, cap=30, max_attempts=3),
+        settings=DeliverySettings(**settings),  # type: ignore[arg-type]
+        clock=clock,
+        rng=random.Random(3),
+    )
+
+
+async def test_many_dossiers_go_in_few_portal_calls_and_in_order() -> None:
+    """New dossiers with their steps: one lookup each, one create call, one progress call."""
+    clock = FakeClock()
+    portal = FakePortal()
+    claims = [_claim(n, events=3, clock=clock) for n in range(1, 6)]
+    outcomes = await _delivery(portal, clock).deliver(claims)
+    assert all(o.failed is None and len(o.delivered) == 4 and o.on_portal for o in outcomes)
+    assert portal.calls.count("lookup") == 5
+    assert portal.calls.count("sync_create") == 1
+    assert portal.calls.count("push_progress") == 1
+    assert all(portal.sequences(c.dossier_code) == [1, 2, 3] for c in claims)
+    assert portal.out_of_order == []
+
+
+async def test_portal_batch_limit_never_splits_a_dossier_run() -> None:
+    """With data[] limited to 4 records, runs of 3 steps go 1 dossier per call, whole."""
+    clock = FakeClock()
+    portal = FakePortal()
+    claims = [_claim(n, events=3, clock=clock) for n in range(1, 4)]
+    outcomes = await _delivery(portal, clock, portal_batch=4).deliver(claims)
+    assert all(o.failed is None for o in outcomes)
+    assert portal.calls.count("push_progress") == 3
+    assert cut_runs(claims[0].items, 2)[1:] == [list(claims[0].items[1:3]), [claims[0].items[3]]]
+
+
+async def test_known_dossier_is_updated_without_a_lookup() -> None:
+    """A dossier the portal acknowledged before is sent with isUpdating=true straight away."""
+    clock = FakeClock()
+    portal = FakePortal()
+    portal.dossiers[make_dossier(1).code] = make_dossier(1)
+    outcomes = await _delivery(portal, clock).deliver([_claim(1, on_portal=True, clock=clock)])
+    assert outcomes[0].failed is None
+    assert portal.calls == ["sync_update"]
+
+
+async def test_lookup_turns_a_lost_create_into_an_update() -> None:
+    """A create applied with its answer lost is retried as an update, never created twice."""
+    clock = FakeClock()
+    portal = FakePortal()
+    portal.faults.drop_after_commit_next = 1
+    delivery = _delivery(portal, clock)
+    first = await delivery.deliver([_claim(1, events=1, clock=clock)])
+    assert first[0].failed is not None and first[0].retry_at is not None
+    assert first[0].delivered == ()
+    second = await delivery.deliver([_claim(1, events=1, clock=clock)])
+    assert second[0].failed is None and len(second[0].delivered) == 2
+    assert portal.calls == ["lookup", "sync_create", "lookup", "sync_update", "push_progress"]
+    assert portal.creates[make_dossier(1).code] == 1
+
+
+async def test_refused_create_answered_exists_is_looked_up_and_updated() -> None:
+    """A create refused with 'already exists' (a lost answer retried) becomes an update."""
+    clock = FakeClock()
+    portal = FakePortal()
+    delivery = _delivery(portal, clock)
+    claim = _claim(1, clock=clock)
+
+    async def stale_lookup(code: str, ctx: object) -> Dossier | None:
+        portal.calls.append("lookup")
+        return None  # as if the portal had not caught up yet
+
+    portal.dossiers[claim.dossier_code] = make_dossier(1)
+    real_lookup = portal.lookup_dossier
+    portal.lookup_dossier = stale_lookup  # type: ignore[method-assign]
+    outcomes = await delivery.deliver([claim])
+    assert outcomes[0].failed is not None and outcomes[0].retry_at is None  # refused twice
+    portal.lookup_dossier = real_lookup  # type: ignore[method-assign]
+    outcomes = await delivery.deliver([claim])
+    assert outcomes[0].failed is None
+
+
+async def test_one_refused_dossier_does_not_take_the_batch_down() -> None:
+    """A permanent refusal in a batch is narrowed to its dossier; the others are delivered."""
+    clock = FakeClock()
+    portal = FakePortal()
+    portal.faults.refuse.add(make_dossier(2).code)
+    claims = [_claim(n, events=2, clock=clock) for n in (1, 2, 3)]
+    outcomes = {o.claim.dossier_code: o for o in await _delivery(portal, clock).deliver(claims)}
+    bad = outcomes.pop(make_dossier(2).code)
+    assert bad.failed == claims[1].items[0].id and bad.retry_at is None
+    assert bad.error is not None and "UpstreamRejected" in bad.error
+    assert all(o.failed is None and len(o.delivered) == 3 for o in outcomes.values())
+
+
+async def test_refused_step_is_found_by_sending_steps_one_by_one() -> None:
+    """A progress run refused as a whole is resent step by step: steps before the bad one are
+    delivered, the bad one dies, the ones after it wait behind it."""
+    clock = FakeClock()
+    portal = FakePortal()
+    portal.dossiers[make_dossier(1).code] = make_dossier(1)
+    steps = [(1, S.ACCEPTED), (2, S.RESULT_DELIVERED), (3, S.PROCESSING)]
+    items = tuple(
+        _item(DeliveryKind.PUSH_PROGRESS, make_event(1, n, status).model_dump(mode="json"))
+        for n, status in steps
+    )
+    claim = Claim(make_dossier(1).code, "t", clock() + dt.timedelta(seconds=60), True, items)
+    (outcome,) = await _delivery(portal, clock).deliver([claim])
+    assert outcome.delivered == (items[0].id,)
+    assert outcome.failed == items[1].id and outcome.retry_at is None
+    assert portal.calls == ["push_progress"] * 3
+
+
+async def test_transient_failure_is_retried_later_with_backoff() -> None:
+    """An unavailable portal leaves the head pending, with a retry time in the future."""
+    clock = FakeClock()
+    portal = FakePortal()
+    portal.faults.fail_next = 1
+    (outcome,) = await _delivery(portal, clock).deliver([_claim(1, on_portal=True, clock=clock)])
+    assert outcome.failed is not None and outcome.retry_at is not None
+    assert clock() < outcome.retry_at <= clock() + dt.timedelta(seconds=1)
+    assert outcome.error is not None and "UpstreamUnavailable" in outcome.error
+
+
+async def test_exhausted_budget_makes_a_dead_letter() -> None:
+    """A delivery that failed max_attempts times becomes a dead letter with its last error."""
+    clock = FakeClock()
+    portal = FakePortal()
+    portal.faults.down = True
+    claim = _claim(1, on_portal=True, clock=clock, attempts=2)
+    (outcome,) = await _delivery(portal, clock).deliver([claim])
+    assert outcome.failed is not None and outcome.retry_at is None
+    assert outcome.error is not None and "outage" in outcome.error
+
+
+async def test_nothing_is_sent_when_the_lease_is_about_to_end() -> None:
+    """A claim whose lease ends within the margin is left alone (another worker may take it)."""
+    clock = FakeClock()
+    portal = FakePortal()
+    claim = _claim(1, clock=clock)
+    clock.advance(58)
+    (outcome,) = await _delivery(portal, clock).deliver([claim])
+    assert outcome.delivered == () and outcome.failed is None
+    assert portal.calls == []
