@@ -22,20 +22,18 @@ from importlib.metadata import PackageNotFoundError, version
 from fastapi import FastAPI
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from starlette.responses import Response
-from starlette.types import Scope
 
 from adapter_api.container import Container
-from adapter_api.error_mapping import to_api_error
-from adapter_api.errors import Unauthenticated
-from adapter_api.handlers import ErrorBoundary, api_error_response, install_handlers
+from adapter_api.handlers import ErrorBoundary, install_handlers
 from adapter_api.metrics import MetricsMiddleware
 from adapter_api.openapi import install_openapi
-from adapter_api.request_id import RequestIdMiddleware
+from adapter_api.problems import PROBLEM_MEDIA_TYPE, problem_body
+from adapter_api.request_id import RequestIdMiddleware, current_request_id
 from adapter_api.routes import api_routers
 from connectors.errors import ConnectorError
 from schemas.errors import SchemaError
 from security.asgi import HttpSignatureMiddleware
+from security.errors import RequestTooLarge, SecurityError
 from store.errors import StoreError
 
 #: Paths served without a signature (probes, Prometheus, the API description).
@@ -58,12 +56,17 @@ def _version() -> str:
         return "0.0.0"
 
 
-def signature_failure(scope: Scope, exc: Exception) -> Response:
-    """The 401 problem answered when a request's signature is missing, wrong or replayed."""
-    api_error = to_api_error(exc)
-    if api_error is None:
-        api_error = Unauthenticated("the request signature could not be verified")
-    return api_error_response(api_error, scope)
+def signature_failure(exc: SecurityError) -> tuple[int, list[tuple[str, str]], bytes]:
+    """The refusal of a request whose signature is missing, wrong or replayed (401; 413 if huge).
+
+    A problem document with the refusal's ``reason`` as its code and the request id.
+    """
+    if isinstance(exc, RequestTooLarge):
+        status, title = 413, "Request too large"
+    else:
+        status, title = 401, "Not authenticated"
+    body = problem_body(status, exc.reason, title, exc.message, request_id=current_request_id())
+    return status, [("content-type", PROBLEM_MEDIA_TYPE)], body
 
 
 def create_app(container: Container) -> FastAPI:

@@ -1,6 +1,7 @@
 """Everything a running adapter holds, built once by :mod:`adapter_api.bootstrap`.
 
-Routes reach it as ``request.app.state.container``. The upstreams are typed by the small
+Routes reach it as ``request.app.state.container``; ``sessions`` are for writes, ``readers`` for
+read-only work (on SQLite they do not take the write lock). The upstreams are typed by the small
 protocols below (what the routes call), so tests can pass fakes; bootstrap passes the real
 connectors. ``services`` are started and stopped with the app (the sync worker, the sandbox mock
 server), in order and in reverse.
@@ -20,8 +21,10 @@ from adapter_api.issues import IssueDirectory
 from adapter_api.metrics import Metrics
 from adapter_api.settings import Settings
 from connectors.base import CallContext, ConnectorHealth
+from connectors.portal import PortalConnector
 from schemas.models import Business, Citizen
 from security.http_signatures import HttpSigner, HttpVerifier
+from store.db import create_sessionmaker, reader
 
 
 class Upstream(Protocol):
@@ -78,13 +81,17 @@ class Container:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     access_log_key: bytes
+    portal: PortalConnector | None = None
     services: list[Service] = field(default_factory=list)
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    readers: async_sessionmaker[AsyncSession] = field(init=False)
     issues: IssueDirectory = field(init=False)
 
     def __post_init__(self) -> None:
-        self.issues = IssueDirectory(self.sessions)
+        # read-only sessions: on SQLite their transactions do not take the write lock
+        self.readers = create_sessionmaker(reader(self.engine))
+        self.issues = IssueDirectory(self.readers)
 
     async def start(self) -> None:
         """Start the background services in order."""

@@ -50,7 +50,7 @@ def api_error_response(exc: ApiError, scope: Scope) -> Response:
 
 
 def field_name(loc: tuple[Any, ...] | list[Any]) -> str:
-    """``("header", "x-issue")`` → ``header.x-issue``; ``("body", "events", 0)`` → ``body.events.0``."""
+    """``("header", "X-Issue")`` → ``header.X-Issue``; ``("body", "a", 0)`` → ``body.a.0``."""
     parts = [str(part) for part in loc]
     if not parts:
         return "request"

@@ -30,11 +30,11 @@ import click
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from tqdm import tqdm
 
-from adapter_api.clients import ClientRegistry, load_clients, sandbox_clients
+from adapter_api import bootstrap
 from adapter_api.record_purposes import ClientWatchPolicy
 from adapter_api.settings import Settings
 from connectors.base import CallContext
-from store.db import create_engine, create_sessionmaker, upgrade_async
+from store.db import create_engine, create_sessionmaker
 from store.metadata import metadata
 from store.records import count_watched_records
 from store.tables.records import (
@@ -116,22 +116,13 @@ def _settings(**overrides: Any) -> Settings:
     return Settings(**{name: value for name, value in overrides.items() if value is not None})
 
 
-def _client_registry(settings: Settings) -> ClientRegistry:
-    if settings.clients_file is not None:
-        return load_clients(settings.clients_file)
-    return sandbox_clients(settings.keys_dir)
-
-
 @asynccontextmanager
 async def _store(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """Sessions on the configured store (in sandbox mode, migrated first)."""
-    url = settings.resolved_database_url
-    if settings.sandbox:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        await upgrade_async(url)
-    engine = create_engine(url)
+    """Sessions on the configured store, prepared as ``serve`` prepares it (keys, migrations)."""
+    await bootstrap.prepare_async(settings)
+    engine = create_engine(settings.resolved_database_url)
     try:
-        if settings.sandbox:
+        if settings.migrate_on_start:
             await _ensure_record_tables(engine)
         yield create_sessionmaker(engine)
     finally:
@@ -153,8 +144,6 @@ class _Upstreams:
 @asynccontextmanager
 async def _upstreams(settings: Settings) -> AsyncIterator[_Upstreams]:
     """The population and registry connectors as ``lienthong serve`` builds them."""
-    from adapter_api import bootstrap
-
     async with bootstrap.upstream_connectors(settings) as (population, registry):
         yield _Upstreams(population, registry)
 
@@ -216,7 +205,7 @@ def import_command(
     )
 
     async def run() -> ImportReport:
-        policy = ClientWatchPolicy(_client_registry(settings))
+        policy = ClientWatchPolicy(bootstrap.load_client_registry(settings))
         async with _store(settings) as sessions:
             with _bar(len(rows), "row", progress) as bar:
                 return await import_watches(

@@ -47,16 +47,23 @@ class Settings(BaseSettings):
     portal_username: str = "lienthong"
     portal_password: str = "sandbox"  # noqa: S105 - the sandbox's documented password
     portal_agency: str = "000.00.04.H04"
-    upstream_timeout_seconds: float = Field(10.0, gt=0)
-    xroad_member_code: str = "000.00.04.H04"
-    xroad_subsystem_code: str = "lienthong"
+    upstream_connect_timeout: float = Field(2.0, gt=0, description="seconds to connect")
+    upstream_attempt_timeout: float = Field(5.0, gt=0, description="seconds per attempt")
+    upstream_deadline: float = Field(10.0, gt=0, description="seconds per call, retries included")
+    upstream_attempts: int = Field(3, ge=1, le=10, description="attempts of a transient failure")
+    breaker_failure_threshold: int = Field(5, ge=1, description="failures that open a breaker")
+    breaker_reset_seconds: float = Field(5.0, gt=0, description="open time before a probe")
+    xroad_member_code: str = Field("H04", description="the province's X-Road member code")
 
     # Signatures.
-    signature_ttl_seconds: int = Field(300, gt=0)
-    max_skew_seconds: int = Field(300, ge=0)
+    signature_ttl_seconds: int = Field(60, gt=0, le=300)
+    max_skew_seconds: int = Field(60, ge=0)
 
     # Sync worker.
     run_worker: bool = Field(True, description="run the outbox worker inside the API process")
+    worker_lanes: int = Field(2, ge=1, le=64)
+    migrate_on_start: bool = Field(True, description="apply the store's migrations at start-up")
+    db_pool_size: int = Field(10, ge=1, le=200)
 
     @property
     def mock_base_url(self) -> str:

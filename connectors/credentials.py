@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from connectors.base import CallContext
 from connectors.resilience import Clock
 
 
@@ -23,14 +24,14 @@ class Secret:
     expires_at: float
 
 
-Fetch = Callable[[float], Awaitable[tuple[str, float]]]
+Fetch = Callable[[float, CallContext], Awaitable[tuple[str, float]]]
 
 
 class CachedSecret:
     """One token or session, cached until ``margin`` seconds before it expires.
 
-    ``fetch(time_limit)`` returns ``(value, lifetime_seconds)``; it is called with the seconds
-    the caller can still wait.
+    ``fetch(time_limit, ctx)`` returns ``(value, lifetime_seconds)``; it is called with the
+    seconds the caller can still wait and the context of the call that needed the value.
     """
 
     def __init__(
@@ -41,6 +42,7 @@ class CachedSecret:
         self._clock = clock
         self._secret: Secret | None = None
         self._lock: asyncio.Lock | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.fetches = 0
 
     @property
@@ -51,18 +53,19 @@ class CachedSecret:
             return None
         return secret
 
-    async def get(self, time_limit: float) -> str:
+    async def get(self, time_limit: float, ctx: CallContext) -> str:
         """A usable value: the cached one, or a freshly fetched one."""
         secret = self.current
         if secret is not None:
             return secret.value
-        if self._lock is None:
-            self._lock = asyncio.Lock()
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._loop is not loop:
+            self._lock, self._loop = asyncio.Lock(), loop
         async with self._lock:
             secret = self.current
             if secret is not None:
                 return secret.value
-            value, lifetime = await self._fetch(time_limit)
+            value, lifetime = await self._fetch(time_limit, ctx)
             self.fetches += 1
             usable = max(0.0, lifetime - min(self._margin, lifetime / 2))
             self._secret = Secret(value, self._clock() + usable)

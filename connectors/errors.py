@@ -11,8 +11,10 @@ Tree::
     └── PermanentError          the same request will fail again: never retried
         ├── NotFound            the upstream does not know the citizen, business or dossier
         ├── InvalidRequest      the upstream refused the request's content (bad ID, bad field)
-        ├── UpstreamRejected    any other refusal: a 4xx, a SOAP Client fault, an illegal move,
-        │                       a record that already exists, credentials refused
+        ├── UpstreamRejected    any other refusal: a 4xx, a SOAP Client fault, credentials refused
+        │   ├── AlreadyExists   the record (or the idempotency key, for another step) exists
+        │   ├── IllegalMove     the status change is not allowed by the dossier lifecycle
+        │   └── OutOfOrder      a progress step does not follow the last one applied
         ├── BadUpstreamSignature  the reply's signature is missing, invalid, or from the wrong party
         └── BadUpstreamResponse the reply is malformed, or its X-Road header does not echo the
                                 request (wrong ``client``/``service``/``id``, wrong ``requestHash``)
@@ -95,6 +97,18 @@ class UpstreamRejected(PermanentError):
     """Raised on any other refusal: a 4xx, a SOAP Client fault, an illegal move, a duplicate."""
 
 
+class AlreadyExists(UpstreamRejected):
+    """Raised when the upstream already holds the record being created (or the key reused)."""
+
+
+class IllegalMove(UpstreamRejected):
+    """Raised when the upstream refuses a status change its dossier lifecycle does not allow."""
+
+
+class OutOfOrder(UpstreamRejected):
+    """Raised when a progress step does not come after the last step the upstream applied."""
+
+
 class BadUpstreamSignature(PermanentError):
     """Raised when a reply's signature is missing or invalid, or made by another party.
 
@@ -107,12 +121,15 @@ class BadUpstreamResponse(PermanentError):
 
 
 __all__ = [
+    "AlreadyExists",
     "BadUpstreamResponse",
     "BadUpstreamSignature",
     "CircuitOpen",
     "ConnectorError",
+    "IllegalMove",
     "InvalidRequest",
     "NotFound",
+    "OutOfOrder",
     "PermanentError",
     "TransientError",
     "UpstreamRejected",

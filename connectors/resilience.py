@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import random
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -120,9 +121,16 @@ class ConcurrencyLimiter:
             raise ValueError("a concurrency limit must be at least 1")
         self.limit = limit
         self._semaphore = asyncio.Semaphore(limit)
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.in_flight = 0
 
     async def __aenter__(self) -> None:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            # a semaphore is bound to one loop; a connector reused from a new loop gets a new one
+            self._loop = loop
+            self._semaphore = asyncio.Semaphore(self.limit)
+            self.in_flight = 0
         await self._semaphore.acquire()
         self.in_flight += 1
 
@@ -159,16 +167,34 @@ class RetryPolicy:
         self.settings = settings
         self._sleep = sleep
         self._clock = clock
-        self._attempts = stop_after_attempt(max(1, settings.attempts))
+        # The first attempt runs outside tenacity (the common case costs nothing extra); these
+        # govern the attempts after it: the waits continue the sequence initial·2ⁿ.
+        self._retries = stop_after_attempt(max(1, settings.attempts - 1))
         self._wait = wait_exponential_jitter(
-            multiplier=settings.initial_backoff, max=settings.max_backoff, jitter=settings.jitter
+            multiplier=settings.initial_backoff * 2,
+            max=settings.max_backoff,
+            jitter=settings.jitter,
         )
         self._retry = retry_if_exception(_is_retryable)
 
+    @property
+    def retries(self) -> bool:
+        """Whether a failed first attempt may be followed by others."""
+        return self.settings.attempts > 1
+
+    def first_wait(self) -> float:
+        """The wait after the first failed attempt (``initial_backoff`` plus jitter, capped)."""
+        s = self.settings
+        return max(0.0, min(s.initial_backoff + random.uniform(0, s.jitter), s.max_backoff))
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` with the injected sleep."""
+        await self._sleep(seconds)
+
     def retrying(self, ends_at: float) -> AsyncRetrying:
-        """A tenacity controller for one call that must end by ``ends_at`` (on the clock)."""
+        """A tenacity controller for the attempts after the first, ending by ``ends_at``."""
         return AsyncRetrying(
-            stop=self._attempts | _StopAtDeadline(ends_at, self._clock),
+            stop=self._retries | _StopAtDeadline(ends_at, self._clock),
             wait=self._wait,
             retry=self._retry,
             sleep=self._sleep,
@@ -213,6 +239,15 @@ class Resilience:
         """
         budget = self.config.retry.deadline if deadline is None else deadline
         ends_at = self._clock() + budget
+        try:
+            return await self._once(attempt, ends_at, message_id)
+        except BaseException as exc:
+            if not (_is_retryable(exc) and self.retry.retries):
+                raise
+            wait = self.retry.first_wait()
+            if self._clock() + wait >= ends_at:
+                raise
+        await self.retry.sleep(wait)
         result: T | None = None
         async for retry_attempt in self.retry.retrying(ends_at):
             with retry_attempt:

@@ -17,8 +17,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from security.http_signatures import HttpSigner, HttpVerifier, RequestView
-
 from connectors.base import CallContext, UpstreamConfig
 from connectors.errors import (
     BadUpstreamResponse,
@@ -34,6 +32,7 @@ from connectors.resilience import Resilience
 from connectors.transport import HttpResponse, Transport
 from connectors.upstream import UpstreamClient, utc_now
 from security.errors import SecurityError
+from security.http_signatures import HttpSigner, HttpVerifier, RequestView
 
 TRANSIENT_STATUSES = frozenset({502, 503, 504})
 JSON_CONTENT_TYPE = "application/json"
@@ -133,6 +132,11 @@ class RestConnector(UpstreamClient):
                 error=error,
                 started_at=started,
                 attempt=attempt,
+                outcome=(
+                    f"http_{response.status}"
+                    if error is None and response is not None and response.status >= 400
+                    else None
+                ),
             )
 
     def _verify(

@@ -63,6 +63,7 @@ HEADER = f"{{{SOAP11_NS}}}Header"
 BODY = f"{{{SOAP11_NS}}}Body"
 FAULT = f"{{{SOAP11_NS}}}Fault"
 
+XROAD_NS = XROAD_NSMAP["xrd"]
 TRANSIENT_STATUSES = frozenset({502, 503, 504})
 DEFAULT_SIGNATURE_TTL = dt.timedelta(minutes=5)
 DEFAULT_MAX_SKEW = dt.timedelta(minutes=5)
@@ -88,6 +89,11 @@ def read_fault(fault: etree._Element, detail_code_tag: str | None) -> SoapFault:
         if found is not None and found.text:
             code = found.text.strip()
     return SoapFault(side, code)
+
+
+def _has_xroad_fields(header: etree._Element) -> bool:
+    prefix = "{" + XROAD_NS + "}"
+    return any(isinstance(c.tag, str) and c.tag.startswith(prefix) for c in header)
 
 
 def echo_mismatch(sent: XRoadHeader, echoed: XRoadHeader, request: bytes) -> str | None:
@@ -297,18 +303,22 @@ class SoapConnector(UpstreamClient):
                 fault_code=exc.reason,
                 status=response.status,
             ) from exc
-        try:
-            echoed = read_header(verified.header, response=True)
-        except SchemaError as exc:
-            raise self._bad(op, message_id, response.status, "malformed_header") from exc
-        wrong = echo_mismatch(header, echoed, signed)
-        if wrong is not None:
-            raise self._bad(op, message_id, response.status, f"echo_mismatch_{wrong}")
         children = [child for child in verified.body if isinstance(child.tag, str)]
         if len(children) != 1:
             raise self._bad(op, message_id, response.status, "malformed_body")
         element = children[0]
-        if element.tag == FAULT:
+        is_fault = element.tag == FAULT
+        # A fault raised before the request could be read (fault injection, an unreadable
+        # request) carries no echo; any other reply must echo the request faithfully.
+        if not is_fault or _has_xroad_fields(verified.header):
+            try:
+                echoed = read_header(verified.header, response=True)
+            except SchemaError as exc:
+                raise self._bad(op, message_id, response.status, "malformed_header") from exc
+            wrong = echo_mismatch(header, echoed, signed)
+            if wrong is not None:
+                raise self._bad(op, message_id, response.status, f"echo_mismatch_{wrong}")
+        if is_fault:
             raise self._fault_error(
                 op, read_fault(element, self.fault_code_tag), message_id, response
             )

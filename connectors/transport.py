@@ -15,6 +15,7 @@ running event loop and closed by ``aclose()``.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
@@ -68,10 +69,14 @@ class AiohttpTransport:
         self._max_connections = max_connections
         self._max_body_bytes = max_body_bytes
         self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def _get_session(self) -> aiohttp.ClientSession:
         session = self._session
-        if session is None or session.closed:
+        loop = asyncio.get_running_loop()
+        if session is None or session.closed or self._loop is not loop:
+            # a session belongs to the loop it was made in: a new loop gets a new session
+            self._loop = loop
             connector = aiohttp.TCPConnector(
                 limit=self._max_connections, keepalive_timeout=30, enable_cleanup_closed=False
             )
@@ -147,11 +152,14 @@ class HttpxTransport:
         self._connect_timeout = connect_timeout
         self._max_connections = max_connections
         self._client: httpx.AsyncClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def _get_client(self) -> httpx.AsyncClient:
         import httpx
 
-        if self._client is None or self._client.is_closed:
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client.is_closed or self._loop is not loop:
+            self._loop = loop
             self._client = httpx.AsyncClient(
                 limits=httpx.Limits(
                     max_connections=self._max_connections,

@@ -96,9 +96,14 @@ class UpstreamClient:
         started_at: dt.datetime,
         attempt: int,
         message_id: str | None = None,
+        outcome: str | None = None,
     ) -> None:
-        """Log one line for the attempt and hand the exchange to the recorder."""
-        outcome = OK if error is None else outcome_of(error)
+        """Log one line for the attempt and hand the exchange to the recorder.
+
+        ``outcome`` defaults to ``ok`` without ``error``, else the error's code.
+        """
+        if outcome is None:
+            outcome = OK if error is None else outcome_of(error)
         status = response.status if response is not None else None
         exchange = Exchange(
             upstream=self.config.name,
@@ -122,7 +127,7 @@ class UpstreamClient:
             finished_at=utc_now(),
             attempt=attempt,
         )
-        if error is None:
+        if outcome == OK:
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug(
                     "upstream call ok",

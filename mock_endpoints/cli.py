@@ -54,6 +54,12 @@ def mock() -> None:
     "--session-ttl", default=1800.0, show_default=True, help="Portal session lifetime (s)."
 )
 @click.option("--log-level", default="info", show_default=True)
+@click.option(
+    "--access-log/--no-access-log",
+    default=False,
+    show_default=True,
+    help="Log each request line (paths may hold citizen IDs of the test data).",
+)
 def serve(
     host: str,
     port: int,
@@ -67,6 +73,7 @@ def serve(
     token_ttl: float,
     session_ttl: float,
     log_level: str,
+    access_log: bool,
 ) -> None:
     """Serve the mocks at /population/soap, /registry/…, /portal/… and /_admin/… ."""
     import uvicorn
@@ -98,7 +105,9 @@ def serve(
     click.echo(f"mock national endpoints ({served}) on http://{host}:{port}", err=True)
     if allow_unsigned:
         click.echo("warning: unsigned requests are accepted (--allow-unsigned)", err=True)
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo("warning: /_admin is unauthenticated and reachable off this host", err=True)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=access_log)
 
 
 __all__ = ["mock", "serve"]

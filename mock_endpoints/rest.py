@@ -7,8 +7,8 @@ For the registry and the portal alike:
    unless ``allow_unsigned`` and the request carries no ``Signature`` header at all;
 2. the fault plan decides: latency, "unavailable" (HTTP 503 in the protocol's error shape);
 3. the handler answers (:class:`RestAnswer`);
-4. the answer is signed by the upstream's party, bound to the request (``;req``) when the request
-   was signed — and withheld instead when the plan drops it.
+4. the answer is signed by the upstream's party, bound to the request (``;req``: method, authority,
+   path, query, and the request's signature when it had one) — or withheld when the plan drops it.
 
 Every answer leaving here is signed, errors included.
 """
@@ -20,13 +20,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from security.http_signatures import HttpSigner, HttpVerifier, RequestView
 from starlette.requests import Request
 from starlette.responses import Response
 
 from mock_endpoints.faults import FaultPlan
 from mock_endpoints.responses import WithheldResponse, json_bytes
 from security.errors import SecurityError
+from security.http_signatures import HttpSigner, HttpVerifier, RequestView
 
 JSON_TYPE = "application/json; charset=utf-8"
 
@@ -92,26 +92,25 @@ class SignedRest:
             try:
                 verified = self.verifier.verify_request(request.method, url, headers, body)
             except SecurityError as exc:
-                return self._respond(self.signature_error(exc), view, signed=signed)
+                return self._respond(self.signature_error(exc), view)
             keyid = verified.keyid
         may_drop = droppable(body) if callable(droppable) else droppable
         decision = self.faults.decide(self.upstream, droppable=may_drop)
         if decision.latency_seconds:
             await asyncio.sleep(decision.latency_seconds)
         if decision.unavailable:
-            return self._respond(self.unavailable(), view, signed=signed)
+            return self._respond(self.unavailable(), view)
         answer = await handler(Call(request, body, keyid))
-        response = self._respond(answer, view, signed=signed)
+        response = self._respond(answer, view)
         if decision.drop:
             return WithheldResponse(decision.stall_seconds)
         return response
 
-    def _respond(self, answer: RestAnswer, view: RequestView, *, signed: bool) -> Response:
+    def _respond(self, answer: RestAnswer, view: RequestView) -> Response:
         body = json_bytes(answer.payload)
         headers = {"content-type": JSON_TYPE, **answer.headers}
-        signature = self.signer.sign_response(
-            answer.status, headers, body, request=view if signed else None
-        )
+        # bound to the request (``;req``), and to its signature when it had one
+        signature = self.signer.sign_response(answer.status, headers, body, request=view)
         headers.update(signature)
         return Response(body, status_code=answer.status, headers=headers)
 

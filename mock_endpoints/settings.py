@@ -34,8 +34,8 @@ class MockSettings:
     only: frozenset[str] = frozenset()
     registry_clients: Mapping[str, str] = field(default_factory=lambda: dict(REGISTRY_CLIENTS))
     portal_users: Mapping[str, str] = field(default_factory=lambda: dict(PORTAL_USERS))
-    response_ttl: float = 300.0
-    max_skew: float = 300.0
+    response_ttl: int = 60
+    max_skew: int = 60
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.only) - set(UPSTREAMS))

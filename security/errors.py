@@ -19,6 +19,8 @@ Tree::
     │   ├── CertificateExpired     it (or its issuer) is expired or not yet valid
     │   ├── CertificateNotForSigning  its key usage does not allow digital signatures
     │   └── UnknownKey             a keyid names no known key
+    ├── RequestTooLarge            a request body is over the signing middleware's limit
+    ├── RequestFileError           a request file (``lienthong sign/verify http``) is malformed
     └── KeyLoadError               a key or certificate file cannot be read (alias ``KeyError_``)
 
 Messages say why without echoing the payload: no element text, no header values, no bodies.
@@ -127,6 +129,18 @@ class UnknownKey(CertificateError):
     reason = "unknown_key"
 
 
+class RequestTooLarge(SecurityError):
+    """Raised when a request body exceeds the signature middleware's limit."""
+
+    reason = "body_too_large"
+
+
+class RequestFileError(SecurityError):
+    """Raised when a request file of ``lienthong sign/verify http`` does not follow the format."""
+
+    reason = "malformed_request_file"
+
+
 class KeyLoadError(SecurityError):
     """Raised when a key or certificate file is missing, unreadable or of the wrong kind."""
 
@@ -145,6 +159,8 @@ __all__ = [
     "KeyLoadError",
     "MissingSignature",
     "ReplayedMessage",
+    "RequestFileError",
+    "RequestTooLarge",
     "SecurityError",
     "SignatureError",
     "SignatureWrapping",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from cryptography import x509
@@ -26,7 +27,7 @@ class Credentials:
     party: str
     chain: tuple[x509.Certificate, ...] = field(default=())
 
-    @property
+    @cached_property
     def certificate_der(self) -> bytes:
         """The certificate in DER form (what a BinarySecurityToken carries)."""
         return self.certificate.public_bytes(serialization.Encoding.DER)

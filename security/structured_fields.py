@@ -45,7 +45,7 @@ Member = Item | InnerList
 _KEY = re.compile(r"[a-z*][a-z0-9_\-.*]*")
 _TOKEN = re.compile(r"[A-Za-z*][!#$%&'*+\-.^_`|~0-9A-Za-z:/]*")
 _NUMBER = re.compile(r"-?[0-9]{1,15}(?:\.[0-9]{1,3})?")
-_STRING_BODY = re.compile(r'[\x20\x21\x23-\x5b\x5d-\x7e]*')
+_STRING_BODY = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")
 _BYTES = re.compile(r":([A-Za-z0-9+/=]*):")
 
 
@@ -253,4 +253,5 @@ __all__ = [
     "serialize_dictionary",
     "serialize_item",
     "serialize_member",
+    "serialize_params",
 ]

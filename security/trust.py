@@ -118,6 +118,19 @@ class TrustStore:
         self._check_time(verdict, at)
         return cert
 
+    def validity_window(
+        self, cert: x509.Certificate, *, chain: Sequence[x509.Certificate] = ()
+    ) -> tuple[dt.datetime, dt.datetime]:
+        """Check chain and key usage (not time); return when the whole path is valid."""
+        key = cert.tbs_certificate_bytes + cert.signature
+        verdict = self._cache.get(key)
+        if verdict is None:
+            verdict = self._judge(cert, chain)
+            self._remember(key, verdict)
+        if verdict.error is not None:
+            raise verdict.error
+        return verdict.not_before, verdict.not_after
+
     def validate_der(self, der: bytes, *, at: dt.datetime | None = None) -> x509.Certificate:
         """Parse and validate a DER certificate; parsing is cached together with the verdict."""
         verdict = self._cache.get(der)

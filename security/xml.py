@@ -1,9 +1,13 @@
 """Hardened XML parsing, used everywhere XML comes in.
 
 No DTD (internal or external), no entities, no network access, no XInclude, a size limit checked
-before parsing and a depth limit checked right after; every refusal is an :class:`UnsafeXml`
-with a reason code (``dtd_forbidden``, ``entity_forbidden``, ``xml_too_large``, ``xml_too_deep``,
-``malformed_xml``) and a message that says why without echoing the document.
+before parsing and a depth limit checked right after. Comments and processing instructions are
+dropped while parsing, so that text split by a comment (which canonical XML ignores, and which a
+signature therefore does not protect) reaches the application whole.
+
+Every refusal is an :class:`UnsafeXml` with a reason code (``dtd_forbidden``,
+``entity_forbidden``, ``xml_too_large``, ``xml_too_deep``, ``malformed_xml``) and a message that
+says why without echoing the document.
 """
 
 from __future__ import annotations
@@ -50,6 +54,8 @@ def _parser() -> etree.XMLParser:
             attribute_defaults=False,
             huge_tree=False,
             remove_blank_text=False,
+            remove_comments=True,
+            remove_pis=True,
             collect_ids=False,
         )
         _local.parser = parser

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import click
 
-from store.db import current, database_url, head_revision, upgrade
+from store.db import DEFAULT_DATA_DIR, current, database_url, head_revision, upgrade
 from store.errors import StoreError
 
 data_option = click.option(
     "--data",
     "data_dir",
     type=click.Path(file_okay=False),
-    default="data",
+    envvar="LIENTHONG_DATA_DIR",
+    default=DEFAULT_DATA_DIR,
     show_default=True,
     help="Data folder holding the SQLite database (made if missing).",
 )

@@ -30,6 +30,8 @@ from store.errors import DatabaseUrlError
 
 #: The SQLite file kept in a data folder.
 SQLITE_FILE = "lienthong.db"
+#: The data folder used when none is named (the same as ``lienthong serve``'s).
+DEFAULT_DATA_DIR = ".lienthong/data"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 _SQLITE_PRAGMAS = (
@@ -69,7 +71,7 @@ def database_url(*, data_dir: str | Path | None = None, database_url: str | None
     """The URL named by the command-line options: ``--database-url`` wins over ``--data``."""
     if database_url:
         return normalize_url(database_url)
-    return normalize_url(data_dir if data_dir is not None else "data")
+    return normalize_url(data_dir if data_dir is not None else DEFAULT_DATA_DIR)
 
 
 def create_engine(url: str | Path, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
@@ -174,6 +176,7 @@ def head_revision() -> str | None:
 
 
 __all__ = [
+    "DEFAULT_DATA_DIR",
     "SQLITE_FILE",
     "alembic_config",
     "create_engine",

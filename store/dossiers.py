@@ -290,6 +290,61 @@ async def sync_states(session: AsyncSession, dossier_codes: Iterable[str]) -> di
     return states
 
 
+async def dossier_page(
+    session: AsyncSession, *, after: str | None = None, limit: int = 500
+) -> list[DossierRecord]:
+    """Dossiers in code order after ``after`` (keyset pages for whole-table walks)."""
+    query = select(dossiers).order_by(dossiers.c.code).limit(limit)
+    if after is not None:
+        query = query.where(dossiers.c.code > after)
+    return [record_from_row(row) for row in await session.execute(query)]
+
+
+async def count_dossiers(session: AsyncSession) -> int:
+    """How many dossiers are stored."""
+    return int(await session.scalar(select(func.count()).select_from(dossiers)) or 0)
+
+
+async def requeue(
+    session: AsyncSession, dossier_code: str, *, from_scratch: bool, now: dt.datetime | None = None
+) -> int:
+    """Enqueue a dossier's whole story again (reconciliation); return how many items.
+
+    ``from_scratch`` (the portal lacks the dossier): the dossier as it was registered (its first
+    event's previous status), every event, then the dossier as it is now. Otherwise (the portal is
+    behind): every event, then the dossier as it is now. Steps keep their idempotency keys, so the
+    portal skips the ones it applied already. The feed position does not move.
+    """
+    now = now or utc_now()
+    row = await _lock(session, dossier_code)
+    if row is None:
+        raise DossierNotFound(dossier_code)
+    current = Dossier.model_validate(row.payload)
+    events = (
+        await session.execute(
+            select(dossier_events.c.payload, dossier_events.c.previous_status)
+            .where(dossier_events.c.dossier_code == dossier_code)
+            .order_by(dossier_events.c.sequence)
+        )
+    ).all()
+    count = 0
+    if from_scratch:
+        initial = DossierStatus(events[0].previous_status) if events else current.status
+        first = current.model_copy(update={"status": initial})
+        await session.execute(
+            update(dossiers).where(dossiers.c.code == dossier_code).values(on_portal=False)
+        )
+        await _enqueue_dossier(session, first, now)
+        count += 1
+    for event in events:
+        await _enqueue_event(session, DossierEvent.model_validate(event.payload), now)
+        count += 1
+    if events or not from_scratch:
+        await _enqueue_dossier(session, current, now)
+        count += 1
+    return count
+
+
 # --- internals ---------------------------------------------------------------------------------
 
 
@@ -392,11 +447,14 @@ __all__ = [
     "EventWrite",
     "SyncState",
     "SyncStatus",
+    "count_dossiers",
+    "dossier_page",
     "get_dossier",
     "history",
     "record_dossier",
     "record_event",
     "record_from_row",
+    "requeue",
     "sync_state",
     "sync_states",
 ]

@@ -24,8 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from security.errors import SecurityError
 from security.trust import TrustStore
-from store.cli import data_option, database_url_option, resolve_url
-from store.db import create_engine
+from store.cli import database_url_option, resolve_url
+from store.db import SQLITE_FILE, create_engine
 from store.log_keys import MESSAGE_LOG_KEY, LogKeyError, load_key
 from store.message_log import (
     BodyCipher,
@@ -36,11 +36,22 @@ from store.message_log import (
 )
 from store.tables.message_log import message_log, message_log_head
 
-#: the same default as the adapter's settings (``LIENTHONG_KEYS_DIR``)
+#: the same defaults as the adapter's settings (``LIENTHONG_KEYS_DIR``, ``LIENTHONG_DATA_DIR``),
+#: so that ``lienthong log …`` finds what ``lienthong serve`` wrote
 DEFAULT_KEYS_DIR = ".lienthong/keys"
+DEFAULT_DATA_DIR = ".lienthong/data"
 
 T = TypeVar("T")
 
+data_option = click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False),
+    envvar="LIENTHONG_DATA_DIR",
+    default=DEFAULT_DATA_DIR,
+    show_default=True,
+    help="Data folder holding the SQLite database.",
+)
 keys_option = click.option(
     "--keys",
     "keys_dir",
@@ -50,6 +61,15 @@ keys_option = click.option(
     show_default=True,
     help="Key folder: adapter/messagelog.key decrypts bodies, ca/cert.pem checks signatures.",
 )
+
+
+def _url(data_dir: str, database_url: str | None) -> str:
+    """The database to read; a data folder without a database is an error, not created."""
+    if not database_url and not (Path(data_dir) / SQLITE_FILE).is_file():
+        raise click.ClickException(
+            f"no database in {data_dir} (give --data or --database-url, or set LIENTHONG_DATA_DIR)"
+        )
+    return resolve_url(data_dir, database_url)
 
 
 def _run(url: str, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
@@ -113,7 +133,7 @@ def verify_command(
     expect_head: str | None,
 ) -> None:
     """Check the chain, every body and every signature offline; exit 0 only when intact."""
-    url = resolve_url(data_dir, database_url)
+    url = _url(data_dir, database_url)
     cipher = None if chain_only else _cipher(keys_dir, required=False)
     trust = None if chain_only else _ca(keys_dir)[0]
     anchor = _parse_anchor(expect_head) if expect_head else None
@@ -153,7 +173,7 @@ def _parse_anchor(text: str) -> tuple[int, str]:
 @database_url_option
 def head_command(data_dir: str, database_url: str | None) -> None:
     """Print the last record as SEQ:DIGEST, to keep outside the database."""
-    url = resolve_url(data_dir, database_url)
+    url = _url(data_dir, database_url)
 
     async def work(engine: AsyncEngine) -> str:
         async with engine.connect() as conn:
@@ -179,7 +199,7 @@ def export_command(
     keys_dir: str,
 ) -> None:
     """Write the evidence bundle of MESSAGE_ID (a zip checkable with xmlsec1 and openssl)."""
-    url = resolve_url(data_dir, database_url)
+    url = _url(data_dir, database_url)
     cipher = _cipher(keys_dir, required=False)
     _, ca_pem = _ca(keys_dir)
     target = Path(out or f"evidence-{message_id}.zip")
@@ -209,7 +229,7 @@ def export_command(
 @database_url_option
 def purge_command(days: int, data_dir: str, database_url: str | None) -> None:
     """Drop the bodies of exchanges older than DAYS; the chain stays verifiable."""
-    url = resolve_url(data_dir, database_url)
+    url = _url(data_dir, database_url)
 
     async def work(engine: AsyncEngine) -> int:
         return await purge_bodies(engine, older_than=dt.timedelta(days=days))

@@ -17,7 +17,7 @@ import base64
 import binascii
 import datetime as dt
 import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -57,12 +57,17 @@ class ChangeType(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Watch:
-    """One client watching one record, with the purpose that allows it."""
+    """One client watching one record, with the purpose that allows it.
+
+    ``official`` (``VN`` + CCCD) is who registered a citizen watch: the population lookups made
+    to refresh it name that official and, as the X-Road ``issue``, the purpose.
+    """
 
     kind: WatchKind
     record_id: str
     client: str
     purpose: str
+    official: str | None = None
     created_at: dt.datetime | None = None
 
 
@@ -109,12 +114,13 @@ class ChangeEvent:
 
 @dataclass(frozen=True, slots=True)
 class RefreshTarget:
-    """A watched record to re-read, with the earliest watch's client and purpose to read it for."""
+    """A watched record to re-read, with the watch (client, purpose, official) it is read for."""
 
     kind: WatchKind
     record_id: str
     client: str
     purpose: str
+    official: str | None = None
 
 
 @dataclass(slots=True)
@@ -147,7 +153,7 @@ async def put_watch(session: AsyncSession, watch: Watch, *, now: dt.datetime) ->
         await session.execute(
             update(record_watches)
             .where(record_watches.c.id == existing)
-            .values(purpose=watch.purpose, updated_at=now)
+            .values(purpose=watch.purpose, official=watch.official, updated_at=now)
         )
         return False
     await session.execute(
@@ -156,6 +162,7 @@ async def put_watch(session: AsyncSession, watch: Watch, *, now: dt.datetime) ->
             record_id=watch.record_id,
             client=watch.client,
             purpose=watch.purpose,
+            official=watch.official,
             created_at=now,
             updated_at=now,
         )
@@ -210,31 +217,45 @@ async def count_watched_records(session: AsyncSession, kind: WatchKind | None = 
 
 
 async def refresh_targets(
-    session: AsyncSession, kind: WatchKind, *, after: str | None, limit: int
+    session: AsyncSession,
+    kind: WatchKind,
+    *,
+    after: str | None,
+    limit: int,
+    prefer: Callable[[Watch], bool] | None = None,
 ) -> list[RefreshTarget]:
     """The next ``limit`` watched records of ``kind`` after ``after``, in record id order.
 
-    Each comes with its earliest watch, whose client and purpose the re-read is made for.
+    Each comes with the watch it is re-read for: the earliest one that ``prefer`` accepts (e.g.
+    one whose purpose is a dossier code), or else the earliest one.
     """
-    earliest = (
-        select(
-            record_watches.c.record_id.label("record_id"),
-            func.min(record_watches.c.id).label("watch_id"),
-        )
+    ids = (
+        select(record_watches.c.record_id)
         .where(record_watches.c.kind == kind.value)
         .group_by(record_watches.c.record_id)
+        .order_by(record_watches.c.record_id)
+        .limit(limit)
     )
     if after is not None:
-        earliest = earliest.where(record_watches.c.record_id > after)
-    sub = earliest.order_by(record_watches.c.record_id).limit(limit).subquery()
-    query = (
-        select(record_watches.c.record_id, record_watches.c.client, record_watches.c.purpose)
-        .join(sub, record_watches.c.id == sub.c.watch_id)
-        .order_by(record_watches.c.record_id)
+        ids = ids.where(record_watches.c.record_id > after)
+    record_ids = list((await session.execute(ids)).scalars())
+    if not record_ids:
+        return []
+    rows = await session.execute(
+        select(record_watches)
+        .where(record_watches.c.kind == kind.value, record_watches.c.record_id.in_(record_ids))
+        .order_by(record_watches.c.id)
     )
+    chosen: dict[str, Watch] = {}
+    for row in rows:
+        watch = _watch(row._mapping)
+        current = chosen.get(watch.record_id)
+        if current is None or (prefer is not None and not prefer(current) and prefer(watch)):
+            chosen[watch.record_id] = watch
     return [
-        RefreshTarget(kind, row.record_id, row.client, row.purpose)
-        for row in await session.execute(query)
+        RefreshTarget(kind, record_id, w.client, w.purpose, w.official)
+        for record_id in record_ids
+        for w in (chosen[record_id],)
     ]
 
 
@@ -557,7 +578,14 @@ def _watch_key(kind: WatchKind, record_id: str, client: str) -> Any:
 
 
 def _watch(m: RowMapping) -> Watch:
-    return Watch(WatchKind(m["kind"]), m["record_id"], m["client"], m["purpose"], m["created_at"])
+    return Watch(
+        WatchKind(m["kind"]),
+        m["record_id"],
+        m["client"],
+        m["purpose"],
+        official=m["official"],
+        created_at=m["created_at"],
+    )
 
 
 def _snapshot(m: RowMapping) -> Snapshot:

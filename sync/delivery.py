@@ -4,13 +4,17 @@ Each claim holds one dossier's oldest pending items. They are cut into *runs* of
 (consecutive ``sync_dossier`` snapshots, of which only the newest is sent, or consecutive
 ``push_progress`` steps). Delivery goes round by round: in each round every dossier still going
 sends its next run, and the runs of all dossiers are packed into as few portal calls as the
-portal's ``data[]`` limit allows (new dossiers, updated dossiers, progress), sent concurrently. A
-dossier stops at its first failure; later items wait, so a later step never overtakes an earlier
-one. A portal call that fails permanently is split up to find the item at fault, so one bad record
-does not make dead letters of the others.
+portal's ``data[]`` limit allows (new dossiers, updated dossiers, progress), sent concurrently.
 
-Before a dossier is synced for the first time, the portal is asked whether it already has it
-(``isUpdating``): a create whose answer was lost is then retried as an update.
+The portal answers one result per record. A dossier's items are delivered up to its first refused
+record; that one fails (retried later when the refusal is transient, a dead letter when it is
+permanent) and the items after it wait, so a later step never overtakes an earlier one. A call
+that fails as a whole fails every dossier in it; when the failure is permanent the dossiers are
+sent apart, and a progress run step by step, so one bad record does not condemn the others.
+
+Before a dossier is created the portal is asked whether it has it already (``isUpdating``). A
+create refused with "already exists" (an earlier attempt applied, its answer lost) or an update
+refused with "not found" is looked up once more and resent the right way.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from typing import TypeVar
 from pydantic import ValidationError
 
 from connectors.base import CallContext
-from connectors.errors import ConnectorError, NotFound, PermanentError
+from connectors.errors import AlreadyExists, ConnectorError, NotFound, TransientError
+from connectors.portal import BatchResult, ItemResult
 from schemas.models import Dossier, DossierEvent
 from store.outbox import Claim, DeliveryKind, OutboxItem, Outcome
 from store.types import utc_now
@@ -35,6 +40,8 @@ from sync.portal import PortalClient
 
 log = logging.getLogger("lienthong.sync")
 _T = TypeVar("_T")
+
+Call = Callable[[list["_Dossier"]], Awaitable[BatchResult]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +55,7 @@ class DeliverySettings:
 
 
 class _Failed(Exception):
-    """A portal call failed; ``permanent`` says whether the same call can ever succeed."""
+    """A portal call failed as a whole; ``permanent`` says whether it can ever succeed."""
 
     def __init__(self, error: str, *, permanent: bool) -> None:
         super().__init__(error)
@@ -77,15 +84,25 @@ class _Dossier:
     def going(self) -> bool:
         return self.failed is None and bool(self.runs)
 
-    def done(self) -> None:
-        run = self.runs.pop(0)
-        self.looked_again = False
-        self.delivered.extend(item.id for item in run)
-        if run[0].kind is DeliveryKind.SYNC_DOSSIER:
-            self.on_portal = True
+    @property
+    def records(self) -> int:
+        """How many records the next run puts in a portal call."""
+        return 1 if _is_sync(self) else len(self.next_run)
 
-    def fail(self, item: OutboxItem, error: str, *, permanent: bool) -> None:
-        self.failed, self.error, self.permanent = item, error, permanent
+    def done(self, count: int | None = None) -> None:
+        """The next run's first ``count`` records (all by default) were acknowledged."""
+        run = self.runs[0]
+        if count is None or _is_sync(self) or count >= len(run):
+            self.runs.pop(0)
+            done, self.looked_again = run, False
+            if run[0].kind is DeliveryKind.SYNC_DOSSIER:
+                self.on_portal = True
+        else:
+            done, self.runs[0] = run[:count], run[count:]
+        self.delivered.extend(item.id for item in done)
+
+    def fail(self, error: str, *, permanent: bool) -> None:
+        self.failed, self.error, self.permanent = self.next_run[0], error, permanent
 
 
 def cut_runs(items: Sequence[OutboxItem], max_run: int) -> list[list[OutboxItem]]:
@@ -134,72 +151,90 @@ class BatchDelivery:
             updates = [d for d in going if _is_sync(d) and d.on_portal]
             progress = [d for d in going if not _is_sync(d)]
             calls: list[Awaitable[None]] = []
-            for group in _packs(creates, batch, lambda d: 1):
-                calls.append(self._send(group, self._sync_call(is_updating=False), creates=True))
-            for group in _packs(updates, batch, lambda d: 1):
+            for group in _packs(creates, batch):
+                calls.append(self._send(group, self._sync_call(is_updating=False)))
+            for group in _packs(updates, batch):
                 calls.append(self._send(group, self._sync_call(is_updating=True)))
-            for group in _packs(progress, batch, lambda d: len(d.next_run)):
+            for group in _packs(progress, batch):
                 calls.append(self._send(group, self._push_call))
             await asyncio.gather(*calls)
         return [self._outcome(d) for d in states]
 
     # --- portal calls ---------------------------------------------------------------------------
 
-    def _sync_call(self, *, is_updating: bool) -> Callable[[list[_Dossier]], Awaitable[None]]:
-        async def call(group: list[_Dossier]) -> None:
+    def _sync_call(self, *, is_updating: bool) -> Call:
+        async def call(group: list[_Dossier]) -> BatchResult:
             snapshots = [_dossier(d.next_run[-1]) for d in group]
             ctx = self._context(group)
-            await self._portal.sync_dossiers(snapshots, is_updating=is_updating, ctx=ctx)
+            return await self._portal.sync_dossiers(snapshots, is_updating=is_updating, ctx=ctx)
 
         return call
 
-    async def _push_call(self, group: list[_Dossier]) -> None:
+    async def _push_call(self, group: list[_Dossier]) -> BatchResult:
         events = [_event(item) for d in group for item in d.next_run]
-        await self._portal.push_progress(events, self._context(group))
+        return await self._portal.push_progress(events, self._context(group))
 
-    async def _send(
-        self,
-        group: list[_Dossier],
-        call: Callable[[list[_Dossier]], Awaitable[None]],
-        *,
-        creates: bool = False,
-    ) -> None:
-        """Send ``group``'s next runs in one call; on a permanent failure, narrow it down.
-
-        A refused create is looked up again: its earlier attempt may have been applied with the
-        answer lost (the portal then says the dossier exists), and it is resent as an update.
-        """
+    async def _send(self, group: list[_Dossier], call: Call) -> None:
+        """Send ``group``'s next runs in one call and act on each dossier's results."""
         try:
-            await _guarded(call(group))
+            result = await _guarded(call(group))
         except _Failed as failure:
-            if failure.permanent and (creates or len(group) > 1):
-                if len(group) > 1:
-                    log.info("portal refused a batch of %d dossiers; sending apart", len(group))
-                await asyncio.gather(*(self._alone(d, call, failure) for d in group))
+            if failure.permanent and len(group) > 1:
+                log.info("portal refused a call of %d dossiers; sending them apart", len(group))
+                await asyncio.gather(*(self._apart(d, call) for d in group))
             elif failure.permanent and not _is_sync(group[0]) and len(group[0].next_run) > 1:
                 await self._stepwise(group[0])
             else:
                 for d in group:
-                    d.fail(d.next_run[0], failure.error, permanent=failure.permanent)
+                    d.fail(failure.error, permanent=failure.permanent)
             return
+        if len(result.items) != sum(d.records for d in group):
+            for d in group:
+                d.fail("BadUpstreamResponse: one result per record expected", permanent=False)
+            return
+        again: list[_Dossier] = []
+        results = iter(result.items)
         for d in group:
-            d.done()
+            mine = [next(results) for _ in range(d.records)]
+            if self._apply(d, mine):
+                again.append(d)
+        await asyncio.gather(*(self._once_more(d) for d in again))
 
-    async def _alone(
-        self, d: _Dossier, call: Callable[[list[_Dossier]], Awaitable[None]], failure: _Failed
-    ) -> None:
-        """Send one dossier's run by itself; a dossier sync asks the portal first, once."""
-        if not _is_sync(d):
-            await self._send([d], call)
-            return
-        if d.looked_again:
-            d.fail(d.next_run[0], failure.error, permanent=True)
-            return
+    def _apply(self, d: _Dossier, results: list[ItemResult]) -> bool:
+        """Deliver up to the first refused record; True when the dossier should be re-asked."""
+        refused = next((i for i, r in enumerate(results) if r.error is not None), None)
+        if refused is None:
+            d.done()
+            return False
+        if refused:
+            d.done(refused)
+        error = results[refused].error
+        assert error is not None
+        wrong_way = (
+            isinstance(error, AlreadyExists) if not d.on_portal else isinstance(error, NotFound)
+        )
+        if _is_sync(d) and wrong_way and not d.looked_again:
+            return True
+        d.fail(describe(error), permanent=not isinstance(error, TransientError))
+        return False
+
+    async def _once_more(self, d: _Dossier) -> None:
+        """Ask the portal again whether it holds the dossier, then sync it the right way."""
         d.looked_again = True
         await self._look_up([d])
         if d.going:
-            updating = d.on_portal
-            await self._send([d], self._sync_call(is_updating=updating), creates=not updating)
+            await self._send([d], self._sync_call(is_updating=d.on_portal))
+
+    async def _apart(self, d: _Dossier, call: Call) -> None:
+        """Send ``d`` by itself; a dossier sync asks the portal first whether it has it."""
+        if _is_sync(d):
+            if not d.looked_again:
+                d.looked_again = True
+                await self._look_up([d])
+                if not d.going:
+                    return
+            call = self._sync_call(is_updating=d.on_portal)
+        await self._send([d], call)
 
     async def _stepwise(self, d: _Dossier) -> None:
         """Push a dossier's progress run one step at a time, stopping at the step at fault."""
@@ -222,7 +257,7 @@ class BatchDelivery:
                 except _NotOnPortal:
                     found = None
                 except _Failed as failure:
-                    d.fail(d.next_run[0], failure.error, permanent=failure.permanent)
+                    d.fail(failure.error, permanent=failure.permanent)
                     return
                 d.on_portal = found is not None
 
@@ -257,6 +292,10 @@ class _NotOnPortal(Exception):
     """The portal answered a lookup with 'not found'."""
 
 
+class _PayloadError(Exception):
+    """A stored payload no longer reads as a canonical record (never retried)."""
+
+
 async def _guarded(call: Awaitable[_T]) -> _T:
     """Await a portal call; turn its failure into ``_Failed`` (or ``_NotOnPortal``)."""
     try:
@@ -264,7 +303,7 @@ async def _guarded(call: Awaitable[_T]) -> _T:
     except NotFound as exc:
         raise _NotOnPortal from exc
     except ConnectorError as exc:
-        raise _Failed(describe(exc), permanent=isinstance(exc, PermanentError)) from exc
+        raise _Failed(describe(exc), permanent=not isinstance(exc, TransientError)) from exc
     except _PayloadError as exc:
         raise _Failed(str(exc), permanent=True) from exc
     except Exception as exc:  # a bug or an unexpected library error: retried, within budget
@@ -280,10 +319,6 @@ def describe(exc: ConnectorError) -> str:
     if exc.status:
         parts.append(f"(HTTP {exc.status})")
     return f"{' '.join(parts)}: {exc.message}"[:1000]
-
-
-class _PayloadError(Exception):
-    """A stored payload no longer reads as a canonical record (never retried)."""
 
 
 def _dossier(item: OutboxItem) -> Dossier:
@@ -304,20 +339,17 @@ def _is_sync(d: _Dossier) -> bool:
     return d.next_run[0].kind is DeliveryKind.SYNC_DOSSIER
 
 
-def _packs(
-    dossiers: list[_Dossier], limit: int, size: Callable[[_Dossier], int]
-) -> list[list[_Dossier]]:
+def _packs(dossiers: list[_Dossier], limit: int) -> list[list[_Dossier]]:
     """Group dossiers into calls of at most ``limit`` records (a run is never split)."""
     packs: list[list[_Dossier]] = []
     current: list[_Dossier] = []
     filled = 0
     for d in dossiers:
-        n = size(d)
-        if current and filled + n > limit:
+        if current and filled + d.records > limit:
             packs.append(current)
             current, filled = [], 0
         current.append(d)
-        filled += n
+        filled += d.records
     if current:
         packs.append(current)
     return packs

@@ -1,8 +1,10 @@
 """What the worker needs from the National Public Service Portal: the ``PortalClient`` role.
 
 ``connectors.portal.PortalConnector`` (signed REST over HTTP) satisfies it; ``sync.testing``
-ships ``FakePortal`` for tests. Failures are ``connectors.errors``: ``TransientError`` is retried
-later with backoff, ``PermanentError`` makes a dead letter.
+ships ``FakePortal`` for tests. A call that fails as a whole raises ``connectors.errors``
+(``TransientError`` is retried later with backoff, ``PermanentError`` narrows the batch down and
+makes a dead letter); a batch call answers one ``ItemResult`` per record, each ok or with its own
+error, so one refused dossier does not fail the others.
 """
 
 from __future__ import annotations
@@ -11,34 +13,26 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from connectors.base import CallContext
+from connectors.portal import BatchResult, PortalDossier
 from schemas.models import Dossier, DossierEvent
-
-
-class PortalRecord(Protocol):
-    """What the portal holds for a dossier, as far as the worker and reconciliation care."""
-
-    @property
-    def status(self) -> int:
-        """The dossier's status code at the portal (1–10)."""
-        ...
 
 
 class PortalClient(Protocol):
     """The portal operations sync uses (look up, sync dossiers, push progress)."""
 
-    async def lookup_dossier(self, code: str, ctx: CallContext) -> PortalRecord | None:
-        """The portal's record of the dossier, or None when the portal does not have it."""
+    async def lookup_dossier(self, code: str, ctx: CallContext) -> PortalDossier | None:
+        """What the portal holds for the dossier (``TraCuuHoSo``), or None."""
         ...
 
     async def sync_dossiers(
         self, dossiers: Sequence[Dossier], *, is_updating: bool, ctx: CallContext
-    ) -> object:
-        """Create (``is_updating=False``) or update the dossiers at the portal, all or nothing."""
+    ) -> BatchResult:
+        """Create (``is_updating=False``) or update dossiers (``DongBoHoSoMC``); one result each."""
         ...
 
-    async def push_progress(self, events: Sequence[DossierEvent], ctx: CallContext) -> object:
-        """Push progress steps; each carries its idempotency key, so a repeat is applied once."""
+    async def push_progress(self, events: Sequence[DossierEvent], ctx: CallContext) -> BatchResult:
+        """Push progress steps (``CapNhatTienDoHoSoMC``), each with its idempotency key."""
         ...
 
 
-__all__ = ["PortalClient", "PortalRecord"]
+__all__ = ["PortalClient"]

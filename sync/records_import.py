@@ -2,8 +2,9 @@
 
 A watch names a citizen (CCCD) or a business (tax code), the client that holds a copy of it, and
 the purpose that allows it. For a citizen the purpose is required and must be allowed by the
-:class:`WatchPolicy` (a dossier code that exists, or a standing purpose granted to that client);
-for a business (public register data) it is optional.
+:class:`WatchPolicy` (a dossier code that exists, or a standing purpose granted to that client),
+and so is the official (``VN`` + CCCD) accountable for it, whom the population lookups that
+refresh it name; for a business (public register data) both are optional.
 
 A bulk import validates every row, then writes the good ones in one transaction: a bad row is
 reported with its line and reason and the rest are imported; an unexpected failure (the database
@@ -32,6 +33,8 @@ WATCH_COLUMN_ALIASES = {
     "loai": "kind",
     "dossier_code": "purpose",
     "client_id": "client",
+    "user_id": "official",
+    "x_user_id": "official",
 }
 WATCH_COLUMNS = ("kind", "id")
 MAX_PURPOSE_LENGTH = 64
@@ -57,7 +60,9 @@ class WatchPolicy(Protocol):
         ...
 
 
-def make_watch(kind: str, record_id: str, client: str, purpose: str) -> Watch | Refusal:
+def make_watch(
+    kind: str, record_id: str, client: str, purpose: str, official: str = ""
+) -> Watch | Refusal:
     """A well-formed watch from raw values, or why they are not one (the policy aside)."""
     try:
         watch_kind = WatchKind(kind.strip().lower())
@@ -83,7 +88,21 @@ def make_watch(kind: str, record_id: str, client: str, purpose: str) -> Watch | 
             "missing_purpose",
             "a citizen watch needs a purpose: a dossier code or a standing purpose",
         )
-    return Watch(watch_kind, record_id, client, purpose)
+    official = official.strip()
+    if official:
+        try:
+            if not official.startswith("VN"):
+                raise SchemaError("official must be VN followed by a citizen ID")
+            validate_citizen_id(official[2:])
+        except SchemaError:
+            return Refusal(
+                "invalid_official", "official must be VN followed by the official's CCCD"
+            )
+    elif watch_kind is WatchKind.CITIZEN:
+        return Refusal(
+            "missing_official", "a citizen watch needs the official (VN + CCCD) accountable for it"
+        )
+    return Watch(watch_kind, record_id, client, purpose, official or None)
 
 
 async def check_watch(session: AsyncSession, policy: WatchPolicy, watch: Watch) -> Refusal | None:
@@ -126,6 +145,7 @@ async def import_watches(
     policy: WatchPolicy,
     default_client: str | None,
     now: dt.datetime,
+    default_official: str | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
     """Validate ``rows`` and write the good ones in one transaction; the report lists the rest."""
@@ -133,7 +153,7 @@ async def import_watches(
     seen: dict[tuple[WatchKind, str, str], int] = {}
     async with sessions.begin() as session:
         for row in rows:
-            outcome = _watch_of(row, default_client)
+            outcome = _watch_of(row, default_client, default_official)
             if isinstance(outcome, Watch):
                 key = (outcome.kind, outcome.record_id, outcome.client)
                 refusal = (
@@ -160,7 +180,9 @@ async def import_watches(
     return report
 
 
-def _watch_of(row: SourceRow, default_client: str | None) -> Watch | Refusal:
+def _watch_of(
+    row: SourceRow, default_client: str | None, default_official: str | None
+) -> Watch | Refusal:
     if "__invalid__" in row.values:
         return Refusal("invalid_row", row.values["__invalid__"])
     if "__extra__" in row.values:
@@ -170,6 +192,7 @@ def _watch_of(row: SourceRow, default_client: str | None) -> Watch | Refusal:
         row.get("id"),
         row.get("client") or default_client or "",
         row.get("purpose"),
+        row.get("official") or default_official or "",
     )
 
 

@@ -30,10 +30,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.base import CallContext
 from connectors.errors import ConnectorError, NotFound, TransientError
+from schemas.dossier_code import validate_dossier_code
+from schemas.errors import SchemaError
 from store.records import (
     Observation,
     RefreshRun,
     RefreshTarget,
+    Watch,
     WatchKind,
     apply_observation,
     close_refresh_run,
@@ -80,7 +83,8 @@ class RefreshSettings:
 
     ``batch_size`` records are read concurrently (at most ``concurrency`` in flight) and applied
     in one transaction; ``lease_seconds`` must cover one batch (another process may take over a
-    pass whose lease expired). ``user_id`` is the official named in population lookups.
+    pass whose lease expired). ``user_id`` is the official named in population lookups of
+    watches registered without one.
     ``exclude_fields`` are volatile fields of the models that are not compared.
     """
 
@@ -154,6 +158,15 @@ class RefreshReport:
             "interrupted": self.interrupted,
             "kinds": {kind.value: report.as_dict() for kind, report in self.kinds.items()},
         }
+
+
+def _names_a_dossier(watch: Watch) -> bool:
+    """Whether a watch's purpose is a dossier code (what the population service's ``issue`` is)."""
+    try:
+        validate_dossier_code(watch.purpose)
+    except SchemaError:
+        return False
+    return True
 
 
 class _Skipped:
@@ -238,7 +251,9 @@ class RecordsRefresher:
         batch_size = self._settings.batch_size
         while True:
             async with self._sessions() as session:
-                targets = await refresh_targets(session, kind, after=after, limit=batch_size)
+                targets = await refresh_targets(
+                    session, kind, after=after, limit=batch_size, prefer=_names_a_dossier
+                )
             outcomes = await self._read_batch(kind, targets)
             lease_until = self._clock() + dt.timedelta(seconds=self._settings.lease_seconds)
             async with self._sessions.begin() as session:
@@ -299,7 +314,9 @@ class RecordsRefresher:
 
     async def _read(self, kind: WatchKind, target: RefreshTarget) -> Observation:
         ctx = CallContext.new(
-            target.client, user_id=self._settings.user_id, issue=target.purpose or None
+            target.client,
+            user_id=target.official or self._settings.user_id,
+            issue=target.purpose or None,
         )
         exclude = self._settings.exclude_fields.get(kind, frozenset())
         try:

@@ -146,6 +146,35 @@ class SyncWorker:
                 await _sleep_unless(stop, self._settings.idle_poll * random.uniform(0.75, 1.25))
 
 
+class WorkerService:
+    """The worker as a background service of the API process (``lienthong serve``)."""
+
+    name = "sync-worker"
+
+    def __init__(self, worker: SyncWorker, *, stop_timeout: float = 30.0) -> None:
+        self.worker = worker
+        self._stop_timeout = stop_timeout
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Start the worker's lanes in the running event loop."""
+        self._stop.clear()
+        self._task = asyncio.create_task(self.worker.run(self._stop), name=self.name)
+
+    async def stop(self) -> None:
+        """Let each lane finish and settle its batch; cancel after ``stop_timeout`` seconds."""
+        if self._task is None:
+            return
+        self._stop.set()
+        try:
+            await asyncio.wait_for(self._task, timeout=self._stop_timeout)
+        except TimeoutError:
+            log.warning("sync worker did not stop in time; its leases will expire")
+        finally:
+            self._task = None
+
+
 def _summary(claimed: int, outcomes: list[Outcome]) -> CycleResult:
     delivered = sum(len(o.delivered) for o in outcomes)
     failed = [o for o in outcomes if o.failed is not None]
@@ -158,4 +187,4 @@ async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), timeout=seconds)
 
 
-__all__ = ["CycleResult", "SyncWorker", "WorkerSettings", "default_worker_id"]
+__all__ = ["CycleResult", "SyncWorker", "WorkerService", "WorkerSettings", "default_worker_id"]

@@ -17,7 +17,7 @@ from schemas.tax_code import TaxCode
 
 router = APIRouter(prefix="/v1/businesses", tags=["businesses"])
 
-GET_BUSINESS = "chiTietDoanhNghiep"
+GET_BUSINESS = "GetBusiness"
 TAX_CODE_PATTERN = r"^[0-9]{10}(-[0-9]{3})?$"
 
 _read = require(Operation.BUSINESSES_READ)

@@ -1,10 +1,10 @@
 """``/v1/citizens``: look a citizen up for a dossier, or verify ID + name + birth date.
 
-A lookup discloses personal data, so it is bound to a purpose: ``X-User-Id`` names the official
-(``VN`` + their CCCD) and ``X-Issue`` a registered dossier the caller may see; both travel to the
-population database in the X-Road header. Each lookup that reached the database is written to the
-access log (the field names returned, never their values); the answer holds only the fields the
-caller is allowed to see.
+Both are bound to a purpose: ``X-User-Id`` names the official (``VN`` + their CCCD) and
+``X-Issue`` a registered dossier the caller may see; both travel to the population database in
+the X-Road header. Each query that reached the database is written to the access log (the field
+names returned, never their values; none for a verify); a lookup's answer holds only the fields
+the caller is allowed to see.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from starlette.responses import Response
 from adapter_api.access import record_citizen_access
 from adapter_api.auth import require
 from adapter_api.clients import ApiClient, Operation
+from adapter_api.container import Container
 from adapter_api.errors import InvalidInput
 from adapter_api.models import CitizenView, VerifyCitizenRequest, VerifyCitizenResult
 from adapter_api.openapi import UPSTREAM_STATUSES, responses
@@ -45,6 +46,31 @@ def validate_official(value: str) -> str:
 Official = Annotated[str, AfterValidator(validate_official)]
 
 _read = require(Operation.CITIZENS_READ)
+UserIdHeader = Annotated[
+    Official,
+    Header(alias="X-User-Id", pattern=OFFICIAL_PATTERN, description="VN + the official's CCCD"),
+]
+IssueHeader = Annotated[
+    DossierCode,
+    Header(
+        alias="X-Issue",
+        pattern=DOSSIER_CODE_PATTERN,
+        description="code of the registered dossier this lookup serves",
+    ),
+]
+
+
+async def check_issue(container: Container, client: ApiClient, issue: str) -> None:
+    """422 ``unknown_issue`` unless ``issue`` is a registered dossier the client may see."""
+    exists, sector = await container.issues.lookup(issue)
+    if not exists or not client.sees_sector(sector):
+        raise InvalidInput(
+            "X-Issue must name a registered dossier",
+            code="unknown_issue",
+            errors=[{"field": "header.X-Issue", "message": "no such dossier is registered"}],
+        )
+
+
 _verify = require(Operation.CITIZENS_VERIFY)
 
 
@@ -59,29 +85,13 @@ _verify = require(Operation.CITIZENS_VERIFY)
 async def get_citizen(
     request: Request,
     citizen_id: Annotated[CitizenId, Path(pattern=CITIZEN_ID_PATTERN, description="CCCD")],
-    user_id: Annotated[
-        Official,
-        Header(alias="X-User-Id", pattern=OFFICIAL_PATTERN, description="VN + the official's CCCD"),
-    ],
-    issue: Annotated[
-        DossierCode,
-        Header(
-            alias="X-Issue",
-            pattern=DOSSIER_CODE_PATTERN,
-            description="code of the registered dossier this lookup serves",
-        ),
-    ],
+    user_id: UserIdHeader,
+    issue: IssueHeader,
     client: Annotated[ApiClient, Depends(_read)],
 ) -> Response:
     """The citizen, minimised to the fields the caller may see; the lookup is access-logged."""
     container = container_of(request)
-    exists, sector = await container.issues.lookup(issue)
-    if not exists or not client.sees_sector(sector):
-        raise InvalidInput(
-            "X-Issue must name a registered dossier",
-            code="unknown_issue",
-            errors=[{"field": "header.X-Issue", "message": "no such dossier is registered"}],
-        )
+    await check_issue(container, client, issue)
     ctx = call_context(request, client, user_id=user_id, issue=issue)
     fields = client.citizen_fields
     try:
@@ -108,24 +118,22 @@ async def get_citizen(
 async def verify_citizen(
     request: Request,
     body: VerifyCitizenRequest,
+    user_id: UserIdHeader,
+    issue: IssueHeader,
     client: Annotated[ApiClient, Depends(_verify)],
-    user_id: Annotated[
-        Official | None,
-        Header(alias="X-User-Id", pattern=OFFICIAL_PATTERN, description="VN + the official's CCCD"),
-    ] = None,
-    issue: Annotated[
-        DossierCode | None,
-        Header(alias="X-Issue", pattern=DOSSIER_CODE_PATTERN, description="the dossier served"),
-    ] = None,
 ) -> Response:
-    """``{"match": true|false}``; nothing else about the citizen is disclosed."""
+    """``{"match": true|false}``; nothing else about the citizen is disclosed (access-logged)."""
     container = container_of(request)
+    await check_issue(container, client, issue)
     ctx = call_context(request, client, user_id=user_id, issue=issue)
     with container.metrics.upstream_call("population", VERIFY_CITIZEN):
         match = await container.population.verify_citizen(
             body.citizen_id, body.full_name, body.date_of_birth, ctx
         )
+    await record_citizen_access(
+        container, body.citizen_id, client, ctx, VERIFY_CITIZEN, (), request_id_of(request)
+    )
     return json_response(VerifyCitizenResult(match=match))
 
 
-__all__ = ["router", "validate_official"]
+__all__ = ["IssueHeader", "UserIdHeader", "check_issue", "router", "validate_official"]

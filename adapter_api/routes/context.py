@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Set
 from typing import Any
 
@@ -41,14 +42,13 @@ def json_response(
     model: BaseModel, *, status: int = 200, include: Set[str] | None = None
 ) -> Response:
     """``model`` serialised by pydantic-core straight to bytes (no re-validation)."""
-    body = model.__pydantic_serializer__.to_json(model, include=include, exclude_none=True)
+    fields = set(include) if include is not None else None
+    body = model.__pydantic_serializer__.to_json(model, include=fields, exclude_none=True)
     return Response(body, status_code=status, media_type=JSON_MEDIA_TYPE)
 
 
 def json_bytes_response(data: Any, *, status: int = 200) -> Response:
     """Plain data (dicts, lists) as a JSON response."""
-    import json
-
     body = json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
     return Response(body.encode("utf-8"), status_code=status, media_type=JSON_MEDIA_TYPE)
 

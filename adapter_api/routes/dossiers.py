@@ -35,8 +35,16 @@ from adapter_api.routes.context import container_of, json_response
 from schemas.dossier_code import DossierCode
 from schemas.errors import SchemaError
 from schemas.models import Dossier, DossierEvent
-from store.dossiers import DossierRecord, SyncState, get_dossier, history, record_dossier
-from store.dossiers import record_event, sync_state, sync_states
+from store.dossiers import (
+    DossierRecord,
+    SyncState,
+    get_dossier,
+    history,
+    record_dossier,
+    record_event,
+    sync_state,
+    sync_states,
+)
 from store.feed import MAX_LIMIT, feed
 
 router = APIRouter(prefix="/v1/dossiers", tags=["dossiers"])
@@ -177,7 +185,7 @@ async def get_one(
     client: Annotated[ApiClient, Depends(_read)],
 ) -> Response:
     """The stored dossier with its sync state."""
-    async with container_of(request).sessions() as session:
+    async with container_of(request).readers() as session:
         record = await get_dossier(session, dossier_code)
         if record is None or not client.sees_sector(record.dossier.sector_code):
             raise _not_found()
@@ -199,7 +207,7 @@ async def get_history(
     client: Annotated[ApiClient, Depends(_read)],
 ) -> Response:
     """Every recorded step, oldest first, and the sync state."""
-    async with container_of(request).sessions() as session:
+    async with container_of(request).readers() as session:
         record = await get_dossier(session, dossier_code)
         if record is None or not client.sees_sector(record.dossier.sector_code):
             raise _not_found()
@@ -244,7 +252,7 @@ async def get_feed(
 ) -> Response:
     """One page of dossiers in the caller's sectors; continue with ``next_cursor``."""
     since: datetime | None = updated_since
-    async with container_of(request).sessions() as session:
+    async with container_of(request).readers() as session:
         page = await feed(
             session, updated_since=since, cursor=cursor, sectors=client.sectors, limit=limit
         )

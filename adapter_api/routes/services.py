@@ -24,9 +24,7 @@ _read = require(Operation.SERVICES_READ)
     summary="Connectors, their operations and health; what the caller may do",
     response_model=CatalogueView,
 )
-async def get_services(
-    request: Request, client: Annotated[ApiClient, Depends(_read)]
-) -> Response:
+async def get_services(request: Request, client: Annotated[ApiClient, Depends(_read)]) -> Response:
     """One entry per upstream (breaker state, last success and failure), and the caller."""
     container = container_of(request)
     services = []

@@ -11,8 +11,9 @@ chain verifiable.
 
 from __future__ import annotations
 
-from store.message_log.bundle import Check, ExportedBundle, export_bundle
+from store.message_log.bundle import ExportedBundle, export_bundle
 from store.message_log.chain import GENESIS, SealedFields
+from store.message_log.checks import Check
 from store.message_log.crypto import BodyCipher
 from store.message_log.errors import (
     BodyDecryptionError,

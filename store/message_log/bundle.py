@@ -24,11 +24,12 @@ from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from store.db import reader
 from store.message_log.chain import format_time, sha256_hex
+from store.message_log.checks import Check
 from store.message_log.crypto import BodyCipher, BodyKind
 from store.message_log.errors import BodyUnavailable, ExportError, RecordNotFound
-from store.message_log.records import StoredRecord, record_at, records_for_message
+from store.message_log.http_evidence import add_http_signature_files
+from store.message_log.records import StoredRecord, record_at, records_for_message, snapshot
 from store.message_log.signers import STORED_LIMITS
 from store.message_log.wire import body_of
 from store.tables.message_log import message_log_certificates, message_log_head
@@ -38,14 +39,6 @@ BUNDLE_FORMAT = "lienthong-evidence/1"
 WSU_NS = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 KINDS: tuple[BodyKind, ...] = ("request", "response")
-
-
-@dataclass(frozen=True, slots=True)
-class Check:
-    """One command an auditor runs inside the unpacked bundle, and what it shows."""
-
-    what: str
-    argv: tuple[str, ...]
 
 
 @dataclass
@@ -123,7 +116,7 @@ async def export_bundle(
     its seal is not exported (``ExportError``; ``lienthong log verify`` locates the damage).
     """
     out = Path(out)
-    async with reader(engine).connect() as conn:
+    async with snapshot(engine) as conn:
         attempts = await records_for_message(conn, message_id)
         record = _choose(attempts, message_id, seq)
         sealed = record.sealed
@@ -151,8 +144,12 @@ async def export_bundle(
     if not purged:
         if cipher is None:
             raise ExportError("the message log key is needed to export the bodies")
+        request_wire: bytes | None = None
         for kind in KINDS:
-            _add_message(files, sealed_sums, checks, record, kind, cipher, signers[kind])
+            wire = _add_message(
+                files, sealed_sums, checks, record, kind, cipher, signers[kind], request_wire
+            )
+            request_wire = request_wire or wire
     if ca_pem is not None:
         files["ca.pem"] = ca_pem
         for side, cert in signers.items():
@@ -200,14 +197,15 @@ def _add_message(
     kind: BodyKind,
     cipher: BodyCipher,
     signer: x509.Certificate | None,
-) -> None:
+    request_wire: bytes | None,
+) -> bytes | None:
     sealed = record.sealed
     try:
         wire = record.wire(kind, cipher)
     except BodyUnavailable as exc:
         raise ExportError(str(exc)) from exc
     if wire is None:
-        return
+        return None
     digest = sealed.request_sha256 if kind == "request" else sealed.response_sha256
     body_digest = sealed.request_body_sha256 if kind == "request" else sealed.response_body_sha256
     body = body_of(wire)
@@ -235,9 +233,8 @@ def _add_message(
                 )
             )
     else:
-        from store.message_log.http_evidence import add_http_signature_files
-
-        add_http_signature_files(files, checks, record, kind, wire, signer)
+        add_http_signature_files(files, checks, record, kind, wire, signer, request_wire)
+    return wire
 
 
 def _manifest(

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from store.db import reader
 from store.message_log.chain import SealedFields, format_time
 from store.message_log.crypto import BodyCipher, BodyKind
 from store.message_log.errors import BodyUnavailable
@@ -77,6 +79,21 @@ def record_from_row(row: Any) -> StoredRecord:
     )
 
 
+@asynccontextmanager
+async def snapshot(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A read-only connection that sees one consistent state of the log throughout.
+
+    SQLite: one deferred (read) transaction, a snapshot in WAL mode. PostgreSQL: REPEATABLE READ,
+    so records appended while a long walk runs neither appear half-way nor make the head look
+    ahead of the chain.
+    """
+    async with reader(engine).connect() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.execution_options(isolation_level="REPEATABLE READ")
+        async with conn.begin():
+            yield conn
+
+
 async def iter_records(
     conn: AsyncConnection, *, after: int = 0, batch: int = READ_BATCH
 ) -> AsyncIterator[StoredRecord]:
@@ -122,4 +139,5 @@ __all__ = [
     "record_at",
     "record_from_row",
     "records_for_message",
+    "snapshot",
 ]

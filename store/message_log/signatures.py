@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import hashes
 from security.errors import SecurityError
 from security.trust import TrustStore
 from security.wsse import SOAP11_NS, XROAD_NS, verify_envelope
+from store.message_log.http_offline import verify_stored_request, verify_stored_response
 from store.message_log.records import StoredRecord
 from store.message_log.signers import STORED_LIMITS
 from store.message_log.wire import decode_request, decode_response
@@ -79,8 +80,6 @@ class OfflineVerifier:
     def _http_request(
         self, record: StoredRecord, wire: bytes, signer: x509.Certificate | None
     ) -> str | None:
-        from store.message_log.http_offline import verify_stored_request
-
         return verify_stored_request(decode_request(wire), signer, self._trust, record.started_at)
 
     def _http_response(
@@ -90,8 +89,6 @@ class OfflineVerifier:
         response_wire: bytes,
         signer: x509.Certificate | None,
     ) -> str | None:
-        from store.message_log.http_offline import verify_stored_response
-
         return verify_stored_response(
             decode_request(request_wire),
             decode_response(response_wire),

@@ -20,11 +20,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from security.trust import TrustStore
-from store.db import reader
 from store.message_log.chain import GENESIS, sha256_hex
 from store.message_log.crypto import BodyCipher, BodyKind
 from store.message_log.errors import BodyUnavailable
-from store.message_log.records import StoredRecord, iter_records
+from store.message_log.records import StoredRecord, iter_records, snapshot
 from store.message_log.signatures import OfflineVerifier
 from store.message_log.wire import body_of
 from store.tables.message_log import message_log, message_log_certificates, message_log_head
@@ -248,7 +247,7 @@ async def verify_log(
     Without ``cipher`` only the chain is checked (bodies stay sealed); without ``trust`` the
     signatures are not.
     """
-    async with reader(engine).connect() as conn:
+    async with snapshot(engine) as conn:
         walker = _Walker(conn, cipher, trust)
         report = walker.report
         prev_seq, prev_digest = 0, GENESIS

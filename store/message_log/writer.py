@@ -32,6 +32,7 @@ from store.types import utc_now
 
 HEAD_ID = 1
 MAX_BATCH = 256
+ENDPOINT_MAX = 512
 
 
 class ExchangeLike(Protocol):
@@ -110,7 +111,7 @@ class _Prepared:
             user_id=ex.user_id,
             issue=ex.issue,
             method=ex.method,
-            endpoint=endpoint_of(ex.url),
+            endpoint=endpoint_of(ex.url)[:ENDPOINT_MAX],
             status=ex.status,
             outcome=ex.outcome,
             started_at=format_time(ex.started_at),
@@ -203,20 +204,30 @@ class SqlMessageLog:
                 self._pending[self._max_batch :],
             )
             try:
-                seqs = await self._write(batch)
+                await self._write_batch(batch)
             except asyncio.CancelledError:
                 for _, future in [*batch, *self._pending]:
                     future.cancel()
                 self._pending = []
                 raise
-            except Exception as exc:
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(_as_log_error(exc))
-                continue
-            for (_, future), seq in zip(batch, seqs, strict=True):
+
+    async def _write_batch(self, batch: list[tuple[_Prepared, asyncio.Future[int]]]) -> None:
+        """Write ``batch`` in one transaction; if that fails, each one alone, so that one bad
+        exchange fails only its own call."""
+        try:
+            seqs = await self._write(batch)
+        except Exception as exc:
+            if len(batch) > 1:
+                for item in batch:
+                    await self._write_batch([item])
+                return
+            for _, future in batch:
                 if not future.done():
-                    future.set_result(seq)
+                    future.set_exception(_as_log_error(exc))
+            return
+        for (_, future), seq in zip(batch, seqs, strict=True):
+            if not future.done():
+                future.set_result(seq)
 
     async def _write(self, batch: Sequence[tuple[_Prepared, asyncio.Future[int]]]) -> list[int]:
         now = self._clock()
@@ -269,14 +280,19 @@ class SqlMessageLog:
 
 
 async def lock_head(conn: AsyncConnection, now: dt.datetime) -> tuple[int, str]:
-    """Lock the chain's head row (creating it for an empty log) and return ``(seq, digest)``."""
+    """Lock the chain's head row (creating it for an empty log) and return ``(seq, digest)``.
+
+    One ``UPDATE … RETURNING`` both takes the lock (a row lock on PostgreSQL; on SQLite the
+    transaction already holds the write lock) and reads the head under it.
+    """
     touch = (
         update(message_log_head)
         .where(message_log_head.c.id == HEAD_ID)
-        .values(updated_at=message_log_head.c.updated_at)
+        .values(updated_at=now)
+        .returning(message_log_head.c.seq, message_log_head.c.digest)
     )
-    result = await conn.execute(touch)
-    if result.rowcount == 0:
+    row = (await conn.execute(touch)).first()
+    if row is None:
         last = (await conn.execute(select(message_log.c.seq).limit(1))).first()
         if last is not None:
             raise MessageLogError(
@@ -284,14 +300,7 @@ async def lock_head(conn: AsyncConnection, now: dt.datetime) -> tuple[int, str]:
             )
         values = {"id": HEAD_ID, "seq": 0, "digest": GENESIS, "updated_at": now}
         await conn.execute(_insert_ignore(conn, message_log_head, ["id"]).values(**values))
-        await conn.execute(touch)
-    row = (
-        await conn.execute(
-            select(message_log_head.c.seq, message_log_head.c.digest).where(
-                message_log_head.c.id == HEAD_ID
-            )
-        )
-    ).one()
+        row = (await conn.execute(touch)).one()
     return int(row.seq), str(row.digest)
 
 

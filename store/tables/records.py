@@ -27,6 +27,8 @@ record_watches = Table(
     Column("record_id", String(32), nullable=False),
     Column("client", String(128), nullable=False),
     Column("purpose", String(64), nullable=False),
+    # the official (VN + CCCD) who registered a citizen watch: named in its population lookups
+    Column("official", String(16), nullable=True),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
     UniqueConstraint("kind", "record_id", "client", name="uq_record_watches_key"),

@@ -110,3 +110,16 @@ def test_unknown_transport_kind_is_refused() -> None:
     """Only the measured transports can be chosen."""
     with pytest.raises(ValueError, match="unknown transport"):
         make_transport("urllib", "x")
+
+
+@pytest.mark.parametrize("kind", TRANSPORTS)
+def test_transport_survives_a_new_event_loop(kind: str, base_url: str) -> None:
+    """Used from a second event loop (a CLI command, a test), the transport opens a new session."""
+    t = make_transport(kind, "test-upstream")
+
+    async def once(body: bytes) -> bytes:
+        return (await t.post(f"{base_url}/echo", body, {}, 5.0)).body
+
+    assert asyncio.run(once(b"12")) == b"21"
+    assert asyncio.run(once(b"34")) == b"43"
+    asyncio.run(t.aclose())

@@ -24,6 +24,7 @@ from store.db import create_engine
 from store.log_keys import message_log_key
 from store.message_log import (
     BodyCipher,
+    KeyFolderCertificates,
     MessageLogError,
     SqlMessageLog,
     StoredRecord,
@@ -34,7 +35,7 @@ from store.message_log.chain import GENESIS, sha256_hex
 from store.message_log.records import record_at
 from store.message_log.wire import body_of
 from store.tables.message_log import message_log, message_log_head
-from tests.support.message_log import log_engine, make_soap_exchange
+from tests.support.message_log import log_engine, make_rest_exchange, make_soap_exchange
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -365,3 +366,77 @@ async def test_a_response_that_answers_another_request_is_found(
     assert report.first_break is not None
     assert report.first_break.problem == "bad_response_signature"
     assert "requestHash" in report.first_break.detail
+
+
+async def test_rest_exchanges_keep_their_signers_and_verify(
+    engine: AsyncEngine, cipher: BodyCipher, dev_keys: Path, trust: TrustStore
+) -> None:
+    """RFC 9421 request and response signatures are kept (via the key folder) and re-verified."""
+    log = SqlMessageLog(engine, cipher, certificates=KeyFolderCertificates(dev_keys))
+    await log.record(make_rest_exchange(dev_keys))
+    async with engine.connect() as conn:
+        record = await record_at(conn, 1)
+    assert record is not None
+    assert record.sealed.request_signer is not None
+    assert record.sealed.response_signer is not None
+    assert record.sealed.endpoint == "http://127.0.0.1:9/portal/api"
+    report = await verify_log(engine, cipher=cipher, trust=trust)
+    assert report.intact, report.line()
+    assert report.signatures_checked == 2
+
+
+async def test_a_rest_response_that_does_not_match_its_signature_is_found(
+    engine: AsyncEngine, cipher: BodyCipher, dev_keys: Path, trust: TrustStore
+) -> None:
+    """A REST response whose body is not the one its signature covers is reported."""
+    log = SqlMessageLog(engine, cipher, certificates=KeyFolderCertificates(dev_keys))
+    await log.record(make_rest_exchange(dev_keys))
+    await log.record(make_rest_exchange(dev_keys, tamper_response=True))
+    report = await verify_log(engine, cipher=cipher, trust=trust)
+    assert report.first_break is not None
+    assert (report.first_break.seq, report.first_break.problem) == (2, "bad_response_signature")
+    assert "digest" in report.first_break.detail
+
+
+async def test_one_bad_exchange_fails_only_its_own_call(
+    engine: AsyncEngine, cipher: BodyCipher, dev_keys: Path
+) -> None:
+    """In a group commit, an exchange the store refuses fails alone; the others are kept."""
+    log = SqlMessageLog(engine, cipher)
+    good = [make_soap_exchange(dev_keys) for _ in range(5)]
+    bad = replace(make_soap_exchange(dev_keys), finished_at=dt.datetime(2026, 1, 1))  # naive
+    results = await asyncio.gather(
+        *(log.append(exchange) for exchange in [*good[:3], bad, *good[3:]]),
+        return_exceptions=True,
+    )
+    assert isinstance(results[3], MessageLogError)
+    assert sorted(r for r in results if isinstance(r, int)) == [1, 2, 3, 4, 5]
+    report = await verify_log(engine, cipher=cipher)
+    assert report.intact, report.line()
+    assert report.records == 5
+
+
+async def test_verify_sees_one_consistent_log_while_writers_append(
+    engine: AsyncEngine, cipher: BodyCipher, dev_keys: Path
+) -> None:
+    """Verifying during a stream of appends never reports a break (it reads one snapshot)."""
+    log = SqlMessageLog(engine, cipher, max_batch=2)
+    await _fill(engine, cipher, dev_keys, 3)
+    exchanges = [make_soap_exchange(dev_keys) for _ in range(30)]
+
+    async def write() -> None:
+        for exchange in exchanges:
+            await log.record(exchange)
+
+    async def check() -> list[str]:
+        lines = []
+        for _ in range(6):
+            report = await verify_log(engine)
+            if not report.intact:
+                lines.append(report.line())
+            await asyncio.sleep(0)
+        return lines
+
+    _, broken = await asyncio.gather(write(), check())
+    assert broken == []
+    assert (await verify_log(engine)).records == 33

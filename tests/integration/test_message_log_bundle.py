@@ -22,6 +22,7 @@ from store.log_keys import message_log_key
 from store.message_log import (
     BodyCipher,
     ExportError,
+    KeyFolderCertificates,
     RecordNotFound,
     SqlMessageLog,
     export_bundle,
@@ -29,7 +30,7 @@ from store.message_log import (
 )
 from store.message_log.chain import sha256_hex
 from store.tables.message_log import message_log
-from tests.support.message_log import log_engine, make_soap_exchange
+from tests.support.message_log import log_engine, make_rest_exchange, make_soap_exchange
 
 
 @pytest.fixture
@@ -171,3 +172,50 @@ async def test_each_attempt_of_a_message_can_be_exported(
     assert manifest["attempts"] == [1, 2]
     with pytest.raises(ExportError, match="does not belong"):
         await export_bundle(engine, "m-retried", tmp_path / "c.zip", cipher=cipher, seq=9)
+
+
+async def test_an_exported_rest_bundle_verifies_with_openssl(
+    engine: AsyncEngine, cipher: BodyCipher, dev_keys: Path, tmp_path: Path
+) -> None:
+    """A REST exchange: openssl checks both RFC 9421 signatures over the signature bases, and
+    the bodies hash to the content-digest the bases cover; an edited body fails."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed")
+    exchange = make_rest_exchange(dev_keys)
+    log = SqlMessageLog(engine, cipher, certificates=KeyFolderCertificates(dev_keys))
+    await log.record(exchange)
+    ca = (dev_keys / "ca" / "cert.pem").read_bytes()
+    bundle = await export_bundle(
+        engine, exchange.message_id, tmp_path / "b.zip", cipher=cipher, ca_pem=ca
+    )
+    folder = tmp_path / "unpacked"
+    manifest = _unpack(bundle.path, folder)
+    results = _run_checks(folder, manifest)
+    dgst = [code for argv, code, _ in results if argv[:2] == ["openssl", "dgst"]]
+    assert dgst == [0, 0], results
+    assert all(code == 0 for _, code, _ in results), results
+    base = (folder / "response.sigbase").read_text()
+    assert base.startswith('"@status": 200')
+    assert '"signature";req;key="sig1": :' in base
+    assert (folder / "request.body").read_bytes() == exchange.request
+
+    (folder / "response.body").write_bytes(b'{"error_code":"0","data":{"trang_thai":9}}')
+    failed = [argv[0] for argv, code, _ in _run_checks(folder, manifest) if code != 0]
+    assert "sh" in failed
+
+
+async def test_an_rsa_pss_rest_bundle_verifies_with_openssl(
+    engine: AsyncEngine, dev_keys_rsa: Path, tmp_path: Path
+) -> None:
+    """RSA keys sign with rsa-pss-sha512; the bundle's openssl command uses PSS and checks."""
+    cipher = BodyCipher(message_log_key(dev_keys_rsa))
+    exchange = make_rest_exchange(dev_keys_rsa)
+    log = SqlMessageLog(engine, cipher, certificates=KeyFolderCertificates(dev_keys_rsa))
+    await log.record(exchange)
+    bundle = await export_bundle(engine, exchange.message_id, tmp_path / "b.zip", cipher=cipher)
+    folder = tmp_path / "unpacked"
+    manifest = _unpack(bundle.path, folder)
+    results = _run_checks(folder, manifest)
+    dgst = [(argv, code) for argv, code, _ in results if argv[:2] == ["openssl", "dgst"]]
+    assert [code for _, code in dgst] == [0, 0], results
+    assert all("rsa_padding_mode:pss" in argv for argv, _ in dgst)

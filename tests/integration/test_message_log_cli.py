@@ -152,7 +152,21 @@ def test_purge_keeps_the_log_verifiable(tmp_path: Path, dev_keys: Path) -> None:
 
 
 def test_verify_on_a_database_without_the_log_explains(tmp_path: Path) -> None:
-    """A database never migrated: exit 1 and a hint to run ``lienthong db upgrade``."""
+    """No database: exit 1, nothing created; a database never migrated: a hint to migrate."""
+    code, output = _log("verify", "--data", str(tmp_path / "none"), "--keys", str(tmp_path))
+    assert code == 1
+    assert "no database in" in output
+    assert not (tmp_path / "none").exists()
+
+    async def empty_database() -> None:
+        from store.db import create_engine
+
+        engine = create_engine(tmp_path / "empty")
+        async with engine.connect() as conn:
+            await conn.exec_driver_sql("CREATE TABLE unrelated (x INTEGER)")
+        await engine.dispose()
+
+    asyncio.run(empty_database())
     code, output = _log("verify", "--data", str(tmp_path / "empty"), "--keys", str(tmp_path))
     assert code == 1
     assert "lienthong db upgrade" in output

@@ -219,7 +219,9 @@ async def test_citizen_changes_are_minimised_and_access_logged(api: Api) -> None
 
 async def test_a_caller_without_the_purpose_gets_403_and_no_access_log_entry(api: Api) -> None:
     """Asking for a citizen's changes without watching them: 403, nothing access-logged."""
-    await api.call("PUT", f"/v1/watch/citizen/{CITIZEN}", "limited", json={"purpose": "bhxh-dong-bo"})
+    await api.call(
+        "PUT", f"/v1/watch/citizen/{CITIZEN}", "limited", json={"purpose": "bhxh-dong-bo"}
+    )
     await api.observe(WatchKind.CITIZEN, CITIZEN, {"full_name": "A"})
     await api.observe(WatchKind.CITIZEN, CITIZEN, {"full_name": "B"})
     denied = await api.call("GET", f"/v1/changes?kind=citizen&id={CITIZEN}", "province-app")
@@ -242,9 +244,7 @@ async def test_the_feed_pages_by_cursor_and_filters(api: Api) -> None:
     rest = (
         await api.call("GET", f"/v1/changes?limit=2&since={first['next_cursor']}", "ministry")
     ).json()
-    idle = (
-        await api.call("GET", f"/v1/changes?since={rest['next_cursor']}", "ministry")
-    ).json()
+    idle = (await api.call("GET", f"/v1/changes?since={rest['next_cursor']}", "ministry")).json()
     one = (await api.call("GET", f"/v1/changes?id={codes[1]}", "ministry")).json()
     forged = await api.call("GET", "/v1/changes?since=bm90LWEtY3Vyc29y", "ministry")
     assert [c["id"] for c in first["changes"]] == codes[:2]

@@ -120,3 +120,56 @@ async def log_engine(url: str | Path) -> AsyncIterator[AsyncEngine]:
         yield engine
     finally:
         await engine.dispose()
+
+
+def make_rest_exchange(
+    keys: Path,
+    *,
+    at: dt.datetime | None = None,
+    outcome: str = "ok",
+    tamper_response: bool = False,
+) -> Exchange:
+    """A portal call signed (RFC 9421) by ``adapter`` and answered, signed, by ``portal``."""
+    from security.http_signatures import HttpSigner, RequestView
+
+    started = at or dt.datetime.now(dt.UTC)
+    finished = started + dt.timedelta(milliseconds=25)
+    url = "http://127.0.0.1:9/portal/api?trace=1"
+    body = b'{"session":"s-1","madonvi":"000.00.04.H04","service":"TraCuuHoSo"}'
+    headers = {"Content-Type": "application/json"}
+    request_signer = HttpSigner(load_party(keys, "adapter"), clock=started.timestamp)
+    headers.update(request_signer.sign_request("POST", url, headers, body))
+    reply = b'{"error_code":"0","data":{"trang_thai":4}}'
+    response_headers = {"content-type": "application/json"}
+    response_signer = HttpSigner(load_party(keys, "portal"), clock=finished.timestamp)
+    response_headers.update(
+        {
+            name.lower(): value
+            for name, value in response_signer.sign_response(
+                200, response_headers, reply, request=RequestView("POST", url, headers)
+            ).items()
+        }
+    )
+    if tamper_response:
+        reply = reply.replace(b'"trang_thai":4', b'"trang_thai":9')
+    return Exchange(
+        upstream="portal",
+        operation="TraCuuHoSo",
+        protocol="rest",
+        message_id=str(uuid.uuid4()),
+        client="province-app",
+        sender="adapter",
+        receiver="portal",
+        user_id=None,
+        issue=DOSSIER,
+        method="POST",
+        url=url,
+        request=body,
+        request_headers=headers,
+        response=reply,
+        response_headers=response_headers,
+        status=200,
+        outcome=outcome,
+        started_at=started,
+        finished_at=finished,
+    )

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+from connectors.base import CallContext
 from connectors.credentials import CachedSecret
+
+CTX = CallContext.new("province-app")
 
 
 class Clock:
@@ -22,16 +25,16 @@ async def test_value_is_reused_until_shortly_before_expiry() -> None:
     clock = Clock()
     issued: list[str] = []
 
-    async def fetch(time_limit: float) -> tuple[str, float]:
+    async def fetch(time_limit: float, ctx: CallContext) -> tuple[str, float]:
         issued.append(f"t{len(issued)}")
         return issued[-1], 300.0
 
     cache = CachedSecret(fetch, margin=30.0, clock=clock)
-    assert await cache.get(1.0) == "t0"
+    assert await cache.get(1.0, CTX) == "t0"
     clock.now = 269.0
-    assert await cache.get(1.0) == "t0"
+    assert await cache.get(1.0, CTX) == "t0"
     clock.now = 270.0
-    assert await cache.get(1.0) == "t1"
+    assert await cache.get(1.0, CTX) == "t1"
     assert cache.fetches == 2
 
 
@@ -39,14 +42,14 @@ async def test_concurrent_callers_share_one_fetch() -> None:
     """Twenty callers arriving together cause a single fetch."""
     calls = 0
 
-    async def fetch(time_limit: float) -> tuple[str, float]:
+    async def fetch(time_limit: float, ctx: CallContext) -> tuple[str, float]:
         nonlocal calls
         calls += 1
         await asyncio.sleep(0.01)
         return "shared", 60.0
 
     cache = CachedSecret(fetch)
-    values = await asyncio.gather(*(cache.get(1.0) for _ in range(20)))
+    values = await asyncio.gather(*(cache.get(1.0, CTX) for _ in range(20)))
     assert set(values) == {"shared"}
     assert calls == 1
 
@@ -55,18 +58,18 @@ async def test_invalidate_only_drops_the_named_value() -> None:
     """invalidate(old) after someone already refreshed keeps the fresh value."""
     counter = 0
 
-    async def fetch(time_limit: float) -> tuple[str, float]:
+    async def fetch(time_limit: float, ctx: CallContext) -> tuple[str, float]:
         nonlocal counter
         counter += 1
         return f"s{counter}", 600.0
 
     cache = CachedSecret(fetch)
-    first = await cache.get(1.0)
+    first = await cache.get(1.0, CTX)
     cache.invalidate(first)
-    second = await cache.get(1.0)
+    second = await cache.get(1.0, CTX)
     assert second != first
     cache.invalidate(first)
-    assert await cache.get(1.0) == second
+    assert await cache.get(1.0, CTX) == second
     cache.invalidate()
     assert cache.current is None
 
@@ -75,11 +78,11 @@ async def test_short_lifetimes_keep_half_their_life() -> None:
     """A lifetime shorter than twice the margin is still cached for half of it."""
     clock = Clock()
 
-    async def fetch(time_limit: float) -> tuple[str, float]:
+    async def fetch(time_limit: float, ctx: CallContext) -> tuple[str, float]:
         return "short", 10.0
 
     cache = CachedSecret(fetch, margin=30.0, clock=clock)
-    await cache.get(1.0)
+    await cache.get(1.0, CTX)
     clock.now = 4.9
     assert cache.current is not None
     clock.now = 5.0

@@ -91,6 +91,8 @@ class PopulationDouble:
         if self.mode == "wrong_issue":
             answer = replace(answer, issue="000.00.04.H04-261126-9999")
         request = next(iter(verified.body))
+        if self.mode == "bare_fault":
+            return HttpResponse(500, {}, self._fault_reply(None, "UNAVAILABLE"))
         if self.mode.startswith("fault:"):
             return HttpResponse(
                 500, {"content-type": "text/xml"}, self._fault_reply(answer, self.mode[6:])
@@ -118,7 +120,8 @@ class PopulationDouble:
         etree.SubElement(fault, "faultcode").text = f"soapenv:{fault_code.faultcode}"
         etree.SubElement(fault, "faultstring").text = "refused"
         etree.SubElement(fault, "detail").append(wire.build_fault_detail(fault_code))
-        return self._reply(build_header_elements(answer), fault)  # type: ignore[arg-type]
+        header = [] if answer is None else build_header_elements(answer)  # type: ignore[arg-type]
+        return self._reply(header, fault)
 
     _foreign: Credentials
 
@@ -194,8 +197,9 @@ async def test_get_citizen_returns_the_canonical_citizen(
     assert exchange.message_id == CTX.message_id
     assert (exchange.sender, exchange.receiver) == ("adapter", "population")
     assert (exchange.user_id, exchange.issue) == (CTX.user_id, CTX.issue)
-    assert b"ds:Signature" in exchange.request or b"Signature" in exchange.request
-    assert exchange.response is not None and b"GetCitizenResponse" in exchange.response
+    assert b"SignatureValue" in exchange.request
+    assert exchange.response is not None
+    assert b"GetCitizenResponse" in exchange.response
 
 
 async def test_request_header_carries_the_call_context(
@@ -271,6 +275,16 @@ async def test_unavailable_server_fault_is_retried(
     assert double.calls == 3
     assert [e.attempt for e in recorder.exchanges] == [1, 2, 3]
     assert all(e.outcome == "UNAVAILABLE" for e in recorder.exchanges)
+
+
+async def test_fault_without_echo_is_accepted_when_signed(
+    connector: PopulationConnector, double: PopulationDouble
+) -> None:
+    """A signed fault raised before the request was read (no X-Road echo) is still mapped."""
+    double.mode = "bare_fault"
+    with pytest.raises(UpstreamUnavailable) as info:
+        await connector.get_citizen(CITIZEN.citizen_id, CTX)
+    assert info.value.fault_code == "UNAVAILABLE"
 
 
 async def test_proxy_errors_are_ridden_out(
@@ -359,3 +373,21 @@ async def test_health_reports_the_breaker_and_last_outcomes(
     assert health.last_success is not None
     assert health.last_failure_code == "CITIZEN_NOT_FOUND"
     assert health.as_dict()["name"] == "population"
+
+
+async def test_log_lines_carry_no_payload_or_personal_field(
+    connector: PopulationConnector, double: PopulationDouble, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Log lines name upstream, operation, message id and outcome; never IDs, names or bodies."""
+    caplog.set_level("DEBUG", logger="lienthong.connectors")
+    await connector.get_citizen(CITIZEN.citizen_id, CTX)
+    with pytest.raises(NotFound):
+        await connector.get_citizen(UNKNOWN, CTX)
+    assert caplog.records
+    for record in caplog.records:
+        text = record.getMessage() + " " + repr(record.__dict__)
+        secrets = (CITIZEN.citizen_id, UNKNOWN, CITIZEN.full_name, "1990-05-17", "Envelope")
+        for secret in (*secrets, CTX.user_id or "?"):
+            assert secret not in text
+        assert record.__dict__["upstream"] == "population"
+        assert record.__dict__["message_id"] == CTX.message_id

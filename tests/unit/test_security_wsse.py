@@ -76,6 +76,12 @@ def _edit(data: bytes, change: Callable[[etree._Element], object]) -> bytes:
     return etree.tostring(root)
 
 
+def _all(root: etree._Element, path: str) -> list[etree._Element]:
+    found = root.xpath(path, namespaces=NS)
+    assert isinstance(found, list)
+    return [element for element in found if isinstance(element, etree._Element)]
+
+
 def _one(root: etree._Element, path: str) -> etree._Element:
     found = root.xpath(path, namespaces=NS)
     assert isinstance(found, list)
@@ -108,11 +114,10 @@ def test_sign_and_verify_round_trip(keys_fixture: str, request: pytest.FixtureRe
 def test_signature_covers_body_timestamp_and_every_xroad_header(signed: bytes) -> None:
     """One reference per X-Road header element, the Timestamp and the Body; exc-c14n, SHA-256."""
     root = etree.fromstring(signed)
-    uris = [ref.get("URI") for ref in root.xpath("//ds:Reference", namespaces=NS)]
-    parts = root.xpath("/soapenv:Envelope/soapenv:Header/xrd:*", namespaces=NS)
-    assert isinstance(parts, list)
+    uris = [ref.get("URI") for ref in _all(root, "//ds:Reference")]
+    parts = _all(root, "/soapenv:Envelope/soapenv:Header/xrd:*")
     assert len(parts) == 6
-    part_ids = ["#" + el.get(wsse.WSU_ID) for el in parts]  # type: ignore[union-attr]
+    part_ids = [f"#{el.get(wsse.WSU_ID)}" for el in parts]
     ts_id = "#" + str(_one(root, "//wsu:Timestamp").get(wsse.WSU_ID))
     body_id = "#" + str(_one(root, "/soapenv:Envelope/soapenv:Body").get(wsse.WSU_ID))
     assert uris == [*part_ids, ts_id, body_id]
@@ -445,3 +450,14 @@ def test_oversized_envelope_is_refused(signed: bytes, trust: TrustStore) -> None
 def test_not_an_envelope_is_refused(trust: TrustStore) -> None:
     """A document that is not a SOAP 1.1 Envelope: malformed_envelope."""
     assert _reason(b"<a/>", trust, InvalidSignature) == "malformed_envelope"
+
+
+def test_comment_cannot_truncate_signed_text(signer: Credentials, trust: TrustStore) -> None:
+    """A comment inserted into signed text (ignored by C14N) does not cut what the app reads."""
+    signed = wsse.sign_envelope(envelope_bytes(), signer, now=NOW)
+    injected = signed.replace(b">001095000003<", b">0010950<!-- cut -->00003<", 1)
+    assert injected != signed
+    verified = wsse.verify_envelope(injected, trust, now=NOW)
+    ids = verified.body.xpath("//pop:citizenId/text()", namespaces=NS)
+    assert isinstance(ids, list)
+    assert "001095000003" in ids

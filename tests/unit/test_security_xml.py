@@ -91,3 +91,10 @@ def test_xinclude_is_not_processed() -> None:
     )
     assert root[0].tag == "{http://www.w3.org/2001/XInclude}include"
     assert "root" not in (root.text or "")
+
+
+def test_comments_and_processing_instructions_are_dropped() -> None:
+    """Comments and PIs vanish while parsing; text around a comment is joined."""
+    root = parse_xml(b"<a><n>Al<!-- x -->ice</n><?pi data?></a>")
+    assert root[0].text == "Alice"
+    assert len(root) == 1

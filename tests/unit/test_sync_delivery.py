@@ -135,7 +135,7 @@ async def test_refused_create_answered_exists_is_looked_up_and_updated() -> None
 
 
 async def test_one_refused_dossier_does_not_take_the_batch_down() -> None:
-    """A permanent refusal in a batch is narrowed to its dossier; the others are delivered."""
+    """A record refused in a batch fails its dossier only; the others are delivered."""
     clock = FakeClock()
     portal = FakePortal()
     portal.faults.refuse.add(make_dossier(2).code)
@@ -143,13 +143,13 @@ async def test_one_refused_dossier_does_not_take_the_batch_down() -> None:
     outcomes = {o.claim.dossier_code: o for o in await _delivery(portal, clock).deliver(claims)}
     bad = outcomes.pop(make_dossier(2).code)
     assert bad.failed == claims[1].items[0].id and bad.retry_at is None
-    assert bad.error is not None and "UpstreamRejected" in bad.error
+    assert bad.error is not None and bad.error.startswith("InvalidRequest [INVALID_INPUT]")
     assert all(o.failed is None and len(o.delivered) == 3 for o in outcomes.values())
+    assert portal.calls.count("sync_create") == 1
 
 
-async def test_refused_step_is_found_by_sending_steps_one_by_one() -> None:
-    """A progress run refused as a whole is resent step by step: steps before the bad one are
-    delivered, the bad one dies, the ones after it wait behind it."""
+async def test_refused_step_stops_its_dossier_there() -> None:
+    """Steps before a refused step are delivered; the refused one dies; later ones wait."""
     clock = FakeClock()
     portal = FakePortal()
     portal.dossiers[make_dossier(1).code] = make_dossier(1)
@@ -162,7 +162,34 @@ async def test_refused_step_is_found_by_sending_steps_one_by_one() -> None:
     (outcome,) = await _delivery(portal, clock).deliver([claim])
     assert outcome.delivered == (items[0].id,)
     assert outcome.failed == items[1].id and outcome.retry_at is None
-    assert portal.calls == ["push_progress"] * 3
+    assert outcome.error is not None and outcome.error.startswith("IllegalMove")
+
+
+async def test_call_refused_whole_is_sent_apart_then_step_by_step() -> None:
+    """A whole call refused permanently is resent per dossier, and a run step by step."""
+    clock = FakeClock()
+    portal = FakePortal()
+    claims = [_claim(n, events=3, sync=False, on_portal=True, clock=clock) for n in (1, 2)]
+    for n in (1, 2):
+        portal.dossiers[make_dossier(n).code] = make_dossier(n)
+    portal.faults.reject_next = 2  # the batch, then dossier 1 alone
+    outcomes = await _delivery(portal, clock).deliver(claims)
+    assert all(o.failed is None and len(o.delivered) == 3 for o in outcomes)
+    # batch (refused), dossier 1 alone (refused) and dossier 2 alone, then 1's three steps
+    assert portal.calls == ["push_progress"] * 6
+    assert portal.sequences(make_dossier(1).code) == [1, 2, 3]
+
+
+async def test_call_refused_whole_every_time_makes_a_dead_letter() -> None:
+    """A dossier whose calls are always refused whole ends as a dead letter naming the cause."""
+    clock = FakeClock()
+    portal = FakePortal()
+    portal.dossiers[make_dossier(1).code] = make_dossier(1)
+    portal.faults.reject_next = 10
+    claim = _claim(1, events=1, sync=False, on_portal=True, clock=clock)
+    (outcome,) = await _delivery(portal, clock).deliver([claim])
+    assert outcome.retry_at is None and outcome.error is not None
+    assert outcome.error.startswith("BadUpstreamSignature [invalid]")
 
 
 async def test_transient_failure_is_retried_later_with_backoff() -> None:

@@ -14,7 +14,7 @@ from store.dossiers import SyncStatus, record_dossier, record_event, sync_state
 from store.outbox import SqlOutbox
 from sync.backoff import RetryPolicy
 from sync.testing import FakePortal
-from sync.worker import SyncWorker, WorkerSettings
+from sync.worker import SyncWorker, WorkerService, WorkerSettings
 from tests.support.stores import (  # noqa: F401
     LIFECYCLE,
     FakeClock,
@@ -203,3 +203,21 @@ async def test_illegal_moves_never_reach_the_portal(engine: AsyncEngine) -> None
     await _until_idle(_worker(engine, portal, clock), outbox, clock)
     assert portal.sequences(make_dossier(1).code) == [1]
     assert portal.calls.count("push_progress") == 1
+
+
+async def test_worker_service_starts_and_stops_with_the_app(engine: AsyncEngine) -> None:
+    """As an app service the worker delivers in the background and stops when asked."""
+    portal = FakePortal()
+    clock = FakeClock()
+    service = WorkerService(_worker(engine, portal, clock))
+    await service.start()
+    try:
+        await _record(engine, range(1, 3), 2)
+        outbox = SqlOutbox(engine, clock=clock)
+        for _ in range(200):
+            if (await outbox.stats()).pending == 0:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await service.stop()
+    _assert_exactly_once_in_order(portal, range(1, 3), 2)

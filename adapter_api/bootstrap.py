@@ -1,0 +1,235 @@
+"""The one place that wires the adapter: settings in, a :class:`Container` out.
+
+:func:`prepare` (or :func:`prepare_async` inside a running loop) does what touches the disk once:
+in sandbox mode it creates the development keys on first run; it makes the data folder and
+applies the store's migrations. :func:`build_container` then builds, without network I/O:
+
+* the API clients (the clients file, or in sandbox the dev PKI's ``province-app``, ``ministry``
+  and ``integrator``), the request verifier (keys of the registered clients, validated against
+  the trust store; an in-memory replay cache) and the response signer (party ``adapter``);
+* the store engine and sessions, the message log (the connectors' exchange recorder);
+* the three connectors (``connectors.factory``), pointed at the sandbox mocks unless URLs are set;
+* the services started with the app: in sandbox the mock endpoints on ``mock_port`` (first, so
+  the connectors find them), then the outbox worker;
+* readiness checks (keys loadable, store reachable) and the metrics' scrape-time gauges.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapter_api.background import EmbeddedServer, WorkerService
+from adapter_api.clients import ClientConfigError, ClientRegistry, load_clients, sandbox_clients
+from adapter_api.container import Container, ReadinessCheck
+from adapter_api.metrics import BREAKER_VALUES, Metrics
+from adapter_api.settings import Settings
+from connectors.base import BreakerSettings, RetrySettings, Timeouts
+from connectors.factory import Connectors, ConnectorsConfig, build_connectors
+from connectors.population import PopulationConnector
+from connectors.registry import RegistryConnector
+from mock_endpoints.app import create_mock_app
+from mock_endpoints.settings import MockSettings
+from security.http_signatures import HttpSigner, HttpVerifier, StaticKeyResolver
+from security.keys import load_party
+from security.pki import dev_pki_exists, init_dev_pki
+from security.replay import MemoryReplayCache
+from security.trust import TrustStore
+from store.db import create_engine, create_sessionmaker, normalize_url, upgrade, upgrade_async
+from store.log_keys import access_log_key, message_log_key
+from store.message_log import BodyCipher, KeyFolderCertificates, SqlMessageLog
+from store.outbox import SqlOutbox
+from sync.worker import SyncWorker, WorkerSettings
+
+log = logging.getLogger("lienthong.api")
+
+
+def _prepare_folders(settings: Settings) -> None:
+    if settings.sandbox and not dev_pki_exists(settings.keys_dir):
+        log.info("creating development keys in %s", settings.keys_dir)
+        init_dev_pki(settings.keys_dir)
+    if settings.database_url is None:
+        Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+
+
+def prepare(settings: Settings) -> None:
+    """Keys (sandbox, first run), data folder, migrations; call outside an event loop."""
+    _prepare_folders(settings)
+    if settings.migrate_on_start:
+        upgrade(normalize_url(settings.resolved_database_url))
+
+
+async def prepare_async(settings: Settings) -> None:
+    """:func:`prepare` for callers already inside an event loop."""
+    _prepare_folders(settings)
+    if settings.migrate_on_start:
+        await upgrade_async(normalize_url(settings.resolved_database_url))
+
+
+def load_client_registry(settings: Settings) -> ClientRegistry:
+    """The clients file when set; the sandbox clients in sandbox mode; otherwise an error."""
+    if settings.clients_file is not None:
+        return load_clients(settings.clients_file)
+    if settings.sandbox:
+        return sandbox_clients(settings.keys_dir)
+    raise ClientConfigError("outside the sandbox a clients file is required (--clients)")
+
+
+def connectors_config(settings: Settings) -> ConnectorsConfig:
+    """The connectors' configuration from the adapter's settings."""
+    return ConnectorsConfig(
+        keys_dir=Path(settings.keys_dir),
+        population_url=settings.resolved_population_url,
+        registry_url=settings.resolved_registry_url,
+        portal_url=settings.resolved_portal_url,
+        party=settings.party,
+        member_code=settings.xroad_member_code,
+        agency_code=settings.portal_agency,
+        registry_client_id=settings.registry_client_id,
+        registry_client_secret=settings.registry_client_secret,
+        portal_username=settings.portal_username,
+        portal_password=settings.portal_password,
+        signature_ttl_seconds=settings.signature_ttl_seconds,
+        max_skew_seconds=settings.max_skew_seconds,
+        timeouts=Timeouts(
+            connect=settings.upstream_connect_timeout, attempt=settings.upstream_attempt_timeout
+        ),
+        retry=RetrySettings(
+            attempts=settings.upstream_attempts, deadline=settings.upstream_deadline
+        ),
+        breaker=BreakerSettings(
+            failure_threshold=settings.breaker_failure_threshold,
+            reset_timeout=settings.breaker_reset_seconds,
+        ),
+    )
+
+
+def _store_check(engine: AsyncEngine) -> ReadinessCheck:
+    async def check() -> tuple[bool, str]:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        return True, engine.dialect.name
+
+    return check
+
+
+def _keys_check(settings: Settings) -> ReadinessCheck:
+    async def check() -> tuple[bool, str]:
+        load_party(settings.keys_dir, settings.party)
+        return True, settings.party
+
+    return check
+
+
+def _metrics_refresh(
+    metrics: Metrics, connectors: Connectors, outbox: SqlOutbox
+) -> Callable[[], Awaitable[None]]:
+    async def refresh() -> None:
+        for name, health in connectors.health().items():
+            metrics.breaker_state.labels(name).set(BREAKER_VALUES[health.state.value])
+        try:
+            stats = await outbox.stats()
+        except Exception as exc:
+            log.warning("metrics: outbox depth unavailable (%s)", type(exc).__name__)
+            return
+        metrics.outbox_depth.set(stats.pending)
+
+    return refresh
+
+
+@asynccontextmanager
+async def upstream_connectors(
+    settings: Settings,
+) -> AsyncIterator[tuple[PopulationConnector, RegistryConnector]]:
+    """The population and registry connectors as ``serve`` builds them (exchanges logged).
+
+    For command-line tools; in sandbox mode the mocks must be running (``lienthong serve``).
+    """
+    keys = Path(settings.keys_dir)
+    engine = create_engine(settings.resolved_database_url, pool_size=2)
+    message_log = SqlMessageLog(
+        engine, BodyCipher(message_log_key(keys)), certificates=KeyFolderCertificates(keys)
+    )
+    connectors = build_connectors(connectors_config(settings), recorder=message_log)
+    try:
+        yield connectors.population, connectors.registry
+    finally:
+        await connectors.aclose()
+        await message_log.aclose()
+        await engine.dispose()
+
+
+def build_container(settings: Settings) -> Container:
+    """Everything the API needs, built once (see the module docstring); no network I/O."""
+    keys = Path(settings.keys_dir)
+    trust = TrustStore.from_pem_file(keys / "ca" / "cert.pem")
+    credentials = load_party(keys, settings.party)
+    clients = load_client_registry(settings)
+    client_keys = {
+        client.client_id: client.certificate
+        if client.certificate is not None
+        else client.public_key
+        for client in clients
+    }
+    verifier = HttpVerifier(
+        StaticKeyResolver({k: v for k, v in client_keys.items() if v is not None}, trust),
+        MemoryReplayCache(),
+        max_skew=settings.max_skew_seconds,
+    )
+    signer = HttpSigner(credentials, ttl=settings.signature_ttl_seconds)
+
+    engine = create_engine(settings.resolved_database_url, pool_size=settings.db_pool_size)
+    sessions = create_sessionmaker(engine)
+    message_log = SqlMessageLog(
+        engine, BodyCipher(message_log_key(keys)), certificates=KeyFolderCertificates(keys)
+    )
+    connectors = build_connectors(connectors_config(settings), recorder=message_log, trust=trust)
+    metrics = Metrics()
+    outbox = SqlOutbox(engine)
+    metrics.on_scrape(_metrics_refresh(metrics, connectors, outbox))
+
+    container = Container(
+        settings=settings,
+        clients=clients,
+        metrics=metrics,
+        signer=signer,
+        verifier=verifier,
+        population=connectors.population,
+        registry=connectors.registry,
+        upstreams=list(connectors),
+        engine=engine,
+        sessions=sessions,
+        access_log_key=access_log_key(keys),
+        portal=connectors.portal,
+    )
+    if settings.sandbox:
+        mock_app = create_mock_app(MockSettings(keys_dir=keys, seed=settings.mock_seed))
+        container.services.append(
+            EmbeddedServer(
+                "mock-endpoints", mock_app, host=settings.mock_host, port=settings.mock_port
+            )
+        )
+    if settings.run_worker:
+        worker = SyncWorker(
+            outbox, connectors.portal, settings=WorkerSettings(concurrency=settings.worker_lanes)
+        )
+        container.services.append(WorkerService(worker))
+    container.readiness["keys"] = _keys_check(settings)
+    container.readiness["store"] = _store_check(engine)
+    container.closers += [engine.dispose, message_log.aclose, connectors.aclose]
+    return container
+
+
+__all__ = [
+    "build_container",
+    "connectors_config",
+    "load_client_registry",
+    "prepare",
+    "prepare_async",
+    "upstream_connectors",
+]

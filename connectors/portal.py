@@ -1,0 +1,438 @@
+"""The National Public Service Portal connector (REST/JSON, session login, RFC 9421).
+
+A session comes from ``POST …/login`` (``{"username", "password"}`` + a ``dstcode`` header),
+is cached until shortly before ``expires_in`` and renewed once when a call answers the
+session-expired code. Every call is ``POST …/api`` with ``{"session", "madonvi", "service", …}``:
+
+- ``lookup_dossier`` — ``TraCuuHoSo``: the dossier the portal holds, or ``None``;
+- ``sync_dossiers`` — ``DongBoHoSoMC`` with ``isUpdating``, in batches of ``data: [...]``;
+- ``push_progress`` — ``CapNhatTienDoHoSoMC``, each item with its idempotency key;
+- ``list_procedures`` / ``get_procedure`` — ``LayDanhSachTTHC`` / ``LayThuTuc``.
+
+Answers carry ``error_code`` ("0"/"00"/0 is success). Batch answers carry one result per item:
+they are returned as a ``BatchResult`` (each item ok or with its error), never raised, so the
+caller can act per dossier. Codes map to the error tree: "-1" session expired (re-login),
+"1" ``InvalidRequest``, "2" ``NotFound``, "3" ``AlreadyExists``, "4" ``IllegalMove``,
+"5" ``OutOfOrder``, "6"/"7" ``UpstreamRejected``, "9" ``UpstreamUnavailable`` (retried).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from connectors.base import CallContext, UpstreamConfig
+from connectors.credentials import CachedSecret
+from connectors.errors import (
+    AlreadyExists,
+    BadUpstreamResponse,
+    ConnectorError,
+    IllegalMove,
+    InvalidRequest,
+    NotFound,
+    OutOfOrder,
+    UpstreamRejected,
+    UpstreamUnavailable,
+)
+from connectors.exchange import ExchangeRecorder
+from connectors.resilience import Clock, Resilience
+from connectors.rest import RestConnector, RestReply, encode_json
+from connectors.transport import Transport
+from schemas.errors import InvalidWireRecord, SchemaError
+from schemas.models import Dossier, DossierEvent
+from schemas.status import DossierStatus
+from schemas.wire import portal as wire
+from security.http_signatures import HttpSigner, HttpVerifier
+
+LOGIN: Final = "Login"
+LOGIN_PATH: Final = "login"
+API_PATH: Final = "api"
+DEFAULT_BATCH_SIZE: Final = 100
+
+#: the portal's error_code → (stable fault code, error class)
+ERROR_CODES: Final[dict[str, tuple[str, type[ConnectorError]]]] = {
+    "-1": ("SESSION_EXPIRED", UpstreamRejected),
+    "1": ("INVALID_INPUT", InvalidRequest),
+    "2": ("NOT_FOUND", NotFound),
+    "3": ("ALREADY_EXISTS", AlreadyExists),
+    "4": ("ILLEGAL_MOVE", IllegalMove),
+    "5": ("OUT_OF_ORDER", OutOfOrder),
+    "6": ("BAD_CREDENTIALS", UpstreamRejected),
+    "7": ("BAD_SIGNATURE", UpstreamRejected),
+    "9": ("UNAVAILABLE", UpstreamUnavailable),
+}
+SESSION_EXPIRED: Final = "-1"
+
+
+def _code_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "?"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str) and value.strip().isascii() and len(value.strip()) <= 8:
+        text = value.strip()
+        return "0" if text == "00" else text
+    return "?"
+
+
+@dataclass(frozen=True, slots=True)
+class PortalDossier:
+    """A dossier as the portal holds it (``TraCuuHoSo``)."""
+
+    code: str
+    status: DossierStatus
+    dossier: Dossier
+
+
+@dataclass(frozen=True, slots=True)
+class Procedure:
+    """One administrative procedure (TTHC) of the portal's catalogue."""
+
+    code: str
+    name: str
+    sector_code: str
+    sector_name: str | None
+    agency: str | None
+    level: str | None
+    processing_days: int | None
+    fee_vnd: int | None
+
+    @classmethod
+    def from_portal(cls, item: Any) -> Procedure:
+        """Read one ``LayThuTuc`` / ``LayDanhSachTTHC`` item; ``ValueError`` if malformed."""
+        if not isinstance(item, dict):
+            raise ValueError("a procedure must be a JSON object")
+        code, name, sector = item.get("MaTTHC"), item.get("TenTTHC"), item.get("MaLinhVuc")
+        if not all(isinstance(v, str) and v for v in (code, name, sector)):
+            raise ValueError("a procedure lacks MaTTHC, TenTTHC or MaLinhVuc")
+
+        def text(key: str) -> str | None:
+            value = item.get(key)
+            return value if isinstance(value, str) and value else None
+
+        def number(key: str) -> int | None:
+            value = item.get(key)
+            if isinstance(value, bool):
+                return None
+            if isinstance(value, int):
+                return value
+            if isinstance(value, str) and value.isdigit():
+                return int(value)
+            return None
+
+        return cls(
+            code=str(code),
+            name=str(name),
+            sector_code=str(sector),
+            sector_name=text("TenLinhVuc"),
+            agency=text("CoQuanQuanLy"),
+            level=text("CapThucHien"),
+            processing_days=number("ThoiHanGiaiQuyet"),
+            fee_vnd=number("LePhi"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ItemResult:
+    """The portal's answer for one item of a batch: ok, or the error it names."""
+
+    dossier_code: str | None
+    idempotency_key: str | None
+    error: ConnectorError | None
+    duplicate: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """Whether the portal accepted (or had already applied) this item."""
+        return self.error is None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """Per-item results of a ``DongBoHoSoMC`` or ``CapNhatTienDoHoSoMC`` call, in order."""
+
+    items: tuple[ItemResult, ...]
+
+    @property
+    def ok(self) -> bool:
+        """Whether every item was accepted."""
+        return all(item.ok for item in self.items)
+
+    @property
+    def failed(self) -> tuple[ItemResult, ...]:
+        """The items the portal refused."""
+        return tuple(item for item in self.items if not item.ok)
+
+
+class PortalConnector(RestConnector):
+    """Pushes dossiers and their progress to the portal and reads what it holds."""
+
+    def __init__(
+        self,
+        config: UpstreamConfig,
+        *,
+        signer: HttpSigner,
+        verifier: HttpVerifier,
+        username: str,
+        password: str,
+        agency_code: str,
+        transport: Transport | None = None,
+        recorder: ExchangeRecorder | None = None,
+        resilience: Resilience | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        session_margin: float = 60.0,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        super().__init__(
+            config,
+            signer=signer,
+            verifier=verifier,
+            sender=signer.keyid,
+            transport=transport,
+            recorder=recorder,
+            resilience=resilience,
+            operations=tuple(sorted(wire.SERVICES)),
+        )
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self._username = username
+        self._password = password
+        self.agency_code = agency_code
+        self.batch_size = batch_size
+        self.sessions = CachedSecret(self._login, margin=session_margin, clock=clock)
+
+    # ------------------------------------------------------------------------------ errors
+
+    def error_for_code(
+        self, operation: str, error_code: object, ctx: CallContext, status: int
+    ) -> ConnectorError:
+        """The error a non-zero ``error_code`` names (unknown codes: ``UpstreamRejected``)."""
+        raw = _code_text(error_code)
+        fault, cls = ERROR_CODES.get(raw, (f"PORTAL_{raw}", UpstreamRejected))
+        return cls(
+            f"{self.name}: {operation} answered error_code {raw} ({fault})",
+            upstream=self.name,
+            message_id=ctx.message_id,
+            fault_code=fault,
+            status=status,
+        )
+
+    def _malformed(self, operation: str, ctx: CallContext, status: int) -> BadUpstreamResponse:
+        return BadUpstreamResponse(
+            f"{self.name}: {operation} answer does not have the portal's shape",
+            upstream=self.name,
+            message_id=ctx.message_id,
+            fault_code="malformed_answer",
+            status=status,
+        )
+
+    def _answer(self, operation: str, reply: RestReply, ctx: CallContext) -> dict[str, Any]:
+        """The JSON object of a verified reply; HTTP errors without one are mapped by status."""
+        try:
+            payload = reply.json()
+        except (ValueError, UnicodeDecodeError):
+            payload = None
+        if not isinstance(payload, dict) or "error_code" not in payload:
+            if reply.status != 200:
+                raise self.error_for_status(operation, reply, ctx)
+            raise self._malformed(operation, ctx, reply.status)
+        return payload
+
+    # ------------------------------------------------------------------------------ session
+
+    async def _login(self, time_limit: float, call: CallContext) -> tuple[str, float]:
+        ctx = CallContext.new(call.client)
+        reply = await self.exchange(
+            LOGIN,
+            "POST",
+            self.config.url(LOGIN_PATH),
+            ctx,
+            time_limit=time_limit,
+            body=encode_json({"username": self._username, "password": self._password}),
+            headers={"dstcode": self.agency_code},
+            record_body=False,
+        )
+        payload = self._answer(LOGIN, reply, ctx)
+        if not wire.is_success(payload.get("error_code")):
+            raise self.error_for_code(LOGIN, payload.get("error_code"), ctx, reply.status)
+        session = payload.get("session")
+        lifetime = payload.get("expires_in", 1800)
+        if not isinstance(session, str) or not session or not isinstance(lifetime, int | float):
+            raise self._malformed(LOGIN, ctx, reply.status)
+        return session, float(lifetime)
+
+    # ------------------------------------------------------------------------------ calling
+
+    async def call_service(
+        self,
+        service: str,
+        fields: dict[str, Any],
+        ctx: CallContext,
+        *,
+        deadline: float | None = None,
+    ) -> dict[str, Any]:
+        """POST one portal service call and return its answer (``error_code`` not judged).
+
+        An expired session is renewed and the call sent once more; a transient answer ("9",
+        502/503/504, a timeout) is retried by the upstream's policy.
+        """
+        attempts = 0
+
+        async def attempt(time_limit: float) -> dict[str, Any]:
+            nonlocal attempts
+            attempts += 1
+            for renewed in (False, True):
+                session = await self.sessions.get(time_limit, ctx)
+                body = {"session": session, "madonvi": self.agency_code, "service": service}
+                body.update(fields)
+                reply = await self.exchange(
+                    service,
+                    "POST",
+                    self.config.url(API_PATH),
+                    ctx,
+                    time_limit=time_limit,
+                    body=encode_json(body),
+                    attempt=attempts,
+                )
+                payload = self._answer(service, reply, ctx)
+                code = _code_text(payload.get("error_code"))
+                if code == SESSION_EXPIRED and not renewed:
+                    self.sessions.invalidate(session)
+                    continue
+                if code != "0" and "results" not in payload:
+                    raise self.error_for_code(service, code, ctx, reply.status)
+                return payload
+            raise self.error_for_code(service, SESSION_EXPIRED, ctx, 200)
+
+        return await self.resilience.call(attempt, message_id=ctx.message_id, deadline=deadline)
+
+    # ------------------------------------------------------------------------------ services
+
+    async def lookup_dossier(
+        self, code: str, ctx: CallContext, *, deadline: float | None = None
+    ) -> PortalDossier | None:
+        """What the portal holds under ``code``, or ``None`` when it holds nothing."""
+        payload = await self.call_service(
+            wire.TRA_CUU_HO_SO, {"mahoso": code}, ctx, deadline=deadline
+        )
+        result = payload.get("result")
+        if result in (None, "", []):
+            return None
+        records = [result] if isinstance(result, dict) else result
+        if not isinstance(records, list):
+            raise self._malformed(wire.TRA_CUU_HO_SO, ctx, 200)
+        for record in records:
+            if isinstance(record, dict) and record.get("MaHoSo") == code:
+                try:
+                    dossier = wire.dossier_from_portal(record)
+                except (InvalidWireRecord, SchemaError) as exc:
+                    raise self._malformed(wire.TRA_CUU_HO_SO, ctx, 200) from exc
+                return PortalDossier(dossier.code, dossier.status, dossier)
+        return None
+
+    def _batch(
+        self, service: str, payload: dict[str, Any], expected: int, ctx: CallContext
+    ) -> list[ItemResult]:
+        results = payload.get("results")
+        if not isinstance(results, list) or len(results) != expected:
+            raise self._malformed(service, ctx, 200)
+        items = []
+        for result in results:
+            if not isinstance(result, dict):
+                raise self._malformed(service, ctx, 200)
+            code = _code_text(result.get("error_code"))
+            error = None if code == "0" else self.error_for_code(service, code, ctx, 200)
+            dossier_code = result.get("MaHoSo")
+            key = result.get("IdempotencyKey")
+            items.append(
+                ItemResult(
+                    dossier_code=dossier_code if isinstance(dossier_code, str) else None,
+                    idempotency_key=key if isinstance(key, str) else None,
+                    error=error,
+                    duplicate=result.get("duplicate") is True,
+                )
+            )
+        return items
+
+    async def sync_dossiers(
+        self,
+        dossiers: Iterable[Dossier],
+        *,
+        is_updating: bool,
+        ctx: CallContext,
+        deadline: float | None = None,
+    ) -> BatchResult:
+        """Create (``is_updating=False``) or update dossiers on the portal, in batches.
+
+        Returns one result per dossier, in order; a refused dossier does not fail the others.
+        """
+        records = [wire.dossier_to_portal(dossier) for dossier in dossiers]
+        items: list[ItemResult] = []
+        for chunk in _chunks(records, self.batch_size):
+            payload = await self.call_service(
+                wire.DONG_BO_HO_SO_MC,
+                {"isUpdating": "true" if is_updating else "false", "data": chunk},
+                ctx,
+                deadline=deadline,
+            )
+            items += self._batch(wire.DONG_BO_HO_SO_MC, payload, len(chunk), ctx)
+        return BatchResult(tuple(items))
+
+    async def push_progress(
+        self, events: Iterable[DossierEvent], ctx: CallContext, *, deadline: float | None = None
+    ) -> BatchResult:
+        """Send progress steps; each carries its idempotency key, so a resend is not re-applied.
+
+        Returns one result per event, in order (``duplicate`` when the portal had it already).
+        """
+        records = [wire.event_to_portal(event) for event in events]
+        items: list[ItemResult] = []
+        for chunk in _chunks(records, self.batch_size):
+            payload = await self.call_service(
+                wire.CAP_NHAT_TIEN_DO_HO_SO_MC, {"data": chunk}, ctx, deadline=deadline
+            )
+            items += self._batch(wire.CAP_NHAT_TIEN_DO_HO_SO_MC, payload, len(chunk), ctx)
+        return BatchResult(tuple(items))
+
+    async def list_procedures(
+        self, ctx: CallContext, *, sector_code: str | None = None, deadline: float | None = None
+    ) -> list[Procedure]:
+        """The portal's catalogue of procedures (of one sector when ``sector_code`` is given)."""
+        fields = {} if sector_code is None else {"maLinhVuc": sector_code}
+        payload = await self.call_service(wire.LAY_DANH_SACH_TTHC, fields, ctx, deadline=deadline)
+        result = payload.get("result")
+        if not isinstance(result, list):
+            raise self._malformed(wire.LAY_DANH_SACH_TTHC, ctx, 200)
+        try:
+            return [Procedure.from_portal(item) for item in result]
+        except ValueError as exc:
+            raise self._malformed(wire.LAY_DANH_SACH_TTHC, ctx, 200) from exc
+
+    async def get_procedure(
+        self, code: str, ctx: CallContext, *, deadline: float | None = None
+    ) -> Procedure:
+        """One procedure of the catalogue (``NotFound`` when the portal does not know it)."""
+        payload = await self.call_service(
+            wire.LAY_THU_TUC, {"maTTHC": code}, ctx, deadline=deadline
+        )
+        try:
+            return Procedure.from_portal(payload.get("result"))
+        except ValueError as exc:
+            raise self._malformed(wire.LAY_THU_TUC, ctx, 200) from exc
+
+
+def _chunks(records: Sequence[dict[str, str]], size: int) -> Iterable[list[dict[str, str]]]:
+    for start in range(0, len(records), size):
+        yield list(records[start : start + size])
+
+
+__all__ = [
+    "ERROR_CODES",
+    "BatchResult",
+    "ItemResult",
+    "PortalConnector",
+    "PortalDossier",
+    "Procedure",
+]

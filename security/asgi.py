@@ -1,0 +1,176 @@
+"""A pure ASGI middleware: verify signed requests, sign responses (RFC 9421).
+
+For every HTTP request outside ``exempt_paths`` it buffers the body, verifies the signature
+with an :class:`HttpVerifier`, stores the signer's keyid in ``scope["state"]["client_id"]`` (and
+the :class:`VerifiedRequest` in ``scope["state"]["signature"]``), calls the app with the buffered
+body, buffers the app's response and signs it bound to the request. A refused request never
+reaches the app: ``on_error(exc)`` turns the ``SecurityError`` into ``(status, headers, body)``,
+and that answer is signed too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from typing import Any
+
+from security.errors import RequestTooLarge, SecurityError
+from security.http_signatures import HttpSigner, HttpVerifier, RequestView
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+ErrorRenderer = Callable[[SecurityError], tuple[int, list[tuple[str, str]], bytes]]
+
+DEFAULT_MAX_BODY = 10 * 1024 * 1024
+
+
+def problem_response(exc: SecurityError) -> tuple[int, list[tuple[str, str]], bytes]:
+    """The default refusal: ``401`` (``413`` for an oversized body) as problem+json."""
+    status = 413 if isinstance(exc, RequestTooLarge) else 401
+    body = json.dumps(
+        {
+            "type": "about:blank",
+            "title": "Payload Too Large" if status == 413 else "Unauthorized",
+            "status": status,
+            "code": exc.reason,
+            "detail": exc.message,
+        }
+    ).encode("utf-8")
+    return status, [("content-type", "application/problem+json")], body
+
+
+def _request_url(scope: Scope, headers: list[tuple[bytes, bytes]]) -> str:
+    host = next((value for name, value in headers if name == b"host"), None)
+    if host is not None:
+        authority = host.decode("latin-1")
+    else:
+        server = scope.get("server") or ("localhost", None)
+        authority = server[0] if server[1] is None else f"{server[0]}:{server[1]}"
+    raw_path = scope.get("raw_path")
+    path = raw_path.decode("latin-1") if raw_path else scope.get("path", "/")
+    query = scope.get("query_string", b"").decode("latin-1")
+    return f"{scope.get('scheme', 'http')}://{authority}{path}" + (f"?{query}" if query else "")
+
+
+class HttpSignatureMiddleware:
+    """Verifies every request's signature and signs every response (see module docstring)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        verifier: HttpVerifier,
+        signer: HttpSigner,
+        exempt_paths: Iterable[str] = (),
+        on_error: ErrorRenderer | None = None,
+        max_body: int = DEFAULT_MAX_BODY,
+    ) -> None:
+        self.app = app
+        self._verifier = verifier
+        self._signer = signer
+        exempt = list(exempt_paths)
+        self._exact = frozenset(path for path in exempt if not path.endswith("*"))
+        self._prefixes = tuple(path[:-1] for path in exempt if path.endswith("*"))
+        self._on_error = on_error or problem_response
+        self._max_body = max_body
+
+    def _exempt(self, path: str) -> bool:
+        return path in self._exact or (bool(self._prefixes) and path.startswith(self._prefixes))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self._exempt(scope.get("path", "")):
+            await self.app(scope, receive, send)
+            return
+        raw_headers: list[tuple[bytes, bytes]] = list(scope.get("headers", []))
+        headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw_headers]
+        url = _request_url(scope, raw_headers)
+        request = RequestView(scope["method"], url, headers)
+        try:
+            body = await self._read_body(receive)
+            verified = self._verifier.verify_request(scope["method"], url, headers, body)
+        except SecurityError as exc:
+            status, error_headers, error_body = self._on_error(exc)
+            await self._send_signed(send, request, status, error_headers, error_body)
+            return
+        state = scope.setdefault("state", {})
+        state["client_id"] = verified.keyid
+        state["signature"] = verified
+
+        replayed = False
+
+        async def replay_receive() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        start: Message | None = None
+        chunks: list[bytes] = []
+
+        async def capture_send(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+                return
+            if message["type"] != "http.response.body" or start is None:
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body", False):
+                return
+            response_headers = [
+                (name.decode("latin-1"), value.decode("latin-1"))
+                for name, value in start.get("headers", [])
+            ]
+            await self._send_signed(
+                send, request, start["status"], response_headers, b"".join(chunks)
+            )
+
+        await self.app(scope, replay_receive, capture_send)
+
+    async def _read_body(self, receive: Receive) -> bytes:
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self._max_body:
+                raise RequestTooLarge(f"the request body is larger than {self._max_body} bytes")
+            parts.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(parts)
+
+    async def _send_signed(
+        self,
+        send: Send,
+        request: RequestView,
+        status: int,
+        headers: list[tuple[str, str]],
+        body: bytes,
+    ) -> None:
+        headers = [(name, value) for name, value in headers if name.lower() != "content-digest"]
+        signed = self._signer.sign_response(status, headers, body, request=request)
+        out = headers + list(signed.items())
+        if not any(name.lower() == "content-length" for name, _ in out):
+            out.append(("content-length", str(len(body))))
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in out
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+__all__ = ["HttpSignatureMiddleware", "problem_response"]

@@ -1,0 +1,752 @@
+"""HTTP Message Signatures (RFC 9421) with Content-Digest (RFC 9530), signed label ``sig1``.
+
+Requests cover ``"@method" "@authority" "@path" "@query" "content-type" "content-digest"``
+(``content-type`` when the request has one) with the parameters ``created``, ``expires``,
+``keyid``, ``nonce`` and ``alg``. The target is covered as authority + path + query rather than
+``@target-uri`` so that a TLS-terminating load balancer (which changes the scheme the server
+sees) does not break verification; the verifier also accepts ``@target-uri`` in place of the
+three. Responses cover ``"@status" "content-type" "content-digest"`` and are bound to their
+request by ``"@method";req "@authority";req "@path";req "@query";req "signature";req;key="sig1"``
+with ``created``, ``expires``, ``keyid`` and ``alg``.
+
+Algorithms: ``ecdsa-p256-sha256`` (raw ``r || s``), ``rsa-pss-sha512`` (RSA default) and
+``rsa-v1_5-sha256``. The verifier refuses anything else, a missing or mismatched digest, a
+``created`` in the future beyond the skew, an ``expires`` in the past, a window longer than the
+maximum, an uncovered required component and a nonce seen before inside its window.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from security import algorithms
+from security.errors import (
+    DigestMismatch,
+    InvalidSignature,
+    MissingSignature,
+    ReplayedMessage,
+    StaleMessage,
+    UnknownKey,
+    UnsupportedAlgorithm,
+    UntrustedCertificate,
+)
+from security.keys import Credentials, PublicKey, load_certificate, party_of
+from security.replay import ReplayCache
+from security.structured_fields import (
+    InnerList,
+    Item,
+    Token,
+    parse_dictionary,
+    serialize_item,
+    serialize_member,
+    serialize_params,
+)
+from security.trust import TrustStore
+
+LABEL = "sig1"
+DEFAULT_TTL = 60
+DEFAULT_MAX_SKEW = 60
+DEFAULT_MAX_VALIDITY = 300
+ALGORITHMS = (
+    algorithms.ECDSA_P256_SHA256,
+    algorithms.RSA_PSS_SHA512,
+    algorithms.RSA_V1_5_SHA256,
+)
+REQUEST_COMPONENTS = ("@method", "@authority", "@path", "@query")
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+_KEYID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+Headers = Mapping[str, str] | Iterable[tuple[str, str]]
+
+
+# --------------------------------------------------------------------------------- digests
+
+
+def content_digest(body: bytes) -> str:
+    """The RFC 9530 ``Content-Digest`` value of ``body`` (``sha-256=:…:``)."""
+    return "sha-256=:" + base64.b64encode(hashlib.sha256(body).digest()).decode("ascii") + ":"
+
+
+_FAST_DIGEST = re.compile(r"sha-256=:([A-Za-z0-9+/]{43}=):")
+
+
+def check_content_digest(value: str | None, body: bytes) -> None:
+    """Raise :class:`DigestMismatch` unless ``value`` holds a matching sha-256/sha-512 digest."""
+    if not value:
+        raise DigestMismatch("the message has no Content-Digest", reason="missing_digest")
+    fast = _FAST_DIGEST.fullmatch(value)
+    if fast is not None:
+        expected = base64.b64encode(hashlib.sha256(body).digest()).decode("ascii")
+        if not hmac.compare_digest(fast.group(1), expected):
+            raise DigestMismatch("the body does not match its Content-Digest")
+        return
+    try:
+        members = parse_dictionary(value)
+    except ValueError as exc:
+        raise DigestMismatch("the Content-Digest is malformed", reason="malformed_digest") from exc
+    checked = False
+    for name, function in (("sha-256", hashlib.sha256), ("sha-512", hashlib.sha512)):
+        member = members.get(name)
+        if member is None:
+            continue
+        if not isinstance(member, Item) or not isinstance(member.value, bytes):
+            raise DigestMismatch("the Content-Digest is malformed", reason="malformed_digest")
+        if not hmac.compare_digest(member.value, function(body).digest()):
+            raise DigestMismatch("the body does not match its Content-Digest")
+        checked = True
+    if not checked:
+        raise UnsupportedAlgorithm("the Content-Digest uses no supported algorithm")
+
+
+# ------------------------------------------------------------------------------ components
+
+
+def _header_map(headers: Headers) -> dict[str, str]:
+    """Lower-cased header names to their combined value (RFC 9421 §2.1)."""
+    items: Iterable[tuple[str, str]]
+    multi = getattr(headers, "multi_items", None)
+    if callable(multi):
+        items = multi()
+    elif isinstance(headers, Mapping):
+        items = headers.items()
+    else:
+        items = headers
+    combined: dict[str, str] = {}
+    for name, value in items:
+        key = name.lower() if isinstance(name, str) else name.decode("latin-1").lower()
+        text = value if isinstance(value, str) else value.decode("latin-1")
+        text = text.strip(" \t")
+        combined[key] = f"{combined[key]}, {text}" if key in combined else text
+    return combined
+
+
+@dataclass(frozen=True)
+class _Target:
+    scheme: str
+    authority: str
+    path: str
+    query: str
+
+    @classmethod
+    def from_url(cls, url: str) -> _Target:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        host = (parts.hostname or "").lower()
+        if ":" in host:
+            host = f"[{host}]"
+        port = None
+        try:
+            port = parts.port
+        except ValueError as exc:
+            raise InvalidSignature(
+                "the target URL is malformed", reason="malformed_target"
+            ) from exc
+        authority = host
+        if port is not None and str(port) != _DEFAULT_PORTS.get(scheme):
+            authority = f"{host}:{port}"
+        return cls(scheme, authority, parts.path or "/", "?" + parts.query)
+
+    @property
+    def target_uri(self) -> str:
+        query = "" if self.query == "?" else self.query
+        return f"{self.scheme}://{self.authority}{self.path}{query}"
+
+
+@dataclass(frozen=True)
+class RequestView:
+    """A request as seen by whoever signs or verifies its response (``;req`` components)."""
+
+    method: str
+    url: str
+    headers: Headers
+
+
+@dataclass(frozen=True)
+class _Message:
+    method: str | None
+    target: _Target | None
+    headers: dict[str, str]
+    status: int | None = None
+    request: _Message | None = None
+
+    @classmethod
+    def request_of(cls, method: str, url: str, headers: Headers) -> _Message:
+        return cls(method.upper(), _Target.from_url(url), _header_map(headers))
+
+
+def _component_value(message: _Message, item: Item) -> str:
+    name = item.value
+    if not isinstance(name, str) or name != name.lower():
+        raise InvalidSignature("a covered component is not a lower-case string")
+    params = item.params
+    source = message
+    if params.get("req") is True:
+        if message.request is None:
+            raise InvalidSignature("a ;req component outside a response", reason="bad_component")
+        source = message.request
+    if set(params) - {"req", "key"}:
+        raise UnsupportedAlgorithm("a covered component uses an unsupported parameter")
+    if name.startswith("@"):
+        if "key" in params:
+            raise UnsupportedAlgorithm("a derived component cannot have a key parameter")
+        return _derived(source, name)
+    value = source.headers.get(name)
+    if value is None:
+        raise InvalidSignature(
+            "a covered header is absent from the message", reason="missing_component"
+        )
+    key = params.get("key")
+    if key is None:
+        return value
+    try:
+        member = parse_dictionary(value).get(str(key))
+    except ValueError as exc:
+        raise InvalidSignature("a covered dictionary header is malformed") from exc
+    if member is None:
+        raise InvalidSignature("a covered dictionary member is absent", reason="missing_component")
+    return serialize_member(member)
+
+
+def _derived(message: _Message, name: str) -> str:
+    if name == "@status":
+        if message.status is None:
+            raise InvalidSignature("@status in a request signature", reason="bad_component")
+        return f"{message.status:03d}"
+    target, method = message.target, message.method
+    if target is None or method is None:
+        raise InvalidSignature(f"{name} needs a request", reason="bad_component")
+    if name == "@method":
+        return method
+    if name == "@authority":
+        return target.authority
+    if name == "@path":
+        return target.path
+    if name == "@query":
+        return target.query
+    if name == "@target-uri":
+        return target.target_uri
+    if name == "@scheme":
+        return target.scheme
+    if name == "@request-target":
+        return target.path + ("" if target.query == "?" else target.query)
+    raise UnsupportedAlgorithm("a covered derived component is not supported")
+
+
+def _signature_base(
+    message: _Message, components: list[Item], ids: list[str], params_text: str
+) -> bytes:
+    lines = []
+    for item, text in zip(components, ids, strict=True):
+        value = _component_value(message, item)
+        if "\n" in value or "\r" in value:
+            raise InvalidSignature("a covered value holds a line break", reason="bad_component")
+        lines.append(f"{text}: {value}")
+    lines.append(f'"@signature-params": {params_text}')
+    try:
+        return "\n".join(lines).encode("ascii")
+    except UnicodeEncodeError as exc:
+        raise InvalidSignature("a covered value is not ASCII", reason="bad_component") from exc
+
+
+def _params_text(ids: list[str], params: dict[str, Any]) -> str:
+    return "(" + " ".join(ids) + ")" + serialize_params(params)
+
+
+# ---------------------------------------------------------------------------------- signer
+
+
+def _covered(names: tuple[str, ...]) -> tuple[list[Item], list[str]]:
+    items = [Item(name) for name in names]
+    return items, [serialize_item(item) for item in items]
+
+
+_REQUEST_TYPED = _covered((*REQUEST_COMPONENTS, "content-type", "content-digest"))
+_REQUEST_UNTYPED = _covered((*REQUEST_COMPONENTS, "content-digest"))
+
+
+class HttpSigner:
+    """Signs requests and responses with one party's key (``keyid`` = the party)."""
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        *,
+        ttl: int = DEFAULT_TTL,
+        keyid: str | None = None,
+        rsa_scheme: str = algorithms.RSA_PSS_SHA512,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._key = credentials.key
+        self.keyid = keyid or credentials.party
+        self.algorithm = algorithms.default_scheme(credentials.key, rsa_scheme=rsa_scheme)
+        self._ttl = ttl
+        self._clock = clock
+
+    def _sign(
+        self, message: _Message, components: list[Item], ids: list[str], *, nonce: bool
+    ) -> dict[str, str]:
+        created = int(self._clock())
+        params: dict[str, Any] = {"created": created, "expires": created + self._ttl}
+        if nonce:
+            params["nonce"] = secrets.token_urlsafe(16)
+        params["keyid"] = self.keyid
+        params["alg"] = self.algorithm
+        params_text = _params_text(ids, params)
+        base = _signature_base(message, components, ids, params_text)
+        value = algorithms.sign(self._key, self.algorithm, base)
+        return {
+            "Signature-Input": f"{LABEL}={params_text}",
+            "Signature": f"{LABEL}=:{base64.b64encode(value).decode('ascii')}:",
+        }
+
+    def sign_request(self, method: str, url: str, headers: Headers, body: bytes) -> dict[str, str]:
+        """Headers to add to the request: Content-Digest, Signature-Input, Signature."""
+        header_map = _header_map(headers)
+        digest = content_digest(body)
+        header_map["content-digest"] = digest
+        message = _Message(method.upper(), _Target.from_url(url), header_map)
+        covered = _REQUEST_TYPED if "content-type" in header_map else _REQUEST_UNTYPED
+        return {"Content-Digest": digest, **self._sign(message, *covered, nonce=True)}
+
+    def sign_response(
+        self, status: int, headers: Headers, body: bytes, *, request: RequestView
+    ) -> dict[str, str]:
+        """Headers to add to the response, bound to ``request`` (whose signature it covers)."""
+        header_map = _header_map(headers)
+        digest = content_digest(body)
+        header_map["content-digest"] = digest
+        bound = _Message.request_of(request.method, request.url, request.headers)
+        message = _Message(None, None, header_map, status=status, request=bound)
+        components = [Item("@status")]
+        if "content-type" in header_map:
+            components.append(Item("content-type"))
+        components.append(Item("content-digest"))
+        components += [Item(name, {"req": True}) for name in REQUEST_COMPONENTS]
+        if "signature" in bound.headers:
+            components.append(Item("signature", {"req": True, "key": LABEL}))
+        ids = [serialize_item(item) for item in components]
+        return {"Content-Digest": digest, **self._sign(message, components, ids, nonce=False)}
+
+
+# -------------------------------------------------------------------------------- resolvers
+
+
+@dataclass(frozen=True)
+class ResolvedKey:
+    """The public key a keyid names, and its certificate when there is one."""
+
+    keyid: str
+    public_key: PublicKey
+    certificate: x509.Certificate | None = None
+
+
+class KeyResolver(Protocol):
+    """Finds the public key for a ``keyid``; raises a ``CertificateError`` when it cannot."""
+
+    def resolve(self, keyid: str) -> ResolvedKey:
+        """The key for ``keyid``, validated; raise ``UnknownKey`` or another CertificateError."""
+        ...
+
+
+def _public_key(value: x509.Certificate | PublicKey) -> PublicKey:
+    key = value.public_key() if isinstance(value, x509.Certificate) else value
+    if not isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
+        raise UnsupportedAlgorithm("the key is neither ECDSA nor RSA")
+    return key
+
+
+class TrustedKeyDirectory:
+    """Resolves ``keyid`` to ``keys_dir/<keyid>/cert.pem``, validated against the trust store.
+
+    The certificate's subject CN must equal the keyid. Certificates are read once and kept;
+    the trust store re-checks their validity period on every resolution.
+    """
+
+    def __init__(self, keys_dir: Path | str, trust: TrustStore) -> None:
+        self._dir = Path(keys_dir)
+        self._trust = trust
+        self._known: dict[str, tuple[ResolvedKey, float, float]] = {}
+        self._lock = threading.Lock()
+
+    def resolve(self, keyid: str) -> ResolvedKey:
+        known = self._known.get(keyid)
+        if known is None:
+            known = self._load(keyid)
+        resolved, not_before, not_after = known
+        now = time.time()
+        if not not_before <= now <= not_after:
+            assert resolved.certificate is not None
+            self._trust.validate(resolved.certificate)  # raises the precise error
+        return resolved
+
+    def _load(self, keyid: str) -> tuple[ResolvedKey, float, float]:
+        if _KEYID.fullmatch(keyid) is None:
+            raise UnknownKey("the keyid is not a valid party name")
+        path = self._dir / keyid / "cert.pem"
+        if not path.is_file():
+            raise UnknownKey("no certificate is known for this keyid")
+        cert = load_certificate(path)
+        if party_of(cert) != keyid:
+            raise UntrustedCertificate(
+                "the certificate for this keyid names another party", reason="keyid_mismatch"
+            )
+        not_before, not_after = self._trust.validity_window(cert)
+        known = (
+            ResolvedKey(keyid, _public_key(cert), cert),
+            not_before.timestamp(),
+            not_after.timestamp(),
+        )
+        with self._lock:
+            self._known[keyid] = known
+        return known
+
+
+class StaticKeyResolver:
+    """Resolves keyids from a mapping (registered clients) of certificates or public keys.
+
+    Certificates are validated against ``trust`` when one is given.
+    """
+
+    def __init__(
+        self,
+        keys: Mapping[str, x509.Certificate | PublicKey],
+        trust: TrustStore | None = None,
+    ) -> None:
+        self._keys = dict(keys)
+        self._trust = trust
+
+    def resolve(self, keyid: str) -> ResolvedKey:
+        value = self._keys.get(keyid)
+        if value is None:
+            raise UnknownKey("no key is registered for this keyid")
+        if isinstance(value, x509.Certificate):
+            if self._trust is not None:
+                self._trust.validate(value)
+            return ResolvedKey(keyid, _public_key(value), value)
+        return ResolvedKey(keyid, _public_key(value))
+
+
+# The usual headers (one ``sig1`` member, canonical form) are read with regular expressions;
+# anything else goes through the full RFC 8941 parser. The fast form only accepts text that is
+# already canonical, so its raw inner list is exactly the serialized ``@signature-params``.
+_SF_KEY = r"[a-z*][a-z0-9_\-.*]*"
+_SF_STRING = r'"[^"\\]*"'
+_SF_VALUE = rf"(?:0|-?[1-9][0-9]{{0,14}}|{_SF_STRING}|[A-Za-z*][!#$%&'*+\-.^_`|~0-9A-Za-z:/]*)"
+_COMPONENT = rf"{_SF_STRING}(?:;{_SF_KEY}(?:={_SF_STRING})?)*"
+_FAST_INPUT = re.compile(
+    rf"{LABEL}=(\(((?:{_COMPONENT})(?: {_COMPONENT})*)?\)((?:;{_SF_KEY}={_SF_VALUE})*))"
+)
+_FAST_COMPONENT = re.compile(_COMPONENT)
+_FAST_COMPONENT_PARAM = re.compile(rf";({_SF_KEY})(?:=\"([^\"\\\\]*)\")?")
+_FAST_PARAM = re.compile(rf";({_SF_KEY})=({_SF_VALUE})")
+_FAST_SIGNATURE = re.compile(rf"{LABEL}=:([A-Za-z0-9+/]*={{0,2}}):")
+
+
+def _fast_parse(inputs: str, signatures: str) -> _Parsed | None:
+    found = _FAST_INPUT.fullmatch(inputs)
+    value = _FAST_SIGNATURE.fullmatch(signatures)
+    if found is None or value is None:
+        return None
+    covered = _fast_components(found.group(2) or "")
+    if covered is None:
+        return None
+    components, ids = covered
+    params: dict[str, Any] = {}
+    raw_params = _FAST_PARAM.findall(found.group(3))
+    for key, raw in raw_params:
+        if raw.startswith('"'):
+            params[key] = raw[1:-1]
+        elif raw[0] == "-" or raw[0].isdigit():
+            params[key] = int(raw)
+        else:
+            params[key] = Token(raw)
+    if len(params) != len(raw_params):
+        return None
+    try:
+        signature = base64.b64decode(value.group(1), validate=True)
+    except ValueError:
+        return None
+    return _Parsed(list(components), list(ids), params, found.group(1), signature)
+
+
+_COMPONENT_CACHE: dict[str, tuple[tuple[Item, ...], tuple[str, ...]] | None] = {}
+
+
+def _fast_components(text: str) -> tuple[tuple[Item, ...], tuple[str, ...]] | None:
+    """The covered components of a canonical inner list (cached: signers repeat theirs)."""
+    if text in _COMPONENT_CACHE:
+        return _COMPONENT_CACHE[text]
+    components: list[Item] = []
+    ids: list[str] = []
+    result: tuple[tuple[Item, ...], tuple[str, ...]] | None = None
+    for part in _FAST_COMPONENT.finditer(text):
+        item_text = part.group()
+        end = item_text.index('"', 1)
+        item_params: dict[str, Any] = {
+            param.group(1): True if param.group(2) is None else param.group(2)
+            for param in _FAST_COMPONENT_PARAM.finditer(item_text, end + 1)
+        }
+        if len(item_params) != item_text.count(";"):
+            break
+        components.append(Item(item_text[1:end], item_params))
+        ids.append(item_text)
+    else:
+        if len(set(ids)) == len(ids):
+            result = (tuple(components), tuple(ids))
+    if len(_COMPONENT_CACHE) >= 256:
+        _COMPONENT_CACHE.clear()
+    _COMPONENT_CACHE[text] = result
+    return result
+
+
+# -------------------------------------------------------------------------------- verifier
+
+
+@dataclass(frozen=True)
+class VerifiedRequest:
+    """A request whose signature verified: who signed it, when, and what it covered."""
+
+    keyid: str
+    created: int
+    expires: int
+    nonce: str
+    algorithm: str
+    components: tuple[str, ...]
+    certificate: x509.Certificate | None = None
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    components: list[Item]
+    ids: list[str]
+    params: dict[str, Any]
+    params_text: str
+    signature: bytes
+
+
+class HttpVerifier:
+    """Verifies signed requests (and the responses to our own signed requests)."""
+
+    def __init__(
+        self,
+        resolver: KeyResolver,
+        replay_cache: ReplayCache | None,
+        *,
+        max_skew: int = DEFAULT_MAX_SKEW,
+        max_validity: int = DEFAULT_MAX_VALIDITY,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._resolver = resolver
+        self._replay = replay_cache
+        self._max_skew = max_skew
+        self._max_validity = max_validity
+        self._clock = clock
+
+    # -- parsing and policy
+
+    @staticmethod
+    def _parse(headers: dict[str, str]) -> _Parsed:
+        inputs, signatures = headers.get("signature-input"), headers.get("signature")
+        if not inputs or not signatures:
+            raise MissingSignature("the message carries no HTTP message signature")
+        fast = _fast_parse(inputs, signatures)
+        if fast is not None:
+            return fast
+        try:
+            input_member = parse_dictionary(inputs).get(LABEL)
+            signature_member = parse_dictionary(signatures).get(LABEL)
+        except ValueError as exc:
+            raise InvalidSignature(
+                "the Signature or Signature-Input header is malformed", reason="malformed_signature"
+            ) from exc
+        if input_member is None or signature_member is None:
+            raise MissingSignature(f"the message carries no signature labelled {LABEL}")
+        if not isinstance(input_member, InnerList) or not isinstance(signature_member, Item):
+            raise InvalidSignature(
+                "the signature headers have the wrong shape", reason="malformed_signature"
+            )
+        if not isinstance(signature_member.value, bytes):
+            raise InvalidSignature(
+                "the signature value is not a byte sequence", reason="malformed_signature"
+            )
+        ids = [serialize_item(item) for item in input_member.items]
+        if len(set(ids)) != len(ids) or not all(
+            isinstance(item.value, str) for item in input_member.items
+        ):
+            raise InvalidSignature(
+                "the covered components are malformed or repeated", reason="malformed_signature"
+            )
+        params = dict(input_member.params)
+        return _Parsed(
+            list(input_member.items),
+            ids,
+            params,
+            _params_text(ids, params),
+            signature_member.value,
+        )
+
+    def _check_times(self, params: dict[str, Any], now: int, *, need_nonce: bool) -> None:
+        created, expires = params.get("created"), params.get("expires")
+        for name, value in (("created", created), ("expires", expires)):
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise StaleMessage(
+                    f"the signature has no integer '{name}' parameter", reason="missing_timestamp"
+                )
+        assert isinstance(created, int)
+        assert isinstance(expires, int)
+        keyid = params.get("keyid")
+        if not isinstance(keyid, str) or not keyid:
+            raise MissingSignature("the signature has no keyid", reason="missing_keyid")
+        if need_nonce and (not isinstance(params.get("nonce"), str) or not params["nonce"]):
+            raise MissingSignature("the signature has no nonce", reason="missing_nonce")
+        if expires <= created:
+            raise StaleMessage(
+                "the signature expires before it is created", reason="malformed_timestamp"
+            )
+        if expires - created > self._max_validity:
+            raise StaleMessage(
+                "the signature's validity window is too long", reason="timestamp_too_long"
+            )
+        if created > now + self._max_skew:
+            raise StaleMessage(
+                "the signature is created in the future", reason="timestamp_in_future"
+            )
+        if expires < now - self._max_skew:
+            raise StaleMessage("the signature has expired")
+
+    @staticmethod
+    def _require(covered: set[str], required: Iterable[str], what: str) -> None:
+        missing = [name for name in required if name not in covered]
+        if missing:
+            raise MissingSignature(
+                f"the {what} signature does not cover {', '.join(missing)}",
+                reason="unsigned_component",
+            )
+
+    def _key_for(self, keyid: str, params: dict[str, Any]) -> tuple[ResolvedKey, str]:
+        resolved = self._resolver.resolve(keyid)
+        declared = params.get("alg")
+        if declared is not None:
+            if declared not in ALGORITHMS:
+                raise UnsupportedAlgorithm("the signature algorithm is not allowed")
+            scheme = str(declared)
+        else:
+            scheme = algorithms.default_scheme(resolved.public_key)
+        if not algorithms.key_matches(scheme, resolved.public_key):
+            raise UnsupportedAlgorithm(
+                "the signature algorithm does not fit the signer's key",
+                reason="algorithm_key_mismatch",
+            )
+        return resolved, scheme
+
+    # -- requests
+
+    def verify_request(
+        self, method: str, url: str, headers: Headers, body: bytes
+    ) -> VerifiedRequest:
+        """Verify a signed request; raise a ``SecurityError`` saying why if it is refused."""
+        message = _Message.request_of(method, url, headers)
+        parsed = self._parse(message.headers)
+        params = parsed.params
+        alg = params.get("alg")
+        if alg is not None and alg not in ALGORITHMS:
+            raise UnsupportedAlgorithm("the signature algorithm is not allowed")
+        now = int(self._clock())
+        self._check_times(params, now, need_nonce=True)
+        covered = set(parsed.ids)
+        target = (
+            ['"@target-uri"']
+            if '"@target-uri"' in covered
+            else [f'"{name}"' for name in REQUEST_COMPONENTS]
+        )
+        required = ['"@method"', *target, '"content-digest"']
+        if "content-type" in message.headers:
+            required.append('"content-type"')
+        self._require(covered, required, "request")
+        check_content_digest(message.headers.get("content-digest"), body)
+        keyid = str(params["keyid"])
+        resolved, scheme = self._key_for(keyid, params)
+        base = _signature_base(message, parsed.components, parsed.ids, parsed.params_text)
+        if not algorithms.verify(resolved.public_key, scheme, parsed.signature, base):
+            raise InvalidSignature("the request signature does not verify")
+        nonce = str(params["nonce"])
+        expires = int(params["expires"])
+        if self._replay is not None and self._replay.seen(keyid, nonce, expires + self._max_skew):
+            raise ReplayedMessage("this request's nonce was already used")
+        return VerifiedRequest(
+            keyid,
+            int(params["created"]),
+            expires,
+            nonce,
+            scheme,
+            tuple(parsed.ids),
+            resolved.certificate,
+        )
+
+    # -- responses
+
+    def verify_response(
+        self,
+        status: int,
+        headers: Headers,
+        body: bytes,
+        *,
+        request: RequestView,
+        expected_keyid: str | None = None,
+    ) -> str:
+        """Verify a signed response to ``request``; return the signer's keyid."""
+        bound = _Message.request_of(request.method, request.url, request.headers)
+        message = _Message(None, None, _header_map(headers), status=status, request=bound)
+        parsed = self._parse(message.headers)
+        params = parsed.params
+        alg = params.get("alg")
+        if alg is not None and alg not in ALGORITHMS:
+            raise UnsupportedAlgorithm("the signature algorithm is not allowed")
+        self._check_times(params, int(self._clock()), need_nonce=False)
+        required = ['"@status"', '"content-digest"']
+        if "content-type" in message.headers:
+            required.append('"content-type"')
+        if "signature" in bound.headers:
+            required.append(f'"signature";req;key="{LABEL}"')
+        self._require(set(parsed.ids), required, "response")
+        check_content_digest(message.headers.get("content-digest"), body)
+        keyid = str(params["keyid"])
+        if expected_keyid is not None and keyid != expected_keyid:
+            raise UntrustedCertificate(
+                "the response is signed by another party than expected", reason="unexpected_party"
+            )
+        resolved, scheme = self._key_for(keyid, params)
+        base = _signature_base(message, parsed.components, parsed.ids, parsed.params_text)
+        if not algorithms.verify(resolved.public_key, scheme, parsed.signature, base):
+            raise InvalidSignature("the response signature does not verify")
+        return keyid
+
+
+__all__ = [
+    "ALGORITHMS",
+    "LABEL",
+    "HttpSigner",
+    "HttpVerifier",
+    "KeyResolver",
+    "RequestView",
+    "ResolvedKey",
+    "StaticKeyResolver",
+    "TrustedKeyDirectory",
+    "VerifiedRequest",
+    "check_content_digest",
+    "content_digest",
+]

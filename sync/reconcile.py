@@ -1,0 +1,123 @@
+"""Reconciliation: compare every local dossier with the portal, enqueue what is missing or behind.
+
+Dossiers are walked in code order (keyset pages). A dossier with deliveries still pending or dead
+is skipped: the worker (or an operator's retry) will bring it level. For the others the portal is
+asked (``TraCuuHoSo``), a few at a time; a dossier the portal lacks is enqueued from scratch, one
+whose status there differs is enqueued again from its first step — steps keep their idempotency
+keys, so the portal applies only those it missed. Lookups that fail are counted, not retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from connectors.base import CallContext
+from connectors.errors import ConnectorError, NotFound
+from connectors.portal import PortalDossier
+from store.db import create_sessionmaker, reader
+from store.dossiers import (
+    DossierRecord,
+    SyncState,
+    count_dossiers,
+    dossier_page,
+    requeue,
+    sync_states,
+)
+from sync.portal import PortalClient
+
+log = logging.getLogger("lienthong.sync")
+
+
+@dataclass
+class ReconcileReport:
+    """What a reconciliation found and did."""
+
+    checked: int = 0
+    in_sync: int = 0
+    missing: int = 0
+    behind: int = 0
+    in_flight: int = 0
+    lookup_failed: int = 0
+    enqueued: int = 0
+
+
+class _Unknown:
+    """Marks a dossier whose lookup failed."""
+
+
+async def reconcile(
+    engine: AsyncEngine,
+    portal: PortalClient,
+    *,
+    dry_run: bool = False,
+    page_size: int = 200,
+    concurrency: int = 8,
+    client_id: str = "adapter",
+    on_total: Callable[[int], None] | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> ReconcileReport:
+    """Walk every dossier; ``on_total``/``on_progress`` feed a progress bar."""
+    report = ReconcileReport()
+    read_sessions = create_sessionmaker(reader(engine))
+    write_sessions = create_sessionmaker(engine)
+    async with read_sessions() as session:
+        total = await count_dossiers(session)
+    if on_total is not None:
+        on_total(total)
+    limit = asyncio.Semaphore(concurrency)
+
+    async def look_up(record: DossierRecord) -> PortalDossier | _Unknown | None:
+        ctx = CallContext.new(client_id, issue=record.dossier.code)
+        async with limit:
+            try:
+                return await portal.lookup_dossier(record.dossier.code, ctx)
+            except NotFound:
+                return None
+            except ConnectorError as exc:
+                log.warning("reconcile: lookup failed (%s)", type(exc).__name__)
+                return _Unknown()
+
+    after: str | None = None
+    while True:
+        async with read_sessions() as session:
+            page = await dossier_page(session, after=after, limit=page_size)
+            states = await sync_states(session, [r.dossier.code for r in page])
+        if not page:
+            break
+        after = page[-1].dossier.code
+        settled = [r for r in page if not _in_flight(states.get(r.dossier.code))]
+        report.in_flight += len(page) - len(settled)
+        found = await asyncio.gather(*(look_up(record) for record in settled))
+        for record, remote in zip(settled, found, strict=True):
+            if isinstance(remote, _Unknown):
+                report.lookup_failed += 1
+                continue
+            if remote is not None and int(remote.status) == int(record.dossier.status):
+                report.in_sync += 1
+                continue
+            missing = remote is None
+            if missing:
+                report.missing += 1
+            else:
+                report.behind += 1
+            if not dry_run:
+                async with write_sessions() as session, session.begin():
+                    report.enqueued += await requeue(
+                        session, record.dossier.code, from_scratch=missing
+                    )
+        report.checked += len(page)
+        if on_progress is not None:
+            on_progress(len(page))
+    return report
+
+
+def _in_flight(state: SyncState | None) -> bool:
+    return state is not None and (state.pending > 0 or state.dead > 0)
+
+
+__all__ = ["ReconcileReport", "reconcile"]

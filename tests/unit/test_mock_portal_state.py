@@ -1,0 +1,197 @@
+"""The portal mock's rules: sessions expire, isUpdating, legal moves, idempotent progress."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from mock_endpoints import portal_state as codes
+from mock_endpoints.errors import PortalError
+from mock_endpoints.portal_state import PortalState, batch_error_code
+from schemas.times import VN_TZ
+
+CODE = "000.00.04.H04-261126-0007"
+RECEIVED = datetime(2026, 11, 26, 9, 30, tzinfo=VN_TZ)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def record(code: str = CODE, status: int = 1, **changes: str) -> dict[str, Any]:
+    base = {
+        "MaHoSo": code,
+        "MaTTHC": "1.001193",
+        "MaDonVi": "000.00.04.H04",
+        "MaLinhVuc": "TP.HT",
+        "TenHoSo": "Đăng ký khai sinh",
+        "ChuHoSo": "Nguyễn Văn An",
+        "SoGiayToChuHoSo": "001090000001",
+        "TrangThaiHoSo": str(status),
+        "NgayTiepNhan": RECEIVED.strftime("%Y%m%d%H%M%S"),
+        "NgayHenTra": "",
+        "NgayCapNhat": RECEIVED.strftime("%Y%m%d%H%M%S"),
+    }
+    base.update(changes)
+    return base
+
+
+def step(sequence: int, status: int, code: str = CODE) -> dict[str, str]:
+    at = RECEIVED + timedelta(hours=sequence)
+    return {
+        "MaHoSo": code,
+        "ThuTu": str(sequence),
+        "TrangThaiHoSo": str(status),
+        "ThoiDiemXuLy": at.strftime("%Y%m%d%H%M%S"),
+        "NguoiXuLy": "Cán bộ một cửa",
+        "NoiDungXuLy": "",
+        "IdempotencyKey": f"{code}#{sequence}",
+    }
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def state(clock: Clock) -> PortalState:
+    return PortalState(session_ttl=60, clock=clock)
+
+
+def test_login_gives_a_session_that_expires(state: PortalState, clock: Clock) -> None:
+    """A session works until its lifetime passes, then answers "-1"."""
+    session = state.login("lienthong", "sandbox", "000.00.04.H04")
+    assert state.check_session(session.token).dstcode == "000.00.04.H04"
+    clock.now += 61
+    with pytest.raises(PortalError) as caught:
+        state.check_session(session.token)
+    assert caught.value.error_code == codes.SESSION_EXPIRED
+
+
+def test_wrong_password_and_missing_dstcode_are_refused(state: PortalState) -> None:
+    """Wrong credentials answer "6"; a login without dstcode answers "1"."""
+    with pytest.raises(PortalError) as caught:
+        state.login("lienthong", "nope", "X")
+    assert caught.value.error_code == codes.BAD_CREDENTIALS
+    with pytest.raises(PortalError) as caught:
+        state.login("lienthong", "sandbox", "")
+    assert caught.value.error_code == codes.INVALID_INPUT
+
+
+def test_creating_an_existing_dossier_is_an_error(state: PortalState) -> None:
+    """isUpdating=false on a held dossier answers "3" and keeps the first version."""
+    assert state.sync_dossiers([record()], is_updating=False)[0]["error_code"] == codes.OK
+    again = state.sync_dossiers([record(TenHoSo="Khác")], is_updating=False)[0]
+    assert again["error_code"] == codes.ALREADY_EXISTS
+    held = state.held(CODE)
+    assert held is not None
+    assert held["dossier"]["TenHoSo"] == "Đăng ký khai sinh"
+
+
+def test_updating_a_missing_dossier_is_an_error(state: PortalState) -> None:
+    """isUpdating=true on an unknown dossier answers "2" and creates nothing."""
+    result = state.sync_dossiers([record()], is_updating=True)[0]
+    assert result["error_code"] == codes.NOT_FOUND
+    assert state.held(CODE) is None
+
+
+def test_an_update_with_an_illegal_status_move_is_refused(state: PortalState) -> None:
+    """Updating a submitted dossier straight to processed answers "4"."""
+    state.sync_dossiers([record(status=1)], is_updating=False)
+    assert state.sync_dossiers([record(status=9)], is_updating=True)[0]["error_code"] == "4"
+    assert state.sync_dossiers([record(status=2)], is_updating=True)[0]["error_code"] == "0"
+    held = state.held(CODE)
+    assert held is not None
+    assert held["status"] == 2
+    assert held["sync_count"] == 2
+
+
+def test_a_batch_can_partly_fail(state: PortalState) -> None:
+    """One bad record does not stop the others; the top-level code is the first failure's."""
+    other = "000.00.04.H04-261126-0008"
+    results = state.sync_dossiers(
+        [record(), {"MaHoSo": "broken"}, record(code=other)], is_updating=False
+    )
+    assert [r["error_code"] for r in results] == ["0", "1", "0"]
+    assert batch_error_code(results) == "1"
+    assert "broken" not in results[1]["message"]
+
+
+def test_progress_is_applied_once_per_key(state: PortalState) -> None:
+    """A repeated idempotency key is acknowledged as a duplicate, applied once, counted."""
+    state.sync_dossiers([record(status=1)], is_updating=False)
+    first = state.update_progress([step(1, 2)])[0]
+    again = state.update_progress([step(1, 2)])[0]
+    assert (first["error_code"], first["duplicate"]) == ("0", False)
+    assert (again["error_code"], again["duplicate"]) == ("0", True)
+    held = state.held(CODE)
+    assert held is not None
+    assert len(held["progress"]) == 1
+    assert held["progress"][0]["seen"] == 2
+    assert held["status"] == 2
+
+
+def test_progress_with_an_illegal_move_is_refused(state: PortalState) -> None:
+    """Progress from submitted to result delivered answers "4"; the status stays."""
+    state.sync_dossiers([record(status=1)], is_updating=False)
+    assert state.update_progress([step(1, 10)])[0]["error_code"] == codes.ILLEGAL_MOVE
+    held = state.held(CODE)
+    assert held is not None
+    assert held["status"] == 1
+    assert held["progress"] == []
+
+
+def test_progress_out_of_order_is_refused(state: PortalState) -> None:
+    """A new step whose ThuTu is not after the last applied answers "5"."""
+    state.sync_dossiers([record(status=1)], is_updating=False)
+    state.update_progress([step(2, 2)])
+    assert state.update_progress([step(1, 2)])[0]["error_code"] == codes.OUT_OF_ORDER
+
+
+def test_progress_for_an_unknown_dossier_is_not_found(state: PortalState) -> None:
+    """Progress for a dossier the portal does not hold answers "2"."""
+    assert state.update_progress([step(1, 2)])[0]["error_code"] == codes.NOT_FOUND
+
+
+def test_a_reused_key_for_another_step_is_refused(state: PortalState) -> None:
+    """The same key with another status is not a duplicate: it answers "3"."""
+    state.sync_dossiers([record(status=1)], is_updating=False)
+    state.update_progress([step(1, 2)])
+    assert state.update_progress([step(1, 3)])[0]["error_code"] == codes.ALREADY_EXISTS
+
+
+def test_lookup_answers_the_held_dossier_or_nothing(state: PortalState) -> None:
+    """TraCuuHoSo finds a held dossier, an empty list for an unknown one, "1" for a bad code."""
+    state.sync_dossiers([record()], is_updating=False)
+    assert [d.code for d in state.lookup(CODE)] == [CODE]
+    assert state.lookup("000.00.04.H04-261126-0099") == []
+    with pytest.raises(PortalError) as caught:
+        state.lookup("not-a-code")
+    assert caught.value.error_code == codes.INVALID_INPUT
+
+
+def test_batches_must_be_non_empty_lists(state: PortalState) -> None:
+    """``data`` that is not a list, or an empty one, answers "1"."""
+    for data in ({}, [], "x"):
+        with pytest.raises(PortalError) as caught:
+            state.sync_dossiers(data, is_updating=False)
+        assert caught.value.error_code == codes.INVALID_INPUT
+
+
+def test_procedures_by_code_and_sector(state: PortalState) -> None:
+    """LayThuTuc finds a procedure or answers "2"; LayDanhSachTTHC filters by sector."""
+    assert state.procedure("1.001193").name == "Đăng ký khai sinh"
+    with pytest.raises(PortalError) as caught:
+        state.procedure("9.999999")
+    assert caught.value.error_code == codes.NOT_FOUND
+    sector = state.procedures("TP.HT")
+    assert sector
+    assert all(p.sector_code == "TP.HT" for p in sector)
+    assert len(state.procedures()) > len(sector)

@@ -1,0 +1,102 @@
+"""Reconciliation against a fake portal that lost dossiers or steps."""
+
+from __future__ import annotations
+
+import random
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from schemas.status import DossierStatus
+from store.db import create_sessionmaker
+from store.dossiers import record_dossier, record_event
+from store.outbox import SqlOutbox
+from sync.backoff import RetryPolicy
+from sync.reconcile import reconcile
+from sync.testing import FakePortal
+from sync.worker import SyncWorker, WorkerSettings
+from tests.support.stores import (  # noqa: F401
+    LIFECYCLE,
+    FakeClock,
+    engine,
+    make_dossier,
+    make_event,
+    store_url,
+)
+
+#: steps per dossier: submitted -> accepted -> processing (each step changes the status)
+STEPS = 2
+
+
+async def _delivered_store(engine: AsyncEngine, portal: FakePortal, serials: range) -> SyncWorker:
+    sessions = create_sessionmaker(engine)
+    for serial in serials:
+        async with sessions() as session, session.begin():
+            await record_dossier(session, make_dossier(serial))
+            for sequence, status in enumerate(LIFECYCLE[:STEPS], start=1):
+                await record_event(session, make_event(serial, sequence, status))
+    clock = FakeClock()
+    worker = SyncWorker(
+        SqlOutbox(engine, clock=clock),
+        portal,
+        settings=WorkerSettings(retry=RetryPolicy(max_attempts=3)),
+        clock=clock,
+        rng=random.Random(2),
+    )
+    await worker.drain()
+    return worker
+
+
+def _forget_last_step(portal: FakePortal, serial: int) -> None:
+    code = make_dossier(serial).code
+    portal.progress[code].pop()
+    previous = portal.progress[code][-1].status
+    portal.dossiers[code] = portal.dossiers[code].model_copy(
+        update={"status": DossierStatus(previous)}
+    )
+
+
+async def test_reconcile_restores_lost_dossiers_and_steps_once(engine: AsyncEngine) -> None:
+    """A dossier the portal lost is re-created with its steps; one behind gets the missing step.
+
+    (Only the status is compared: the portal's lookup does not list the steps it applied.)
+    """
+    portal = FakePortal()
+    worker = await _delivered_store(engine, portal, range(1, 6))
+    del portal.dossiers[make_dossier(1).code]
+    del portal.progress[make_dossier(1).code]
+    _forget_last_step(portal, 2)
+    sessions = create_sessionmaker(engine)
+    async with sessions() as session, session.begin():
+        await record_event(session, make_event(3, 3, LIFECYCLE[2]))  # in flight: left alone
+    totals: list[int] = []
+    progress: list[int] = []
+    report = await reconcile(
+        engine, portal, page_size=2, on_total=totals.append, on_progress=progress.append
+    )
+    assert (report.checked, report.in_sync, report.missing, report.behind) == (5, 2, 1, 1)
+    assert report.in_flight == 1 and report.lookup_failed == 0
+    assert totals == [5] and sum(progress) == 5
+    assert report.enqueued == (1 + STEPS + 1) + (STEPS + 1)
+    await worker.drain()
+    for serial in (1, 2, 4, 5):
+        code = make_dossier(serial).code
+        assert portal.sequences(code) == [1, 2]
+        assert portal.dossiers[code].status is LIFECYCLE[STEPS - 1]
+    assert portal.sequences(make_dossier(3).code) == [1, 2, 3]
+    assert portal.applied_twice() == []
+    assert portal.out_of_order == []
+    again = await reconcile(engine, portal)
+    assert again.in_sync == 5 and again.enqueued == 0
+
+
+async def test_dry_run_and_failed_lookups_enqueue_nothing(engine: AsyncEngine) -> None:
+    """A dry run only reports; lookups that fail are counted and nothing is enqueued for them."""
+    portal = FakePortal()
+    await _delivered_store(engine, portal, range(1, 4))
+    del portal.dossiers[make_dossier(1).code]
+    dry = await reconcile(engine, portal, dry_run=True)
+    assert (dry.missing, dry.enqueued) == (1, 0)
+    assert (await SqlOutbox(engine).stats()).pending == 0
+    portal.faults.down = True
+    down = await reconcile(engine, portal)
+    assert (down.lookup_failed, down.enqueued) == (3, 0)
