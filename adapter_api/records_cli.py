@@ -1,9 +1,9 @@
 """``lienthong records``: import watch lists, refresh watched records, bulk-verify citizens.
 
-- ``import FILE``: register the watches of a CSV/JSON file (columns ``kind``, ``id``, ``purpose``,
-  optionally ``client``). Good rows are imported in one transaction, bad rows are listed with their
-  line and reason (``--report`` writes them as CSV); exit 3 when some rows were rejected, 1 when
-  the import failed and nothing was imported.
+- ``import FILE``: register the watches of a CSV/JSON file (columns ``kind``, ``id``,
+  ``purpose``, and optionally ``client`` and ``official``). Good rows are imported in one
+  transaction, bad rows are listed with their line and reason (``--report`` writes them as CSV);
+  exit 3 when some rows were rejected, 1 when the import failed and nothing was imported.
 - ``refresh``: run one refresh pass (or resume the interrupted one); ``--every`` repeats it. Exit
   3 when an upstream outage cut the pass short (the next run resumes it).
 - ``verify FILE``: check ``citizen_id``, ``full_name``, ``date_of_birth`` rows with the population
@@ -24,25 +24,23 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import Any, TextIO
 
 import click
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tqdm import tqdm
 
+import store.tables  # noqa: F401 - registers every table on the metadata
 from adapter_api import bootstrap
 from adapter_api.record_purposes import ClientWatchPolicy
 from adapter_api.settings import Settings
 from connectors.base import CallContext
+from schemas.citizen_id import validate_citizen_id
+from schemas.dossier_code import validate_dossier_code
+from schemas.errors import SchemaError
 from store.db import create_engine, create_sessionmaker
 from store.metadata import metadata
 from store.records import count_watched_records
-from store.tables.records import (
-    record_changes,
-    record_refresh_runs,
-    record_snapshots,
-    record_watches,
-)
 from store.types import utc_now
 from sync.errors import RecordFileError
 from sync.rate_budget import RateBudget
@@ -62,10 +60,6 @@ from sync.records_verify import (
 
 #: exit status when the command did its work but some rows or records need another go
 EXIT_PARTIAL = 3
-_RECORD_TABLES = [record_watches, record_snapshots, record_changes, record_refresh_runs]
-
-T = TypeVar("T")
-
 
 # --- shared options and wiring --------------------------------------------------------------
 
@@ -119,20 +113,28 @@ def _settings(**overrides: Any) -> Settings:
 @asynccontextmanager
 async def _store(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     """Sessions on the configured store, prepared as ``serve`` prepares it (keys, migrations)."""
-    await bootstrap.prepare_async(settings)
+    await _prepare(settings)
     engine = create_engine(settings.resolved_database_url)
     try:
-        if settings.migrate_on_start:
-            await _ensure_record_tables(engine)
         yield create_sessionmaker(engine)
     finally:
         await engine.dispose()
 
 
-async def _ensure_record_tables(engine: AsyncEngine) -> None:
-    """Create the records tables a migration has not made yet (a no-op once one has)."""
-    async with engine.begin() as connection:
-        await connection.run_sync(metadata.create_all, tables=_RECORD_TABLES, checkfirst=True)
+async def _prepare(settings: Settings) -> None:
+    """Keys (sandbox), data folder and migrations, as ``serve`` does them.
+
+    Tables that no migration makes yet are created too (a no-op once the migration has them).
+    """
+    await bootstrap.prepare_async(settings)
+    if not settings.migrate_on_start:
+        return
+    engine = create_engine(settings.resolved_database_url, pool_size=1)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(metadata.create_all, checkfirst=True)
+    finally:
+        await engine.dispose()
 
 
 @dataclass
@@ -178,6 +180,10 @@ def records() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--client", help="Client the rows are watched for (a 'client' column wins).")
 @click.option(
+    "--official",
+    help="Official (VN+CCCD) accountable for citizen rows (an 'official' column wins).",
+)
+@click.option(
     "--report",
     "report_path",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -188,6 +194,7 @@ def records() -> None:
 def import_command(
     file: Path,
     client: str | None,
+    official: str | None,
     report_path: Path | None,
     data_dir: Path | None,
     database_url: str | None,
@@ -213,6 +220,7 @@ def import_command(
                     rows,
                     policy=policy,
                     default_client=client,
+                    default_official=official,
                     now=utc_now(),
                     on_progress=bar.update,
                 )
@@ -246,6 +254,17 @@ def _write_rejected(report: ImportReport, path: Path) -> None:
             writer.writerow([row.line, row.kind, row.record_id, row.code, row.message])
 
 
+def _check_official(user_id: str | None) -> None:
+    if user_id is None:
+        return
+    try:
+        if not user_id.startswith("VN"):
+            raise SchemaError("no VN prefix")
+        validate_citizen_id(user_id[2:])
+    except SchemaError as exc:
+        raise click.BadParameter("must be VN followed by a CCCD", param_hint="--user-id") from exc
+
+
 @records.command("refresh")
 @_store_options
 @_progress_option
@@ -265,7 +284,11 @@ def _write_rejected(report: ImportReport, path: Path) -> None:
 )
 @click.option("--batch-size", type=click.IntRange(1, 1000), default=50, show_default=True)
 @click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True)
-@click.option("--user-id", default=None, help="Official named in population lookups (VN+CCCD).")
+@click.option(
+    "--user-id",
+    default=None,
+    help="Official (VN+CCCD) named in lookups of watches registered without one.",
+)
 @click.option(
     "--every",
     type=click.FloatRange(min=1.0),
@@ -286,6 +309,7 @@ def refresh_command(
     every: float | None,
 ) -> None:
     """Re-read the watched records nationally and record what changed."""
+    _check_official(user_id)
     settings = _settings(
         data_dir=data_dir, database_url=database_url, keys_dir=keys_dir, clients_file=clients_file
     )
@@ -329,8 +353,12 @@ def refresh_command(
     help="Where the CSV report goes (stdout by default).",
 )
 @click.option("--client", default=None, help="Client named in the lookups (this adapter's party).")
-@click.option("--user-id", default=None, help="Official named in the lookups (VN+CCCD).")
-@click.option("--purpose", default=None, help="Dossier code or purpose named in the lookups.")
+@click.option(
+    "--user-id", required=True, help="Official accountable for the lookups (VN + their CCCD)."
+)
+@click.option(
+    "--issue", required=True, help="Code of the registered dossier (task) the lookups serve."
+)
 @click.option(
     "--rate", type=float, default=50.0, show_default=True, help="Verifications per second at most."
 )
@@ -341,8 +369,8 @@ def verify_command(
     file: Path,
     out: TextIO,
     client: str | None,
-    user_id: str | None,
-    purpose: str | None,
+    user_id: str,
+    issue: str,
     rate: float,
     concurrency: int,
     data_dir: Path | None,
@@ -356,15 +384,21 @@ def verify_command(
         rows = read_rows(file, required=VERIFY_COLUMNS, aliases=VERIFY_COLUMN_ALIASES)
     except RecordFileError as exc:
         raise click.ClickException(str(exc)) from exc
+    _check_official(user_id)
+    try:
+        validate_dossier_code(issue)
+    except SchemaError as exc:
+        raise click.BadParameter("not a dossier code", param_hint="--issue") from exc
     settings = _settings(
         data_dir=data_dir, database_url=database_url, keys_dir=keys_dir, clients_file=clients_file
     )
     caller = client or settings.party
 
     def context() -> CallContext:
-        return CallContext.new(caller, user_id=user_id, issue=purpose)
+        return CallContext.new(caller, user_id=user_id, issue=issue)
 
     async def run() -> list[VerifyResult]:
+        await _prepare(settings)
         async with _upstreams(settings) as upstreams:
             with _bar(len(rows), "row", progress) as bar:
                 return await verify_bulk(

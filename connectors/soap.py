@@ -344,19 +344,18 @@ class SoapConnector(UpstreamClient):
         upstream = self.config.name
         code = fault.code or fault.side
         text = f"{upstream}: {op.name} answered a {fault.side} fault {code}"
-        fields = {
-            "upstream": upstream,
-            "message_id": message_id,
-            "fault_code": code,
-            "status": response.status,
-        }
+        cls: type[ConnectorError]
         if fault.side == "Server" and fault.code in self.transient_fault_codes:
-            return UpstreamUnavailable(text, **fields)  # type: ignore[arg-type]
-        if fault.code is not None and fault.code in self.fault_errors:
-            return self.fault_errors[fault.code](text, **fields)  # type: ignore[arg-type]
-        if fault.side == "Client" and fault.code is None:
-            return InvalidRequest(text, **fields)  # type: ignore[arg-type]
-        return UpstreamRejected(text, **fields)  # type: ignore[arg-type]
+            cls = UpstreamUnavailable
+        elif fault.code is not None and fault.code in self.fault_errors:
+            cls = self.fault_errors[fault.code]
+        elif fault.side == "Client" and fault.code is None:
+            cls = InvalidRequest
+        else:
+            cls = UpstreamRejected
+        return cls(
+            text, upstream=upstream, message_id=message_id, fault_code=code, status=response.status
+        )
 
 
 __all__ = [

@@ -138,8 +138,9 @@ class AiohttpTransport:
 
     async def aclose(self) -> None:
         session, self._session = self._session, None
-        if session is not None and not session.closed:
-            await session.close()
+        same_loop = self._loop is asyncio.get_running_loop()
+        if session is not None and not session.closed and same_loop:
+            await session.close()  # a session of another (ended) loop dies with it
 
 
 class HttpxTransport:
@@ -213,8 +214,8 @@ class HttpxTransport:
 
     async def aclose(self) -> None:
         client, self._client = self._client, None
-        if client is not None:
-            await client.aclose()
+        if client is not None and self._loop is asyncio.get_running_loop():
+            await client.aclose()  # a client of another (ended) loop dies with it
 
 
 Handler = Callable[[str, str, Mapping[str, str], bytes], Awaitable[HttpResponse]]

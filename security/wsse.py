@@ -528,7 +528,8 @@ def verify_envelope(
     ``max_skew`` is the clock difference tolerated on the Timestamp, ``max_validity`` the longest
     Created-to-Expires window accepted, ``expected_party`` the signer's CN when it is known.
     With a ``replay_cache``, an envelope whose signature was already accepted while its Timestamp
-    is still valid is refused as a replay.
+    is still valid is refused as a replay. Pass the bytes as received, or an element parsed by
+    :func:`security.xml.parse_xml` (which drops comments, so none can split signed text).
     """
     root = data if isinstance(data, etree._Element) else parse_xml(data, limits)
     _header, body, xroad, security = _envelope_parts(root)

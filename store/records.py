@@ -528,14 +528,31 @@ async def save_refresh_progress(
     after: str | None,
     done: bool,
     lease_until: dt.datetime,
-) -> None:
-    """Record that ``run`` has finished every record of ``kind`` up to ``after`` (or all)."""
+) -> bool:
+    """Record that ``run`` has finished every record of ``kind`` up to ``after`` (or all).
+
+    The kinds of a pass progress side by side: the row is read, locked and merged so that one
+    kind's save never overwrites another's. ``False`` when the pass is no longer ``run.owner``'s.
+    """
     run.progress[kind.value] = {"after": after, "done": done}
+    stored = (
+        await session.execute(
+            select(record_refresh_runs.c.progress)
+            .where(
+                record_refresh_runs.c.id == run.id, record_refresh_runs.c.lease_owner == run.owner
+            )
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    if stored is None:
+        return False
+    progress = {**dict(stored), kind.value: {"after": after, "done": done}}
     await session.execute(
         update(record_refresh_runs)
         .where(record_refresh_runs.c.id == run.id, record_refresh_runs.c.lease_owner == run.owner)
-        .values(progress=dict(run.progress), lease_until=lease_until)
+        .values(progress=progress, lease_until=lease_until)
     )
+    return True
 
 
 async def close_refresh_run(

@@ -54,6 +54,12 @@ def _portal_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--portal-username", envvar="LIENTHONG_PORTAL_USERNAME", default="lienthong"),
         click.option("--portal-password", envvar="LIENTHONG_PORTAL_PASSWORD", default="sandbox"),
         click.option("--portal-agency", envvar="LIENTHONG_PORTAL_AGENCY", default="000.00.04.H04"),
+        click.option(
+            "--message-log/--no-message-log",
+            default=True,
+            show_default=True,
+            help="Record every exchange with the portal in the message log.",
+        ),
     ]
     for option in reversed(options):
         func = option(func)

@@ -13,8 +13,11 @@ that fails as a whole fails every dossier in it; when the failure is permanent t
 sent apart, and a progress run step by step, so one bad record does not condemn the others.
 
 Before a dossier is created the portal is asked whether it has it already (``isUpdating``). A
-create refused with "already exists" (an earlier attempt applied, its answer lost) or an update
-refused with "not found" is looked up once more and resent the right way.
+create refused with "already exists" (an earlier attempt applied, its answer lost), an update
+refused with "not found", or an update refused as an illegal move (a snapshot replayed after the
+portal applied later steps: a worker died before settling) is looked up once more and resent the
+right way. Snapshots never move the portal's status — progress steps do — so a replayed snapshot
+is sent with the status the portal holds.
 """
 
 from __future__ import annotations
@@ -30,9 +33,16 @@ from typing import TypeVar
 from pydantic import ValidationError
 
 from connectors.base import CallContext
-from connectors.errors import AlreadyExists, ConnectorError, NotFound, TransientError
+from connectors.errors import (
+    AlreadyExists,
+    ConnectorError,
+    IllegalMove,
+    NotFound,
+    TransientError,
+)
 from connectors.portal import BatchResult, ItemResult
 from schemas.models import Dossier, DossierEvent
+from schemas.status import DossierStatus
 from store.outbox import Claim, DeliveryKind, OutboxItem, Outcome
 from store.types import utc_now
 from sync.backoff import RetryPolicy
@@ -75,6 +85,7 @@ class _Dossier:
     error: str | None = None
     permanent: bool = False
     looked_again: bool = False
+    portal_status: int | None = None
 
     @property
     def next_run(self) -> list[OutboxItem]:
@@ -94,7 +105,7 @@ class _Dossier:
         run = self.runs[0]
         if count is None or _is_sync(self) or count >= len(run):
             self.runs.pop(0)
-            done, self.looked_again = run, False
+            done, self.looked_again, self.portal_status = run, False, None
             if run[0].kind is DeliveryKind.SYNC_DOSSIER:
                 self.on_portal = True
         else:
@@ -164,7 +175,7 @@ class BatchDelivery:
 
     def _sync_call(self, *, is_updating: bool) -> Call:
         async def call(group: list[_Dossier]) -> BatchResult:
-            snapshots = [_dossier(d.next_run[-1]) for d in group]
+            snapshots = [_snapshot(d) for d in group]
             ctx = self._context(group)
             return await self._portal.sync_dossiers(snapshots, is_updating=is_updating, ctx=ctx)
 
@@ -210,9 +221,10 @@ class BatchDelivery:
             d.done(refused)
         error = results[refused].error
         assert error is not None
-        wrong_way = (
-            isinstance(error, AlreadyExists) if not d.on_portal else isinstance(error, NotFound)
-        )
+        if d.on_portal:  # the portal lost it, or is further on than this snapshot (a replay)
+            wrong_way = isinstance(error, NotFound | IllegalMove)
+        else:  # created before, its answer lost
+            wrong_way = isinstance(error, AlreadyExists)
         if _is_sync(d) and wrong_way and not d.looked_again:
             return True
         d.fail(describe(error), permanent=not isinstance(error, TransientError))
@@ -260,6 +272,7 @@ class BatchDelivery:
                     d.fail(failure.error, permanent=failure.permanent)
                     return
                 d.on_portal = found is not None
+                d.portal_status = None if found is None else int(found.status)
 
         await asyncio.gather(*(one(d) for d in group))
 
@@ -319,6 +332,16 @@ def describe(exc: ConnectorError) -> str:
     if exc.status:
         parts.append(f"(HTTP {exc.status})")
     return f"{' '.join(parts)}: {exc.message}"[:1000]
+
+
+def _snapshot(d: _Dossier) -> Dossier:
+    """The newest snapshot of the run; it never moves the status the portal holds (only progress
+    steps do), so a snapshot replayed after the portal moved on does not pull the status back."""
+    dossier = _dossier(d.next_run[-1])
+    if d.on_portal and d.portal_status is not None and d.portal_status != int(dossier.status):
+        log.info("portal status differs from a replayed snapshot; keeping the portal's")
+        return dossier.model_copy(update={"status": DossierStatus(d.portal_status)})
+    return dossier
 
 
 def _dossier(item: OutboxItem) -> Dossier:

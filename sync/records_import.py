@@ -192,8 +192,12 @@ def _watch_of(
         row.get("id"),
         row.get("client") or default_client or "",
         row.get("purpose"),
-        row.get("official") or default_official or "",
+        row.get("official") or (default_official if _is_citizen(row) else None) or "",
     )
+
+
+def _is_citizen(row: SourceRow) -> bool:
+    return row.get("kind").lower() == WatchKind.CITIZEN.value
 
 
 __all__ = [

@@ -246,48 +246,78 @@ class RecordsRefresher:
                 await asyncio.wait_for(stop.wait(), timeout=wait)
 
     async def _refresh_kind(self, run: RefreshRun, kind: WatchKind) -> KindReport:
+        """Walk ``kind``'s watched records; the next batch is read while this one is applied."""
         report = KindReport()
         after = run.after(kind)
-        batch_size = self._settings.batch_size
-        while True:
-            async with self._sessions() as session:
-                targets = await refresh_targets(
-                    session, kind, after=after, limit=batch_size, prefer=_names_a_dossier
-                )
-            outcomes = await self._read_batch(kind, targets)
-            lease_until = self._clock() + dt.timedelta(seconds=self._settings.lease_seconds)
-            async with self._sessions.begin() as session:
-                for target, outcome in zip(targets, outcomes, strict=True):
-                    if isinstance(outcome, _Skipped):
-                        break
-                    if isinstance(outcome, TransientError):
-                        report.interrupted = True
-                        report.upstream_error = type(outcome).__name__
-                        break
-                    if isinstance(outcome, ConnectorError):
-                        report.failed += 1
-                    else:
-                        event = await apply_observation(
-                            session, kind, target.record_id, outcome, observed_at=self._clock()
-                        )
-                        report.checked += 1
-                        report.changes += event is not None
-                    after = target.record_id
-                    if self._on_progress is not None:
-                        self._on_progress(1)
-                report.done = not report.interrupted and len(targets) < batch_size
-                await save_refresh_progress(
-                    session, run, kind, after=after, done=report.done, lease_until=lease_until
-                )
-            if report.interrupted:
-                logger.warning(
-                    "records refresh of %s interrupted by %s (%s); it resumes on the next run",
-                    kind.value,
-                    UPSTREAM_OF[kind],
-                    report.upstream_error,
-                )
-            if report.interrupted or report.done:
-                return report
+        targets = await self._targets(kind, after)
+        reading = asyncio.ensure_future(self._read_batch(kind, targets))
+        try:
+            while True:
+                outcomes = await reading
+                full = len(targets) == self._settings.batch_size
+                upcoming: list[RefreshTarget] = []
+                if full and not any(isinstance(o, TransientError) for o in outcomes):
+                    upcoming = await self._targets(kind, targets[-1].record_id)
+                    reading = asyncio.ensure_future(self._read_batch(kind, upcoming))
+                after = await self._apply_batch(run, kind, targets, outcomes, after, report)
+                if report.interrupted:
+                    logger.warning(
+                        "records refresh of %s interrupted by %s (%s); it resumes on the next run",
+                        kind.value,
+                        UPSTREAM_OF[kind],
+                        report.upstream_error,
+                    )
+                if report.interrupted or report.done:
+                    return report
+                targets = upcoming
+        finally:
+            if not reading.done():
+                reading.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reading
+
+    async def _targets(self, kind: WatchKind, after: str | None) -> list[RefreshTarget]:
+        async with self._sessions() as session:
+            await session.connection(execution_options={"sqlite_begin": "DEFERRED"})
+            return await refresh_targets(
+                session, kind, after=after, limit=self._settings.batch_size, prefer=_names_a_dossier
+            )
+
+    async def _apply_batch(
+        self,
+        run: RefreshRun,
+        kind: WatchKind,
+        targets: Sequence[RefreshTarget],
+        outcomes: Sequence[_Outcome],
+        after: str | None,
+        report: KindReport,
+    ) -> str | None:
+        """Apply a batch's observations up to the first transient failure; the new ``after``."""
+        lease_until = self._clock() + dt.timedelta(seconds=self._settings.lease_seconds)
+        async with self._sessions.begin() as session:
+            for target, outcome in zip(targets, outcomes, strict=True):
+                if isinstance(outcome, _Skipped):
+                    break
+                if isinstance(outcome, TransientError):
+                    report.interrupted = True
+                    report.upstream_error = type(outcome).__name__
+                    break
+                if isinstance(outcome, ConnectorError):
+                    report.failed += 1
+                else:
+                    event = await apply_observation(
+                        session, kind, target.record_id, outcome, observed_at=self._clock()
+                    )
+                    report.checked += 1
+                    report.changes += event is not None
+                after = target.record_id
+                if self._on_progress is not None:
+                    self._on_progress(1)
+            report.done = not report.interrupted and len(targets) < self._settings.batch_size
+            await save_refresh_progress(
+                session, run, kind, after=after, done=report.done, lease_until=lease_until
+            )
+        return after
 
     async def _read_batch(
         self, kind: WatchKind, targets: Sequence[RefreshTarget]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -79,10 +80,13 @@ class SyncWorker:
         self._outbox = outbox
         self._settings = settings or WorkerSettings()
         self.worker_id = worker_id or default_worker_id()
+        delivery = self._settings.delivery
+        # stop sending when the lease is nearly over: 5 s, or a quarter of a short lease
+        margin = min(delivery.lease_margin, self._settings.lease / 4)
         self._delivery = BatchDelivery(
             portal,
             retry=self._settings.retry,
-            settings=self._settings.delivery,
+            settings=dataclasses.replace(delivery, lease_margin=margin),
             clock=clock,
             rng=rng,
         )
@@ -142,7 +146,7 @@ class SyncWorker:
                 log.warning("sync lane: database error (%s); pausing", type(exc).__name__)
                 await _sleep_unless(stop, self._settings.error_pause)
                 continue
-            if not result.claimed:
+            if not (result.delivered or result.retrying or result.dead):  # idle, or no headway
                 await _sleep_unless(stop, self._settings.idle_poll * random.uniform(0.75, 1.25))
 
 

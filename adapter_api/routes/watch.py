@@ -3,8 +3,9 @@
 ``PUT /v1/watch/{kind}/{id}`` registers (or re-purposes) a watch of a citizen (CCCD) or a business
 (tax code); ``DELETE`` removes it; ``GET /v1/watch`` lists the caller's own watches. A citizen watch
 needs a purpose: a registered dossier the caller may see, or a standing purpose granted to it in
-the client registry; anything else is 403 ``purpose_not_granted``. The refresh job then re-reads
-watched records and the changes appear in ``GET /v1/changes``.
+the client registry (anything else is 403 ``purpose_not_granted``), and ``X-User-Id``: the
+official accountable for it, whom the population lookups that refresh it name. The refresh job
+then re-reads watched records and the changes appear in ``GET /v1/changes``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Header, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
@@ -22,6 +23,7 @@ from adapter_api.clients import ApiClient, Operation
 from adapter_api.errors import Forbidden, InvalidInput, NotFoundError
 from adapter_api.openapi import responses
 from adapter_api.record_purposes import ClientWatchPolicy
+from adapter_api.routes.citizens import OFFICIAL_PATTERN
 from adapter_api.routes.context import container_of, json_response
 from store.records import Watch, WatchKind, delete_watch, get_watch, list_watches, put_watch
 from store.types import utc_now
@@ -57,6 +59,7 @@ class WatchView(BaseModel):
     kind: WatchKind
     id: str
     purpose: str
+    official: str | None = None
     created_at: datetime | None = None
 
 
@@ -70,12 +73,21 @@ class WatchList(BaseModel):
 
 def _view(watch: Watch) -> WatchView:
     return WatchView(
-        kind=watch.kind, id=watch.record_id, purpose=watch.purpose, created_at=watch.created_at
+        kind=watch.kind,
+        id=watch.record_id,
+        purpose=watch.purpose,
+        official=watch.official,
+        created_at=watch.created_at,
     )
 
 
 def _invalid(refusal: Refusal) -> InvalidInput:
-    field = "body.purpose" if "purpose" in refusal.code else "path.id"
+    field = {
+        "missing_purpose": "body.purpose",
+        "invalid_purpose": "body.purpose",
+        "missing_official": "header.X-User-Id",
+        "invalid_official": "header.X-User-Id",
+    }.get(refusal.code, "path.id")
     return InvalidInput(
         refusal.message, code=refusal.code, errors=[{"field": field, "message": refusal.message}]
     )
@@ -94,10 +106,18 @@ async def put_watch_route(
     record_id: RecordId,
     client: Annotated[ApiClient, Depends(_write)],
     body: WatchBody | None = None,
+    user_id: Annotated[
+        str | None,
+        Header(
+            alias="X-User-Id",
+            pattern=OFFICIAL_PATTERN,
+            description="VN + the CCCD of the official accountable for a citizen watch",
+        ),
+    ] = None,
 ) -> Response:
-    """201 for a new watch, 200 when it existed (its purpose is updated)."""
+    """201 for a new watch, 200 when it existed (its purpose and official are updated)."""
     purpose = body.purpose if body is not None and body.purpose else ""
-    watch = make_watch(kind.value, record_id, client.client_id, purpose)
+    watch = make_watch(kind.value, record_id, client.client_id, purpose, user_id or "")
     if isinstance(watch, Refusal):
         raise _invalid(watch)
     container = container_of(request)

@@ -35,7 +35,7 @@ CITIZEN = make_citizen_id("001", 1985, Sex.MALE, 1)
 OTHER_CITIZEN = make_citizen_id("079", 1990, Sex.FEMALE, 2)
 TAX = make_tax_code("010010910")
 DOSSIER = "000.00.04.H04-261126-0001"
-T0 = dt.datetime(2026, 11, 26, 1, 0, tzinfo=dt.UTC)
+OFFICIAL = "VN" + make_citizen_id("001", 1980, Sex.MALE, 9)
 
 
 @dataclass
@@ -86,7 +86,7 @@ class Api:
     sessions: async_sessionmaker[AsyncSession]
 
     async def call(self, method: str, path: str, client: str, **kwargs: Any) -> httpx.Response:
-        headers = {"X-Test-Client": client, **kwargs.pop("headers", {})}
+        headers = {"X-Test-Client": client, "X-User-Id": OFFICIAL, **kwargs.pop("headers", {})}
         return await self.http.request(method, path, headers=headers, **kwargs)
 
     async def observe(self, kind: WatchKind, record_id: str, record: dict[str, Any] | None) -> None:
@@ -157,7 +157,11 @@ async def test_a_citizen_watch_needs_a_granted_purpose(api: Api) -> None:
     not_granted = await api.call("PUT", path, "province-app", json={"purpose": "bhxh-dong-bo"})
     by_dossier = await api.call("PUT", path, "province-app", json={"purpose": DOSSIER})
     standing = await api.call("PUT", path, "limited", json={"purpose": "bhxh-dong-bo"})
+    no_official = await api.http.put(
+        path, headers={"X-Test-Client": "province-app"}, json={"purpose": DOSSIER}
+    )
     assert (missing.status_code, missing.json()["code"]) == (422, "missing_purpose")
+    assert (no_official.status_code, no_official.json()["code"]) == (422, "missing_official")
     assert (unknown.status_code, unknown.json()["code"]) == (403, "purpose_not_granted")
     assert not_granted.status_code == 403
     assert (by_dossier.status_code, by_dossier.json()["purpose"]) == (201, DOSSIER)

@@ -41,10 +41,7 @@ TABLES = [record_changes, record_refresh_runs, record_snapshots, record_watches]
 async def sessions(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    if request.param == "sqlite":
-        url = str(tmp_path)
-    else:
-        url = request.getfixturevalue("postgres_dsn")
+    url = str(tmp_path) if request.param == "sqlite" else request.getfixturevalue("postgres_dsn")
     engine = create_engine(url)
     async with engine.begin() as connection:
         await connection.run_sync(metadata.create_all, tables=TABLES, checkfirst=True)

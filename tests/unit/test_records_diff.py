@@ -126,8 +126,6 @@ def test_minimise_keeps_only_allowed_fields() -> None:
     old = {"full_name": "A", "permanent_address": "X", "ethnicity": "Kinh"}
     new = {"full_name": "A", "permanent_address": "Y", "ethnicity": "Tày"}
     diff = diff_records(old, new)
-    assert [e["field"] for e in minimise_diff(diff, {"permanent_address"})] == [
-        "permanent_address"
-    ]
+    assert [e["field"] for e in minimise_diff(diff, {"permanent_address"})] == ["permanent_address"]
     assert minimise_diff(diff, set()) == []
     assert len(minimise_diff(diff, None)) == 2

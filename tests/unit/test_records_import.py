@@ -29,6 +29,7 @@ CITIZEN = make_citizen_id("001", 1985, Sex.MALE, 1)
 CITIZEN_2 = make_citizen_id("079", 1990, Sex.FEMALE, 2)
 TAX = make_tax_code("010010910")
 DOSSIER = "000.00.04.H04-261126-0001"
+OFFICIAL = "VN" + make_citizen_id("001", 1980, Sex.MALE, 9)
 
 
 class FakePolicy:
@@ -85,6 +86,7 @@ async def test_a_bulk_import_with_bad_rows_imports_the_good_ones_and_reports_the
         rows,
         policy=FakePolicy(),
         default_client="province-app",
+        default_official=OFFICIAL,
         now=T0,
         on_progress=progress.append,
     )
@@ -101,9 +103,9 @@ async def test_a_bulk_import_with_bad_rows_imports_the_good_ones_and_reports_the
     assert sum(progress) == 8
     async with sessions() as session:
         watches = await list_watches(session)
-    assert {(w.kind, w.record_id, w.purpose) for w in watches} == {
-        (WatchKind.CITIZEN, CITIZEN, DOSSIER),
-        (WatchKind.BUSINESS, TAX, ""),
+    assert {(w.kind, w.record_id, w.purpose, w.official) for w in watches} == {
+        (WatchKind.CITIZEN, CITIZEN, DOSSIER, OFFICIAL),
+        (WatchKind.BUSINESS, TAX, "", None),
     }
 
 
@@ -114,7 +116,12 @@ async def test_an_unexpected_failure_rolls_the_whole_import_back(
     rows = _csv(f"kind,id,purpose\nbusiness,{TAX},\ncitizen,{CITIZEN},{DOSSIER}\n")
     with pytest.raises(RuntimeError, match="went away"):
         await import_watches(
-            sessions, rows, policy=FakePolicy(fail_on=CITIZEN), default_client="province-app", now=T0
+            sessions,
+            rows,
+            policy=FakePolicy(fail_on=CITIZEN),
+            default_client="province-app",
+            default_official=OFFICIAL,
+            now=T0,
         )
     async with sessions() as session:
         assert await list_watches(session) == []
@@ -125,13 +132,19 @@ async def test_rows_may_name_their_client_and_unknown_clients_are_refused(
 ) -> None:
     """A ``client`` column overrides the default; a client not registered is refused."""
     rows = _csv(
-        f"kind,id,purpose,client\ncitizen,{CITIZEN},bhxh,ministry\ncitizen,{CITIZEN},bhxh,nobody\n"
-        f"citizen,{CITIZEN_2},{DOSSIER},\n"
+        f"kind,id,purpose,client,official\n"
+        f"citizen,{CITIZEN},bhxh,ministry,{OFFICIAL}\n"
+        f"citizen,{CITIZEN},bhxh,nobody,{OFFICIAL}\n"
+        f"citizen,{CITIZEN_2},{DOSSIER},,{OFFICIAL}\n"
+        f"citizen,{CITIZEN_2},{DOSSIER},ministry,\n"
+        f"citizen,{CITIZEN_2},{DOSSIER},ministry,VN123\n"
     )
     report = await import_watches(sessions, rows, policy=FakePolicy(), default_client=None, now=T0)
     assert [(r.line, r.code) for r in report.rejected] == [
         (3, "unknown_client"),
         (4, "missing_client"),
+        (5, "missing_official"),
+        (6, "invalid_official"),
     ]
     async with sessions() as session:
         assert [w.client for w in await list_watches(session)] == ["ministry"]
@@ -170,6 +183,6 @@ def test_make_watch_checks_each_value() -> None:
     """IDs are validated by kind, purposes bounded, businesses need no purpose."""
     assert make_watch("Business", f" {TAX} ", "c", "") == Watch(WatchKind.BUSINESS, TAX, "c", "")
     assert isinstance(make_watch("business", CITIZEN, "c", ""), Refusal)
-    refusal = make_watch("citizen", CITIZEN, "c", "x" * 65)
+    refusal = make_watch("citizen", CITIZEN, "c", "x" * 65, OFFICIAL)
     assert isinstance(refusal, Refusal)
     assert refusal.code == "invalid_purpose"

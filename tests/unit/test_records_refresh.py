@@ -216,3 +216,34 @@ async def test_rate_budget_waits_per_upstream() -> None:
     assert slept == pytest.approx([0.2, 0.4])
     with pytest.raises(ValueError, match="positive"):
         TokenBucket(0)
+
+
+async def test_a_citizen_is_read_under_the_watch_that_names_a_dossier(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Of several watches, the lookup uses one whose purpose is a dossier code, and its official."""
+    population = FakePopulation({"001085000001": {"full_name": "A"}})
+    async with sessions.begin() as session:
+        await put_watch(
+            session,
+            Watch(WatchKind.CITIZEN, "001085000001", "limited", "bhxh", "VN001080000001"),
+            now=T0,
+        )
+        await put_watch(
+            session,
+            Watch(
+                WatchKind.CITIZEN,
+                "001085000001",
+                "province-app",
+                "000.00.04.H04-261126-0001",
+                "VN001080000002",
+            ),
+            now=T0,
+        )
+    await _refresher(sessions, population, FakeRegistry(), user_id="VN001085000009").run_once()
+    ctx = population.contexts[0]
+    assert (ctx.client, ctx.issue, ctx.user_id) == (
+        "province-app",
+        "000.00.04.H04-261126-0001",
+        "VN001080000002",
+    )

@@ -223,3 +223,32 @@ async def test_nothing_is_sent_when_the_lease_is_about_to_end() -> None:
     (outcome,) = await _delivery(portal, clock).deliver([claim])
     assert outcome.delivered == () and outcome.failed is None
     assert portal.calls == []
+
+
+async def test_replay_after_a_crash_does_not_pull_the_status_back() -> None:
+    """Items applied by a worker that died before settling are replayed: the old snapshot keeps
+    the portal's newer status, the steps are acknowledged as duplicates, nothing dies."""
+    clock = FakeClock()
+    portal = FakePortal()
+    claim = _claim(1, events=2, clock=clock)
+    first = await _delivery(portal, clock).deliver([claim])  # applied; pretend settle was lost
+    assert first[0].failed is None
+    replay = await _delivery(portal, clock).deliver([claim])
+    assert replay[0].failed is None and len(replay[0].delivered) == 3
+    code = make_dossier(1).code
+    assert portal.dossiers[code].status is LIFECYCLE[1]
+    assert portal.sequences(code) == [1, 2]
+    assert portal.creates[code] == 1
+
+
+async def test_known_dossier_snapshot_behind_the_portal_is_resent_with_its_status() -> None:
+    """An update refused as an illegal move (the portal is further on) is looked up and resent
+    with the portal's status."""
+    clock = FakeClock()
+    portal = FakePortal()
+    portal.dossiers[make_dossier(1).code] = make_dossier(1, status=S.PROCESSING)
+    claim = _claim(1, on_portal=True, clock=clock)
+    (outcome,) = await _delivery(portal, clock).deliver([claim])
+    assert outcome.failed is None
+    assert portal.calls == ["sync_update", "lookup", "sync_update"]
+    assert portal.dossiers[make_dossier(1).code].status is S.PROCESSING
