@@ -22,7 +22,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from adapter_api.background import EmbeddedServer, WorkerService
 from adapter_api.clients import ClientConfigError, ClientRegistry, load_clients, sandbox_clients
@@ -44,6 +44,8 @@ from store.db import create_engine, create_sessionmaker, normalize_url, upgrade,
 from store.log_keys import access_log_key, message_log_key
 from store.message_log import BodyCipher, KeyFolderCertificates, SqlMessageLog
 from store.outbox import SqlOutbox
+from sync.rate_budget import RateBudget
+from sync.records_refresh import RecordsRefresher, RecordsRefreshService, RefreshSettings
 from sync.worker import SyncWorker, WorkerSettings
 
 log = logging.getLogger("lienthong.api")
@@ -164,6 +166,25 @@ async def upstream_connectors(
         await engine.dispose()
 
 
+def _records_refresh_service(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], connectors: Connectors
+) -> RecordsRefreshService:
+    """The scheduled refresh of watched records, within the per-upstream rate budget."""
+    refresher = RecordsRefresher(
+        sessions,
+        population=connectors.population,
+        registry=connectors.registry,
+        budget=RateBudget(
+            {
+                "population": settings.refresh_population_rate,
+                "registry": settings.refresh_registry_rate,
+            }
+        ),
+        settings=RefreshSettings(user_id=settings.refresh_official),
+    )
+    return RecordsRefreshService(refresher, interval=settings.refresh_interval_seconds)
+
+
 def build_container(settings: Settings) -> Container:
     """Everything the API needs, built once (see the module docstring); no network I/O."""
     keys = Path(settings.keys_dir)
@@ -219,6 +240,8 @@ def build_container(settings: Settings) -> Container:
             outbox, connectors.portal, settings=WorkerSettings(concurrency=settings.worker_lanes)
         )
         container.services.append(WorkerService(worker))
+    if settings.refresh_interval_seconds > 0:
+        container.services.append(_records_refresh_service(settings, sessions, connectors))
     container.readiness["keys"] = _keys_check(settings)
     container.readiness["store"] = _store_check(engine)
     container.closers += [engine.dispose, message_log.aclose, connectors.aclose]

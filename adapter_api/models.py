@@ -1,14 +1,17 @@
 """The API's own request and response shapes (the canonical records live in ``schemas.models``).
 
 Request bodies refuse unknown fields; the dossier code of a path is not repeated in the body.
+Inputs are taken as the OpenAPI document describes them and nothing looser: instants are RFC 3339
+strings with an offset (not Unix numbers), dates ``YYYY-MM-DD``, statuses JSON integers.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from schemas.citizen_id import CitizenId, Sex
 from schemas.dossier_code import AgencyCode
@@ -16,6 +19,41 @@ from schemas.models import ApplicantId, Code, LongText, Text
 from schemas.status import DossierStatus
 
 _IN = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _rfc3339_text(value: object) -> object:
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or _RFC3339.fullmatch(value) is None:
+        raise ValueError("must be an RFC 3339 date-time with a UTC offset")
+    return value
+
+
+def _date_text(value: object) -> object:
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or _ISO_DATE.fullmatch(value) is None:
+        raise ValueError("must be a date as YYYY-MM-DD")
+    return value
+
+
+def _status_number(value: object) -> object:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("must be a status code 1-10 (an integer)")
+    return value
+
+
+#: An instant as RFC 3339 text with an offset.
+Instant = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)]
+#: A calendar date as ``YYYY-MM-DD``.
+IsoDate = Annotated[date, BeforeValidator(_date_text)]
+#: A dossier status given as a JSON integer.
+StatusCode = Annotated[DossierStatus, BeforeValidator(_status_number)]
 _OUT = ConfigDict(frozen=True)
 
 
@@ -42,7 +80,7 @@ class VerifyCitizenRequest(BaseModel):
 
     citizen_id: CitizenId
     full_name: Text
-    date_of_birth: date
+    date_of_birth: IsoDate
 
 
 class VerifyCitizenResult(BaseModel):
@@ -63,10 +101,10 @@ class DossierBody(BaseModel):
     sector_code: Code
     applicant_name: Text
     applicant_id: ApplicantId
-    status: DossierStatus
-    received_at: AwareDatetime
-    due_at: AwareDatetime | None = None
-    updated_at: AwareDatetime
+    status: StatusCode
+    received_at: Instant
+    due_at: Instant | None = None
+    updated_at: Instant
     title: LongText
 
 
@@ -76,8 +114,8 @@ class EventBody(BaseModel):
     model_config = _IN
 
     sequence: int = Field(ge=1, le=2_147_483_647, strict=True)
-    status: DossierStatus
-    occurred_at: AwareDatetime
+    status: StatusCode
+    occurred_at: Instant
     officer: Text | None = None
     note: LongText | None = None
 
@@ -219,8 +257,11 @@ __all__ = [
     "FeedPage",
     "HealthView",
     "HistoryView",
+    "Instant",
+    "IsoDate",
     "ReadinessView",
     "ServiceView",
+    "StatusCode",
     "SyncStateView",
     "VerifyCitizenRequest",
     "VerifyCitizenResult",

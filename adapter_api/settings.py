@@ -65,6 +65,16 @@ class Settings(BaseSettings):
     migrate_on_start: bool = Field(True, description="apply the store's migrations at start-up")
     db_pool_size: int = Field(10, ge=1, le=200)
 
+    # Watched records (the refresh job).
+    refresh_interval_seconds: float = Field(
+        3600.0, ge=0, description="seconds between refreshes of watched records (0: never)"
+    )
+    refresh_population_rate: float = Field(10.0, gt=0, description="population reads per second")
+    refresh_registry_rate: float = Field(10.0, gt=0, description="registry reads per second")
+    refresh_official: str | None = Field(
+        None, description="official (VN + CCCD) named in refresh lookups of watches without one"
+    )
+
     @property
     def mock_base_url(self) -> str:
         """The base URL of the sandbox mock endpoints."""

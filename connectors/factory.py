@@ -9,6 +9,7 @@ sandbox credentials of docs/design.md.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -61,7 +62,9 @@ class ConnectorsConfig:
     retry: RetrySettings = field(default_factory=RetrySettings)
     breaker: BreakerSettings = field(default_factory=BreakerSettings)
     max_concurrency: int = 64
+    #: lifetime of our signatures (RFC 9421 ``expires``, the WS-Security Timestamp)
     signature_ttl_seconds: int = 60
+    #: clock skew tolerated when checking the upstreams' signatures
     max_skew_seconds: int = 60
     portal_batch_size: int = 100
     upstreams: dict[str, UpstreamConfig] = field(default_factory=dict)
@@ -152,6 +155,8 @@ def build_connectors(
         contract=population_contract(),
         transport=transport_for(population_config),
         recorder=recorder,
+        signature_ttl=dt.timedelta(seconds=config.signature_ttl_seconds),
+        max_skew=dt.timedelta(seconds=config.max_skew_seconds),
     )
     registry = RegistryConnector(
         registry_config,

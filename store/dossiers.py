@@ -19,15 +19,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.models import Dossier, DossierEvent
 from schemas.status import INITIAL_STATUSES, DossierStatus, check_transition
+from store.dossier_writes import Change, write_change
 from store.errors import DossierNotFound, InvalidInitialStatus, SequenceConflict
 from store.outbox import DeliveryKind, ItemState, enqueue
-from store.tables.dossiers import FEED_COUNTER, counters, dossier_events, dossiers
+from store.tables.dossiers import dossier_events, dossiers
 from store.tables.outbox import outbox
 from store.types import utc_now
 
@@ -119,8 +120,8 @@ async def record_dossier(
             .returning(dossiers.c.code)
         )
         if inserted.first() is not None:
-            await _enqueue_dossier(session, dossier, now)
-            seq, stamped = await _stamp(session, dossier.code, given)
+            change = Change(dossier.code, {}, deliveries=[_dossier_delivery(dossier, now)])
+            seq, stamped = await write_change(session, change, now=now, stamp=given)
             record = DossierRecord(dossier, now, stamped, seq, 0)
             return DossierWrite(record, created=True, changed=True)
         row = await _lock(session, dossier.code)  # created meanwhile by another writer
@@ -129,6 +130,7 @@ async def record_dossier(
     if stored == dossier:
         return DossierWrite(record_from_row(row), created=False, changed=False)
     last_sequence = int(row.last_sequence)
+    change = Change(dossier.code, {})
     if dossier.status != stored.status:
         check_transition(stored.status, dossier.status)
         last_sequence += 1
@@ -138,20 +140,16 @@ async def record_dossier(
             status=dossier.status,
             occurred_at=dossier.updated_at,
         )
-        await _insert_event(session, event, stored.status, now)
-        await _enqueue_event(session, event, now)
-    await session.execute(
-        update(dossiers)
-        .where(dossiers.c.code == dossier.code)
-        .values(
-            sector=dossier.sector_code,
-            status=int(dossier.status),
-            payload=_json(dossier),
-            last_sequence=last_sequence,
-        )
+        change.events.append((event, stored.status))
+        change.deliveries.append(_event_delivery(event))
+    change.deliveries.append(_dossier_delivery(dossier, now))
+    change.values.update(
+        sector=dossier.sector_code,
+        status=int(dossier.status),
+        payload=_json(dossier),
+        last_sequence=last_sequence,
     )
-    await _enqueue_dossier(session, dossier, now)
-    seq, stamped = await _stamp(session, dossier.code, given)
+    seq, stamped = await write_change(session, change, now=now, stamp=given)
     record = DossierRecord(dossier, row.created_at, stamped, seq, last_sequence)
     return DossierWrite(record, created=False, changed=True)
 
@@ -196,14 +194,13 @@ async def record_event(
             "updated_at": max(stored_dossier.updated_at, event.occurred_at),
         }
     )
-    await _insert_event(session, event, current, now)
-    await session.execute(
-        update(dossiers)
-        .where(dossiers.c.code == event.dossier_code)
-        .values(status=int(event.status), payload=_json(moved), last_sequence=event.sequence)
+    change = Change(
+        event.dossier_code,
+        {"status": int(event.status), "payload": _json(moved), "last_sequence": event.sequence},
+        events=[(event, current)],
+        deliveries=[_event_delivery(event)],
     )
-    await _enqueue_event(session, event, now)
-    seq, stamped = await _stamp(session, event.dossier_code, given)
+    seq, stamped = await write_change(session, change, now=now, stamp=given)
     record = DossierRecord(moved, row.created_at, stamped, seq, event.sequence)
     return EventWrite(event, record, replayed=False)
 
@@ -370,44 +367,6 @@ async def _lock(session: AsyncSession, code: str) -> Any:
     return result.one_or_none()
 
 
-async def _stamp(
-    session: AsyncSession, code: str, now: dt.datetime | None
-) -> tuple[int, dt.datetime]:
-    """Give the dossier the next feed position and the store time; always the last write.
-
-    The time is read once the counter is locked, so feed positions and store times grow together
-    (``store.feed`` relies on it to start an ``updated_since`` feed from an index lookup).
-    """
-    seq = await session.scalar(
-        update(counters)
-        .where(counters.c.name == FEED_COUNTER)
-        .values(value=counters.c.value + 1)
-        .returning(counters.c.value)
-    )
-    assert seq is not None, "the feed counter row is missing: run `lienthong db upgrade`"
-    stamped = now or utc_now()
-    await session.execute(
-        update(dossiers).where(dossiers.c.code == code).values(change_seq=seq, updated_at=stamped)
-    )
-    return int(seq), stamped
-
-
-async def _insert_event(
-    session: AsyncSession, event: DossierEvent, previous: DossierStatus, now: dt.datetime
-) -> None:
-    await session.execute(
-        insert(dossier_events).values(
-            dossier_code=event.dossier_code,
-            sequence=event.sequence,
-            status=int(event.status),
-            previous_status=int(previous),
-            occurred_at=event.occurred_at,
-            recorded_at=now,
-            payload=_json(event),
-        )
-    )
-
-
 async def _enqueue_event(session: AsyncSession, event: DossierEvent, now: dt.datetime) -> None:
     await enqueue(
         session,
@@ -417,6 +376,16 @@ async def _enqueue_event(session: AsyncSession, event: DossierEvent, now: dt.dat
         idempotency_key=event.idempotency_key,
         now=now,
     )
+
+
+def _event_delivery(event: DossierEvent) -> tuple[DeliveryKind, dict[str, Any], str]:
+    return DeliveryKind.PUSH_PROGRESS, _json(event), event.idempotency_key
+
+
+def _dossier_delivery(
+    dossier: Dossier, now: dt.datetime
+) -> tuple[DeliveryKind, dict[str, Any], str]:
+    return DeliveryKind.SYNC_DOSSIER, _json(dossier), f"{dossier.code}@{now.isoformat()}"
 
 
 async def _enqueue_dossier(session: AsyncSession, dossier: Dossier, now: dt.datetime) -> None:

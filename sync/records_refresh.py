@@ -231,9 +231,17 @@ class RecordsRefresher:
         return report
 
     async def run_forever(
-        self, *, interval: float, stop: asyncio.Event, retry_interval: float | None = None
+        self,
+        *,
+        interval: float,
+        stop: asyncio.Event,
+        retry_interval: float | None = None,
+        initial_delay: float = 0.0,
     ) -> None:
         """Run a pass every ``interval`` seconds (an interrupted one sooner) until ``stop``."""
+        if initial_delay > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=initial_delay)
         while not stop.is_set():
             wait = interval
             try:
@@ -363,7 +371,8 @@ class RecordsRefreshService:
     """The scheduled refresh as a service started and stopped with the adapter (or a worker).
 
     Every ``interval`` seconds it runs a pass (an interrupted pass is retried after
-    ``retry_interval``); ``stop`` lets the pass in flight end at its next await and waits for it.
+    ``retry_interval``), the first one ``initial_delay`` seconds after start (``interval`` by
+    default); ``stop`` cancels the pass in flight, which the next start resumes.
     """
 
     name = "records-refresh"
@@ -374,26 +383,31 @@ class RecordsRefreshService:
         *,
         interval: float = 3600.0,
         retry_interval: float = 60.0,
+        initial_delay: float | None = None,
     ) -> None:
         self._refresher = refresher
         self._interval = interval
         self._retry_interval = retry_interval
+        self._initial_delay = interval if initial_delay is None else initial_delay
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Start the schedule in the background (the first pass runs at once)."""
+        """Start the schedule in the background."""
         if self._task is None:
             self._stop.clear()
             self._task = asyncio.create_task(
                 self._refresher.run_forever(
-                    interval=self._interval, stop=self._stop, retry_interval=self._retry_interval
+                    interval=self._interval,
+                    stop=self._stop,
+                    retry_interval=self._retry_interval,
+                    initial_delay=self._initial_delay,
                 ),
                 name=self.name,
             )
 
     async def stop(self) -> None:
-        """Stop the schedule; a pass cut short is resumed by the next start."""
+        """Stop the schedule; a pass cut short is resumed by the next run."""
         task, self._task = self._task, None
         if task is None:
             return

@@ -4,9 +4,10 @@ Each event says which record changed (``kind``, ``id``), how (``changed``, ``sta
 ``not_found``, ``reappeared``), when it was observed, and a field-level diff. Business changes are
 public register data: every client allowed the feed sees them. A citizen's changes are personal
 data: only a client watching that citizen (with a purpose, see ``/v1/watch``) sees them, the diff
-is cut down to the citizen fields the client may see, and every citizen event handed out is written
-to the access log first (for the watch's purpose); asking for a citizen the client does not watch
-is 403 ``purpose_not_granted`` and leaves no access-log entry.
+is cut down to the citizen fields the client may see (a change only in fields it may not see is
+not handed out), and every citizen event handed out is written to the access log first (for the
+watch's purpose); asking for a citizen the client does not watch is 403 ``purpose_not_granted``
+and leaves no access-log entry.
 
 Poll with the returned ``next_cursor``; it stays put while nothing new is visible.
 """
@@ -35,6 +36,7 @@ from store.db import reader
 from store.record_diff import changed_fields, minimise_diff
 from store.records import (
     ChangeEvent,
+    ChangeType,
     WatchKind,
     changes_since,
     decode_change_cursor,
@@ -166,16 +168,31 @@ async def list_changes(
         )
     has_more = len(events) > limit
     events = events[:limit]
-    views = [_view(event, client) for event in events]
-    citizen_views = [
+    handed_out = [
         (event, view)
-        for event, view in zip(events, views, strict=True)
-        if event.kind is WatchKind.CITIZEN
+        for event in events
+        for view in (_view(event, client),)
+        if not _invisible(event, view)
     ]
+    citizen_views = [(event, view) for event, view in handed_out if event.kind is WatchKind.CITIZEN]
     if citizen_views:
         await _log_citizen_changes(request, client, user_id, citizen_views)
-    next_cursor = views[-1].cursor if views else (since or encode_change_cursor(after))
-    return json_response(ChangesPage(changes=views, next_cursor=next_cursor, has_more=has_more))
+    next_cursor = (
+        encode_change_cursor(events[-1].position) if events else (since or encode_change_cursor(0))
+    )
+    page = ChangesPage(
+        changes=[view for _, view in handed_out], next_cursor=next_cursor, has_more=has_more
+    )
+    return json_response(page)
+
+
+def _invisible(event: ChangeEvent, view: ChangeView) -> bool:
+    """A citizen's change only in fields the caller may not see is not handed out at all."""
+    return (
+        event.kind is WatchKind.CITIZEN
+        and event.change_type in (ChangeType.CHANGED, ChangeType.REAPPEARED)
+        and not view.diff
+    )
 
 
 async def _log_citizen_changes(

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import AwareDatetime, ValidationError
+from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -27,6 +27,7 @@ from adapter_api.models import (
     EventView,
     FeedPage,
     HistoryView,
+    Instant,
     SyncStateView,
 )
 from adapter_api.openapi import responses
@@ -241,7 +242,7 @@ async def get_feed(
     request: Request,
     client: Annotated[ApiClient, Depends(_read)],
     updated_since: Annotated[
-        AwareDatetime | None,
+        Instant | None,
         Query(description="only dossiers changed at or after this instant (with offset)"),
     ] = None,
     cursor: Annotated[

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -59,7 +60,7 @@ def _cli(sandbox: Sandbox, *args: str) -> Result:
 def _refresh(sandbox: Sandbox) -> dict[str, Any]:
     result = _cli(sandbox, "refresh")
     assert result.exit_code == 0, result.output
-    report: dict[str, Any] = __import__("json").loads(result.stdout.strip().splitlines()[-1])
+    report: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["finished"]
     return report
 
@@ -276,3 +277,25 @@ def test_bulk_verification_reports_matches_mismatches_and_invalid_rows(
     verdicts = [r["result"] for r in csv.DictReader(report.open(encoding="utf-8"))]
     assert verdicts == ["match", "match", "match", "mismatch", "mismatch", "invalid"]
     assert "match 3, mismatch 2, invalid 1, error 0 of 6 rows" in result.stderr
+
+
+def test_an_unreadable_import_file_imports_nothing(sandbox: Sandbox, tmp_path: Path) -> None:
+    """A file without the needed columns fails as a whole (exit 1), with nothing imported."""
+    path = tmp_path / "wrong.csv"
+    path.write_text("name,purpose\nx,y\n", encoding="utf-8")
+    result = _cli(sandbox, "import", str(path), "--client", "province-app")
+    assert result.exit_code == 1
+    assert "no column kind, id; nothing was imported" in result.output
+
+
+def test_the_refresh_command_reports_an_interrupted_pass(sandbox: Sandbox) -> None:
+    """``records refresh`` during a registry outage exits 3 (resumable); after it, 0."""
+    _watch_businesses(sandbox, _active_businesses(sandbox, 20)[-1:])
+    sandbox.set_faults("registry", outage=True)
+    try:
+        cut = _cli(sandbox, "refresh")
+    finally:
+        sandbox.clear_faults()
+    assert cut.exit_code == EXIT_PARTIAL, cut.output
+    assert json.loads(cut.stdout.strip().splitlines()[-1])["interrupted"]
+    _refresh(sandbox)

@@ -260,3 +260,17 @@ async def test_the_feed_pages_by_cursor_and_filters(api: Api) -> None:
     assert (forged.status_code, forged.json()["code"]) == (400, "invalid_cursor")
     bad_id = await api.call("GET", "/v1/changes?id=0000000000", "ministry")
     assert bad_id.status_code == 422
+
+
+async def test_a_change_only_in_hidden_fields_is_not_handed_out(api: Api) -> None:
+    """A citizen change the caller may not see any field of: no event, no log, cursor moves on."""
+    await api.call(
+        "PUT", f"/v1/watch/citizen/{CITIZEN}", "limited", json={"purpose": "bhxh-dong-bo"}
+    )
+    await api.observe(WatchKind.CITIZEN, CITIZEN, {"full_name": "A", "permanent_address": "X"})
+    await api.observe(WatchKind.CITIZEN, CITIZEN, {"full_name": "A", "permanent_address": "Y"})
+    await api.observe(WatchKind.CITIZEN, CITIZEN, None)
+    page = (await api.call("GET", "/v1/changes", "limited")).json()
+    assert [c["type"] for c in page["changes"]] == ["not_found"]
+    assert page["next_cursor"] == page["changes"][0]["cursor"]
+    assert [e.fields for e in await api.access_log(CITIZEN)] == [("citizen_id",)]

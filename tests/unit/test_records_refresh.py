@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store.records import ChangeType, Watch, WatchKind, changes_since, count_changes, put_watch
 from sync.rate_budget import RateBudget, TokenBucket
-from sync.records_refresh import RecordsRefresher, RefreshSettings
+from sync.records_refresh import RecordsRefresher, RecordsRefreshService, RefreshSettings
 from tests.support.records import FakePopulation, FakeRegistry, sqlite_sessions
 
 T0 = dt.datetime(2026, 11, 26, 8, 0, tzinfo=dt.UTC)
@@ -247,3 +247,22 @@ async def test_a_citizen_is_read_under_the_watch_that_names_a_dossier(
         "000.00.04.H04-261126-0001",
         "VN001080000002",
     )
+
+
+async def test_the_scheduled_service_runs_passes_and_stops(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Started, the service runs a pass (after its initial delay); stopped, it runs no more."""
+    registry = FakeRegistry({TAX_CODES[0]: _business()})
+    await _watch_all(sessions, WatchKind.BUSINESS, [TAX_CODES[0]])
+    service = RecordsRefreshService(
+        _refresher(sessions, FakePopulation(), registry), interval=3600, initial_delay=0.01
+    )
+    await service.start()
+    for _ in range(200):
+        if registry.calls:
+            break
+        await asyncio.sleep(0.01)
+    await service.stop()
+    await service.stop()  # stopping twice is harmless
+    assert registry.calls == [TAX_CODES[0]]
