@@ -1,28 +1,88 @@
-"""Writing a citizen lookup to the access log (``store.access_log``), in its own transaction."""
+"""Writing citizen lookups to the access log (``store.access_log``) with group commit.
+
+A lookup's answer is sent only once its access-log row is committed, but the rows of lookups
+that arrive together share one transaction: :class:`AccessLogWriter` queues entries and one
+writer task commits whatever has queued since its last commit (up to ``max_batch``), so under
+load one commit (and one fsync) serves many lookups. If a batch fails, its entries are retried
+one by one so that a bad entry fails only its own request.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from adapter_api.clients import CITIZEN_FIELDS, ApiClient
-from adapter_api.container import Container
 from connectors.base import CallContext
 from schemas.times import utc_now
 from store.access_log import AccessLogEntry, record_lookup
 
+MAX_BATCH = 256
 
-async def record_citizen_access(
-    container: Container,
+
+class AccessLogWriter:
+    """Commits access-log entries in batches; ``record`` returns once its entry is committed."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], key: bytes, *, max_batch: int = MAX_BATCH
+    ) -> None:
+        self._sessions = sessions
+        self._key = key
+        self._max_batch = max_batch
+        self._pending: list[tuple[AccessLogEntry, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def record(self, entry: AccessLogEntry) -> None:
+        """Queue ``entry`` and wait until the transaction holding it has committed."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((entry, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._drain(), name="access-log-writer")
+        await future
+
+    async def aclose(self) -> None:
+        """Wait for the entries already queued to be written."""
+        if self._writer is not None and not self._writer.done():
+            await asyncio.shield(self._writer)
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch = self._pending[: self._max_batch]
+            self._pending = self._pending[self._max_batch :]
+            await self._write_batch(batch)
+
+    async def _write_batch(self, batch: list[tuple[AccessLogEntry, asyncio.Future[None]]]) -> None:
+        try:
+            async with self._sessions.begin() as session:
+                for entry, _ in batch:
+                    await record_lookup(session, entry, key=self._key)
+        except Exception as exc:
+            if len(batch) > 1:
+                for item in batch:
+                    await self._write_batch([item])
+                return
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for _, future in batch:
+            if not future.done():
+                future.set_result(None)
+
+
+def access_entry(
     citizen_id: str,
     client: ApiClient,
     ctx: CallContext,
     operation: str,
     fields: Iterable[str],
     request_id: str,
-) -> None:
-    """Record that ``client`` looked ``citizen_id`` up for ``ctx.issue``, getting ``fields``."""
+) -> AccessLogEntry:
+    """The access-log entry of ``client`` querying ``citizen_id`` for ``ctx.issue``."""
     wanted = set(fields)
-    entry = AccessLogEntry(
+    return AccessLogEntry(
         citizen_id=citizen_id,
         client_id=client.client_id,
         organisation=client.organisation,
@@ -34,8 +94,6 @@ async def record_citizen_access(
         message_id=ctx.message_id,
         occurred_at=utc_now(),
     )
-    async with container.sessions.begin() as session:
-        await record_lookup(session, entry, key=container.access_log_key)
 
 
-__all__ = ["record_citizen_access"]
+__all__ = ["MAX_BATCH", "AccessLogWriter", "access_entry"]

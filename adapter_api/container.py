@@ -16,6 +16,7 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from adapter_api.access import AccessLogWriter
 from adapter_api.clients import ClientRegistry
 from adapter_api.issues import IssueDirectory
 from adapter_api.metrics import Metrics
@@ -87,11 +88,13 @@ class Container:
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     readers: async_sessionmaker[AsyncSession] = field(init=False)
     issues: IssueDirectory = field(init=False)
+    access_log: AccessLogWriter = field(init=False)
 
     def __post_init__(self) -> None:
         # read-only sessions: on SQLite their transactions do not take the write lock
         self.readers = create_sessionmaker(reader(self.engine))
         self.issues = IssueDirectory(self.readers)
+        self.access_log = AccessLogWriter(self.sessions, self.access_log_key)
 
     async def start(self) -> None:
         """Start the background services in order."""
@@ -102,6 +105,7 @@ class Container:
         """Stop the services in reverse order, then release connections and the engine."""
         for service in reversed(self.services):
             await service.stop()
+        await self.access_log.aclose()
         for close in reversed(self.closers):
             await close()
 

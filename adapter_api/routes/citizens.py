@@ -16,7 +16,7 @@ from pydantic import AfterValidator
 from starlette.requests import Request
 from starlette.responses import Response
 
-from adapter_api.access import record_citizen_access
+from adapter_api.access import access_entry
 from adapter_api.auth import require
 from adapter_api.clients import ApiClient, Operation
 from adapter_api.container import Container
@@ -98,12 +98,12 @@ async def get_citizen(
         with container.metrics.upstream_call("population", GET_CITIZEN):
             citizen = await container.population.get_citizen(citizen_id, ctx)
     except NotFound:
-        await record_citizen_access(
-            container, citizen_id, client, ctx, GET_CITIZEN, (), request_id_of(request)
+        await container.access_log.record(
+            access_entry(citizen_id, client, ctx, GET_CITIZEN, (), request_id_of(request))
         )
         raise
-    await record_citizen_access(
-        container, citizen_id, client, ctx, GET_CITIZEN, fields, request_id_of(request)
+    await container.access_log.record(
+        access_entry(citizen_id, client, ctx, GET_CITIZEN, fields, request_id_of(request))
     )
     return json_response(citizen, include=fields)
 
@@ -130,8 +130,8 @@ async def verify_citizen(
         match = await container.population.verify_citizen(
             body.citizen_id, body.full_name, body.date_of_birth, ctx
         )
-    await record_citizen_access(
-        container, body.citizen_id, client, ctx, VERIFY_CITIZEN, (), request_id_of(request)
+    await container.access_log.record(
+        access_entry(body.citizen_id, client, ctx, VERIFY_CITIZEN, (), request_id_of(request))
     )
     return json_response(VerifyCitizenResult(match=match))
 
