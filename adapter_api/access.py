@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapter_api.clients import CITIZEN_FIELDS, ApiClient
 from connectors.base import CallContext
 from schemas.times import utc_now
-from store.access_log import AccessLogEntry, record_lookup
+from store.access_log import AccessLogEntry, record_lookups
 
 MAX_BATCH = 256
 
@@ -25,10 +25,8 @@ MAX_BATCH = 256
 class AccessLogWriter:
     """Commits access-log entries in batches; ``record`` returns once its entry is committed."""
 
-    def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], key: bytes, *, max_batch: int = MAX_BATCH
-    ) -> None:
-        self._sessions = sessions
+    def __init__(self, engine: AsyncEngine, key: bytes, *, max_batch: int = MAX_BATCH) -> None:
+        self._engine = engine
         self._key = key
         self._max_batch = max_batch
         self._pending: list[tuple[AccessLogEntry, asyncio.Future[None]]] = []
@@ -55,9 +53,8 @@ class AccessLogWriter:
 
     async def _write_batch(self, batch: list[tuple[AccessLogEntry, asyncio.Future[None]]]) -> None:
         try:
-            async with self._sessions.begin() as session:
-                for entry, _ in batch:
-                    await record_lookup(session, entry, key=self._key)
+            async with self._engine.begin() as connection:
+                await record_lookups(connection, [entry for entry, _ in batch], key=self._key)
         except Exception as exc:
             if len(batch) > 1:
                 for item in batch:

@@ -88,6 +88,9 @@ def create_app(container: Container) -> FastAPI:
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
+        # FastAPI's built-in OpenTelemetry hooks look the providers up on every request;
+        # this service's figures are its Prometheus metrics.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.container = container
     for router in api_routers():

@@ -83,6 +83,7 @@ class Container:
     sessions: async_sessionmaker[AsyncSession]
     access_log_key: bytes
     portal: PortalConnector | None = None
+    read_engine: AsyncEngine | None = None
     services: list[Service] = field(default_factory=list)
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -92,9 +93,9 @@ class Container:
 
     def __post_init__(self) -> None:
         # read-only sessions: on SQLite their transactions do not take the write lock
-        self.readers = create_sessionmaker(reader(self.engine))
+        self.readers = create_sessionmaker(reader(self.read_engine or self.engine))
         self.issues = IssueDirectory(self.readers)
-        self.access_log = AccessLogWriter(self.sessions, self.access_log_key)
+        self.access_log = AccessLogWriter(self.engine, self.access_log_key)
 
     async def start(self) -> None:
         """Start the background services in order."""

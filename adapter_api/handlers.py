@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any
 
 from fastapi import FastAPI
@@ -123,8 +124,8 @@ def install_handlers(app: FastAPI, *mapped: type[Exception]) -> None:
 class ErrorBoundary:
     """Answers 500 ``internal_error`` (problem+json) for an exception no handler took.
 
-    Sits inside the signature middleware so the answer is signed; logs the exception type and
-    the request id, never the request.
+    Sits inside the signature middleware so the answer is signed; logs the exception's type,
+    the route template and the stack (with the request id), never its message or the request.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -147,11 +148,13 @@ class ErrorBoundary:
         except Exception as exc:
             api_error = to_api_error(exc)
             if api_error is None:
-                logger.exception(
-                    "unhandled %s on %s %s",
+                # the frames, not the message: a message may quote personal data
+                logger.error(
+                    "unhandled %s on %s %s\n%s",
                     type(exc).__name__,
                     scope.get("method"),
-                    scope.get("path"),
+                    getattr(scope.get("route"), "path", "-"),
+                    "".join(traceback.format_tb(exc.__traceback__)),
                 )
                 api_error = ApiError("an internal error occurred; it has been logged")
             if started:

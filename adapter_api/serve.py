@@ -8,10 +8,12 @@ the database come from ``LIENTHONG_*`` settings and nothing is created.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import click
 
+from adapter_api.request_id import RequestIdLogFilter
 from adapter_api.settings import DEFAULT_DATA_DIR, DEFAULT_KEYS_DIR, Settings
 
 
@@ -63,6 +65,18 @@ def _banner(settings: Settings, actual_mock_port: int | None) -> str:
     return "\n".join(lines)
 
 
+def _configure_logging(level: str) -> None:
+    """One line per record on stderr, each with the request id it belongs to."""
+    handler = logging.StreamHandler()
+    handler.addFilter(RequestIdLogFilter())
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+    )
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+
+
 @click.command(name="serve")
 @click.option("--host", default=None, help="interface to listen on [127.0.0.1]")
 @click.option("--port", type=int, default=None, help="adapter port [8000]")
@@ -109,6 +123,7 @@ def serve(
     from adapter_api.app import create_app
     from adapter_api.bootstrap import build_container, prepare
 
+    _configure_logging(log_level)
     settings = _settings(host, port, keys, data, sandbox, mock_port, clients, database_url)
     try:
         prepare(settings)

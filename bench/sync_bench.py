@@ -55,6 +55,8 @@ from store.db import (  # noqa: E402
 from store.dossiers import record_dossier, record_event  # noqa: E402
 from store.feed import encode_cursor, feed  # noqa: E402
 from store.outbox import Outcome, SqlOutbox  # noqa: E402
+from sync.connect import PortalOptions, build_portal  # noqa: E402
+from sync.worker import SyncWorker, WorkerSettings  # noqa: E402
 from tests.support.servers import free_port  # noqa: E402
 from tests.support.stores import LIFECYCLE, make_dossier, make_event  # noqa: E402
 
@@ -184,14 +186,32 @@ def _check_portal(base_url: str, codes: list[str], events: int) -> dict[str, int
     return {"lost": lost, "applied_twice": twice}
 
 
-async def throughput(url: str, keys: Path, work: Path) -> dict[str, Any]:
-    """Events/s from acceptance to acknowledgement through a worker process and the mock."""
+class _InProcessWorker:
+    """The worker inside this process, as ``lienthong serve`` runs it (one SQLite writer)."""
+
+    def __init__(self, engine: AsyncEngine, portal_url: str, keys: Path) -> None:
+        self.connector = build_portal(PortalOptions(url=portal_url, keys_dir=keys))
+        self.worker = SyncWorker(
+            SqlOutbox(engine), self.connector, settings=WorkerSettings(concurrency=2)
+        )
+        self.stop = asyncio.Event()
+        self.task = asyncio.create_task(self.worker.run(self.stop))
+        self.pid = os.getpid()
+
+    async def close(self) -> None:
+        self.stop.set()
+        await self.task
+        await self.connector.aclose()
+
+
+async def throughput(url: str, keys: Path, work: Path, *, in_process: bool) -> dict[str, Any]:
+    """Events/s from acceptance to acknowledgement through the worker and the portal mock."""
     port = free_port()
     mock = _spawn(
         ["mock", "serve", "--port", str(port), "--keys", str(keys), "--citizens", "5"],
         work / "mock.log",
     )
-    worker = None
+    worker: Any = None
     engine = create_engine(url)
     try:
         _wait_http(f"http://127.0.0.1:{port}/_admin")
@@ -201,14 +221,18 @@ async def throughput(url: str, keys: Path, work: Path) -> dict[str, Any]:
         for dossier in dossiers:
             async with sessions() as session, session.begin():
                 await record_dossier(session, dossier)
-        worker = _spawn(
-            [
-                "sync", "run", "--database-url", url, "--keys", str(keys),
-                "--portal-url", f"http://127.0.0.1:{port}/portal", "--no-message-log",
-                "--batch", "200", "--concurrency", "2",
-            ],
-            work / "worker.log",
-        )  # fmt: skip
+        portal_url = f"http://127.0.0.1:{port}/portal"
+        if in_process:
+            worker = _InProcessWorker(engine, portal_url, keys)
+        else:
+            worker = _spawn(
+                [
+                    "sync", "run", "--database-url", url, "--keys", str(keys),
+                    "--portal-url", portal_url, "--no-message-log",
+                    "--batch", "200", "--concurrency", "2",
+                ],
+                work / "worker.log",
+            )  # fmt: skip
         await _drained(engine)
         registration = time.perf_counter() - started
         events = [
@@ -240,14 +264,20 @@ async def throughput(url: str, keys: Path, work: Path) -> dict[str, Any]:
         }
         latency = await _latencies(engine)
     finally:
-        if worker is not None:
+        if isinstance(worker, _InProcessWorker):
+            await worker.close()
+        elif worker is not None:
             _stop(worker)
         await engine.dispose()
     try:
         checked = _check_portal(f"http://127.0.0.1:{port}", [d.code for d in dossiers], EVENTS)
     finally:
         _stop(mock)
+    if in_process:  # this process's CPU is acceptance and delivery together
+        cpu_ms_per_event["worker"] = 0.0
+        cpu_ms_per_event["accepting_and_worker"] = cpu_ms_per_event.pop("accepting")
     return {
+        "worker": "in this process (as lienthong serve)" if in_process else "own process",
         "dossiers": DOSSIERS,
         "events": len(events),
         "dossiers_registered_and_synced_per_s": round(DOSSIERS / registration, 1),
@@ -436,7 +466,10 @@ async def _store(kind: str, keys: Path, work: Path) -> dict[str, Any]:
     url, drop = fresh("throughput")
     try:
         await upgrade_async(url)
-        result["throughput"] = await throughput(normalize_url(url), keys, work)
+        mode = os.environ.get("BENCH_WORKER", "process")
+        result["throughput"] = await throughput(
+            normalize_url(url), keys, work, in_process=mode == "inprocess"
+        )
         print(kind, "throughput", result["throughput"], flush=True)
     finally:
         drop()

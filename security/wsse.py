@@ -21,6 +21,7 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
+from binascii import b2a_base64
 from functools import lru_cache
 from typing import NamedTuple, cast
 
@@ -102,7 +103,8 @@ MUST_UNDERSTAND = _q(SOAP11_NS, "mustUnderstand")
 
 etree.register_namespace("wsu", WSU_NS)  # the prefix lxml gives wsu:Id where none is declared
 
-_WSU_IDS = etree.XPath("//@wsu:Id", namespaces={"wsu": WSU_NS})
+_WSU_IDS = etree.XPath("//@wsu:Id", namespaces={"wsu": WSU_NS}, smart_strings=False)
+_COUNT_WSU_IDS = etree.XPath("count(//@wsu:Id)", namespaces={"wsu": WSU_NS})
 
 
 @dataclass(frozen=True)
@@ -152,13 +154,21 @@ def _format_time(moment: dt.datetime) -> str:
 # instruction. The prefixes it uses are declared on it, whatever the envelope declares.
 
 _PLACEHOLDER = "lienthong-wsse"
-_REF_TEMPLATE = (
-    '<ds:Reference URI="#{id}"><ds:Transforms><ds:Transform Algorithm="'
+_REF_START = '<ds:Reference URI="#'
+_REF_MIDDLE = (
+    '"><ds:Transforms><ds:Transform Algorithm="'
     + EXC_C14N
     + '"></ds:Transform></ds:Transforms><ds:DigestMethod Algorithm="'
     + SHA256_DIGEST
-    + '"></ds:DigestMethod><ds:DigestValue>{digest}</ds:DigestValue></ds:Reference>'
+    + '"></ds:DigestMethod><ds:DigestValue>'
 )
+_REF_END = "</ds:DigestValue></ds:Reference>"
+
+
+def _reference_text(part_id: str, canonical: bytes) -> str:
+    """One ds:Reference (in canonical form) to ``part_id`` whose content is ``canonical``."""
+    digest = b2a_base64(hashlib.sha256(canonical).digest(), newline=False).decode("ascii")
+    return _REF_START + part_id + _REF_MIDDLE + digest + _REF_END
 
 
 _ROOT_START = re.compile(rb"<(?![?!])[^\s/>]+")
@@ -204,7 +214,7 @@ def _token_text(credentials: Credentials) -> str:
 
 
 def _b64text(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
+    return b2a_base64(data, newline=False).decode("ascii")
 
 
 def sign_envelope(
@@ -255,22 +265,22 @@ def sign_envelope(
     signature_method = ECDSA_SHA256 if scheme == algorithms.ECDSA_P256_SHA256 else RSA_SHA256
     created = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     stem = secrets.token_hex(6)
-    sha256 = hashlib.sha256
 
+    # Each part is canonicalised once; its digest goes straight into the SignedInfo text.
     references = []
     for index, part in enumerate(parts):
         part_id = f"id-{stem}-{index}"
         part.set(WSU_ID, part_id)
-        digest = _b64text(sha256(_c14n(part)).digest())
-        references.append(_REF_TEMPLATE.format(id=part_id, digest=digest))
+        references.append(_reference_text(part_id, _c14n(part)))
     timestamp_id, token_id = f"TS-{stem}", f"X509-{stem}"
     timestamp = (
         f'<wsu:Timestamp xmlns:wsu="{WSU_NS}" wsu:Id="{timestamp_id}">'
         f"<wsu:Created>{_format_time(created)}</wsu:Created>"
         f"<wsu:Expires>{_format_time(created + ttl)}</wsu:Expires></wsu:Timestamp>"
     )
-    digest = _b64text(sha256(timestamp.encode("ascii")).digest())
-    references.insert(len(references) - 1, _REF_TEMPLATE.format(id=timestamp_id, digest=digest))
+    references.insert(
+        len(references) - 1, _reference_text(timestamp_id, timestamp.encode("ascii"))
+    )
     signed_info = (
         f'<ds:SignedInfo xmlns:ds="{DS_NS}">'
         f'<ds:CanonicalizationMethod Algorithm="{EXC_C14N}"></ds:CanonicalizationMethod>'
@@ -366,6 +376,7 @@ _INCLUSIVE = (
 def _signed_info_patterns(
     prefix: str,
 ) -> tuple[re.Pattern[bytes], re.Pattern[bytes], re.Pattern[bytes]]:
+    """SignedInfo's head (method), one Reference, and the whole rest (references + end)."""
     p = re.escape(prefix + ":") if prefix else ""
     head = (
         rf'<{p}SignedInfo(?: xmlns(?::{_NAME})?="[^"]*")*>\s*'
@@ -380,30 +391,38 @@ def _signed_info_patterns(
         rf'<{p}DigestMethod Algorithm="{re.escape(SHA256_DIGEST)}"></{p}DigestMethod>\s*'
         rf"<{p}DigestValue>\s*([A-Za-z0-9+/]{{43}}=)\s*</{p}DigestValue>\s*</{p}Reference>"
     )
-    tail = rf"\s*</{p}SignedInfo>"
+    # The same reference without capturing groups, repeated, then the end of SignedInfo: one
+    # C-level match checks that nothing else stands between or after the references.
+    plain = reference.replace("(?:", "(?").replace("(", "(?:").replace("(?:?", "(?:")
+    rest = rf"(?:{plain})+\s*</{p}SignedInfo>"
     return (
         re.compile(head.encode("ascii")),
         re.compile(reference.encode("ascii")),
-        re.compile(tail.encode("ascii")),
+        re.compile(rest.encode("ascii")),
     )
+
+
+_METHODS = {method.encode("ascii"): method for method in _SIGNATURE_METHODS}
 
 
 def _read_signed_info(
     signed_info: etree._Element, canonical: bytes
 ) -> tuple[str, list[_Reference]]:
     """The signature method and references, read from SignedInfo's canonical bytes."""
-    head, reference, tail = _signed_info_patterns(signed_info.prefix or "")
+    head, reference, rest = _signed_info_patterns(signed_info.prefix or "")
     found = head.match(canonical)
-    references: list[_Reference] = []
     if found is not None:
-        method = found.group(2).decode("ascii")
+        method = _METHODS.get(found.group(2))
         position = found.end()
-        while (item := reference.match(canonical, position)) is not None:
-            uri, prefix_list, digest = item.groups()
-            prefixes = prefix_list.decode("ascii").split() if prefix_list else None
-            references.append(_Reference(uri.decode("ascii"), prefixes, digest))
-            position = item.end()
-        if references and tail.fullmatch(canonical, position) and method in _SIGNATURE_METHODS:
+        if method is not None and rest.fullmatch(canonical, position) is not None:
+            references = [
+                _Reference(
+                    uri.decode("ascii"),
+                    prefix_list.decode("ascii").split() if prefix_list else None,
+                    digest,
+                )
+                for uri, prefix_list, digest in reference.findall(canonical, position)
+            ]
             return method, references
     # Not the accepted form: walk the tree to say precisely why, then refuse anyway.
     _explain_signed_info(signed_info)

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from store.errors import InvalidCursor
 from store.tables.access_log import access_log
@@ -92,20 +92,30 @@ def _decode_cursor(cursor: str) -> int:
 
 async def record_lookup(session: AsyncSession, entry: AccessLogEntry, *, key: bytes) -> None:
     """Add ``entry`` to the access log in the session's transaction (the caller commits)."""
-    await session.execute(
-        insert(access_log).values(
-            citizen_key=citizen_key(key, entry.citizen_id),
-            occurred_at=entry.occurred_at or utc_now(),
-            client_id=entry.client_id,
-            organisation=entry.organisation,
-            official=entry.official,
-            dossier_code=entry.dossier_code,
-            operation=entry.operation,
-            fields=list(entry.fields),
-            request_id=entry.request_id,
-            message_id=entry.message_id,
-        )
-    )
+    await session.execute(insert(access_log).values(**_row(entry, key)))
+
+
+async def record_lookups(
+    session: AsyncSession | AsyncConnection, entries: Sequence[AccessLogEntry], *, key: bytes
+) -> None:
+    """Add several entries in one statement (group commit by the API); the caller commits."""
+    if entries:
+        await session.execute(insert(access_log), [_row(entry, key) for entry in entries])
+
+
+def _row(entry: AccessLogEntry, key: bytes) -> dict[str, object]:
+    return {
+        "citizen_key": citizen_key(key, entry.citizen_id),
+        "occurred_at": entry.occurred_at or utc_now(),
+        "client_id": entry.client_id,
+        "organisation": entry.organisation,
+        "official": entry.official,
+        "dossier_code": entry.dossier_code,
+        "operation": entry.operation,
+        "fields": list(entry.fields),
+        "request_id": entry.request_id,
+        "message_id": entry.message_id,
+    }
 
 
 async def list_for_citizen(
@@ -159,4 +169,5 @@ __all__ = [
     "citizen_key",
     "list_for_citizen",
     "record_lookup",
+    "record_lookups",
 ]

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.util import await_only
 
 from store.errors import DatabaseUrlError
 
@@ -87,6 +88,12 @@ def create_engine(url: str | Path, *, echo: bool = False, pool_size: int = 10) -
 
 
 def _set_up_sqlite(engine: AsyncEngine) -> None:
+    # SQLite has one writer at a time. Writers of this process queue on an asyncio lock instead
+    # of colliding in SQLite's busy handler, whose sleeps (up to 100 ms each) collapse throughput
+    # under contention; other processes (a separate worker) still wait in busy_timeout.
+    writer = asyncio.Lock()
+    held: set[int] = set()
+
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (below)
@@ -98,7 +105,29 @@ def _set_up_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
         mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        if mode != "IMMEDIATE":
+            connection.exec_driver_sql(f"BEGIN {mode}")
+            return
+        await_only(writer.acquire())
+        held.add(id(connection))
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _release(connection)
+            raise
+
+    def _release(connection: Connection) -> None:
+        if id(connection) in held:
+            held.discard(id(connection))
+            writer.release()
+
+    @event.listens_for(engine.sync_engine, "commit")
+    def _on_commit(connection: Connection) -> None:
+        _release(connection)
+
+    @event.listens_for(engine.sync_engine, "rollback")
+    def _on_rollback(connection: Connection) -> None:
+        _release(connection)
 
 
 def is_sqlite(bind: AsyncEngine | AsyncConnection | AsyncSession) -> bool:

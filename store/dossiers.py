@@ -120,7 +120,14 @@ async def record_dossier(
             .returning(dossiers.c.code)
         )
         if inserted.first() is not None:
-            change = Change(dossier.code, {}, deliveries=[_dossier_delivery(dossier, now)])
+            change = Change(
+                dossier.code,
+                dossier.sector_code,
+                int(dossier.status),
+                _json(dossier),
+                0,
+                deliveries=[_dossier_delivery(dossier, now)],
+            )
             seq, stamped = await write_change(session, change, now=now, stamp=given)
             record = DossierRecord(dossier, now, stamped, seq, 0)
             return DossierWrite(record, created=True, changed=True)
@@ -130,7 +137,7 @@ async def record_dossier(
     if stored == dossier:
         return DossierWrite(record_from_row(row), created=False, changed=False)
     last_sequence = int(row.last_sequence)
-    change = Change(dossier.code, {})
+    change = Change(dossier.code, dossier.sector_code, int(dossier.status), _json(dossier), 0)
     if dossier.status != stored.status:
         check_transition(stored.status, dossier.status)
         last_sequence += 1
@@ -143,12 +150,7 @@ async def record_dossier(
         change.events.append((event, stored.status))
         change.deliveries.append(_event_delivery(event))
     change.deliveries.append(_dossier_delivery(dossier, now))
-    change.values.update(
-        sector=dossier.sector_code,
-        status=int(dossier.status),
-        payload=_json(dossier),
-        last_sequence=last_sequence,
-    )
+    change.last_sequence = last_sequence
     seq, stamped = await write_change(session, change, now=now, stamp=given)
     record = DossierRecord(dossier, row.created_at, stamped, seq, last_sequence)
     return DossierWrite(record, created=False, changed=True)
@@ -196,7 +198,10 @@ async def record_event(
     )
     change = Change(
         event.dossier_code,
-        {"status": int(event.status), "payload": _json(moved), "last_sequence": event.sequence},
+        row.sector,
+        int(event.status),
+        _json(moved),
+        event.sequence,
         events=[(event, current)],
         deliveries=[_event_delivery(event)],
     )

@@ -57,7 +57,11 @@ async def readyz(request: Request) -> Response:
             "critical": False,
         }
         degraded = degraded or not health.ready
-    checks["upstreams"] = {"ok": not degraded, "detail": "degraded" if degraded else "ok"}
+    checks["upstreams"] = {
+        "ok": not degraded,
+        "detail": "degraded" if degraded else "ok",
+        "critical": False,
+    }
     view = ReadinessView(ready=ready, checks=checks)
     return json_response(view, status=200 if ready else 503)
 

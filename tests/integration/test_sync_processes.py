@@ -69,6 +69,14 @@ class Worker:
             command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=self._file, text=True
         )
 
+    def wait_running(self, seconds: float = 30) -> None:
+        """Wait until the worker has its signal handlers in place and runs its lanes."""
+        deadline = time.monotonic() + seconds
+        while "running" not in self.log.read_text():
+            assert self.process.poll() is None, self.log.read_text()[-3000:]
+            assert time.monotonic() < deadline, "the worker did not start"
+            time.sleep(0.05)
+
     def kill(self) -> None:
         """SIGKILL, and wait for the process to be gone."""
         os.kill(self.process.pid, signal.SIGKILL)
@@ -78,6 +86,7 @@ class Worker:
     def stop(self) -> str:
         """SIGTERM, wait for a clean exit, return what it logged."""
         if self.process.poll() is None:
+            self.wait_running()
             self.process.send_signal(signal.SIGTERM)
         self.process.wait(timeout=30)
         self._file.close()
@@ -179,6 +188,8 @@ async def test_several_workers_on_postgresql_deliver_once(
             )
             for n in range(3)
         ]
+        for worker in workers:
+            await asyncio.to_thread(worker.wait_running)
         await record_steps(engine, range(1, 41), 4, first=2)
         await _wait(lambda: _drained(engine), seconds=120, what="the workers")
     finally:

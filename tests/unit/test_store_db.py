@@ -39,7 +39,7 @@ def test_urls_for_postgres_sqlite_and_a_folder(tmp_path: Path) -> None:
 
 
 async def test_sqlite_runs_in_wal_with_foreign_keys(tmp_path: Path) -> None:
-    """SQLite connections use WAL, enforce foreign keys and wait on a busy database."""
+    """SQLite connections use WAL, enforce foreign keys and wait (briefly) on a busy database."""
     from store.db import create_engine
 
     engine = create_engine(tmp_path)
