@@ -7,6 +7,9 @@ message log (``store``) implements ``ExchangeRecorder``; ``NullRecorder`` is the
 default and ``MemoryRecorder`` keeps exchanges in a list for tests.
 
 Recording is part of the call: a recorder that raises fails the call (the log is not optional).
+An exchange may also carry the certificates its messages were signed with when the connector
+already holds them (its own signing certificate; the one the reply verified with), so the message
+log need not parse the envelopes again to find them.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
+
+from cryptography import x509
 
 #: Outcome of an exchange that got a verified, successful answer.
 OK = "ok"
@@ -28,7 +33,9 @@ class Exchange:
     call was made for; ``user_id`` the official and ``issue`` the dossier. ``response`` is
     ``None`` when nothing came back (timeout, connection failure). ``status`` is the HTTP status;
     ``outcome`` is ``ok`` or the fault code / error code the call ended with. ``attempt``
-    counts from 1 within one logical call.
+    counts from 1 within one logical call. ``request_certificate`` / ``response_certificate``
+    are the certificates the request was signed with and the reply verified with, when the
+    connector knows them (``None``: whoever keeps the exchange finds them in the messages).
     """
 
     upstream: str
@@ -51,6 +58,8 @@ class Exchange:
     started_at: dt.datetime
     finished_at: dt.datetime
     attempt: int = 1
+    request_certificate: x509.Certificate | None = None
+    response_certificate: x509.Certificate | None = None
 
     @property
     def succeeded(self) -> bool:

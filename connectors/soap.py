@@ -25,6 +25,7 @@ import hmac
 from collections.abc import Mapping
 from dataclasses import replace
 
+from cryptography import x509
 from lxml import etree
 
 from connectors.base import CallContext, UpstreamConfig
@@ -89,6 +90,11 @@ def read_fault(fault: etree._Element, detail_code_tag: str | None) -> SoapFault:
         if found is not None and found.text:
             code = found.text.strip()
     return SoapFault(side, code)
+
+
+def _http_headers(op: SoapOperation) -> dict[str, str]:
+    """The HTTP headers of a request for ``op`` (built once per operation)."""
+    return {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{op.soap_action}"'}
 
 
 def _has_xroad_fields(header: etree._Element) -> bool:
@@ -160,6 +166,9 @@ class SoapConnector(UpstreamClient):
         self.url = config.base_url
         self.signature_ttl = signature_ttl
         self.max_skew = max_skew
+        self._http_headers = {
+            name: _http_headers(contract.operation(name)) for name in contract.operations
+        }
         self._nsmap = {
             "soapenv": SOAP11_NS,
             **XROAD_NSMAP,
@@ -218,7 +227,7 @@ class SoapConnector(UpstreamClient):
         op = self.contract.operation(operation)
         header = self.header_for(operation, ctx)
         envelope = self.envelope(header, payload)
-        headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{op.soap_action}"'}
+        headers = self._http_headers.get(operation) or _http_headers(op)
         attempts = 0
 
         async def attempt(time_limit: float) -> etree._Element:
@@ -242,9 +251,11 @@ class SoapConnector(UpstreamClient):
         signed = self.sign(envelope)  # per attempt: a fresh Timestamp on every try
         response: HttpResponse | None = None
         error: BaseException | None = None
+        replier: x509.Certificate | None = None
         try:
             response = await self.transport.post(self.url, signed, headers, time_limit)
-            return self.read_reply(op, header, signed, response, ctx.message_id)
+            element, replier = self._read_verified(op, header, signed, response, ctx.message_id)
+            return element
         except BaseException as exc:
             error = exc
             raise
@@ -260,6 +271,8 @@ class SoapConnector(UpstreamClient):
                 error=error,
                 started_at=started,
                 attempt=attempt,
+                request_certificate=self.credentials.certificate,
+                response_certificate=replier,
             )
 
     def read_reply(
@@ -271,6 +284,17 @@ class SoapConnector(UpstreamClient):
         message_id: str,
     ) -> etree._Element:
         """Verify and read one reply; return the operation's response element or raise."""
+        return self._read_verified(op, header, signed, response, message_id)[0]
+
+    def _read_verified(
+        self,
+        op: SoapOperation,
+        header: XRoadHeader,
+        signed: bytes,
+        response: HttpResponse,
+        message_id: str,
+    ) -> tuple[etree._Element, x509.Certificate]:
+        """:meth:`read_reply`, and the certificate the reply verified with."""
         upstream = self.config.name
         if response.status in TRANSIENT_STATUSES:
             raise UpstreamUnavailable(
@@ -324,7 +348,7 @@ class SoapConnector(UpstreamClient):
             )
         if element.tag != op.response_element or response.status != 200:
             raise self._bad(op, message_id, response.status, "unexpected_body")
-        return element
+        return element, verified.certificate
 
     def _bad(
         self, op: SoapOperation, message_id: str, status: int, code: str

@@ -12,6 +12,8 @@ import datetime as dt
 import logging
 from collections.abc import Mapping
 
+from cryptography import x509
+
 from connectors.base import CallContext, ConnectorHealth, UpstreamConfig
 from connectors.errors import ConnectorError
 from connectors.exchange import OK, Exchange, ExchangeRecorder, NullRecorder
@@ -97,10 +99,14 @@ class UpstreamClient:
         attempt: int,
         message_id: str | None = None,
         outcome: str | None = None,
+        request_certificate: x509.Certificate | None = None,
+        response_certificate: x509.Certificate | None = None,
     ) -> None:
         """Log one line for the attempt and hand the exchange to the recorder.
 
-        ``outcome`` defaults to ``ok`` without ``error``, else the error's code.
+        ``outcome`` defaults to ``ok`` without ``error``, else the error's code. The
+        certificates, when given, are those the request was signed with and the reply verified
+        with (the recorder then need not look for them in the messages).
         """
         if outcome is None:
             outcome = OK if error is None else outcome_of(error)
@@ -126,6 +132,8 @@ class UpstreamClient:
             started_at=started_at,
             finished_at=utc_now(),
             attempt=attempt,
+            request_certificate=request_certificate,
+            response_certificate=response_certificate,
         )
         if outcome == OK:
             if logger.isEnabledFor(logging.DEBUG):

@@ -19,11 +19,11 @@ def mock() -> None:
 
 @mock.command(name="serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8081, show_default=True, type=int, help="Port to listen on.")
+@click.option("--port", default=8001, show_default=True, type=int, help="Port to listen on.")
 @click.option(
     "--keys",
     "keys_dir",
-    default=".sandbox/keys",
+    default=".lienthong/keys",
     show_default=True,
     type=click.Path(file_okay=False, path_type=Path),
     help="Development PKI folder (created when it holds none).",

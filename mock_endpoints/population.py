@@ -23,7 +23,6 @@ the request's X-Road header and adds ``xrd:requestHash``. Faults are HTTP 500, a
 from __future__ import annotations
 
 import asyncio
-import copy
 import unicodedata
 from functools import lru_cache
 
@@ -140,7 +139,8 @@ class PopulationService:
             return self._fault(fault, request_header=xroad, request_hash=hashed)
         assert header is not None  # _check_header refused a request without one
         response, response_header, response_body = new_envelope()
-        echo_header(response_header, header, hashed)
+        # The request is dropped after this answer: its header elements move to the response.
+        echo_header(response_header, header, hashed, take=True)
         response_body.append(payload)
         signed = sign_envelope(response, self.credentials)
         return Response(signed, media_type=SOAP_CONTENT_TYPE)
@@ -203,11 +203,16 @@ class PopulationService:
 
     @staticmethod
     def _check_header(header: etree._Element | None) -> None:
+        """Check the X-Road fields; their ``wsu:Id`` (verified already) is dropped on the way."""
         found: dict[str, etree._Element] = {}
         if header is not None:
+            xroad_prefix = "{" + XROAD_NS + "}"
             for child in header:
-                if isinstance(child.tag, str) and child.tag.startswith("{" + XROAD_NS + "}"):
-                    found[etree.QName(child).localname] = child
+                tag = child.tag
+                if isinstance(tag, str) and tag.startswith(xroad_prefix):
+                    # the signature's reference, not part of the schema (nor of the echo)
+                    child.attrib.pop(WSU_ID, "")
+                    found[tag[len(xroad_prefix) :]] = child
         missing = [name for name in REQUIRED_HEADER if name not in found]
         if missing:
             raise SoapFault(
@@ -216,11 +221,7 @@ class PopulationService:
             )
         schema = message_schema()
         for name in REQUIRED_HEADER:
-            element = found[name]
-            if WSU_ID in element.attrib:  # the signature's reference, not part of the schema
-                element = copy.deepcopy(element)
-                del element.attrib[WSU_ID]
-            if not schema.validate(element):
+            if not schema.validate(found[name]):
                 raise SoapFault(
                     FaultCode.INVALID_REQUEST, f"the X-Road header field {name} is not valid"
                 )

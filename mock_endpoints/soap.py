@@ -23,6 +23,7 @@ HEADER = f"{{{SOAP11_NS}}}Header"
 BODY = f"{{{SOAP11_NS}}}Body"
 FAULT = f"{{{SOAP11_NS}}}Fault"
 XROAD_NS = XROAD_NSMAP["xrd"]
+REQUEST_HASH = f"{{{XROAD_NS}}}requestHash"
 
 #: namespaces declared once on the response envelope, so signed parts carry short prefixes
 RESPONSE_NSMAP: dict[str, str] = {"soapenv": SOAP11_NS, **XROAD_NSMAP, **SIGNING_NSMAP}
@@ -37,21 +38,28 @@ def new_envelope() -> tuple[etree._Element, etree._Element, etree._Element]:
 
 
 def echo_header(
-    header: etree._Element, request_header: Iterable[etree._Element], request_hash: str
+    header: etree._Element,
+    request_header: Iterable[etree._Element],
+    request_hash: str,
+    *,
+    take: bool = False,
 ) -> None:
     """Append copies of the request's X-Road elements to ``header``, then ``xrd:requestHash``.
 
-    The copies lose the request's ``wsu:Id`` (the response's signature gives its own).
+    The copies lose the request's ``wsu:Id`` (the response's signature gives its own). With
+    ``take`` the elements themselves are moved out of the request instead of copied: cheaper,
+    for a request that is answered and then dropped.
     """
-    for element in request_header:
-        if isinstance(element.tag, str) and element.tag.startswith("{" + XROAD_NS + "}"):
-            if element.tag == f"{{{XROAD_NS}}}requestHash":
+    xroad_prefix = "{" + XROAD_NS + "}"
+    for element in list(request_header) if take else request_header:
+        tag = element.tag
+        if isinstance(tag, str) and tag.startswith(xroad_prefix):
+            if tag == REQUEST_HASH:
                 continue
-            echoed = copy.deepcopy(element)
-            if WSU_ID in echoed.attrib:
-                del echoed.attrib[WSU_ID]
+            echoed = element if take else copy.deepcopy(element)
+            echoed.attrib.pop(WSU_ID, "")
             header.append(echoed)
-    hashed = etree.SubElement(header, f"{{{XROAD_NS}}}requestHash")
+    hashed = etree.SubElement(header, REQUEST_HASH)
     hashed.set("algorithmId", REQUEST_HASH_ALGORITHM)
     hashed.text = request_hash
 

@@ -20,8 +20,8 @@ import hashlib
 import hmac
 import re
 import secrets
-from dataclasses import dataclass
 from binascii import b2a_base64
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple, cast
 
@@ -148,10 +148,12 @@ def _format_time(moment: dt.datetime) -> str:
 
 # ---------------------------------------------------------------------------------------- sign
 #
-# The Security header is written as text in exclusive-C14N form (it is then its own canonical
-# form, so the Timestamp's digest and the SignedInfo's signature are computed from the same
-# bytes that go on the wire) and spliced into the serialized envelope in place of a processing
-# instruction. The prefixes it uses are declared on it, whatever the envelope declares.
+# The Security header is written as text and spliced into the serialized envelope in place of a
+# processing instruction; no tree is built for it. The Timestamp and SignedInfo are written in
+# exclusive-C14N form, so their digest and signature are computed from those very texts; on the
+# wire the wsu and ds prefixes are declared once, on Security itself (whatever the envelope
+# declares), which canonicalises back to the same texts and spares the parser four
+# declarations. Each signed part is canonicalised exactly once.
 
 _PLACEHOLDER = "lienthong-wsse"
 _REF_START = '<ds:Reference URI="#'
@@ -191,7 +193,6 @@ def _declare_wsu(data: bytes) -> bytes:
 
 _SCHEMES: dict[type, str] = {}
 _TOKENS: dict[bytes, str] = {}
-_DER_BY_TOKEN: dict[str, bytes] = {}
 
 
 def _scheme_of(credentials: Credentials) -> str:
@@ -273,31 +274,31 @@ def sign_envelope(
         part.set(WSU_ID, part_id)
         references.append(_reference_text(part_id, _c14n(part)))
     timestamp_id, token_id = f"TS-{stem}", f"X509-{stem}"
-    timestamp = (
-        f'<wsu:Timestamp xmlns:wsu="{WSU_NS}" wsu:Id="{timestamp_id}">'
-        f"<wsu:Created>{_format_time(created)}</wsu:Created>"
+    timestamp_content = (
+        f'wsu:Id="{timestamp_id}"><wsu:Created>{_format_time(created)}</wsu:Created>'
         f"<wsu:Expires>{_format_time(created + ttl)}</wsu:Expires></wsu:Timestamp>"
     )
+    canonical_timestamp = f'<wsu:Timestamp xmlns:wsu="{WSU_NS}" ' + timestamp_content
     references.insert(
-        len(references) - 1, _reference_text(timestamp_id, timestamp.encode("ascii"))
+        len(references) - 1, _reference_text(timestamp_id, canonical_timestamp.encode("ascii"))
     )
-    signed_info = (
-        f'<ds:SignedInfo xmlns:ds="{DS_NS}">'
+    signed_info_content = (
         f'<ds:CanonicalizationMethod Algorithm="{EXC_C14N}"></ds:CanonicalizationMethod>'
         f'<ds:SignatureMethod Algorithm="{signature_method}"></ds:SignatureMethod>'
         + "".join(references)
         + "</ds:SignedInfo>"
     )
-    value = algorithms.sign(credentials.key, scheme, signed_info.encode("ascii"))
+    canonical_signed_info = f'<ds:SignedInfo xmlns:ds="{DS_NS}">' + signed_info_content
+    value = algorithms.sign(credentials.key, scheme, canonical_signed_info.encode("ascii"))
+    # On the wire the wsu and ds prefixes are declared once, on Security: the Timestamp and
+    # SignedInfo then canonicalise to the very texts digested and signed above.
     security = (
         f'<wsse:Security xmlns:wsse="{WSSE_NS}" xmlns:soapenv="{SOAP11_NS}" '
-        'soapenv:mustUnderstand="1">'
-        + timestamp
-        + f'<wsse:BinarySecurityToken xmlns:wsu="{WSU_NS}" EncodingType="{BASE64_BINARY}" '
-        f'ValueType="{X509V3}" wsu:Id="{token_id}">{_token_text(credentials)}'
-        "</wsse:BinarySecurityToken>"
-        f'<ds:Signature xmlns:ds="{DS_NS}">'
-        + signed_info
+        f'xmlns:wsu="{WSU_NS}" xmlns:ds="{DS_NS}" soapenv:mustUnderstand="1">'
+        "<wsu:Timestamp " + timestamp_content + f'<wsse:BinarySecurityToken EncodingType="'
+        f'{BASE64_BINARY}" ValueType="{X509V3}" wsu:Id="{token_id}">{_token_text(credentials)}'
+        "</wsse:BinarySecurityToken><ds:Signature><ds:SignedInfo>"
+        + signed_info_content
         + f"<ds:SignatureValue>{_b64text(value)}</ds:SignatureValue>"
         "<ds:KeyInfo><wsse:SecurityTokenReference>"
         f'<wsse:Reference URI="#{token_id}" ValueType="{X509V3}"/>'
@@ -366,10 +367,24 @@ class _Reference(NamedTuple):
 # is verified is exactly what was signed. Canonical XML fixes attribute order, quoting and empty
 # elements; only whitespace between elements and the ds prefix vary.
 _NAME = r"[A-Za-z_][A-Za-z0-9_.-]*"
-_INCLUSIVE = (
-    rf'<(?:{_NAME}:)?InclusiveNamespaces xmlns(?::{_NAME})?="{re.escape(EXC_C14N)}"'
-    rf' PrefixList="([^"<>&]*)"></(?:{_NAME}:)?InclusiveNamespaces>'
-)
+
+
+def _inclusive(group: str) -> str:
+    return (
+        rf'<(?:{_NAME}:)?InclusiveNamespaces xmlns(?::{_NAME})?="{re.escape(EXC_C14N)}"'
+        rf' PrefixList="{group}[^"<>&]*)"></(?:{_NAME}:)?InclusiveNamespaces>'
+    )
+
+
+def _reference_pattern(p: str, group: str) -> str:
+    """One ds:Reference with prefix ``p``; ``group`` opens its groups ("(" or "(?:")."""
+    return (
+        rf'\s*<{p}Reference URI="#{group}{_NAME})">\s*<{p}Transforms>\s*'
+        rf'<{p}Transform Algorithm="{re.escape(EXC_C14N)}">(?:{_inclusive(group)})?'
+        rf"</{p}Transform>\s*</{p}Transforms>\s*"
+        rf'<{p}DigestMethod Algorithm="{re.escape(SHA256_DIGEST)}"></{p}DigestMethod>\s*'
+        rf"<{p}DigestValue>\s*{group}[A-Za-z0-9+/]{{43}}=)\s*</{p}DigestValue>\s*</{p}Reference>"
+    )
 
 
 @lru_cache(maxsize=8)
@@ -380,24 +395,16 @@ def _signed_info_patterns(
     p = re.escape(prefix + ":") if prefix else ""
     head = (
         rf'<{p}SignedInfo(?: xmlns(?::{_NAME})?="[^"]*")*>\s*'
-        rf'<{p}CanonicalizationMethod Algorithm="{re.escape(EXC_C14N)}">(?:{_INCLUSIVE})?'
+        rf'<{p}CanonicalizationMethod Algorithm="{re.escape(EXC_C14N)}">(?:{_inclusive("(")})?'
         rf"</{p}CanonicalizationMethod>\s*"
         rf'<{p}SignatureMethod Algorithm="([^"]*)"></{p}SignatureMethod>'
     )
-    reference = (
-        rf'\s*<{p}Reference URI="#({_NAME})">\s*<{p}Transforms>\s*'
-        rf'<{p}Transform Algorithm="{re.escape(EXC_C14N)}">(?:{_INCLUSIVE})?</{p}Transform>\s*'
-        rf"</{p}Transforms>\s*"
-        rf'<{p}DigestMethod Algorithm="{re.escape(SHA256_DIGEST)}"></{p}DigestMethod>\s*'
-        rf"<{p}DigestValue>\s*([A-Za-z0-9+/]{{43}}=)\s*</{p}DigestValue>\s*</{p}Reference>"
-    )
-    # The same reference without capturing groups, repeated, then the end of SignedInfo: one
-    # C-level match checks that nothing else stands between or after the references.
-    plain = reference.replace("(?:", "(?").replace("(", "(?:").replace("(?:?", "(?:")
-    rest = rf"(?:{plain})+\s*</{p}SignedInfo>"
+    # The references without capturing groups, repeated, then the end of SignedInfo: one
+    # C-level match checks that nothing else stands between or after them.
+    rest = rf"(?:{_reference_pattern(p, '(?:')})+\s*</{p}SignedInfo>"
     return (
         re.compile(head.encode("ascii")),
-        re.compile(reference.encode("ascii")),
+        re.compile(_reference_pattern(p, "(").encode("ascii")),
         re.compile(rest.encode("ascii")),
     )
 
@@ -405,16 +412,64 @@ def _signed_info_patterns(
 _METHODS = {method.encode("ascii"): method for method in _SIGNATURE_METHODS}
 
 
+@lru_cache(maxsize=8)
+def _compact_signed_info_patterns(
+    prefix: str,
+) -> tuple[tuple[tuple[bytes, str], ...], re.Pattern[bytes], re.Pattern[bytes]]:
+    """The same form without whitespace or InclusiveNamespaces, as this module signs it.
+
+    Literal heads (one per signature method), one Reference, and the rest; matching these is
+    about twice as fast as the general patterns, which stay the fallback.
+    """
+    name = f"{prefix}:" if prefix else ""
+    declaration = f'xmlns:{prefix}="{DS_NS}"' if prefix else f'xmlns="{DS_NS}"'
+    heads = tuple(
+        (
+            (
+                f"<{name}SignedInfo {declaration}>"
+                f'<{name}CanonicalizationMethod Algorithm="{EXC_C14N}">'
+                f"</{name}CanonicalizationMethod>"
+                f'<{name}SignatureMethod Algorithm="{method}"></{name}SignatureMethod>'
+            ).encode("ascii"),
+            method,
+        )
+        for method in _SIGNATURE_METHODS
+    )
+    p = re.escape(name)
+
+    def reference(group: str) -> str:
+        return (
+            rf'<{p}Reference URI="#{group}{_NAME})"><{p}Transforms>'
+            rf'<{p}Transform Algorithm="{re.escape(EXC_C14N)}"></{p}Transform></{p}Transforms>'
+            rf'<{p}DigestMethod Algorithm="{re.escape(SHA256_DIGEST)}"></{p}DigestMethod>'
+            rf"<{p}DigestValue>{group}[A-Za-z0-9+/]{{43}}=)</{p}DigestValue></{p}Reference>"
+        )
+
+    rest = rf"(?:{reference('(?:')})+</{p}SignedInfo>"
+    return heads, re.compile(reference("(").encode("ascii")), re.compile(rest.encode("ascii"))
+
+
 def _read_signed_info(
     signed_info: etree._Element, canonical: bytes
 ) -> tuple[str, list[_Reference]]:
     """The signature method and references, read from SignedInfo's canonical bytes."""
-    head, reference, rest = _signed_info_patterns(signed_info.prefix or "")
+    prefix = signed_info.prefix or ""
+    heads, compact_reference, compact_rest = _compact_signed_info_patterns(prefix)
+    for head_bytes, method in heads:
+        if canonical.startswith(head_bytes):
+            position = len(head_bytes)
+            if compact_rest.fullmatch(canonical, position) is not None:
+                return method, [
+                    _Reference(uri.decode("ascii"), None, digest)
+                    for uri, digest in compact_reference.findall(canonical, position)
+                ]
+            break
+    head, reference, rest = _signed_info_patterns(prefix)
     found = head.match(canonical)
     if found is not None:
-        method = _METHODS.get(found.group(2))
+        general_method = _METHODS.get(found.group(2))
         position = found.end()
-        if method is not None and rest.fullmatch(canonical, position) is not None:
+        if general_method is not None and rest.fullmatch(canonical, position) is not None:
             references = [
                 _Reference(
                     uri.decode("ascii"),
@@ -423,7 +478,7 @@ def _read_signed_info(
                 )
                 for uri, prefix_list, digest in reference.findall(canonical, position)
             ]
-            return method, references
+            return general_method, references
     # Not the accepted form: walk the tree to say precisely why, then refuse anyway.
     _explain_signed_info(signed_info)
     raise InvalidSignature("SignedInfo is not in the accepted form", reason="malformed_signed_info")
@@ -531,6 +586,39 @@ def _security_parts(
     return timestamp, signature, tokens
 
 
+def _all_ids(root: etree._Element) -> list[str]:
+    return cast(list[str], _WSU_IDS(root))
+
+
+def _signed_part_ids(
+    root: etree._Element, parts: tuple[etree._Element, ...], tokens: list[etree._Element]
+) -> dict[str, etree._Element]:
+    """The signed parts by ``wsu:Id``, after checking that no ``wsu:Id`` occurs twice anywhere.
+
+    When the document holds no other ``wsu:Id`` than those of the parts and the tokens (one
+    count over the tree tells), distinct values there mean distinct values everywhere; otherwise
+    every identifier of the document is listed and compared.
+    """
+    expected: dict[str, etree._Element] = {}
+    known = 0
+    for element in parts:
+        element_id = element.get(WSU_ID)
+        if element_id is not None:
+            expected[element_id] = element
+            known += 1
+    seen = set(expected)
+    for token in tokens:
+        token_id = token.get(WSU_ID)
+        if token_id is not None:
+            seen.add(token_id)
+            known += 1
+    if len(seen) != known or cast(float, _COUNT_WSU_IDS(root)) != known:
+        all_ids = _all_ids(root)
+        if len(all_ids) != len(set(all_ids)):
+            raise SignatureWrapping("an identifier occurs more than once", reason="duplicate_id")
+    return expected
+
+
 def verify_envelope(
     data: bytes | etree._Element,
     trust: TrustStore,
@@ -568,15 +656,8 @@ def verify_envelope(
     method, references = _read_signed_info(signed_info, canonical_signed_info)
 
     # -- identifiers: unique in the whole document; references are exactly the signed parts
-    all_ids = cast(list[str], _WSU_IDS(root))
-    if len(all_ids) != len(set(all_ids)):
-        raise SignatureWrapping("an identifier occurs more than once", reason="duplicate_id")
     signed_parts = (*xroad, timestamp, body)
-    expected: dict[str, etree._Element] = {}
-    for element in signed_parts:
-        element_id = element.get(WSU_ID)
-        if element_id is not None:
-            expected[element_id] = element
+    expected = _signed_part_ids(root, signed_parts, tokens)
     uris = [reference.uri for reference in references]
     if len(set(uris)) != len(uris):
         raise SignatureWrapping(
@@ -584,7 +665,7 @@ def verify_envelope(
         )
     for uri in uris:
         if uri not in expected:
-            if uri in all_ids:
+            if uri in _all_ids(root):
                 raise SignatureWrapping("a reference points outside the envelope's signed parts")
             raise SignatureWrapping(
                 "a reference does not resolve to an element", reason="unresolved_reference"
@@ -599,26 +680,25 @@ def verify_envelope(
     created, expires = _check_timestamp(timestamp, when, max_skew, max_validity)
 
     # -- the signer's certificate and key
-    certificate = _certificate(key_info, tokens, trust, when)
-    party = party_of(certificate)
+    certificate, signer = _certificate(key_info, tokens, trust, when)
+    party = signer.party
     if expected_party is not None and party != expected_party:
         raise UntrustedCertificate(
             "the envelope is signed by another party than expected", reason="unexpected_party"
         )
     scheme = _SIGNATURE_METHODS[method]
-    public_key = certificate.public_key()
-    if not isinstance(public_key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey) or (
-        not algorithms.key_matches(scheme, public_key)
-    ):
+    public_key = signer.public_key
+    if public_key is None or scheme not in signer.schemes:
         raise UnsupportedAlgorithm(
             "the signature algorithm does not fit the certificate's key",
             reason="algorithm_key_mismatch",
         )
 
     # -- digests, then the signature value
-    sha256, b64encode = hashlib.sha256, base64.b64encode
+    sha256 = hashlib.sha256
     for reference in references:
-        digest = b64encode(sha256(_c14n(expected[reference.uri], reference.prefixes)).digest())
+        canonical = _c14n(expected[reference.uri], reference.prefixes)
+        digest = b2a_base64(sha256(canonical).digest(), newline=False)
         if not hmac.compare_digest(digest, reference.digest_b64):
             raise DigestMismatch("a signed part was changed after signing (digest mismatch)")
     value = _b64(signature_value.text, "signature value")
@@ -661,12 +741,41 @@ def _check_timestamp(
     return created, expires
 
 
+class _Signer(NamedTuple):
+    """What a BinarySecurityToken's text gives once decoded: kept, as it is the same each time."""
+
+    der: bytes
+    party: str
+    public_key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey | None
+    schemes: frozenset[str]  # the signature schemes that fit the certificate's key
+
+
+def _signer(der: bytes, certificate: x509.Certificate) -> _Signer:
+    key = certificate.public_key()
+    if not isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
+        return _Signer(der, party_of(certificate), None, frozenset())
+    schemes = {
+        scheme for scheme in _SIGNATURE_METHODS.values() if algorithms.key_matches(scheme, key)
+    }
+    return _Signer(der, party_of(certificate), key, frozenset(schemes))
+
+
+_SIGNER_CACHE_SIZE = 256
+_SIGNERS: dict[str, _Signer] = {}
+
+
 def _certificate(
     key_info: etree._Element,
     tokens: list[etree._Element],
     trust: TrustStore,
     when: dt.datetime,
-) -> x509.Certificate:
+) -> tuple[x509.Certificate, _Signer]:
+    """The signer's certificate (checked by ``trust`` at ``when``), its party and its key.
+
+    The token's base64 decoding, the party, the public key and the schemes it fits are
+    remembered by the token's text (a bounded cache); the trust store checks chain and key
+    usage once per certificate and the validity window on every call.
+    """
     str_element = key_info[0] if len(key_info) == 1 else None
     token_ref = str_element[0] if str_element is not None and len(str_element) == 1 else None
     if (
@@ -691,13 +800,16 @@ def _certificate(
     ):
         raise UnsupportedAlgorithm("the security token is not a base64 X.509v3 certificate")
     text = token.text or ""
-    der = _DER_BY_TOKEN.get(text)
-    if der is None:
-        der = _b64(text, "security token")
-        if len(_DER_BY_TOKEN) > 64:
-            _DER_BY_TOKEN.clear()
-        _DER_BY_TOKEN[text] = der
-    return trust.validate_der(der, at=when)
+    signer = _SIGNERS.get(text)
+    if signer is not None:
+        return trust.validate_der(signer.der, at=when), signer
+    der = _b64(text, "security token")
+    certificate = trust.validate_der(der, at=when)
+    signer = _signer(der, certificate)
+    if len(_SIGNERS) >= _SIGNER_CACHE_SIZE:
+        _SIGNERS.pop(next(iter(_SIGNERS)), None)
+    _SIGNERS[text] = signer
+    return certificate, signer
 
 
 __all__ = [

@@ -1,7 +1,8 @@
 """Hardened XML parsing, used everywhere XML comes in.
 
 No DTD (internal or external), no entities, no network access, no XInclude, a size limit checked
-before parsing and a depth limit checked right after. Comments and processing instructions are
+before parsing and a depth limit checked right after (libxml2 itself stops at 256 levels, so
+the tree is walked only for a tighter limit; the default is 64). Comments and processing instructions are
 dropped while parsing, so that text split by a comment (which canonical XML ignores, and which a
 signature therefore does not protect) reaches the application whole.
 
@@ -24,6 +25,8 @@ from security.errors import UnsafeXml
 
 DEFAULT_MAX_BYTES = 1_048_576
 DEFAULT_MAX_DEPTH = 64
+#: libxml2 itself refuses documents nested deeper than this (without ``huge_tree``)
+LIBXML2_MAX_DEPTH = 256
 
 _BOMS = (b"\xff\xfe", b"\xfe\xff")
 _FIRST_ELEMENT = re.compile(rb"<(?![?!])")
@@ -102,6 +105,12 @@ def parse_xml(data: bytes | str, limits: XmlLimits = DEFAULT_LIMITS) -> etree._E
     except etree.XMLSyntaxError as exc:
         if _ENTITY_REF.search(scan):
             raise UnsafeXml("entity references are not allowed", reason="entity_forbidden") from exc
+        if "Excessive depth" in str(exc):
+            raise UnsafeXml(
+                f"the XML document is nested deeper than {min(limits.max_depth, LIBXML2_MAX_DEPTH)}"
+                " levels",
+                reason="xml_too_deep",
+            ) from exc
         line = getattr(exc, "lineno", None)
         where = f" (line {line})" if line else ""
         raise UnsafeXml(
@@ -112,7 +121,9 @@ def parse_xml(data: bytes | str, limits: XmlLimits = DEFAULT_LIMITS) -> etree._E
     docinfo: Any = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:
         raise UnsafeXml("a DTD (<!DOCTYPE>) is not allowed", reason="dtd_forbidden")
-    if _too_deep(limits.max_depth)(root):
+    # libxml2 has already refused anything deeper than LIBXML2_MAX_DEPTH: walk the tree only
+    # when the limit is tighter than that.
+    if limits.max_depth < LIBXML2_MAX_DEPTH and _too_deep(limits.max_depth)(root):
         raise UnsafeXml(
             f"the XML document is nested deeper than {limits.max_depth} levels",
             reason="xml_too_deep",

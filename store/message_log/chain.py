@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 FORMAT_VERSION = 1
 GENESIS = "0" * 64
@@ -64,13 +64,18 @@ class SealedFields:
 
     def as_dict(self) -> dict[str, object]:
         """The document that is encoded (the fields and the format version ``v``)."""
-        return {"v": FORMAT_VERSION, **asdict(self)}
+        document: dict[str, object] = {"v": FORMAT_VERSION}
+        for name in _FIELD_NAMES:
+            document[name] = getattr(self, name)
+        return document
 
     def canonical(self) -> bytes:
         """The exact bytes the digest is taken over."""
-        return json.dumps(
-            self.as_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-        ).encode("utf-8")
+        # built in sorted key order, so the encoder need not sort
+        document = {
+            name: FORMAT_VERSION if name == "v" else getattr(self, name) for name in _SORTED_KEYS
+        }
+        return _ENCODER.encode(document).encode("utf-8")
 
     def digest(self) -> str:
         """SHA-256 of :meth:`canonical`, lowercase hex."""
@@ -79,6 +84,11 @@ class SealedFields:
     def at(self, seq: int) -> SealedFields:
         """The same fields sealed at another position (tells a moved record from an altered one)."""
         return replace(self, seq=seq)
+
+
+_FIELD_NAMES = tuple(field.name for field in fields(SealedFields))
+_SORTED_KEYS = tuple(sorted((*_FIELD_NAMES, "v")))
+_ENCODER = json.JSONEncoder(sort_keys=False, separators=(",", ":"), ensure_ascii=False)
 
 
 __all__ = ["FORMAT_VERSION", "GENESIS", "SealedFields", "format_time", "sha256_hex"]

@@ -33,6 +33,7 @@ from store.types import utc_now
 HEAD_ID = 1
 MAX_BATCH = 256
 ENDPOINT_MAX = 512
+_FINGERPRINT_CACHE = 256
 
 
 class ExchangeLike(Protocol):
@@ -87,44 +88,20 @@ def fingerprint(certificate: x509.Certificate) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Prepared:
-    """An exchange turned into what is stored, except what depends on its position."""
+    """An exchange turned into what is stored, except what depends on its position.
+
+    ``fields`` holds every sealed field but ``seq`` and ``prev_digest`` (hashes computed once,
+    when the exchange is queued); ``signers`` maps the signers' fingerprints to certificates.
+    """
 
     exchange: ExchangeLike
     request_wire: bytes
     response_wire: bytes | None
-    request_cert: x509.Certificate | None
-    response_cert: x509.Certificate | None
+    fields: dict[str, Any]
+    signers: dict[str, x509.Certificate]
 
     def sealed(self, seq: int, prev_digest: str) -> SealedFields:
-        ex = self.exchange
-        return SealedFields(
-            seq=seq,
-            prev_digest=prev_digest,
-            message_id=ex.message_id,
-            attempt=ex.attempt,
-            protocol=ex.protocol,
-            upstream=ex.upstream,
-            operation=ex.operation,
-            client=ex.client,
-            sender=ex.sender,
-            receiver=ex.receiver,
-            user_id=ex.user_id,
-            issue=ex.issue,
-            method=ex.method,
-            endpoint=endpoint_of(ex.url)[:ENDPOINT_MAX],
-            status=ex.status,
-            outcome=ex.outcome,
-            started_at=format_time(ex.started_at),
-            finished_at=format_time(ex.finished_at),
-            request_sha256=sha256_hex(self.request_wire),
-            request_body_sha256=sha256_hex(ex.request),
-            request_signer=fingerprint(self.request_cert) if self.request_cert else None,
-            response_sha256=(
-                sha256_hex(self.response_wire) if self.response_wire is not None else None
-            ),
-            response_body_sha256=sha256_hex(ex.response) if ex.response is not None else None,
-            response_signer=fingerprint(self.response_cert) if self.response_cert else None,
-        )
+        return SealedFields(seq=seq, prev_digest=prev_digest, **self.fields)
 
 
 class SqlMessageLog:
@@ -151,6 +128,10 @@ class SqlMessageLog:
         self._pending: list[tuple[_Prepared, asyncio.Future[int]]] = []
         self._writer: asyncio.Task[None] | None = None
         self._known_certs: set[str] = set()
+        self._fingerprints: dict[x509.Certificate, str] = {}
+        # (seq, digest) of the head as this process last committed it: the next batch is
+        # chained onto it and a conditional UPDATE checks it (a moved head: read it again)
+        self._head: tuple[int, str] | None = None
 
     async def record(self, exchange: ExchangeLike) -> None:
         """Append ``exchange`` to the log; returns once it is committed (``ExchangeRecorder``)."""
@@ -179,17 +160,62 @@ class SqlMessageLog:
             if exchange.response is not None
             else None
         )
+        # the certificates the connector signed and verified with, when it passed them on
+        request_cert: x509.Certificate | None = getattr(exchange, "request_certificate", None)
+        response_cert: x509.Certificate | None = getattr(exchange, "response_certificate", None)
         if exchange.protocol == "soap":
-            request_cert = envelope_certificate(exchange.request)
-            response_cert = envelope_certificate(exchange.response) if exchange.response else None
+            if request_cert is None:
+                request_cert = envelope_certificate(exchange.request)
+            if response_cert is None and exchange.response:
+                response_cert = envelope_certificate(exchange.response)
         else:
-            request_cert = self._http_signer(exchange.request_headers)
-            response_cert = (
-                self._http_signer(exchange.response_headers)
-                if exchange.response is not None
-                else None
-            )
-        return _Prepared(exchange, request_wire, response_wire, request_cert, response_cert)
+            if request_cert is None:
+                request_cert = self._http_signer(exchange.request_headers)
+            if response_cert is None and exchange.response is not None:
+                response_cert = self._http_signer(exchange.response_headers)
+        request_signer = self._fingerprint(request_cert)
+        response_signer = self._fingerprint(response_cert)
+        signers = {
+            fp: cert
+            for fp, cert in ((request_signer, request_cert), (response_signer, response_cert))
+            if fp is not None and cert is not None and fp not in self._known_certs
+        }
+        response = exchange.response
+        fields: dict[str, Any] = {
+            "message_id": exchange.message_id,
+            "attempt": exchange.attempt,
+            "protocol": exchange.protocol,
+            "upstream": exchange.upstream,
+            "operation": exchange.operation,
+            "client": exchange.client,
+            "sender": exchange.sender,
+            "receiver": exchange.receiver,
+            "user_id": exchange.user_id,
+            "issue": exchange.issue,
+            "method": exchange.method,
+            "endpoint": endpoint_of(exchange.url)[:ENDPOINT_MAX],
+            "status": exchange.status,
+            "outcome": exchange.outcome,
+            "started_at": format_time(exchange.started_at),
+            "finished_at": format_time(exchange.finished_at),
+            "request_sha256": sha256_hex(request_wire),
+            "request_body_sha256": sha256_hex(exchange.request),
+            "request_signer": request_signer,
+            "response_sha256": sha256_hex(response_wire) if response_wire is not None else None,
+            "response_body_sha256": sha256_hex(response) if response is not None else None,
+            "response_signer": response_signer,
+        }
+        return _Prepared(exchange, request_wire, response_wire, fields, signers)
+
+    def _fingerprint(self, certificate: x509.Certificate | None) -> str | None:
+        if certificate is None:
+            return None
+        found = self._fingerprints.get(certificate)
+        if found is None:
+            if len(self._fingerprints) >= _FINGERPRINT_CACHE:
+                self._fingerprints.clear()
+            found = self._fingerprints[certificate] = fingerprint(certificate)
+        return found
 
     def _http_signer(self, headers: Mapping[str, str]) -> x509.Certificate | None:
         keyid = signature_keyid(headers)
@@ -230,38 +256,67 @@ class SqlMessageLog:
                 future.set_result(seq)
 
     async def _write(self, batch: Sequence[tuple[_Prepared, asyncio.Future[int]]]) -> list[int]:
+        """Chain ``batch`` onto the head and write it in one transaction.
+
+        When this process wrote the head last, one conditional ``UPDATE`` (head still at the
+        ``(seq, digest)`` remembered) both takes the head's lock and moves it; otherwise (first
+        batch, another process appended, or the remembered head is stale) the head is locked
+        and read first, as :func:`lock_head` does, and the batch chained onto what it holds.
+        """
         now = self._clock()
         certs: dict[str, x509.Certificate] = {}
+        for prepared, _ in batch:
+            certs.update(prepared.signers)
+        for fp in self._known_certs.intersection(certs):
+            del certs[fp]
         async with self._engine.begin() as conn:
-            seq, prev = await lock_head(conn, now)
-            rows: list[dict[str, Any]] = []
-            seqs: list[int] = []
-            for prepared, _ in batch:
-                seq += 1
-                sealed = prepared.sealed(seq, prev)
-                prev = sealed.digest()
-                rows.append(self._row(prepared, sealed, prev))
-                seqs.append(seq)
-                for cert in (prepared.request_cert, prepared.response_cert):
-                    if cert is not None and fingerprint(cert) not in self._known_certs:
-                        certs[fingerprint(cert)] = cert
+            remembered = self._head
+            chained = None
+            if remembered is not None:
+                chained = self._chain(batch, *remembered)
+                moved = await conn.execute(
+                    update(message_log_head)
+                    .where(
+                        message_log_head.c.id == HEAD_ID,
+                        message_log_head.c.seq == remembered[0],
+                        message_log_head.c.digest == remembered[1],
+                    )
+                    .values(seq=chained[1], digest=chained[2], updated_at=now)
+                )
+                if moved.rowcount != 1:
+                    chained = None
+            if chained is None:
+                chained = self._chain(batch, *await lock_head(conn, now))
+                await conn.execute(
+                    update(message_log_head)
+                    .where(message_log_head.c.id == HEAD_ID)
+                    .values(seq=chained[1], digest=chained[2], updated_at=now)
+                )
+            rows, seq, digest = chained
             await _store_certificates(conn, certs, now)
             await conn.execute(insert(message_log), rows)
-            await conn.execute(
-                update(message_log_head)
-                .where(message_log_head.c.id == HEAD_ID)
-                .values(seq=seq, digest=prev, updated_at=now)
-            )
+        self._head = (seq, digest)
         self._known_certs.update(certs)
-        return seqs
+        return [row["seq"] for row in rows]
+
+    def _chain(
+        self, batch: Sequence[tuple[_Prepared, asyncio.Future[int]]], seq: int, prev: str
+    ) -> tuple[list[dict[str, Any]], int, str]:
+        """The rows of ``batch`` chained after record ``seq`` of digest ``prev``, and the new
+        head's ``(seq, digest)``."""
+        rows: list[dict[str, Any]] = []
+        for prepared, _ in batch:
+            seq += 1
+            sealed = prepared.sealed(seq, prev)
+            prev = sealed.digest()
+            rows.append(self._row(prepared, sealed, prev))
+        return rows, seq, prev
 
     def _row(self, prepared: _Prepared, sealed: SealedFields, digest: str) -> dict[str, Any]:
         ex = prepared.exchange
-        row: dict[str, Any] = {
-            name: getattr(sealed, name)
-            for name in SealedFields.__dataclass_fields__
-            if name not in ("started_at", "finished_at")
-        }
+        row: dict[str, Any] = dict(prepared.fields)
+        row["seq"] = sealed.seq
+        row["prev_digest"] = sealed.prev_digest
         row["started_at"] = ex.started_at
         row["finished_at"] = ex.finished_at
         row["digest"] = digest

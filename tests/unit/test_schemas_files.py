@@ -38,7 +38,7 @@ def test_wsdl_loads_in_zeep_from_its_folder() -> None:
         "GetCitizen": f"{POPULATION_NS}#GetCitizen",
         "VerifyCitizen": f"{POPULATION_NS}#VerifyCitizen",
     }
-    assert client.service._binding_options["address"] == "http://127.0.0.1:8081/population/soap"
+    assert client.service._binding_options["address"] == "http://127.0.0.1:8001/population/soap"
 
 
 def test_served_document_is_self_contained_and_carries_the_address(tmp_path: Path) -> None:
