@@ -43,6 +43,7 @@ from security.trust import TrustStore
 from store.db import create_engine, create_sessionmaker, normalize_url, upgrade, upgrade_async
 from store.log_keys import access_log_key, message_log_key
 from store.message_log import BodyCipher, KeyFolderCertificates, SqlMessageLog
+from store.message_log.group_commit import GroupCommit
 from store.outbox import SqlOutbox
 from sync.rate_budget import RateBudget
 from sync.records_refresh import RecordsRefresher, RecordsRefreshService, RefreshSettings
@@ -222,8 +223,13 @@ def build_container(settings: Settings) -> Container:
 
     engine, read_engine = _engines(settings)
     sessions = create_sessionmaker(engine)
+    # one group commit for the message log and the access log: a lookup's rows share commits
+    log_group = GroupCommit(engine)
     message_log = SqlMessageLog(
-        engine, BodyCipher(message_log_key(keys)), certificates=KeyFolderCertificates(keys)
+        engine,
+        BodyCipher(message_log_key(keys)),
+        certificates=KeyFolderCertificates(keys),
+        group=log_group,
     )
     connectors = build_connectors(connectors_config(settings), recorder=message_log, trust=trust)
     metrics = Metrics()
@@ -244,6 +250,7 @@ def build_container(settings: Settings) -> Container:
         access_log_key=access_log_key(keys),
         portal=connectors.portal,
         read_engine=read_engine,
+        log_group=log_group,
     )
     if settings.sandbox:
         mock_app = create_mock_app(MockSettings(keys_dir=keys, seed=settings.mock_seed))

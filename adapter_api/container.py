@@ -26,6 +26,7 @@ from connectors.portal import PortalConnector
 from schemas.models import Business, Citizen
 from security.http_signatures import HttpSigner, HttpVerifier
 from store.db import create_sessionmaker, reader
+from store.message_log.group_commit import GroupCommit
 
 
 class Upstream(Protocol):
@@ -84,6 +85,8 @@ class Container:
     access_log_key: bytes
     portal: PortalConnector | None = None
     read_engine: AsyncEngine | None = None
+    #: the message log's group commit, shared by the access log (one transaction for both)
+    log_group: GroupCommit | None = None
     services: list[Service] = field(default_factory=list)
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -95,7 +98,7 @@ class Container:
         # read-only sessions: on SQLite their transactions do not take the write lock
         self.readers = create_sessionmaker(reader(self.read_engine or self.engine))
         self.issues = IssueDirectory(self.readers)
-        self.access_log = AccessLogWriter(self.engine, self.access_log_key)
+        self.access_log = AccessLogWriter(self.engine, self.access_log_key, group=self.log_group)
 
     async def start(self) -> None:
         """Start the background services in order."""

@@ -9,6 +9,14 @@ The verifier accepts only that. Every reference must resolve by ``wsu:Id`` to ex
 at its expected place, no identifier may occur twice anywhere in the document, the referenced set
 must equal the envelope's own signed parts (signature wrapping is refused), the certificate must
 chain to the trust store and be valid and allowed to sign, and the Timestamp must be fresh.
+
+Cost: what a message needs is one parse, one exclusive C14N per signed part on each side plus
+one of SignedInfo, one serialization and the two ECDSA operations; the rest is kept small. The
+signer writes its Security header as text; the verifier reads SignedInfo from its canonical
+bytes with one regular expression, counts ``wsu:Id`` attributes once (listing them only when
+there are others than the signed parts' and the token's), and remembers per token text the
+decoded certificate, its party and public key (the trust store still judges the certificate on
+every call: chain and key usage cached per store, validity window checked each time).
 """
 
 from __future__ import annotations
@@ -103,8 +111,9 @@ MUST_UNDERSTAND = _q(SOAP11_NS, "mustUnderstand")
 
 etree.register_namespace("wsu", WSU_NS)  # the prefix lxml gives wsu:Id where none is declared
 
-_WSU_IDS = etree.XPath("//@wsu:Id", namespaces={"wsu": WSU_NS}, smart_strings=False)
-_COUNT_WSU_IDS = etree.XPath("count(//@wsu:Id)", namespaces={"wsu": WSU_NS})
+# Every wsu:Id of the document (//*/@ visits elements only: the same set as //@, and quicker).
+_WSU_IDS = etree.XPath("//*/@wsu:Id", namespaces={"wsu": WSU_NS}, smart_strings=False)
+_COUNT_WSU_IDS = etree.XPath("count(//*/@wsu:Id)", namespaces={"wsu": WSU_NS})
 
 
 @dataclass(frozen=True)
@@ -152,8 +161,9 @@ def _format_time(moment: dt.datetime) -> str:
 # processing instruction; no tree is built for it. The Timestamp and SignedInfo are written in
 # exclusive-C14N form, so their digest and signature are computed from those very texts; on the
 # wire the wsu and ds prefixes are declared once, on Security itself (whatever the envelope
-# declares), which canonicalises back to the same texts and spares the parser four
-# declarations. Each signed part is canonicalised exactly once.
+# declares) rather than on the Timestamp, the token, Signature and SignedInfo: that
+# canonicalises back to the same texts and spares the parser two declarations (~3 µs). Each
+# signed part is canonicalised exactly once.
 
 _PLACEHOLDER = "lienthong-wsse"
 _REF_START = '<ds:Reference URI="#'

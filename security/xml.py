@@ -2,9 +2,9 @@
 
 No DTD (internal or external), no entities, no network access, no XInclude, a size limit checked
 before parsing and a depth limit checked right after (libxml2 itself stops at 256 levels, so
-the tree is walked only for a tighter limit; the default is 64). Comments and processing instructions are
-dropped while parsing, so that text split by a comment (which canonical XML ignores, and which a
-signature therefore does not protect) reaches the application whole.
+the tree is walked only for a tighter limit; the default is 64). Comments and processing
+instructions are dropped while parsing, so that text split by a comment (which canonical XML
+ignores, and which a signature therefore does not protect) reaches the application whole.
 
 Every refusal is an :class:`UnsafeXml` with a reason code (``dtd_forbidden``,
 ``entity_forbidden``, ``xml_too_large``, ``xml_too_deep``, ``malformed_xml``) and a message that
@@ -131,4 +131,4 @@ def parse_xml(data: bytes | str, limits: XmlLimits = DEFAULT_LIMITS) -> etree._E
     return root
 
 
-__all__ = ["DEFAULT_LIMITS", "XmlLimits", "parse_xml"]
+__all__ = ["DEFAULT_LIMITS", "LIBXML2_MAX_DEPTH", "XmlLimits", "parse_xml"]

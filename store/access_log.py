@@ -23,6 +23,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from store.errors import InvalidCursor
+from store.message_log.driver_sql import DriverStatement, DriverTransaction, StatementBuilder
 from store.tables.access_log import access_log
 from store.types import utc_now
 
@@ -103,6 +104,41 @@ async def record_lookups(
         await session.execute(insert(access_log), [_row(entry, key) for entry in entries])
 
 
+#: the columns :func:`insert_lookups` writes, in order
+_COLUMNS = (
+    "citizen_key",
+    "occurred_at",
+    "client_id",
+    "organisation",
+    "official",
+    "dossier_code",
+    "operation",
+    "fields",
+    "request_id",
+    "message_id",
+)
+_INSERTS: dict[str, DriverStatement] = {}
+
+
+async def insert_lookups(
+    tx: DriverTransaction, entries: Sequence[AccessLogEntry], *, key: bytes
+) -> None:
+    """:func:`record_lookups` on the database driver, inside a log group commit's transaction
+    (``store.message_log.group_commit``): the same rows, without SQLAlchemy's per-statement work.
+    """
+    if not entries:
+        return
+    statement = _INSERTS.get(tx.dialect.name)
+    if statement is None:
+        statement = StatementBuilder(access_log, tx.dialect).insert(_COLUMNS)
+        _INSERTS[tx.dialect.name] = statement
+    rows = []
+    for entry in entries:
+        row = _row(entry, key)
+        rows.append(tuple(row[name] for name in _COLUMNS))
+    await tx.executemany(statement, rows)
+
+
 def _row(entry: AccessLogEntry, key: bytes) -> dict[str, object]:
     return {
         "citizen_key": citizen_key(key, entry.citizen_id),
@@ -167,6 +203,7 @@ __all__ = [
     "AccessLogItem",
     "AccessLogPage",
     "citizen_key",
+    "insert_lookups",
     "list_for_citizen",
     "record_lookup",
     "record_lookups",

@@ -6,8 +6,12 @@ aiosqlite (a cursor opened, executed, fetched and closed, each a hop to the driv
 statements, so the writers run them on the pooled connection's driver (aiosqlite or asyncpg)
 directly, inside a transaction taken as the store takes any other:
 
-* SQLite: ``engine.begin()`` — ``BEGIN IMMEDIATE`` under the process's writer lock
-  (``store.db``) — then the statements on the same connection, committed by SQLAlchemy;
+* SQLite: a pooled connection, ``BEGIN IMMEDIATE`` on it (the write lock up front, as
+  ``store.db`` takes it), the statements, ``COMMIT``. SQLAlchemy's own begin and commit would
+  cost ~200 µs more per transaction; what is skipped is ``store.db``'s in-process writer lock,
+  which only matters with several pooled write connections: the adapter gives writes one
+  (``adapter_api.bootstrap``), so its writers queue on the pool, and elsewhere a writer that
+  finds the lock taken waits in SQLite's busy handler;
 * PostgreSQL: a pooled connection and an asyncpg transaction on it.
 
 Values go through each column's own SQLAlchemy bind processor, so what is stored is exactly what
@@ -17,6 +21,7 @@ a Core ``insert`` would store; driver errors are raised as SQLAlchemy's ``Operat
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -63,7 +68,7 @@ class StatementBuilder:
 
     def _processor(self, column: str) -> Processor:
         kind = self.table.c[column].type
-        return kind.dialect_impl(self.dialect).bind_processor(self.dialect)  # type: ignore[no-any-return]
+        return kind.dialect_impl(self.dialect).bind_processor(self.dialect)
 
     def _names(self, columns: Sequence[str]) -> list[str]:
         return [self._quote(self.table.c[name].name) for name in columns]
@@ -74,7 +79,8 @@ class StatementBuilder:
         """``INSERT INTO table (columns) VALUES (…)``; with ``ignore_conflicts_on``, a row whose
         key already exists is skipped (``ON CONFLICT (key) DO NOTHING``)."""
         sql = (
-            f"INSERT INTO {self._quote(self.table.name)} ({', '.join(self._names(columns))}) "
+            # names from the table's metadata, quoted; values are parameters
+            f"INSERT INTO {self._quote(self.table.name)} ({', '.join(self._names(columns))}) "  # noqa: S608
             f"VALUES ({', '.join(self._placeholders(len(columns)))})"
         )
         if ignore_conflicts_on:
@@ -92,7 +98,7 @@ class StatementBuilder:
             f"{n} = {m}" for n, m in zip(self._names(where), marks[len(columns) :], strict=True)
         ]
         sql = (
-            f"UPDATE {self._quote(self.table.name)} SET {', '.join(sets)} "
+            f"UPDATE {self._quote(self.table.name)} SET {', '.join(sets)} "  # noqa: S608
             f"WHERE {' AND '.join(conditions)}"
         )
         if returning:
@@ -102,7 +108,7 @@ class StatementBuilder:
 
     def select(self, columns: Sequence[str], *, limit: int | None = None) -> DriverStatement:
         """``SELECT columns FROM table [LIMIT n]`` (no parameters)."""
-        sql = f"SELECT {', '.join(self._names(columns))} FROM {self._quote(self.table.name)}"
+        sql = f"SELECT {', '.join(self._names(columns))} FROM {self._quote(self.table.name)}"  # noqa: S608
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return DriverStatement(sql, ())
@@ -120,9 +126,7 @@ class DriverTransaction(Protocol):
         """Run ``statement`` once; the rows it returns (``RETURNING``, ``SELECT``)."""
         ...
 
-    async def executemany(
-        self, statement: DriverStatement, rows: Sequence[Sequence[Any]]
-    ) -> None:
+    async def executemany(self, statement: DriverStatement, rows: Sequence[Sequence[Any]]) -> None:
         """Run ``statement`` once per row of values."""
         ...
 
@@ -153,6 +157,13 @@ class _SqliteTransaction:
         self._driver = driver
         self.dialect = dialect
 
+    async def run(self, sql: str) -> None:
+        """A statement without parameters or rows (``BEGIN IMMEDIATE``, ``COMMIT``)."""
+        try:
+            await self._driver.execute_fetchall(sql)
+        except sqlite3.Error as exc:
+            raise translate(exc, sql) from exc
+
     async def execute(self, statement: DriverStatement, values: Sequence[Any] = ()) -> list[Any]:
         try:
             rows = await self._driver.execute_fetchall(statement.sql, statement.params(values))
@@ -160,9 +171,7 @@ class _SqliteTransaction:
             raise translate(exc, statement.sql) from exc
         return list(rows)
 
-    async def executemany(
-        self, statement: DriverStatement, rows: Sequence[Sequence[Any]]
-    ) -> None:
+    async def executemany(self, statement: DriverStatement, rows: Sequence[Sequence[Any]]) -> None:
         params = [statement.params(values) for values in rows]
         try:
             async with self._driver.executemany(statement.sql, params):
@@ -184,9 +193,7 @@ class _PostgresTransaction:
         except Exception as exc:
             raise translate(exc, statement.sql) from exc
 
-    async def executemany(
-        self, statement: DriverStatement, rows: Sequence[Sequence[Any]]
-    ) -> None:
+    async def executemany(self, statement: DriverStatement, rows: Sequence[Sequence[Any]]) -> None:
         params = [statement.params(values) for values in rows]
         try:
             await self._driver.executemany(statement.sql, params)
@@ -202,9 +209,18 @@ async def driver_transaction(engine: AsyncEngine) -> AsyncIterator[DriverTransac
     """
     dialect = engine.dialect
     if dialect.name == "sqlite":
-        async with engine.begin() as connection:
+        async with engine.connect() as connection:
             raw = await connection.get_raw_connection()
-            yield _SqliteTransaction(raw.driver_connection, dialect)
+            tx = _SqliteTransaction(raw.driver_connection, dialect)
+            await tx.run("BEGIN IMMEDIATE")
+            try:
+                yield tx
+            except BaseException:
+                # returning the connection to the pool rolls back too (SQLAlchemy's reset)
+                with contextlib.suppress(Exception):
+                    await tx.run("ROLLBACK")
+                raise
+            await tx.run("COMMIT")
         return
     if dialect.name != "postgresql":
         raise ValueError(f"unsupported database {dialect.name!r}")

@@ -2,15 +2,20 @@
 
 ``record(exchange)`` satisfies ``connectors.exchange.ExchangeRecorder`` structurally: it takes any
 object with the attributes of :class:`ExchangeLike` (the connectors' ``Exchange`` has them all) and
-returns once the record is committed. Concurrent calls in one process are group-committed: the
-first caller's batch is written by a background task while later callers queue up, and each batch
-is one transaction. Across processes the chain is kept single-file by the head row, which every
-append updates first (a row lock on PostgreSQL; SQLite's write lock, taken by ``BEGIN IMMEDIATE``).
+returns once the record is committed. Concurrent calls in one process are group-committed
+(:class:`~store.message_log.group_commit.GroupCommit`, which the access log may share): each
+batch is one transaction, its statements run on the database driver. Across processes the chain
+is kept single-file by the head row, which every append updates first (a row lock on PostgreSQL;
+SQLite's write lock, taken by ``BEGIN IMMEDIATE``).
+
+The work of a record that does not depend on its place in the chain (wire encoding, hashes,
+the signers' fingerprints) is done when it is queued; the signers' certificates are taken from
+the exchange when the connector passed them on (``request_certificate`` /
+``response_certificate``), and found in the messages otherwise.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,13 +23,16 @@ from typing import Any, Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from store.message_log.chain import GENESIS, SealedFields, format_time, sha256_hex
 from store.message_log.crypto import BodyCipher
+from store.message_log.driver_sql import DriverStatement, DriverTransaction, StatementBuilder
 from store.message_log.errors import MessageLogError
+from store.message_log.group_commit import GroupCommit, Written
 from store.message_log.signers import CertificateLookup, envelope_certificate, signature_keyid
 from store.message_log.wire import encode_request, encode_response, endpoint_of
 from store.tables.message_log import message_log, message_log_certificates, message_log_head
@@ -119,14 +127,14 @@ class SqlMessageLog:
         certificates: CertificateLookup | None = None,
         clock: Callable[[], dt.datetime] = utc_now,
         max_batch: int = MAX_BATCH,
+        group: GroupCommit | None = None,
     ) -> None:
         self._engine = engine
         self._cipher = cipher
         self._certificates = certificates
         self._clock = clock
-        self._max_batch = max_batch
-        self._pending: list[tuple[_Prepared, asyncio.Future[int]]] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._group = group if group is not None else GroupCommit(engine, max_batch=max_batch)
+        self._statements: dict[str, _Statements] = {}
         self._known_certs: set[str] = set()
         self._fingerprints: dict[x509.Certificate, str] = {}
         # (seq, digest) of the head as this process last committed it: the next batch is
@@ -140,16 +148,19 @@ class SqlMessageLog:
     async def append(self, exchange: ExchangeLike) -> int:
         """Append ``exchange`` and return its sequence number once committed."""
         prepared = self._prepare(exchange)
-        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._pending.append((prepared, future))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._drain(), name="message-log-writer")
-        return await future
+        try:
+            seq: int = await self._group.submit(self, prepared)
+        except MessageLogError:
+            raise
+        except Exception as exc:
+            raise MessageLogError(
+                f"the exchange could not be recorded ({type(exc).__name__})"
+            ) from exc
+        return seq
 
     async def aclose(self) -> None:
         """Wait for the records already queued to be written."""
-        if self._writer is not None:
-            await asyncio.shield(self._writer)
+        await self._group.aclose()
 
     def _prepare(self, exchange: ExchangeLike) -> _Prepared:
         request_wire = encode_request(
@@ -223,89 +234,72 @@ class SqlMessageLog:
             return None
         return self._certificates(keyid)
 
-    async def _drain(self) -> None:
-        while self._pending:
-            batch, self._pending = (
-                self._pending[: self._max_batch],
-                self._pending[self._max_batch :],
-            )
-            try:
-                await self._write_batch(batch)
-            except asyncio.CancelledError:
-                for _, future in [*batch, *self._pending]:
-                    future.cancel()
-                self._pending = []
-                raise
-
-    async def _write_batch(self, batch: list[tuple[_Prepared, asyncio.Future[int]]]) -> None:
-        """Write ``batch`` in one transaction; if that fails, each one alone, so that one bad
-        exchange fails only its own call."""
-        try:
-            seqs = await self._write(batch)
-        except Exception as exc:
-            if len(batch) > 1:
-                for item in batch:
-                    await self._write_batch([item])
-                return
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(_as_log_error(exc))
-            return
-        for (_, future), seq in zip(batch, seqs, strict=True):
-            if not future.done():
-                future.set_result(seq)
-
-    async def _write(self, batch: Sequence[tuple[_Prepared, asyncio.Future[int]]]) -> list[int]:
-        """Chain ``batch`` onto the head and write it in one transaction.
+    async def write_batch(self, tx: DriverTransaction, items: Sequence[Any]) -> Written:
+        """Chain ``items`` (prepared exchanges) onto the head and write them in ``tx``.
 
         When this process wrote the head last, one conditional ``UPDATE`` (head still at the
         ``(seq, digest)`` remembered) both takes the head's lock and moves it; otherwise (first
         batch, another process appended, or the remembered head is stale) the head is locked
         and read first, as :func:`lock_head` does, and the batch chained onto what it holds.
+        This is the :class:`~store.message_log.group_commit.Journal` side of the log.
         """
+        batch: Sequence[_Prepared] = items
         now = self._clock()
+        sql = self._statements_for(tx)
         certs: dict[str, x509.Certificate] = {}
-        for prepared, _ in batch:
+        for prepared in batch:
             certs.update(prepared.signers)
         for fp in self._known_certs.intersection(certs):
             del certs[fp]
-        async with self._engine.begin() as conn:
-            remembered = self._head
-            chained = None
-            if remembered is not None:
-                chained = self._chain(batch, *remembered)
-                moved = await conn.execute(
-                    update(message_log_head)
-                    .where(
-                        message_log_head.c.id == HEAD_ID,
-                        message_log_head.c.seq == remembered[0],
-                        message_log_head.c.digest == remembered[1],
+        remembered = self._head
+        chained = None
+        if remembered is not None:
+            chained = self._chain(batch, *remembered)
+            moved = await tx.execute(
+                sql.move_head, (chained[1], chained[2], now, HEAD_ID, *remembered)
+            )
+            if not moved:
+                chained = None
+        if chained is None:
+            chained = self._chain(batch, *await _lock_head(tx, sql, now))
+            await tx.execute(sql.set_head, (chained[1], chained[2], now, HEAD_ID))
+        rows, seq, digest = chained
+        if certs:
+            await tx.executemany(
+                sql.insert_certificate,
+                [
+                    (
+                        fp,
+                        cert.public_bytes(serialization.Encoding.DER),
+                        cert.subject.rfc4514_string()[:255],
+                        now,
                     )
-                    .values(seq=chained[1], digest=chained[2], updated_at=now)
-                )
-                if moved.rowcount != 1:
-                    chained = None
-            if chained is None:
-                chained = self._chain(batch, *await lock_head(conn, now))
-                await conn.execute(
-                    update(message_log_head)
-                    .where(message_log_head.c.id == HEAD_ID)
-                    .values(seq=chained[1], digest=chained[2], updated_at=now)
-                )
-            rows, seq, digest = chained
-            await _store_certificates(conn, certs, now)
-            await conn.execute(insert(message_log), rows)
-        self._head = (seq, digest)
-        self._known_certs.update(certs)
-        return [row["seq"] for row in rows]
+                    for fp, cert in certs.items()
+                ],
+            )
+        await tx.executemany(
+            sql.insert_record, [tuple(row[name] for name in RECORD_COLUMNS) for row in rows]
+        )
+
+        def committed() -> None:
+            self._head = (seq, digest)
+            self._known_certs.update(certs)
+
+        return Written([row["seq"] for row in rows], committed)
+
+    def _statements_for(self, tx: DriverTransaction) -> _Statements:
+        found = self._statements.get(tx.dialect.name)
+        if found is None:
+            found = self._statements[tx.dialect.name] = _Statements.build(tx.dialect)
+        return found
 
     def _chain(
-        self, batch: Sequence[tuple[_Prepared, asyncio.Future[int]]], seq: int, prev: str
+        self, batch: Sequence[_Prepared], seq: int, prev: str
     ) -> tuple[list[dict[str, Any]], int, str]:
         """The rows of ``batch`` chained after record ``seq`` of digest ``prev``, and the new
         head's ``(seq, digest)``."""
         rows: list[dict[str, Any]] = []
-        for prepared, _ in batch:
+        for prepared in batch:
             seq += 1
             sealed = prepared.sealed(seq, prev)
             prev = sealed.digest()
@@ -332,6 +326,60 @@ class SqlMessageLog:
             else None
         )
         return row
+
+
+#: the columns of a record row, in the order the insert statement takes them
+RECORD_COLUMNS = tuple(column.name for column in message_log.columns if column.name != "purged_at")
+
+
+@dataclass(frozen=True, slots=True)
+class _Statements:
+    """The writer's statements for one dialect (built once)."""
+
+    move_head: DriverStatement
+    touch_head: DriverStatement
+    set_head: DriverStatement
+    insert_head: DriverStatement
+    any_record: DriverStatement
+    insert_certificate: DriverStatement
+    insert_record: DriverStatement
+
+    @classmethod
+    def build(cls, dialect: Dialect) -> _Statements:
+        head = StatementBuilder(message_log_head, dialect)
+        records = StatementBuilder(message_log, dialect)
+        certificates = StatementBuilder(message_log_certificates, dialect)
+        return cls(
+            move_head=head.update(
+                ["seq", "digest", "updated_at"],
+                where=["id", "seq", "digest"],
+                returning=["seq"],
+            ),
+            touch_head=head.update(["updated_at"], where=["id"], returning=["seq", "digest"]),
+            set_head=head.update(["seq", "digest", "updated_at"], where=["id"]),
+            insert_head=head.insert(
+                ["id", "seq", "digest", "updated_at"], ignore_conflicts_on=["id"]
+            ),
+            any_record=records.select(["seq"], limit=1),
+            insert_certificate=certificates.insert(
+                ["fingerprint", "der", "subject", "first_seen_at"],
+                ignore_conflicts_on=["fingerprint"],
+            ),
+            insert_record=records.insert(RECORD_COLUMNS),
+        )
+
+
+async def _lock_head(tx: DriverTransaction, sql: _Statements, now: dt.datetime) -> tuple[int, str]:
+    """:func:`lock_head` on the driver."""
+    rows = await tx.execute(sql.touch_head, (now, HEAD_ID))
+    if not rows:
+        if await tx.execute(sql.any_record):
+            raise MessageLogError(
+                "the message log's head row is missing: run 'lienthong log verify'"
+            )
+        await tx.execute(sql.insert_head, (HEAD_ID, 0, GENESIS, now))
+        rows = await tx.execute(sql.touch_head, (now, HEAD_ID))
+    return int(rows[0][0]), str(rows[0][1])
 
 
 async def lock_head(conn: AsyncConnection, now: dt.datetime) -> tuple[int, str]:
@@ -367,29 +415,4 @@ def _insert_ignore(conn: AsyncConnection, table: Any, keys: list[str]) -> Any:
     raise MessageLogError(f"unsupported database {conn.dialect.name!r}")
 
 
-async def _store_certificates(
-    conn: AsyncConnection, certs: Mapping[str, x509.Certificate], now: dt.datetime
-) -> None:
-    if not certs:
-        return
-    rows = [
-        {
-            "fingerprint": fp,
-            "der": cert.public_bytes(serialization.Encoding.DER),
-            "subject": cert.subject.rfc4514_string()[:255],
-            "first_seen_at": now,
-        }
-        for fp, cert in certs.items()
-    ]
-    await conn.execute(_insert_ignore(conn, message_log_certificates, ["fingerprint"]), rows)
-
-
-def _as_log_error(exc: Exception) -> Exception:
-    if isinstance(exc, MessageLogError):
-        return exc
-    error = MessageLogError(f"the exchange could not be recorded ({type(exc).__name__})")
-    error.__cause__ = exc
-    return error
-
-
-__all__ = ["ExchangeLike", "SqlMessageLog", "fingerprint", "lock_head"]
+__all__ = ["RECORD_COLUMNS", "ExchangeLike", "SqlMessageLog", "fingerprint", "lock_head"]
