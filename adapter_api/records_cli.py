@@ -39,7 +39,6 @@ from schemas.citizen_id import validate_citizen_id
 from schemas.dossier_code import validate_dossier_code
 from schemas.errors import SchemaError
 from store.db import create_engine, create_sessionmaker
-from store.metadata import metadata
 from store.records import count_watched_records
 from store.types import utc_now
 from sync.errors import RecordFileError
@@ -122,19 +121,8 @@ async def _store(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSe
 
 
 async def _prepare(settings: Settings) -> None:
-    """Keys (sandbox), data folder and migrations, as ``serve`` does them.
-
-    Tables that no migration makes yet are created too (a no-op once the migration has them).
-    """
+    """Keys (sandbox), data folder and migrations, as ``serve`` does them."""
     await bootstrap.prepare_async(settings)
-    if not settings.migrate_on_start:
-        return
-    engine = create_engine(settings.resolved_database_url, pool_size=1)
-    try:
-        async with engine.begin() as connection:
-            await connection.run_sync(metadata.create_all, checkfirst=True)
-    finally:
-        await engine.dispose()
 
 
 @dataclass

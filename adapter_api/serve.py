@@ -8,8 +8,11 @@ the database come from ``LIENTHONG_*`` settings and nothing is created.
 
 from __future__ import annotations
 
+import gc
+import importlib.util
 import logging
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -65,6 +68,33 @@ def _banner(settings: Settings, actual_mock_port: int | None) -> str:
     return "\n".join(lines)
 
 
+def run_server(app: Any, *, host: str, port: int, log_level: str = "info") -> None:
+    """Serve ``app`` with uvicorn as ``lienthong serve`` does (the adapter bench uses it too).
+
+    One worker on uvloop with the httptools parser (both come with ``uvicorn[standard]``), no
+    access log (the metrics and the structured logs say what is needed, without personal data),
+    no proxy headers, no ``server`` header. Everything built at start-up (the bound WSDL, the
+    models, the routes) is moved out of the garbage collector's reach first (``gc.freeze``):
+    measured under load, each full collection otherwise walks it for ~60 ms.
+    """
+    import uvicorn
+
+    gc.collect()
+    gc.freeze()
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        lifespan="on",
+        loop="uvloop" if importlib.util.find_spec("uvloop") is not None else "asyncio",
+        http="httptools",
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+    )
+
+
 def _configure_logging(level: str) -> None:
     """One line per record on stderr, each with the request id it belongs to."""
     handler = logging.StreamHandler()
@@ -118,8 +148,6 @@ def serve(
     log_level: str,
 ) -> None:
     """Run the adapter API (sandbox by default: mocks, development keys, SQLite)."""
-    import uvicorn
-
     from adapter_api.app import create_app
     from adapter_api.bootstrap import build_container, prepare
 
@@ -132,15 +160,7 @@ def serve(
         raise click.ClickException(f"cannot start: {exc}") from exc
     click.echo(_banner(settings, None))
     app = create_app(container)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=log_level,
-        lifespan="on",
-        access_log=False,
-        proxy_headers=False,
-    )
+    run_server(app, host=settings.host, port=settings.port, log_level=log_level)
 
 
-__all__ = ["serve"]
+__all__ = ["run_server", "serve"]

@@ -94,6 +94,7 @@ def serve_adapter(port: int, keys: str, data: str, mock_url: str) -> None:
 
     from adapter_api.app import create_app
     from adapter_api.bootstrap import build_container, prepare
+    from adapter_api.serve import run_server
     from adapter_api.settings import Settings
 
     clients = Path(data) / "clients.toml"
@@ -132,7 +133,7 @@ def serve_adapter(port: int, keys: str, data: str, mock_url: str) -> None:
             server.run()
         profiler.dump_stats(profile)
         return
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    run_server(app, host="127.0.0.1", port=port, log_level="warning")
 
 
 def _create_missing_tables(url: str) -> None:

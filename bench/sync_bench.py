@@ -292,6 +292,8 @@ async def throughput(url: str, keys: Path, work: Path, *, in_process: bool) -> d
         checked = _check_portal(f"http://127.0.0.1:{port}", [d.code for d in dossiers], steps)
     finally:
         _stop(mock)
+    if url.startswith("sqlite"):
+        cpu_ms_per_event.pop("postgresql_server")
     if in_process:  # this process's CPU is acceptance and delivery together
         cpu_ms_per_event["worker"] = 0.0
         cpu_ms_per_event["accepting_and_worker"] = cpu_ms_per_event.pop("accepting")

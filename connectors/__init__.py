@@ -3,8 +3,9 @@
 ``build_connectors(ConnectorsConfig…)`` gives the population (SOAP + WS-Security + X-Road),
 business registry (REST, OAuth2) and portal (REST, session) connectors; ``connectors.errors``
 holds the one error tree; ``CallContext`` says who asks and why. Modules: ``base`` (context,
-role, settings), ``transport`` (aiohttp / httpx), ``resilience`` (breaker, retries, limits),
-``exchange`` (what the message log records), ``soap`` / ``rest`` (the signed bases),
+role, settings), ``transport`` (httptools / aiohttp / httpx; ``http_client`` under the first),
+``resilience`` (breaker, retries, limits), ``exchange`` (what the message log records),
+``soap`` / ``rest`` (the signed bases),
 ``population`` / ``registry`` / ``portal`` (the concrete connectors), ``factory``.
 """
 
@@ -45,7 +46,13 @@ if TYPE_CHECKING:
     from connectors.population import PopulationConnector
     from connectors.portal import BatchResult, ItemResult, PortalConnector, PortalDossier, Procedure
     from connectors.registry import RegistryConnector
-    from connectors.transport import AiohttpTransport, FakeTransport, HttpResponse, Transport
+    from connectors.transport import (
+        AiohttpTransport,
+        FakeTransport,
+        HttpResponse,
+        HttptoolsTransport,
+        Transport,
+    )
 
 #: public name -> the module defining it (imported on first use: importing
 #: ``connectors.errors`` must not pull in zeep, aiohttp and the security stack)
@@ -68,6 +75,7 @@ _MODULES: dict[str, str] = {
     "ExchangeRecorder": "connectors.exchange",
     "FakeTransport": "connectors.transport",
     "HttpResponse": "connectors.transport",
+    "HttptoolsTransport": "connectors.transport",
     "IllegalMove": "connectors.errors",
     "InvalidRequest": "connectors.errors",
     "ItemResult": "connectors.portal",
@@ -121,6 +129,7 @@ __all__ = [
     "ExchangeRecorder",
     "FakeTransport",
     "HttpResponse",
+    "HttptoolsTransport",
     "IllegalMove",
     "InvalidRequest",
     "ItemResult",

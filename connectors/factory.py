@@ -26,7 +26,7 @@ from connectors.exchange import ExchangeRecorder
 from connectors.population import PopulationConnector, population_contract
 from connectors.portal import PortalConnector
 from connectors.registry import RegistryConnector
-from connectors.transport import Transport, make_transport
+from connectors.transport import DEFAULT_TRANSPORT, Transport, make_transport
 from security.http_signatures import HttpSigner, HttpVerifier, TrustedKeyDirectory
 from security.keys import load_party
 from security.trust import TrustStore
@@ -57,7 +57,7 @@ class ConnectorsConfig:
     registry_client_secret: str = field(default="sandbox-secret", repr=False)
     portal_username: str = "lienthong"
     portal_password: str = field(default="sandbox", repr=False)
-    transport: str = "aiohttp"
+    transport: str = DEFAULT_TRANSPORT
     timeouts: Timeouts = field(default_factory=Timeouts)
     retry: RetrySettings = field(default_factory=RetrySettings)
     breaker: BreakerSettings = field(default_factory=BreakerSettings)

@@ -18,7 +18,7 @@ from connectors.base import CallContext, ConnectorHealth, UpstreamConfig
 from connectors.errors import ConnectorError
 from connectors.exchange import OK, Exchange, ExchangeRecorder, NullRecorder
 from connectors.resilience import Resilience
-from connectors.transport import HttpResponse, Transport, make_transport
+from connectors.transport import DEFAULT_TRANSPORT, HttpResponse, Transport, make_transport
 
 logger = logging.getLogger("lienthong.connectors")
 
@@ -53,7 +53,7 @@ class UpstreamClient:
         self.config = config
         self.sender = sender
         self.transport = transport or make_transport(
-            "aiohttp",
+            DEFAULT_TRANSPORT,
             config.name,
             connect_timeout=config.timeouts.connect,
             max_connections=config.max_concurrency,

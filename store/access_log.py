@@ -136,7 +136,7 @@ async def insert_lookups(
     for entry in entries:
         row = _row(entry, key)
         rows.append(tuple(row[name] for name in _COLUMNS))
-    await tx.executemany(statement, rows)
+    tx.queue_many(statement, rows)
 
 
 def _row(entry: AccessLogEntry, key: bytes) -> dict[str, object]:

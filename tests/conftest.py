@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+#: the store fixtures (``store_url`` over SQLite and PostgreSQL, ``engine``) for every test
+pytest_plugins = ("tests.support.stores",)
+
 
 def _required(name: str) -> bool:
     """In CI every optional dependency of the suite must be present: a skip would hide a gap."""

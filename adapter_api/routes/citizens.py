@@ -9,6 +9,7 @@ the caller is allowed to see.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path
@@ -24,11 +25,14 @@ from adapter_api.errors import InvalidInput
 from adapter_api.models import CitizenView, VerifyCitizenRequest, VerifyCitizenResult
 from adapter_api.openapi import UPSTREAM_STATUSES, responses
 from adapter_api.routes.context import call_context, container_of, json_response, request_id_of
+from adapter_api.routes.fast_path import FastPathRoute, fast_path
 from connectors.errors import NotFound
 from schemas.citizen_id import CitizenId, validate_citizen_id
-from schemas.dossier_code import DossierCode
+from schemas.dossier_code import DossierCode, validate_dossier_code
+from schemas.errors import SchemaError
 
-router = APIRouter(prefix="/v1/citizens", tags=["citizens"])
+#: valid lookups skip FastAPI's parameter machinery (``fast_path``); the rest go through it
+router = APIRouter(prefix="/v1/citizens", tags=["citizens"], route_class=FastPathRoute)
 
 GET_CITIZEN = "GetCitizen"
 VERIFY_CITIZEN = "VerifyCitizen"
@@ -74,22 +78,10 @@ async def check_issue(container: Container, client: ApiClient, issue: str) -> No
 _verify = require(Operation.CITIZENS_VERIFY)
 
 
-@router.get(
-    "/{citizen_id}",
-    operation_id="get_citizen",
-    summary="Look up a citizen for a dossier",
-    response_model=CitizenView,
-    response_model_exclude_none=True,
-    responses=responses(404, *UPSTREAM_STATUSES),
-)
-async def get_citizen(
-    request: Request,
-    citizen_id: Annotated[CitizenId, Path(pattern=CITIZEN_ID_PATTERN, description="CCCD")],
-    user_id: UserIdHeader,
-    issue: IssueHeader,
-    client: Annotated[ApiClient, Depends(_read)],
+async def _lookup(
+    request: Request, client: ApiClient, citizen_id: str, user_id: str, issue: str
 ) -> Response:
-    """The citizen, minimised to the fields the caller may see; the lookup is access-logged."""
+    """A checked lookup: purpose, upstream call, access log, minimised answer."""
     container = container_of(request)
     await check_issue(container, client, issue)
     ctx = call_context(request, client, user_id=user_id, issue=issue)
@@ -106,6 +98,69 @@ async def get_citizen(
         access_entry(citizen_id, client, ctx, GET_CITIZEN, fields, request_id_of(request))
     )
     return json_response(citizen, include=fields)
+
+
+_CITIZEN_ID = re.compile(CITIZEN_ID_PATTERN)
+_OFFICIAL = re.compile(OFFICIAL_PATTERN)
+_DOSSIER_CODE = re.compile(DOSSIER_CODE_PATTERN)
+
+
+def _single_header(request: Request, name: bytes) -> str | None:
+    """The one value of header ``name`` (lower-case), or ``None`` if absent or repeated."""
+    found: str | None = None
+    for key, value in request.scope["headers"]:
+        if key == name:
+            if found is not None:
+                return None
+            found = value.decode("latin-1")
+    return found
+
+
+async def _get_citizen_fast(request: Request) -> Response | None:
+    """:func:`get_citizen` for requests whose inputs are valid (``None``: let FastAPI check them).
+
+    Accepts exactly what the declared parameters accept: the same patterns and validators.
+    """
+    citizen_id = request.path_params.get("citizen_id")
+    user_id = _single_header(request, b"x-user-id")
+    issue = _single_header(request, b"x-issue")
+    if (
+        not isinstance(citizen_id, str)
+        or user_id is None
+        or issue is None
+        or _CITIZEN_ID.fullmatch(citizen_id) is None
+        or _OFFICIAL.fullmatch(user_id) is None
+        or _DOSSIER_CODE.fullmatch(issue) is None
+    ):
+        return None
+    try:
+        validate_citizen_id(citizen_id)
+        validate_official(user_id)
+        validate_dossier_code(issue)
+    except SchemaError:
+        return None
+    client = await _read(request)
+    return await _lookup(request, client, citizen_id, user_id, issue)
+
+
+@router.get(
+    "/{citizen_id}",
+    operation_id="get_citizen",
+    summary="Look up a citizen for a dossier",
+    response_model=CitizenView,
+    response_model_exclude_none=True,
+    responses=responses(404, *UPSTREAM_STATUSES),
+)
+@fast_path(_get_citizen_fast)
+async def get_citizen(
+    request: Request,
+    citizen_id: Annotated[CitizenId, Path(pattern=CITIZEN_ID_PATTERN, description="CCCD")],
+    user_id: UserIdHeader,
+    issue: IssueHeader,
+    client: Annotated[ApiClient, Depends(_read)],
+) -> Response:
+    """The citizen, minimised to the fields the caller may see; the lookup is access-logged."""
+    return await _lookup(request, client, citizen_id, user_id, issue)
 
 
 @router.post(

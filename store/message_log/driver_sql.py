@@ -115,19 +115,28 @@ class StatementBuilder:
 
 
 class DriverTransaction(Protocol):
-    """Statements run in one open transaction on the driver's connection."""
+    """Statements in one open transaction on the driver's connection.
+
+    ``queue`` / ``queue_many`` hold statements whose result is not needed; they run, in order,
+    before the next ``execute`` or at commit. On SQLite everything that runs together is one hop
+    to the driver's thread (``BEGIN IMMEDIATE`` with the first batch, ``COMMIT`` with the last).
+    """
 
     @property
     def dialect(self) -> Dialect:
         """The dialect the statements must be built for."""
         ...
 
-    async def execute(self, statement: DriverStatement, values: Sequence[Any] = ()) -> list[Any]:
-        """Run ``statement`` once; the rows it returns (``RETURNING``, ``SELECT``)."""
+    def queue(self, statement: DriverStatement, values: Sequence[Any] = ()) -> None:
+        """Run ``statement`` once with ``values``, before the next ``execute`` or commit."""
         ...
 
-    async def executemany(self, statement: DriverStatement, rows: Sequence[Sequence[Any]]) -> None:
-        """Run ``statement`` once per row of values."""
+    def queue_many(self, statement: DriverStatement, rows: Sequence[Sequence[Any]]) -> None:
+        """Run ``statement`` once per row of values, before the next ``execute`` or commit."""
+        ...
+
+    async def execute(self, statement: DriverStatement, values: Sequence[Any] = ()) -> list[Any]:
+        """Run what is queued, then ``statement``; the rows it returns (``RETURNING``, …)."""
         ...
 
 
@@ -150,77 +159,145 @@ def _connection_lost(exc: BaseException) -> bool:
     return isinstance(exc, asyncpg.PostgresConnectionError | asyncpg.InterfaceError)
 
 
-class _SqliteTransaction:
-    """Statements on an aiosqlite connection: one hop to its thread each."""
+#: one queued operation: (many?, sql, parameters or rows of parameters)
+_Operation = tuple[bool, str, Any]
+
+
+def _run_operations(connection: sqlite3.Connection, operations: list[_Operation]) -> list[Any]:
+    """Run ``operations`` on a sqlite3 connection (in its thread); the last one's rows."""
+    rows: list[Any] = []
+    for index, (many, sql, params) in enumerate(operations):
+        try:
+            if many:
+                connection.executemany(sql, params).close()
+                rows = []
+            else:
+                cursor = connection.execute(sql, params)
+                rows = cursor.fetchall()
+                cursor.close()
+        except sqlite3.Error as exc:
+            raise _FailedOperation(index, exc) from exc
+    return rows
+
+
+class _FailedOperation(Exception):
+    def __init__(self, index: int, error: sqlite3.Error) -> None:
+        super().__init__(index)
+        self.index = index
+        self.error = error
+
+
+class _Queue:
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self._operations: list[_Operation] = []
+
+    def queue(self, statement: DriverStatement, values: Sequence[Any] = ()) -> None:
+        self._operations.append((False, statement.sql, statement.params(values)))
+
+    def queue_many(self, statement: DriverStatement, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            params = [statement.params(values) for values in rows]
+            self._operations.append((True, statement.sql, params))
+
+    def _take(self, last: _Operation | None = None) -> list[_Operation]:
+        operations, self._operations = self._operations, []
+        if last is not None:
+            operations.append(last)
+        return operations
+
+
+class _SqliteTransaction(_Queue):
+    """Statements on an aiosqlite connection, each flush one hop to its thread.
+
+    The hop runs a function on the driver's own thread (aiosqlite's ``_execute``, the one
+    primitive all its public methods are built on); without it each statement is its own hop.
+    """
 
     def __init__(self, driver: Any, dialect: Dialect) -> None:
+        super().__init__(dialect)
         self._driver = driver
-        self.dialect = dialect
+        self._run_in_thread = getattr(driver, "_execute", None)
 
-    async def run(self, sql: str) -> None:
-        """A statement without parameters or rows (``BEGIN IMMEDIATE``, ``COMMIT``)."""
+    def begin(self) -> None:
+        self._operations.append((False, "BEGIN IMMEDIATE", ()))
+
+    async def _flush(self, operations: list[_Operation]) -> list[Any]:
         try:
-            await self._driver.execute_fetchall(sql)
-        except sqlite3.Error as exc:
-            raise translate(exc, sql) from exc
+            if self._run_in_thread is not None:
+                result: list[Any] = await self._run_in_thread(
+                    _run_operations, self._driver._conn, operations
+                )
+                return result
+            rows: list[Any] = []
+            for index, (many, sql, params) in enumerate(operations):
+                try:
+                    if many:
+                        async with self._driver.executemany(sql, params):
+                            rows = []
+                    else:
+                        rows = list(await self._driver.execute_fetchall(sql, params))
+                except sqlite3.Error as exc:
+                    raise _FailedOperation(index, exc) from exc
+            return rows
+        except _FailedOperation as failed:
+            raise translate(failed.error, operations[failed.index][1]) from failed.error
 
     async def execute(self, statement: DriverStatement, values: Sequence[Any] = ()) -> list[Any]:
-        try:
-            rows = await self._driver.execute_fetchall(statement.sql, statement.params(values))
-        except sqlite3.Error as exc:
-            raise translate(exc, statement.sql) from exc
-        return list(rows)
+        return await self._flush(self._take((False, statement.sql, statement.params(values))))
 
-    async def executemany(self, statement: DriverStatement, rows: Sequence[Sequence[Any]]) -> None:
-        params = [statement.params(values) for values in rows]
-        try:
-            async with self._driver.executemany(statement.sql, params):
-                pass
-        except sqlite3.Error as exc:
-            raise translate(exc, statement.sql) from exc
+    async def commit(self) -> None:
+        await self._flush(self._take((False, "COMMIT", ())))
+
+    async def rollback(self) -> None:
+        self._operations = []
+        with contextlib.suppress(Exception):
+            await self._driver.execute_fetchall("ROLLBACK")
 
 
-class _PostgresTransaction:
+class _PostgresTransaction(_Queue):
     """Statements on an asyncpg connection (prepared once, cached by asyncpg)."""
 
     def __init__(self, driver: Any, dialect: Dialect) -> None:
+        super().__init__(dialect)
         self._driver = driver
-        self.dialect = dialect
+
+    async def flush(self, operations: list[_Operation]) -> list[Any]:
+        rows: list[Any] = []
+        for many, sql, params in operations:
+            try:
+                if many:
+                    await self._driver.executemany(sql, params)
+                    rows = []
+                else:
+                    rows = list(await self._driver.fetch(sql, *params))
+            except Exception as exc:
+                raise translate(exc, sql) from exc
+        return rows
 
     async def execute(self, statement: DriverStatement, values: Sequence[Any] = ()) -> list[Any]:
-        try:
-            return list(await self._driver.fetch(statement.sql, *statement.params(values)))
-        except Exception as exc:
-            raise translate(exc, statement.sql) from exc
-
-    async def executemany(self, statement: DriverStatement, rows: Sequence[Sequence[Any]]) -> None:
-        params = [statement.params(values) for values in rows]
-        try:
-            await self._driver.executemany(statement.sql, params)
-        except Exception as exc:
-            raise translate(exc, statement.sql) from exc
+        return await self.flush(self._take((False, statement.sql, statement.params(values))))
 
 
 @asynccontextmanager
 async def driver_transaction(engine: AsyncEngine) -> AsyncIterator[DriverTransaction]:
     """One write transaction on ``engine``, its statements run on the driver (see above).
 
-    Committed when the block ends, rolled back if it raises.
+    Committed when the block ends (after what is still queued), rolled back if it raises.
     """
     dialect = engine.dialect
     if dialect.name == "sqlite":
         async with engine.connect() as connection:
             raw = await connection.get_raw_connection()
             tx = _SqliteTransaction(raw.driver_connection, dialect)
-            await tx.run("BEGIN IMMEDIATE")
+            tx.begin()  # runs with the first flush
             try:
                 yield tx
+                await tx.commit()
             except BaseException:
                 # returning the connection to the pool rolls back too (SQLAlchemy's reset)
-                with contextlib.suppress(Exception):
-                    await tx.run("ROLLBACK")
+                await tx.rollback()
                 raise
-            await tx.run("COMMIT")
         return
     if dialect.name != "postgresql":
         raise ValueError(f"unsupported database {dialect.name!r}")
@@ -232,8 +309,10 @@ async def driver_transaction(engine: AsyncEngine) -> AsyncIterator[DriverTransac
             await transaction.start()
         except Exception as exc:
             raise translate(exc, "BEGIN") from exc
+        pg = _PostgresTransaction(driver, dialect)
         try:
-            yield _PostgresTransaction(driver, dialect)
+            yield pg
+            await pg.flush(pg._take())
         except BaseException:
             try:
                 await transaction.rollback()

@@ -262,10 +262,10 @@ class SqlMessageLog:
                 chained = None
         if chained is None:
             chained = self._chain(batch, *await _lock_head(tx, sql, now))
-            await tx.execute(sql.set_head, (chained[1], chained[2], now, HEAD_ID))
+            tx.queue(sql.set_head, (chained[1], chained[2], now, HEAD_ID))
         rows, seq, digest = chained
         if certs:
-            await tx.executemany(
+            tx.queue_many(
                 sql.insert_certificate,
                 [
                     (
@@ -277,7 +277,7 @@ class SqlMessageLog:
                     for fp, cert in certs.items()
                 ],
             )
-        await tx.executemany(
+        tx.queue_many(
             sql.insert_record, [tuple(row[name] for name in RECORD_COLUMNS) for row in rows]
         )
 
@@ -377,7 +377,7 @@ async def _lock_head(tx: DriverTransaction, sql: _Statements, now: dt.datetime) 
             raise MessageLogError(
                 "the message log's head row is missing: run 'lienthong log verify'"
             )
-        await tx.execute(sql.insert_head, (HEAD_ID, 0, GENESIS, now))
+        tx.queue(sql.insert_head, (HEAD_ID, 0, GENESIS, now))
         rows = await tx.execute(sql.touch_head, (now, HEAD_ID))
     return int(rows[0][0]), str(rows[0][1])
 

@@ -1,4 +1,4 @@
-"""The portal mock on real HTTP for the sync tests: serve it, steer its faults, read what it holds."""
+"""The portal mock on real HTTP for the sync tests: serve it, set its faults, read what it holds."""
 
 from __future__ import annotations
 
@@ -101,9 +101,7 @@ async def record_dossiers(engine: AsyncEngine, serials: range, events: int) -> N
     await record_steps(engine, serials, events)
 
 
-async def record_steps(
-    engine: AsyncEngine, serials: range, events: int, *, first: int = 1
-) -> None:
+async def record_steps(engine: AsyncEngine, serials: range, events: int, *, first: int = 1) -> None:
     """Record lifecycle steps ``first``..``events`` of dossiers already registered."""
     sessions = create_sessionmaker(engine)
     for sequence in range(first, events + 1):

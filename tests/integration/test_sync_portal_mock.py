@@ -30,7 +30,7 @@ from tests.integration.sync_support import (
     running_portal_mock,
     worker_for,
 )
-from tests.support.stores import FakeClock, engine, make_dossier, make_event, store_url  # noqa: F401
+from tests.support.stores import FakeClock, make_dossier, make_event
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,8 @@ async def test_outage_then_recovery_delivers_all_in_order(
     assert_portal_has_exactly(mock, range(1, 9), 4)
     async with create_sessionmaker(engine)() as session:
         state = await sync_state(session, make_dossier(8).code)
-    assert state is not None and state.status is SyncStatus.DELIVERED
+    assert state is not None
+    assert state.status is SyncStatus.DELIVERED
 
 
 async def test_error_bursts_still_deliver_everything_once(

@@ -12,19 +12,20 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas.models import Dossier, DossierEvent
 from schemas.status import DossierStatus
 from schemas.times import VN_TZ
 from store.db import create_engine, normalize_url, upgrade
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 _MIGRATED: set[str] = set()
 _MY_TABLES = ("outbox_heads", "outbox", "dossier_events", "dossiers")
 RECEIVED = dt.datetime(2026, 11, 26, 8, 30, tzinfo=VN_TZ)
 
 
-def _reset_postgres(dsn: str) -> None:
+def reset_postgres(dsn: str) -> None:
+    """Empty the dossier and outbox tables of a migrated PostgreSQL database."""
     import psycopg2
 
     connection = psycopg2.connect(dsn)
@@ -47,7 +48,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if dsn not in _MIGRATED:
         upgrade(dsn)
         _MIGRATED.add(dsn)
-    _reset_postgres(dsn)
+    reset_postgres(dsn)
     return normalize_url(dsn)
 
 

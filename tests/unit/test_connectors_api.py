@@ -26,6 +26,7 @@ PINNED = {
     "ExchangeRecorder",
     "FakeTransport",
     "HttpResponse",
+    "HttptoolsTransport",
     "IllegalMove",
     "InvalidRequest",
     "ItemResult",

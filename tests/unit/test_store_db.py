@@ -21,7 +21,6 @@ from store.db import current, database_url, head_revision, normalize_url
 from store.errors import DatabaseUrlError
 from store.metadata import metadata
 from store.types import UtcDateTime
-from tests.support.stores import engine, store_url  # noqa: F401
 
 
 def test_urls_for_postgres_sqlite_and_a_folder(tmp_path: Path) -> None:

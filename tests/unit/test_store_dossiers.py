@@ -23,7 +23,7 @@ from store.errors import DossierNotFound, InvalidInitialStatus, SequenceConflict
 from store.outbox import Outcome, SqlOutbox
 from store.tables.dossiers import dossier_events
 from store.tables.outbox import outbox
-from tests.support.stores import engine, make_dossier, make_event, store_url  # noqa: F401
+from tests.support.stores import make_dossier, make_event
 
 S = DossierStatus
 
@@ -44,10 +44,12 @@ async def test_new_dossier_is_stored_and_enqueued_together(engine: AsyncEngine) 
     dossier = make_dossier(1)
     async with sessions() as session, session.begin():
         write = await record_dossier(session, dossier)
-    assert write.created and write.changed
+    assert write.created
+    assert write.changed
     async with sessions() as session:
         stored = await get_dossier(session, dossier.code)
-    assert stored is not None and stored.dossier == dossier
+    assert stored is not None
+    assert stored.dossier == dossier
     assert stored.change_seq == write.record.change_seq >= 1
     assert [kind for _, kind, _ in await _outbox_rows(engine)] == ["sync_dossier"]
 
@@ -57,10 +59,9 @@ async def test_rolled_back_transaction_leaves_neither_dossier_nor_delivery(
 ) -> None:
     """A caller's rollback undoes the dossier and its outbox item alike."""
     sessions = create_sessionmaker(engine)
-    async with sessions() as session:
-        async with session.begin():
-            await record_dossier(session, make_dossier(1))
-            await session.rollback()
+    async with sessions() as session, session.begin():
+        await record_dossier(session, make_dossier(1))
+        await session.rollback()
     async with sessions() as session:
         assert await get_dossier(session, make_dossier(1).code) is None
     assert await _outbox_rows(engine) == []
@@ -73,19 +74,21 @@ async def test_identical_dossier_sent_again_writes_nothing(engine: AsyncEngine) 
         first = await record_dossier(session, make_dossier(1))
     async with sessions() as session, session.begin():
         again = await record_dossier(session, make_dossier(1))
-    assert not again.created and not again.changed
+    assert not again.created
+    assert not again.changed
     assert again.record.change_seq == first.record.change_seq
     assert len(await _outbox_rows(engine)) == 1
 
 
 async def test_dossier_update_enqueues_a_new_sync(engine: AsyncEngine) -> None:
-    """Changing a stored dossier's content enqueues another sync_dossier and moves it in the feed."""
+    """Changing a stored dossier enqueues another sync_dossier and moves it on in the feed."""
     sessions = create_sessionmaker(engine)
     async with sessions() as session, session.begin():
         first = await record_dossier(session, make_dossier(1))
     async with sessions() as session, session.begin():
         second = await record_dossier(session, make_dossier(1, title="Tiêu đề mới"))
-    assert second.changed and not second.created
+    assert second.changed
+    assert not second.created
     assert second.record.change_seq > first.record.change_seq
     assert [kind for _, kind, _ in await _outbox_rows(engine)] == ["sync_dossier"] * 2
 
@@ -125,7 +128,8 @@ async def test_illegal_status_change_through_put_is_refused(engine: AsyncEngine)
             await record_dossier(session, make_dossier(1, status=S.PROCESSED))
     async with sessions() as session:
         stored = await get_dossier(session, make_dossier(1).code)
-    assert stored is not None and stored.dossier.status is S.SUBMITTED
+    assert stored is not None
+    assert stored.dossier.status is S.SUBMITTED
     assert len(await _outbox_rows(engine)) == 1
 
 
@@ -215,14 +219,16 @@ async def test_sync_state_follows_deliveries(engine: AsyncEngine) -> None:
     async with sessions() as session:
         state = await sync_state(session, code)
         assert await sync_state(session, make_dossier(2).code) is None
-    assert state is not None and state.status is SyncStatus.PENDING
+    assert state is not None
+    assert state.status is SyncStatus.PENDING
     assert state.last_delivered_at is None
     outbox_ = SqlOutbox(engine)
     (claim,) = await outbox_.claim("w")
     await outbox_.settle([Outcome(claim, tuple(i.id for i in claim.items), on_portal=True)])
     async with sessions() as session:
         state = await sync_state(session, code)
-    assert state is not None and state.status is SyncStatus.DELIVERED
+    assert state is not None
+    assert state.status is SyncStatus.DELIVERED
     assert state.last_delivered_at is not None
     assert state.last_delivered_at.tzinfo is not None
     age = dt.datetime.now(dt.UTC) - state.last_delivered_at
@@ -240,5 +246,6 @@ async def test_sync_state_shows_a_dead_letter_with_its_error(engine: AsyncEngine
     await outbox_.settle([Outcome(claim, failed=claim.items[0].id, error="UpstreamRejected: no")])
     async with sessions() as session:
         state = await sync_state(session, code)
-    assert state is not None and state.status is SyncStatus.DEAD
+    assert state is not None
+    assert state.status is SyncStatus.DEAD
     assert state.last_error == "UpstreamRejected: no"

@@ -12,7 +12,7 @@ from store.db import create_sessionmaker
 from store.dossiers import record_dossier, record_event
 from store.errors import InvalidCursor
 from store.feed import decode_cursor, encode_cursor, feed
-from tests.support.stores import engine, make_dossier, make_event, store_url  # noqa: F401
+from tests.support.stores import make_dossier, make_event
 
 T0 = dt.datetime(2026, 11, 26, 2, 0, tzinfo=dt.UTC)
 
@@ -71,7 +71,8 @@ async def test_sector_filter_merges_sectors_in_change_order(engine: AsyncEngine)
         nothing = await feed(session, sectors=[])
     codes = [r.dossier.code for r in page.items + rest.items]
     assert codes == [make_dossier(n).code for n in range(4, 9)]
-    assert page.has_more and not rest.has_more
+    assert page.has_more
+    assert not rest.has_more
     assert nothing.items == []
 
 

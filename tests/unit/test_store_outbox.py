@@ -14,13 +14,11 @@ from store.db import create_sessionmaker
 from store.dossiers import record_dossier, record_event
 from store.errors import OutboxItemNotFound
 from store.outbox import Claim, DeliveryKind, Outcome, SqlOutbox
-from tests.support.stores import (  # noqa: F401
+from tests.support.stores import (
     LIFECYCLE,
     FakeClock,
-    engine,
     make_dossier,
     make_event,
-    store_url,
 )
 
 LEASE = dt.timedelta(seconds=30)
@@ -75,7 +73,8 @@ async def test_dossiers_limit_and_disjoint_claims(engine: AsyncEngine) -> None:
     second = await outbox.claim("b", dossiers_limit=4, lease=LEASE)
     codes_a = {c.dossier_code for c in first}
     codes_b = {c.dossier_code for c in second}
-    assert len(codes_a) == 4 and len(codes_b) == 3
+    assert len(codes_a) == 4
+    assert len(codes_b) == 3
     assert not codes_a & codes_b
 
 
@@ -103,7 +102,8 @@ async def test_expired_lease_is_taken_over_and_stale_settle_is_ignored(
     assert await outbox.claim("new-worker", lease=LEASE) == []
     clock.advance(2)
     (new,) = await outbox.claim("new-worker", lease=LEASE)
-    assert new.token != old.token and _all(new) == _all(old)
+    assert new.token != old.token
+    assert _all(new) == _all(old)
     await outbox.settle([Outcome(old, _all(old)[:1])])  # late answer from the old worker
     await outbox.settle([Outcome(new, _all(new))])
     stats = await outbox.stats()

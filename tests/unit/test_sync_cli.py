@@ -11,7 +11,7 @@ from store.db import create_engine, create_sessionmaker
 from store.dossiers import record_dossier, record_event
 from store.outbox import Outcome, SqlOutbox
 from sync.cli import sync
-from tests.support.stores import LIFECYCLE, make_dossier, make_event, store_url  # noqa: F401
+from tests.support.stores import LIFECYCLE, make_dossier, make_event
 
 
 async def _queue_with_one_dead_letter(url: str) -> int:
@@ -57,7 +57,8 @@ def test_status_dead_letters_and_retry(store_url: str) -> None:
     assert "UpstreamRejected [1]: refused" in letters.output
 
     missing = runner.invoke(sync, ["retry", *db, str(dead_id + 1000)])
-    assert missing.exit_code != 0 and "no dead outbox item" in missing.output
+    assert missing.exit_code != 0
+    assert "no dead outbox item" in missing.output
     bad_usage = runner.invoke(sync, ["retry", *db])
     assert bad_usage.exit_code == 2
 

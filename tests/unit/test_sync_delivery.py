@@ -105,10 +105,12 @@ async def test_lookup_turns_a_lost_create_into_an_update() -> None:
     portal.faults.drop_after_commit_next = 1
     delivery = _delivery(portal, clock)
     first = await delivery.deliver([_claim(1, events=1, clock=clock)])
-    assert first[0].failed is not None and first[0].retry_at is not None
+    assert first[0].failed is not None
+    assert first[0].retry_at is not None
     assert first[0].delivered == ()
     second = await delivery.deliver([_claim(1, events=1, clock=clock)])
-    assert second[0].failed is None and len(second[0].delivered) == 2
+    assert second[0].failed is None
+    assert len(second[0].delivered) == 2
     assert portal.calls == ["lookup", "sync_create", "lookup", "sync_update", "push_progress"]
     assert portal.creates[make_dossier(1).code] == 1
 
@@ -128,7 +130,8 @@ async def test_refused_create_answered_exists_is_looked_up_and_updated() -> None
     real_lookup = portal.lookup_dossier
     portal.lookup_dossier = stale_lookup  # type: ignore[method-assign]
     outcomes = await delivery.deliver([claim])
-    assert outcomes[0].failed is not None and outcomes[0].retry_at is None  # refused twice
+    assert outcomes[0].failed is not None
+    assert outcomes[0].retry_at is None
     portal.lookup_dossier = real_lookup  # type: ignore[method-assign]
     outcomes = await delivery.deliver([claim])
     assert outcomes[0].failed is None
@@ -142,8 +145,10 @@ async def test_one_refused_dossier_does_not_take_the_batch_down() -> None:
     claims = [_claim(n, events=2, clock=clock) for n in (1, 2, 3)]
     outcomes = {o.claim.dossier_code: o for o in await _delivery(portal, clock).deliver(claims)}
     bad = outcomes.pop(make_dossier(2).code)
-    assert bad.failed == claims[1].items[0].id and bad.retry_at is None
-    assert bad.error is not None and bad.error.startswith("InvalidRequest [INVALID_INPUT]")
+    assert bad.failed == claims[1].items[0].id
+    assert bad.retry_at is None
+    assert bad.error is not None
+    assert bad.error.startswith("InvalidRequest [INVALID_INPUT]")
     assert all(o.failed is None and len(o.delivered) == 3 for o in outcomes.values())
     assert portal.calls.count("sync_create") == 1
 
@@ -161,8 +166,10 @@ async def test_refused_step_stops_its_dossier_there() -> None:
     claim = Claim(make_dossier(1).code, "t", clock() + dt.timedelta(seconds=60), True, items)
     (outcome,) = await _delivery(portal, clock).deliver([claim])
     assert outcome.delivered == (items[0].id,)
-    assert outcome.failed == items[1].id and outcome.retry_at is None
-    assert outcome.error is not None and outcome.error.startswith("IllegalMove")
+    assert outcome.failed == items[1].id
+    assert outcome.retry_at is None
+    assert outcome.error is not None
+    assert outcome.error.startswith("IllegalMove")
 
 
 async def test_call_refused_whole_is_sent_apart_then_step_by_step() -> None:
@@ -188,7 +195,8 @@ async def test_call_refused_whole_every_time_makes_a_dead_letter() -> None:
     portal.faults.reject_next = 10
     claim = _claim(1, events=1, sync=False, on_portal=True, clock=clock)
     (outcome,) = await _delivery(portal, clock).deliver([claim])
-    assert outcome.retry_at is None and outcome.error is not None
+    assert outcome.retry_at is None
+    assert outcome.error is not None
     assert outcome.error.startswith("BadUpstreamSignature [invalid]")
 
 
@@ -198,9 +206,11 @@ async def test_transient_failure_is_retried_later_with_backoff() -> None:
     portal = FakePortal()
     portal.faults.fail_next = 1
     (outcome,) = await _delivery(portal, clock).deliver([_claim(1, on_portal=True, clock=clock)])
-    assert outcome.failed is not None and outcome.retry_at is not None
+    assert outcome.failed is not None
+    assert outcome.retry_at is not None
     assert clock() < outcome.retry_at <= clock() + dt.timedelta(seconds=1)
-    assert outcome.error is not None and "UpstreamUnavailable" in outcome.error
+    assert outcome.error is not None
+    assert "UpstreamUnavailable" in outcome.error
 
 
 async def test_exhausted_budget_makes_a_dead_letter() -> None:
@@ -210,8 +220,10 @@ async def test_exhausted_budget_makes_a_dead_letter() -> None:
     portal.faults.down = True
     claim = _claim(1, on_portal=True, clock=clock, attempts=2)
     (outcome,) = await _delivery(portal, clock).deliver([claim])
-    assert outcome.failed is not None and outcome.retry_at is None
-    assert outcome.error is not None and "outage" in outcome.error
+    assert outcome.failed is not None
+    assert outcome.retry_at is None
+    assert outcome.error is not None
+    assert "outage" in outcome.error
 
 
 async def test_nothing_is_sent_when_the_lease_is_about_to_end() -> None:
@@ -221,7 +233,8 @@ async def test_nothing_is_sent_when_the_lease_is_about_to_end() -> None:
     claim = _claim(1, clock=clock)
     clock.advance(58)
     (outcome,) = await _delivery(portal, clock).deliver([claim])
-    assert outcome.delivered == () and outcome.failed is None
+    assert outcome.delivered == ()
+    assert outcome.failed is None
     assert portal.calls == []
 
 
@@ -234,7 +247,8 @@ async def test_replay_after_a_crash_does_not_pull_the_status_back() -> None:
     first = await _delivery(portal, clock).deliver([claim])  # applied; pretend settle was lost
     assert first[0].failed is None
     replay = await _delivery(portal, clock).deliver([claim])
-    assert replay[0].failed is None and len(replay[0].delivered) == 3
+    assert replay[0].failed is None
+    assert len(replay[0].delivered) == 3
     code = make_dossier(1).code
     assert portal.dossiers[code].status is LIFECYCLE[1]
     assert portal.sequences(code) == [1, 2]

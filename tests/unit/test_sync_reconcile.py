@@ -14,13 +14,11 @@ from sync.backoff import RetryPolicy
 from sync.reconcile import reconcile
 from sync.testing import FakePortal
 from sync.worker import SyncWorker, WorkerSettings
-from tests.support.stores import (  # noqa: F401
+from tests.support.stores import (
     LIFECYCLE,
     FakeClock,
-    engine,
     make_dossier,
     make_event,
-    store_url,
 )
 
 #: steps per dossier: submitted -> accepted -> processing (each step changes the status)
@@ -74,8 +72,10 @@ async def test_reconcile_restores_lost_dossiers_and_steps_once(engine: AsyncEngi
         engine, portal, page_size=2, on_total=totals.append, on_progress=progress.append
     )
     assert (report.checked, report.in_sync, report.missing, report.behind) == (5, 2, 1, 1)
-    assert report.in_flight == 1 and report.lookup_failed == 0
-    assert totals == [5] and sum(progress) == 5
+    assert report.in_flight == 1
+    assert report.lookup_failed == 0
+    assert totals == [5]
+    assert sum(progress) == 5
     assert report.enqueued == (1 + STEPS + 1) + (STEPS + 1)
     await worker.drain()
     for serial in (1, 2, 4, 5):
@@ -86,7 +86,8 @@ async def test_reconcile_restores_lost_dossiers_and_steps_once(engine: AsyncEngi
     assert portal.applied_twice() == []
     assert portal.out_of_order == []
     again = await reconcile(engine, portal)
-    assert again.in_sync == 5 and again.enqueued == 0
+    assert again.in_sync == 5
+    assert again.enqueued == 0
 
 
 async def test_dry_run_and_failed_lookups_enqueue_nothing(engine: AsyncEngine) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import random
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -15,13 +14,11 @@ from store.outbox import SqlOutbox
 from sync.backoff import RetryPolicy
 from sync.testing import FakePortal
 from sync.worker import SyncWorker, WorkerService, WorkerSettings
-from tests.support.stores import (  # noqa: F401
+from tests.support.stores import (
     LIFECYCLE,
     FakeClock,
-    engine,
     make_dossier,
     make_event,
-    store_url,
 )
 
 POLICY = RetryPolicy(base=1.0, cap=10.0, max_attempts=1000)
@@ -97,7 +94,8 @@ async def test_outage_then_recovery_delivers_everything_in_order(engine: AsyncEn
     sessions = create_sessionmaker(engine)
     async with sessions() as session:
         state = await sync_state(session, make_dossier(1).code)
-    assert state is not None and state.status is SyncStatus.DELIVERED
+    assert state is not None
+    assert state.status is SyncStatus.DELIVERED
 
 
 async def test_error_bursts_and_lost_answers_still_apply_once(engine: AsyncEngine) -> None:
@@ -119,7 +117,8 @@ async def test_error_bursts_and_lost_answers_still_apply_once(engine: AsyncEngin
     portal.faults.fail_next = portal.faults.drop_after_commit_next = 0
     await _until_idle(worker, outbox, clock)
     _assert_exactly_once_in_order(portal, serials, 5)
-    assert portal.dropped and portal.calls.count("lookup") > 12  # faults really happened
+    assert portal.dropped
+    assert portal.calls.count("lookup") > 12
 
 
 async def test_progress_applied_then_answer_lost_is_not_applied_twice(
@@ -155,7 +154,9 @@ async def test_dead_letter_waits_for_retry_then_delivers_in_order(engine: AsyncE
     stats = await outbox.stats()
     assert (stats.dead, stats.pending) == (1, 2)  # dossier 2's steps wait behind its dead sync
     (letter,) = await outbox.dead_letters()
-    assert letter.dossier_code == bad and letter.last_error and "refused" in letter.last_error
+    assert letter.dossier_code == bad
+    assert letter.last_error
+    assert "refused" in letter.last_error
     assert bad not in portal.dossiers
     portal.faults.refuse.clear()
     await outbox.retry(letter.id)
