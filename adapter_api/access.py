@@ -43,8 +43,9 @@ class AccessLogWriter:
         self.group = group if group is not None else GroupCommit(engine, max_batch=max_batch)
 
     async def record(self, entry: AccessLogEntry) -> None:
-        """Queue ``entry`` and wait until the transaction holding it has committed."""
-        await self.group.submit(self, entry)
+        """Queue ``entry`` and wait until the transaction holding it has committed (inside
+        ``group.together()``: until the block ends)."""
+        await self.group.record(self, entry)
 
     async def aclose(self) -> None:
         """Wait for the entries already queued to be written."""

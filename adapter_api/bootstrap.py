@@ -233,6 +233,7 @@ def build_container(settings: Settings) -> Container:
     )
     connectors = build_connectors(connectors_config(settings), recorder=message_log, trust=trust)
     metrics = Metrics()
+    metrics.watch_log_group(log_group)
     outbox = SqlOutbox(engine)
     metrics.on_scrape(_metrics_refresh(metrics, connectors, outbox))
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from adapter_api.access import AccessLogWriter
 from adapter_api.clients import ClientRegistry
+from adapter_api.dossier_writer import DossierWriter
 from adapter_api.issues import IssueDirectory
 from adapter_api.metrics import Metrics
 from adapter_api.settings import Settings
@@ -93,12 +94,15 @@ class Container:
     readers: async_sessionmaker[AsyncSession] = field(init=False)
     issues: IssueDirectory = field(init=False)
     access_log: AccessLogWriter = field(init=False)
+    #: the dossier routes' group commit (concurrent writes share one transaction)
+    dossier_writes: DossierWriter = field(init=False)
 
     def __post_init__(self) -> None:
         # read-only sessions: on SQLite their transactions do not take the write lock
         self.readers = create_sessionmaker(reader(self.read_engine or self.engine))
         self.issues = IssueDirectory(self.readers)
         self.access_log = AccessLogWriter(self.engine, self.access_log_key, group=self.log_group)
+        self.dossier_writes = DossierWriter(self.sessions)
 
     async def start(self) -> None:
         """Start the background services in order."""
@@ -110,6 +114,7 @@ class Container:
         for service in reversed(self.services):
             await service.stop()
         await self.access_log.aclose()
+        await self.dossier_writes.aclose()
         for close in reversed(self.closers):
             await close()
 

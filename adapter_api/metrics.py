@@ -6,6 +6,9 @@
   ``lienthong_upstream_call_seconds{upstream,operation}`` — by :meth:`Metrics.upstream_call`;
 * ``lienthong_upstream_breaker_state{upstream}`` (0 closed, 1 half-open, 2 open) and
   ``lienthong_outbox_depth`` — refreshed from callbacks when ``/metrics`` is scraped;
+* ``lienthong_log_transactions_total`` and ``lienthong_log_records_total`` — transactions of the
+  message-log / access-log group commit and the records they held (records per transaction is
+  how much one commit, one fsync on SQLite, serves);
 * the default registry's collectors (the sync worker's, the process's) are served after them.
 """
 
@@ -25,6 +28,8 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from connectors.errors import (
@@ -35,6 +40,7 @@ from connectors.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from store.message_log.group_commit import GroupCommit
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -103,6 +109,12 @@ class Metrics:
             registry=self.registry,
         )
         self._refreshers: list[Callable[[], Awaitable[None]]] = []
+        # labelled children, looked up once (``labels()`` takes a lock and validates each time)
+        self._upstream_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+
+    def watch_log_group(self, group: GroupCommit) -> None:
+        """Serve the log group commit's counters (``lienthong_log_*``)."""
+        self.registry.register(_GroupCommitCollector(group))
 
     def on_scrape(self, refresh: Callable[[], Awaitable[None]]) -> None:
         """Run ``refresh`` before each scrape (to set gauges such as breaker state)."""
@@ -129,8 +141,35 @@ class Metrics:
             error = exc
             raise
         finally:
-            self.upstream_seconds.labels(upstream, operation).observe(time.perf_counter() - started)
-            self.upstream_calls.labels(upstream, operation, result_of(error)).inc()
+            key = (upstream, operation, result_of(error))
+            children = self._upstream_children.get(key)
+            if children is None:
+                children = (
+                    self.upstream_seconds.labels(upstream, operation),
+                    self.upstream_calls.labels(*key),
+                )
+                self._upstream_children[key] = children
+            children[0].observe(time.perf_counter() - started)
+            children[1].inc()
+
+
+class _GroupCommitCollector(Collector):
+    """The counters a :class:`GroupCommit` keeps, read when scraped."""
+
+    def __init__(self, group: GroupCommit) -> None:
+        self._group = group
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(
+            "lienthong_log_transactions",
+            "Transactions committed by the message-log / access-log group commit",
+            value=self._group.transactions,
+        )
+        yield CounterMetricFamily(
+            "lienthong_log_records",
+            "Message-log and access-log records committed by the group commit",
+            value=self._group.items,
+        )
 
 
 class MetricsMiddleware:

@@ -266,8 +266,12 @@ class ConnectionPool:
         if not keep or self.closed or connection.closed:
             connection.close()
             return
-        connection.idle_since = time.monotonic()
-        self._idle.setdefault((target.scheme, target.host, target.port), deque()).append(connection)
+        now = connection.idle_since = time.monotonic()
+        idle = self._idle.setdefault((target.scheme, target.host, target.port), deque())
+        # reuse is last in, first out: the oldest idle ones are at the left; close the stale
+        while idle and (idle[0].closed or now - idle[0].idle_since > self._keepalive):
+            idle.popleft().close()
+        idle.append(connection)
 
     def close(self) -> None:
         """Close the idle connections; those in use are closed when their request ends."""

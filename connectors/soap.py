@@ -20,6 +20,7 @@ Each attempt is recorded as an ``Exchange`` with the exact bytes sent and receiv
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hmac
 from collections.abc import Mapping
@@ -65,6 +66,8 @@ BODY = f"{{{SOAP11_NS}}}Body"
 FAULT = f"{{{SOAP11_NS}}}Fault"
 
 XROAD_NS = XROAD_NSMAP["xrd"]
+#: positions of the per-call fields among the header elements (``build_header_elements``)
+_MESSAGE_ID, _USER_ID, _ISSUE = 2, 3, 4
 TRANSIENT_STATUSES = frozenset({502, 503, 504})
 DEFAULT_SIGNATURE_TTL = dt.timedelta(minutes=5)
 DEFAULT_MAX_SKEW = dt.timedelta(minutes=5)
@@ -166,6 +169,7 @@ class SoapConnector(UpstreamClient):
         self.url = config.base_url
         self.signature_ttl = signature_ttl
         self.max_skew = max_skew
+        self._templates: dict[tuple[object, ...], etree._Element] = {}
         self._http_headers = {
             name: _http_headers(contract.operation(name)) for name in contract.operations
         }
@@ -200,10 +204,27 @@ class SoapConnector(UpstreamClient):
         )
 
     def envelope(self, header: XRoadHeader, payload: etree._Element) -> etree._Element:
-        """An unsigned envelope: ``header`` fields in the Header, ``payload`` in the Body."""
-        root = etree.Element(ENVELOPE, nsmap=self._nsmap)
-        etree.SubElement(root, HEADER).extend(build_header_elements(header))
-        etree.SubElement(root, BODY).append(payload)
+        """An unsigned envelope: ``header`` fields in the Header, ``payload`` in the Body.
+
+        The envelope of an operation is built once as a template (client, service and protocol
+        version fixed) and copied per call, its ``id``, ``userId`` and ``issue`` filled in.
+        """
+        key = (header.client, header.service, header.protocol_version, header.request_hash)
+        template = self._templates.get(key)
+        if template is None:
+            template = etree.Element(ENVELOPE, nsmap=self._nsmap)
+            etree.SubElement(template, HEADER).extend(
+                build_header_elements(replace(header, message_id="", user_id="", issue=""))
+            )
+            etree.SubElement(template, BODY)
+            if len(self._templates) < 64:
+                self._templates[key] = template
+        root = copy.deepcopy(template)
+        fields = root[0]
+        fields[_MESSAGE_ID].text = header.message_id
+        fields[_USER_ID].text = header.user_id
+        fields[_ISSUE].text = header.issue
+        root[1].append(payload)
         return root
 
     def sign(self, envelope: etree._Element) -> bytes:

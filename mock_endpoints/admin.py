@@ -19,6 +19,7 @@ that listens on 127.0.0.1. Lists take ``?limit=N`` (default 100, ``0`` or ``all`
     DELETE /_admin/registry/tokens                   expire every access token now
     GET    /_admin/portal/procedures                 the procedure catalogue
     GET    /_admin/portal/dossiers                   dossiers the portal holds (code, status)
+    GET    /_admin/portal/summary                    how many dossiers and progress steps it holds
     GET    /_admin/portal/dossiers/{dossier_code}    one: record, status, progress, keys seen
     DELETE /_admin/portal/dossiers                   forget every dossier
     DELETE /_admin/portal/sessions                   expire every session now
@@ -142,6 +143,7 @@ class AdminRoutes:
             routes += [
                 Route("/_admin/portal/procedures", self.procedures, methods=["GET"]),
                 Route("/_admin/portal/dossiers", self.dossiers, methods=["GET"]),
+                Route("/_admin/portal/summary", self.summary, methods=["GET"]),
                 Route("/_admin/portal/dossiers", self.clear_dossiers, methods=["DELETE"]),
                 Route("/_admin/portal/dossiers/{dossier_code}", self.dossier, methods=["GET"]),
                 Route("/_admin/portal/sessions", self.expire_sessions, methods=["DELETE"]),
@@ -273,6 +275,14 @@ class AdminRoutes:
         except InvalidChange as exc:
             return _error(400, str(exc))
         return JsonResponse({"dossiers": self.portal.dossier_codes(limit)})
+
+    async def summary(self, request: Request) -> Response:
+        """``GET /_admin/portal/summary``: dossiers held and progress steps applied, in total."""
+        assert self.portal is not None
+        held = self.portal.dossier_codes()
+        return JsonResponse(
+            {"dossiers": len(held), "progress": sum(item["progress"] for item in held)}
+        )
 
     async def dossier(self, request: Request) -> Response:
         """``GET /_admin/portal/dossiers/{dossier_code}``."""

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from security.http_signatures import HttpSigner, HttpVerifier, TrustedKeyDirectory
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -33,6 +32,7 @@ from mock_endpoints.responses import JsonResponse
 from mock_endpoints.rest import SignedRest
 from mock_endpoints.settings import MockSettings
 from mock_endpoints.tokens import TokenStore
+from security.http_signatures import HttpSigner, HttpVerifier, TrustedKeyDirectory
 from security.keys import load_party
 from security.replay import MemoryReplayCache
 from security.trust import TrustStore

@@ -1,221 +1,555 @@
-"""Writing one dossier change: its events, its outbox items, its feed position — in few round trips.
+"""Dossier writes, many at once: each checked against its dossier, all written in one transaction.
 
-``write_change`` runs inside the caller's transaction, after the dossier's row was locked (or
-inserted) by ``store.dossiers``. It appends the events, enqueues the deliveries (and the
-dossier's outbox head when it has none), takes the next feed position and updates the dossier —
-in that order, the position last. On PostgreSQL the position comes from the ``counters`` row,
-whose lock is then held only until commit, and every writer takes the dossier lock before the
-counter lock; on SQLite, where writers are serialised anyway, it is the highest one plus one.
+``record_writes`` takes a batch of writes — ``PutDossier`` (register or update a dossier) and
+``PostEvent`` (a status change or progress step) — and applies them in order inside the caller's
+transaction. Each write is checked against its dossier as the writes before it in the batch left
+it (transition from the current status, next sequence, replay), so a batch gives exactly what the
+same writes one transaction each would have given. A write that is refused gets its own error
+(``IllegalTransition``, ``SequenceConflict``, ``DossierNotFound``, ``InvalidInitialStatus``)
+in its place in the result list and changes nothing; the others go ahead. The events and their
+outbox deliveries are written by the same statements, in the same transaction (the
+transactional outbox): they commit together or not at all.
 
-On PostgreSQL all of it is one statement (data-modifying CTEs), and the store time is read with
-``clock_timestamp()`` once the counter is locked; on SQLite (one writer at a time, the write lock
-taken at ``BEGIN IMMEDIATE``) it is a few statements and the time is read inside the transaction.
-Either way feed positions and store times grow together, which ``store.feed`` relies on.
+The statements, whatever the batch size (executemany where rows are many):
 
-This is the hot path of every accepted event, so its statements are built once per shape and
-executed with parameters (building and cache-keying SQLAlchemy constructs per call cost more
-than the database work).
+1. lock the batch's dossier rows in code order (``FOR UPDATE`` on PostgreSQL; on SQLite the
+   ``BEGIN IMMEDIATE`` of ``store.db`` already made this the only writer) — the same lock and
+   order as the worker's ``settle``, so neither can deadlock the other;
+2. only when a write may be a client's retry (a sequence already used): read those events;
+3. insert the new dossiers (``ON CONFLICT DO NOTHING``: one created meanwhile by another process
+   is locked and its writes checked again);
+4. the events; 5. the outbox items (ids in the order of the writes, so a dossier's deliveries keep
+   their order); 6. the outbox heads of dossiers that had none;
+7. the feed positions, last: on PostgreSQL one ``UPDATE`` of the ``counters`` row takes one per
+   changed dossier and reads the store time (``clock_timestamp()``) under its lock, held until
+   commit, so positions become visible in order; on SQLite (one writer) the highest plus one;
+8. the changed dossiers' rows.
+
+A dossier changed several times in a batch gets one feed position (its last state is what the
+feed shows); the records returned for its writes all carry it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Insert,
-    Integer,
-    SmallInteger,
-    String,
-    Update,
-    bindparam,
-    func,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import bindparam, func, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from schemas.models import DossierEvent
-from schemas.status import DossierStatus
-from store.outbox import DeliveryKind, ItemState
+from schemas.errors import SchemaError
+from schemas.models import Dossier, DossierEvent
+from schemas.status import INITIAL_STATUSES, DossierStatus, check_transition
+from store.errors import DossierNotFound, InvalidInitialStatus, SequenceConflict, StoreError
+from store.outbox import DeliveryKind, ItemState, any_of
 from store.tables.dossiers import FEED_COUNTER, counters, dossier_events, dossiers
 from store.tables.outbox import outbox, outbox_heads
-from store.types import JsonDocument, UtcDateTime, utc_now
+from store.types import UtcDateTime, utc_now
+
+#: attempts at a batch whose new dossiers another process created at the same moment
+_CREATE_ATTEMPTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class DossierRecord:
+    """A stored dossier: the dossier itself and the store's bookkeeping about it.
+
+    ``stored_at`` is when the store last changed it (the feed's ``updated_since`` compares with
+    it); ``change_seq`` its position in the feed; ``last_sequence`` its newest event's sequence.
+    """
+
+    dossier: Dossier
+    created_at: dt.datetime
+    stored_at: dt.datetime
+    change_seq: int
+    last_sequence: int
+
+
+@dataclass(frozen=True, slots=True)
+class DossierWrite:
+    """What a ``PutDossier`` did: ``created`` a new dossier, or ``changed`` a stored one.
+
+    Neither (an identical dossier sent again) means nothing was written or enqueued.
+    """
+
+    record: DossierRecord
+    created: bool
+    changed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class EventWrite:
+    """What a ``PostEvent`` did; ``replayed`` when this very event was already stored."""
+
+    event: DossierEvent
+    record: DossierRecord
+    replayed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PutDossier:
+    """Register ``dossier`` or update the stored one.
+
+    ``sectors`` are the writer's sectors when it is limited to some: a stored dossier outside
+    them is answered ``DossierNotFound``, as if it did not exist.
+    """
+
+    dossier: Dossier
+    sectors: Collection[str] | None = None
+
+    @property
+    def code(self) -> str:
+        """The dossier written."""
+        return self.dossier.code
+
+
+@dataclass(frozen=True, slots=True)
+class PostEvent:
+    """Append ``event`` to its dossier (``assign_sequence``: whatever sequence it carries)."""
+
+    event: DossierEvent
+    sectors: Collection[str] | None = None
+    assign_sequence: bool = False
+
+    @property
+    def code(self) -> str:
+        """The dossier written."""
+        return self.event.dossier_code
+
+
+Write = PutDossier | PostEvent
+#: a write's result: what it did, or the error that refused it (nothing of it written)
+WriteResult = DossierWrite | EventWrite | StoreError | SchemaError
+
+_Delivery = tuple[DeliveryKind, dict[str, Any], str]
 
 
 @dataclass
-class Change:
-    """What one write does to a dossier: its new state, its events, its deliveries (in order)."""
+class _Dossier:
+    """One dossier through a batch: as stored, as the batch's writes leave it, what they add."""
 
     code: str
+    stored: bool
+    dossier: Dossier | None
     sector: str | None
-    status: int
-    payload: dict[str, Any]
     last_sequence: int
+    created_at: dt.datetime
+    stored_at: dt.datetime
+    change_seq: int
+    now: dt.datetime
+    created: bool = False
+    changed: bool = False
     events: list[tuple[DossierEvent, DossierStatus]] = field(default_factory=list)
-    deliveries: list[tuple[DeliveryKind, dict[str, Any], str]] = field(default_factory=list)
+    deliveries: list[_Delivery] = field(default_factory=list)
+    #: each new event's JSON, by sequence
+    payloads: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: (index in the batch, what to answer once positions are known)
+    answers: list[tuple[int, Any]] = field(default_factory=list)
+
+    @classmethod
+    def from_row(cls, code: str, row: Any, now: dt.datetime) -> _Dossier:
+        if row is None:
+            return cls(code, False, None, None, 0, now, now, 0, now)
+        return cls(
+            code,
+            True,
+            Dossier.model_validate(row.payload),
+            row.sector,
+            int(row.last_sequence),
+            row.created_at,
+            row.updated_at,
+            int(row.change_seq or 0),
+            now,
+        )
+
+    def visible_to(self, sectors: Collection[str] | None) -> bool:
+        return sectors is None or (self.sector is not None and self.sector in sectors)
 
 
-async def write_change(
-    session: AsyncSession, change: Change, *, now: dt.datetime, stamp: dt.datetime | None
-) -> tuple[int, dt.datetime]:
-    """Apply ``change``; return the dossier's new feed position and store time.
+async def record_writes(
+    bind: AsyncSession | AsyncConnection,
+    writes: Sequence[Write],
+    *,
+    now: dt.datetime | None = None,
+) -> list[WriteResult]:
+    """Apply ``writes`` in order in the caller's transaction; one result (or error) per write.
 
-    ``now`` times the events and deliveries; ``stamp`` forces the store time (tests), otherwise
-    it is read once the feed counter is locked.
+    ``now`` times the events and deliveries and, when given, is also the store time of the
+    changed dossiers (tests); otherwise the store time is read once the feed position is taken.
+    Database errors are raised (the caller rolls the whole batch back).
     """
-    if session.get_bind().dialect.name == "postgresql":
-        return await _write_postgres(session, change, now, stamp)
-    return await _write_sqlite(session, change, now, stamp)
+    if not writes:
+        return []
+    connection = await bind.connection() if isinstance(bind, AsyncSession) else bind
+    stamp, now = now, now or utc_now()
+    results: list[WriteResult | None] = [None] * len(writes)
+    by_code: dict[str, list[int]] = {}
+    for index, write in enumerate(writes):
+        by_code.setdefault(write.code, []).append(index)
+    planned: dict[str, _Dossier] = {}
+    codes = sorted(by_code)
+    for _ in range(_CREATE_ATTEMPTS):
+        rows = await _lock(connection, codes)
+        states = {code: _Dossier.from_row(code, rows.get(code), now) for code in codes}
+        stored_events = await _events_to_compare(connection, writes, by_code, states)
+        for code, state in states.items():
+            _plan(state, [(i, writes[i]) for i in by_code[code]], stored_events, results)
+        new = [state for state in states.values() if state.created]
+        taken = await _insert_new(connection, new, now)
+        planned |= {code: state for code, state in states.items() if code not in taken}
+        codes = sorted(taken)  # created by another writer since the lock: check them again
+        if not codes:
+            break
+        for code in codes:
+            for index in by_code[code]:
+                results[index] = None
+    else:
+        raise RuntimeError("dossiers kept being created by other writers; batch abandoned")
+    changed = [state for state in planned.values() if state.changed]
+    await _write(connection, changed, now)
+    positions, stored_at = await _positions(connection, len(changed), stamp)
+    for state, position in zip(changed, positions, strict=True):
+        state.change_seq, state.stored_at = position, stored_at
+    await _update_dossiers(connection, changed)
+    for state in planned.values():
+        for index, answer in state.answers:
+            results[index] = _answer(state, answer)
+    assert all(result is not None for result in results)
+    return results  # type: ignore[return-value]
 
 
-def _params(change: Change, now: dt.datetime) -> dict[str, Any]:
-    params: dict[str, Any] = {
-        "b_code": change.code,
-        "b_sector": change.sector,
-        "b_status": change.status,
-        "b_payload": change.payload,
-        "b_last_sequence": change.last_sequence,
-        "b_now": now,
-        "b_pending": ItemState.PENDING.value,
-    }
-    for n, (event, previous) in enumerate(change.events):
-        params |= {
-            f"e{n}_sequence": event.sequence,
-            f"e{n}_status": int(event.status),
-            f"e{n}_previous": int(previous),
-            f"e{n}_occurred_at": event.occurred_at,
-            f"e{n}_payload": event.model_dump(mode="json"),
-        }
-    for n, (kind, payload, key) in enumerate(change.deliveries):
-        params |= {f"i{n}_kind": kind.value, f"i{n}_payload": payload, f"i{n}_key": key}
-    return params
+# --- checking ----------------------------------------------------------------------------------
 
 
-def _event_insert(n: int) -> Insert:
-    return insert(dossier_events).values(
-        dossier_code=bindparam("b_code", type_=String()),
-        sequence=bindparam(f"e{n}_sequence", type_=Integer()),
-        status=bindparam(f"e{n}_status", type_=SmallInteger()),
-        previous_status=bindparam(f"e{n}_previous", type_=SmallInteger()),
-        occurred_at=bindparam(f"e{n}_occurred_at", type_=UtcDateTime()),
-        recorded_at=bindparam("b_now", type_=UtcDateTime()),
-        payload=bindparam(f"e{n}_payload", type_=JsonDocument),
+def _plan(
+    state: _Dossier,
+    writes: list[tuple[int, Write]],
+    stored_events: dict[tuple[str, int], DossierEvent],
+    results: list[WriteResult | None],
+) -> None:
+    """Check ``writes`` of one dossier in order against ``state``, moving it as they go."""
+    for index, write in writes:
+        try:
+            if isinstance(write, PutDossier):
+                state.answers.append((index, _put(state, write)))
+            else:
+                state.answers.append((index, _post(state, write, stored_events)))
+        except (StoreError, SchemaError) as exc:
+            results[index] = exc
+
+
+def _put(state: _Dossier, write: PutDossier) -> tuple[str, Dossier, int]:
+    dossier = write.dossier
+    if state.dossier is None:
+        if dossier.status not in INITIAL_STATUSES:
+            raise InvalidInitialStatus(dossier.code, int(dossier.status))
+        state.dossier, state.sector, state.created, state.changed = (
+            dossier,
+            dossier.sector_code,
+            True,
+            True,
+        )
+        state.deliveries.append(_dossier_delivery(dossier, state.now))
+        return ("created", dossier, 0)
+    if state.stored and not state.visible_to(write.sectors):
+        raise DossierNotFound(dossier.code)
+    current = state.dossier
+    if current == dossier:
+        return ("same", dossier, state.last_sequence)
+    if dossier.status != current.status:
+        check_transition(current.status, dossier.status)
+        event = DossierEvent(
+            dossier_code=dossier.code,
+            sequence=state.last_sequence + 1,
+            status=dossier.status,
+            occurred_at=dossier.updated_at,
+        )
+        state.last_sequence = event.sequence
+        state.events.append((event, current.status))
+        state.deliveries.append(_event_delivery(state, event))
+    state.dossier, state.sector, state.changed = dossier, dossier.sector_code, True
+    state.deliveries.append(_dossier_delivery(dossier, state.now))
+    return ("updated", dossier, state.last_sequence)
+
+
+def _post(
+    state: _Dossier, write: PostEvent, stored_events: dict[tuple[str, int], DossierEvent]
+) -> tuple[str, DossierEvent, Dossier, int]:
+    event = write.event
+    if state.dossier is None or (state.stored and not state.visible_to(write.sectors)):
+        raise DossierNotFound(event.dossier_code)
+    expected = state.last_sequence + 1
+    if write.assign_sequence:
+        event = event.model_copy(update={"sequence": expected})
+    elif event.sequence < expected:
+        earlier = stored_events.get((event.dossier_code, event.sequence))
+        if earlier is None:
+            earlier = next((e for e, _ in state.events if e.sequence == event.sequence), None)
+        if earlier == event:
+            return ("replayed", event, state.dossier, state.last_sequence)
+        raise SequenceConflict(event.dossier_code, expected=expected, given=event.sequence)
+    elif event.sequence != expected:
+        raise SequenceConflict(event.dossier_code, expected=expected, given=event.sequence)
+    current = state.dossier
+    check_transition(current.status, event.status)
+    moved = current.model_copy(
+        update={"status": event.status, "updated_at": max(current.updated_at, event.occurred_at)}
     )
+    state.dossier, state.last_sequence, state.changed = moved, event.sequence, True
+    state.events.append((event, current.status))
+    state.deliveries.append(_event_delivery(state, event))
+    return ("appended", event, moved, event.sequence)
 
 
-def _item_insert(n: int) -> Insert:
-    return insert(outbox).values(
-        dossier_code=bindparam("b_code", type_=String()),
-        kind=bindparam(f"i{n}_kind", type_=String()),
-        payload=bindparam(f"i{n}_payload", type_=JsonDocument),
-        idempotency_key=bindparam(f"i{n}_key", type_=String()),
-        state=bindparam("b_pending", type_=String()),
-        attempts=0,
-        created_at=bindparam("b_now", type_=UtcDateTime()),
+def _answer(state: _Dossier, answer: Any) -> WriteResult:
+    """A planned write's result, now that the dossier's feed position and store time are known."""
+    kind = answer[0]
+    if kind in ("created", "same", "updated"):
+        _, dossier, last_sequence = answer
+        record = DossierRecord(
+            dossier, state.created_at, state.stored_at, state.change_seq, last_sequence
+        )
+        return DossierWrite(record, created=kind == "created", changed=kind != "same")
+    _, event, dossier, last_sequence = answer
+    record = DossierRecord(
+        dossier, state.created_at, state.stored_at, state.change_seq, last_sequence
     )
+    return EventWrite(event, record, replayed=kind == "replayed")
 
 
-def _dossier_update(change_seq: Any, stored_at: Any) -> Update:
-    return (
-        update(dossiers)
-        .where(dossiers.c.code == bindparam("b_code", type_=String()))
-        .values(
-            sector=bindparam("b_sector", type_=String()),
-            status=bindparam("b_status", type_=SmallInteger()),
-            payload=bindparam("b_payload", type_=JsonDocument),
-            last_sequence=bindparam("b_last_sequence", type_=Integer()),
-            change_seq=change_seq,
-            updated_at=stored_at,
+def _json(model: Dossier | DossierEvent) -> dict[str, Any]:
+    return model.model_dump(mode="json")
+
+
+def _event_delivery(state: _Dossier, event: DossierEvent) -> _Delivery:
+    payload = state.payloads[event.sequence] = _json(event)  # the event row's too
+    return DeliveryKind.PUSH_PROGRESS, payload, event.idempotency_key
+
+
+def _dossier_delivery(dossier: Dossier, now: dt.datetime) -> _Delivery:
+    return DeliveryKind.SYNC_DOSSIER, _json(dossier), f"{dossier.code}@{now.isoformat()}"
+
+
+# --- statements --------------------------------------------------------------------------------
+
+
+def _is_postgres(connection: AsyncConnection) -> bool:
+    return connection.dialect.name == "postgresql"
+
+
+_LOCK = {
+    postgres: select(dossiers)
+    .where(any_of(dossiers.c.code, "codes", postgres=postgres))
+    .order_by(dossiers.c.code)
+    .with_for_update()
+    for postgres in (True, False)
+}
+
+
+async def _lock(connection: AsyncConnection, codes: list[str]) -> dict[str, Any]:
+    """The stored rows of ``codes``, locked (in code order) until the transaction ends."""
+    result = await connection.execute(_LOCK[_is_postgres(connection)], {"codes": codes})
+    return {row.code: row for row in result}
+
+
+async def _events_to_compare(
+    connection: AsyncConnection,
+    writes: Sequence[Write],
+    by_code: dict[str, list[int]],
+    states: dict[str, _Dossier],
+) -> dict[tuple[str, int], DossierEvent]:
+    """Stored events that posted ones may repeat (a sequence already used): usually none."""
+    wanted: set[tuple[str, int]] = set()
+    for code, state in states.items():
+        for index in by_code[code]:
+            write = writes[index]
+            if (
+                isinstance(write, PostEvent)
+                and not write.assign_sequence
+                and write.event.sequence <= state.last_sequence
+            ):
+                wanted.add((code, write.event.sequence))
+    if not wanted:
+        return {}
+    rows = await connection.execute(
+        select(
+            dossier_events.c.dossier_code, dossier_events.c.sequence, dossier_events.c.payload
+        ).where(
+            tuple_(dossier_events.c.dossier_code, dossier_events.c.sequence).in_(sorted(wanted))
         )
     )
+    return {
+        (row.dossier_code, int(row.sequence)): DossierEvent.model_validate(row.payload)
+        for row in rows
+    }
 
 
-_NEXT_POSITION = (
+def _insert_dossiers(postgres: bool) -> Any:
+    statement = (postgresql.insert if postgres else sqlite.insert)(dossiers)
+    return statement.on_conflict_do_nothing(index_elements=["code"]).returning(dossiers.c.code)
+
+
+_INSERT_DOSSIERS = {True: _insert_dossiers(True), False: _insert_dossiers(False)}
+
+
+async def _insert_new(
+    connection: AsyncConnection, new: list[_Dossier], now: dt.datetime
+) -> set[str]:
+    """Insert the batch's new dossiers; the codes some other writer created first."""
+    if not new:
+        return set()
+    rows = [
+        {
+            "code": state.code,
+            "sector": state.sector,
+            "status": int(state.dossier.status),
+            "payload": _json(state.dossier),
+            "last_sequence": 0,
+            "on_portal": False,
+            "created_at": now,
+            "updated_at": now,
+            "change_seq": None,
+        }
+        for state in new
+        if state.dossier is not None
+    ]
+    result = await connection.execute(_INSERT_DOSSIERS[_is_postgres(connection)], rows)
+    inserted = {row.code for row in result}
+    return {state.code for state in new} - inserted
+
+
+_INSERT_EVENTS = insert(dossier_events)
+_INSERT_ITEMS = insert(outbox).returning(
+    outbox.c.id, outbox.c.dossier_code, sort_by_parameter_order=True
+)
+_INSERT_ITEMS_NUMBERED = insert(outbox)
+_HIGHEST_ITEM = select(func.max(outbox.c.id))
+_INSERT_HEADS = {
+    postgres: (postgresql.insert if postgres else sqlite.insert)(
+        outbox_heads
+    ).on_conflict_do_nothing(index_elements=["dossier_code"])
+    for postgres in (True, False)
+}
+
+
+async def _write(connection: AsyncConnection, changed: list[_Dossier], now: dt.datetime) -> None:
+    """The events, the outbox items in order, and a head for each dossier that had none."""
+    events = [
+        {
+            "dossier_code": state.code,
+            "sequence": event.sequence,
+            "status": int(event.status),
+            "previous_status": int(previous),
+            "occurred_at": event.occurred_at,
+            "recorded_at": now,
+            "payload": state.payloads[event.sequence],
+        }
+        for state in changed
+        for event, previous in state.events
+    ]
+    if events:
+        await connection.execute(_INSERT_EVENTS, events)
+    items = [
+        {
+            "dossier_code": state.code,
+            "kind": kind.value,
+            "payload": payload,
+            "idempotency_key": key,
+            "state": ItemState.PENDING.value,
+            "attempts": 0,
+            "created_at": now,
+        }
+        for state in changed
+        for kind, payload, key in state.deliveries
+    ]
+    if not items:
+        return
+    heads: dict[str, int] = {}
+    if _is_postgres(connection):
+        for row in await connection.execute(_INSERT_ITEMS, items):
+            heads.setdefault(row.dossier_code, int(row.id))
+    else:  # the only writer (BEGIN IMMEDIATE): number the items, in order, after the highest
+        last = int(await connection.scalar(_HIGHEST_ITEM) or 0)
+        owners = [state.code for state in changed for _ in state.deliveries]
+        for number, (item, code) in enumerate(zip(items, owners, strict=True), start=last + 1):
+            item["id"] = number
+            heads.setdefault(code, number)
+        await connection.execute(_INSERT_ITEMS_NUMBERED, items)
+    await connection.execute(
+        _INSERT_HEADS[_is_postgres(connection)],
+        [
+            {"dossier_code": code, "head_id": head, "available_at": now}
+            for code, head in heads.items()
+        ],
+    )
+
+
+_TAKE_POSITIONS = (
     update(counters)
     .where(counters.c.name == FEED_COUNTER)
-    .values(value=counters.c.value + 1)
-    .returning(counters.c.value)
+    .values(value=counters.c.value + bindparam("count"))
+    .returning(counters.c.value, func.clock_timestamp().label("now"))
 )
+_HIGHEST_POSITION = select(func.coalesce(func.max(dossiers.c.change_seq), 0))
 
 
-@functools.cache
-def _postgres_statement(events: int, items: int, stamped: bool) -> Update:
-    """One statement: events, outbox items, the head, the counter, the dossier (by shape)."""
-    position = _NEXT_POSITION.cte("position")
-    stored_at: ColumnElement[Any] = (
-        bindparam("b_stamp", type_=UtcDateTime()) if stamped else func.clock_timestamp()
-    )
-    statement = _dossier_update(select(position.c.value).scalar_subquery(), stored_at)
-    for n in range(events):
-        statement = statement.add_cte(_event_insert(n).cte(f"event_{n}"))
-    ctes = [_item_insert(n).returning(outbox.c.id).cte(f"item_{n}") for n in range(items)]
-    if ctes:
-        head = (
-            postgresql.insert(outbox_heads)
-            .from_select(
-                ["dossier_code", "head_id", "available_at"],
-                select(
-                    bindparam("b_code", type_=String()),
-                    ctes[0].c.id,
-                    bindparam("b_now", type_=UtcDateTime()),
-                ),
-            )
-            .on_conflict_do_nothing(index_elements=["dossier_code"])
-        )
-        statement = statement.add_cte(*ctes, head.cte("head"))
-    return statement.add_cte(position).returning(dossiers.c.change_seq, dossiers.c.updated_at)
+async def _positions(
+    connection: AsyncConnection, count: int, stamp: dt.datetime | None
+) -> tuple[list[int], dt.datetime]:
+    """``count`` new feed positions, in order, and the store time that goes with them."""
+    if not count:
+        return [], stamp or utc_now()
+    if _is_postgres(connection):
+        row = (await connection.execute(_TAKE_POSITIONS, {"count": count})).one()
+        last, stored_at = int(row.value), stamp or row.now.astimezone(dt.UTC)
+    else:  # one writer at a time (BEGIN IMMEDIATE): the highest position plus one
+        last = int(await connection.scalar(_HIGHEST_POSITION) or 0) + count
+        stored_at = stamp or utc_now()
+    return list(range(last - count + 1, last + 1)), stored_at
 
 
-async def _write_postgres(
-    session: AsyncSession, change: Change, now: dt.datetime, stamp: dt.datetime | None
-) -> tuple[int, dt.datetime]:
-    statement = _postgres_statement(len(change.events), len(change.deliveries), stamp is not None)
-    params = _params(change, now) | ({"b_stamp": stamp} if stamp is not None else {})
-    row = (await session.execute(statement, params)).one()
-    return int(row.change_seq), row.updated_at
-
-
-_SQLITE_EVENT = _event_insert(0)
-_SQLITE_ITEMS = [_item_insert(n).returning(outbox.c.id) for n in range(4)]
-_SQLITE_HEAD = (
-    sqlite.insert(outbox_heads)
+_UPDATE_DOSSIERS = (
+    update(dossiers)
+    .where(dossiers.c.code == bindparam("b_code"))
     .values(
-        dossier_code=bindparam("b_code", type_=String()),
-        head_id=bindparam("b_head", type_=Integer()),
-        available_at=bindparam("b_now", type_=UtcDateTime()),
+        sector=bindparam("b_sector"),
+        status=bindparam("b_status"),
+        payload=bindparam("b_payload"),
+        last_sequence=bindparam("b_last_sequence"),
+        change_seq=bindparam("b_change_seq"),
+        updated_at=bindparam("b_updated_at", type_=UtcDateTime()),
     )
-    .on_conflict_do_nothing(index_elements=["dossier_code"])
 )
-# one writer at a time (BEGIN IMMEDIATE): the next position is simply the highest plus one
-_SQLITE_DOSSIER = _dossier_update(
-    select(func.coalesce(func.max(dossiers.c.change_seq), 0) + 1).scalar_subquery(),
-    bindparam("b_stamp", type_=UtcDateTime()),
-).returning(dossiers.c.change_seq)
 
 
-async def _write_sqlite(
-    session: AsyncSession, change: Change, now: dt.datetime, stamp: dt.datetime | None
-) -> tuple[int, dt.datetime]:
-    params = _params(change, now)
-    for n in range(len(change.events)):
-        event = {k.replace(f"e{n}_", "e0_"): v for k, v in params.items() if k.startswith(f"e{n}_")}
-        await session.execute(_SQLITE_EVENT, params | event)
-    head: int | None = None
-    for n in range(len(change.deliveries)):
-        item_id = await session.scalar(_SQLITE_ITEMS[n], params)
-        head = head if head is not None else item_id
-    if head is not None:
-        await session.execute(_SQLITE_HEAD, params | {"b_head": head})
-    stored_at = stamp or utc_now()  # inside BEGIN IMMEDIATE: times grow with positions
-    position = await session.scalar(_SQLITE_DOSSIER, params | {"b_stamp": stored_at})
-    assert position is not None
-    return int(position), stored_at
+async def _update_dossiers(connection: AsyncConnection, changed: Iterable[_Dossier]) -> None:
+    rows = [
+        {
+            "b_code": state.code,
+            "b_sector": state.sector,
+            "b_status": int(state.dossier.status),
+            "b_payload": _json(state.dossier),
+            "b_last_sequence": state.last_sequence,
+            "b_change_seq": state.change_seq,
+            "b_updated_at": state.stored_at,
+        }
+        for state in changed
+        if state.dossier is not None
+    ]
+    if rows:
+        await connection.execute(_UPDATE_DOSSIERS, rows)
 
 
-__all__ = ["Change", "write_change"]
+__all__ = [
+    "DossierRecord",
+    "DossierWrite",
+    "EventWrite",
+    "PostEvent",
+    "PutDossier",
+    "Write",
+    "WriteResult",
+    "record_writes",
+]

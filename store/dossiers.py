@@ -2,8 +2,10 @@
 
 Every function takes an ``AsyncSession`` and leaves the transaction to its caller (the unit of
 work): ``record_dossier`` or ``record_event`` and the outbox items they enqueue commit together or
-not at all. Writers lock the dossier's row first (``FOR UPDATE`` on PostgreSQL; on SQLite the
-``BEGIN IMMEDIATE`` of ``store.db`` already serialises writers) and take the feed counter last.
+not at all. Both are ``store.dossier_writes.record_writes`` with one write; the API groups the
+writes of concurrent requests into one such call (``adapter_api.dossier_writer``). Writers lock
+the dossier's row first (``FOR UPDATE`` on PostgreSQL; on SQLite the ``BEGIN IMMEDIATE`` of
+``store.db`` already serialises writers) and take the feed counter last.
 
 An illegal status move raises ``schemas.errors.IllegalTransition`` before anything is written.
 Events carry their ``sequence``: the next one is appended; one equal to the stored event of that
@@ -20,53 +22,24 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.models import Dossier, DossierEvent
-from schemas.status import INITIAL_STATUSES, DossierStatus, check_transition
-from store.dossier_writes import Change, write_change
-from store.errors import DossierNotFound, InvalidInitialStatus, SequenceConflict
+from schemas.status import DossierStatus
+from store.dossier_writes import (
+    DossierRecord,
+    DossierWrite,
+    EventWrite,
+    PostEvent,
+    PutDossier,
+    Write,
+    record_writes,
+)
+from store.errors import DossierNotFound
 from store.outbox import DeliveryKind, ItemState, enqueue
 from store.tables.dossiers import dossier_events, dossiers
 from store.tables.outbox import outbox
 from store.types import utc_now
-
-
-@dataclass(frozen=True, slots=True)
-class DossierRecord:
-    """A stored dossier: the dossier itself and the store's bookkeeping about it.
-
-    ``stored_at`` is when the store last changed it (the feed's ``updated_since`` compares with
-    it); ``change_seq`` its position in the feed; ``last_sequence`` its newest event's sequence.
-    """
-
-    dossier: Dossier
-    created_at: dt.datetime
-    stored_at: dt.datetime
-    change_seq: int
-    last_sequence: int
-
-
-@dataclass(frozen=True, slots=True)
-class DossierWrite:
-    """What ``record_dossier`` did: ``created`` a new dossier, or ``changed`` a stored one.
-
-    Neither (an identical dossier sent again) means nothing was written or enqueued.
-    """
-
-    record: DossierRecord
-    created: bool
-    changed: bool
-
-
-@dataclass(frozen=True, slots=True)
-class EventWrite:
-    """What ``record_event`` did; ``replayed`` when this very event was already stored."""
-
-    event: DossierEvent
-    record: DossierRecord
-    replayed: bool
 
 
 class SyncStatus(StrEnum):
@@ -96,64 +69,11 @@ async def record_dossier(
 
     A new dossier must start submitted or accepted (``InvalidInitialStatus``). An update that
     changes the status is checked against the lifecycle (``IllegalTransition``) and recorded as an
-    event too, pushed before the updated dossier.
+    event too, pushed before the updated dossier. ``now`` also forces the store time (tests).
     """
-    given, now = now, now or utc_now()
-    row = await _lock(session, dossier.code)
-    if row is None:
-        if dossier.status not in INITIAL_STATUSES:
-            raise InvalidInitialStatus(dossier.code, int(dossier.status))
-        inserted = await session.execute(
-            _insert_for(session)(dossiers)
-            .values(
-                code=dossier.code,
-                sector=dossier.sector_code,
-                status=int(dossier.status),
-                payload=_json(dossier),
-                last_sequence=0,
-                on_portal=False,
-                created_at=now,
-                updated_at=now,
-                change_seq=None,
-            )
-            .on_conflict_do_nothing(index_elements=["code"])
-            .returning(dossiers.c.code)
-        )
-        if inserted.first() is not None:
-            change = Change(
-                dossier.code,
-                dossier.sector_code,
-                int(dossier.status),
-                _json(dossier),
-                0,
-                deliveries=[_dossier_delivery(dossier, now)],
-            )
-            seq, stamped = await write_change(session, change, now=now, stamp=given)
-            record = DossierRecord(dossier, now, stamped, seq, 0)
-            return DossierWrite(record, created=True, changed=True)
-        row = await _lock(session, dossier.code)  # created meanwhile by another writer
-        assert row is not None
-    stored = Dossier.model_validate(row.payload)
-    if stored == dossier:
-        return DossierWrite(record_from_row(row), created=False, changed=False)
-    last_sequence = int(row.last_sequence)
-    change = Change(dossier.code, dossier.sector_code, int(dossier.status), _json(dossier), 0)
-    if dossier.status != stored.status:
-        check_transition(stored.status, dossier.status)
-        last_sequence += 1
-        event = DossierEvent(
-            dossier_code=dossier.code,
-            sequence=last_sequence,
-            status=dossier.status,
-            occurred_at=dossier.updated_at,
-        )
-        change.events.append((event, stored.status))
-        change.deliveries.append(_event_delivery(event))
-    change.deliveries.append(_dossier_delivery(dossier, now))
-    change.last_sequence = last_sequence
-    seq, stamped = await write_change(session, change, now=now, stamp=given)
-    record = DossierRecord(dossier, row.created_at, stamped, seq, last_sequence)
-    return DossierWrite(record, created=False, changed=True)
+    result = await _one(session, PutDossier(dossier), now)
+    assert isinstance(result, DossierWrite)
+    return result
 
 
 async def record_event(
@@ -168,46 +88,16 @@ async def record_event(
     With ``assign_sequence`` the event gets the dossier's next sequence whatever it carries (no
     replay detection then). Raises ``DossierNotFound``, ``IllegalTransition``, ``SequenceConflict``.
     """
-    given, now = now, now or utc_now()
-    row = await _lock(session, event.dossier_code)
-    if row is None:
-        raise DossierNotFound(event.dossier_code)
-    expected = int(row.last_sequence) + 1
-    if assign_sequence:
-        event = event.model_copy(update={"sequence": expected})
-    elif event.sequence < expected:
-        stored = await session.scalar(
-            select(dossier_events.c.payload).where(
-                dossier_events.c.dossier_code == event.dossier_code,
-                dossier_events.c.sequence == event.sequence,
-            )
-        )
-        if stored is not None and DossierEvent.model_validate(stored) == event:
-            return EventWrite(event, record_from_row(row), replayed=True)
-        raise SequenceConflict(event.dossier_code, expected=expected, given=event.sequence)
-    elif event.sequence != expected:
-        raise SequenceConflict(event.dossier_code, expected=expected, given=event.sequence)
-    current = DossierStatus(row.status)
-    check_transition(current, event.status)
-    stored_dossier = Dossier.model_validate(row.payload)
-    moved = stored_dossier.model_copy(
-        update={
-            "status": event.status,
-            "updated_at": max(stored_dossier.updated_at, event.occurred_at),
-        }
-    )
-    change = Change(
-        event.dossier_code,
-        row.sector,
-        int(event.status),
-        _json(moved),
-        event.sequence,
-        events=[(event, current)],
-        deliveries=[_event_delivery(event)],
-    )
-    seq, stamped = await write_change(session, change, now=now, stamp=given)
-    record = DossierRecord(moved, row.created_at, stamped, seq, event.sequence)
-    return EventWrite(event, record, replayed=False)
+    result = await _one(session, PostEvent(event, assign_sequence=assign_sequence), now)
+    assert isinstance(result, EventWrite)
+    return result
+
+
+async def _one(session: AsyncSession, write: Write, now: dt.datetime | None) -> Any:
+    (result,) = await record_writes(session, [write], now=now)
+    if isinstance(result, Exception):
+        raise result
+    return result
 
 
 async def get_dossier(session: AsyncSession, dossier_code: str) -> DossierRecord | None:
@@ -350,10 +240,6 @@ async def requeue(
 # --- internals ---------------------------------------------------------------------------------
 
 
-def _insert_for(session: AsyncSession) -> Any:
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-
-
 def _json(model: Dossier | DossierEvent) -> dict[str, Any]:
     return model.model_dump(mode="json")
 
@@ -381,16 +267,6 @@ async def _enqueue_event(session: AsyncSession, event: DossierEvent, now: dt.dat
         idempotency_key=event.idempotency_key,
         now=now,
     )
-
-
-def _event_delivery(event: DossierEvent) -> tuple[DeliveryKind, dict[str, Any], str]:
-    return DeliveryKind.PUSH_PROGRESS, _json(event), event.idempotency_key
-
-
-def _dossier_delivery(
-    dossier: Dossier, now: dt.datetime
-) -> tuple[DeliveryKind, dict[str, Any], str]:
-    return DeliveryKind.SYNC_DOSSIER, _json(dossier), f"{dossier.code}@{now.isoformat()}"
 
 
 async def _enqueue_dossier(session: AsyncSession, dossier: Dossier, now: dt.datetime) -> None:

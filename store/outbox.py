@@ -24,14 +24,15 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import any_, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from store.errors import OutboxItemNotFound
 from store.tables.dossiers import dossiers
 from store.tables.outbox import outbox, outbox_heads
-from store.types import utc_now
+from store.types import UtcDateTime, utc_now
 
 
 class DeliveryKind(StrEnum):
@@ -171,12 +172,135 @@ async def enqueue(
     return item_id
 
 
+_ITEM_COLUMNS = (
+    outbox.c.id,
+    outbox.c.dossier_code,
+    outbox.c.kind,
+    outbox.c.payload,
+    outbox.c.idempotency_key,
+    outbox.c.attempts,
+    outbox.c.created_at,
+    outbox.c.first_attempt_at,
+)
+
+
+def any_of(column: Any, name: str, *, postgres: bool) -> Any:
+    """``column IN (…)`` for a list bound at execution as ``name``.
+
+    On PostgreSQL ``column = ANY(:name)`` with one array parameter: the statement's text does
+    not change with the list's length, so asyncpg prepares it once rather than once per length.
+    """
+    if postgres:
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
+
+
+class _Statements:
+    """The worker's statements for one dialect, built once (they run for every claim/settle)."""
+
+    def __init__(self, postgres: bool) -> None:
+        picked = (
+            select(outbox_heads.c.dossier_code)
+            .where(outbox_heads.c.available_at <= bindparam("now", type_=UtcDateTime()))
+            .order_by(outbox_heads.c.available_at)
+            .limit(bindparam("limit"))
+            .with_for_update(skip_locked=True)
+            .cte("picked")
+        )
+        self.lease = (
+            update(outbox_heads)
+            .where(outbox_heads.c.dossier_code == picked.c.dossier_code)
+            .values(
+                available_at=bindparam("lease_until", type_=UtcDateTime()),
+                claim_token=bindparam("token"),
+                claimed_by=bindparam("worker"),
+            )
+            .returning(outbox_heads.c.dossier_code)
+        )
+        self.on_portal = select(dossiers.c.code, dossiers.c.on_portal).where(
+            any_of(dossiers.c.code, "codes", postgres=postgres)
+        )
+        rank = (
+            func.row_number()
+            .over(partition_by=outbox.c.dossier_code, order_by=outbox.c.id)
+            .label("rank")
+        )
+        ranked = (
+            select(*_ITEM_COLUMNS, rank)
+            .where(
+                any_of(outbox.c.dossier_code, "codes", postgres=postgres),
+                outbox.c.state == ItemState.PENDING.value,
+            )
+            .subquery()
+        )
+        self.items = (
+            select(ranked)
+            .where(ranked.c.rank <= bindparam("per_dossier"))
+            .order_by(ranked.c.dossier_code, ranked.c.id)
+        )
+        self.lock = (
+            select(dossiers.c.code)
+            .where(any_of(dossiers.c.code, "codes", postgres=postgres))
+            .order_by(dossiers.c.code)
+            .with_for_update()
+        )
+        self.delivered = (
+            update(outbox)
+            .where(
+                any_of(outbox.c.id, "ids", postgres=postgres),
+                outbox.c.state == ItemState.PENDING.value,
+            )
+            .values(
+                state=ItemState.DELIVERED.value,
+                delivered_at=bindparam("now", type_=UtcDateTime()),
+                last_attempt_at=bindparam("now", type_=UtcDateTime()),
+                first_attempt_at=func.coalesce(
+                    outbox.c.first_attempt_at, bindparam("now", type_=UtcDateTime())
+                ),
+            )
+        )
+        self.known = (
+            update(dossiers)
+            .where(
+                any_of(dossiers.c.code, "codes", postgres=postgres), dossiers.c.on_portal.is_(False)
+            )
+            .values(on_portal=True)
+        )
+        self.next_heads = (
+            select(outbox.c.dossier_code, func.min(outbox.c.id).label("next_id"))
+            .where(
+                any_of(outbox.c.dossier_code, "codes", postgres=postgres),
+                outbox.c.state == ItemState.PENDING.value,
+            )
+            .group_by(outbox.c.dossier_code)
+        )
+        same_claim = (
+            outbox_heads.c.dossier_code == bindparam("b_code"),
+            outbox_heads.c.claim_token == bindparam("b_token"),
+        )
+        self.move_heads = (
+            update(outbox_heads)
+            .where(*same_claim)
+            .values(
+                head_id=bindparam("b_head"),
+                available_at=bindparam("b_now", type_=UtcDateTime()),
+                claim_token=None,
+                claimed_by=None,
+            )
+        )
+        self.drop_heads = delete(outbox_heads).where(*same_claim)
+
+
+_STATEMENTS = {postgres: _Statements(postgres) for postgres in (True, False)}
+
+
 class SqlOutbox:
     """The outbox seen by workers and operators, on one engine (SQLite or PostgreSQL)."""
 
     def __init__(self, engine: AsyncEngine, *, clock: Callable[[], dt.datetime] = utc_now) -> None:
         self._engine = engine
         self._clock = clock
+        self._sql = _STATEMENTS[engine.dialect.name == "postgresql"]
 
     async def claim(
         self,
@@ -190,45 +314,25 @@ class SqlOutbox:
         now = self._clock()
         lease_until = now + lease
         token = str(uuid.uuid4())
-        async with AsyncSession(self._engine) as session, session.begin():
-            picked = (
-                select(outbox_heads.c.dossier_code)
-                .where(outbox_heads.c.available_at <= now)
-                .order_by(outbox_heads.c.available_at)
-                .limit(dossiers_limit)
-                .with_for_update(skip_locked=True)
-                .cte("picked")
-            )
-            leased = await session.execute(
-                update(outbox_heads)
-                .where(outbox_heads.c.dossier_code == picked.c.dossier_code)
-                .values(available_at=lease_until, claim_token=token, claimed_by=worker[:128])
-                .returning(outbox_heads.c.dossier_code)
+        sql = self._sql
+        async with self._engine.begin() as connection:
+            leased = await connection.execute(
+                sql.lease,
+                {
+                    "now": now,
+                    "limit": dossiers_limit,
+                    "lease_until": lease_until,
+                    "token": token,
+                    "worker": worker[:128],
+                },
             )
             codes = sorted(row.dossier_code for row in leased)
             if not codes:
                 return []
-            known = await session.execute(
-                select(dossiers.c.code, dossiers.c.on_portal).where(dossiers.c.code.in_(codes))
-            )
+            known = await connection.execute(sql.on_portal, {"codes": codes})
             on_portal = {row.code: bool(row.on_portal) for row in known}
-            rank = (
-                func.row_number()
-                .over(partition_by=outbox.c.dossier_code, order_by=outbox.c.id)
-                .label("rank")
-            )
-            ranked = (
-                select(*_ITEM_COLUMNS, rank)
-                .where(
-                    outbox.c.dossier_code.in_(codes),
-                    outbox.c.state == ItemState.PENDING.value,
-                )
-                .subquery()
-            )
-            rows = await session.execute(
-                select(ranked)
-                .where(ranked.c.rank <= items_per_dossier)
-                .order_by(ranked.c.dossier_code, ranked.c.id)
+            rows = await connection.execute(
+                sql.items, {"codes": codes, "per_dossier": items_per_dossier}
             )
             items: dict[str, list[OutboxItem]] = {code: [] for code in codes}
             for row in rows:
@@ -243,43 +347,26 @@ class SqlOutbox:
         if not outcomes:
             return
         now = self._clock()
+        sql = self._sql
         codes = sorted({outcome.claim.dossier_code for outcome in outcomes})
-        async with AsyncSession(self._engine) as session, session.begin():
-            await session.execute(
-                select(dossiers.c.code)
-                .where(dossiers.c.code.in_(codes))
-                .order_by(dossiers.c.code)
-                .with_for_update()
-            )
+        async with self._engine.begin() as connection:
+            await connection.execute(sql.lock, {"codes": codes})
             delivered = [item_id for outcome in outcomes for item_id in outcome.delivered]
             if delivered:
-                await session.execute(
-                    update(outbox)
-                    .where(outbox.c.id.in_(delivered), outbox.c.state == ItemState.PENDING.value)
-                    .values(
-                        state=ItemState.DELIVERED.value,
-                        delivered_at=now,
-                        last_attempt_at=now,
-                        first_attempt_at=func.coalesce(outbox.c.first_attempt_at, now),
-                    )
-                )
+                await connection.execute(sql.delivered, {"ids": delivered, "now": now})
             known = sorted({o.claim.dossier_code for o in outcomes if o.on_portal})
             if known:
-                await session.execute(
-                    update(dossiers)
-                    .where(dossiers.c.code.in_(known), dossiers.c.on_portal.is_(False))
-                    .values(on_portal=True)
-                )
-            failures = [o for o in outcomes if o.failed is not None]
-            for outcome in failures:
-                await self._record_failure(session, outcome, now)
-            await self._advance_heads(session, [o for o in outcomes if o.failed is None], now)
+                await connection.execute(sql.known, {"codes": known})
+            for outcome in outcomes:
+                if outcome.failed is not None:
+                    await self._record_failure(connection, outcome, now)
+            await self._advance_heads(connection, [o for o in outcomes if o.failed is None], now)
 
     async def _record_failure(
-        self, session: AsyncSession, outcome: Outcome, now: dt.datetime
+        self, connection: AsyncConnection, outcome: Outcome, now: dt.datetime
     ) -> None:
         dead = outcome.retry_at is None
-        await session.execute(
+        await connection.execute(
             update(outbox)
             .where(outbox.c.id == outcome.failed, outbox.c.state == ItemState.PENDING.value)
             .values(
@@ -290,7 +377,7 @@ class SqlOutbox:
                 state=(ItemState.DEAD if dead else ItemState.PENDING).value,
             )
         )
-        await session.execute(
+        await connection.execute(
             update(outbox_heads)
             .where(
                 outbox_heads.c.dossier_code == outcome.claim.dossier_code,
@@ -305,19 +392,20 @@ class SqlOutbox:
         )
 
     async def _advance_heads(
-        self, session: AsyncSession, outcomes: Sequence[Outcome], now: dt.datetime
+        self, connection: AsyncConnection, outcomes: Sequence[Outcome], now: dt.datetime
     ) -> None:
         if not outcomes:
             return
         codes = sorted({o.claim.dossier_code for o in outcomes})
-        rows = await session.execute(
-            select(outbox.c.dossier_code, func.min(outbox.c.id).label("next_id"))
-            .where(outbox.c.dossier_code.in_(codes), outbox.c.state == ItemState.PENDING.value)
-            .group_by(outbox.c.dossier_code)
-        )
+        rows = await connection.execute(self._sql.next_heads, {"codes": codes})
         next_ids = {row.dossier_code: int(row.next_id) for row in rows}
         moves = [
-            {"b_code": o.claim.dossier_code, "b_token": o.claim.token, "b_head": next_ids[code]}
+            {
+                "b_code": o.claim.dossier_code,
+                "b_token": o.claim.token,
+                "b_head": next_ids[code],
+                "b_now": now,
+            }
             for o in outcomes
             if (code := o.claim.dossier_code) in next_ids
         ]
@@ -326,24 +414,10 @@ class SqlOutbox:
             for o in outcomes
             if o.claim.dossier_code not in next_ids
         ]
-        same_claim = (
-            outbox_heads.c.dossier_code == bindparam("b_code"),
-            outbox_heads.c.claim_token == bindparam("b_token"),
-        )
         if moves:
-            await session.execute(
-                update(outbox_heads)
-                .where(*same_claim)
-                .values(
-                    head_id=bindparam("b_head"),
-                    available_at=now,
-                    claim_token=None,
-                    claimed_by=None,
-                ),
-                moves,
-            )
+            await connection.execute(self._sql.move_heads, moves)
         if drops:
-            await session.execute(delete(outbox_heads).where(*same_claim), drops)
+            await connection.execute(self._sql.drop_heads, drops)
 
     async def stats(self) -> QueueStats:
         """Items by state, heads in flight or backing off, and the oldest pending item's time."""
@@ -452,18 +526,6 @@ class SqlOutbox:
         return count
 
 
-_ITEM_COLUMNS = (
-    outbox.c.id,
-    outbox.c.dossier_code,
-    outbox.c.kind,
-    outbox.c.payload,
-    outbox.c.idempotency_key,
-    outbox.c.attempts,
-    outbox.c.created_at,
-    outbox.c.first_attempt_at,
-)
-
-
 def _item(row: Any) -> OutboxItem:
     return OutboxItem(
         id=int(row.id),
@@ -486,5 +548,6 @@ __all__ = [
     "Outcome",
     "QueueStats",
     "SqlOutbox",
+    "any_of",
     "enqueue",
 ]

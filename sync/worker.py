@@ -37,13 +37,21 @@ log = logging.getLogger("lienthong.sync")
 
 @dataclass(frozen=True, slots=True)
 class WorkerSettings:
-    """How much one claim takes, how long it is leased, how many lanes, how often to poll."""
+    """How much one claim takes, how long it is leased, how many lanes, how often to poll.
+
+    ``linger``: after a cycle that delivered less than ``full_cycle`` items, a lane waits that
+    long before claiming again, so that under a steady trickle each portal call carries many
+    steps instead of a few (a cycle's database and portal round trips cost about the same for
+    one step as for a hundred).
+    """
 
     dossiers_per_claim: int = 200
     items_per_dossier: int = 50
     lease: dt.timedelta = dt.timedelta(seconds=60)
     concurrency: int = 2
     idle_poll: float = 0.2
+    linger: float = 0.05
+    full_cycle: int = 100
     error_pause: float = 2.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
@@ -146,8 +154,11 @@ class SyncWorker:
                 log.warning("sync lane: database error (%s); pausing", type(exc).__name__)
                 await _sleep_unless(stop, self._settings.error_pause)
                 continue
-            if not (result.delivered or result.retrying or result.dead):  # idle, or no headway
+            handled = result.delivered + result.retrying + result.dead
+            if not handled:  # idle, or no headway
                 await _sleep_unless(stop, self._settings.idle_poll * random.uniform(0.75, 1.25))
+            elif handled < self._settings.full_cycle and self._settings.linger > 0:
+                await _sleep_unless(stop, self._settings.linger)
 
 
 class WorkerService:

@@ -4,7 +4,9 @@ Both are bound to a purpose: ``X-User-Id`` names the official (``VN`` + their CC
 ``X-Issue`` a registered dossier the caller may see; both travel to the population database in
 the X-Road header. Each query that reached the database is written to the access log (the field
 names returned, never their values; none for a verify); a lookup's answer holds only the fields
-the caller is allowed to see.
+the caller is allowed to see. The query's exchange (message log) and its access-log row are
+committed together (``records_together``) before the answer is sent; if either cannot be kept,
+the request fails.
 """
 
 from __future__ import annotations
@@ -24,7 +26,13 @@ from adapter_api.container import Container
 from adapter_api.errors import InvalidInput
 from adapter_api.models import CitizenView, VerifyCitizenRequest, VerifyCitizenResult
 from adapter_api.openapi import UPSTREAM_STATUSES, responses
-from adapter_api.routes.context import call_context, container_of, json_response, request_id_of
+from adapter_api.routes.context import (
+    call_context,
+    container_of,
+    json_response,
+    records_together,
+    request_id_of,
+)
 from adapter_api.routes.fast_path import FastPathRoute, fast_path
 from connectors.errors import NotFound
 from schemas.citizen_id import CitizenId, validate_citizen_id
@@ -86,17 +94,19 @@ async def _lookup(
     await check_issue(container, client, issue)
     ctx = call_context(request, client, user_id=user_id, issue=issue)
     fields = client.citizen_fields
-    try:
-        with container.metrics.upstream_call("population", GET_CITIZEN):
-            citizen = await container.population.get_citizen(citizen_id, ctx)
-    except NotFound:
+    # the exchange and the access-log row are committed together before the answer goes out
+    async with records_together(container):
+        try:
+            with container.metrics.upstream_call("population", GET_CITIZEN):
+                citizen = await container.population.get_citizen(citizen_id, ctx)
+        except NotFound:
+            await container.access_log.record(
+                access_entry(citizen_id, client, ctx, GET_CITIZEN, (), request_id_of(request))
+            )
+            raise
         await container.access_log.record(
-            access_entry(citizen_id, client, ctx, GET_CITIZEN, (), request_id_of(request))
+            access_entry(citizen_id, client, ctx, GET_CITIZEN, fields, request_id_of(request))
         )
-        raise
-    await container.access_log.record(
-        access_entry(citizen_id, client, ctx, GET_CITIZEN, fields, request_id_of(request))
-    )
     return json_response(citizen, include=fields)
 
 
@@ -181,13 +191,14 @@ async def verify_citizen(
     container = container_of(request)
     await check_issue(container, client, issue)
     ctx = call_context(request, client, user_id=user_id, issue=issue)
-    with container.metrics.upstream_call("population", VERIFY_CITIZEN):
-        match = await container.population.verify_citizen(
-            body.citizen_id, body.full_name, body.date_of_birth, ctx
+    async with records_together(container):
+        with container.metrics.upstream_call("population", VERIFY_CITIZEN):
+            match = await container.population.verify_citizen(
+                body.citizen_id, body.full_name, body.date_of_birth, ctx
+            )
+        await container.access_log.record(
+            access_entry(body.citizen_id, client, ctx, VERIFY_CITIZEN, (), request_id_of(request))
         )
-    await container.access_log.record(
-        access_entry(body.citizen_id, client, ctx, VERIFY_CITIZEN, (), request_id_of(request))
-    )
     return json_response(VerifyCitizenResult(match=match))
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Set
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from pydantic import BaseModel
@@ -38,6 +40,13 @@ def call_context(
     return CallContext(message_id_for(request_id_of(request)), client.client_id, user_id, issue)
 
 
+def records_together(container: Container) -> AbstractAsyncContextManager[None]:
+    """A block whose message-log and access-log records are committed together at its end
+    (``GroupCommit.together``): one commit to wait for per lookup instead of two in a row."""
+    group = container.log_group
+    return group.together() if group is not None else contextlib.nullcontext()
+
+
 def json_response(
     model: BaseModel, *, status: int = 200, include: Set[str] | None = None
 ) -> Response:
@@ -59,5 +68,6 @@ __all__ = [
     "container_of",
     "json_bytes_response",
     "json_response",
+    "records_together",
     "request_id_of",
 ]

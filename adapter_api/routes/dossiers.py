@@ -1,17 +1,20 @@
 """``/v1/dossiers``: register and move dossiers (province), read them and their feed (ministries).
 
 Every write and the portal delivery it causes are recorded in one transaction (the outbox); the
-sync worker delivers them. A client limited to sectors (a ministry) sees only dossiers of those
-sectors: any other dossier answers 404, exactly as one that does not exist.
+writes of concurrent requests share it (``container.dossier_writes``, a group commit), each
+request answered with its own outcome. The sync worker delivers them. A client limited to sectors
+(a ministry) sees only dossiers of those sectors: any other dossier answers 404, exactly as one
+that does not exist.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -33,6 +36,7 @@ from adapter_api.models import (
 from adapter_api.openapi import responses
 from adapter_api.routes.citizens import DOSSIER_CODE_PATTERN
 from adapter_api.routes.context import container_of, json_response
+from adapter_api.routes.fast_path import FastPathRoute, fast_path
 from schemas.dossier_code import DossierCode
 from schemas.errors import SchemaError
 from schemas.models import Dossier, DossierEvent
@@ -41,14 +45,13 @@ from store.dossiers import (
     SyncState,
     get_dossier,
     history,
-    record_dossier,
-    record_event,
     sync_state,
     sync_states,
 )
 from store.feed import MAX_LIMIT, feed
 
-router = APIRouter(prefix="/v1/dossiers", tags=["dossiers"])
+#: valid writes skip FastAPI's parameter machinery (``fast_path``); the rest go through it
+router = APIRouter(prefix="/v1/dossiers", tags=["dossiers"], route_class=FastPathRoute)
 
 _write = require(Operation.DOSSIERS_WRITE)
 _read = require(Operation.DOSSIERS_READ)
@@ -94,38 +97,27 @@ def _invalid_body(exc: ValidationError) -> InvalidInput:
     return InvalidInput(f"invalid input: {fields}", errors=errors)
 
 
-@router.put(
-    "/{dossier_code}",
-    operation_id="put_dossier",
-    summary="Register or update a dossier (queued for the national portal)",
-    response_model=DossierWriteResult,
-    responses={
-        201: {"description": "registered", "model": DossierWriteResult},
-        **responses(404, 409),
-    },
-)
-async def put_dossier(
-    request: Request,
-    dossier_code: Code,
-    body: DossierBody,
-    client: Annotated[ApiClient, Depends(_write)],
-) -> Response:
-    """201 when the dossier is new, 200 when it was updated (or sent again unchanged)."""
+def _dossier(code: str, body: DossierBody) -> Dossier:
     try:
-        dossier = Dossier(code=dossier_code, **body.model_dump())
+        return Dossier(code=code, **body.model_dump())
     except ValidationError as exc:
         raise _invalid_body(exc) from exc
+
+
+def _event(code: str, body: EventBody) -> DossierEvent:
+    try:
+        return DossierEvent(dossier_code=code, **body.model_dump())
+    except ValidationError as exc:
+        raise _invalid_body(exc) from exc
+
+
+async def _put(request: Request, client: ApiClient, dossier: Dossier) -> Response:
     if not client.sees_sector(dossier.sector_code):
         raise Forbidden(
             "the dossier's sector is not one of this client's", code="sector_not_allowed"
         )
     container = container_of(request)
-    async with container.sessions.begin() as session:
-        if client.sectors is not None:
-            stored = await get_dossier(session, dossier_code)
-            if stored is not None and not client.sees_sector(stored.dossier.sector_code):
-                raise _not_found()
-        write = await record_dossier(session, dossier)
+    write = await container.dossier_writes.put(dossier, sectors=client.sectors)
     container.issues.remember(dossier.code, dossier.sector_code)
     result = DossierWriteResult(
         code=dossier.code,
@@ -137,6 +129,88 @@ async def put_dossier(
     return json_response(result, status=201 if write.created else 200)
 
 
+async def _post(request: Request, client: ApiClient, event: DossierEvent) -> Response:
+    write = await container_of(request).dossier_writes.post(event, sectors=client.sectors)
+    result = EventAccepted(
+        dossier_code=event.dossier_code,
+        sequence=write.event.sequence,
+        status=write.event.status,
+        duplicate=write.replayed,
+    )
+    return json_response(result, status=202)
+
+
+_DOSSIER_CODE = re.compile(DOSSIER_CODE_PATTERN)
+_Body = TypeVar("_Body", bound=BaseModel)
+
+
+async def _fast_body(request: Request, model: type[_Body]) -> tuple[str, _Body] | None:
+    """The path's dossier code (pattern checked) and the JSON body as ``model``, or None.
+
+    The fast handlers accept exactly what the declared parameters accept: the same pattern, the
+    same model (read from the JSON text by pydantic rather than from ``json.loads``'s objects),
+    and the code's own validator when the canonical record is built from them; anything else
+    (None) goes through FastAPI, which answers the problem.
+    """
+    code = request.path_params.get("dossier_code")
+    content_type = request.headers.get("content-type", "")
+    if (
+        not isinstance(code, str)
+        or _DOSSIER_CODE.fullmatch(code) is None
+        or content_type.partition(";")[0].strip().lower() != "application/json"
+    ):
+        return None
+    try:
+        return code, model.model_validate_json(await request.body())
+    except ValidationError:
+        return None
+
+
+async def _put_dossier_fast(request: Request) -> Response | None:
+    """:func:`put_dossier` for valid inputs (``None``: let FastAPI check them)."""
+    inputs = await _fast_body(request, DossierBody)
+    if inputs is None:
+        return None
+    try:
+        dossier = Dossier(code=inputs[0], **inputs[1].model_dump())
+    except ValidationError:
+        return None
+    return await _put(request, await _write(request), dossier)
+
+
+async def _post_event_fast(request: Request) -> Response | None:
+    """:func:`post_event` for valid inputs (``None``: let FastAPI check them)."""
+    inputs = await _fast_body(request, EventBody)
+    if inputs is None:
+        return None
+    try:
+        event = DossierEvent(dossier_code=inputs[0], **inputs[1].model_dump())
+    except ValidationError:
+        return None
+    return await _post(request, await _write(request), event)
+
+
+@router.put(
+    "/{dossier_code}",
+    operation_id="put_dossier",
+    summary="Register or update a dossier (queued for the national portal)",
+    response_model=DossierWriteResult,
+    responses={
+        201: {"description": "registered", "model": DossierWriteResult},
+        **responses(404, 409),
+    },
+)
+@fast_path(_put_dossier_fast)
+async def put_dossier(
+    request: Request,
+    dossier_code: Code,
+    body: DossierBody,
+    client: Annotated[ApiClient, Depends(_write)],
+) -> Response:
+    """201 when the dossier is new, 200 when it was updated (or sent again unchanged)."""
+    return await _put(request, client, _dossier(dossier_code, body))
+
+
 @router.post(
     "/{dossier_code}/events",
     operation_id="post_dossier_event",
@@ -145,6 +219,7 @@ async def put_dossier(
     response_model=EventAccepted,
     responses=responses(404, 409),
 )
+@fast_path(_post_event_fast)
 async def post_event(
     request: Request,
     dossier_code: Code,
@@ -152,24 +227,7 @@ async def post_event(
     client: Annotated[ApiClient, Depends(_write)],
 ) -> Response:
     """202: recorded and queued; sending the same event again is answered as a duplicate."""
-    try:
-        event = DossierEvent(dossier_code=dossier_code, **body.model_dump())
-    except ValidationError as exc:
-        raise _invalid_body(exc) from exc
-    container = container_of(request)
-    async with container.sessions.begin() as session:
-        if client.sectors is not None:
-            stored = await get_dossier(session, dossier_code)
-            if stored is None or not client.sees_sector(stored.dossier.sector_code):
-                raise _not_found()
-        write = await record_event(session, event)
-    result = EventAccepted(
-        dossier_code=dossier_code,
-        sequence=write.event.sequence,
-        status=write.event.status,
-        duplicate=write.replayed,
-    )
-    return json_response(result, status=202)
+    return await _post(request, client, _event(dossier_code, body))
 
 
 @router.get(

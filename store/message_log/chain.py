@@ -25,7 +25,10 @@ def format_time(value: dt.datetime) -> str:
     """A time in the chain's one textual form: UTC, microseconds, ``Z``; naive means UTC."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = value.astimezone(dt.UTC).replace(tzinfo=None)
+    if utc.year < 1000:  # isoformat pads the year, strftime's %Y does not
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return utc.isoformat(timespec="microseconds") + "Z"
 
 
 def sha256_hex(data: bytes) -> str:

@@ -10,12 +10,21 @@ message-log record of one lookup shares it with the access-log rows of others.
 
 If a transaction fails, each of its items is retried alone, so that one bad item fails only its
 own caller. A journal's ``on_commit`` runs only after its items are durable.
+
+``record`` (the journals' ``record``) returns once the item is committed — except inside
+``async with group.together():``, where it returns at once and the block's end waits for every
+item recorded in it (in this task) and raises the first failure. A citizen lookup records its
+exchange (inside the connector call) and its access-log row in one such block, so both usually
+share one transaction and the answer waits for one commit instead of two in a row; it is still
+sent only once both are durable, and a failed record still fails the request.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+import contextlib
+import contextvars
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -36,7 +45,11 @@ class Written:
 
 
 class Journal(Protocol):
-    """Something written through a :class:`GroupCommit` (the message log, the access log)."""
+    """Something written through a :class:`GroupCommit` (the message log, the access log).
+
+    A journal may also define ``failure(exc) -> Exception``: what its callers get when an item
+    could not be written (by default the database's error itself).
+    """
 
     async def write_batch(self, tx: DriverTransaction, items: Sequence[Any]) -> Written:
         """Write ``items`` in ``tx`` (in order); raising rolls the whole transaction back."""
@@ -44,6 +57,19 @@ class Journal(Protocol):
 
 
 _Entry = tuple[Journal, Any, "asyncio.Future[Any]"]
+
+
+class _Together:
+    """The items recorded inside one ``together()`` block."""
+
+    def __init__(self, group: GroupCommit) -> None:
+        self.group = group
+        self.futures: list[asyncio.Future[Any]] = []
+
+
+_together: contextvars.ContextVar[_Together | None] = contextvars.ContextVar(
+    "lienthong_log_together", default=None
+)
 
 
 class GroupCommit:
@@ -62,11 +88,44 @@ class GroupCommit:
 
     async def submit(self, journal: Journal, item: Any) -> Any:
         """Queue ``item`` for ``journal``; its result once the transaction holding it committed."""
+        return await self._queue(journal, item)
+
+    async def record(self, journal: Journal, item: Any) -> None:
+        """Queue ``item``; return once it is committed, or at once inside :meth:`together`."""
+        future = self._queue(journal, item)
+        scope = _together.get()
+        if scope is not None and scope.group is self:
+            scope.futures.append(future)
+            return
+        await future
+
+    @contextlib.asynccontextmanager
+    async def together(self) -> AsyncIterator[None]:
+        """A block whose records are committed together: its end waits for all of them.
+
+        Raises the first record's failure (over the block's own exception, if any: a record that
+        could not be kept fails the request). A cancelled block does not wait.
+        """
+        scope = _Together(self)
+        token = _together.set(scope)
+        try:
+            yield
+        except asyncio.CancelledError:
+            _together.reset(token)
+            raise
+        except BaseException:
+            _together.reset(token)
+            await _settle(scope.futures)
+            raise
+        _together.reset(token)
+        await _settle(scope.futures)
+
+    def _queue(self, journal: Journal, item: Any) -> asyncio.Future[Any]:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending.append((journal, item, future))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._drain(), name="log-group-commit")
-        return await future
+        return future
 
     async def aclose(self) -> None:
         """Wait for the items already queued to be written."""
@@ -93,9 +152,10 @@ class GroupCommit:
                 for entry in batch:
                     await self._write_batch([entry])
                 return
-            for _, _, future in batch:
+            for journal, _, future in batch:
                 if not future.done():
-                    future.set_exception(exc)
+                    translate = getattr(journal, "failure", None)
+                    future.set_exception(translate(exc) if translate is not None else exc)
             return
         self.transactions += 1
         self.items += len(batch)
@@ -119,6 +179,15 @@ class GroupCommit:
                     raise RuntimeError("a journal must give one result per item")
                 outcomes.append((entries, written))
         return outcomes
+
+
+async def _settle(futures: list[asyncio.Future[Any]]) -> None:
+    """Wait for ``futures``; raise the first failure among them."""
+    if not futures:
+        return
+    for outcome in await asyncio.gather(*futures, return_exceptions=True):
+        if isinstance(outcome, BaseException):
+            raise outcome
 
 
 __all__ = ["MAX_BATCH", "GroupCommit", "Journal", "Written"]

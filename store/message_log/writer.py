@@ -142,21 +142,24 @@ class SqlMessageLog:
         self._head: tuple[int, str] | None = None
 
     async def record(self, exchange: ExchangeLike) -> None:
-        """Append ``exchange`` to the log; returns once it is committed (``ExchangeRecorder``)."""
-        await self.append(exchange)
+        """Append ``exchange`` to the log; returns once it is committed (``ExchangeRecorder``).
+
+        Inside ``group.together()`` it returns at once: the block's end waits for the commit.
+        """
+        await self._group.record(self, self._prepare(exchange))
 
     async def append(self, exchange: ExchangeLike) -> int:
         """Append ``exchange`` and return its sequence number once committed."""
-        prepared = self._prepare(exchange)
-        try:
-            seq: int = await self._group.submit(self, prepared)
-        except MessageLogError:
-            raise
-        except Exception as exc:
-            raise MessageLogError(
-                f"the exchange could not be recorded ({type(exc).__name__})"
-            ) from exc
+        seq: int = await self._group.submit(self, self._prepare(exchange))
         return seq
+
+    def failure(self, exc: Exception) -> Exception:
+        """What a caller gets when its exchange could not be written: a ``MessageLogError``."""
+        if isinstance(exc, MessageLogError):
+            return exc
+        error = MessageLogError(f"the exchange could not be recorded ({type(exc).__name__})")
+        error.__cause__ = exc
+        return error
 
     async def aclose(self) -> None:
         """Wait for the records already queued to be written."""

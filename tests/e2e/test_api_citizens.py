@@ -196,6 +196,33 @@ def test_invalid_citizen_id_names_the_path_field(sandbox: Sandbox, issue: str) -
     assert response.json()["errors"][0]["field"] == "path.citizen_id"
 
 
+@pytest.mark.parametrize(
+    ("path_id", "official", "field"),
+    [
+        ("999190000007", OFFICIAL, "path.citizen_id"),  # 12 digits, no such region
+        (None, "VN999190000007", "header.X-User-Id"),
+    ],
+)
+def test_ids_of_the_right_shape_but_invalid_are_refused(
+    sandbox: Sandbox,
+    issue: str,
+    citizen: dict[str, Any],
+    path_id: str | None,
+    official: str,
+    field: str,
+) -> None:
+    """Inputs that fit the pattern but break the CCCD rules are refused like malformed ones
+    (the fast path of valid lookups hands them to the declared parameters' checks)."""
+    with sandbox.client("province-app") as client:
+        response = client.get(
+            f"/v1/citizens/{path_id or citizen['citizen_id']}",
+            headers={"X-User-Id": official, "X-Issue": issue},
+        )
+    assert response.status_code == 422
+    assert response.json()["code"] == "validation_failed"
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+
+
 def test_unknown_citizen_is_404_and_logged(sandbox: Sandbox, issue: str) -> None:
     """A citizen the database does not know is 404 citizen_not_found; the attempt is logged."""
     unknown = "001099999999"

@@ -6,10 +6,13 @@ The write-and-read paths run on SQLite and, when ``LIENTHONG_TEST_PG_DSN`` is se
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.e2e.api_harness import (
@@ -19,6 +22,7 @@ from tests.e2e.api_harness import (
     register_dossier,
     running_sandbox,
 )
+from tests.support.stores import reset_postgres
 
 
 @pytest.fixture(
@@ -33,6 +37,8 @@ def sandbox(
         database_url = request.getfixturevalue("postgres_dsn")
     root = tmp_path_factory.mktemp(f"api_dossiers_{request.param}")
     with running_sandbox(root, dev_keys, database_url=database_url) as running:
+        if database_url is not None:  # the session's database: other modules' dossiers out
+            reset_postgres(database_url)
         yield running
 
 
@@ -212,3 +218,53 @@ def test_registered_dossier_reaches_the_portal(sandbox: Sandbox) -> None:
     assert state["status"] == "delivered", state
     held = sandbox.admin("GET", f"/_admin/portal/dossiers/{code}").json()
     assert code in str(held)
+
+
+def _post_when_due(sandbox: Sandbox, code: str, sequence: int, status: int) -> httpx.Response:
+    """Post one event; while the dossier is not yet at ``sequence`` (a 409 naming an earlier
+    expected sequence), wait a moment and post it again, as a client sending in parallel would."""
+    with sandbox.client() as client:
+        for _ in range(1000):
+            answer = client.post(
+                f"/v1/dossiers/{code}/events", json=_event(sequence, status, sequence)
+            )
+            body = answer.json()
+            early = answer.status_code == 409 and body.get("code") == "sequence_conflict"
+            if not (early and body["expected_sequence"] < sequence):
+                return answer
+            time.sleep(0.005)
+    raise AssertionError("the dossier never reached the sequence")
+
+
+def test_concurrent_posts_on_one_dossier_keep_order_and_refuse_only_the_illegal_move(
+    sandbox: Sandbox,
+) -> None:
+    """Many clients post steps of one dossier at once: every legal step is stored once, in
+    sequence order, and reaches the portal in that order; the one illegal move (processing →
+    result delivered) is refused with 409 for its own request only."""
+    with sandbox.client() as client:
+        code = register_dossier(client)
+    steps = [(1, 2)] + [(n, 4) for n in range(2, 9)]  # accepted, then progress steps
+    illegal = (9, 10)
+    start = threading.Barrier(len(steps) + 1)
+
+    def post(step: tuple[int, int]) -> httpx.Response:
+        start.wait(timeout=10)
+        return _post_when_due(sandbox, code, *step)
+
+    with ThreadPoolExecutor(max_workers=len(steps) + 1) as pool:
+        answers = list(pool.map(post, [*steps, illegal]))
+    *legal, refused = answers
+    assert [(a.status_code, a.json()["duplicate"]) for a in legal] == [(202, False)] * len(steps)
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "illegal_transition"
+    with sandbox.client() as client:
+        history = client.get(f"/v1/dossiers/{code}/history").json()["events"]
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            held = sandbox.admin("GET", f"/_admin/portal/dossiers/{code}").json()
+            if len(held["progress"]) >= len(steps):
+                break
+            time.sleep(0.1)
+    assert [(e["sequence"], e["status"]) for e in history] == steps
+    assert [(p["ThuTu"], p["TrangThaiHoSo"]) for p in held["progress"]] == steps

@@ -49,3 +49,32 @@ async def test_render_refreshes_gauges_first() -> None:
     metrics.on_scrape(refresh)
     text = (await metrics.render()).decode()
     assert "lienthong_outbox_depth 7.0" in text
+
+
+def test_upstream_call_counts_each_call_with_cached_children() -> None:
+    """Repeated calls with the same labels keep counting (the labelled children are reused)."""
+    metrics = Metrics()
+    for _ in range(3):
+        with metrics.upstream_call("registry", "GetBusiness"):
+            pass
+    value = metrics.registry.get_sample_value(
+        "lienthong_upstream_calls_total",
+        {"upstream": "registry", "operation": "GetBusiness", "result": "ok"},
+    )
+    assert value == 3.0
+
+
+def test_log_group_commit_counters_are_served() -> None:
+    """The log group commit's transactions and records are read when the registry is scraped."""
+
+    class Group:
+        transactions = 4
+        items = 30
+
+    group = Group()
+    metrics = Metrics()
+    metrics.watch_log_group(group)  # type: ignore[arg-type]
+    group.transactions = 5
+    registry = metrics.registry
+    assert registry.get_sample_value("lienthong_log_transactions_total") == 5.0
+    assert registry.get_sample_value("lienthong_log_records_total") == 30.0

@@ -202,6 +202,33 @@ async def test_get_citizen_returns_the_canonical_citizen(
     assert b"GetCitizenResponse" in exchange.response
 
 
+async def test_exchange_carries_the_certificates_signed_and_verified_with(
+    connector: PopulationConnector, recorder: MemoryRecorder, dev_keys: Path
+) -> None:
+    """The recorded exchange names our signing certificate and the one the reply verified
+    with (the message log need not parse the envelopes to find them)."""
+    await connector.get_citizen(CITIZEN.citizen_id, CTX)
+    [exchange] = recorder.exchanges
+    assert exchange.request_certificate == load_party(dev_keys, "adapter").certificate
+    assert exchange.response_certificate == load_party(dev_keys, "population").certificate
+
+
+async def test_envelopes_of_successive_calls_differ_only_in_their_context(
+    connector: PopulationConnector,
+) -> None:
+    """The envelope copied from the operation's template is the one built field by field,
+    and one call's id, official and dossier never leak into the next."""
+    first = connector.header_for("GetCitizen", CTX)
+    other = replace(CTX, message_id="9b3a3f0e-0000-4000-8000-000000000002", issue="x", user_id="y")
+    second = connector.header_for("GetCitizen", other)
+    for header in (first, second, first):
+        expected = etree.Element(ENVELOPE, nsmap=connector._nsmap)
+        etree.SubElement(expected, HEADER).extend(build_header_elements(header))
+        etree.SubElement(expected, BODY).append(wire.build_get_citizen_request(UNKNOWN))
+        built = connector.envelope(header, wire.build_get_citizen_request(UNKNOWN))
+        assert etree.tostring(built) == etree.tostring(expected)
+
+
 async def test_request_header_carries_the_call_context(
     connector: PopulationConnector, double: PopulationDouble
 ) -> None:

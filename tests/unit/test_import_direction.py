@@ -1,4 +1,4 @@
-"""The packages import one way only (ARCHITECTURE §2); this test fails on an arrow drawn backwards."""
+"""Imports point one way only (ARCHITECTURE §2): this test fails on an arrow drawn backwards."""
 
 from __future__ import annotations
 

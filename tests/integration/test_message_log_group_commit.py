@@ -1,0 +1,265 @@
+"""The log group commit on the real store (SQLite and PostgreSQL).
+
+The message log and the access log share one ``GroupCommit``: what concurrent lookups queue is
+written in shared transactions on the database driver, with the chain as strong as before, the
+signers' certificates taken from the connector when it passes them, a failure confined to its
+own caller, and a head moved by another writer read again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from adapter_api.access import AccessLogWriter
+from security.keys import load_party
+from security.trust import TrustStore
+from store.access_log import AccessLogEntry, list_for_citizen
+from store.db import create_engine
+from store.log_keys import message_log_key
+from store.message_log import BodyCipher, SqlMessageLog, verify_log
+from store.message_log import writer as writer_module
+from store.message_log.driver_sql import StatementBuilder, driver_transaction
+from store.message_log.group_commit import GroupCommit
+from store.message_log.records import record_at
+from store.message_log.writer import fingerprint
+from store.tables.access_log import access_log
+from store.tables.message_log import message_log_certificates
+from tests.support.message_log import log_engine, make_soap_exchange
+
+KEY = b"g" * 32
+CITIZEN = "001190000007"
+T0 = dt.datetime(2026, 11, 26, 8, 0, 0, 123456, tzinfo=dt.UTC)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A SQLite data folder, or the test PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "data")
+    dsn: str = request.getfixturevalue("postgres_dsn")
+    return dsn
+
+
+@pytest.fixture
+async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine whose log tables are fresh and empty."""
+    async with log_engine(db_url) as made:
+        yield made
+
+
+@pytest.fixture
+def cipher(dev_keys: Path) -> BodyCipher:
+    return BodyCipher(message_log_key(dev_keys))
+
+
+def _entry(n: int, **changes: object) -> AccessLogEntry:
+    values: dict[str, object] = {
+        "citizen_id": CITIZEN,
+        "client_id": "province-app",
+        "organisation": "UBND tỉnh Hà Giang",
+        "official": "VN001085000123",
+        "dossier_code": f"000.00.04.H04-261126-{n:04d}",
+        "operation": "GetCitizen",
+        "fields": ("citizen_id", "full_name"),
+        "request_id": f"req-{n}",
+        "message_id": f"msg-{n}",
+        "occurred_at": T0 + dt.timedelta(seconds=n),
+    }
+    values.update(changes)
+    return AccessLogEntry(**values)  # type: ignore[arg-type]
+
+
+async def test_both_logs_share_transactions_and_the_chain_holds(
+    engine: AsyncEngine, cipher: BodyCipher, dev_keys: Path
+) -> None:
+    """20 lookups at once, each one exchange and one access row: fewer transactions than
+    lookups, every row committed, the chain intact."""
+    group = GroupCommit(engine)
+    log = SqlMessageLog(engine, cipher, group=group)
+    access = AccessLogWriter(engine, KEY, group=group)
+
+    async def lookup(n: int) -> None:
+        await log.record(make_soap_exchange(dev_keys))
+        await access.record(_entry(n))
+
+    await asyncio.gather(*(lookup(n) for n in range(20)))
+    assert group.items == 40
+    assert group.transactions < 20
+    report = await verify_log(engine, cipher=cipher)
+    assert report.intact, report.line()
+    assert report.records == 20
+    async with engine.connect() as connection:
+        rows = await connection.scalar(select(func.count()).select_from(access_log))
+    assert rows == 20
+
+
+async def test_access_rows_read_back_as_a_core_insert_would_store_them(
+    engine: AsyncEngine,
+) -> None:
+    """Rows written on the driver come back through SQLAlchemy unchanged: aware UTC times,
+    the field list, the keyed citizen."""
+    access = AccessLogWriter(engine, KEY)
+    await access.record(_entry(1, occurred_at=T0.astimezone(dt.timezone(dt.timedelta(hours=7)))))
+    async with AsyncSession(engine) as session:
+        page = await list_for_citizen(session, CITIZEN, key=KEY)
+    [item] = page.items
+    assert item.occurred_at == T0
+    assert item.occurred_at.tzinfo is not None
+    assert item.fields == ("citizen_id", "full_name")
+    assert (item.organisation, item.request_id) == ("UBND tỉnh Hà Giang", "req-1")
+
+
+async def test_certificates_passed_by_the_connector_are_recorded_without_parsing(
+    engine: AsyncEngine,
+    cipher: BodyCipher,
+    dev_keys: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An exchange carrying its signers' certificates is recorded without reading the
+    envelopes; the record names the same signers and verifies against the trust store."""
+    adapter = load_party(dev_keys, "adapter").certificate
+    population = load_party(dev_keys, "population").certificate
+    exchange = dataclasses.replace(
+        make_soap_exchange(dev_keys), request_certificate=adapter, response_certificate=population
+    )
+
+    def no_parsing(envelope: bytes) -> None:
+        raise AssertionError("the envelope was parsed again")
+
+    monkeypatch.setattr(writer_module, "envelope_certificate", no_parsing)
+    log = SqlMessageLog(engine, cipher)
+    seq = await log.append(exchange)
+    async with engine.connect() as connection:
+        record = await record_at(connection, seq)
+        stored = (await connection.execute(select(message_log_certificates.c.fingerprint))).all()
+    assert record is not None
+    assert record.sealed.request_signer == fingerprint(adapter)
+    assert record.sealed.response_signer == fingerprint(population)
+    assert {row.fingerprint for row in stored} == {fingerprint(adapter), fingerprint(population)}
+    trust = TrustStore.from_pem_file(dev_keys / "ca" / "cert.pem")
+    report = await verify_log(engine, cipher=cipher, trust=trust)
+    assert report.intact, report.line()
+
+
+async def test_a_failing_item_fails_only_its_caller(
+    engine: AsyncEngine, cipher: BodyCipher, dev_keys: Path
+) -> None:
+    """An access row the database refuses fails its own caller; the exchanges and rows queued
+    with it in the same batch are committed."""
+    group = GroupCommit(engine)
+    log = SqlMessageLog(engine, cipher, group=group)
+    access = AccessLogWriter(engine, KEY, group=group)
+    bad = _entry(2, client_id=None)
+    results = await asyncio.gather(
+        log.append(make_soap_exchange(dev_keys)),
+        access.record(_entry(1)),
+        access.record(bad),
+        log.append(make_soap_exchange(dev_keys)),
+        return_exceptions=True,
+    )
+    assert isinstance(results[2], IntegrityError)
+    assert sorted(r for r in (results[0], results[3]) if isinstance(r, int)) == [1, 2]
+    assert results[1] is None
+    report = await verify_log(engine, cipher=cipher)
+    assert report.intact, report.line()
+    async with engine.connect() as connection:
+        rows = await connection.scalar(select(func.count()).select_from(access_log))
+    assert rows == 1
+
+
+async def test_a_head_moved_by_another_writer_is_read_again(
+    db_url: str, engine: AsyncEngine, cipher: BodyCipher, dev_keys: Path
+) -> None:
+    """Writer A remembers the head it wrote; writer B (another engine) appends; A's next append
+    finds the head moved and chains onto B's record."""
+    other = create_engine(db_url)
+    try:
+        first, second = SqlMessageLog(engine, cipher), SqlMessageLog(other, cipher)
+        seqs = [
+            await first.append(make_soap_exchange(dev_keys)),
+            await second.append(make_soap_exchange(dev_keys)),
+            await first.append(make_soap_exchange(dev_keys)),
+            await first.append(make_soap_exchange(dev_keys)),
+        ]
+    finally:
+        await other.dispose()
+    assert seqs == [1, 2, 3, 4]
+    report = await verify_log(engine, cipher=cipher)
+    assert report.intact, report.line()
+
+
+async def test_driver_errors_roll_back_the_whole_transaction(engine: AsyncEngine) -> None:
+    """A statement that fails inside ``driver_transaction`` raises SQLAlchemy's error and
+    nothing queued before it is kept."""
+    insert = StatementBuilder(access_log, engine.dialect).insert(
+        ["citizen_key", "occurred_at", "client_id", "organisation", "operation", "fields"]
+    )
+    row = ("k" * 64, T0, "province-app", "UBND", "GetCitizen", ["citizen_id"])
+
+    async def write_with_a_bad_row() -> None:
+        async with driver_transaction(engine) as tx:
+            tx.queue(insert, row)
+            tx.queue(insert, (*row[:2], None, *row[3:]))
+
+    with pytest.raises(IntegrityError):
+        await write_with_a_bad_row()
+    async with driver_transaction(engine) as tx:
+        tx.queue(insert, row)
+    async with engine.connect() as connection:
+        rows = await connection.scalar(select(func.count()).select_from(access_log))
+    assert rows == 1
+
+
+async def test_records_of_a_together_block_share_one_commit(
+    engine: AsyncEngine, cipher: BodyCipher, dev_keys: Path
+) -> None:
+    """Inside ``together()`` a record returns at once; the block's end waits for the commit of
+    both records, written in one transaction."""
+    group = GroupCommit(engine)
+    log = SqlMessageLog(engine, cipher, group=group)
+    access = AccessLogWriter(engine, KEY, group=group)
+    async with group.together():
+        await log.record(make_soap_exchange(dev_keys))
+        await access.record(_entry(1))
+        assert group.items == 0  # queued, not yet committed
+    assert (group.transactions, group.items) == (1, 2)
+    report = await verify_log(engine, cipher=cipher)
+    assert report.intact, report.line()
+
+
+async def test_a_failed_record_fails_its_together_block(
+    engine: AsyncEngine, cipher: BodyCipher, dev_keys: Path
+) -> None:
+    """A record that cannot be kept fails the block at its end, over the block's own error;
+    without a failure the block's own error comes through."""
+    group = GroupCommit(engine)
+    log = SqlMessageLog(engine, cipher, group=group)
+    access = AccessLogWriter(engine, KEY, group=group)
+
+    async def failing_block() -> None:
+        async with group.together():
+            await log.record(make_soap_exchange(dev_keys))
+            await access.record(_entry(1, client_id=None))
+            raise LookupError("the block's own error")
+
+    async def plain_block() -> None:
+        async with group.together():
+            await access.record(_entry(2))
+            raise LookupError("the block's own error")
+
+    with pytest.raises(IntegrityError):
+        await failing_block()
+    with pytest.raises(LookupError):
+        await plain_block()
+    report = await verify_log(engine, cipher=cipher)
+    assert report.intact, report.line()
+    assert report.records == 1

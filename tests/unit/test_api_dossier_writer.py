@@ -1,0 +1,82 @@
+"""The dossier routes' group commit (``DossierWriter``) over the real store, both databases."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+import adapter_api.dossier_writer as dossier_writer
+from adapter_api.dossier_writer import DossierWriter
+from schemas.errors import IllegalTransition
+from schemas.status import DossierStatus
+from store.db import create_sessionmaker
+from store.dossier_writes import Write, WriteResult, record_writes
+from store.dossiers import history
+from store.errors import SequenceConflict
+from tests.support.stores import make_dossier, make_event
+
+S = DossierStatus
+
+
+async def test_concurrent_writes_share_transactions_and_each_gets_its_own_answer(
+    engine: AsyncEngine,
+) -> None:
+    """Writes submitted together are committed in fewer transactions than writes, in order;
+    an illegal move among them fails only its own caller."""
+    writer = DossierWriter(create_sessionmaker(engine))
+    await writer.put(make_dossier(1))
+    before = writer.transactions
+    calls = [
+        writer.post(make_event(1, 1, S.ACCEPTED)),
+        writer.post(make_event(1, 2, S.RESULT_DELIVERED)),  # illegal from accepted
+        writer.post(make_event(1, 2, S.PROCESSING)),
+        writer.post(make_event(1, 3, S.PROCESSING)),
+        writer.put(make_dossier(2)),
+    ]
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    await writer.aclose()
+    assert isinstance(results[1], IllegalTransition)
+    assert [type(r).__name__ for i, r in enumerate(results) if i != 1] == [
+        "EventWrite",
+        "EventWrite",
+        "EventWrite",
+        "DossierWrite",
+    ]
+    assert writer.transactions - before == 1
+    async with create_sessionmaker(engine)() as session:
+        events = await history(session, make_dossier(1).code)
+    assert [(e.sequence, e.status) for e in events] == [
+        (1, S.ACCEPTED),
+        (2, S.PROCESSING),
+        (3, S.PROCESSING),
+    ]
+
+
+async def test_a_batch_that_fails_as_a_whole_is_retried_one_write_at_a_time(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database error in a shared transaction fails only the write that causes it."""
+    poisoned = make_dossier(3).code
+    real = record_writes
+
+    async def failing(session: AsyncSession, writes: Sequence[Write]) -> list[WriteResult]:
+        if any(write.code == poisoned for write in writes):
+            raise OperationalError("INSERT", None, RuntimeError("disk I/O error"))
+        return await real(session, writes)
+
+    monkeypatch.setattr(dossier_writer, "record_writes", failing)
+    writer = DossierWriter(create_sessionmaker(engine))
+    results = await asyncio.gather(
+        writer.put(make_dossier(1)),
+        writer.put(make_dossier(3)),
+        writer.put(make_dossier(2)),
+        return_exceptions=True,
+    )
+    assert isinstance(results[1], OperationalError)
+    assert [type(r).__name__ for r in (results[0], results[2])] == ["DossierWrite"] * 2
+    with pytest.raises(SequenceConflict):  # the writer still works afterwards
+        await writer.post(make_event(1, 2, S.ACCEPTED))
