@@ -127,7 +127,6 @@ def serve_adapter(port: int, keys: str, data: str, mock_url: str) -> None:
         upstream_deadline=20.0,
     )
     prepare(settings)
-    _create_missing_tables(settings.resolved_database_url)
     app = create_app(build_container(settings))
     profile = os.environ.get("LIENTHONG_BENCH_PROFILE")
     if profile:  # where the adapter's CPU goes: cProfile of the event loop's thread
@@ -144,23 +143,6 @@ def serve_adapter(port: int, keys: str, data: str, mock_url: str) -> None:
         profiler.dump_stats(profile)
         return
     run_server(app, host="127.0.0.1", port=port, log_level="warning")
-
-
-def _create_missing_tables(url: str) -> None:
-    """Tables whose migrations may not exist yet in this checkout (created only if absent)."""
-    import store.tables  # noqa: F401 - registers every table
-    from store.db import create_engine
-    from store.metadata import metadata
-
-    async def create() -> None:
-        engine = create_engine(url, pool_size=1)
-        try:
-            async with engine.begin() as connection:
-                await connection.run_sync(metadata.create_all, checkfirst=True)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(create())
 
 
 def free_port() -> int:

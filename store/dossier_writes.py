@@ -12,14 +12,16 @@ transactional outbox): they commit together or not at all.
 
 The statements, whatever the batch size (executemany where rows are many):
 
-1. lock the batch's dossier rows in code order (``FOR UPDATE`` on PostgreSQL; on SQLite the
-   ``BEGIN IMMEDIATE`` of ``store.db`` already made this the only writer) — the same lock and
-   order as the worker's ``settle``, so neither can deadlock the other;
+1. lock the batch's dossier rows in code order (``FOR UPDATE`` on PostgreSQL, ``= ANY`` of one
+   array so the statement is prepared once; on SQLite the ``BEGIN IMMEDIATE`` of ``store.db``
+   already made this the only writer) — the same lock and order as the worker's ``settle``, so
+   neither can deadlock the other;
 2. only when a write may be a client's retry (a sequence already used): read those events;
 3. insert the new dossiers (``ON CONFLICT DO NOTHING``: one created meanwhile by another process
    is locked and its writes checked again);
-4. the events; 5. the outbox items (ids in the order of the writes, so a dossier's deliveries keep
-   their order); 6. the outbox heads of dossiers that had none;
+4. the events; 5. the outbox items, ids in the order of the writes so that a dossier's deliveries
+   keep their order (PostgreSQL: one ``INSERT … RETURNING`` sorted by parameter order; SQLite,
+   the only writer: numbered after the highest id); 6. the outbox heads of dossiers that had none;
 7. the feed positions, last: on PostgreSQL one ``UPDATE`` of the ``counters`` row takes one per
    changed dossier and reads the store time (``clock_timestamp()``) under its lock, held until
    commit, so positions become visible in order; on SQLite (one writer) the highest plus one;

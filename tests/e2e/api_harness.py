@@ -128,25 +128,6 @@ def register_dossier(client: httpx.Client, *, sector: str = "TP.HT") -> str:
     return code
 
 
-def _create_missing_tables(url: str) -> None:
-    """Tables whose migration is not written yet (message log, access log, records)."""
-    import asyncio
-
-    import store.tables  # noqa: F401 - registers every table
-    from store.db import create_engine
-    from store.metadata import metadata
-
-    async def create() -> None:
-        engine = create_engine(url, pool_size=1)
-        try:
-            async with engine.begin() as connection:
-                await connection.run_sync(metadata.create_all, checkfirst=True)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(create())
-
-
 @contextmanager
 def running_sandbox(
     root: Path, keys_dir: Path, *, database_url: str | None = None, **overrides: Any
@@ -162,7 +143,6 @@ def running_sandbox(
         **overrides,
     )
     prepare(settings)
-    _create_missing_tables(settings.resolved_database_url)
     container = build_container(settings)
     app = create_app(container)
     with serve_app(app, port=settings.port, startup_seconds=30) as base_url:
