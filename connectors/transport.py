@@ -56,7 +56,63 @@ class Transport(Protocol):
         ...
 
 
-class HttptoolsTransport:
+class _LoopBoundTransport:
+    """What every library-backed ``Transport`` shares: its settings, the two verbs and its errors.
+
+    A subclass supplies ``_send(method, url, body, headers, time_limit)``.
+    """
+
+    def __init__(
+        self,
+        upstream: str,
+        *,
+        connect_timeout: float,
+        max_connections: int,
+    ) -> None:
+        self.upstream = upstream
+        self._connect_timeout = connect_timeout
+        self._max_connections = max_connections
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        time_limit: float,
+    ) -> HttpResponse:
+        raise NotImplementedError
+
+    async def post(
+        self, url: str, body: bytes, headers: Mapping[str, str], time_limit: float
+    ) -> HttpResponse:
+        return await self._send("POST", url, body, headers, time_limit)
+
+    async def get(self, url: str, headers: Mapping[str, str], time_limit: float) -> HttpResponse:
+        return await self._send("GET", url, None, headers, time_limit)
+
+    def _timed_out(self, method: str) -> UpstreamTimeout:
+        return UpstreamTimeout(
+            f"{self.upstream}: {method} timed out", upstream=self.upstream, fault_code="timeout"
+        )
+
+    def _failed(self, method: str, exc: BaseException) -> UpstreamUnavailable:
+        return UpstreamUnavailable(
+            f"{self.upstream}: {method} failed ({type(exc).__name__})",
+            upstream=self.upstream,
+            fault_code="connection_error",
+        )
+
+    def _too_large(self, status: int | None = None) -> UpstreamUnavailable:
+        return UpstreamUnavailable(
+            f"{self.upstream}: response body too large",
+            upstream=self.upstream,
+            fault_code="response_too_large",
+            status=status,
+        )
+
+
+class HttptoolsTransport(_LoopBoundTransport):
     """A ``Transport`` over a :class:`~connectors.http_client.ConnectionPool` (the default)."""
 
     def __init__(
@@ -67,9 +123,7 @@ class HttptoolsTransport:
         max_connections: int = 64,
         max_body_bytes: int = 8 * 1024 * 1024,
     ) -> None:
-        self.upstream = upstream
-        self._connect_timeout = connect_timeout
-        self._max_connections = max_connections
+        super().__init__(upstream, connect_timeout=connect_timeout, max_connections=max_connections)
         self._max_body_bytes = max_body_bytes
         self._pool: ConnectionPool | None = None
 
@@ -97,32 +151,12 @@ class HttptoolsTransport:
             async with asyncio.timeout(time_limit):
                 status, names, data = await pool.request(method, url, headers, body)
         except TimeoutError as exc:
-            raise UpstreamTimeout(
-                f"{self.upstream}: {method} timed out",
-                upstream=self.upstream,
-                fault_code="timeout",
-            ) from exc
+            raise self._timed_out(method) from exc
         except BodyTooLarge as exc:
-            raise UpstreamUnavailable(
-                f"{self.upstream}: response body too large",
-                upstream=self.upstream,
-                fault_code="response_too_large",
-            ) from exc
+            raise self._too_large() from exc
         except (OSError, HttpProtocolError) as exc:
-            raise UpstreamUnavailable(
-                f"{self.upstream}: {method} failed ({type(exc).__name__})",
-                upstream=self.upstream,
-                fault_code="connection_error",
-            ) from exc
+            raise self._failed(method, exc) from exc
         return HttpResponse(status, names, data)
-
-    async def post(
-        self, url: str, body: bytes, headers: Mapping[str, str], time_limit: float
-    ) -> HttpResponse:
-        return await self._send("POST", url, body, headers, time_limit)
-
-    async def get(self, url: str, headers: Mapping[str, str], time_limit: float) -> HttpResponse:
-        return await self._send("GET", url, None, headers, time_limit)
 
     async def aclose(self) -> None:
         pool, self._pool = self._pool, None
@@ -130,7 +164,7 @@ class HttptoolsTransport:
             pool.close()  # a pool of another (ended) loop dies with it
 
 
-class AiohttpTransport:
+class AiohttpTransport(_LoopBoundTransport):
     """A ``Transport`` over one ``aiohttp.ClientSession`` (created on first use in the loop)."""
 
     def __init__(
@@ -141,9 +175,7 @@ class AiohttpTransport:
         max_connections: int = 64,
         max_body_bytes: int = 8 * 1024 * 1024,
     ) -> None:
-        self.upstream = upstream
-        self._connect_timeout = connect_timeout
-        self._max_connections = max_connections
+        super().__init__(upstream, connect_timeout=connect_timeout, max_connections=max_connections)
         self._max_body_bytes = max_body_bytes
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -184,34 +216,13 @@ class AiohttpTransport:
             ) as response:
                 data = await response.content.read(self._max_body_bytes + 1)
                 if len(data) > self._max_body_bytes:
-                    raise UpstreamUnavailable(
-                        f"{self.upstream}: response body too large",
-                        upstream=self.upstream,
-                        fault_code="response_too_large",
-                        status=response.status,
-                    )
+                    raise self._too_large(response.status)
                 names = {k.lower(): v for k, v in response.headers.items()}
                 return HttpResponse(response.status, names, data)
         except TimeoutError as exc:
-            raise UpstreamTimeout(
-                f"{self.upstream}: {method} timed out",
-                upstream=self.upstream,
-                fault_code="timeout",
-            ) from exc
+            raise self._timed_out(method) from exc
         except aiohttp.ClientError as exc:
-            raise UpstreamUnavailable(
-                f"{self.upstream}: {method} failed ({type(exc).__name__})",
-                upstream=self.upstream,
-                fault_code="connection_error",
-            ) from exc
-
-    async def post(
-        self, url: str, body: bytes, headers: Mapping[str, str], time_limit: float
-    ) -> HttpResponse:
-        return await self._send("POST", url, body, headers, time_limit)
-
-    async def get(self, url: str, headers: Mapping[str, str], time_limit: float) -> HttpResponse:
-        return await self._send("GET", url, None, headers, time_limit)
+            raise self._failed(method, exc) from exc
 
     async def aclose(self) -> None:
         session, self._session = self._session, None
@@ -220,15 +231,13 @@ class AiohttpTransport:
             await session.close()  # a session of another (ended) loop dies with it
 
 
-class HttpxTransport:
+class HttpxTransport(_LoopBoundTransport):
     """A ``Transport`` over one shared ``httpx.AsyncClient`` (kept for the measured comparison)."""
 
     def __init__(
         self, upstream: str, *, connect_timeout: float = 2.0, max_connections: int = 64
     ) -> None:
-        self.upstream = upstream
-        self._connect_timeout = connect_timeout
-        self._max_connections = max_connections
+        super().__init__(upstream, connect_timeout=connect_timeout, max_connections=max_connections)
         self._client: httpx.AsyncClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -267,27 +276,11 @@ class HttpxTransport:
                 timeout=httpx.Timeout(time_limit, connect=min(self._connect_timeout, time_limit)),
             )
         except httpx.TimeoutException as exc:
-            raise UpstreamTimeout(
-                f"{self.upstream}: {method} timed out",
-                upstream=self.upstream,
-                fault_code="timeout",
-            ) from exc
+            raise self._timed_out(method) from exc
         except httpx.TransportError as exc:
-            raise UpstreamUnavailable(
-                f"{self.upstream}: {method} failed ({type(exc).__name__})",
-                upstream=self.upstream,
-                fault_code="connection_error",
-            ) from exc
+            raise self._failed(method, exc) from exc
         names = {k.lower(): v for k, v in response.headers.items()}
         return HttpResponse(response.status_code, names, response.content)
-
-    async def post(
-        self, url: str, body: bytes, headers: Mapping[str, str], time_limit: float
-    ) -> HttpResponse:
-        return await self._send("POST", url, body, headers, time_limit)
-
-    async def get(self, url: str, headers: Mapping[str, str], time_limit: float) -> HttpResponse:
-        return await self._send("GET", url, None, headers, time_limit)
 
     async def aclose(self) -> None:
         client, self._client = self._client, None

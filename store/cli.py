@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import click
+from click.decorators import FC
 
 from store.db import DEFAULT_DATA_DIR, current, database_url, head_revision, upgrade
 from store.errors import StoreError
 
-data_option = click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(file_okay=False),
-    envvar="LIENTHONG_DATA_DIR",
-    default=DEFAULT_DATA_DIR,
-    show_default=True,
-    help="Data folder holding the SQLite database (made if missing).",
-)
+
+def data_dir_option(help: str) -> Callable[[FC], FC]:
+    """``--data`` (``LIENTHONG_DATA_DIR``): the data folder, passed on as ``data_dir``."""
+    return click.option(
+        "--data",
+        "data_dir",
+        type=click.Path(file_okay=False),
+        envvar="LIENTHONG_DATA_DIR",
+        default=DEFAULT_DATA_DIR,
+        show_default=True,
+        help=help,
+    )
+
+
+data_option = data_dir_option("Data folder holding the SQLite database (made if missing).")
 database_url_option = click.option(
     "--database-url",
     envvar="LIENTHONG_DATABASE_URL",

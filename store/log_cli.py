@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from security.errors import SecurityError
 from security.trust import TrustStore
-from store.cli import database_url_option, resolve_url
+from store.cli import data_dir_option, database_url_option, resolve_url
 from store.db import SQLITE_FILE, create_engine
 from store.log_keys import MESSAGE_LOG_KEY, LogKeyError, load_key
 from store.message_log import (
@@ -36,22 +36,13 @@ from store.message_log import (
 )
 from store.tables.message_log import message_log, message_log_head
 
-#: the same defaults as the adapter's settings (``LIENTHONG_KEYS_DIR``, ``LIENTHONG_DATA_DIR``),
-#: so that ``lienthong log …`` finds what ``lienthong serve`` wrote
+#: the same default as the adapter's settings (``LIENTHONG_KEYS_DIR``), so that
+#: ``lienthong log …`` finds what ``lienthong serve`` wrote
 DEFAULT_KEYS_DIR = ".lienthong/keys"
-DEFAULT_DATA_DIR = ".lienthong/data"
 
 T = TypeVar("T")
 
-data_option = click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(file_okay=False),
-    envvar="LIENTHONG_DATA_DIR",
-    default=DEFAULT_DATA_DIR,
-    show_default=True,
-    help="Data folder holding the SQLite database.",
-)
+data_option = data_dir_option("Data folder holding the SQLite database.")
 keys_option = click.option(
     "--keys",
     "keys_dir",

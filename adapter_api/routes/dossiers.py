@@ -15,6 +15,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -59,8 +60,14 @@ _read = require(Operation.DOSSIERS_READ)
 Code = Annotated[DossierCode, Path(pattern=DOSSIER_CODE_PATTERN, description="dossier code")]
 
 
-def _not_found() -> NotFoundError:
-    return NotFoundError("no such dossier", code="dossier_not_found")
+async def _visible_dossier(
+    session: AsyncSession, client: ApiClient, dossier_code: str
+) -> DossierRecord:
+    """The stored dossier if ``client`` may see it; else 404, the same as for a missing one."""
+    record = await get_dossier(session, dossier_code)
+    if record is None or not client.sees_sector(record.dossier.sector_code):
+        raise NotFoundError("no such dossier", code="dossier_not_found")
+    return record
 
 
 def _sync_view(state: SyncState | None) -> SyncStateView | None:
@@ -245,9 +252,7 @@ async def get_one(
 ) -> Response:
     """The stored dossier with its sync state."""
     async with container_of(request).readers() as session:
-        record = await get_dossier(session, dossier_code)
-        if record is None or not client.sees_sector(record.dossier.sector_code):
-            raise _not_found()
+        record = await _visible_dossier(session, client, dossier_code)
         state = await sync_state(session, dossier_code)
     return json_response(_dossier_view(record, state))
 
@@ -267,9 +272,7 @@ async def get_history(
 ) -> Response:
     """Every recorded step, oldest first, and the sync state."""
     async with container_of(request).readers() as session:
-        record = await get_dossier(session, dossier_code)
-        if record is None or not client.sees_sector(record.dossier.sector_code):
-            raise _not_found()
+        await _visible_dossier(session, client, dossier_code)
         events = await history(session, dossier_code)
         state = await sync_state(session, dossier_code)
     view = HistoryView(
