@@ -30,7 +30,7 @@ from store.message_log import (
     export_bundle,
     verify_log,
 )
-from store.message_log.records import records_for_message
+from store.message_log.records import iter_records, records_for_message
 from tests.support.message_log import DOSSIER, OFFICIAL, log_engine
 from tests.support.servers import serve_app
 
@@ -106,3 +106,41 @@ async def test_lookups_through_the_connector_are_logged_and_export_as_evidence(
     assert ("xmlsec1", 0) in outcomes
     assert all(code == 0 for _, code in outcomes), outcomes
     assert citizen_id.encode() in (folder / "response.xml").read_bytes()
+
+
+async def test_credential_exchanges_are_logged_without_their_secret_and_still_verify(
+    dev_keys: Path, tmp_path: Path
+) -> None:
+    """The portal login and the registry token request keep their body (a password, a client
+    secret) out of the log; ``log verify`` still checks their signatures and passes."""
+    from connectors.factory import ConnectorsConfig, build_connectors
+    from store.message_log.wire import decode_request
+
+    trust = TrustStore.from_pem_file(dev_keys / "ca" / "cert.pem")
+    cipher = BodyCipher(message_log_key(dev_keys))
+    with serve_app(create_mock_app(MockSettings(keys_dir=dev_keys, businesses=3))) as base:
+        with urllib.request.urlopen(f"{base}/_admin/registry/businesses?limit=1") as answer:  # noqa: S310
+            tax_code = json.load(answer)["businesses"][0]["tax_code"]
+        async with log_engine(tmp_path / "data") as engine:
+            log = SqlMessageLog(engine, cipher, certificates=KeyFolderCertificates(dev_keys))
+            connectors = build_connectors(
+                ConnectorsConfig.sandbox(base, dev_keys), recorder=log, trust=trust
+            )
+            try:
+                await connectors.portal.list_procedures(CallContext.new("province-app"))
+                await connectors.registry.get_business(tax_code, CallContext.new("province-app"))
+            finally:
+                for connector in connectors:
+                    await connector.aclose()
+
+            report = await verify_log(engine, cipher=cipher, trust=trust)
+            assert report.intact, report.line()
+            assert report.records == 4  # login, catalogue, token, business
+            assert report.signatures_checked == 8
+            async with engine.connect() as conn:
+                stored = [record async for record in iter_records(conn)]
+    requests = [decode_request(record.wire("request", cipher) or b"") for record in stored]
+    assert any(
+        request.url.endswith("/portal/login") and request.body == b"" for request in requests
+    )
+    assert all(b"sandbox" not in request.body for request in requests)
