@@ -38,7 +38,7 @@ from mock_endpoints.settings import MockSettings
 from security.http_signatures import HttpSigner, HttpVerifier, StaticKeyResolver
 from security.keys import load_party
 from security.pki import dev_pki_exists, init_dev_pki
-from security.replay import MemoryReplayCache
+from security.replay import MemoryReplayCache, RedisReplayCache, ReplayCache
 from security.trust import TrustStore
 from store.db import create_engine, create_sessionmaker, normalize_url, upgrade, upgrade_async
 from store.log_keys import access_log_key, message_log_key
@@ -50,6 +50,13 @@ from sync.records_refresh import RecordsRefresher, RecordsRefreshService, Refres
 from sync.worker import SyncWorker, WorkerSettings
 
 log = logging.getLogger("lienthong.api")
+
+
+def replay_cache(settings: Settings) -> ReplayCache:
+    """Nonces shared through Redis when ``replay_cache_url`` is set, else kept in memory."""
+    if settings.replay_cache_url:
+        return RedisReplayCache.from_url(settings.replay_cache_url)
+    return MemoryReplayCache()
 
 
 def _prepare_folders(settings: Settings) -> None:
@@ -216,7 +223,7 @@ def build_container(settings: Settings) -> Container:
     }
     verifier = HttpVerifier(
         StaticKeyResolver({k: v for k, v in client_keys.items() if v is not None}, trust),
-        MemoryReplayCache(),
+        replay_cache(settings),
         max_skew=settings.max_skew_seconds,
     )
     signer = HttpSigner(credentials, ttl=settings.signature_ttl_seconds)

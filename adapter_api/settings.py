@@ -56,6 +56,13 @@ class Settings(BaseSettings):
     xroad_member_code: str = Field("H04", description="the province's X-Road member code")
 
     # Signatures.
+    replay_cache_url: str | None = Field(
+        None,
+        description=(
+            "Redis URL of the replay cache shared by several adapter processes "
+            "(redis://127.0.0.1:6379/0); one process remembers nonces in memory when absent"
+        ),
+    )
     signature_ttl_seconds: int = Field(60, gt=0, le=300)
     max_skew_seconds: int = Field(60, ge=0)
 

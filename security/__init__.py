@@ -21,7 +21,7 @@ from security.http_signatures import (
 )
 from security.keys import Credentials, load_party, party_of
 from security.pki import PARTIES, init_dev_pki
-from security.replay import MemoryReplayCache, ReplayCache
+from security.replay import MemoryReplayCache, RedisReplayCache, ReplayCache
 from security.trust import TrustStore
 from security.wsse import VerifiedEnvelope, sign_envelope, verify_envelope
 from security.xml import XmlLimits, parse_xml
@@ -33,6 +33,7 @@ __all__ = [
     "HttpSigner",
     "HttpVerifier",
     "MemoryReplayCache",
+    "RedisReplayCache",
     "ReplayCache",
     "RequestView",
     "SecurityError",

@@ -13,6 +13,7 @@ Tree::
     │   ├── UnsupportedAlgorithm   an algorithm outside the strict allow-list is named
     │   ├── StaleMessage           timestamp / created / expires outside the freshness window
     │   ├── ReplayedMessage        a nonce already seen inside its validity window
+    │   ├── ReplayCacheUnavailable the shared replay cache cannot be asked (fail closed)
     │   └── DigestMismatch         a digest does not match the content it covers
     ├── CertificateError           the signer's certificate is not acceptable
     │   ├── UntrustedCertificate   it does not chain to the trust store
@@ -93,6 +94,12 @@ class ReplayedMessage(SignatureError):
     reason = "replayed_nonce"
 
 
+class ReplayCacheUnavailable(SignatureError):
+    """Raised when the shared replay cache cannot be asked: freshness unknown, so refused."""
+
+    reason = "replay_cache_unavailable"
+
+
 class DigestMismatch(SignatureError):
     """Raised when a digest does not match the content it covers."""
 
@@ -158,6 +165,7 @@ __all__ = [
     "KeyError_",
     "KeyLoadError",
     "MissingSignature",
+    "ReplayCacheUnavailable",
     "ReplayedMessage",
     "RequestFileError",
     "RequestTooLarge",

@@ -55,6 +55,24 @@ def postgres_dsn() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The Redis server for shared-state tests (LIENTHONG_TEST_REDIS_URL, else 127.0.0.1:6379)."""
+    import redis
+
+    url = os.environ.get("LIENTHONG_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    client = redis.Redis.from_url(url, socket_connect_timeout=1.0)
+    try:
+        client.ping()
+    except redis.RedisError:
+        if _required("REDIS"):
+            pytest.fail(f"the Redis server at {url} is required here but does not answer")
+        pytest.skip(f"no Redis server answers at {url}")
+    finally:
+        client.close()
+    return url
+
+
+@pytest.fixture(scope="session")
 def dev_keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A development PKI (ECDSA P-256) made once per session by ``security.pki``."""
     from security.pki import init_dev_pki
