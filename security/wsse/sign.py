@@ -1,0 +1,205 @@
+"""Sign a SOAP 1.1 envelope: Timestamp, X.509 token and a signature over the signed parts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import secrets
+from binascii import b2a_base64
+
+from lxml import etree
+
+from security import algorithms
+from security.keys import Credentials
+from security.wsse.c14n import _c14n
+from security.wsse.names import (
+    BASE64_BINARY,
+    BODY,
+    DEFAULT_TTL,
+    DS_NS,
+    ECDSA_SHA256,
+    ENVELOPE,
+    EXC_C14N,
+    HEADER,
+    RSA_SHA256,
+    SECURITY,
+    SHA256_DIGEST,
+    SOAP11_NS,
+    WSSE_NS,
+    WSU_ID,
+    WSU_NS,
+    X509V3,
+    XROAD_NS,
+)
+from security.xml import DEFAULT_LIMITS, XmlLimits, parse_xml
+
+
+def _format_time(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
+# The Security header is written as text and spliced into the serialized envelope in place of a
+# processing instruction; no tree is built for it. The Timestamp and SignedInfo are written in
+# exclusive-C14N form, so their digest and signature are computed from those very texts; on the
+# wire the wsu and ds prefixes are declared once, on Security itself (whatever the envelope
+# declares) rather than on the Timestamp, the token, Signature and SignedInfo: that
+# canonicalises back to the same texts and spares the parser two declarations (~3 µs). Each
+# signed part is canonicalised exactly once.
+
+_PLACEHOLDER = "lienthong-wsse"
+_REF_START = '<ds:Reference URI="#'
+_REF_MIDDLE = (
+    '"><ds:Transforms><ds:Transform Algorithm="'
+    + EXC_C14N
+    + '"></ds:Transform></ds:Transforms><ds:DigestMethod Algorithm="'
+    + SHA256_DIGEST
+    + '"></ds:DigestMethod><ds:DigestValue>'
+)
+_REF_END = "</ds:DigestValue></ds:Reference>"
+
+
+def _reference_text(part_id: str, canonical: bytes) -> str:
+    """One ds:Reference (in canonical form) to ``part_id`` whose content is ``canonical``."""
+    digest = b2a_base64(hashlib.sha256(canonical).digest(), newline=False).decode("ascii")
+    return _REF_START + part_id + _REF_MIDDLE + digest + _REF_END
+
+
+_ROOT_START = re.compile(rb"<(?![?!])[^\s/>]+")
+
+
+def _declare_wsu(data: bytes) -> bytes:
+    """Declare the wsu prefix on the root element of a serialized envelope (when it is free).
+
+    The wsu:Id attributes added to the signed parts then use it instead of declaring the
+    namespace again on every part, which keeps the signed message smaller and quicker to parse.
+    """
+    if b"xmlns:wsu=" in data:
+        return data
+    found = _ROOT_START.search(data)
+    if found is None:
+        return data
+    end = found.end()
+    return data[:end] + b' xmlns:wsu="' + WSU_NS.encode("ascii") + b'"' + data[end:]
+
+
+_SCHEMES: dict[type, str] = {}
+_TOKENS: dict[bytes, str] = {}
+
+
+def _scheme_of(credentials: Credentials) -> str:
+    kind = type(credentials.key)
+    scheme = _SCHEMES.get(kind)
+    if scheme is None:
+        scheme = algorithms.default_scheme(credentials.key, rsa_scheme=algorithms.RSA_V1_5_SHA256)
+        _SCHEMES[kind] = scheme
+    return scheme
+
+
+def _token_text(credentials: Credentials) -> str:
+    der = credentials.certificate_der
+    text = _TOKENS.get(der)
+    if text is None:
+        if len(_TOKENS) > 64:
+            _TOKENS.clear()
+        text = _TOKENS[der] = _b64text(der)
+    return text
+
+
+def _b64text(data: bytes) -> str:
+    return b2a_base64(data, newline=False).decode("ascii")
+
+
+def sign_envelope(
+    envelope: bytes | etree._Element,
+    credentials: Credentials,
+    *,
+    ttl: dt.timedelta = DEFAULT_TTL,
+    now: dt.datetime | None = None,
+    limits: XmlLimits = DEFAULT_LIMITS,
+) -> bytes:
+    """Sign a SOAP 1.1 envelope and return the signed envelope's bytes (UTF-8).
+
+    Adds ``wsse:Security`` with a Timestamp valid for ``ttl``, the signer's certificate as a
+    BinarySecurityToken, and a signature over the Body, the Timestamp and every X-Road header
+    element (direct children of the Header in the X-Road namespace). An element given as input
+    is used as is (no copy): it gains a Header when it had none and ``wsu:Id`` attributes on the
+    signed parts, but not the Security header, which exists only in the returned bytes.
+    """
+    if isinstance(envelope, etree._Element):
+        root = envelope
+    else:
+        root = parse_xml(_declare_wsu(envelope), limits)
+    if root.tag != ENVELOPE:
+        raise ValueError("only a SOAP 1.1 Envelope can be signed")
+    header: etree._Element | None = None
+    body: etree._Element | None = None
+    for child in root:
+        if child.tag == HEADER and header is None:
+            header = child
+        elif child.tag == BODY and body is None:
+            body = child
+    if body is None:
+        raise ValueError("the envelope has no Body")
+    if header is None:
+        header = etree.Element(HEADER)
+        root.insert(0, header)
+    xroad_prefix = "{" + XROAD_NS + "}"
+    parts = []
+    for child in header:
+        tag = child.tag
+        if tag == SECURITY:
+            raise ValueError("the envelope already has a wsse:Security header")
+        if isinstance(tag, str) and tag.startswith(xroad_prefix):
+            parts.append(child)
+    parts.append(body)
+
+    scheme = _scheme_of(credentials)
+    signature_method = ECDSA_SHA256 if scheme == algorithms.ECDSA_P256_SHA256 else RSA_SHA256
+    created = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    stem = secrets.token_hex(6)
+
+    # Each part is canonicalised once; its digest goes straight into the SignedInfo text.
+    references = []
+    for index, part in enumerate(parts):
+        part_id = f"id-{stem}-{index}"
+        part.set(WSU_ID, part_id)
+        references.append(_reference_text(part_id, _c14n(part)))
+    timestamp_id, token_id = f"TS-{stem}", f"X509-{stem}"
+    timestamp_content = (
+        f'wsu:Id="{timestamp_id}"><wsu:Created>{_format_time(created)}</wsu:Created>'
+        f"<wsu:Expires>{_format_time(created + ttl)}</wsu:Expires></wsu:Timestamp>"
+    )
+    canonical_timestamp = f'<wsu:Timestamp xmlns:wsu="{WSU_NS}" ' + timestamp_content
+    references.insert(
+        len(references) - 1, _reference_text(timestamp_id, canonical_timestamp.encode("ascii"))
+    )
+    signed_info_content = (
+        f'<ds:CanonicalizationMethod Algorithm="{EXC_C14N}"></ds:CanonicalizationMethod>'
+        f'<ds:SignatureMethod Algorithm="{signature_method}"></ds:SignatureMethod>'
+        + "".join(references)
+        + "</ds:SignedInfo>"
+    )
+    canonical_signed_info = f'<ds:SignedInfo xmlns:ds="{DS_NS}">' + signed_info_content
+    value = algorithms.sign(credentials.key, scheme, canonical_signed_info.encode("ascii"))
+    # On the wire the wsu and ds prefixes are declared once, on Security: the Timestamp and
+    # SignedInfo then canonicalise to the very texts digested and signed above.
+    security = (
+        f'<wsse:Security xmlns:wsse="{WSSE_NS}" xmlns:soapenv="{SOAP11_NS}" '
+        f'xmlns:wsu="{WSU_NS}" xmlns:ds="{DS_NS}" soapenv:mustUnderstand="1">'
+        "<wsu:Timestamp " + timestamp_content + f'<wsse:BinarySecurityToken EncodingType="'
+        f'{BASE64_BINARY}" ValueType="{X509V3}" wsu:Id="{token_id}">{_token_text(credentials)}'
+        "</wsse:BinarySecurityToken><ds:Signature><ds:SignedInfo>"
+        + signed_info_content
+        + f"<ds:SignatureValue>{_b64text(value)}</ds:SignatureValue>"
+        "<ds:KeyInfo><wsse:SecurityTokenReference>"
+        f'<wsse:Reference URI="#{token_id}" ValueType="{X509V3}"/>'
+        "</wsse:SecurityTokenReference></ds:KeyInfo></ds:Signature></wsse:Security>"
+    )
+    marker = etree.ProcessingInstruction(_PLACEHOLDER, stem)
+    header.append(marker)
+    try:
+        data = etree.tostring(root, encoding="utf-8", xml_declaration=False)
+    finally:
+        header.remove(marker)
+    return data.replace(f"<?{_PLACEHOLDER} {stem}?>".encode("ascii"), security.encode("ascii"), 1)
