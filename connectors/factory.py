@@ -28,7 +28,7 @@ from connectors.portal import PortalConnector
 from connectors.registry import RegistryConnector
 from connectors.transport import DEFAULT_TRANSPORT, Transport, make_transport
 from security.http_signatures import HttpSigner, HttpVerifier, TrustedKeyDirectory
-from security.keys import load_party
+from security.keys import Credentials, load_party
 from security.trust import TrustStore
 
 POPULATION = "population"
@@ -121,13 +121,7 @@ class Connectors:
             await connector.aclose()
 
 
-def build_connectors(
-    config: ConnectorsConfig,
-    *,
-    recorder: ExchangeRecorder | None = None,
-    trust: TrustStore | None = None,
-) -> Connectors:
-    """The population, registry and portal connectors described by ``config``."""
+def _signing(config: ConnectorsConfig, trust: TrustStore | None) -> _Signing:
     keys = Path(config.keys_dir)
     trust = trust or TrustStore.from_pem_file(keys / "ca" / "cert.pem")
     credentials = load_party(keys, config.party)
@@ -135,50 +129,92 @@ def build_connectors(
     verifier = HttpVerifier(
         TrustedKeyDirectory(keys, trust), None, max_skew=config.max_skew_seconds
     )
+    return _Signing(trust, credentials, signer, verifier)
 
-    def transport_for(upstream: UpstreamConfig) -> Transport:
-        return make_transport(
-            config.transport,
-            upstream.name,
-            connect_timeout=upstream.timeouts.connect,
-            max_connections=upstream.max_concurrency,
-        )
 
+@dataclass(frozen=True)
+class _Signing:
+    trust: TrustStore
+    credentials: Credentials
+    signer: HttpSigner
+    verifier: HttpVerifier
+
+
+def _transport(config: ConnectorsConfig, upstream: UpstreamConfig) -> Transport:
+    return make_transport(
+        config.transport,
+        upstream.name,
+        connect_timeout=upstream.timeouts.connect,
+        max_connections=upstream.max_concurrency,
+    )
+
+
+def _portal(
+    config: ConnectorsConfig, signing: _Signing, recorder: ExchangeRecorder | None
+) -> PortalConnector:
+    portal_config = config.upstream(PORTAL)
+    return PortalConnector(
+        portal_config,
+        signer=signing.signer,
+        verifier=signing.verifier,
+        username=config.portal_username,
+        password=config.portal_password,
+        agency_code=config.agency_code,
+        transport=_transport(config, portal_config),
+        recorder=recorder,
+        batch_size=config.portal_batch_size,
+    )
+
+
+def build_portal(
+    config: ConnectorsConfig,
+    *,
+    recorder: ExchangeRecorder | None = None,
+    trust: TrustStore | None = None,
+) -> PortalConnector:
+    """The portal connector alone (the sync worker needs no other upstream)."""
+    return _portal(config, _signing(config, trust), recorder)
+
+
+def build_connectors(
+    config: ConnectorsConfig,
+    *,
+    recorder: ExchangeRecorder | None = None,
+    trust: TrustStore | None = None,
+) -> Connectors:
+    """The population, registry and portal connectors described by ``config``."""
+    signing = _signing(config, trust)
     population_config = config.upstream(POPULATION)
     registry_config = config.upstream(REGISTRY)
-    portal_config = config.upstream(PORTAL)
     population = PopulationConnector(
         population_config,
-        credentials=credentials,
-        trust=trust,
+        credentials=signing.credentials,
+        trust=signing.trust,
         member_code=config.member_code,
         contract=population_contract(),
-        transport=transport_for(population_config),
+        transport=_transport(config, population_config),
         recorder=recorder,
         signature_ttl=dt.timedelta(seconds=config.signature_ttl_seconds),
         max_skew=dt.timedelta(seconds=config.max_skew_seconds),
     )
     registry = RegistryConnector(
         registry_config,
-        signer=signer,
-        verifier=verifier,
+        signer=signing.signer,
+        verifier=signing.verifier,
         client_id=config.registry_client_id,
         client_secret=config.registry_client_secret,
-        transport=transport_for(registry_config),
+        transport=_transport(config, registry_config),
         recorder=recorder,
     )
-    portal = PortalConnector(
-        portal_config,
-        signer=signer,
-        verifier=verifier,
-        username=config.portal_username,
-        password=config.portal_password,
-        agency_code=config.agency_code,
-        transport=transport_for(portal_config),
-        recorder=recorder,
-        batch_size=config.portal_batch_size,
-    )
-    return Connectors(population, registry, portal)
+    return Connectors(population, registry, _portal(config, signing, recorder))
 
 
-__all__ = ["POPULATION", "PORTAL", "REGISTRY", "Connectors", "ConnectorsConfig", "build_connectors"]
+__all__ = [
+    "POPULATION",
+    "PORTAL",
+    "REGISTRY",
+    "Connectors",
+    "ConnectorsConfig",
+    "build_connectors",
+    "build_portal",
+]

@@ -15,14 +15,12 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connectors.base import BreakerSettings, RetrySettings, Timeouts, UpstreamConfig
+from connectors.base import BreakerSettings, RetrySettings, Timeouts
 from connectors.exchange import ExchangeRecorder
+from connectors.factory import ConnectorsConfig
+from connectors.factory import build_portal as connectors_build_portal
 from connectors.portal import PortalConnector
-from connectors.transport import make_transport
 from security.errors import SecurityError
-from security.http_signatures import HttpSigner, HttpVerifier, TrustedKeyDirectory
-from security.keys import load_party
-from security.trust import TrustStore
 from sync.errors import SyncConfigError
 from sync.portal import PortalClient
 
@@ -53,37 +51,28 @@ def build_portal(
     options: PortalOptions, *, recorder: ExchangeRecorder | None = None
 ) -> PortalConnector:
     """A ``PortalConnector`` for ``options`` (keys and CA from ``options.keys_dir``)."""
-    keys = options.keys_dir
-    try:
-        trust = TrustStore.from_pem_file(keys / "ca" / "cert.pem")
-        credentials = load_party(keys, options.party)
-    except (OSError, SecurityError) as exc:
-        raise SyncConfigError(f"cannot load the keys of {options.party!r} from {keys}") from exc
-    config = UpstreamConfig(
-        name="portal",
-        base_url=options.url,
+    config = ConnectorsConfig(
+        keys_dir=options.keys_dir,
+        population_url="",  # the worker talks to the portal only
+        registry_url="",
+        portal_url=options.url,
+        party=options.party,
+        agency_code=options.agency,
+        portal_username=options.username,
+        portal_password=options.password,
         timeouts=options.timeouts,
         retry=options.retry,
         breaker=options.breaker,
+        signature_ttl_seconds=options.signature_ttl_seconds,
+        max_skew_seconds=options.max_skew_seconds,
+        portal_batch_size=options.batch_size,
     )
-    return PortalConnector(
-        config,
-        signer=HttpSigner(credentials, ttl=options.signature_ttl_seconds),
-        verifier=HttpVerifier(
-            TrustedKeyDirectory(keys, trust), None, max_skew=options.max_skew_seconds
-        ),
-        username=options.username,
-        password=options.password,
-        agency_code=options.agency,
-        transport=make_transport(
-            "aiohttp",
-            "portal",
-            connect_timeout=options.timeouts.connect,
-            max_connections=config.max_concurrency,
-        ),
-        recorder=recorder,
-        batch_size=options.batch_size,
-    )
+    try:
+        return connectors_build_portal(config, recorder=recorder)
+    except (OSError, SecurityError) as exc:
+        raise SyncConfigError(
+            f"cannot load the keys of {options.party!r} from {options.keys_dir}"
+        ) from exc
 
 
 @asynccontextmanager
