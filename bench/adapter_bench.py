@@ -43,9 +43,7 @@ import json
 import os
 import platform
 import random
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -58,6 +56,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from harness import cpu_seconds, free_port, start_child, thread_cpu_seconds  # noqa: E402
 from lxml import etree  # noqa: E402
 
 from connectors.http_client import ConnectionPool  # noqa: E402
@@ -145,40 +144,7 @@ def serve_adapter(port: int, keys: str, data: str, mock_url: str) -> None:
     run_server(app, host="127.0.0.1", port=port, log_level="warning")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start(args: list[str], port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen([sys.executable, __file__, *args], cwd=ROOT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{args[0]} exited with {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return process
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise RuntimeError(f"{args[0]} did not start")
-
-
 # ------------------------------------------------------------------------------ /proc figures
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def thread_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of the main thread (the event loop) of process ``pid``."""
-    fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def memory_kib(pid: int) -> dict[str, int]:
@@ -260,10 +226,12 @@ async def run(calls: int, concurrency: int, rounds: int) -> dict[str, Any]:
     init_dev_pki(keys)
     data.mkdir()
     mock_port, adapter_port = free_port(), free_port()
-    mock = start(["--serve-mock", str(mock_port), str(keys)], mock_port)
+    mock = start_child(__file__, ["--serve-mock", str(mock_port), str(keys)], mock_port)
     mock_url = f"http://127.0.0.1:{mock_port}"
-    adapter = start(
-        ["--serve-adapter", str(adapter_port), str(keys), str(data), mock_url], adapter_port
+    adapter = start_child(
+        __file__,
+        ["--serve-adapter", str(adapter_port), str(keys), str(data), mock_url],
+        adapter_port,
     )
     base = f"http://127.0.0.1:{adapter_port}"
     pids = {"adapter": adapter.pid, "mock": mock.pid}

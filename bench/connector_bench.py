@@ -27,7 +27,6 @@ import asyncio
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,6 +42,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
+from harness import free_port, start_child  # noqa: E402
 from lxml import etree  # noqa: E402
 
 from connectors.base import CallContext, RetrySettings, Timeouts, UpstreamConfig  # noqa: E402
@@ -78,26 +78,10 @@ def serve_mock(port: int, keys: str) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def start_mock(keys: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, __file__, "--serve-mock", str(port), str(keys)], cwd=ROOT
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return process, f"http://127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise RuntimeError("the mock did not start")
+    process = start_child(__file__, ["--serve-mock", str(port), str(keys)], port, timeout=30)
+    return process, f"http://127.0.0.1:{port}"
 
 
 # ------------------------------------------------------------------------------ helpers

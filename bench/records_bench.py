@@ -31,7 +31,6 @@ import datetime as dt
 import json
 import os
 import platform
-import socket
 import subprocess
 import sys
 import tempfile
@@ -45,6 +44,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
+from harness import free_port, start_child  # noqa: E402
 
 import store.tables  # noqa: E402, F401 - registers every table
 from adapter_api.bootstrap import upstream_connectors  # noqa: E402
@@ -80,26 +80,10 @@ def serve_mock(port: int, keys: str, citizens: int, businesses: int) -> None:
     )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def start_mock(keys: Path, citizens: int, businesses: int) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
-    command = [sys.executable, __file__, "--serve-mock", str(port), str(keys)]
-    command += [str(citizens), str(businesses)]
-    process = subprocess.Popen(command, cwd=ROOT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return process, port
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise RuntimeError("the mock did not start")
+    args = ["--serve-mock", str(port), str(keys), str(citizens), str(businesses)]
+    return start_child(__file__, args, port), port
 
 
 async def timed(work: Callable[[], Awaitable[Any]]) -> tuple[Any, float, float]:

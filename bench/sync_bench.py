@@ -40,7 +40,6 @@ import datetime as dt
 import json
 import os
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -56,6 +55,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from harness import cpu_seconds, free_port, start_child  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
 
@@ -144,25 +144,8 @@ def _nullcontext() -> Any:
     return contextlib.nullcontext()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _start(args: list[str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen([sys.executable, __file__, *args], cwd=ROOT, stderr=log.open("wb"))
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{args[0]} exited with {process.returncode}: see {log}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return process
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise RuntimeError(f"{args[0]} did not start")
+    return start_child(__file__, args, port, stderr=log.open("wb"))
 
 
 def _spawn_cli(args: list[str], log: Path) -> subprocess.Popen[bytes]:
@@ -184,19 +167,13 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a process has used so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _postgres_cpu_seconds() -> float:
     total = 0.0
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
-                    total += _cpu_seconds(int(entry.name))
+                    total += cpu_seconds(int(entry.name))
             except OSError:
                 continue
     return total
@@ -502,7 +479,7 @@ async def _round(
             else:
                 refused[answer_status] = refused.get(answer_status, 0) + 1
 
-    cpu_before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
+    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     cpu_before["clients"] = time.process_time()
     if kind == "postgresql":
         cpu_before["postgresql_server"] = _postgres_cpu_seconds()
@@ -518,7 +495,7 @@ async def _round(
     accepted_after = time.perf_counter() - started
     sent.set()
     acknowledged_after = await poll - started
-    cpu_after = {name: _cpu_seconds(pid) for name, pid in pids.items()}
+    cpu_after = {name: cpu_seconds(pid) for name, pid in pids.items()}
     cpu_after["clients"] = time.process_time()
     if kind == "postgresql":
         cpu_after["postgresql_server"] = _postgres_cpu_seconds()

@@ -1,0 +1,61 @@
+"""What the benchmarks share: child processes on loopback ports and CPU figures from /proc.
+
+Imported by the scripts beside it (``python bench/NAME.py`` puts this folder on ``sys.path``).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_child(
+    script: str,
+    args: list[str],
+    port: int,
+    *,
+    stderr: IO[bytes] | None = None,
+    timeout: float = 60.0,
+) -> subprocess.Popen[bytes]:
+    """Run ``python SCRIPT ARGS`` from the project root; return once it listens on ``port``."""
+    process = subprocess.Popen([sys.executable, script, *args], cwd=ROOT, stderr=stderr)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{args[0]} exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return process
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(f"{args[0]} did not start")
+
+
+def _stat_cpu(path: Path) -> float:
+    fields = path.read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far."""
+    return _stat_cpu(Path(f"/proc/{pid}/stat"))
+
+
+def thread_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of the main thread (the event loop) of process ``pid``."""
+    return _stat_cpu(Path(f"/proc/{pid}/task/{pid}/stat"))
