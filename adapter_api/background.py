@@ -1,7 +1,7 @@
-"""Services that run beside the API in its event loop: the sync worker, the sandbox mock server.
+"""The sandbox mock server, run beside the API in its event loop.
 
-Both follow :class:`adapter_api.container.Service` (``name``, ``start()``, ``stop()``) and are
-started and stopped with the app's lifespan.
+It follows :class:`adapter_api.container.Service` (``name``, ``start()``, ``stop()``), as does the
+sync worker's ``sync.worker.WorkerService``; both are started and stopped with the app's lifespan.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
-
-from sync.worker import SyncWorker
 
 log = logging.getLogger("lienthong.api")
 
@@ -78,34 +76,4 @@ class EmbeddedServer:
         self._task = None
 
 
-class WorkerService:
-    """Runs the outbox worker's lanes until the app stops."""
-
-    name = "sync-worker"
-
-    def __init__(self, worker: SyncWorker, *, stop_seconds: float = 10.0) -> None:
-        self.worker = worker
-        self._stop_seconds = stop_seconds
-        self._stop_event: asyncio.Event | None = None
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        """Start the worker's lanes in the background."""
-        self._stop_event = asyncio.Event()
-        self._task = asyncio.create_task(self.worker.run(self._stop_event), name=self.name)
-
-    async def stop(self) -> None:
-        """Let each lane finish its batch, then return (cancel after ``stop_seconds``)."""
-        if self._stop_event is not None:
-            self._stop_event.set()
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(self._task, timeout=self._stop_seconds)
-            except (TimeoutError, asyncio.CancelledError):
-                log.warning("the sync worker did not stop in time; cancelled")
-            except Exception:
-                log.exception("the sync worker failed")
-        self._task = None
-
-
-__all__ = ["EmbeddedServer", "WorkerService"]
+__all__ = ["EmbeddedServer"]

@@ -24,7 +24,7 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from adapter_api.background import EmbeddedServer, WorkerService
+from adapter_api.background import EmbeddedServer
 from adapter_api.clients import ClientConfigError, ClientRegistry, load_clients, sandbox_clients
 from adapter_api.container import Container, ReadinessCheck
 from adapter_api.metrics import BREAKER_VALUES, Metrics
@@ -47,7 +47,7 @@ from store.message_log.group_commit import GroupCommit
 from store.outbox import SqlOutbox
 from sync.rate_budget import RateBudget
 from sync.records_refresh import RecordsRefresher, RecordsRefreshService, RefreshSettings
-from sync.worker import SyncWorker, WorkerSettings
+from sync.worker import SyncWorker, WorkerService, WorkerSettings
 
 log = logging.getLogger("lienthong.api")
 
@@ -271,7 +271,7 @@ def build_container(settings: Settings) -> Container:
         worker = SyncWorker(
             outbox, connectors.portal, settings=WorkerSettings(concurrency=settings.worker_lanes)
         )
-        container.services.append(WorkerService(worker))
+        container.services.append(WorkerService(worker, stop_timeout=10.0))
     if settings.refresh_interval_seconds > 0:
         container.services.append(_records_refresh_service(settings, sessions, connectors))
     container.readiness["keys"] = _keys_check(settings)

@@ -186,6 +186,8 @@ class WorkerService:
             await asyncio.wait_for(self._task, timeout=self._stop_timeout)
         except TimeoutError:
             log.warning("sync worker did not stop in time; its leases will expire")
+        except Exception:
+            log.exception("the sync worker failed")
         finally:
             self._task = None
 
