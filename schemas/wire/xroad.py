@@ -28,6 +28,9 @@ HEADER_ELEMENTS = tuple(
     f"{{{XROAD_NS}}}{name}"
     for name in ("client", "service", "id", "userId", "issue", "protocolVersion", "requestHash")
 )
+#: header element tag -> its local name
+_HEADER_NAMES = {tag: tag.rpartition("}")[2] for tag in HEADER_ELEMENTS}
+_ID_PREFIX = f"{{{XROAD_ID_NS}}}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,13 +135,12 @@ def _identifier(element: etree._Element, where: str, allowed: tuple[str, ...]) -
     if element.get(OBJECT_TYPE) not in allowed:
         raise InvalidWireRecord(f"{where} objectType must be {' or '.join(allowed)}", field=where)
     values: dict[str, str] = {}
-    for child in element:
-        if not isinstance(child.tag, str):
-            continue
-        qname = etree.QName(child)
-        if qname.namespace != XROAD_ID_NS or qname.localname in values:
+    for child in element.iterchildren("*"):
+        tag: str = child.tag
+        name = tag[len(_ID_PREFIX) :]
+        if not tag.startswith(_ID_PREFIX) or name in values:
             raise InvalidWireRecord(f"{where} has an unexpected or repeated element", field=where)
-        values[qname.localname] = (child.text or "").strip()
+        values[name] = (child.text or "").strip()
     for name in ("xRoadInstance", "memberClass", "memberCode"):
         if not values.get(name):
             raise InvalidWireRecord(f"{where} lacks {name}", field=f"{where}/{name}")
@@ -151,9 +153,9 @@ def read_header(header: etree._Element, *, response: bool = False) -> XRoadHeade
     Every request element is required once; ``response=True`` also requires ``requestHash``.
     """
     found: dict[str, etree._Element] = {}
-    for child in header:
-        if isinstance(child.tag, str) and child.tag in HEADER_ELEMENTS:
-            name = etree.QName(child).localname
+    for child in header.iterchildren("*"):
+        name = _HEADER_NAMES.get(child.tag)
+        if name is not None:
             if name in found:
                 raise InvalidWireRecord(f"X-Road header repeats {name}", field=name)
             found[name] = child

@@ -83,6 +83,14 @@ def test_other_header_entries_are_ignored() -> None:
     assert xroad.read_header(header) == EXPECTED
 
 
+def test_comments_are_not_elements() -> None:
+    """Comments among the header entries and inside an identifier are skipped, not refused."""
+    header = _header("population_get_citizen_request.xml")
+    header.insert(0, etree.Comment(" routed by the provincial bus "))
+    header[1].insert(0, etree.Comment(" client "))
+    assert xroad.read_header(header) == EXPECTED
+
+
 def test_missing_elements_are_listed() -> None:
     """Each missing element is named; a request header is not a response header."""
     header = _header("population_get_citizen_request.xml")
@@ -113,6 +121,10 @@ def _mutated(change: str) -> etree._Element:
         header[1].remove(header[1][2])
     elif change == "no service code":
         header[1].remove(header[1][4])
+    elif change == "foreign identifier":
+        etree.SubElement(header[0], "{urn:example:other}memberCode").text = "X"
+    elif change == "repeated identifier":
+        header[0].append(etree.fromstring(etree.tostring(header[0][2])))
     return header
 
 
@@ -126,6 +138,8 @@ def _mutated(change: str) -> etree._Element:
         ("algorithm", "SHA-256"),
         ("no member code", "service lacks memberCode"),
         ("no service code", "serviceCode"),
+        ("foreign identifier", "client has an unexpected or repeated element"),
+        ("repeated identifier", "client has an unexpected or repeated element"),
     ],
 )
 def test_malformed_headers_are_refused(change: str, reason: str) -> None:
