@@ -17,7 +17,7 @@ maximum, an uncovered required component and a nonce seen before inside its wind
 
 from __future__ import annotations
 
-import base64
+import binascii
 import hashlib
 import hmac
 import re
@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 from urllib.parse import urlsplit
 
 from cryptography import x509
@@ -39,6 +39,7 @@ from security.errors import (
     InvalidSignature,
     MissingSignature,
     ReplayedMessage,
+    SecurityError,
     StaleMessage,
     UnknownKey,
     UnsupportedAlgorithm,
@@ -68,6 +69,14 @@ ALGORITHMS = (
 )
 REQUEST_COMPONENTS = ("@method", "@authority", "@path", "@query")
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
+_MAX_PORT = 65535
+# A URL ``urlsplit`` would read without surprises: a lower-case http(s) scheme, a registered
+# name or IPv4 host, at most a numeric port, printable ASCII, no fragment. Anything else is
+# read by ``urlsplit`` itself.
+_PLAIN_URL = re.compile(
+    r"(https?)://([A-Za-z0-9.-]+)(?::([0-9]{1,5}))?"
+    r"(/[\x21\x22\x24-\x3e\x40-\x7e]*)?(?:\?([\x21\x22\x24-\x7e]*))?"
+)
 _KEYID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 Headers = Mapping[str, str] | Iterable[tuple[str, str]]
@@ -78,7 +87,7 @@ Headers = Mapping[str, str] | Iterable[tuple[str, str]]
 
 def content_digest(body: bytes) -> str:
     """The RFC 9530 ``Content-Digest`` value of ``body`` (``sha-256=:…:``)."""
-    return "sha-256=:" + base64.b64encode(hashlib.sha256(body).digest()).decode("ascii") + ":"
+    return f"sha-256=:{_b64(hashlib.sha256(body).digest())}:"
 
 
 _FAST_DIGEST = re.compile(r"sha-256=:([A-Za-z0-9+/]{43}=):")
@@ -90,7 +99,7 @@ def check_content_digest(value: str | None, body: bytes) -> None:
         raise DigestMismatch("the message has no Content-Digest", reason="missing_digest")
     fast = _FAST_DIGEST.fullmatch(value)
     if fast is not None:
-        expected = base64.b64encode(hashlib.sha256(body).digest()).decode("ascii")
+        expected = _b64(hashlib.sha256(body).digest())
         if not hmac.compare_digest(fast.group(1), expected):
             raise DigestMismatch("the body does not match its Content-Digest")
         return
@@ -134,8 +143,7 @@ def _header_map(headers: Headers) -> dict[str, str]:
     return combined
 
 
-@dataclass(frozen=True)
-class _Target:
+class _Target(NamedTuple):
     scheme: str
     authority: str
     path: str
@@ -143,18 +151,32 @@ class _Target:
 
     @classmethod
     def from_url(cls, url: str) -> _Target:
-        parts = urlsplit(url)
+        found = _PLAIN_URL.fullmatch(url)
+        if found is None:
+            return cls.from_split(url)
+        scheme, host, port, path, query = found.groups()
+        authority = host.lower()
+        if port is not None:
+            if int(port) > _MAX_PORT:
+                return cls.from_split(url)  # refused there, with the precise error
+            if str(int(port)) != _DEFAULT_PORTS[scheme]:
+                authority = f"{authority}:{int(port)}"
+        return cls(scheme, authority, path or "/", "?" + (query or ""))
+
+    @classmethod
+    def from_split(cls, url: str) -> _Target:
+        """Any URL, through ``urlsplit`` (``from_url`` reads the plain ones itself)."""
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError as exc:  # a bad port, or an unclosed IPv6 bracket
+            raise InvalidSignature(
+                "the target URL is malformed", reason="malformed_target"
+            ) from exc
         scheme = parts.scheme.lower()
         host = (parts.hostname or "").lower()
         if ":" in host:
             host = f"[{host}]"
-        port = None
-        try:
-            port = parts.port
-        except ValueError as exc:
-            raise InvalidSignature(
-                "the target URL is malformed", reason="malformed_target"
-            ) from exc
         authority = host
         if port is not None and str(port) != _DEFAULT_PORTS.get(scheme):
             authority = f"{host}:{port}"
@@ -175,8 +197,7 @@ class RequestView:
     headers: Headers
 
 
-@dataclass(frozen=True)
-class _Message:
+class _Message(NamedTuple):
     method: str | None
     target: _Target | None
     headers: dict[str, str]
@@ -188,70 +209,144 @@ class _Message:
         return cls(method.upper(), _Target.from_url(url), _header_map(headers))
 
 
-def _component_value(message: _Message, item: Item) -> str:
-    name = item.value
-    if not isinstance(name, str) or name != name.lower():
-        raise InvalidSignature("a covered component is not a lower-case string")
-    params = item.params
-    source = message
-    if params.get("req") is True:
+# A covered component is compiled once into a getter of its value from a message; a getter
+# raises the refusal the component earns (checked in the order RFC 9421 §2 reads it).
+_Getter = Callable[[_Message], str]
+_Plan = tuple[tuple[str, _Getter], ...]
+
+
+def _refuse(error: type[SecurityError], text: str, reason: str | None = None) -> _Getter:
+    def refuse(message: _Message) -> str:
+        raise error(text, reason=reason)
+
+    return refuse
+
+
+def _of_request(getter: _Getter) -> _Getter:
+    """``;req``: the value is read from the request a response answers."""
+
+    def of_request(message: _Message) -> str:
         if message.request is None:
             raise InvalidSignature("a ;req component outside a response", reason="bad_component")
-        source = message.request
-    if set(params) - {"req", "key"}:
-        raise UnsupportedAlgorithm("a covered component uses an unsupported parameter")
-    if name.startswith("@"):
-        if "key" in params:
-            raise UnsupportedAlgorithm("a derived component cannot have a key parameter")
-        return _derived(source, name)
-    value = source.headers.get(name)
-    if value is None:
-        raise InvalidSignature(
-            "a covered header is absent from the message", reason="missing_component"
-        )
-    key = params.get("key")
-    if key is None:
-        return value
-    try:
-        member = parse_dictionary(value).get(str(key))
-    except ValueError as exc:
-        raise InvalidSignature("a covered dictionary header is malformed") from exc
-    if member is None:
-        raise InvalidSignature("a covered dictionary member is absent", reason="missing_component")
-    return serialize_member(member)
+        return getter(message.request)
+
+    return of_request
 
 
-def _derived(message: _Message, name: str) -> str:
-    if name == "@status":
-        if message.status is None:
-            raise InvalidSignature("@status in a request signature", reason="bad_component")
-        return f"{message.status:03d}"
-    target, method = message.target, message.method
-    if target is None or method is None:
-        raise InvalidSignature(f"{name} needs a request", reason="bad_component")
-    if name == "@method":
-        return method
-    if name == "@authority":
-        return target.authority
-    if name == "@path":
-        return target.path
-    if name == "@query":
-        return target.query
-    if name == "@target-uri":
-        return target.target_uri
-    if name == "@scheme":
-        return target.scheme
-    if name == "@request-target":
-        return target.path + ("" if target.query == "?" else target.query)
+def _status(message: _Message) -> str:
+    if message.status is None:
+        raise InvalidSignature("@status in a request signature", reason="bad_component")
+    return f"{message.status:03d}"
+
+
+def _unsupported(method: str, target: _Target) -> str:
     raise UnsupportedAlgorithm("a covered derived component is not supported")
 
 
-def _signature_base(
-    message: _Message, components: list[Item], ids: list[str], params_text: str
-) -> bytes:
+def _request_part(name: str, part: Callable[[str, _Target], str]) -> _Getter:
+    def request_part(message: _Message) -> str:
+        target, method = message.target, message.method
+        if target is None or method is None:
+            raise InvalidSignature(f"{name} needs a request", reason="bad_component")
+        return part(method, target)
+
+    return request_part
+
+
+_DERIVED: dict[str, Callable[[str, _Target], str]] = {
+    "@method": lambda method, target: method,
+    "@authority": lambda method, target: target.authority,
+    "@path": lambda method, target: target.path,
+    "@query": lambda method, target: target.query,
+    "@target-uri": lambda method, target: target.target_uri,
+    "@scheme": lambda method, target: target.scheme,
+    "@request-target": lambda method, target: (
+        target.path + ("" if target.query == "?" else target.query)
+    ),
+}
+
+
+def _header(name: str) -> _Getter:
+    def header(message: _Message) -> str:
+        value = message.headers.get(name)
+        if value is None:
+            raise InvalidSignature(
+                "a covered header is absent from the message", reason="missing_component"
+            )
+        return value
+
+    return header
+
+
+def _dictionary_member(name: str, key: str) -> _Getter:
+    read = _header(name)
+
+    def dictionary_member(message: _Message) -> str:
+        value = read(message)
+        if key == LABEL:
+            fast = _FAST_SIGNATURE.fullmatch(value)
+            if fast is not None:
+                # the usual one-member header: what the full parser would give, re-serialized
+                try:
+                    return f":{_b64(binascii.a2b_base64(fast.group(1), strict_mode=True))}:"
+                except binascii.Error:
+                    pass  # the full parser says what is wrong with it
+        try:
+            member = parse_dictionary(value).get(key)
+        except ValueError as exc:
+            raise InvalidSignature("a covered dictionary header is malformed") from exc
+        if member is None:
+            raise InvalidSignature(
+                "a covered dictionary member is absent", reason="missing_component"
+            )
+        return serialize_member(member)
+
+    return dictionary_member
+
+
+def _compile(item: Item) -> _Getter:
+    name = item.value
+    if not isinstance(name, str) or name != name.lower():
+        return _refuse(InvalidSignature, "a covered component is not a lower-case string")
+    params = item.params
+    getter: _Getter
+    if set(params) - {"req", "key"}:
+        getter = _refuse(UnsupportedAlgorithm, "a covered component uses an unsupported parameter")
+    elif name.startswith("@"):
+        if "key" in params:
+            getter = _refuse(
+                UnsupportedAlgorithm, "a derived component cannot have a key parameter"
+            )
+        elif name == "@status":
+            getter = _status
+        else:
+            getter = _request_part(name, _DERIVED.get(name, _unsupported))
+    elif "key" in params:
+        getter = _dictionary_member(name, str(params["key"]))
+    else:
+        getter = _header(name)
+    return _of_request(getter) if params.get("req") is True else getter
+
+
+_PLANS: dict[tuple[str, ...], _Plan] = {}
+
+
+def _plan(components: Iterable[Item], ids: Iterable[str]) -> _Plan:
+    """The getters of the covered components, in order (cached by their identifiers)."""
+    key = tuple(ids)
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = tuple(zip(key, map(_compile, components), strict=True))
+        if len(_PLANS) >= 256:
+            _PLANS.clear()
+        _PLANS[key] = plan
+    return plan
+
+
+def _signature_base(message: _Message, plan: _Plan, params_text: str) -> bytes:
     lines = []
-    for item, text in zip(components, ids, strict=True):
-        value = _component_value(message, item)
+    for text, getter in plan:
+        value = getter(message)
         if "\n" in value or "\r" in value:
             raise InvalidSignature("a covered value holds a line break", reason="bad_component")
         lines.append(f"{text}: {value}")
@@ -266,16 +361,50 @@ def _params_text(ids: list[str], params: dict[str, Any]) -> str:
     return "(" + " ".join(ids) + ")" + serialize_params(params)
 
 
+def _b64(value: bytes) -> str:
+    return binascii.b2a_base64(value, newline=False).decode("ascii")
+
+
 # ---------------------------------------------------------------------------------- signer
 
 
-def _covered(names: tuple[str, ...]) -> tuple[list[Item], list[str]]:
-    items = [Item(name) for name in names]
-    return items, [serialize_item(item) for item in items]
+class _Covered(NamedTuple):
+    """What a signer covers: the compiled components and their inner list, ``(…)``."""
+
+    plan: _Plan
+    inner_list: str
 
 
-_REQUEST_TYPED = _covered((*REQUEST_COMPONENTS, "content-type", "content-digest"))
-_REQUEST_UNTYPED = _covered((*REQUEST_COMPONENTS, "content-digest"))
+def _covered(*components: Item) -> _Covered:
+    ids = [serialize_item(item) for item in components]
+    return _Covered(_plan(components, ids), "(" + " ".join(ids) + ")")
+
+
+def _response_covered(typed: bool, bound_signature: bool) -> _Covered:
+    components = [Item("@status")]
+    if typed:
+        components.append(Item("content-type"))
+    components.append(Item("content-digest"))
+    components += [Item(name, {"req": True}) for name in REQUEST_COMPONENTS]
+    if bound_signature:
+        components.append(Item("signature", {"req": True, "key": LABEL}))
+    return _covered(*components)
+
+
+_REQUEST_COVERED = {
+    typed: _covered(
+        *(Item(name) for name in REQUEST_COMPONENTS),
+        *([Item("content-type")] if typed else []),
+        Item("content-digest"),
+    )
+    for typed in (True, False)
+}
+#: by (the response has a content-type, the request carries a signature)
+_RESPONSE_COVERED = {
+    (typed, bound): _response_covered(typed, bound)
+    for typed in (True, False)
+    for bound in (True, False)
+}
 
 
 class HttpSigner:
@@ -295,22 +424,20 @@ class HttpSigner:
         self.algorithm = algorithms.default_scheme(credentials.key, rsa_scheme=rsa_scheme)
         self._ttl = ttl
         self._clock = clock
+        # the parameters after created/expires/nonce never change
+        self._params_tail = serialize_params({"keyid": self.keyid, "alg": self.algorithm})
 
-    def _sign(
-        self, message: _Message, components: list[Item], ids: list[str], *, nonce: bool
-    ) -> dict[str, str]:
+    def _sign(self, message: _Message, covered: _Covered, *, nonce: bool) -> dict[str, str]:
         created = int(self._clock())
-        params: dict[str, Any] = {"created": created, "expires": created + self._ttl}
-        if nonce:
-            params["nonce"] = secrets.token_urlsafe(16)
-        params["keyid"] = self.keyid
-        params["alg"] = self.algorithm
-        params_text = _params_text(ids, params)
-        base = _signature_base(message, components, ids, params_text)
+        params_text = f"{covered.inner_list};created={created};expires={created + self._ttl}"
+        if nonce:  # token_urlsafe is [A-Za-z0-9_-]: an sf-string with nothing to escape
+            params_text += f';nonce="{secrets.token_urlsafe(16)}"'
+        params_text += self._params_tail
+        base = _signature_base(message, covered.plan, params_text)
         value = algorithms.sign(self._key, self.algorithm, base)
         return {
             "Signature-Input": f"{LABEL}={params_text}",
-            "Signature": f"{LABEL}=:{base64.b64encode(value).decode('ascii')}:",
+            "Signature": f"{LABEL}=:{_b64(value)}:",
         }
 
     def sign_request(self, method: str, url: str, headers: Headers, body: bytes) -> dict[str, str]:
@@ -319,8 +446,8 @@ class HttpSigner:
         digest = content_digest(body)
         header_map["content-digest"] = digest
         message = _Message(method.upper(), _Target.from_url(url), header_map)
-        covered = _REQUEST_TYPED if "content-type" in header_map else _REQUEST_UNTYPED
-        return {"Content-Digest": digest, **self._sign(message, *covered, nonce=True)}
+        covered = _REQUEST_COVERED["content-type" in header_map]
+        return {"Content-Digest": digest, **self._sign(message, covered, nonce=True)}
 
     def sign_response(
         self, status: int, headers: Headers, body: bytes, *, request: RequestView
@@ -331,15 +458,8 @@ class HttpSigner:
         header_map["content-digest"] = digest
         bound = _Message.request_of(request.method, request.url, request.headers)
         message = _Message(None, None, header_map, status=status, request=bound)
-        components = [Item("@status")]
-        if "content-type" in header_map:
-            components.append(Item("content-type"))
-        components.append(Item("content-digest"))
-        components += [Item(name, {"req": True}) for name in REQUEST_COMPONENTS]
-        if "signature" in bound.headers:
-            components.append(Item("signature", {"req": True, "key": LABEL}))
-        ids = [serialize_item(item) for item in components]
-        return {"Content-Digest": digest, **self._sign(message, components, ids, nonce=False)}
+        covered = _RESPONSE_COVERED["content-type" in header_map, "signature" in bound.headers]
+        return {"Content-Digest": digest, **self._sign(message, covered, nonce=False)}
 
 
 # -------------------------------------------------------------------------------- resolvers
@@ -444,7 +564,7 @@ class StaticKeyResolver:
 # anything else goes through the full RFC 8941 parser. The fast form only accepts text that is
 # already canonical, so its raw inner list is exactly the serialized ``@signature-params``.
 _SF_KEY = r"[a-z*][a-z0-9_\-.*]*"
-_SF_STRING = r'"[^"\\]*"'
+_SF_STRING = r'"[\x20\x21\x23-\x5b\x5d-\x7e]*"'
 _SF_VALUE = rf"(?:0|-?[1-9][0-9]{{0,14}}|{_SF_STRING}|[A-Za-z*][!#$%&'*+\-.^_`|~0-9A-Za-z:/]*)"
 _COMPONENT = rf"{_SF_STRING}(?:;{_SF_KEY}(?:={_SF_STRING})?)*"
 _FAST_INPUT = re.compile(
@@ -464,7 +584,6 @@ def _fast_parse(inputs: str, signatures: str) -> _Parsed | None:
     covered = _fast_components(found.group(2) or "")
     if covered is None:
         return None
-    components, ids = covered
     params: dict[str, Any] = {}
     raw_params = _FAST_PARAM.findall(found.group(3))
     for key, raw in raw_params:
@@ -477,22 +596,22 @@ def _fast_parse(inputs: str, signatures: str) -> _Parsed | None:
     if len(params) != len(raw_params):
         return None
     try:
-        signature = base64.b64decode(value.group(1), validate=True)
-    except ValueError:
+        signature = binascii.a2b_base64(value.group(1), strict_mode=True)
+    except binascii.Error:
         return None
-    return _Parsed(list(components), list(ids), params, found.group(1), signature)
+    return _Parsed(covered, params, found.group(1), signature)
 
 
-_COMPONENT_CACHE: dict[str, tuple[tuple[Item, ...], tuple[str, ...]] | None] = {}
+_COMPONENT_CACHE: dict[str, _Plan | None] = {}
 
 
-def _fast_components(text: str) -> tuple[tuple[Item, ...], tuple[str, ...]] | None:
+def _fast_components(text: str) -> _Plan | None:
     """The covered components of a canonical inner list (cached: signers repeat theirs)."""
     if text in _COMPONENT_CACHE:
         return _COMPONENT_CACHE[text]
     components: list[Item] = []
     ids: list[str] = []
-    result: tuple[tuple[Item, ...], tuple[str, ...]] | None = None
+    result: _Plan | None = None
     for part in _FAST_COMPONENT.finditer(text):
         item_text = part.group()
         end = item_text.index('"', 1)
@@ -506,11 +625,46 @@ def _fast_components(text: str) -> tuple[tuple[Item, ...], tuple[str, ...]] | No
         ids.append(item_text)
     else:
         if len(set(ids)) == len(ids):
-            result = (tuple(components), tuple(ids))
+            result = _plan(components, ids)
     if len(_COMPONENT_CACHE) >= 256:
         _COMPONENT_CACHE.clear()
     _COMPONENT_CACHE[text] = result
     return result
+
+
+def _full_parse(inputs: str, signatures: str) -> _Parsed:
+    """Any Signature-Input / Signature pair, through the RFC 8941 parser."""
+    try:
+        input_member = parse_dictionary(inputs).get(LABEL)
+        signature_member = parse_dictionary(signatures).get(LABEL)
+    except ValueError as exc:
+        raise InvalidSignature(
+            "the Signature or Signature-Input header is malformed", reason="malformed_signature"
+        ) from exc
+    if input_member is None or signature_member is None:
+        raise MissingSignature(f"the message carries no signature labelled {LABEL}")
+    if not isinstance(input_member, InnerList) or not isinstance(signature_member, Item):
+        raise InvalidSignature(
+            "the signature headers have the wrong shape", reason="malformed_signature"
+        )
+    if not isinstance(signature_member.value, bytes):
+        raise InvalidSignature(
+            "the signature value is not a byte sequence", reason="malformed_signature"
+        )
+    ids = [serialize_item(item) for item in input_member.items]
+    if len(set(ids)) != len(ids) or not all(
+        isinstance(item.value, str) for item in input_member.items
+    ):
+        raise InvalidSignature(
+            "the covered components are malformed or repeated", reason="malformed_signature"
+        )
+    params = dict(input_member.params)
+    return _Parsed(
+        _plan(input_member.items, ids),
+        params,
+        _params_text(ids, params),
+        signature_member.value,
+    )
 
 
 # -------------------------------------------------------------------------------- verifier
@@ -529,13 +683,15 @@ class VerifiedRequest:
     certificate: x509.Certificate | None = None
 
 
-@dataclass(frozen=True)
-class _Parsed:
-    components: list[Item]
-    ids: list[str]
+class _Parsed(NamedTuple):
+    plan: _Plan
     params: dict[str, Any]
     params_text: str
     signature: bytes
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(text for text, _ in self.plan)
 
 
 class HttpVerifier:
@@ -563,41 +719,7 @@ class HttpVerifier:
         inputs, signatures = headers.get("signature-input"), headers.get("signature")
         if not inputs or not signatures:
             raise MissingSignature("the message carries no HTTP message signature")
-        fast = _fast_parse(inputs, signatures)
-        if fast is not None:
-            return fast
-        try:
-            input_member = parse_dictionary(inputs).get(LABEL)
-            signature_member = parse_dictionary(signatures).get(LABEL)
-        except ValueError as exc:
-            raise InvalidSignature(
-                "the Signature or Signature-Input header is malformed", reason="malformed_signature"
-            ) from exc
-        if input_member is None or signature_member is None:
-            raise MissingSignature(f"the message carries no signature labelled {LABEL}")
-        if not isinstance(input_member, InnerList) or not isinstance(signature_member, Item):
-            raise InvalidSignature(
-                "the signature headers have the wrong shape", reason="malformed_signature"
-            )
-        if not isinstance(signature_member.value, bytes):
-            raise InvalidSignature(
-                "the signature value is not a byte sequence", reason="malformed_signature"
-            )
-        ids = [serialize_item(item) for item in input_member.items]
-        if len(set(ids)) != len(ids) or not all(
-            isinstance(item.value, str) for item in input_member.items
-        ):
-            raise InvalidSignature(
-                "the covered components are malformed or repeated", reason="malformed_signature"
-            )
-        params = dict(input_member.params)
-        return _Parsed(
-            list(input_member.items),
-            ids,
-            params,
-            _params_text(ids, params),
-            signature_member.value,
-        )
+        return _fast_parse(inputs, signatures) or _full_parse(inputs, signatures)
 
     def _check_times(self, params: dict[str, Any], now: int, *, need_nonce: bool) -> None:
         created, expires = params.get("created"), params.get("expires")
@@ -686,7 +808,7 @@ class HttpVerifier:
             check_content_digest(message.headers.get("content-digest"), body)
         keyid = str(params["keyid"])
         resolved, scheme = self._key_for(keyid, params)
-        base = _signature_base(message, parsed.components, parsed.ids, parsed.params_text)
+        base = _signature_base(message, parsed.plan, parsed.params_text)
         if not algorithms.verify(resolved.public_key, scheme, parsed.signature, base):
             raise InvalidSignature("the request signature does not verify")
         nonce = str(params["nonce"])
@@ -736,7 +858,7 @@ class HttpVerifier:
                 "the response is signed by another party than expected", reason="unexpected_party"
             )
         resolved, scheme = self._key_for(keyid, params)
-        base = _signature_base(message, parsed.components, parsed.ids, parsed.params_text)
+        base = _signature_base(message, parsed.plan, parsed.params_text)
         if not algorithms.verify(resolved.public_key, scheme, parsed.signature, base):
             raise InvalidSignature("the response signature does not verify")
         return keyid

@@ -1,0 +1,305 @@
+"""RFC 9421 fast paths: each gives exactly what the general path gives, or steps aside.
+
+The verifier reads the usual headers and URLs with regular expressions and compiled component
+getters, and falls back to ``urlsplit`` and the full RFC 8941 parser for anything else. These
+tests run both paths over tables of variants (and generated ones) and require the same
+acceptance, the same values and the same refusal.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from security import http_signatures
+from security.errors import SecurityError
+from security.http_signatures import (
+    LABEL,
+    HttpSigner,
+    HttpVerifier,
+    RequestView,
+    TrustedKeyDirectory,
+    _fast_parse,
+    _full_parse,
+    _Message,
+    _plan,
+    _Target,
+)
+from security.keys import Credentials, load_party
+from security.structured_fields import Item, parse_dictionary, serialize_member
+from security.trust import TrustStore
+
+T0 = 1_800_000_000.0
+URL = "https://adapter.example:8443/v1/citizens/001085000123?purpose=x"
+BODY = json.dumps({"status": 4}).encode()
+
+
+def _outcome(function: Callable[[], Any]) -> Any:
+    """What a call gives: its value, or the refusal's class and reason."""
+    try:
+        return function()
+    except SecurityError as exc:
+        return ("refused", type(exc).__name__, exc.reason)
+
+
+@pytest.fixture
+def client(dev_keys: Path) -> Credentials:
+    return load_party(dev_keys, "province-app")
+
+
+@pytest.fixture
+def trust(dev_keys: Path) -> TrustStore:
+    return TrustStore.from_pem_file(dev_keys / "ca" / "cert.pem")
+
+
+# --------------------------------------------------------------------------------- targets
+
+URLS = [
+    "https://adapter.example:8443/v1/x?x=1",
+    "http://127.0.0.1:8080/v1/citizens/001",
+    "http://Example.COM/a",
+    "http://example.com:80/a",
+    "https://example.com:443",
+    "https://example.com:0443/a",
+    "http://example.com:8080",
+    "http://example.com?q=1",
+    "http://example.com/a?",
+    "http://example.com/a%2Fb?x=%20y&z=%C3%A9",
+    "http://example.com/a?b?c",
+    "http://example.com/a#frag",
+    "http://example.com/a?x#frag",
+    "HTTP://example.com/a",
+    "Https://example.com/a",
+    "http://[::1]:8080/a",
+    "http://[::1]/a",
+    "http://user:pw@example.com/a",
+    "http://example.com:99999/a",
+    "https://example.com:65535/a",
+    "https://example.com:65536/a",
+    "http://example.com:/a",
+    "http://example.com:abc/a",
+    "http://example.com/a b",
+    "http://example.com/a\tb",
+    "http://example.com/a\nb",
+    " http://example.com/a",
+    "http://example.com/ä",
+    "http:///a",
+    "ftp://example.com/a",
+    "http://example.com/a\\b",
+    "http://exa_mple.com/a",
+    "http://example.com/;p=1/x",
+    "http://example.com//double//slash",
+    "http://example.com/a?x=1&y=[2]",
+    "/relative/path",
+    "",
+]
+
+
+@pytest.mark.parametrize("url", URLS)
+def test_plain_url_reading_matches_urlsplit(url: str) -> None:
+    """@authority, @path, @query and @target-uri are the same as urlsplit gives (or refused)."""
+    assert _outcome(lambda: _Target.from_url(url)) == _outcome(lambda: _Target.from_split(url))
+
+
+def test_the_usual_urls_take_the_fast_path() -> None:
+    """The adapter's own URLs are read without urlsplit (else the fast path is dead code)."""
+    assert http_signatures._PLAIN_URL.fullmatch("http://127.0.0.1:8080/v1/citizens/1?a=b")
+    assert http_signatures._PLAIN_URL.fullmatch(URL)
+
+
+_URL_PART = st.text(alphabet="aZ09.-_:/?#%@[] \t\\é=&;", max_size=12)
+
+
+@given(
+    scheme=st.sampled_from(["http", "https", "HTTP", "ftp"]),
+    host=st.text(alphabet="aB0.-_[]:@", min_size=0, max_size=10),
+    port=st.one_of(st.none(), st.integers(min_value=0, max_value=70000).map(str), _URL_PART),
+    rest=_URL_PART,
+)
+def test_generated_urls_read_the_same(scheme: str, host: str, port: str | None, rest: str) -> None:
+    """Generated URLs: the fast reading equals urlsplit's, refusals included."""
+    url = f"{scheme}://{host}" + ("" if port is None else f":{port}") + rest
+    assert _outcome(lambda: _Target.from_url(url)) == _outcome(lambda: _Target.from_split(url))
+
+
+# ------------------------------------------------------------------------ signature headers
+
+
+def _signed_headers(client: Credentials) -> dict[str, str]:
+    signer = HttpSigner(client, clock=lambda: T0)
+    headers = {"Content-Type": "application/json"}
+    return {**headers, **signer.sign_request("POST", URL, headers, BODY)}
+
+
+def _variants(inputs: str, signature: str) -> list[tuple[str, str]]:
+    """Signature-Input / Signature pairs around a real one: canonical, unusual and broken."""
+    covered, params = inputs.split(")", 1)
+    value = signature[len(LABEL) + 2 : -1]
+    bad_value = value[:-2] + ("B=" if value[-2] != "B" else "C=")  # non-zero padding bits
+    return [
+        (inputs, signature),
+        (" " + inputs, signature),
+        (inputs + " ", signature),
+        (inputs, signature + " "),
+        (f'other=("@method");created=1, {inputs}', f"other=:AAAA:, {signature}"),
+        (inputs.replace("sig1=", "sig2="), signature.replace("sig1=", "sig2=")),
+        (inputs + ";created=1", signature),
+        (inputs.replace(";created=", ";created=00"), signature),
+        (inputs.replace(";created=", ";created=-"), signature),
+        (inputs + ";x=-0", signature),
+        (inputs + ";x=1.5", signature),
+        (inputs + ";x=?1", signature),
+        (inputs + ";x", signature),
+        (inputs + ";x=tok/en:1", signature),
+        (inputs + ";x=1234567890123456", signature),
+        (inputs + ';x="a\\"b"', signature),
+        (inputs + ';x="é"', signature),
+        (inputs + ';x="\x01"', signature),
+        (inputs.replace('alg="ecdsa-p256-sha256"', "alg=ecdsa-p256-sha256"), signature),
+        (inputs.replace('keyid="', 'keyid=x;k="'), signature),
+        (covered + ' "@method")' + params, signature),
+        (covered + ' "x-a";key="sig1")' + params, signature),
+        (covered + ' "x-a";key=sig1)' + params, signature),
+        (covered + ' "x-a";req;req)' + params, signature),
+        (covered + ' "x-é")' + params, signature),
+        (covered + ' "x-\x01")' + params, signature),
+        (covered + ' "X-A")' + params, signature),
+        (covered + ' "@Method")' + params, signature),
+        (covered + ' "@status")' + params, signature),
+        (covered + ' "@nope")' + params, signature),
+        (covered + ' "x-a";bs)' + params, signature),
+        (covered + ' "@method";key="a")' + params, signature),
+        (covered + " x-a)" + params, signature),
+        (covered + "  )" + params, signature),
+        ("sig1=()" + params, signature),
+        (inputs.replace('" "', '"  "', 1), signature),
+        (inputs, f"{LABEL}=:{bad_value}:"),
+        (inputs, f"{LABEL}=:{value.rstrip('=')}:"),
+        (inputs, f"{LABEL}=:{value}==:"),
+        (inputs, f"{LABEL}=:{value}:;x=1"),
+        (inputs, f"{LABEL}=(:{value}:)"),
+        (inputs, f"{LABEL}=:%%%:"),
+        (inputs, f"{LABEL}=:{value}"),
+        (inputs, f"{LABEL}=?1"),
+        (inputs.replace(f"{LABEL}=(", f"{LABEL}="), signature),
+        ("", signature),
+        (inputs, ""),
+    ]
+
+
+def _parsed_form(parsed: http_signatures._Parsed) -> tuple[Any, ...]:
+    typed = {key: (type(value).__name__, value) for key, value in parsed.params.items()}
+    return parsed.ids, typed, parsed.params_text, parsed.signature
+
+
+def test_fast_header_parse_agrees_with_the_full_parser(client: Credentials) -> None:
+    """Whenever the fast parse answers, the full parser gives exactly the same result."""
+    headers = _signed_headers(client)
+    answered = 0
+    for inputs, signature in _variants(headers["Signature-Input"], headers["Signature"]):
+        fast = _fast_parse(inputs, signature)
+        if fast is None:
+            continue
+        answered += 1
+        assert _parsed_form(fast) == _parsed_form(_full_parse(inputs, signature)), inputs
+    assert answered >= 3  # the canonical form and a few harmless variants
+
+
+def _verify(verifier: HttpVerifier, headers: dict[str, str]) -> Any:
+    return _outcome(lambda: verifier.verify_request("POST", URL, headers, BODY).components)
+
+
+def test_both_header_paths_accept_and_refuse_the_same_requests(
+    client: Credentials, dev_keys: Path, trust: TrustStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every variant is accepted, or refused for the same reason, with the fast path off."""
+    verifier = HttpVerifier(TrustedKeyDirectory(dev_keys, trust), None, clock=lambda: T0)
+    headers = _signed_headers(client)
+    cases = [
+        {**headers, "Signature-Input": inputs, "Signature": signature}
+        for inputs, signature in _variants(headers["Signature-Input"], headers["Signature"])
+    ]
+    with_fast = [_verify(verifier, case) for case in cases]
+    monkeypatch.setattr(http_signatures, "_fast_parse", lambda inputs, signature: None)
+    without = [_verify(verifier, case) for case in cases]
+    assert with_fast == without
+    assert with_fast[0][0] == '"@method"'  # the canonical form is accepted
+
+
+_SF = st.text(alphabet='sig1=:()" ;,ab-@AZ09+/=?*\\é\t', max_size=40)
+
+
+@given(inputs=_SF, signature=_SF)
+def test_generated_headers_parse_the_same(inputs: str, signature: str) -> None:
+    """Generated header pairs: the fast parse either steps aside or agrees with the full one."""
+    fast = _fast_parse(inputs, signature)
+    if fast is not None:
+        assert _parsed_form(fast) == _parsed_form(_full_parse(inputs, signature))
+
+
+# ----------------------------------------------------------------------- component values
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "sig1=:AAAA:",
+        "sig1=:QR==:",
+        "sig1=:QQ:",
+        "sig1=:QQ==:",
+        "sig1=:QQ===:",
+        "sig1=:%%:",
+        "sig1=::",
+        "sig1=:AAAA:;x=1",
+        " sig1=:AAAA:",
+        "sig2=:AAAA:, sig1=:BBBB:",
+        "sig1=:AAAA:, sig1=:BBBB:",
+        "sig2=:AAAA:",
+        "sig1=?1",
+        "sig1",
+    ],
+)
+def test_signature_member_value_matches_the_full_parser(value: str) -> None:
+    """``"signature";req;key="sig1"`` reads the member as parse + serialize would."""
+    getter = _plan([Item("signature", {"key": LABEL})], ['"signature";key="sig1"'])[0][1]
+    message = _Message("GET", _Target.from_url(URL), {"signature": value})
+
+    def general() -> str:
+        try:
+            member = parse_dictionary(value).get(LABEL)
+        except ValueError:
+            return "malformed"
+        return "absent" if member is None else serialize_member(member)
+
+    try:
+        fast = getter(message)
+    except SecurityError as exc:
+        fast = "absent" if exc.reason == "missing_component" else "malformed"
+    assert fast == general()
+
+
+# --------------------------------------------------------------------------------- signer
+
+
+def test_signer_headers_keep_their_exact_form(client: Credentials, dev_keys: Path) -> None:
+    """The precomputed Signature-Input is the canonical serialization it always was."""
+    signer = HttpSigner(load_party(dev_keys, "adapter"), clock=lambda: T0)
+    view = RequestView("POST", URL, _signed_headers(client))
+    signed = signer.sign_response(200, {"Content-Type": "application/json"}, BODY, request=view)
+    assert signed["Signature-Input"] == (
+        'sig1=("@status" "content-type" "content-digest" "@method";req "@authority";req'
+        ' "@path";req "@query";req "signature";req;key="sig1")'
+        ';created=1800000000;expires=1800000060;keyid="adapter";alg="ecdsa-p256-sha256"'
+    )
+    request = HttpSigner(client, clock=lambda: T0).sign_request("GET", URL, {}, b"")
+    assert request["Signature-Input"].startswith(
+        'sig1=("@method" "@authority" "@path" "@query" "content-digest")'
+        ";created=1800000000;expires=1800000060;nonce="
+    )
+    assert request["Signature-Input"].endswith(';keyid="province-app";alg="ecdsa-p256-sha256"')
