@@ -20,6 +20,7 @@ from __future__ import annotations
 import binascii
 import hashlib
 import hmac
+import math
 import re
 import secrets
 import threading
@@ -489,6 +490,17 @@ def _public_key(value: x509.Certificate | PublicKey) -> PublicKey:
     return key
 
 
+_Known = tuple[ResolvedKey, float, float]  # a resolved key and when its certificate path is valid
+
+
+def _still_valid(known: _Known | None) -> ResolvedKey | None:
+    """The cached key while its certificate path is inside its validity period (checked now)."""
+    if known is None:
+        return None
+    resolved, not_before, not_after = known
+    return resolved if not_before <= time.time() <= not_after else None
+
+
 class TrustedKeyDirectory:
     """Resolves ``keyid`` to ``keys_dir/<keyid>/cert.pem``, validated against the trust store.
 
@@ -499,21 +511,21 @@ class TrustedKeyDirectory:
     def __init__(self, keys_dir: Path | str, trust: TrustStore) -> None:
         self._dir = Path(keys_dir)
         self._trust = trust
-        self._known: dict[str, tuple[ResolvedKey, float, float]] = {}
+        self._known: dict[str, _Known] = {}
         self._lock = threading.Lock()
 
     def resolve(self, keyid: str) -> ResolvedKey:
         known = self._known.get(keyid)
         if known is None:
             known = self._load(keyid)
-        resolved, not_before, not_after = known
-        now = time.time()
-        if not not_before <= now <= not_after:
-            assert resolved.certificate is not None
-            self._trust.validate(resolved.certificate)  # raises the precise error
+        resolved = _still_valid(known)
+        if resolved is None:
+            assert known[0].certificate is not None
+            self._trust.validate(known[0].certificate)  # raises the precise error
+            resolved = known[0]
         return resolved
 
-    def _load(self, keyid: str) -> tuple[ResolvedKey, float, float]:
+    def _load(self, keyid: str) -> _Known:
         if _KEYID.fullmatch(keyid) is None:
             raise UnknownKey("the keyid is not a valid party name")
         path = self._dir / keyid / "cert.pem"
@@ -538,7 +550,9 @@ class TrustedKeyDirectory:
 class StaticKeyResolver:
     """Resolves keyids from a mapping (registered clients) of certificates or public keys.
 
-    Certificates are validated against ``trust`` when one is given.
+    Certificates are validated against ``trust`` when one is given. A key that resolved is
+    kept with its certificate path's validity window, which is checked on every resolution;
+    outside it the trust store is asked again (and says why it refuses).
     """
 
     def __init__(
@@ -548,16 +562,27 @@ class StaticKeyResolver:
     ) -> None:
         self._keys = dict(keys)
         self._trust = trust
+        self._known: dict[str, _Known] = {}
 
     def resolve(self, keyid: str) -> ResolvedKey:
+        resolved = _still_valid(self._known.get(keyid))
+        if resolved is not None:
+            return resolved
         value = self._keys.get(keyid)
         if value is None:
             raise UnknownKey("no key is registered for this keyid")
-        if isinstance(value, x509.Certificate):
-            if self._trust is not None:
-                self._trust.validate(value)
-            return ResolvedKey(keyid, _public_key(value), value)
-        return ResolvedKey(keyid, _public_key(value))
+        if not isinstance(value, x509.Certificate):
+            resolved = ResolvedKey(keyid, _public_key(value))
+            self._known[keyid] = (resolved, -math.inf, math.inf)
+            return resolved
+        window = (-math.inf, math.inf)
+        if self._trust is not None:
+            self._trust.validate(value)
+            not_before, not_after = self._trust.validity_window(value)
+            window = (not_before.timestamp(), not_after.timestamp())
+        resolved = ResolvedKey(keyid, _public_key(value), value)
+        self._known[keyid] = (resolved, *window)
+        return resolved
 
 
 # The usual headers (one ``sig1`` member, canonical form) are read with regular expressions;

@@ -8,7 +8,9 @@ acceptance, the same values and the same refusal.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,12 +20,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from security import http_signatures
-from security.errors import SecurityError
+from security.errors import CertificateError, CertificateExpired, SecurityError
 from security.http_signatures import (
     LABEL,
     HttpSigner,
     HttpVerifier,
     RequestView,
+    StaticKeyResolver,
     TrustedKeyDirectory,
     _fast_parse,
     _full_parse,
@@ -34,6 +37,7 @@ from security.http_signatures import (
 from security.keys import Credentials, load_party
 from security.structured_fields import Item, parse_dictionary, serialize_member
 from security.trust import TrustStore
+from tests.support.security_samples import party_with_certificate, rogue_credentials
 
 T0 = 1_800_000_000.0
 URL = "https://adapter.example:8443/v1/citizens/001085000123?purpose=x"
@@ -303,3 +307,65 @@ def test_signer_headers_keep_their_exact_form(client: Credentials, dev_keys: Pat
         ";created=1800000000;expires=1800000060;nonce="
     )
     assert request["Signature-Input"].endswith(';keyid="province-app";alg="ecdsa-p256-sha256"')
+
+
+# ------------------------------------------------------------------------------ key cache
+
+
+def _static_verifier(creds: Credentials, trust: TrustStore) -> HttpVerifier:
+    return HttpVerifier(StaticKeyResolver({creds.party: creds.certificate}, trust), None)
+
+
+def test_resolved_keys_are_kept_without_asking_the_trust_store_again(
+    client: Credentials, trust: TrustStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A registered client's key is validated once, then reused inside its validity window."""
+    verifier = _static_verifier(client, trust)
+    asked: list[object] = []
+    validate = trust.validate
+    monkeypatch.setattr(trust, "validate", lambda cert, **kw: asked.append(cert) or validate(cert))
+    signer = HttpSigner(client)
+    for _ in range(3):
+        signed = signer.sign_request("GET", URL, {}, b"")
+        assert verifier.verify_request("GET", URL, signed, b"").keyid == "province-app"
+    assert len(asked) == 1
+
+
+def test_a_kept_key_is_refused_once_its_certificate_expires(
+    dev_keys: Path, trust: TrustStore
+) -> None:
+    """The cache never outlives the certificate: after not_after the request is refused."""
+    now = dt.datetime.now(dt.UTC)
+    creds = party_with_certificate(
+        dev_keys,
+        "province-app",
+        not_before=now - dt.timedelta(days=1),
+        not_after=now + dt.timedelta(seconds=2),
+    )
+    verifier = _static_verifier(creds, trust)
+    signer = HttpSigner(creds)
+    signed = signer.sign_request("GET", URL, {}, b"")
+    assert verifier.verify_request("GET", URL, signed, b"").keyid == "province-app"
+    deadline = creds.certificate.not_valid_after_utc.timestamp() + 0.05
+    while time.time() <= deadline:  # bounded: the certificate ends within about 2 s
+        time.sleep(0.05)
+    signed = signer.sign_request("GET", URL, {}, b"")
+    with pytest.raises(CertificateExpired):
+        verifier.verify_request("GET", URL, signed, b"")
+
+
+def test_a_refused_certificate_is_never_kept(dev_keys: Path, trust: TrustStore) -> None:
+    """An expired or untrusted certificate is refused on every request, not only the first."""
+    now = dt.datetime.now(dt.UTC)
+    expired = party_with_certificate(
+        dev_keys,
+        "province-app",
+        not_before=now - dt.timedelta(days=30),
+        not_after=now - dt.timedelta(days=1),
+    )
+    for creds, error in ((expired, CertificateExpired), (rogue_credentials("x"), CertificateError)):
+        verifier = _static_verifier(creds, trust)
+        for _ in range(2):
+            signed = HttpSigner(creds).sign_request("GET", URL, {}, b"")
+            with pytest.raises(error):
+                verifier.verify_request("GET", URL, signed, b"")
