@@ -15,7 +15,12 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
 from security.errors import RequestTooLarge, SecurityError
-from security.http_signatures import HttpSigner, HttpVerifier, RequestView
+from security.http_signatures import (
+    HttpSigner,
+    HttpVerifier,
+    RequestView,
+    header_fields,
+)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -23,6 +28,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 ErrorRenderer = Callable[[SecurityError], tuple[int, list[tuple[str, str]], bytes]]
+RawHeaders = list[tuple[bytes, bytes]]
 
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
 
@@ -42,10 +48,11 @@ def problem_response(exc: SecurityError) -> tuple[int, list[tuple[str, str]], by
     return status, [("content-type", "application/problem+json")], body
 
 
-def _request_url(scope: Scope, headers: list[tuple[bytes, bytes]]) -> str:
-    host = next((value for name, value in headers if name == b"host"), None)
-    if host is not None:
-        authority = host.decode("latin-1")
+def _request_url(scope: Scope, headers: RawHeaders) -> str:
+    for name, value in headers:
+        if name == b"host":  # the first Host field, as received
+            authority = value.decode("latin-1")
+            break
     else:
         server = scope.get("server") or ("localhost", None)
         authority = server[0] if server[1] is None else f"{server[0]}:{server[1]}"
@@ -53,6 +60,10 @@ def _request_url(scope: Scope, headers: list[tuple[bytes, bytes]]) -> str:
     path = raw_path.decode("latin-1") if raw_path else scope.get("path", "/")
     query = scope.get("query_string", b"").decode("latin-1")
     return f"{scope.get('scheme', 'http')}://{authority}{path}" + (f"?{query}" if query else "")
+
+
+def _encoded(headers: Iterable[tuple[str, str]]) -> RawHeaders:
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
 
 
 class HttpSignatureMiddleware:
@@ -84,8 +95,8 @@ class HttpSignatureMiddleware:
         if scope["type"] != "http" or self._exempt(scope.get("path", "")):
             await self.app(scope, receive, send)
             return
-        raw_headers: list[tuple[bytes, bytes]] = list(scope.get("headers", []))
-        headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw_headers]
+        raw_headers: RawHeaders = list(scope.get("headers", []))
+        headers = header_fields(raw_headers)  # read once, for the request and its response
         url = _request_url(scope, raw_headers)
         request = RequestView(scope["method"], url, headers)
         try:
@@ -93,7 +104,7 @@ class HttpSignatureMiddleware:
             verified = self._verifier.verify_request(scope["method"], url, headers, body)
         except SecurityError as exc:
             status, error_headers, error_body = self._on_error(exc)
-            await self._send_signed(send, request, status, error_headers, error_body)
+            await self._send_signed(send, request, status, _encoded(error_headers), error_body)
             return
         state = scope.setdefault("state", {})
         state["client_id"] = verified.keyid
@@ -122,12 +133,8 @@ class HttpSignatureMiddleware:
             chunks.append(message.get("body", b""))
             if message.get("more_body", False):
                 return
-            response_headers = [
-                (name.decode("latin-1"), value.decode("latin-1"))
-                for name, value in start.get("headers", [])
-            ]
             await self._send_signed(
-                send, request, start["status"], response_headers, b"".join(chunks)
+                send, request, start["status"], start.get("headers", []), b"".join(chunks)
             )
 
         await self.app(scope, replay_receive, capture_send)
@@ -153,23 +160,17 @@ class HttpSignatureMiddleware:
         send: Send,
         request: RequestView,
         status: int,
-        headers: list[tuple[str, str]],
+        headers: Iterable[tuple[bytes, bytes]],
         body: bytes,
     ) -> None:
-        headers = [(name, value) for name, value in headers if name.lower() != "content-digest"]
-        signed = self._signer.sign_response(status, headers, body, request=request)
-        out = headers + list(signed.items())
-        if not any(name.lower() == "content-length" for name, _ in out):
-            out.append(("content-length", str(len(body))))
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in out
-                ],
-            }
-        )
+        out = [
+            (name.lower(), value) for name, value in headers if name.lower() != b"content-digest"
+        ]
+        signed = self._signer.sign_response(status, out, body, request=request)
+        out += _encoded(signed.items())
+        if not any(name == b"content-length" for name, _ in out):
+            out.append((b"content-length", str(len(body)).encode("ascii")))
+        await send({"type": "http.response.start", "status": status, "headers": out})
         await send({"type": "http.response.body", "body": body, "more_body": False})
 
 

@@ -80,7 +80,7 @@ _PLAIN_URL = re.compile(
 )
 _KEYID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
-Headers = Mapping[str, str] | Iterable[tuple[str, str]]
+Headers = Mapping[str, str] | Iterable[tuple[str, str]] | Iterable[tuple[bytes, bytes]]
 
 
 # --------------------------------------------------------------------------------- digests
@@ -125,9 +125,22 @@ def check_content_digest(value: str | None, body: bytes) -> None:
 # ------------------------------------------------------------------------------ components
 
 
-def _header_map(headers: Headers) -> dict[str, str]:
-    """Lower-cased header names to their combined value (RFC 9421 §2.1)."""
-    items: Iterable[tuple[str, str]]
+class HeaderFields(dict[str, str]):
+    """Header fields as RFC 9421 §2.1 reads them: lower-case names, repeated fields combined.
+
+    Made by :func:`header_fields`; pass one as the headers of every call about the same
+    message (verifying a request, then signing its response) to read the headers once.
+    """
+
+
+def header_fields(headers: Headers) -> HeaderFields:
+    """``headers`` (str or latin-1 bytes pairs, or a mapping) as :class:`HeaderFields`."""
+    return headers if isinstance(headers, HeaderFields) else _header_map(headers)
+
+
+def _header_map(headers: Headers) -> HeaderFields:
+    """A new map of lower-cased header names to their combined value (RFC 9421 §2.1)."""
+    items: Iterable[tuple[str | bytes, str | bytes]]
     multi = getattr(headers, "multi_items", None)
     if callable(multi):
         items = multi()
@@ -135,7 +148,7 @@ def _header_map(headers: Headers) -> dict[str, str]:
         items = headers.items()
     else:
         items = headers
-    combined: dict[str, str] = {}
+    combined = HeaderFields()
     for name, value in items:
         key = name.lower() if isinstance(name, str) else name.decode("latin-1").lower()
         text = value if isinstance(value, str) else value.decode("latin-1")
@@ -207,7 +220,7 @@ class _Message(NamedTuple):
 
     @classmethod
     def request_of(cls, method: str, url: str, headers: Headers) -> _Message:
-        return cls(method.upper(), _Target.from_url(url), _header_map(headers))
+        return cls(method.upper(), _Target.from_url(url), header_fields(headers))
 
 
 # A covered component is compiled once into a getter of its value from a message; a getter
@@ -892,6 +905,7 @@ class HttpVerifier:
 __all__ = [
     "ALGORITHMS",
     "LABEL",
+    "HeaderFields",
     "HttpSigner",
     "HttpVerifier",
     "KeyResolver",
@@ -902,4 +916,5 @@ __all__ = [
     "VerifiedRequest",
     "check_content_digest",
     "content_digest",
+    "header_fields",
 ]
