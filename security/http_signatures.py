@@ -226,7 +226,6 @@ class _Message(NamedTuple):
 # A covered component is compiled once into a getter of its value from a message; a getter
 # raises the refusal the component earns (checked in the order RFC 9421 §2 reads it).
 _Getter = Callable[[_Message], str]
-_Plan = tuple[tuple[str, _Getter], ...]
 
 
 def _refuse(error: type[SecurityError], text: str, reason: str | None = None) -> _Getter:
@@ -342,6 +341,14 @@ def _compile(item: Item) -> _Getter:
     return _of_request(getter) if params.get("req") is True else getter
 
 
+class _Plan(NamedTuple):
+    """Covered components, compiled: their identifiers (in order and as a set), their getters."""
+
+    ids: tuple[str, ...]
+    names: frozenset[str]
+    getters: tuple[_Getter, ...]
+
+
 _PLANS: dict[tuple[str, ...], _Plan] = {}
 
 
@@ -350,7 +357,10 @@ def _plan(components: Iterable[Item], ids: Iterable[str]) -> _Plan:
     key = tuple(ids)
     plan = _PLANS.get(key)
     if plan is None:
-        plan = tuple(zip(key, map(_compile, components), strict=True))
+        getters = tuple(map(_compile, components))
+        if len(getters) != len(key):
+            raise ValueError("one identifier per covered component")
+        plan = _Plan(key, frozenset(key), getters)
         if len(_PLANS) >= 256:
             _PLANS.clear()
         _PLANS[key] = plan
@@ -359,7 +369,7 @@ def _plan(components: Iterable[Item], ids: Iterable[str]) -> _Plan:
 
 def _signature_base(message: _Message, plan: _Plan, params_text: str) -> bytes:
     lines = []
-    for text, getter in plan:
+    for text, getter in zip(plan.ids, plan.getters, strict=True):
         value = getter(message)
         if "\n" in value or "\r" in value:
             raise InvalidSignature("a covered value holds a line break", reason="bad_component")
@@ -614,13 +624,33 @@ _FAST_PARAM = re.compile(rf";({_SF_KEY})=({_SF_VALUE})")
 _FAST_SIGNATURE = re.compile(rf"{LABEL}=:([A-Za-z0-9+/]*={{0,2}}):")
 
 
-def _fast_parse(inputs: str, signatures: str) -> _Parsed | None:
-    found = _FAST_INPUT.fullmatch(inputs)
-    value = _FAST_SIGNATURE.fullmatch(signatures)
-    if found is None or value is None:
+_INNER_LIST = re.compile(rf"(?:{_COMPONENT})(?: {_COMPONENT})*")
+_SF_INTEGER = r"(0|[1-9][0-9]{0,14})"
+# exactly the form HttpSigner writes (nonce on requests only)
+_SIGNER_INPUT = re.compile(
+    rf"{LABEL}=(\(([^()]*)\);created={_SF_INTEGER};expires={_SF_INTEGER}"
+    r'(?:;nonce="([A-Za-z0-9_-]*)")?;keyid="([A-Za-z0-9._-]*)";alg="([a-z0-9_-]*)")'
+)
+
+
+def _signer_form(inputs: str) -> tuple[str, str, dict[str, Any]] | None:
+    """Signature-params text, inner list and parameters when ``inputs`` is the signer's form."""
+    found = _SIGNER_INPUT.fullmatch(inputs)
+    if found is None:
         return None
-    covered = _fast_components(found.group(2) or "")
-    if covered is None:
+    params_text, inner, created, expires, nonce, keyid, alg = found.groups()
+    params: dict[str, Any] = {"created": int(created), "expires": int(expires)}
+    if nonce is not None:
+        params["nonce"] = nonce
+    params["keyid"] = keyid
+    params["alg"] = alg
+    return params_text, inner, params
+
+
+def _canonical_form(inputs: str) -> tuple[str, str, dict[str, Any]] | None:
+    """The same for any canonical one-member Signature-Input (parameters in any order)."""
+    found = _FAST_INPUT.fullmatch(inputs)
+    if found is None:
         return None
     params: dict[str, Any] = {}
     raw_params = _FAST_PARAM.findall(found.group(3))
@@ -633,11 +663,25 @@ def _fast_parse(inputs: str, signatures: str) -> _Parsed | None:
             params[key] = Token(raw)
     if len(params) != len(raw_params):
         return None
+    return found.group(1), found.group(2) or "", params
+
+
+def _fast_parse(inputs: str, signatures: str) -> _Parsed | None:
+    value = _FAST_SIGNATURE.fullmatch(signatures)
+    if value is None:
+        return None
+    form = _signer_form(inputs) or _canonical_form(inputs)
+    if form is None:
+        return None
+    params_text, inner, params = form
+    covered = _fast_components(inner)
+    if covered is None:
+        return None
     try:
         signature = binascii.a2b_base64(value.group(1), strict_mode=True)
     except binascii.Error:
         return None
-    return _Parsed(covered, params, found.group(1), signature)
+    return _Parsed(covered, params, params_text, signature)
 
 
 _COMPONENT_CACHE: dict[str, _Plan | None] = {}
@@ -647,9 +691,18 @@ def _fast_components(text: str) -> _Plan | None:
     """The covered components of a canonical inner list (cached: signers repeat theirs)."""
     if text in _COMPONENT_CACHE:
         return _COMPONENT_CACHE[text]
+    result = _read_components(text)
+    if len(_COMPONENT_CACHE) >= 256:
+        _COMPONENT_CACHE.clear()
+    _COMPONENT_CACHE[text] = result
+    return result
+
+
+def _read_components(text: str) -> _Plan | None:
+    if text and _INNER_LIST.fullmatch(text) is None:
+        return None
     components: list[Item] = []
     ids: list[str] = []
-    result: _Plan | None = None
     for part in _FAST_COMPONENT.finditer(text):
         item_text = part.group()
         end = item_text.index('"', 1)
@@ -658,16 +711,12 @@ def _fast_components(text: str) -> _Plan | None:
             for param in _FAST_COMPONENT_PARAM.finditer(item_text, end + 1)
         }
         if len(item_params) != item_text.count(";"):
-            break
+            return None
         components.append(Item(item_text[1:end], item_params))
         ids.append(item_text)
-    else:
-        if len(set(ids)) == len(ids):
-            result = _plan(components, ids)
-    if len(_COMPONENT_CACHE) >= 256:
-        _COMPONENT_CACHE.clear()
-    _COMPONENT_CACHE[text] = result
-    return result
+    if len(set(ids)) != len(ids):
+        return None
+    return _plan(components, ids)
 
 
 def _full_parse(inputs: str, signatures: str) -> _Parsed:
@@ -729,7 +778,7 @@ class _Parsed(NamedTuple):
 
     @property
     def ids(self) -> tuple[str, ...]:
-        return tuple(text for text, _ in self.plan)
+        return self.plan.ids
 
 
 class HttpVerifier:
@@ -789,7 +838,7 @@ class HttpVerifier:
             raise StaleMessage("the signature has expired")
 
     @staticmethod
-    def _require(covered: set[str], required: Iterable[str], what: str) -> None:
+    def _require(covered: frozenset[str], required: Iterable[str], what: str) -> None:
         missing = [name for name in required if name not in covered]
         if missing:
             raise MissingSignature(
@@ -832,7 +881,7 @@ class HttpVerifier:
             raise UnsupportedAlgorithm("the signature algorithm is not allowed")
         now = int(self._clock())
         self._check_times(params, now, need_nonce=True)
-        covered = set(parsed.ids)
+        covered = parsed.plan.names
         target = (
             ['"@target-uri"']
             if '"@target-uri"' in covered
@@ -859,7 +908,7 @@ class HttpVerifier:
             expires,
             nonce,
             scheme,
-            tuple(parsed.ids),
+            parsed.ids,
             resolved.certificate,
         )
 
@@ -888,7 +937,7 @@ class HttpVerifier:
             required.append('"content-type"')
         if "signature" in bound.headers:
             required.append(f'"signature";req;key="{LABEL}"')
-        self._require(set(parsed.ids), required, "response")
+        self._require(parsed.plan.names, required, "response")
         check_content_digest(message.headers.get("content-digest"), body)
         keyid = str(params["keyid"])
         if expected_keyid is not None and keyid != expected_keyid:
