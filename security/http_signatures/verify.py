@@ -1,0 +1,222 @@
+"""The verifier: :class:`HttpVerifier` checks a signed request (returning a
+:class:`VerifiedRequest`) or a signed response to one of our requests. In order: the
+signature headers, the algorithm, the times (and nonce), the required covered components, the
+``Content-Digest``, the key and algorithm fit, the signature itself, and for requests the
+nonce against the replay cache.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography import x509
+
+from security import algorithms
+from security.errors import (
+    InvalidSignature,
+    MissingSignature,
+    ReplayedMessage,
+    StaleMessage,
+    UnsupportedAlgorithm,
+    UntrustedCertificate,
+)
+from security.http_signatures.components import RequestView, _Message, _signature_base
+from security.http_signatures.digest import check_content_digest
+from security.http_signatures.headers import _header_map
+from security.http_signatures.names import (
+    ALGORITHMS,
+    DEFAULT_MAX_SKEW,
+    DEFAULT_MAX_VALIDITY,
+    LABEL,
+    REQUEST_COMPONENTS,
+    Headers,
+)
+from security.http_signatures.parse import _fast_parse, _full_parse, _Parsed
+from security.http_signatures.resolvers import KeyResolver, ResolvedKey
+from security.replay import ReplayCache
+
+
+@dataclass(frozen=True)
+class VerifiedRequest:
+    """A request whose signature verified: who signed it, when, and what it covered."""
+
+    keyid: str
+    created: int
+    expires: int
+    nonce: str
+    algorithm: str
+    components: tuple[str, ...]
+    certificate: x509.Certificate | None = None
+
+
+class HttpVerifier:
+    """Verifies signed requests (and the responses to our own signed requests)."""
+
+    def __init__(
+        self,
+        resolver: KeyResolver,
+        replay_cache: ReplayCache | None,
+        *,
+        max_skew: int = DEFAULT_MAX_SKEW,
+        max_validity: int = DEFAULT_MAX_VALIDITY,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._resolver = resolver
+        self._replay = replay_cache
+        self._max_skew = max_skew
+        self._max_validity = max_validity
+        self._clock = clock
+
+    # -- parsing and policy
+
+    @staticmethod
+    def _parse(headers: dict[str, str]) -> _Parsed:
+        inputs, signatures = headers.get("signature-input"), headers.get("signature")
+        if not inputs or not signatures:
+            raise MissingSignature("the message carries no HTTP message signature")
+        return _fast_parse(inputs, signatures) or _full_parse(inputs, signatures)
+
+    def _check_times(self, params: dict[str, Any], now: int, *, need_nonce: bool) -> None:
+        created, expires = params.get("created"), params.get("expires")
+        for name, value in (("created", created), ("expires", expires)):
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise StaleMessage(
+                    f"the signature has no integer '{name}' parameter", reason="missing_timestamp"
+                )
+        assert isinstance(created, int)
+        assert isinstance(expires, int)
+        keyid = params.get("keyid")
+        if not isinstance(keyid, str) or not keyid:
+            raise MissingSignature("the signature has no keyid", reason="missing_keyid")
+        if need_nonce and (not isinstance(params.get("nonce"), str) or not params["nonce"]):
+            raise MissingSignature("the signature has no nonce", reason="missing_nonce")
+        if expires <= created:
+            raise StaleMessage(
+                "the signature expires before it is created", reason="malformed_timestamp"
+            )
+        if expires - created > self._max_validity:
+            raise StaleMessage(
+                "the signature's validity window is too long", reason="timestamp_too_long"
+            )
+        if created > now + self._max_skew:
+            raise StaleMessage(
+                "the signature is created in the future", reason="timestamp_in_future"
+            )
+        if expires < now - self._max_skew:
+            raise StaleMessage("the signature has expired")
+
+    @staticmethod
+    def _require(covered: frozenset[str], required: Iterable[str], what: str) -> None:
+        missing = [name for name in required if name not in covered]
+        if missing:
+            raise MissingSignature(
+                f"the {what} signature does not cover {', '.join(missing)}",
+                reason="unsigned_component",
+            )
+
+    def _key_for(self, keyid: str, params: dict[str, Any]) -> tuple[ResolvedKey, str]:
+        resolved = self._resolver.resolve(keyid)
+        declared = params.get("alg")
+        if declared is not None:
+            if declared not in ALGORITHMS:
+                raise UnsupportedAlgorithm("the signature algorithm is not allowed")
+            scheme = str(declared)
+        else:
+            scheme = algorithms.default_scheme(resolved.public_key)
+        if not algorithms.key_matches(scheme, resolved.public_key):
+            raise UnsupportedAlgorithm(
+                "the signature algorithm does not fit the signer's key",
+                reason="algorithm_key_mismatch",
+            )
+        return resolved, scheme
+
+    # -- requests
+
+    def verify_request(
+        self, method: str, url: str, headers: Headers, body: bytes | None
+    ) -> VerifiedRequest:
+        """Verify a signed request; raise a ``SecurityError`` saying why if it is refused.
+
+        ``body=None`` is for a body deliberately withheld from an archive (it held a secret):
+        the signature, which covers the ``Content-Digest`` header, is still checked; that the
+        header matches the body cannot be.
+        """
+        message = _Message.request_of(method, url, headers)
+        parsed = self._parse(message.headers)
+        params = parsed.params
+        alg = params.get("alg")
+        if alg is not None and alg not in ALGORITHMS:
+            raise UnsupportedAlgorithm("the signature algorithm is not allowed")
+        now = int(self._clock())
+        self._check_times(params, now, need_nonce=True)
+        covered = parsed.plan.names
+        target = (
+            ['"@target-uri"']
+            if '"@target-uri"' in covered
+            else [f'"{name}"' for name in REQUEST_COMPONENTS]
+        )
+        required = ['"@method"', *target, '"content-digest"']
+        if "content-type" in message.headers:
+            required.append('"content-type"')
+        self._require(covered, required, "request")
+        if body is not None:
+            check_content_digest(message.headers.get("content-digest"), body)
+        keyid = str(params["keyid"])
+        resolved, scheme = self._key_for(keyid, params)
+        base = _signature_base(message, parsed.plan, parsed.params_text)
+        if not algorithms.verify(resolved.public_key, scheme, parsed.signature, base):
+            raise InvalidSignature("the request signature does not verify")
+        nonce = str(params["nonce"])
+        expires = int(params["expires"])
+        if self._replay is not None and self._replay.seen(keyid, nonce, expires + self._max_skew):
+            raise ReplayedMessage("this request's nonce was already used")
+        return VerifiedRequest(
+            keyid,
+            int(params["created"]),
+            expires,
+            nonce,
+            scheme,
+            parsed.ids,
+            resolved.certificate,
+        )
+
+    # -- responses
+
+    def verify_response(
+        self,
+        status: int,
+        headers: Headers,
+        body: bytes,
+        *,
+        request: RequestView,
+        expected_keyid: str | None = None,
+    ) -> str:
+        """Verify a signed response to ``request``; return the signer's keyid."""
+        bound = _Message.request_of(request.method, request.url, request.headers)
+        message = _Message(None, None, _header_map(headers), status=status, request=bound)
+        parsed = self._parse(message.headers)
+        params = parsed.params
+        alg = params.get("alg")
+        if alg is not None and alg not in ALGORITHMS:
+            raise UnsupportedAlgorithm("the signature algorithm is not allowed")
+        self._check_times(params, int(self._clock()), need_nonce=False)
+        required = ['"@status"', '"content-digest"']
+        if "content-type" in message.headers:
+            required.append('"content-type"')
+        if "signature" in bound.headers:
+            required.append(f'"signature";req;key="{LABEL}"')
+        self._require(parsed.plan.names, required, "response")
+        check_content_digest(message.headers.get("content-digest"), body)
+        keyid = str(params["keyid"])
+        if expected_keyid is not None and keyid != expected_keyid:
+            raise UntrustedCertificate(
+                "the response is signed by another party than expected", reason="unexpected_party"
+            )
+        resolved, scheme = self._key_for(keyid, params)
+        base = _signature_base(message, parsed.plan, parsed.params_text)
+        if not algorithms.verify(resolved.public_key, scheme, parsed.signature, base):
+            raise InvalidSignature("the response signature does not verify")
+        return keyid
