@@ -34,6 +34,7 @@ from security.http_signatures import (
     _plan,
     _Target,
 )
+from security.http_signatures import verify as verify_module
 from security.keys import Credentials, load_party
 from security.structured_fields import Item, parse_dictionary, serialize_member
 from security.trust import TrustStore
@@ -239,8 +240,20 @@ def test_both_header_paths_accept_and_refuse_the_same_requests(
         for inputs, signature in _variants(headers["Signature-Input"], headers["Signature"])
     ]
     with_fast = [_verify(verifier, case) for case in cases]
-    monkeypatch.setattr(http_signatures, "_fast_parse", lambda inputs, signature: None)
+    parsed = {"fast": 0, "full": 0}
+
+    def fast_off(inputs: str, signature: str) -> None:
+        parsed["fast"] += 1
+
+    def full_parse(inputs: str, signature: str) -> Any:
+        parsed["full"] += 1
+        return _full_parse(inputs, signature)
+
+    # the verifier's own names: switching the fast path off must reach it
+    monkeypatch.setattr(verify_module, "_fast_parse", fast_off)
+    monkeypatch.setattr(verify_module, "_full_parse", full_parse)
     without = [_verify(verifier, case) for case in cases]
+    assert parsed["fast"] == parsed["full"] > len(cases) // 2
     assert with_fast == without
     assert with_fast[0][0] == '"@method"'  # the canonical form is accepted
 
