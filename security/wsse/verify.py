@@ -26,12 +26,10 @@ from security.trust import TrustStore
 from security.wsse.c14n import _c14n
 from security.wsse.names import (
     _SIGNATURE_METHODS,
-    BODY,
     C14N_METHOD,
     DEFAULT_MAX_SKEW,
     DEFAULT_MAX_VALIDITY,
     EXC_C14N,
-    HEADER,
     KEY_INFO,
     SIGNATURE_VALUE,
     SIGNED_INFO,
@@ -45,27 +43,22 @@ from security.xml import DEFAULT_LIMITS, XmlLimits, parse_xml
 
 @dataclass(frozen=True)
 class VerifiedEnvelope:
-    """An envelope whose signature verified, with who signed it and its Timestamp."""
+    """An envelope whose signature verified, with who signed it and its Timestamp.
+
+    ``header`` and ``body`` are the envelope's ``soapenv:Header`` and ``soapenv:Body``, as the
+    verifier found them (so a reader need not look for them again).
+    """
 
     envelope: etree._Element
     certificate: x509.Certificate
     party: str
     created: dt.datetime
     expires: dt.datetime
-
-    @property
-    def header(self) -> etree._Element:
-        """The envelope's ``soapenv:Header``."""
-        return self.envelope[_element_children(self.envelope).index(HEADER)]
-
-    @property
-    def body(self) -> etree._Element:
-        """The envelope's ``soapenv:Body``."""
-        return self.envelope[_element_children(self.envelope).index(BODY)]
+    header: etree._Element
+    body: etree._Element
 
 
-def _element_children(element: etree._Element) -> list[str]:
-    return [child.tag if isinstance(child.tag, str) else "" for child in element]
+_C14N_METHODS = frozenset((EXC_C14N,))
 
 
 def verify_envelope(
@@ -88,7 +81,7 @@ def verify_envelope(
     :func:`security.xml.parse_xml` (which drops comments, so none can split signed text).
     """
     root = data if isinstance(data, etree._Element) else parse_xml(data, limits)
-    _header, body, xroad, security = _envelope_parts(root)
+    header, body, xroad, security = _envelope_parts(root)
     timestamp, signature, tokens = _security_parts(security)
 
     parts = [child for child in signature if isinstance(child.tag, str)]
@@ -100,7 +93,7 @@ def verify_envelope(
     c14n_method = signed_info[0] if len(signed_info) else None
     if c14n_method is None or c14n_method.tag != C14N_METHOD:
         raise InvalidSignature("SignedInfo does not have the required structure")
-    _algorithm(c14n_method, {EXC_C14N}, "canonicalization")
+    _algorithm(c14n_method, _C14N_METHODS, "canonicalization")
     canonical_signed_info = _c14n(signed_info, _prefix_list(c14n_method))
     method, references = _read_signed_info(signed_info, canonical_signed_info)
 
@@ -159,4 +152,4 @@ def verify_envelope(
             raise ReplayedMessage(
                 "this signed envelope was already accepted", reason="replayed_message"
             )
-    return VerifiedEnvelope(root, certificate, party, created, expires)
+    return VerifiedEnvelope(root, certificate, party, created, expires, header, body)
