@@ -12,17 +12,21 @@ chain to the trust store and be valid and allowed to sign, and the Timestamp mus
 
 Cost: what a message needs is one parse, one exclusive C14N per signed part on each side plus
 one of SignedInfo, one serialization and the two ECDSA operations; the rest is kept small. The
-signer writes its Security header as text; the verifier reads SignedInfo from its canonical
-bytes with one regular expression, counts ``wsu:Id`` attributes once (listing them only when
-there are others than the signed parts' and the token's), and remembers per token text the
-decoded certificate, its party and public key (the trust store still judges the certificate on
-every call: chain and key usage cached per store, validity window checked each time).
+signer writes its Security header as text; the verifier lists the document's ``wsu:Id``
+attributes once (with the elements carrying them), and compares SignedInfo's canonical bytes
+with the text the signer would have written over the signed parts it found (``compact``): equal
+texts mean every reference and digest holds. Any other SignedInfo (another order, whitespace,
+InclusiveNamespaces) is read strictly from its canonical bytes and checked reference by
+reference. Per token text the decoded certificate, its party and public key are remembered (the
+trust store still judges the certificate on every call: chain and key usage cached per store,
+validity window checked each time).
 
 The package: ``names`` (namespaces, algorithm identifiers, element names, defaults), ``c14n``
-(exclusive canonicalization), ``sign`` (:func:`sign_envelope`), ``verify``
-(:func:`verify_envelope`, :class:`VerifiedEnvelope`) and the verifier's parts: ``structure``
-(the envelope's shape and identifiers), ``signed_info`` (reading SignedInfo), ``timestamp``
-(freshness) and ``token`` (the signer's certificate and key).
+(exclusive canonicalization), ``compact`` (the SignedInfo text the signer writes), ``sign``
+(:func:`sign_envelope`), ``verify`` (:func:`verify_envelope`, :class:`VerifiedEnvelope`) and the
+verifier's parts: ``structure`` (the envelope's shape and identifiers), ``signed_info``
+(reading SignedInfo), ``timestamp`` (freshness) and ``token`` (the signer's certificate and
+key).
 """
 
 from __future__ import annotations

@@ -57,6 +57,12 @@ class _Reference(NamedTuple):
 # is verified is exactly what was signed. Canonical XML fixes attribute order, quoting and empty
 # elements; only whitespace between elements and the ds prefix vary.
 _NAME = r"[A-Za-z_][A-Za-z0-9_.-]*"
+_REFERENCE_ID = re.compile(_NAME)
+
+
+def _is_reference_id(text: str) -> bool:
+    """True when ``text`` may stand after the ``#`` of a same-document reference here."""
+    return _REFERENCE_ID.fullmatch(text) is not None
 
 
 def _inclusive(group: str) -> str:

@@ -23,7 +23,6 @@ from security.wsse.names import (
     BASE64_BINARY,
     STR,
     WSSE_REFERENCE,
-    WSU_ID,
     X509V3,
 )
 
@@ -62,14 +61,16 @@ _SIGNERS: dict[str, _Signer] = {}
 def _certificate(
     key_info: etree._Element,
     tokens: list[etree._Element],
+    ids: dict[str, etree._Element],
     trust: TrustStore,
     when: dt.datetime,
 ) -> tuple[x509.Certificate, _Signer]:
     """The signer's certificate (checked by ``trust`` at ``when``), its party and its key.
 
-    The token's base64 decoding, the party, the public key and the schemes it fits are
-    remembered by the token's text (a bounded cache); the trust store checks chain and key
-    usage once per certificate and the validity window on every call.
+    KeyInfo must reference, by ``wsu:Id`` (``ids``: the document's, each unique), one of the
+    Security header's ``tokens``. The token's base64 decoding, the party, the public key and the
+    schemes it fits are remembered by the token's text (a bounded cache); the trust store checks
+    chain and key usage once per certificate and the validity window on every call.
     """
     str_element = key_info[0] if len(key_info) == 1 else None
     token_ref = str_element[0] if str_element is not None and len(str_element) == 1 else None
@@ -83,13 +84,12 @@ def _certificate(
             "KeyInfo must reference the BinarySecurityToken", reason="missing_certificate"
         )
     uri = token_ref.get("URI") or ""
-    matches = [token for token in tokens if "#" + (token.get(WSU_ID) or "") == uri]
-    if len(matches) != 1:
+    token = ids.get(uri[1:]) if uri.startswith("#") else None
+    if token is None or not any(token is candidate for candidate in tokens):
         raise MissingSignature(
             "the referenced BinarySecurityToken is not in the Security header",
             reason="missing_certificate",
         )
-    token = matches[0]
     if token.get("ValueType") != X509V3 or token.get("EncodingType", BASE64_BINARY) != (
         BASE64_BINARY
     ):

@@ -6,7 +6,7 @@ import datetime as dt
 import hashlib
 import hmac
 from binascii import b2a_base64
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from cryptography import x509
 from lxml import etree
@@ -23,6 +23,7 @@ from security.errors import (
 )
 from security.replay import ReplayCache
 from security.trust import TrustStore
+from security.wsse import compact
 from security.wsse.c14n import _c14n
 from security.wsse.names import (
     _SIGNATURE_METHODS,
@@ -34,16 +35,21 @@ from security.wsse.names import (
     SIGNATURE_VALUE,
     SIGNED_INFO,
 )
-from security.wsse.signed_info import _algorithm, _prefix_list, _read_signed_info
-from security.wsse.structure import _all_ids, _envelope_parts, _security_parts, _signed_part_ids
+from security.wsse.signed_info import (
+    _algorithm,
+    _is_reference_id,
+    _prefix_list,
+    _read_signed_info,
+    _Reference,
+)
+from security.wsse.structure import _document_ids, _envelope_parts, _security_parts
 from security.wsse.timestamp import _check_timestamp
 from security.wsse.token import _b64, _certificate
 from security.xml import DEFAULT_LIMITS, XmlLimits, parse_xml
 
 
-@dataclass(frozen=True)
-class VerifiedEnvelope:
-    """An envelope whose signature verified, with who signed it and its Timestamp.
+class VerifiedEnvelope(NamedTuple):
+    """An envelope whose signature verified, with who signed it and its Timestamp (immutable).
 
     ``header`` and ``body`` are the envelope's ``soapenv:Header`` and ``soapenv:Body``, as the
     verifier found them (so a reader need not look for them again).
@@ -95,34 +101,22 @@ def verify_envelope(
         raise InvalidSignature("SignedInfo does not have the required structure")
     _algorithm(c14n_method, _C14N_METHODS, "canonicalization")
     canonical_signed_info = _c14n(signed_info, _prefix_list(c14n_method))
-    method, references = _read_signed_info(signed_info, canonical_signed_info)
 
     # -- identifiers: unique in the whole document; references are exactly the signed parts
     signed_parts = (*xroad, timestamp, body)
-    expected = _signed_part_ids(root, signed_parts, tokens)
-    uris = [reference.uri for reference in references]
-    if len(set(uris)) != len(uris):
-        raise SignatureWrapping(
-            "two references point to the same element", reason="duplicate_reference"
-        )
-    for uri in uris:
-        if uri not in expected:
-            if uri in _all_ids(root):
-                raise SignatureWrapping("a reference points outside the envelope's signed parts")
-            raise SignatureWrapping(
-                "a reference does not resolve to an element", reason="unresolved_reference"
-            )
-    if len(uris) != len(signed_parts):
-        raise MissingSignature(
-            "the signature does not cover every part that must be signed", reason="unsigned_part"
-        )
+    ids = _document_ids(root)
+    method = _as_signed(canonical_signed_info, signed_parts, ids)
+    references: list[_Reference] | None = None
+    if method is None:  # not the compact form over these parts: read it and check each reference
+        method, references = _read_signed_info(signed_info, canonical_signed_info)
+        _check_references(references, signed_parts, ids)
 
-    # -- freshness (cheap, before any cryptography)
+    # -- freshness (cheap, before any signature check)
     when = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     created, expires = _check_timestamp(timestamp, when, max_skew, max_validity)
 
     # -- the signer's certificate and key
-    certificate, signer = _certificate(key_info, tokens, trust, when)
+    certificate, signer = _certificate(key_info, tokens, ids, trust, when)
     party = signer.party
     if expected_party is not None and party != expected_party:
         raise UntrustedCertificate(
@@ -136,13 +130,9 @@ def verify_envelope(
             reason="algorithm_key_mismatch",
         )
 
-    # -- digests, then the signature value
-    sha256 = hashlib.sha256
-    for reference in references:
-        canonical = _c14n(expected[reference.uri], reference.prefixes)
-        digest = b2a_base64(sha256(canonical).digest(), newline=False)
-        if not hmac.compare_digest(digest, reference.digest_b64):
-            raise DigestMismatch("a signed part was changed after signing (digest mismatch)")
+    # -- digests (already part of the comparison for the compact form), then the signature value
+    if references is not None:
+        _check_digests(references, ids)
     value = _b64(signature_value.text, "signature value")
     if not algorithms.verify(public_key, scheme, value, canonical_signed_info):
         raise InvalidSignature("the signature value does not verify")
@@ -153,3 +143,62 @@ def verify_envelope(
                 "this signed envelope was already accepted", reason="replayed_message"
             )
     return VerifiedEnvelope(root, certificate, party, created, expires, header, body)
+
+
+def _as_signed(
+    canonical_signed_info: bytes,
+    signed_parts: tuple[etree._Element, ...],
+    ids: dict[str, etree._Element],
+) -> str | None:
+    """The signature method when SignedInfo is, byte for byte, what ``sign_envelope`` writes.
+
+    That is the compact form over exactly ``signed_parts``, in their order, each referenced by
+    its ``wsu:Id`` with the digest of its present content; each part is canonicalised once, and
+    equal texts mean every reference and digest check holds. None: read SignedInfo the long way.
+    """
+    method = compact.signature_method_of(canonical_signed_info)
+    if method not in _SIGNATURE_METHODS:
+        return None
+    part_ids = {element: part_id for part_id, element in ids.items()}
+    references = []
+    for part in signed_parts:
+        part_id = part_ids.get(part)
+        if part_id is None or not _is_reference_id(part_id):
+            return None
+        references.append(compact.reference_text(part_id, _c14n(part)))
+    expected = compact.canonical_signed_info(compact.signed_info_content(method, references))
+    return method if canonical_signed_info == expected.encode("ascii") else None
+
+
+def _check_references(
+    references: list[_Reference],
+    signed_parts: tuple[etree._Element, ...],
+    ids: dict[str, etree._Element],
+) -> None:
+    """Each reference resolves to a signed part, none twice, and every signed part is referenced."""
+    uris = [reference.uri for reference in references]
+    if len(set(uris)) != len(uris):
+        raise SignatureWrapping(
+            "two references point to the same element", reason="duplicate_reference"
+        )
+    for uri in uris:
+        element = ids.get(uri)
+        if element is None:
+            raise SignatureWrapping(
+                "a reference does not resolve to an element", reason="unresolved_reference"
+            )
+        if not any(element is part for part in signed_parts):
+            raise SignatureWrapping("a reference points outside the envelope's signed parts")
+    if len(uris) != len(signed_parts):
+        raise MissingSignature(
+            "the signature does not cover every part that must be signed", reason="unsigned_part"
+        )
+
+
+def _check_digests(references: list[_Reference], ids: dict[str, etree._Element]) -> None:
+    """Each referenced part's digest, recomputed, equals the one SignedInfo holds."""
+    for reference in references:
+        canonical = _c14n(ids[reference.uri], reference.prefixes)
+        digest = b2a_base64(hashlib.sha256(canonical).digest(), newline=False)
+        if not hmac.compare_digest(digest, reference.digest_b64):
+            raise DigestMismatch("a signed part was changed after signing (digest mismatch)")

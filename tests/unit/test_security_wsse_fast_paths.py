@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lxml import etree
 
-from security import wsse
+from security import algorithms, wsse
 from security.errors import (
     CertificateExpired,
+    DigestMismatch,
     InvalidSignature,
     SignatureWrapping,
     UnsafeXml,
@@ -19,8 +23,13 @@ from security.errors import (
 from security.keys import Credentials, load_party
 from security.pki import generate_key, make_ca_certificate
 from security.trust import TrustStore
+from security.wsse import verify as verify_module
 from security.xml import LIBXML2_MAX_DEPTH, XmlLimits, parse_xml
-from tests.support.security_samples import envelope_bytes
+from tests.support.security_samples import (
+    envelope_bytes,
+    party_with_certificate,
+    rogue_credentials,
+)
 
 NOW = dt.datetime.now(dt.UTC)
 DS = {"ds": wsse.DS_NS, "wsse": wsse.WSSE_NS, "wsu": wsse.WSU_NS}
@@ -134,3 +143,131 @@ def test_default_depth_limit_is_still_walked() -> None:
     with pytest.raises(UnsafeXml) as caught:
         parse_xml(b"<a>" * (limit + 1) + b"</a>" * (limit + 1), XmlLimits(max_depth=limit))
     assert caught.value.reason == "xml_too_deep"
+
+
+# -- SignedInfo compared whole (the compact form), and read the long way otherwise
+
+
+def _resign(root: etree._Element, signer: Credentials) -> bytes:
+    """Sign ``root``'s SignedInfo again as it now stands (exclusive C14N), return the bytes."""
+    signed_info = root.find("*/wsse:Security/ds:Signature/ds:SignedInfo", DS)
+    value = root.find("*/wsse:Security/ds:Signature/ds:SignatureValue", DS)
+    assert signed_info is not None
+    assert value is not None
+    canonical = etree.tostring(signed_info, method="c14n", exclusive=True)
+    value.text = base64.b64encode(
+        algorithms.sign(signer.key, algorithms.ECDSA_P256_SHA256, canonical)
+    ).decode()
+    return etree.tostring(root)
+
+
+def test_own_signed_info_is_checked_by_comparing_it_whole(
+    signed: bytes, trust: TrustStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An envelope signed here verifies without reading SignedInfo reference by reference."""
+
+    def not_expected(*args: object) -> None:
+        raise AssertionError("SignedInfo was read the long way")
+
+    monkeypatch.setattr(verify_module, "_read_signed_info", not_expected)
+    monkeypatch.setattr(verify_module, "_check_digests", not_expected)
+    assert wsse.verify_envelope(signed, trust, now=NOW).party == "adapter"
+
+
+def test_references_in_another_order_are_read_the_long_way(
+    signed: bytes, trust: TrustStore, signer: Credentials, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A valid signature over the same references in another order is accepted, the long way."""
+    root = etree.fromstring(signed)
+    signed_info = root.find("*/wsse:Security/ds:Signature/ds:SignedInfo", DS)
+    assert signed_info is not None
+    references = signed_info.findall("ds:Reference", DS)
+    for reference in references:
+        signed_info.remove(reference)
+    signed_info.extend(reversed(references))
+    data = _resign(root, signer)
+    calls: list[object] = []
+    read = verify_module._read_signed_info
+
+    def spy(*args: Any) -> Any:
+        calls.append(args)
+        return read(*args)
+
+    monkeypatch.setattr(verify_module, "_read_signed_info", spy)
+    assert wsse.verify_envelope(data, trust, now=NOW).party == "adapter"
+    assert len(calls) == 1
+
+
+def test_an_identifier_refused_the_long_way_is_not_accepted_by_the_comparison(
+    signed: bytes, trust: TrustStore, signer: Credentials
+) -> None:
+    """A Body id that is not a plain name, consistently referenced and signed: bad_reference."""
+    root = etree.fromstring(signed)
+    body = root.find("soapenv:Body", {"soapenv": wsse.SOAP11_NS})
+    assert body is not None
+    old_id = body.get(wsse.WSU_ID)
+    body.set(wsse.WSU_ID, "9-body")
+    reference = root.find(
+        f"*/wsse:Security/ds:Signature/ds:SignedInfo/ds:Reference[@URI='#{old_id}']", DS
+    )
+    assert reference is not None
+    reference.set("URI", "#9-body")
+    digest = reference.find("ds:DigestValue", DS)
+    assert digest is not None
+    canonical_body = etree.tostring(body, method="c14n", exclusive=True)
+    digest.text = base64.b64encode(hashlib.sha256(canonical_body).digest()).decode()
+    with pytest.raises(SignatureWrapping) as caught:
+        wsse.verify_envelope(_resign(root, signer), trust, now=NOW)
+    assert caught.value.reason == "bad_reference"
+
+
+def test_a_changed_part_fails_the_comparison_and_is_refused_as_a_digest_mismatch(
+    signed: bytes, trust: TrustStore
+) -> None:
+    """The compact form with a Body changed after signing: digest_mismatch, as read the long way."""
+    data = signed.replace(b"</soapenv:Body>", b"<x/></soapenv:Body>")
+    with pytest.raises(DigestMismatch) as caught:
+        wsse.verify_envelope(data, trust, now=NOW)
+    assert caught.value.reason == "digest_mismatch"
+
+
+# -- the certificate caches never turn a refusal into an acceptance
+
+
+def test_a_cached_acceptance_lets_no_other_certificate_through(
+    dev_keys: Path, signed: bytes, trust: TrustStore
+) -> None:
+    """With the adapter's certificate cached as accepted, an expired and an untrusted
+    certificate of the same party are refused, and still refused when presented again."""
+    assert wsse.verify_envelope(signed, trust, now=NOW).party == "adapter"
+    expired = party_with_certificate(
+        dev_keys,
+        "adapter",
+        not_before=NOW - dt.timedelta(days=30),
+        not_after=NOW - dt.timedelta(days=1),
+    )
+    rogue = rogue_credentials("adapter")
+    for credentials, error in ((expired, CertificateExpired), (rogue, UntrustedCertificate)):
+        data = wsse.sign_envelope(envelope_bytes(), credentials, now=NOW)
+        for _ in range(2):
+            with pytest.raises(error):
+                wsse.verify_envelope(data, trust, now=NOW)
+        assert wsse.verify_envelope(signed, trust, now=NOW).party == "adapter"
+
+
+def test_a_cached_certificate_is_refused_once_it_expires(dev_keys: Path, trust: TrustStore) -> None:
+    """A certificate accepted (and cached) while valid is refused after its notAfter."""
+    short = party_with_certificate(
+        dev_keys,
+        "adapter",
+        not_before=NOW - dt.timedelta(days=1),
+        not_after=NOW + dt.timedelta(hours=1),
+    )
+    data = wsse.sign_envelope(envelope_bytes(), short, now=NOW)
+    assert wsse.verify_envelope(data, trust, now=NOW).party == "adapter"
+    later = NOW + dt.timedelta(hours=2)
+    with pytest.raises(CertificateExpired):
+        wsse.verify_envelope(data, trust, now=later, max_skew=dt.timedelta(hours=3))
+    with pytest.raises(CertificateExpired):
+        trust.validate_der(short.certificate_der, at=later)
+    assert trust.validate_der(short.certificate_der, at=NOW) == short.certificate
