@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-from binascii import b2a_base64
 from typing import NamedTuple
 
 from cryptography import x509
@@ -199,6 +198,6 @@ def _check_digests(references: list[_Reference], ids: dict[str, etree._Element])
     """Each referenced part's digest, recomputed, equals the one SignedInfo holds."""
     for reference in references:
         canonical = _c14n(ids[reference.uri], reference.prefixes)
-        digest = b2a_base64(hashlib.sha256(canonical).digest(), newline=False)
+        digest = compact.digest_text(canonical).encode("ascii")
         if not hmac.compare_digest(digest, reference.digest_b64):
             raise DigestMismatch("a signed part was changed after signing (digest mismatch)")
