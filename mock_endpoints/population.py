@@ -37,7 +37,7 @@ from mock_endpoints.soap import BODY, ENVELOPE, HEADER, echo_header, fault_envel
 from schemas.citizen_id import parse_citizen_id
 from schemas.dossier_code import validate_dossier_code
 from schemas.errors import InvalidWireRecord, SchemaError
-from schemas.files import message_schema, population_wsdl_document
+from schemas.files import XROAD_ID_NS, XROAD_NS, message_schema, population_wsdl_document
 from schemas.wire.population import (
     GET_CITIZEN_REQUEST,
     OPERATION_OF_REQUEST,
@@ -59,7 +59,7 @@ from security.xml import parse_xml
 
 UPSTREAM = "population"
 SOAP_CONTENT_TYPE = "text/xml; charset=utf-8"
-XROAD_NS = "http://x-road.eu/xsd/xroad.xsd"
+SERVICE_CODE = f"{{{XROAD_ID_NS}}}serviceCode"
 REQUIRED_HEADER = ("client", "service", "id", "userId", "issue", "protocolVersion")
 
 
@@ -131,8 +131,13 @@ class PopulationService:
             envelope = self._parse(data)
             header, body = self._parts(envelope)
             self._authenticate(envelope, header)
-            self._check_header(header)
+            service_code = self._check_header(header)
             operation = self._operation(body, soap_action_header)
+            if service_code != operation:
+                raise SoapFault(
+                    FaultCode.INVALID_REQUEST,
+                    "the X-Road header's service names another operation than the Body",
+                )
             payload = self._call(operation, body)
         except SoapFault as fault:
             xroad = None if header is None else list(header)
@@ -202,8 +207,10 @@ class PopulationService:
             ) from exc
 
     @staticmethod
-    def _check_header(header: etree._Element | None) -> None:
-        """Check the X-Road fields; their ``wsu:Id`` (verified already) is dropped on the way."""
+    def _check_header(header: etree._Element | None) -> str:
+        """Check the X-Road fields and return the service's ``serviceCode`` (as X-Road routes a
+        request by it, it must name the Body's operation); their ``wsu:Id`` (verified already)
+        is dropped on the way."""
         found: dict[str, etree._Element] = {}
         if header is not None:
             xroad_prefix = "{" + XROAD_NS + "}"
@@ -243,6 +250,7 @@ class PopulationService:
                 FaultCode.INVALID_REQUEST,
                 "the X-Road header field userId must be VN followed by the official's CCCD",
             ) from exc
+        return (found["service"].findtext(SERVICE_CODE) or "").strip()
 
     @staticmethod
     def _operation(body: etree._Element, soap_action_header: str | None) -> str:

@@ -164,6 +164,24 @@ def test_body_not_matching_the_schema_is_invalid_request(
     assert _fault_code(bytes(response.body))[1] is FaultCode.INVALID_REQUEST
 
 
+def test_service_code_must_name_the_body_operation(
+    service: PopulationService, adapter: Credentials, records: MockRecords
+) -> None:
+    """X-Road routes by serviceCode: a GetCitizen body sent to VerifyCitizen is INVALID_REQUEST."""
+    from schemas.wire.population import build_get_citizen_request
+    from security.wsse import sign_envelope
+
+    citizen_id = records.citizens(1)[0].record.citizen_id
+    body = build_get_citizen_request(citizen_id)
+    misrouted = service.answer(sign_envelope(mock_clients.envelope(body, "VerifyCitizen"), adapter))
+    _, code, faultstring = _fault_code(bytes(misrouted.body))
+    assert code is FaultCode.INVALID_REQUEST
+    assert "service" in faultstring
+    assert citizen_id not in faultstring
+    routed = service.answer(sign_envelope(mock_clients.envelope(body, "GetCitizen"), adapter))
+    assert routed.status_code == 200
+
+
 def test_malformed_xml_and_dtds_are_invalid_requests(service: PopulationService) -> None:
     """Broken XML and DTDs are refused as INVALID_REQUEST, and the fault is still signed."""
     for data in (b"<not-closed", b'<!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>'):
