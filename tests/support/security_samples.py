@@ -60,6 +60,19 @@ def party_with_certificate(
     return Credentials(base.key, cert, party)
 
 
+def expired_party(
+    keys_dir: Path, party: str = "integrator", *, now: dt.datetime | None = None
+) -> Credentials:
+    """A party whose certificate from the folder's CA ended a day before ``now``."""
+    now = now or dt.datetime.now(dt.UTC)
+    return party_with_certificate(
+        keys_dir,
+        party,
+        not_before=now - dt.timedelta(days=30),
+        not_after=now - dt.timedelta(days=1),
+    )
+
+
 def rogue_credentials(party: str = "adapter", *, rsa: bool = False) -> Credentials:
     """Credentials issued by a CA nobody trusts, with the same CN as a real party."""
     ca_key = generate_key(rsa_key=rsa)

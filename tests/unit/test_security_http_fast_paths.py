@@ -38,7 +38,7 @@ from security.http_signatures import verify as verify_module
 from security.keys import Credentials, load_party
 from security.structured_fields import Item, parse_dictionary, serialize_member
 from security.trust import TrustStore
-from tests.support.security_samples import party_with_certificate, rogue_credentials
+from tests.support.security_samples import expired_party, party_with_certificate, rogue_credentials
 
 T0 = 1_800_000_000.0
 URL = "https://adapter.example:8443/v1/citizens/001085000123?purpose=x"
@@ -397,13 +397,7 @@ def test_a_kept_key_is_refused_once_its_certificate_expires(
 
 def test_a_refused_certificate_is_never_kept(dev_keys: Path, trust: TrustStore) -> None:
     """An expired or untrusted certificate is refused on every request, not only the first."""
-    now = dt.datetime.now(dt.UTC)
-    expired = party_with_certificate(
-        dev_keys,
-        "province-app",
-        not_before=now - dt.timedelta(days=30),
-        not_after=now - dt.timedelta(days=1),
-    )
+    expired = expired_party(dev_keys, "province-app")
     for creds, error in ((expired, CertificateExpired), (rogue_credentials("x"), CertificateError)):
         verifier = _static_verifier(creds, trust)
         for _ in range(2):

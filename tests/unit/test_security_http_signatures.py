@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import shutil
 from pathlib import Path
@@ -34,7 +33,7 @@ from security.keys import Credentials, load_party
 from security.pki import cert_pem
 from security.replay import MemoryReplayCache
 from security.trust import TrustStore
-from tests.support.security_samples import party_with_certificate, rogue_credentials
+from tests.support.security_samples import expired_party, rogue_credentials
 
 T0 = 1_800_000_000.0
 URL = "https://adapter.example:8443/v1/dossiers/000.00.04.H04-261126-0007/events?x=1"
@@ -335,13 +334,7 @@ def test_untrusted_certificate_is_refused(dev_keys: Path, tmp_path: Path, clock:
 
 def test_expired_certificate_is_refused(dev_keys: Path, trust: TrustStore) -> None:
     """A registered client whose certificate has expired: certificate_expired."""
-    now = dt.datetime.now(dt.UTC)
-    creds = party_with_certificate(
-        dev_keys,
-        "province-app",
-        not_before=now - dt.timedelta(days=30),
-        not_after=now - dt.timedelta(days=1),
-    )
+    creds = expired_party(dev_keys, "province-app")
     verifier = HttpVerifier(StaticKeyResolver({"province-app": creds.certificate}, trust), None)
     headers = _signed(HttpSigner(creds))
     assert _reason(verifier, headers, CertificateError) == "certificate_expired"

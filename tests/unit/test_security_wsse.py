@@ -29,6 +29,7 @@ from security.trust import TrustStore
 from security.xml import XmlLimits
 from tests.support.security_samples import (
     envelope_bytes,
+    expired_party,
     party_with_certificate,
     rogue_credentials,
 )
@@ -383,9 +384,7 @@ def test_untrusted_certificate_is_refused(trust: TrustStore) -> None:
 
 def test_expired_certificate_is_refused(dev_keys: Path, trust: TrustStore) -> None:
     """Signed by an expired certificate of the trusted CA: certificate_expired."""
-    creds = party_with_certificate(
-        dev_keys, not_before=NOW - dt.timedelta(days=30), not_after=NOW - dt.timedelta(days=1)
-    )
+    creds = expired_party(dev_keys, now=NOW)
     data = wsse.sign_envelope(envelope_bytes(), creds, now=NOW)
     assert _reason(data, trust, CertificateError) == "certificate_expired"
 

@@ -27,6 +27,7 @@ from security.wsse import verify as verify_module
 from security.xml import LIBXML2_MAX_DEPTH, XmlLimits, parse_xml
 from tests.support.security_samples import (
     envelope_bytes,
+    expired_party,
     party_with_certificate,
     rogue_credentials,
 )
@@ -240,12 +241,7 @@ def test_a_cached_acceptance_lets_no_other_certificate_through(
     """With the adapter's certificate cached as accepted, an expired and an untrusted
     certificate of the same party are refused, and still refused when presented again."""
     assert wsse.verify_envelope(signed, trust, now=NOW).party == "adapter"
-    expired = party_with_certificate(
-        dev_keys,
-        "adapter",
-        not_before=NOW - dt.timedelta(days=30),
-        not_after=NOW - dt.timedelta(days=1),
-    )
+    expired = expired_party(dev_keys, "adapter", now=NOW)
     rogue = rogue_credentials("adapter")
     for credentials, error in ((expired, CertificateExpired), (rogue, UntrustedCertificate)):
         data = wsse.sign_envelope(envelope_bytes(), credentials, now=NOW)
