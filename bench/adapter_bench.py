@@ -50,7 +50,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -59,17 +58,16 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from harness import cpu_seconds, free_port, start_child, thread_cpu_seconds  # noqa: E402
+from harness import (  # noqa: E402
+    cpu_seconds,
+    free_port,
+    get_citizen_envelope,
+    start_child,
+    thread_cpu_seconds,
+)
 from lxml import etree  # noqa: E402
 
 from connectors.http_client import ConnectionPool  # noqa: E402
-from schemas.wire import population as wire  # noqa: E402
-from schemas.wire.xroad import (  # noqa: E402
-    XRoadClient,
-    XRoadHeader,
-    XRoadService,
-    build_header_elements,
-)
 from security.http_signatures import (  # noqa: E402
     HttpSigner,
     HttpVerifier,
@@ -81,7 +79,6 @@ from security.trust import TrustStore  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "adapter.json"
 OFFICIAL = "VN001090000001"
-SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 GOAL = 0.5
 XROAD_FIELD_RATIO = 110 / 1000
 
@@ -200,24 +197,7 @@ async def drive(
 
 def soap_envelope(citizen_id: str, issue: str) -> bytes:
     """An unsigned GetCitizen request envelope, as a provincial system would send it."""
-    header = XRoadHeader(
-        client=XRoadClient(member_code="H04", subsystem_code="lienthong"),
-        service=XRoadService(
-            member_code="CSDLQGDC",
-            service_code="GetCitizen",
-            subsystem_code="population",
-            service_version="v1",
-        ),
-        message_id=str(uuid.uuid4()),
-        user_id=OFFICIAL,
-        issue=issue,
-    )
-    envelope = etree.Element(f"{{{SOAP_NS}}}Envelope", nsmap={"soapenv": SOAP_NS})
-    head = etree.SubElement(envelope, f"{{{SOAP_NS}}}Header")
-    for element in build_header_elements(header):
-        head.append(element)
-    body = etree.SubElement(envelope, f"{{{SOAP_NS}}}Body")
-    body.append(wire.build_get_citizen_request(citizen_id))
+    envelope = get_citizen_envelope(citizen_id, user_id=OFFICIAL, issue=issue)
     return bytes(etree.tostring(envelope, xml_declaration=True, encoding="UTF-8"))
 
 

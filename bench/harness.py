@@ -10,10 +10,48 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import IO
 
+from lxml import etree
+
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from schemas.wire.population import build_get_citizen_request  # noqa: E402
+from schemas.wire.xroad import (  # noqa: E402
+    XRoadClient,
+    XRoadHeader,
+    XRoadService,
+    build_header_elements,
+)
+
+SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
+
+
+def get_citizen_envelope(
+    citizen_id: str, *, user_id: str, issue: str, nsmap: dict[str, str] | None = None
+) -> etree._Element:
+    """An unsigned GetCitizen request envelope as a provincial system builds it (a fresh
+    message id each time); ``nsmap`` is declared on the Envelope beside ``soapenv``."""
+    header = XRoadHeader(
+        client=XRoadClient(member_code="H04", subsystem_code="motcua"),
+        service=XRoadService(
+            member_code="CSDLQGDC",
+            service_code="GetCitizen",
+            subsystem_code="population",
+            service_version="v1",
+        ),
+        message_id=str(uuid.uuid4()),
+        user_id=user_id,
+        issue=issue,
+    )
+    envelope = etree.Element(f"{{{SOAP_NS}}}Envelope", nsmap={"soapenv": SOAP_NS, **(nsmap or {})})
+    etree.SubElement(envelope, f"{{{SOAP_NS}}}Header").extend(build_header_elements(header))
+    etree.SubElement(envelope, f"{{{SOAP_NS}}}Body").append(build_get_citizen_request(citizen_id))
+    return envelope
 
 
 def free_port() -> int:

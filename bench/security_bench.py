@@ -39,7 +39,6 @@ import platform
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -51,27 +50,19 @@ from lxml import etree
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from harness import get_citizen_envelope  # noqa: E402
+
 from mock_endpoints.data import SyntheticData  # noqa: E402
 from mock_endpoints.faults import FaultPlan  # noqa: E402
 from mock_endpoints.population import PopulationService  # noqa: E402
 from mock_endpoints.records import MockRecords  # noqa: E402
-from schemas.wire.population import build_get_citizen_request  # noqa: E402
-from schemas.wire.xroad import (  # noqa: E402
-    XRoadClient,
-    XRoadHeader,
-    XRoadService,
-    build_header_elements,
-)
 from security.http_signatures import HttpSigner, HttpVerifier, TrustedKeyDirectory  # noqa: E402
 from security.keys import Credentials, load_party  # noqa: E402
 from security.pki import init_dev_pki  # noqa: E402
 from security.replay import MemoryReplayCache  # noqa: E402
 from security.trust import TrustStore  # noqa: E402
 from security.wsse import (  # noqa: E402
-    BODY,
-    HEADER,
     SIGNING_NSMAP,
-    SOAP11_NS,
     WSU_ID,
     WSU_NS,
     sign_envelope,
@@ -127,21 +118,12 @@ def _json_body() -> bytes:
 
 def _get_citizen_request(citizen_id: str, credentials: Credentials | None) -> bytes:
     """A GetCitizen envelope as a provincial system sends it (signed unless no credentials)."""
-    header = XRoadHeader(
-        client=XRoadClient(member_code="H04", subsystem_code="motcua"),
-        service=XRoadService(
-            member_code="CSDLQGDC",
-            service_code="GetCitizen",
-            subsystem_code="population",
-            service_version="v1",
-        ),
-        message_id=str(uuid.uuid4()),
+    root = get_citizen_envelope(
+        citizen_id,
         user_id="VN001085000123",
         issue="000.00.04.H04-261126-0007",
+        nsmap=SIGNING_NSMAP,
     )
-    root = etree.Element(f"{{{SOAP11_NS}}}Envelope", nsmap={"soapenv": SOAP11_NS, **SIGNING_NSMAP})
-    etree.SubElement(root, HEADER).extend(build_header_elements(header))
-    etree.SubElement(root, BODY).append(build_get_citizen_request(citizen_id))
     if credentials is None:
         return etree.tostring(root)
     return sign_envelope(root, credentials)
