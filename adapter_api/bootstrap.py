@@ -260,7 +260,7 @@ def build_container(settings: Settings) -> Container:
         read_engine=read_engine,
         log_group=log_group,
     )
-    if settings.sandbox:
+    if settings.sandbox and settings.sandbox_mocks:
         mock_app = create_mock_app(MockSettings(keys_dir=keys, seed=settings.mock_seed))
         container.services.append(
             EmbeddedServer(

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     mock_host: str = "127.0.0.1"
     mock_port: int = Field(8001, ge=0, le=65535)
     mock_seed: int = 42
+    sandbox_mocks: bool = Field(
+        True, description="in sandbox mode, serve the mock endpoints from this process"
+    )
     population_url: str | None = None
     registry_url: str | None = None
     portal_url: str | None = None
@@ -65,6 +68,16 @@ class Settings(BaseSettings):
     )
     signature_ttl_seconds: int = Field(60, gt=0, le=300)
     max_skew_seconds: int = Field(60, ge=0)
+
+    # Processes.
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description=(
+            "adapter processes sharing the port; more than one needs replay_cache_url (Redis)"
+        ),
+    )
 
     # Sync worker.
     run_worker: bool = Field(True, description="run the outbox worker inside the API process")
