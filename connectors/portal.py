@@ -13,7 +13,10 @@ Answers carry ``error_code`` ("0"/"00"/0 is success). Batch answers carry one re
 they are returned as a ``BatchResult`` (each item ok or with its error), never raised, so the
 caller can act per dossier. Codes map to the error tree: "-1" session expired (re-login),
 "1" ``InvalidRequest``, "2" ``NotFound``, "3" ``AlreadyExists``, "4" ``IllegalMove``,
-"5" ``OutOfOrder``, "6"/"7" ``UpstreamRejected``, "9" ``UpstreamUnavailable`` (retried).
+"5" ``OutOfOrder``, "6"/"7"/"8" ``UpstreamRejected``, "9" ``UpstreamUnavailable`` (retried).
+"8" (``madonvi`` not the unit the session logged in for) is permanent: the connector sends
+``agency_code`` both as the login's ``dstcode`` and as ``madonvi``, so neither a retry nor a
+new session can change the answer.
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ ERROR_CODES: Final[dict[str, tuple[str, type[ConnectorError]]]] = {
     "5": ("OUT_OF_ORDER", OutOfOrder),
     "6": ("BAD_CREDENTIALS", UpstreamRejected),
     "7": ("BAD_SIGNATURE", UpstreamRejected),
+    "8": ("UNIT_MISMATCH", UpstreamRejected),
     "9": ("UNAVAILABLE", UpstreamUnavailable),
 }
 SESSION_EXPIRED: Final = "-1"

@@ -4,7 +4,9 @@
     JSON ``{"username", "password"}`` and a ``dstcode`` header (the calling unit) →
     ``{"error_code": "0", "session", "expires_in"}``.
 ``POST /portal/api``
-    JSON ``{"session", "madonvi", "service", …}``; ``service`` one of
+    JSON ``{"session", "madonvi", "service", …}``; ``madonvi`` must be the unit the session
+    logged in for (its ``dstcode``), else ``error_code`` "8" and nothing is read or changed;
+    ``service`` one of
 
     - ``TraCuuHoSo`` (``mahoso``) → ``result``: the dossier held, or ``[]``;
     - ``DongBoHoSoMC`` (``isUpdating``, ``data: [dossier records]``) → ``results`` per record;
@@ -137,10 +139,11 @@ class PortalService:
         """``POST /portal/api``."""
         try:
             payload = _json_object(call.body)
-            self.state.check_session(payload.get("session"))
+            session = self.state.check_session(payload.get("session"))
             madonvi = payload.get("madonvi")
             if not isinstance(madonvi, str) or not madonvi.strip():
                 raise PortalError(codes.INVALID_INPUT, "madonvi is required")
+            session.check_unit(madonvi)
             service = payload.get("service")
             if service not in SERVICES:
                 raise PortalError(codes.INVALID_INPUT, "service is not one the portal offers")

@@ -14,6 +14,7 @@ methods here and answers with their results.
     "5"   out of order (a new progress step whose ``ThuTu`` is not after the last one applied)
     "6"   wrong credentials (login)
     "7"   bad or missing signature (RFC 9421)
+    "8"   ``madonvi`` is not the unit the session was opened for (its login's ``dstcode``)
     "9"   internal error / temporarily unavailable (fault injection, HTTP 503)
 
 Batch services (``DongBoHoSoMC``, ``CapNhatTienDoHoSoMC``) answer one result per item in
@@ -53,6 +54,7 @@ ILLEGAL_MOVE = "4"
 OUT_OF_ORDER = "5"
 BAD_CREDENTIALS = "6"
 BAD_SIGNATURE = "7"
+UNIT_MISMATCH = "8"
 UNAVAILABLE = "9"
 
 MAX_BATCH = 500
@@ -66,6 +68,15 @@ class Session:
     username: str
     dstcode: str
     expires_at: float
+
+    def check_unit(self, madonvi: str) -> None:
+        """``PortalError`` "8" unless ``madonvi`` is the unit this session logged in for.
+
+        A session opened for one unit neither reads nor writes another unit's dossiers. The
+        message names neither unit.
+        """
+        if madonvi.strip() != self.dstcode:
+            raise PortalError(UNIT_MISMATCH, "madonvi is not the unit this session was opened for")
 
 
 @dataclass
@@ -381,6 +392,7 @@ __all__ = [
     "OUT_OF_ORDER",
     "SESSION_EXPIRED",
     "UNAVAILABLE",
+    "UNIT_MISMATCH",
     "HeldDossier",
     "PortalState",
     "ProgressEntry",

@@ -262,6 +262,29 @@ async def test_wrong_password_is_rejected_permanently(dev_keys: Path, mock: Mock
     assert c.resilience.attempts == 1
 
 
+async def test_unit_mismatch_is_rejected_permanently(dev_keys: Path, mock: MockServer) -> None:
+    """error_code 8 (madonvi not the session's unit): UpstreamRejected, one attempt, no re-login.
+
+    The connector's unit is changed after it logged in, so its cached session belongs to the
+    former unit; the portal refuses the write and stores nothing.
+    """
+    c = make(dev_keys, f"{mock.url}/portal")
+    record = dossier()
+    try:
+        await c.list_procedures(context())
+        attempts = c.resilience.attempts
+        c.agency_code = "000.00.05.H05"
+        with pytest.raises(UpstreamRejected) as info:
+            await c.sync_dossiers([record], is_updating=False, ctx=context())
+    finally:
+        await c.aclose()
+    assert info.value.fault_code == "UNIT_MISMATCH"
+    assert not info.value.retryable
+    assert c.resilience.attempts == attempts + 1
+    assert c.sessions.fetches == 1
+    assert mock.admin.get(f"/_admin/portal/dossiers/{record.code}").status_code == 404
+
+
 async def test_login_password_is_not_recorded(dev_keys: Path, mock: MockServer) -> None:
     """The login exchange is recorded without its body (it holds the password)."""
     recorder = MemoryRecorder()

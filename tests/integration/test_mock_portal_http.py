@@ -19,6 +19,7 @@ from tests.support.mock_clients import SignedClient
 from tests.support.servers import serve_app
 
 AGENCY = "000.00.04.H04"
+OTHER_UNIT = "000.00.05.H05"
 RECEIVED = datetime(2026, 11, 26, 8, 0, tzinfo=VN_TZ)
 _serial = iter(range(1, 10_000))
 
@@ -71,19 +72,32 @@ class Portal:
         self.client = client
         self.session = self.login()
 
-    def login(self) -> str:
+    def login(self, dstcode: str = AGENCY) -> str:
         response = self.client.json(
             "POST",
             "/portal/login",
             {"username": "lienthong", "password": "sandbox"},
-            headers={"dstcode": AGENCY},
+            headers={"dstcode": dstcode},
         )
         assert response.json()["error_code"] == "0", response.text
         session: str = response.json()["session"]
         return session
 
-    def call(self, service: str, *, timeout: float | None = None, **fields: Any) -> httpx.Response:
-        payload = {"session": self.session, "madonvi": AGENCY, "service": service, **fields}
+    def call(
+        self,
+        service: str,
+        *,
+        timeout: float | None = None,
+        madonvi: str = AGENCY,
+        session: str | None = None,
+        **fields: Any,
+    ) -> httpx.Response:
+        payload = {
+            "session": self.session if session is None else session,
+            "madonvi": madonvi,
+            "service": service,
+            **fields,
+        }
         return self.client.json("POST", "/portal/api", payload, timeout=timeout)
 
     def sync(self, records: list[dict[str, str]], *, updating: bool) -> dict[str, Any]:
@@ -237,6 +251,53 @@ def test_sessions_expire_with_time(dev_keys: Path) -> None:
         assert portal.call("LayDanhSachTTHC").json()["error_code"] == "0"
         time.sleep(0.6)
         assert portal.call("LayDanhSachTTHC").json()["error_code"] == "-1"
+
+
+def _refused_for_unit(portal: Portal, response: httpx.Response) -> None:
+    """``response`` is the portal's unit-mismatch refusal: HTTP 200, "8", signed, no data."""
+    assert response.status_code == 200
+    assert portal.client.check(response, "portal") == "portal"
+    answer = response.json()
+    assert answer == {
+        "error_code": "8",
+        "message": "madonvi is not the unit this session was opened for",
+    }
+    assert AGENCY not in response.text
+    assert OTHER_UNIT not in response.text
+
+
+def test_madonvi_of_another_unit_is_refused_and_changes_nothing(
+    portal: Portal, mock: tuple[str, MockState]
+) -> None:
+    """A call whose madonvi is not its session's unit answers "8" and reads or changes nothing.
+
+    Both ways: this unit's session naming another unit, and another unit's session naming
+    this unit (the dossier's own). The unit's own calls still work afterwards.
+    """
+    code = new_code()
+    assert portal.sync([dossier(code)], updating=False)["error_code"] == "0"
+    before = _held(mock[0], code)
+    fresh = new_code()
+    other_session = portal.login(dstcode=OTHER_UNIT)
+    for session, madonvi in ((portal.session, OTHER_UNIT), (other_session, AGENCY)):
+        calls = [
+            ("DongBoHoSoMC", {"isUpdating": "true", "data": [dossier(code, status=2)]}),
+            ("DongBoHoSoMC", {"isUpdating": "false", "data": [dossier(fresh)]}),
+            ("CapNhatTienDoHoSoMC", {"data": [progress(code, 1, 2)]}),
+            ("TraCuuHoSo", {"mahoso": code}),
+            ("LayThuTuc", {"maTTHC": "1.000894"}),
+        ]
+        for service, fields in calls:
+            response = portal.call(service, session=session, madonvi=madonvi, **fields)
+            _refused_for_unit(portal, response)
+    assert _held(mock[0], code) == before
+    assert httpx.get(f"{mock[0]}/_admin/portal/dossiers/{fresh}").status_code == 404
+    update = portal.call("CapNhatTienDoHoSoMC", data=[progress(code, 1, 2)]).json()
+    assert update["error_code"] == "0"
+    assert update["results"][0]["duplicate"] is False
+    assert _held(mock[0], code)["status"] == 2
+    own = portal.call("LayDanhSachTTHC", session=other_session, madonvi=OTHER_UNIT)
+    assert own.json()["error_code"] == "0"
 
 
 def test_wrong_password_is_refused(portal: Portal) -> None:

@@ -56,6 +56,7 @@ def portal(dev_keys: Path) -> PortalConnector:
         ("5", OutOfOrder, "OUT_OF_ORDER"),
         ("6", UpstreamRejected, "BAD_CREDENTIALS"),
         ("7", UpstreamRejected, "BAD_SIGNATURE"),
+        ("8", UpstreamRejected, "UNIT_MISMATCH"),
         ("9", UpstreamUnavailable, "UNAVAILABLE"),
         ("42", UpstreamRejected, "PORTAL_42"),
         (True, UpstreamRejected, "PORTAL_?"),

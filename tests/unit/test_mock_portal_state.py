@@ -75,6 +75,18 @@ def test_login_gives_a_session_that_expires(state: PortalState, clock: Clock) ->
     assert caught.value.error_code == codes.SESSION_EXPIRED
 
 
+def test_session_serves_only_its_own_unit(state: PortalState) -> None:
+    """madonvi must be the login's dstcode (surrounding spaces aside, case kept), else "8"."""
+    session = state.login("lienthong", "sandbox", "000.00.04.H04")
+    session.check_unit("000.00.04.H04")
+    session.check_unit(" 000.00.04.H04 ")
+    for other in ("000.00.05.H05", "000.00.04.h04", "000.00.04.H04X"):
+        with pytest.raises(PortalError) as caught:
+            session.check_unit(other)
+        assert caught.value.error_code == codes.UNIT_MISMATCH
+        assert other.strip() not in caught.value.message
+
+
 def test_wrong_password_and_missing_dstcode_are_refused(state: PortalState) -> None:
     """Wrong credentials answer "6"; a login without dstcode answers "1"."""
     with pytest.raises(PortalError) as caught:
