@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from adapter_api.background import EmbeddedServer
 from adapter_api.clients import ClientConfigError, ClientRegistry, load_clients, sandbox_clients
 from adapter_api.container import Container, ReadinessCheck
-from adapter_api.metrics import BREAKER_VALUES, Metrics
+from adapter_api.metrics import BREAKER_VALUES, Metrics, MetricsRefresh
 from adapter_api.settings import Settings
 from connectors.base import BreakerSettings, RetrySettings, Timeouts
 from connectors.factory import Connectors, ConnectorsConfig, build_connectors
@@ -239,7 +239,7 @@ def build_container(settings: Settings) -> Container:
         group=log_group,
     )
     connectors = build_connectors(connectors_config(settings), recorder=message_log, trust=trust)
-    metrics = Metrics()
+    metrics = Metrics.for_process()
     metrics.watch_log_group(log_group)
     outbox = SqlOutbox(engine)
     metrics.on_scrape(_metrics_refresh(metrics, connectors, outbox))
@@ -260,6 +260,8 @@ def build_container(settings: Settings) -> Container:
         read_engine=read_engine,
         log_group=log_group,
     )
+    if metrics.multiprocess_dir is not None:
+        container.services.append(MetricsRefresh(metrics))
     if settings.sandbox and settings.sandbox_mocks:
         mock_app = create_mock_app(MockSettings(keys_dir=keys, seed=settings.mock_seed))
         container.services.append(

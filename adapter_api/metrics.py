@@ -10,10 +10,22 @@
   message-log / access-log group commit and the records they held (records per transaction is
   how much one commit, one fsync on SQLite, serves);
 * the default registry's collectors (the sync worker's, the process's) are served after them.
+
+Several worker processes (``serve --workers N``) share their counts through prometheus_client's
+multiprocess mode: the supervisor sets ``PROMETHEUS_MULTIPROC_DIR`` before the workers start,
+every value then lives in a file of that folder, and ``/metrics`` (whichever worker answers)
+adds up all of them. The gauges say how they combine: the worst breaker state of the live
+workers, the outbox depth last measured. Each worker refreshes its gauges and its group-commit
+counts every few seconds (:class:`MetricsRefresh`), not only when it answers a scrape. The
+process collector's figures (memory, CPU) are per process and are not served in that mode.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import os
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -28,8 +40,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import CounterMetricFamily, Metric
-from prometheus_client.registry import Collector
+from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from connectors.errors import (
@@ -42,6 +53,10 @@ from connectors.errors import (
 )
 from store.message_log.group_commit import GroupCommit
 
+log = logging.getLogger("lienthong.api")
+
+#: set by ``serve --workers N`` before its workers start (prometheus_client reads it at import)
+MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 BREAKER_VALUES = {"closed": 0, "half_open": 1, "open": 2}
@@ -69,7 +84,9 @@ def result_of(exc: BaseException | None) -> str:
 class Metrics:
     """The process's collectors; ``render()`` is what ``/metrics`` answers."""
 
-    def __init__(self) -> None:
+    def __init__(self, multiprocess_dir: str | None = None) -> None:
+        #: the folder the workers' values are shared in, or None for one process
+        self.multiprocess_dir = multiprocess_dir
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "lienthong_http_requests",
@@ -102,32 +119,66 @@ class Metrics:
             "Circuit breaker state per upstream: 0 closed, 1 half-open, 2 open",
             ["upstream"],
             registry=self.registry,
+            multiprocess_mode="livemax",
         )
         self.outbox_depth = Gauge(
             "lienthong_outbox_depth",
             "Dossier messages waiting in the outbox for the portal",
+            registry=self.registry,
+            multiprocess_mode="livemostrecent",
+        )
+        self.log_transactions = Counter(
+            "lienthong_log_transactions",
+            "Transactions committed by the message-log / access-log group commit",
+            registry=self.registry,
+        )
+        self.log_records = Counter(
+            "lienthong_log_records",
+            "Message-log and access-log records committed by the group commit",
             registry=self.registry,
         )
         self._refreshers: list[Callable[[], Awaitable[None]]] = []
         # labelled children, looked up once (``labels()`` takes a lock and validates each time)
         self._upstream_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
 
+    @classmethod
+    def for_process(cls) -> Metrics:
+        """This process's metrics, shared with the other workers when the supervisor says so."""
+        return cls(os.environ.get(MULTIPROCESS_VARIABLE) or None)
+
     def watch_log_group(self, group: GroupCommit) -> None:
-        """Serve the log group commit's counters (``lienthong_log_*``)."""
-        self.registry.register(_GroupCommitCollector(group))
+        """Count the log group commit's transactions and records (``lienthong_log_*``)."""
+        counted = [0, 0]
+
+        async def count() -> None:
+            transactions, records = group.transactions, group.items
+            self.log_transactions.inc(transactions - counted[0])
+            self.log_records.inc(records - counted[1])
+            counted[:] = [transactions, records]
+
+        self.on_scrape(count)
 
     def on_scrape(self, refresh: Callable[[], Awaitable[None]]) -> None:
         """Run ``refresh`` before each scrape (to set gauges such as breaker state)."""
         self._refreshers.append(refresh)
 
+    async def refresh(self) -> None:
+        """Run the scrape-time refreshers (gauges, group-commit counts)."""
+        for refresh in self._refreshers:
+            await refresh()
+
     async def render(self) -> bytes:
         """The text exposition format, after refreshing the gauges.
 
-        The process-wide default registry (the sync worker's counters, process memory and CPU)
-        is appended to this adapter's own.
+        One process: the process-wide default registry (the sync worker's counters, process
+        memory and CPU) is appended to this adapter's own. Several: the sum over all workers'
+        files, the sync worker's counters among them.
         """
-        for refresh in self._refreshers:
-            await refresh()
+        await self.refresh()
+        if self.multiprocess_dir is not None:
+            shared = CollectorRegistry()
+            MultiProcessCollector(shared, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
+            return generate_latest(shared)
         return generate_latest(self.registry) + generate_latest(REGISTRY)
 
     @contextmanager
@@ -153,23 +204,39 @@ class Metrics:
             children[1].inc()
 
 
-class _GroupCommitCollector(Collector):
-    """The counters a :class:`GroupCommit` keeps, read when scraped."""
+class MetricsRefresh:
+    """Refreshes a worker's gauges and counts every ``interval`` seconds (several workers).
 
-    def __init__(self, group: GroupCommit) -> None:
-        self._group = group
+    With one process the refresh at scrape time is enough; with several, the worker answering a
+    scrape can refresh only its own values, so each keeps its files fresh on its own.
+    """
 
-    def collect(self) -> Iterator[Metric]:
-        yield CounterMetricFamily(
-            "lienthong_log_transactions",
-            "Transactions committed by the message-log / access-log group commit",
-            value=self._group.transactions,
-        )
-        yield CounterMetricFamily(
-            "lienthong_log_records",
-            "Message-log and access-log records committed by the group commit",
-            value=self._group.items,
-        )
+    name = "metrics-refresh"
+
+    def __init__(self, metrics: Metrics, *, interval: float = 5.0) -> None:
+        self._metrics = metrics
+        self._interval = interval
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Start refreshing in the background."""
+        self._task = asyncio.create_task(self._run(), name=self.name)
+
+    async def stop(self) -> None:
+        """Stop refreshing."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                await self._metrics.refresh()
+            except Exception as exc:
+                log.warning("metrics refresh failed (%s)", type(exc).__name__)
 
 
 class MetricsMiddleware:
@@ -211,4 +278,12 @@ class MetricsMiddleware:
             children[1].observe(time.perf_counter() - started)
 
 
-__all__ = ["BREAKER_VALUES", "PROMETHEUS_CONTENT_TYPE", "Metrics", "MetricsMiddleware", "result_of"]
+__all__ = [
+    "BREAKER_VALUES",
+    "MULTIPROCESS_VARIABLE",
+    "PROMETHEUS_CONTENT_TYPE",
+    "Metrics",
+    "MetricsMiddleware",
+    "MetricsRefresh",
+    "result_of",
+]

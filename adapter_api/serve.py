@@ -8,9 +8,13 @@ the database come from ``LIENTHONG_*`` settings and nothing is created.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import importlib.util
 import logging
+import socket
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +33,7 @@ def _settings(
     mock_port: int | None,
     clients: Path | None,
     database_url: str | None,
+    workers: int | None = None,
 ) -> Settings:
     overrides: dict[str, object] = {}
     for name, value in (
@@ -40,6 +45,7 @@ def _settings(
         ("mock_port", mock_port),
         ("clients_file", clients),
         ("database_url", database_url),
+        ("workers", workers),
     ):
         if value is not None:
             overrides[name] = value
@@ -68,39 +74,68 @@ def _banner(settings: Settings, actual_mock_port: int | None) -> str:
     return "\n".join(lines)
 
 
-def run_server(app: Any, *, host: str, port: int, log_level: str = "info") -> None:
+def run_server(
+    app: Any,
+    *,
+    host: str,
+    port: int,
+    log_level: str = "info",
+    sockets: list[socket.socket] | None = None,
+    on_started: Callable[[], object] | None = None,
+) -> bool:
     """Serve ``app`` with uvicorn as ``lienthong serve`` does (the adapter bench uses it too).
 
-    One worker on uvloop with the httptools parser (both come with ``uvicorn[standard]``), no
-    access log (the metrics and the structured logs say what is needed, without personal data),
-    no proxy headers, no ``server`` header. Everything built at start-up (the bound WSDL, the
-    models, the routes) is moved out of the garbage collector's reach first (``gc.freeze``):
-    measured under load, each full collection otherwise walks it for ~60 ms.
+    On uvloop with the httptools parser (both come with ``uvicorn[standard]``), no access log
+    (the metrics and the structured logs say what is needed, without personal data), no proxy
+    headers, no ``server`` header; on ``sockets`` already bound (``--workers``) or on
+    ``host:port``; ``on_started`` is called once the server accepts connections. Everything
+    built at start-up (the bound WSDL, the models, the routes) is moved out of the garbage
+    collector's reach first (``gc.freeze``): measured under load, each full collection otherwise
+    walks it for ~60 ms. Returns whether the server started.
     """
     import uvicorn
 
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started and on_started is not None:
+                on_started()
+
     gc.collect()
     gc.freeze()
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level=log_level,
-        lifespan="on",
-        loop="uvloop" if importlib.util.find_spec("uvloop") is not None else "asyncio",
-        http="httptools",
-        access_log=False,
-        proxy_headers=False,
-        server_header=False,
+    server = Server(
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level=log_level,
+            lifespan="on",
+            loop="uvloop" if importlib.util.find_spec("uvloop") is not None else "asyncio",
+            http="httptools",
+            access_log=False,
+            proxy_headers=False,
+            server_header=False,
+        )
     )
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C once it has stopped
+        server.run(sockets=sockets)
+    return server.started
 
 
-def _configure_logging(level: str) -> None:
-    """One line per record on stderr, each with the request id it belongs to."""
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket the workers of ``serve --workers N`` share."""
+    import uvicorn
+
+    return uvicorn.Config(app="adapter_api.app:create_app", host=host, port=port).bind_socket()
+
+
+def configure_logging(level: str, *, worker: int | None = None) -> None:
+    """One line per record on stderr, each with the request id (and worker) it belongs to."""
     handler = logging.StreamHandler()
     handler.addFilter(RequestIdLogFilter())
+    where = "" if worker is None else f" worker-{worker}"
     handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+        logging.Formatter(f"%(asctime)s %(levelname)s %(name)s{where} [%(request_id)s] %(message)s")
     )
     root = logging.getLogger()
     root.addHandler(handler)
@@ -135,6 +170,12 @@ def _configure_logging(level: str) -> None:
     help="clients file (JSON or TOML); sandbox clients when absent",
 )
 @click.option("--database-url", default=None, help="SQLAlchemy URL (PostgreSQL for production)")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="adapter processes sharing the port; more than one needs LIENTHONG_REPLAY_CACHE_URL [1]",
+)
 @click.option("--log-level", default="info", show_default=True)
 def serve(
     host: str | None,
@@ -145,22 +186,32 @@ def serve(
     mock_port: int | None,
     clients: Path | None,
     database_url: str | None,
+    workers: int | None,
     log_level: str,
 ) -> None:
     """Run the adapter API (sandbox by default: mocks, development keys, SQLite)."""
     from adapter_api.app import create_app
     from adapter_api.bootstrap import build_container, prepare
+    from adapter_api.workers import STARTUP_FAILURE, Supervisor, check_workers
 
-    _configure_logging(log_level)
-    settings = _settings(host, port, keys, data, sandbox, mock_port, clients, database_url)
+    configure_logging(log_level)
+    settings = _settings(host, port, keys, data, sandbox, mock_port, clients, database_url, workers)
     try:
+        check_workers(settings)
         prepare(settings)
-        container = build_container(settings)
+        if settings.workers > 1:
+            listener = bind(settings.host, settings.port)
+        else:
+            container = build_container(settings)
     except Exception as exc:
         raise click.ClickException(f"cannot start: {exc}") from exc
     click.echo(_banner(settings, None))
-    app = create_app(container)
-    run_server(app, host=settings.host, port=settings.port, log_level=log_level)
+    if settings.workers > 1:
+        sys.exit(Supervisor(settings, listener, log_level).run())
+    if not run_server(
+        create_app(container), host=settings.host, port=settings.port, log_level=log_level
+    ):
+        sys.exit(STARTUP_FAILURE)
 
 
-__all__ = ["run_server", "serve"]
+__all__ = ["bind", "configure_logging", "run_server", "serve"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from adapter_api.metrics import Metrics, result_of
@@ -65,7 +67,7 @@ def test_upstream_call_counts_each_call_with_cached_children() -> None:
 
 
 def test_log_group_commit_counters_are_served() -> None:
-    """The log group commit's transactions and records are read when the registry is scraped."""
+    """The log group commit's transactions and records are counted when metrics are refreshed."""
 
     class Group:
         transactions = 4
@@ -74,7 +76,12 @@ def test_log_group_commit_counters_are_served() -> None:
     group = Group()
     metrics = Metrics()
     metrics.watch_log_group(group)  # type: ignore[arg-type]
-    group.transactions = 5
     registry = metrics.registry
+    assert registry.get_sample_value("lienthong_log_transactions_total") == 0.0
+    asyncio.run(metrics.refresh())
+    group.transactions = 5
+    group.items = 31
+    asyncio.run(metrics.refresh())
+    asyncio.run(metrics.refresh())  # a refresh with nothing new adds nothing
     assert registry.get_sample_value("lienthong_log_transactions_total") == 5.0
-    assert registry.get_sample_value("lienthong_log_records_total") == 30.0
+    assert registry.get_sample_value("lienthong_log_records_total") == 31.0

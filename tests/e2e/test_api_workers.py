@@ -1,0 +1,198 @@
+"""``lienthong serve --workers N``: several adapter processes on one port, as operators run it."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from adapter_api.serve import serve
+from security.http_signatures import HttpSigner
+from security.httpx_auth import HttpSignatureAuth
+from security.keys import load_party
+from tests.support.servers import free_port
+
+CALLS = 60
+
+
+@dataclass
+class Running:
+    """A ``serve --workers`` process tree and where it answers."""
+
+    process: subprocess.Popen[str]
+    base_url: str
+    keys: Path
+
+    def workers(self) -> dict[str, int]:
+        """The worker processes by name (``lienthong-w0`` …), children of the supervisor."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        names = {int(pid): _name(int(pid)) for pid in children.read_text().split()}
+        return {name: pid for pid, name in names.items() if name.startswith("lienthong-w")}
+
+    def client(self) -> httpx.Client:
+        """A client signing as ``province-app`` (a new connection per client)."""
+        signer = HttpSigner(load_party(self.keys, "province-app"), ttl=60)
+        return httpx.Client(base_url=self.base_url, auth=HttpSignatureAuth(signer), timeout=10)
+
+    def served(self, route: str) -> float:
+        """``lienthong_http_requests_total`` of ``route`` (status 200) as ``/metrics`` says."""
+        text = httpx.get(self.base_url + "/metrics", timeout=10).text
+        pattern = (
+            rf'lienthong_http_requests_total\{{[^}}]*route="{re.escape(route)}"[^}}]*\}} (\S+)'
+        )
+        return sum(float(value) for value in re.findall(pattern, text))
+
+
+def _name(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _command(port: int, mock_port: int, keys: Path, data: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable, "-m", "adapter_api.cli", "serve", "--workers", "2",
+        "--port", str(port), "--mock-port", str(mock_port),
+        "--keys", str(keys), "--data", str(data), "--log-level", "info", *extra,
+    ]  # fmt: skip
+
+
+def _wait_until(condition: object, seconds: float = 60.0) -> None:
+    assert callable(condition)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError("timed out")
+
+
+def _ready(base_url: str) -> bool:
+    try:
+        return httpx.get(base_url + "/readyz", timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+@contextmanager
+def running_workers(tmp_path: Path, redis_url: str) -> Iterator[Running]:
+    """``serve --workers 2`` in sandbox mode with the shared replay cache; stopped with SIGTERM."""
+    port, mock_port = free_port(), free_port()
+    keys = tmp_path / "keys"
+    environment = {**os.environ, "LIENTHONG_REPLAY_CACHE_URL": redis_url}
+    process = subprocess.Popen(
+        _command(port, mock_port, keys, tmp_path / "data"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=tmp_path,
+        env=environment,
+    )
+    running = Running(process, f"http://127.0.0.1:{port}", keys)
+    try:
+        _wait_until(lambda: process.poll() is not None or _ready(running.base_url))
+        assert process.poll() is None, process.communicate()[0]
+        _wait_until(lambda: len(running.workers()) == 2)
+        yield running
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.communicate(timeout=40)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.communicate()
+
+
+def test_more_than_one_worker_needs_the_shared_replay_cache(tmp_path: Path) -> None:
+    """Without a shared replay cache ``--workers 2`` refuses in one line and creates nothing."""
+    keys, data = tmp_path / "keys", tmp_path / "data"
+    result = CliRunner().invoke(
+        serve,
+        ["--workers", "2", "--keys", str(keys), "--data", str(data)],
+        env={"LIENTHONG_REPLAY_CACHE_URL": ""},
+    )
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1
+    assert "LIENTHONG_REPLAY_CACHE_URL" in lines[0]
+    assert not keys.exists()
+    assert not data.exists()
+
+
+@pytest.mark.slow
+def test_workers_share_the_port_the_nonces_and_the_counts(tmp_path: Path, redis_url: str) -> None:
+    """Two workers answer on one port; a replay is refused whichever worker it reaches; /metrics
+    adds up both; a killed worker is started again and the counts it made are kept; SIGTERM stops
+    all of them cleanly; the sync worker and the mocks run once."""
+    with running_workers(tmp_path, redis_url) as running:
+
+        def call(_: int) -> int:
+            with running.client() as client:
+                return client.get("/v1/services").status_code
+
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            statuses = list(pool.map(call, range(CALLS)))
+        assert statuses == [200] * CALLS
+        for _ in range(4):  # whichever worker answers the scrape counts both
+            assert running.served("/v1/services") == CALLS
+
+        signer = HttpSigner(load_party(running.keys, "province-app"), ttl=60)
+        url = running.base_url + "/v1/services"
+        headers = signer.sign_request("GET", url, {}, b"")
+        answers = [httpx.get(url, headers=headers, timeout=10) for _ in range(8)]
+        assert answers[0].status_code == 200
+        for replayed in answers[1:]:  # fresh connections: any worker may take them
+            assert replayed.status_code == 401
+            assert replayed.json()["code"] == "replayed_nonce"
+
+        before = running.workers()
+        assert sorted(before) == ["lienthong-w0", "lienthong-w1"]
+        os.kill(before["lienthong-w1"], signal.SIGKILL)
+        _wait_until(lambda: len(running.workers()) == 2 and running.workers() != before)
+        _wait_until(lambda: _ready(running.base_url))
+        assert running.served("/v1/services") >= CALLS + 1
+        process = running.process
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=40)
+    assert process.returncode == 0, output
+    assert "starting it again" in output
+    assert output.count("mock-endpoints serving") == 1
+    assert len(re.findall(r"sync worker \S+ starting", output)) == 1
+    assert not [pid for pid in before.values() if Path(f"/proc/{pid}").exists()]
+
+
+@pytest.mark.slow
+def test_a_worker_that_cannot_start_stops_the_server(tmp_path: Path, redis_url: str) -> None:
+    """A configuration every worker fails on (a broken clients file) ends ``serve`` with status 1
+    and says why, instead of restarting workers forever."""
+    clients = tmp_path / "clients.toml"
+    clients.write_text('[[clients]]\nid = "x"\nrole = "no-such-role"\n', encoding="utf-8")
+    command = _command(
+        free_port(), free_port(), tmp_path / "keys", tmp_path / "data", "--clients", str(clients)
+    )
+    completed = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "LIENTHONG_REPLAY_CACHE_URL": redis_url},
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 1, completed.stdout + completed.stderr
+    assert "worker 0 cannot start" in completed.stderr
+    assert "worker 0 did not start" in completed.stderr
