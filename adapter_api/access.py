@@ -20,6 +20,7 @@ from adapter_api.clients import CITIZEN_FIELDS, ApiClient
 from connectors.base import CallContext
 from schemas.times import utc_now
 from store.access_log import AccessLogEntry, insert_lookups
+from store.access_log_keys import KeyRing
 from store.message_log.driver_sql import DriverTransaction
 from store.message_log.group_commit import MAX_BATCH, GroupCommit, Written
 
@@ -27,14 +28,14 @@ from store.message_log.group_commit import MAX_BATCH, GroupCommit, Written
 class AccessLogWriter:
     """Commits access-log entries in batches; ``record`` returns once its entry is committed.
 
-    ``group`` is the group commit to share (the message log's); without one the writer has its
-    own.
+    Rows are keyed with ``key`` (a ring's current key) and carry its id. ``group`` is the group
+    commit to share (the message log's); without one the writer has its own.
     """
 
     def __init__(
         self,
         engine: AsyncEngine,
-        key: bytes,
+        key: bytes | KeyRing,
         *,
         max_batch: int = MAX_BATCH,
         group: GroupCommit | None = None,

@@ -40,8 +40,9 @@ from security.keys import load_party
 from security.pki import dev_pki_exists, init_dev_pki
 from security.replay import MemoryReplayCache, RedisReplayCache, ReplayCache
 from security.trust import TrustStore
+from store.access_log_keys import load_access_log_keys
 from store.db import create_engine, create_sessionmaker, normalize_url, upgrade, upgrade_async
-from store.log_keys import access_log_key, message_log_key
+from store.log_keys import message_log_key
 from store.message_log import BodyCipher, KeyFolderCertificates, SqlMessageLog
 from store.message_log.group_commit import GroupCommit
 from store.outbox import SqlOutbox
@@ -255,7 +256,7 @@ def build_container(settings: Settings) -> Container:
         upstreams=list(connectors),
         engine=engine,
         sessions=sessions,
-        access_log_key=access_log_key(keys),
+        access_log_keys=load_access_log_keys(keys),
         portal=connectors.portal,
         read_engine=read_engine,
         log_group=log_group,

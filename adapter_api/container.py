@@ -26,6 +26,7 @@ from connectors.base import CallContext, ConnectorHealth
 from connectors.portal import PortalConnector
 from schemas.models import Business, Citizen
 from security.http_signatures import HttpSigner, HttpVerifier
+from store.access_log_keys import KeyRing
 from store.db import create_sessionmaker, reader
 from store.message_log.group_commit import GroupCommit
 
@@ -83,7 +84,8 @@ class Container:
     upstreams: Sequence[Upstream]
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
-    access_log_key: bytes
+    #: the access log's key ring as loaded at start (a rotation takes effect at the next start)
+    access_log_keys: KeyRing
     portal: PortalConnector | None = None
     read_engine: AsyncEngine | None = None
     #: the message log's group commit, shared by the access log (one transaction for both)
@@ -101,7 +103,7 @@ class Container:
         # read-only sessions: on SQLite their transactions do not take the write lock
         self.readers = create_sessionmaker(reader(self.read_engine or self.engine))
         self.issues = IssueDirectory(self.readers)
-        self.access_log = AccessLogWriter(self.engine, self.access_log_key, group=self.log_group)
+        self.access_log = AccessLogWriter(self.engine, self.access_log_keys, group=self.log_group)
         self.dossier_writes = DossierWriter(self.sessions)
 
     async def start(self) -> None:

@@ -1,12 +1,18 @@
 """The access log: each lookup of a citizen — who, their organisation, the official, the dossier
 it served, when, which fields were returned — for ``GET /v1/access-log/{citizen_id}``.
 
-Citizens are found by ``citizen_key`` = HMAC-SHA256(key, citizen ID), the key being
-``adapter/accesslog.key`` of the key folder (``store.log_keys.access_log_key``). The clear ID is
+Citizens are found by ``citizen_key`` = HMAC-SHA256(key, citizen ID), and each row keeps
+``key_id``, the public id of the key that made it (``store.log_keys.key_id``). The clear ID is
 not stored: answering "who looked at this citizen" needs only the ID the asker already holds, and
-a copy of the table alone neither says whom it is about nor lists the citizens looked up. Losing
-the key makes the log unsearchable; rotating it means re-keying the rows (see docs/design.md).
-Only field names are stored, never their values.
+a copy of the table alone neither says whom it is about nor lists the citizens looked up.
+
+The key is rotated, not re-keyed (``store.access_log_keys``, ``lienthong log rotate-access-key``):
+new rows are written with the ring's current key, and a search hashes the ID under every key of
+the ring in one query, each hash matched only against rows of its own key id. Rows stored before
+rows recorded their key (``key_id`` NULL) are matched under the ring's legacy key only, the one
+in use before the first rotation. A process keeps the ring it was given (the adapter loads it at
+start), so a rotation reaches it when it restarts. Losing a key of the ring makes its rows
+unsearchable. Only field names are stored, never their values.
 """
 
 from __future__ import annotations
@@ -19,10 +25,13 @@ import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select
+from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.sql import ColumnElement
 
+from store.access_log_keys import KeyRing
 from store.errors import InvalidCursor
+from store.log_keys import key_id
 from store.message_log.driver_sql import DriverStatement, DriverTransaction, StatementBuilder
 from store.tables.access_log import access_log
 from store.types import utc_now
@@ -91,22 +100,33 @@ def _decode_cursor(cursor: str) -> int:
     return int(number)
 
 
-async def record_lookup(session: AsyncSession, entry: AccessLogEntry, *, key: bytes) -> None:
-    """Add ``entry`` to the access log in the session's transaction (the caller commits)."""
-    await session.execute(insert(access_log).values(**_row(entry, key)))
+async def record_lookup(
+    session: AsyncSession, entry: AccessLogEntry, *, key: bytes | KeyRing
+) -> None:
+    """Add ``entry`` to the access log in the session's transaction (the caller commits).
+
+    The row is keyed with ``key`` (a ring's current key) and records that key's id.
+    """
+    current = _current(key)
+    await session.execute(insert(access_log).values(**_row(entry, *current)))
 
 
 async def record_lookups(
-    session: AsyncSession | AsyncConnection, entries: Sequence[AccessLogEntry], *, key: bytes
+    session: AsyncSession | AsyncConnection,
+    entries: Sequence[AccessLogEntry],
+    *,
+    key: bytes | KeyRing,
 ) -> None:
     """Add several entries in one statement (group commit by the API); the caller commits."""
     if entries:
-        await session.execute(insert(access_log), [_row(entry, key) for entry in entries])
+        current = _current(key)
+        await session.execute(insert(access_log), [_row(entry, *current) for entry in entries])
 
 
 #: the columns :func:`insert_lookups` writes, in order
 _COLUMNS = (
     "citizen_key",
+    "key_id",
     "occurred_at",
     "client_id",
     "organisation",
@@ -121,7 +141,7 @@ _INSERTS: dict[str, DriverStatement] = {}
 
 
 async def insert_lookups(
-    tx: DriverTransaction, entries: Sequence[AccessLogEntry], *, key: bytes
+    tx: DriverTransaction, entries: Sequence[AccessLogEntry], *, key: bytes | KeyRing
 ) -> None:
     """:func:`record_lookups` on the database driver, inside a log group commit's transaction
     (``store.message_log.group_commit``): the same rows, without SQLAlchemy's per-statement work.
@@ -132,16 +152,24 @@ async def insert_lookups(
     if statement is None:
         statement = StatementBuilder(access_log, tx.dialect).insert(_COLUMNS)
         _INSERTS[tx.dialect.name] = statement
+    current = _current(key)
     rows = []
     for entry in entries:
-        row = _row(entry, key)
+        row = _row(entry, *current)
         rows.append(tuple(row[name] for name in _COLUMNS))
     tx.queue_many(statement, rows)
 
 
-def _row(entry: AccessLogEntry, key: bytes) -> dict[str, object]:
+def _current(key: bytes | KeyRing) -> tuple[bytes, str]:
+    """The key new rows are made with, and its id."""
+    current = key.current if isinstance(key, KeyRing) else key
+    return current, key_id(current)
+
+
+def _row(entry: AccessLogEntry, key: bytes, made_by: str) -> dict[str, object]:
     return {
         "citizen_key": citizen_key(key, entry.citizen_id),
+        "key_id": made_by,
         "occurred_at": entry.occurred_at or utc_now(),
         "client_id": entry.client_id,
         "organisation": entry.organisation,
@@ -158,19 +186,21 @@ async def list_for_citizen(
     session: AsyncSession,
     citizen_id: str,
     *,
-    key: bytes,
+    key: bytes | KeyRing,
     limit: int = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> AccessLogPage:
     """The lookups of ``citizen_id``, newest first, ``limit`` at a time from ``cursor``.
 
-    Raises ``store.errors.InvalidCursor`` for a cursor this function did not issue.
+    ``key`` is the key ring (or one key, a ring of one): rows made under any of its keys are
+    found, in one query. Raises ``store.errors.InvalidCursor`` for a cursor this function did
+    not issue.
     """
     if not 1 <= limit <= MAX_LIMIT:
         raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
     query = (
         select(access_log)
-        .where(access_log.c.citizen_key == citizen_key(key, citizen_id))
+        .where(_made_for(citizen_id, KeyRing.of(key)))
         .order_by(access_log.c.id.desc())
         .limit(limit + 1)
     )
@@ -194,6 +224,21 @@ async def list_for_citizen(
     ]
     next_cursor = _encode_cursor(items[-1].id) if len(rows) > limit else None
     return AccessLogPage(items, next_cursor)
+
+
+def _made_for(citizen_id: str, ring: KeyRing) -> ColumnElement[bool]:
+    """Rows of ``citizen_id`` under any key of ``ring``: each keyed hash only with its key id
+    (rows without a key id: the legacy key's hash). The ``IN`` keeps the ``citizen_key`` index
+    in use; the pairs reject a hash that some other key made."""
+    hashes = {kid: citizen_key(key, citizen_id) for kid, key in ring.keys.items()}
+    made_by = [
+        and_(access_log.c.key_id == kid, access_log.c.citizen_key == digest)
+        for kid, digest in hashes.items()
+    ]
+    unlabelled = and_(
+        access_log.c.key_id.is_(None), access_log.c.citizen_key == hashes[ring.legacy]
+    )
+    return and_(access_log.c.citizen_key.in_(list(hashes.values())), or_(*made_by, unlabelled))
 
 
 __all__ = [

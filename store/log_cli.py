@@ -1,4 +1,5 @@
-"""``lienthong log``: verify the message log, export evidence bundles, purge old bodies.
+"""``lienthong log``: verify the message log, export evidence bundles, purge old bodies, rotate
+the access log's key.
 
 ``verify`` walks the whole chain offline and prints one line: ``OK: …`` (exit 0) or
 ``BROKEN at record N (message ID): what is wrong [code]`` (exit 1). With the key folder it also
@@ -7,6 +8,9 @@ decrypts every body (``adapter/messagelog.key``) and checks every signature agai
 checked without lienthong (docs/evidence-bundle.md); ``purge`` drops the bodies older than the
 retention period and keeps the chain; ``head`` prints the last record's number and digest, to be
 written down somewhere else (a later ``verify --expect-head`` proves nothing was rewritten since).
+``rotate-access-key`` retires the access log's HMAC key and makes a new one
+(``store.access_log_keys``); the adapter writes with it once restarted, and its searches still
+find the rows made under the retired keys.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from security.errors import SecurityError
 from security.trust import TrustStore
+from store.access_log_keys import ACCESS_LOG_RETIRED, rotate_access_log_key
 from store.cli import data_dir_option, database_url_option, resolve_url
 from store.db import SQLITE_FILE, create_engine
 from store.log_keys import MESSAGE_LOG_KEY, LogKeyError, load_key
@@ -102,7 +107,7 @@ def _ca(keys_dir: str) -> tuple[TrustStore | None, bytes | None]:
 
 @click.group()
 def log() -> None:
-    """Verify and export the message log."""
+    """Verify and export the message log; rotate the access log's key."""
 
 
 @log.command("verify")
@@ -227,6 +232,37 @@ def purge_command(days: int, data_dir: str, database_url: str | None) -> None:
 
     count = _run(url, work)
     click.echo(f"purged the bodies of {count} records older than {days} days")
+
+
+@log.command("rotate-access-key")
+@click.option(
+    "--keys",
+    "keys_dir",
+    type=click.Path(file_okay=False),
+    envvar="LIENTHONG_KEYS_DIR",
+    default=DEFAULT_KEYS_DIR,
+    show_default=True,
+    help="Key folder holding adapter/accesslog.key.",
+)
+def rotate_access_key_command(keys_dir: str) -> None:
+    """Retire the access log's key and make a new one (restart the adapter to use it).
+
+    The retired key is kept in adapter/accesslog.retired/ and must stay there: the rows made
+    with it are found through it. Prints key ids, never keys.
+    """
+    if not Path(keys_dir).is_dir():
+        raise click.ClickException(
+            f"no key folder at {keys_dir} (give --keys or set LIENTHONG_KEYS_DIR)"
+        )
+    try:
+        rotation = rotate_access_log_key(keys_dir)
+    except LogKeyError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"rotated the access-log key: new key {rotation.new_id}, retired key "
+        f"{rotation.retired_id} (kept in {Path(keys_dir) / ACCESS_LOG_RETIRED}); "
+        "restart the adapter to write with the new key"
+    )
 
 
 __all__ = ["log"]

@@ -4,6 +4,8 @@
 ``DIR/adapter/accesslog.key`` keys the HMAC that indexes the access log by citizen. Each file holds
 32 random bytes, is created with mode 0600 when absent and never overwritten: losing it makes the
 stored bodies unreadable (the message log's chain still verifies) and the access log unsearchable.
+Only a rotation replaces the access-log key, keeping the old one beside it in the key ring
+(``store.access_log_keys``).
 """
 
 from __future__ import annotations

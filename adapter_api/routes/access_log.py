@@ -96,7 +96,7 @@ async def get_access_log(
     container = container_of(request)
     async with AsyncSession(reader(container.engine)) as session:
         page = await list_for_citizen(
-            session, citizen_id, key=container.access_log_key, limit=limit, cursor=cursor
+            session, citizen_id, key=container.access_log_keys, limit=limit, cursor=cursor
         )
     view = AccessLogPageView(
         citizen_id=citizen_id,

@@ -223,7 +223,7 @@ async def _log_citizen_changes(
                     message_id=message_id,
                     occurred_at=now,
                 ),
-                key=container.access_log_key,
+                key=container.access_log_keys,
             )
 
 

@@ -1,9 +1,11 @@
 """The access log: who looked up which citizen, for which official and dossier, and what they got.
 
-The citizen is not stored in clear: ``citizen_key`` is HMAC-SHA256 (key ``adapter/accesslog.key``
-of the key folder) of the citizen ID, which is all ``GET /v1/access-log/{citizen_id}`` needs to
-find the rows. A copy of this table alone does not say whom a row is about. ``fields`` is the JSON
-list of the field names returned (names only, never values).
+The citizen is not stored in clear: ``citizen_key`` is HMAC-SHA256 of the citizen ID under a key
+of the access log's key ring (``store.access_log_keys``), which is all
+``GET /v1/access-log/{citizen_id}`` needs to find the rows. ``key_id`` is the public id of that
+key (``store.log_keys.key_id``); NULL on rows stored before it was recorded, which were made with
+the ring's legacy key. A copy of this table alone does not say whom a row is about. ``fields`` is
+the JSON list of the field names returned (names only, never values).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ access_log = Table(
     metadata,
     Column("id", BigIntPk, primary_key=True, autoincrement=True),
     Column("citizen_key", String(64), nullable=False),
+    Column("key_id", String(16), nullable=True),
     Column("occurred_at", UtcDateTime(), nullable=False),
     Column("client_id", String(64), nullable=False),
     Column("organisation", String(255), nullable=False),

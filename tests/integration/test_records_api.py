@@ -25,6 +25,7 @@ from schemas.status import DossierStatus
 from schemas.tax_code import make_tax_code
 from schemas.times import VN_TZ
 from store.access_log import list_for_citizen
+from store.access_log_keys import KeyRing
 from store.dossiers import record_dossier
 from store.errors import StoreError
 from store.records import Observation, WatchKind, apply_observation
@@ -43,7 +44,7 @@ class _Container:
     clients: ClientRegistry
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
-    access_log_key: bytes
+    access_log_keys: KeyRing
 
 
 def _registry() -> ClientRegistry:
@@ -106,7 +107,7 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
     async with sqlite_sessions(tmp_path) as sessions:
         engine = sessions.kw["bind"]
         app = FastAPI()
-        app.state.container = _Container(_registry(), engine, sessions, KEY)
+        app.state.container = _Container(_registry(), engine, sessions, KeyRing(KEY))
         app.include_router(watch.router)
         app.include_router(changes.router)
         install_handlers(app, StoreError)
