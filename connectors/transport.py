@@ -18,12 +18,13 @@ by ``aclose()``. None follows redirects: a signed request is bound to its target
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from asyncio import get_running_loop
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Generic, NamedTuple, Protocol, TypeVar
 
 import aiohttp
 
-from connectors.errors import UpstreamTimeout, UpstreamUnavailable
+from connectors.errors import ConnectorError, UpstreamTimeout, UpstreamUnavailable
 from connectors.http_client import BodyTooLarge, ConnectionPool, HttpProtocolError
 
 if TYPE_CHECKING:
@@ -56,24 +57,55 @@ class Transport(Protocol):
         ...
 
 
-class _LoopBoundTransport:
-    """What every library-backed ``Transport`` shares: its settings, the two verbs and its errors.
+ClientT = TypeVar("ClientT")
 
-    A subclass supplies ``_send(method, url, body, headers, time_limit)``.
+
+def _lower_case_names(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Response headers keyed by lower-case name (a repeated name keeps its last value)."""
+    return {name.lower(): value for name, value in headers}
+
+
+class _LoopBoundTransport(Generic[ClientT]):
+    """What every library-backed ``Transport`` shares: settings, verbs, errors, the client's loop.
+
+    The library's client (a pool, a session) belongs to the event loop it was made in: it is
+    made on first use, made again after ``aclose()`` or in another loop, and closed only from
+    its own loop (one of an ended loop dies with it). A subclass does the I/O in ``_exchange``,
+    makes and closes its client (``_open``, ``_is_closed``, ``_close``) and names its library's
+    timeouts (``_timeouts``) and connection or protocol failures (``_failures``); a timeout
+    becomes ``UpstreamTimeout``, a failure or ``BodyTooLarge`` ``UpstreamUnavailable``.
     """
+
+    _timeouts: tuple[type[BaseException], ...] = (TimeoutError,)
+    _failures: tuple[type[BaseException], ...] = ()
 
     def __init__(
         self,
         upstream: str,
         *,
-        connect_timeout: float,
-        max_connections: int,
+        connect_timeout: float = 2.0,
+        max_connections: int = 64,
+        max_body_bytes: int = 8 * 1024 * 1024,
     ) -> None:
         self.upstream = upstream
         self._connect_timeout = connect_timeout
         self._max_connections = max_connections
+        self._max_body_bytes = max_body_bytes
+        self._client: ClientT | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
-    async def _send(
+    # -- what a subclass supplies
+    def _open(self) -> ClientT:
+        raise NotImplementedError
+
+    @staticmethod
+    def _is_closed(client: ClientT) -> bool:
+        raise NotImplementedError
+
+    async def _close(self, client: ClientT) -> None:
+        raise NotImplementedError
+
+    async def _exchange(
         self,
         method: str,
         url: str,
@@ -83,20 +115,48 @@ class _LoopBoundTransport:
     ) -> HttpResponse:
         raise NotImplementedError
 
+    # -- shared
+    def _client_of_this_loop(self) -> ClientT:
+        client = self._client
+        if client is None or self._is_closed(client) or self._loop is not get_running_loop():
+            client = self._client = self._open()
+            self._loop = get_running_loop()
+        return client
+
     async def post(
         self, url: str, body: bytes, headers: Mapping[str, str], time_limit: float
     ) -> HttpResponse:
-        return await self._send("POST", url, body, headers, time_limit)
+        try:
+            return await self._exchange("POST", url, body, headers, time_limit)
+        except self._translatable as exc:
+            raise self._translated("POST", exc) from exc
 
     async def get(self, url: str, headers: Mapping[str, str], time_limit: float) -> HttpResponse:
-        return await self._send("GET", url, None, headers, time_limit)
+        try:
+            return await self._exchange("GET", url, None, headers, time_limit)
+        except self._translatable as exc:
+            raise self._translated("GET", exc) from exc
 
-    def _timed_out(self, method: str) -> UpstreamTimeout:
-        return UpstreamTimeout(
-            f"{self.upstream}: {method} timed out", upstream=self.upstream, fault_code="timeout"
-        )
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        same_loop = self._loop is get_running_loop()
+        if client is not None and same_loop and not self._is_closed(client):
+            await self._close(client)  # a client of another (ended) loop dies with it
 
-    def _failed(self, method: str, exc: BaseException) -> UpstreamUnavailable:
+    # -- errors
+    @property
+    def _translatable(self) -> tuple[type[BaseException], ...]:
+        """What ``_translated`` maps (looked up only when an exchange raised)."""
+        return (*self._timeouts, BodyTooLarge, *self._failures)
+
+    def _translated(self, method: str, exc: BaseException) -> ConnectorError:
+        """The error-tree exception for a timeout, a too-large body or a failure of ``method``."""
+        if isinstance(exc, self._timeouts):  # first: TimeoutError is also an OSError
+            return UpstreamTimeout(
+                f"{self.upstream}: {method} timed out", upstream=self.upstream, fault_code="timeout"
+            )
+        if isinstance(exc, BodyTooLarge):
+            return self._too_large()
         return UpstreamUnavailable(
             f"{self.upstream}: {method} failed ({type(exc).__name__})",
             upstream=self.upstream,
@@ -112,33 +172,26 @@ class _LoopBoundTransport:
         )
 
 
-class HttptoolsTransport(_LoopBoundTransport):
+class HttptoolsTransport(_LoopBoundTransport[ConnectionPool]):
     """A ``Transport`` over a :class:`~connectors.http_client.ConnectionPool` (the default)."""
 
-    def __init__(
-        self,
-        upstream: str,
-        *,
-        connect_timeout: float = 2.0,
-        max_connections: int = 64,
-        max_body_bytes: int = 8 * 1024 * 1024,
-    ) -> None:
-        super().__init__(upstream, connect_timeout=connect_timeout, max_connections=max_connections)
-        self._max_body_bytes = max_body_bytes
-        self._pool: ConnectionPool | None = None
+    _failures = (OSError, HttpProtocolError)
 
-    def _get_pool(self) -> ConnectionPool:
-        pool = self._pool
-        if pool is None or pool.closed or pool.loop is not asyncio.get_running_loop():
-            # a pool belongs to the loop it was made in: a new loop gets a new pool
-            pool = self._pool = ConnectionPool(
-                max_connections=self._max_connections,
-                connect_timeout=self._connect_timeout,
-                max_body=self._max_body_bytes,
-            )
-        return pool
+    def _open(self) -> ConnectionPool:
+        return ConnectionPool(
+            max_connections=self._max_connections,
+            connect_timeout=self._connect_timeout,
+            max_body=self._max_body_bytes,
+        )
 
-    async def _send(
+    @staticmethod
+    def _is_closed(client: ConnectionPool) -> bool:
+        return client.closed
+
+    async def _close(self, client: ConnectionPool) -> None:
+        client.close()
+
+    async def _exchange(
         self,
         method: str,
         url: str,
@@ -146,62 +199,36 @@ class HttptoolsTransport(_LoopBoundTransport):
         headers: Mapping[str, str],
         time_limit: float,
     ) -> HttpResponse:
-        pool = self._get_pool()
-        try:
-            async with asyncio.timeout(time_limit):
-                status, names, data = await pool.request(method, url, headers, body)
-        except TimeoutError as exc:
-            raise self._timed_out(method) from exc
-        except BodyTooLarge as exc:
-            raise self._too_large() from exc
-        except (OSError, HttpProtocolError) as exc:
-            raise self._failed(method, exc) from exc
+        pool = self._client_of_this_loop()
+        async with asyncio.timeout(time_limit):
+            status, names, data = await pool.request(method, url, headers, body)
         return HttpResponse(status, names, data)
 
-    async def aclose(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None and pool.loop is asyncio.get_running_loop():
-            pool.close()  # a pool of another (ended) loop dies with it
 
-
-class AiohttpTransport(_LoopBoundTransport):
+class AiohttpTransport(_LoopBoundTransport[aiohttp.ClientSession]):
     """A ``Transport`` over one ``aiohttp.ClientSession`` (created on first use in the loop)."""
 
-    def __init__(
-        self,
-        upstream: str,
-        *,
-        connect_timeout: float = 2.0,
-        max_connections: int = 64,
-        max_body_bytes: int = 8 * 1024 * 1024,
-    ) -> None:
-        super().__init__(upstream, connect_timeout=connect_timeout, max_connections=max_connections)
-        self._max_body_bytes = max_body_bytes
-        self._session: aiohttp.ClientSession | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+    _failures = (aiohttp.ClientError,)
 
-    def _get_session(self) -> aiohttp.ClientSession:
-        session = self._session
-        loop = asyncio.get_running_loop()
-        if session is None or session.closed or self._loop is not loop:
-            # a session belongs to the loop it was made in: a new loop gets a new session
-            self._loop = loop
-            connector = aiohttp.TCPConnector(
-                limit=self._max_connections, keepalive_timeout=30, enable_cleanup_closed=False
-            )
-            session = aiohttp.ClientSession(
-                connector=connector,
-                auto_decompress=False,
-                skip_auto_headers=("User-Agent", "Accept-Encoding"),
-                raise_for_status=False,
-            )
-            self._session = session
-        return session
+    def _open(self) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(
+            limit=self._max_connections, keepalive_timeout=30, enable_cleanup_closed=False
+        )
+        return aiohttp.ClientSession(
+            connector=connector,
+            auto_decompress=False,
+            skip_auto_headers=("User-Agent", "Accept-Encoding"),
+            raise_for_status=False,
+        )
 
-    def _timeout(self, total: float) -> aiohttp.ClientTimeout:
-        return aiohttp.ClientTimeout(total=total, sock_connect=min(self._connect_timeout, total))
+    @staticmethod
+    def _is_closed(client: aiohttp.ClientSession) -> bool:
+        return client.closed
 
-    async def _send(
+    async def _close(self, client: aiohttp.ClientSession) -> None:
+        await client.close()
+
+    async def _exchange(
         self,
         method: str,
         url: str,
@@ -209,54 +236,53 @@ class AiohttpTransport(_LoopBoundTransport):
         headers: Mapping[str, str],
         time_limit: float,
     ) -> HttpResponse:
-        session = self._get_session()
-        try:
-            async with session.request(
-                method, url, data=body, headers=dict(headers), timeout=self._timeout(time_limit)
-            ) as response:
-                data = await response.content.read(self._max_body_bytes + 1)
-                if len(data) > self._max_body_bytes:
-                    raise self._too_large(response.status)
-                names = {k.lower(): v for k, v in response.headers.items()}
-                return HttpResponse(response.status, names, data)
-        except TimeoutError as exc:
-            raise self._timed_out(method) from exc
-        except aiohttp.ClientError as exc:
-            raise self._failed(method, exc) from exc
-
-    async def aclose(self) -> None:
-        session, self._session = self._session, None
-        same_loop = self._loop is asyncio.get_running_loop()
-        if session is not None and not session.closed and same_loop:
-            await session.close()  # a session of another (ended) loop dies with it
+        session = self._client_of_this_loop()
+        timeout = aiohttp.ClientTimeout(
+            total=time_limit, sock_connect=min(self._connect_timeout, time_limit)
+        )
+        async with session.request(
+            method, url, data=body, headers=dict(headers), timeout=timeout
+        ) as response:
+            data = await response.content.read(self._max_body_bytes + 1)
+            if len(data) > self._max_body_bytes:
+                raise self._too_large(response.status)
+            return HttpResponse(response.status, _lower_case_names(response.headers.items()), data)
 
 
-class HttpxTransport(_LoopBoundTransport):
-    """A ``Transport`` over one shared ``httpx.AsyncClient`` (kept for the measured comparison)."""
+class HttpxTransport(_LoopBoundTransport["httpx.AsyncClient"]):
+    """A ``Transport`` over one shared ``httpx.AsyncClient`` (kept for the measured comparison).
+
+    Unlike the other two it does not bound the size of a response body.
+    """
 
     def __init__(
         self, upstream: str, *, connect_timeout: float = 2.0, max_connections: int = 64
     ) -> None:
-        super().__init__(upstream, connect_timeout=connect_timeout, max_connections=max_connections)
-        self._client: httpx.AsyncClient | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        import httpx  # only when chosen: the default transport does not need it
 
-    def _get_client(self) -> httpx.AsyncClient:
+        super().__init__(upstream, connect_timeout=connect_timeout, max_connections=max_connections)
+        self._timeouts = (httpx.TimeoutException,)
+        self._failures = (httpx.TransportError,)
+
+    def _open(self) -> httpx.AsyncClient:
         import httpx
 
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._client.is_closed or self._loop is not loop:
-            self._loop = loop
-            self._client = httpx.AsyncClient(
-                limits=httpx.Limits(
-                    max_connections=self._max_connections,
-                    max_keepalive_connections=self._max_connections,
-                ),
-                timeout=httpx.Timeout(5.0, connect=self._connect_timeout),
-            )
-        return self._client
+        return httpx.AsyncClient(
+            limits=httpx.Limits(
+                max_connections=self._max_connections,
+                max_keepalive_connections=self._max_connections,
+            ),
+            timeout=httpx.Timeout(5.0, connect=self._connect_timeout),
+        )
 
-    async def _send(
+    @staticmethod
+    def _is_closed(client: httpx.AsyncClient) -> bool:
+        return client.is_closed
+
+    async def _close(self, client: httpx.AsyncClient) -> None:
+        await client.aclose()
+
+    async def _exchange(
         self,
         method: str,
         url: str,
@@ -266,26 +292,17 @@ class HttpxTransport(_LoopBoundTransport):
     ) -> HttpResponse:
         import httpx
 
-        client = self._get_client()
-        try:
-            response = await client.request(
-                method,
-                url,
-                content=body,
-                headers=dict(headers),
-                timeout=httpx.Timeout(time_limit, connect=min(self._connect_timeout, time_limit)),
-            )
-        except httpx.TimeoutException as exc:
-            raise self._timed_out(method) from exc
-        except httpx.TransportError as exc:
-            raise self._failed(method, exc) from exc
-        names = {k.lower(): v for k, v in response.headers.items()}
-        return HttpResponse(response.status_code, names, response.content)
-
-    async def aclose(self) -> None:
-        client, self._client = self._client, None
-        if client is not None and self._loop is asyncio.get_running_loop():
-            await client.aclose()  # a client of another (ended) loop dies with it
+        client = self._client_of_this_loop()
+        response = await client.request(
+            method,
+            url,
+            content=body,
+            headers=dict(headers),
+            timeout=httpx.Timeout(time_limit, connect=min(self._connect_timeout, time_limit)),
+        )
+        return HttpResponse(
+            response.status_code, _lower_case_names(response.headers.items()), response.content
+        )
 
 
 Handler = Callable[[str, str, Mapping[str, str], bytes], Awaitable[HttpResponse]]
