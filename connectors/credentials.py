@@ -2,7 +2,9 @@
 
 ``CachedSecret`` keeps one value until shortly before it expires and fetches a new one with one
 fetch at a time (concurrent callers wait for the same fetch). ``invalidate()`` drops it when
-the upstream says it is no longer good (HTTP 401, the portal's session-expired code).
+the upstream says it is no longer good (HTTP 401, the portal's session-expired code);
+``call_with_renewal`` sends a call with the value and, when the upstream refuses it, once more
+with a fresh one. ``read_secret`` reads the value and its lifetime from the upstream's answer.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from connectors.base import CallContext
 from connectors.resilience import Clock
@@ -25,6 +28,24 @@ class Secret:
 
 
 Fetch = Callable[[float, CallContext], Awaitable[tuple[str, float]]]
+Answer = TypeVar("Answer")
+
+
+def read_secret(
+    answer: object, value_key: str, default_lifetime: float
+) -> tuple[str, float] | None:
+    """``(value, lifetime)`` from a JSON answer's ``value_key`` and ``expires_in`` fields.
+
+    ``default_lifetime`` stands in for a missing ``expires_in``; ``None`` when the answer is not
+    an object, the value is not a non-empty string or ``expires_in`` is not a number.
+    """
+    if not isinstance(answer, dict):
+        return None
+    value = answer.get(value_key)
+    lifetime = answer.get("expires_in", default_lifetime)
+    if not isinstance(value, str) or not value or not isinstance(lifetime, int | float):
+        return None
+    return value, float(lifetime)
 
 
 class CachedSecret:
@@ -71,10 +92,29 @@ class CachedSecret:
             self._secret = Secret(value, self._clock() + usable)
             return value
 
+    async def call_with_renewal(
+        self,
+        time_limit: float,
+        ctx: CallContext,
+        send: Callable[[str], Awaitable[Answer]],
+        refused: Callable[[Answer], bool],
+    ) -> Answer:
+        """``send(value)`` with a usable value; renewed once if ``refused(answer)``.
+
+        When the upstream refuses the value (an expired token or session), it is dropped and
+        ``send`` called once more with a fresh one; that second answer is returned as it is.
+        """
+        value = await self.get(time_limit, ctx)
+        answer = await send(value)
+        if refused(answer):
+            self.invalidate(value)
+            answer = await send(await self.get(time_limit, ctx))
+        return answer
+
     def invalidate(self, value: str | None = None) -> None:
         """Drop the cached value (only if it is still ``value``, when given)."""
         if value is None or (self._secret is not None and self._secret.value == value):
             self._secret = None
 
 
-__all__ = ["CachedSecret", "Fetch", "Secret"]
+__all__ = ["CachedSecret", "Fetch", "Secret", "read_secret"]

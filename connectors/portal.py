@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from connectors.base import CallContext, UpstreamConfig
-from connectors.credentials import CachedSecret
+from connectors.credentials import CachedSecret, read_secret
 from connectors.errors import (
     AlreadyExists,
     BadUpstreamResponse,
@@ -68,6 +68,7 @@ ERROR_CODES: Final[dict[str, tuple[str, type[ConnectorError]]]] = {
     "9": ("UNAVAILABLE", UpstreamUnavailable),
 }
 SESSION_EXPIRED: Final = "-1"
+DEFAULT_SESSION_LIFETIME: Final = 1800.0  # seconds, when the login answer has no expires_in
 
 
 def _code_text(value: object) -> str:
@@ -79,6 +80,11 @@ def _code_text(value: object) -> str:
         text = value.strip()
         return "0" if text == "00" else text
     return "?"
+
+
+def _session_expired(answer: tuple[RestReply, dict[str, Any]]) -> bool:
+    """Whether the portal answered that the session sent is no longer valid."""
+    return _code_text(answer[1].get("error_code")) == SESSION_EXPIRED
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,11 +267,10 @@ class PortalConnector(RestConnector):
         payload = self._answer(LOGIN, reply, ctx)
         if not wire.is_success(payload.get("error_code")):
             raise self.error_for_code(LOGIN, payload.get("error_code"), ctx, reply.status)
-        session = payload.get("session")
-        lifetime = payload.get("expires_in", 1800)
-        if not isinstance(session, str) or not session or not isinstance(lifetime, int | float):
+        session = read_secret(payload, "session", DEFAULT_SESSION_LIFETIME)
+        if session is None:
             raise self._malformed(LOGIN, ctx, reply.status)
-        return session, float(lifetime)
+        return session
 
     # ------------------------------------------------------------------------------ calling
 
@@ -287,8 +292,8 @@ class PortalConnector(RestConnector):
         async def attempt(time_limit: float) -> dict[str, Any]:
             nonlocal attempts
             attempts += 1
-            for renewed in (False, True):
-                session = await self.sessions.get(time_limit, ctx)
+
+            async def send(session: str) -> tuple[RestReply, dict[str, Any]]:
                 body = {"session": session, "madonvi": self.agency_code, "service": service}
                 body.update(fields)
                 reply = await self.exchange(
@@ -300,15 +305,15 @@ class PortalConnector(RestConnector):
                     body=encode_json(body),
                     attempt=attempts,
                 )
-                payload = self._answer(service, reply, ctx)
-                code = _code_text(payload.get("error_code"))
-                if code == SESSION_EXPIRED and not renewed:
-                    self.sessions.invalidate(session)
-                    continue
-                if code != "0" and "results" not in payload:
-                    raise self.error_for_code(service, code, ctx, reply.status)
-                return payload
-            raise self.error_for_code(service, SESSION_EXPIRED, ctx, 200)
+                return reply, self._answer(service, reply, ctx)
+
+            reply, payload = await self.sessions.call_with_renewal(
+                time_limit, ctx, send, _session_expired
+            )
+            code = _code_text(payload.get("error_code"))
+            if code != "0" and "results" not in payload:
+                raise self.error_for_code(service, code, ctx, reply.status)
+            return payload
 
         return await self.resilience.call(attempt, message_id=ctx.message_id, deadline=deadline)
 

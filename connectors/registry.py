@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from connectors.base import CallContext, UpstreamConfig
-from connectors.credentials import CachedSecret
+from connectors.credentials import CachedSecret, read_secret
 from connectors.errors import BadUpstreamResponse, ConnectorError, InvalidRequest
 from connectors.exchange import ExchangeRecorder
 from connectors.resilience import Clock, Resilience
@@ -34,6 +34,7 @@ GET_TOKEN = "GetToken"  # noqa: S105 (an operation name)
 TOKEN_PATH = "token"  # noqa: S105 (a path, not a password)
 DETAIL_PATH = "apiCSDLDKDN/1.0/chiTietDoanhNghiep"
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+DEFAULT_TOKEN_LIFETIME = 300.0  # seconds, when the token answer has no expires_in
 
 
 def _error_code(payload: Any) -> str | None:
@@ -92,9 +93,8 @@ class RegistryConnector(RestConnector):
         payload = self.read_json(GET_TOKEN, reply, ctx)
         if reply.status != 200:
             raise self.error_for_status(GET_TOKEN, reply, ctx, code=_error_code(payload))
-        token = payload.get("access_token") if isinstance(payload, dict) else None
-        lifetime = payload.get("expires_in", 300) if isinstance(payload, dict) else None
-        if not isinstance(token, str) or not token or not isinstance(lifetime, int | float):
+        token = read_secret(payload, "access_token", DEFAULT_TOKEN_LIFETIME)
+        if token is None:
             raise BadUpstreamResponse(
                 f"{self.name}: the token answer lacks access_token or expires_in",
                 upstream=self.name,
@@ -102,7 +102,7 @@ class RegistryConnector(RestConnector):
                 fault_code="malformed_token",
                 status=reply.status,
             )
-        return token, float(lifetime)
+        return token
 
     async def get_business(
         self, tax_code: str, ctx: CallContext, *, deadline: float | None = None
@@ -131,9 +131,8 @@ class RegistryConnector(RestConnector):
     async def _detail(
         self, url: str, ctx: CallContext, time_limit: float, attempt: int
     ) -> RestReply:
-        for renewed in (False, True):
-            token = await self.tokens.get(time_limit, ctx)
-            reply = await self.exchange(
+        async def send(token: str) -> RestReply:
+            return await self.exchange(
                 GET_BUSINESS,
                 "GET",
                 url,
@@ -142,11 +141,11 @@ class RegistryConnector(RestConnector):
                 headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
                 attempt=attempt,
             )
-            if reply.status == 401 and not renewed and self._code(reply) == "INVALID_TOKEN":
-                self.tokens.invalidate(token)
-                continue
-            return reply
-        raise AssertionError("unreachable")  # pragma: no cover
+
+        return await self.tokens.call_with_renewal(time_limit, ctx, send, self._token_refused)
+
+    def _token_refused(self, reply: RestReply) -> bool:
+        return reply.status == 401 and self._code(reply) == "INVALID_TOKEN"
 
     def _code(self, reply: RestReply) -> str | None:
         try:

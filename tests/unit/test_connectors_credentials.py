@@ -1,11 +1,14 @@
-"""Cached tokens and sessions: reuse until near expiry, one fetch at a time, invalidation."""
+"""Cached tokens and sessions: reuse until near expiry, one fetch at a time, invalidation,
+one renewal when the upstream refuses a value, and reading a value from the login answer."""
 
 from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from connectors.base import CallContext
-from connectors.credentials import CachedSecret
+from connectors.credentials import CachedSecret, Fetch, read_secret
 
 CTX = CallContext.new("province-app")
 
@@ -87,3 +90,102 @@ async def test_short_lifetimes_keep_half_their_life() -> None:
     assert cache.current is not None
     clock.now = 5.0
     assert cache.current is None
+
+
+def counting_fetch() -> tuple[list[str], Fetch]:
+    """A fetch issuing ``t0``, ``t1``, … (each for 600 s) and the list of what it issued."""
+    issued: list[str] = []
+
+    async def fetch(time_limit: float, ctx: CallContext) -> tuple[str, float]:
+        await asyncio.sleep(0.01)
+        issued.append(f"t{len(issued)}")
+        return issued[-1], 600.0
+
+    return issued, fetch
+
+
+async def test_a_refused_value_is_renewed_once_and_the_call_sent_again() -> None:
+    """A refused value is dropped, a new one fetched and the call resent with it."""
+    issued, fetch = counting_fetch()
+    cache = CachedSecret(fetch)
+    sent: list[str] = []
+
+    async def send(value: str) -> str:
+        sent.append(value)
+        return "expired" if value == "t0" else f"ok with {value}"
+
+    answer = await cache.call_with_renewal(1.0, CTX, send, lambda a: a == "expired")
+    assert answer == "ok with t1"
+    assert sent == ["t0", "t1"]
+    assert issued == ["t0", "t1"]
+    assert cache.current is not None
+    assert cache.current.value == "t1"
+
+
+async def test_renewal_happens_at_most_once_per_call() -> None:
+    """A value refused again after renewal is not renewed a second time: the answer returns."""
+    issued, fetch = counting_fetch()
+    cache = CachedSecret(fetch)
+    sent: list[str] = []
+
+    async def send(value: str) -> str:
+        sent.append(value)
+        return "expired"
+
+    assert await cache.call_with_renewal(1.0, CTX, send, lambda a: a == "expired") == "expired"
+    assert sent == ["t0", "t1"]
+    assert issued == ["t0", "t1"]
+
+
+async def test_an_accepted_value_is_neither_dropped_nor_refetched() -> None:
+    """When the upstream accepts the value, the call is sent once and the value kept."""
+    issued, fetch = counting_fetch()
+    cache = CachedSecret(fetch)
+
+    async def send(value: str) -> str:
+        return f"ok with {value}"
+
+    for _ in range(3):
+        assert await cache.call_with_renewal(1.0, CTX, send, lambda a: a == "expired") == (
+            "ok with t0"
+        )
+    assert issued == ["t0"]
+
+
+async def test_concurrent_calls_refused_together_renew_once() -> None:
+    """Ten calls all refused with the same expired value share one new fetch (one login)."""
+    issued, fetch = counting_fetch()
+    cache = CachedSecret(fetch)
+    await cache.get(1.0, CTX)
+
+    async def send(value: str) -> str:
+        await asyncio.sleep(0.01)
+        return "expired" if value == "t0" else value
+
+    answers = await asyncio.gather(
+        *(cache.call_with_renewal(1.0, CTX, send, lambda a: a == "expired") for _ in range(10))
+    )
+    assert answers == ["t1"] * 10
+    assert issued == ["t0", "t1"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        ({"access_token": "abc", "expires_in": 120}, ("abc", 120.0)),
+        ({"access_token": "abc", "expires_in": 90.5}, ("abc", 90.5)),
+        ({"access_token": "abc"}, ("abc", 300.0)),
+        ({"access_token": "", "expires_in": 120}, None),
+        ({"access_token": 42, "expires_in": 120}, None),
+        ({"access_token": "abc", "expires_in": "120"}, None),
+        ({"access_token": "abc", "expires_in": None}, None),
+        ({"session": "abc", "expires_in": 120}, None),
+        (["abc", 120], None),
+        (None, None),
+    ],
+)
+def test_read_secret_takes_a_non_empty_value_and_a_numeric_lifetime(
+    answer: object, expected: tuple[str, float] | None
+) -> None:
+    """The value under its key and ``expires_in`` (the default when absent); else None."""
+    assert read_secret(answer, "access_token", 300.0) == expected
