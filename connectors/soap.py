@@ -208,6 +208,8 @@ class SoapConnector(UpstreamClient):
 
         The envelope of an operation is built once as a template (client, service and protocol
         version fixed) and copied per call, its ``id``, ``userId`` and ``issue`` filled in.
+        ``copy.copy`` of an lxml element copies the whole tree, as ``copy.deepcopy`` does (lxml's
+        ``__deepcopy__`` calls ``__copy__``), without deepcopy's memo bookkeeping (~0.6 µs).
         """
         key = (header.client, header.service, header.protocol_version, header.request_hash)
         template = self._templates.get(key)
@@ -219,7 +221,7 @@ class SoapConnector(UpstreamClient):
             etree.SubElement(template, BODY)
             if len(self._templates) < 64:
                 self._templates[key] = template
-        root = copy.deepcopy(template)
+        root = copy.copy(template)  # the whole tree: see above
         fields = root[0]
         fields[_MESSAGE_ID].text = header.message_id
         fields[_USER_ID].text = header.user_id

@@ -7,6 +7,7 @@ a wrong echo or ``requestHash``, proxy errors.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import replace
@@ -32,7 +33,13 @@ from connectors.transport import FakeTransport, HttpResponse
 from schemas.citizen_id import Sex, make_citizen_id
 from schemas.models import Citizen
 from schemas.wire import population as wire
-from schemas.wire.xroad import build_header_elements, read_header
+from schemas.wire.xroad import (
+    XRoadClient,
+    XRoadHeader,
+    XRoadService,
+    build_header_elements,
+    read_header,
+)
 from security.keys import Credentials, load_party
 from security.trust import TrustStore
 from security.wsse import SIGNING_NSMAP, sign_envelope, verify_envelope
@@ -227,6 +234,66 @@ async def test_envelopes_of_successive_calls_differ_only_in_their_context(
         etree.SubElement(expected, BODY).append(wire.build_get_citizen_request(UNKNOWN))
         built = connector.envelope(header, wire.build_get_citizen_request(UNKNOWN))
         assert etree.tostring(built) == etree.tostring(expected)
+
+
+def _deepcopied_envelope(
+    connector: PopulationConnector, header: XRoadHeader, payload: etree._Element
+) -> etree._Element:
+    """The envelope as ``SoapConnector.envelope`` built it before: a deep-copied template."""
+    template = etree.Element(ENVELOPE, nsmap=connector._nsmap)
+    etree.SubElement(template, HEADER).extend(
+        build_header_elements(replace(header, message_id="", user_id="", issue=""))
+    )
+    etree.SubElement(template, BODY)
+    root = copy.deepcopy(template)
+    root[0][2].text = header.message_id
+    root[0][3].text = header.user_id
+    root[0][4].text = header.issue
+    root[1].append(payload)
+    return root
+
+
+def _envelope_inputs(connector: PopulationConnector) -> list[tuple[XRoadHeader, etree._Element]]:
+    """Headers and bodies that differ in every field the template fixes or a call fills."""
+    base = connector.header_for("GetCitizen", CTX)
+    verify = connector.header_for("VerifyCitizen", CTX)
+    member = XRoadClient(member_code="H04", x_road_instance="VN-TEST", member_class="COM")
+    service = XRoadService(member_code="CSDLQGDC", service_code="GetCitizen")
+    return [
+        (base, wire.build_get_citizen_request(UNKNOWN)),
+        (
+            replace(verify, message_id="9b3a3f0e-0000-4000-8000-00000000000f"),
+            wire.build_verify_citizen_request(
+                CITIZEN.citizen_id, "Nguyễn Thị Ánh", CITIZEN.date_of_birth
+            ),
+        ),
+        (
+            replace(base, user_id="VN<&>\"'", issue="hồ sơ ]]> & <x/>"),
+            wire.build_get_citizen_request(CITIZEN.citizen_id),
+        ),
+        (
+            replace(base, client=member, service=service, protocol_version="4.1"),
+            wire.build_get_citizen_request(UNKNOWN),
+        ),
+        (base.response(b"<request/>"), wire.build_get_citizen_request(UNKNOWN)),
+    ]
+
+
+async def test_envelope_bytes_equal_those_of_a_deep_copied_template(
+    connector: PopulationConnector,
+) -> None:
+    """The template copied with ``copy.copy`` serializes byte for byte as the deep-copied one
+    did, for several clients, services, header values (escaped, non-ASCII, a requestHash) and
+    bodies, whether the operation's template is new or reused."""
+    for _ in range(2):  # the second round copies cached templates
+        for header, payload in _envelope_inputs(connector):
+            built = connector.envelope(header, copy.deepcopy(payload))
+            before = _deepcopied_envelope(connector, header, copy.deepcopy(payload))
+            for encoding in ("us-ascii", "utf-8"):
+                assert etree.tostring(built, encoding=encoding) == etree.tostring(
+                    before, encoding=encoding
+                )
+            assert read_header(built[0]) == header
 
 
 async def test_request_header_carries_the_call_context(
