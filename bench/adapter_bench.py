@@ -59,11 +59,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from harness import (  # noqa: E402
-    cpu_seconds,
     free_port,
     get_citizen_envelope,
+    process_tree,
     start_child,
-    thread_cpu_seconds,
+    tree_cpu_seconds,
+    tree_thread_cpu_seconds,
 )
 from lxml import etree  # noqa: E402
 
@@ -78,6 +79,8 @@ from security.keys import load_party  # noqa: E402
 from security.trust import TrustStore  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "adapter.json"
+#: the shared replay cache of ``--workers N`` (a database of its own; nonces expire by themselves)
+REDIS_URL = "redis://127.0.0.1:6379/14"
 OFFICIAL = "VN001090000001"
 GOAL = 0.5
 XROAD_FIELD_RATIO = 110 / 1000
@@ -97,8 +100,14 @@ def serve_mock(port: int, keys: str) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-def serve_adapter(port: int, keys: str, data: str, mock_url: str) -> None:
-    """Child process: the adapter wired for production against the mock at ``mock_url``."""
+def serve_adapter(
+    port: int, keys: str, data: str, mock_url: str, workers: int, database_url: str
+) -> None:
+    """Child process: the adapter wired for production against the mock at ``mock_url``.
+
+    ``workers`` > 1 runs it as ``lienthong serve --workers N`` does: a supervisor and N worker
+    processes on one socket, nonces shared through the machine's Redis.
+    """
     import uvicorn
 
     from adapter_api.app import create_app
@@ -124,8 +133,16 @@ def serve_adapter(port: int, keys: str, data: str, mock_url: str) -> None:
         run_worker=False,
         upstream_attempt_timeout=10.0,
         upstream_deadline=20.0,
+        workers=workers,
+        replay_cache_url=REDIS_URL if workers > 1 else None,
+        database_url=database_url or None,
     )
     prepare(settings)
+    if workers > 1:
+        from adapter_api.serve import bind
+        from adapter_api.workers import Supervisor
+
+        sys.exit(Supervisor(settings, bind("127.0.0.1", port), "warning").run())
     app = create_app(build_container(settings))
     profile = os.environ.get("LIENTHONG_BENCH_PROFILE")
     if profile:  # where the adapter's CPU goes: cProfile of the event loop's thread
@@ -147,13 +164,14 @@ def serve_adapter(port: int, keys: str, data: str, mock_url: str) -> None:
 # ------------------------------------------------------------------------------ /proc figures
 
 
-def memory_kib(pid: int) -> dict[str, int]:
-    """``VmRSS`` and ``VmHWM`` (peak RSS) of process ``pid`` in KiB."""
-    found = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        name, _, value = line.partition(":")
-        if name in ("VmRSS", "VmHWM"):
-            found[name] = int(value.split()[0])
+def tree_memory_kib(pid: int) -> dict[str, int]:
+    """``VmRSS`` and ``VmHWM`` (peak RSS) in KiB, summed over ``pid`` and its descendants."""
+    found = {"VmRSS": 0, "VmHWM": 0}
+    for member in process_tree(pid):
+        for line in Path(f"/proc/{member}/status").read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name in found:
+                found[name] += int(value.split()[0])
     return found
 
 
@@ -175,8 +193,8 @@ async def drive(
             await call()
             latencies.append(time.perf_counter() - started)
 
-    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-    loop_before = {name: thread_cpu_seconds(pid) for name, pid in pids.items()}
+    cpu_before = {name: tree_cpu_seconds(pid) for name, pid in pids.items()}
+    loop_before = {name: tree_thread_cpu_seconds(pid) for name, pid in pids.items()}
     own_cpu, wall = time.process_time(), time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     wall, own_cpu = time.perf_counter() - wall, time.process_time() - own_cpu
@@ -189,8 +207,9 @@ async def drive(
         "cpu_ms_per_call_loadgen": own_cpu / calls * 1000,
     }
     for name, pid in pids.items():
-        result[f"cpu_ms_per_call_{name}"] = (cpu_seconds(pid) - cpu_before[name]) / calls * 1000
-        loop = (thread_cpu_seconds(pid) - loop_before[name]) / calls * 1000
+        cpu = tree_cpu_seconds(pid) - cpu_before[name]
+        result[f"cpu_ms_per_call_{name}"] = cpu / calls * 1000
+        loop = (tree_thread_cpu_seconds(pid) - loop_before[name]) / calls * 1000
         result[f"cpu_ms_per_call_{name}_event_loop"] = loop
     return result
 
@@ -201,7 +220,19 @@ def soap_envelope(citizen_id: str, issue: str) -> bytes:
     return bytes(etree.tostring(envelope, xml_declaration=True, encoding="UTF-8"))
 
 
-async def run(calls: int, concurrency: int, rounds: int) -> dict[str, Any]:
+def redis_server_pid() -> int | None:
+    """The local ``redis-server`` (the replay cache of ``--workers N``), if one runs."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text().strip() == "redis-server":
+                    return int(entry.name)
+    return None
+
+
+async def run(
+    calls: int, concurrency: int, rounds: int, workers: int, database_url: str
+) -> dict[str, Any]:
     from security.pki import init_dev_pki
 
     work = Path(tempfile.mkdtemp(prefix="lienthong-adapter-bench-"))
@@ -213,25 +244,56 @@ async def run(calls: int, concurrency: int, rounds: int) -> dict[str, Any]:
     mock_url = f"http://127.0.0.1:{mock_port}"
     adapter = start_child(
         __file__,
-        ["--serve-adapter", str(adapter_port), str(keys), str(data), mock_url],
+        [
+            "--serve-adapter",
+            *(str(adapter_port), str(keys), str(data), mock_url, str(workers), database_url),
+        ],
         adapter_port,
     )
     base = f"http://127.0.0.1:{adapter_port}"
     pids = {"adapter": adapter.pid, "mock": mock.pid}
+    redis = redis_server_pid() if workers > 1 else None
+    if redis is not None:  # its CPU is the gateway's too: count it beside the adapter's
+        pids["redis"] = redis
     trust = TrustStore.from_pem_file(keys / "ca" / "cert.pem")
     signer = HttpSigner(load_party(keys, "province-app"), ttl=60)
     verifier = HttpVerifier(TrustedKeyDirectory(keys, trust), None)
     # the same lean client for both paths: the load generator's CPU is not what is measured
     client = ConnectionPool(max_connections=concurrency * 2, connect_timeout=5.0)
     try:
+        await _until_ready(client, base)
+        await _until_idle(adapter.pid)
         return await _measure(
-            client, signer, verifier, base, mock_url, pids, calls, concurrency, rounds
+            client, signer, verifier, base, mock_url, pids, calls, concurrency, rounds, workers
         )
     finally:
         client.close()
         for process in (adapter, mock):
             process.terminate()
             process.wait(timeout=20)
+
+
+async def _until_ready(client: ConnectionPool, base: str) -> None:
+    """Wait (at most a minute) until the adapter answers ``/readyz`` (its workers serve)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status, _, _ = await client.request("GET", f"{base}/readyz", {}, None)
+        if status == 200:
+            return
+        await asyncio.sleep(0.2)
+    raise RuntimeError("the adapter did not become ready")
+
+
+async def _until_idle(pid: int) -> None:
+    """Wait (at most a minute) until ``pid`` and its children have finished starting up: under 5 %
+    of a core over half a second (workers other than the first may still be importing)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        before = tree_cpu_seconds(pid)
+        await asyncio.sleep(0.5)
+        if tree_cpu_seconds(pid) - before < 0.025:
+            return
+    raise RuntimeError("the adapter's processes did not settle")
 
 
 async def _measure(
@@ -244,6 +306,7 @@ async def _measure(
     calls: int,
     concurrency: int,
     rounds: int,
+    workers: int,
 ) -> dict[str, Any]:
     async def signed(
         method: str, path: str, body: bytes = b"", extra: dict[str, str] | None = None
@@ -329,7 +392,7 @@ async def _measure(
         status, answer_headers, content = await client.request("GET", url, headers, None)
         answered.append((url, headers, status, answer_headers, content))
 
-    memory_before = memory_kib(pids["adapter"])
+    memory_before = tree_memory_kib(pids["adapter"])
     runs: dict[str, list[dict[str, float]]] = {"direct": [], "adapter": []}
     for _ in range(rounds):
         for name, call in (("direct", direct), ("adapter", through_adapter)):
@@ -339,12 +402,12 @@ async def _measure(
                 measured = await drive(call, count, concurrency, pids)
                 check_answers()
             runs[name].append(measured)
-    memory_after = memory_kib(pids["adapter"])
+    memory_after = tree_memory_kib(pids["adapter"])
     _, _, exposition = await client.request("GET", f"{base}/metrics", {}, None)
     best = {name: max(found, key=lambda r: r["per_second"]) for name, found in runs.items()}
     ratio = best["adapter"]["per_second"] / best["direct"]["per_second"]
     cpu = {name: _median_cpu(found) for name, found in runs.items()}
-    capacity = {name: 1000 / max(per_process.values()) for name, per_process in cpu.items()}
+    capacity = {name: 1000 / _busiest_core(found, workers) for name, found in cpu.items()}
     return {
         "benchmark": "adapter",
         "machine": {
@@ -352,7 +415,12 @@ async def _measure(
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
         },
-        "settings": {"calls": calls, "concurrency": concurrency, "rounds": rounds},
+        "settings": {
+            "calls": calls,
+            "concurrency": concurrency,
+            "rounds": rounds,
+            "adapter_workers": workers,
+        },
         "direct": best["direct"],
         "adapter": best["adapter"],
         "rounds": runs,
@@ -374,8 +442,17 @@ async def _measure(
 
 def _median_cpu(found: list[dict[str, float]]) -> dict[str, float]:
     """Median CPU ms per call of each process over the rounds (the load generator included)."""
-    names = ("loadgen", "adapter", "mock")
+    names = [key.removeprefix("cpu_ms_per_call_") for key in found[0] if _is_process_cpu(key)]
     return {n: statistics.median(r[f"cpu_ms_per_call_{n}"] for r in found) for n in names}
+
+
+def _busiest_core(per_process: dict[str, float], workers: int) -> float:
+    """CPU ms per call of the busiest core when each process (each adapter worker) has its own."""
+    return max(cpu / workers if name == "adapter" else cpu for name, cpu in per_process.items())
+
+
+def _is_process_cpu(key: str) -> bool:
+    return key.startswith("cpu_ms_per_call_") and not key.endswith("_event_loop")
 
 
 def _records_per_transaction(exposition: str) -> float | None:
@@ -400,21 +477,24 @@ def report(result: dict[str, Any]) -> None:
         print(f"{name:<10}{row['per_second']:>10.0f}{row['p50_ms']:>9.2f}{row['p99_ms']:>9.2f}")
     print(
         f"throughput ratio adapter/direct: {result['throughput_ratio']:.2f} "
-        f"(goal >= {GOAL}; X-Road field report {XROAD_FIELD_RATIO:.2f}) — three processes "
-        f"share {result['machine']['cpus']} cores here"
+        f"(goal >= {GOAL}; X-Road field report {XROAD_FIELD_RATIO:.2f}) — the load generator, "
+        f"the mock and the adapter share {result['machine']['cpus']} cores here"
     )
-    print("CPU ms per call of each process (median of the rounds):")
-    print(f"{'path':<10}{'load gen':>10}{'adapter':>9}{'mock':>7}{'capacity/s':>12}")
-    for name in ("direct", "adapter"):
-        cpu = result["cpu_ms_per_call_median"][name]
+    workers = result["settings"]["adapter_workers"]
+    names = list(result["cpu_ms_per_call_median"]["adapter"])
+    print(f"CPU ms per call of each process (median of the rounds; adapter: {workers} worker(s)):")
+    print(f"{'path':<10}" + "".join(f"{name:>10}" for name in names) + f"{'capacity/s':>12}")
+    for path in ("direct", "adapter"):
+        cpu = result["cpu_ms_per_call_median"][path]
         print(
-            f"{name:<10}{cpu['loadgen']:>10.3f}{cpu['adapter']:>9.3f}{cpu['mock']:>7.3f}"
-            f"{result['capacity_per_second'][name]:>12.0f}"
+            f"{path:<10}"
+            + "".join(f"{cpu.get(name, 0.0):>10.3f}" for name in names)
+            + f"{result['capacity_per_second'][path]:>12.0f}"
         )
     print(
         f"capacity ratio adapter/direct: {result['capacity_ratio']:.2f} (capacity: calls/s a "
-        "path sustains when each process has a core of its own = 1 / its busiest process's "
-        "CPU per call)"
+        "path sustains when each process, each adapter worker, has a core of its own = 1 / the "
+        "busiest core's CPU per call)"
     )
     per_transaction = result["log_records_per_transaction"]
     if per_transaction is not None:
@@ -430,19 +510,32 @@ def main() -> None:
         serve_mock(int(sys.argv[2]), sys.argv[3])
         return
     if len(sys.argv) > 1 and sys.argv[1] == "--serve-adapter":
-        serve_adapter(int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5])
+        port, keys, data, mock_url, workers, database_url = sys.argv[2:8]
+        serve_adapter(int(port), keys, data, mock_url, int(workers), database_url)
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="adapter processes (serve --workers N; more than one uses the local Redis)",
+    )
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="the adapter's store (SQLAlchemy URL); a fresh SQLite file when absent",
+    )
     args = parser.parse_args()
+    measurement = run(args.calls, args.concurrency, args.rounds, args.workers, args.database_url)
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvicorn[standard] brings it on Linux
-        result = asyncio.run(run(args.calls, args.concurrency, args.rounds))
+        result = asyncio.run(measurement)
     else:
-        result = uvloop.run(run(args.calls, args.concurrency, args.rounds))
+        result = uvloop.run(measurement)
     report(result)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

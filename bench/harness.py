@@ -97,3 +97,25 @@ def cpu_seconds(pid: int) -> float:
 def thread_cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of the main thread (the event loop) of process ``pid``."""
     return _stat_cpu(Path(f"/proc/{pid}/task/{pid}/stat"))
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants alive now (``serve --workers N``: supervisor + workers)."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").iterdir():
+            pending += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """:func:`cpu_seconds` summed over :func:`process_tree` (descendants that exited are lost:
+    measure over a window in which none exits)."""
+    return sum(cpu_seconds(member) for member in process_tree(pid))
+
+
+def tree_thread_cpu_seconds(pid: int) -> float:
+    """:func:`thread_cpu_seconds` summed over :func:`process_tree`: every process's event loop."""
+    return sum(thread_cpu_seconds(member) for member in process_tree(pid))
