@@ -210,8 +210,12 @@ def _engines(settings: Settings) -> tuple[AsyncEngine, AsyncEngine]:
     return engine, engine
 
 
-def build_container(settings: Settings) -> Container:
-    """Everything the API needs, built once (see the module docstring); no network I/O."""
+def build_container(settings: Settings, *, nonces: ReplayCache | None = None) -> Container:
+    """Everything the API needs, built once (see the module docstring); no network I/O.
+
+    ``nonces`` is the replay cache to use (``serve --workers N`` passes the workers' shared
+    table); by default :func:`replay_cache` chooses by the settings.
+    """
     keys = Path(settings.keys_dir)
     trust = TrustStore.from_pem_file(keys / "ca" / "cert.pem")
     credentials = load_party(keys, settings.party)
@@ -224,7 +228,7 @@ def build_container(settings: Settings) -> Container:
     }
     verifier = HttpVerifier(
         StaticKeyResolver({k: v for k, v in client_keys.items() if v is not None}, trust),
-        replay_cache(settings),
+        nonces if nonces is not None else replay_cache(settings),
         max_skew=settings.max_skew_seconds,
     )
     signer = HttpSigner(credentials, ttl=settings.signature_ttl_seconds)

@@ -174,7 +174,7 @@ def configure_logging(level: str, *, worker: int | None = None) -> None:
     "--workers",
     type=click.IntRange(1, 64),
     default=None,
-    help="adapter processes sharing the port; more than one needs LIENTHONG_REPLAY_CACHE_URL [1]",
+    help="adapter processes sharing the port (one per core the adapter may use) [1]",
 )
 @click.option("--log-level", default="info", show_default=True)
 def serve(
@@ -192,12 +192,11 @@ def serve(
     """Run the adapter API (sandbox by default: mocks, development keys, SQLite)."""
     from adapter_api.app import create_app
     from adapter_api.bootstrap import build_container, prepare
-    from adapter_api.workers import STARTUP_FAILURE, Supervisor, check_workers
+    from adapter_api.workers import STARTUP_FAILURE, Supervisor
 
     configure_logging(log_level)
     settings = _settings(host, port, keys, data, sandbox, mock_port, clients, database_url, workers)
     try:
-        check_workers(settings)
         prepare(settings)
         if settings.workers > 1:
             listener = bind(settings.host, settings.port)

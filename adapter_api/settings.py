@@ -62,20 +62,22 @@ class Settings(BaseSettings):
     replay_cache_url: str | None = Field(
         None,
         description=(
-            "Redis URL of the replay cache shared by several adapter processes "
-            "(redis://127.0.0.1:6379/0); one process remembers nonces in memory when absent"
+            "Redis URL of the replay cache shared by adapters on several hosts "
+            "(redis://127.0.0.1:6379/0); when absent, one process remembers nonces in memory "
+            "and the workers of serve --workers N share a table in shared memory"
         ),
     )
     signature_ttl_seconds: int = Field(60, gt=0, le=300)
     max_skew_seconds: int = Field(60, ge=0)
 
     # Processes.
-    workers: int = Field(
-        1,
-        ge=1,
-        le=64,
+    workers: int = Field(1, ge=1, le=64, description="adapter processes sharing the port")
+    replay_table_slots: int = Field(
+        1 << 20,
+        ge=1024,
         description=(
-            "adapter processes sharing the port; more than one needs replay_cache_url (Redis)"
+            "nonces the workers' shared replay table holds (several workers and no "
+            "replay_cache_url); keep the nonces alive at once under half of it"
         ),
     )
 

@@ -7,9 +7,10 @@ to whichever worker accepts it first, so a busy worker takes fewer.
 
 * Worker 0 also runs what must run once: the sync worker, the records refresh and, in sandbox
   mode, the mock endpoints. It starts first; the others start once it serves.
-* Replay protection needs one memory of nonces: with more than one worker the Redis replay cache
-  (``LIENTHONG_REPLAY_CACHE_URL``) is required, else a request replayed to another worker would
-  be accepted. The supervisor refuses to start without it.
+* Replay protection needs one memory of nonces, else a request replayed to another worker would
+  be accepted: the workers share the Redis replay cache when ``LIENTHONG_REPLAY_CACHE_URL`` is
+  set (several hosts), otherwise a table in shared memory that the supervisor makes for this run
+  (``security.host_replay``; ``replay_table_slots`` sizes it) and removes at exit.
 * ``/metrics`` counts for all workers, whichever answers: prometheus_client's multiprocess mode,
   in a fresh folder per run (``PROMETHEUS_MULTIPROC_DIR``, set before the workers start, removed
   at exit).
@@ -40,6 +41,7 @@ from pathlib import Path
 from types import FrameType
 
 from adapter_api.settings import Settings
+from security.host_replay import HostReplayCache, HostReplayTable
 
 log = logging.getLogger("lienthong.api")
 
@@ -55,17 +57,7 @@ STARTUP_FAILURE = 3
 
 
 class WorkersError(Exception):
-    """The workers cannot run: a setting they need is missing, or one keeps failing at start."""
-
-
-def check_workers(settings: Settings) -> None:
-    """:class:`WorkersError` if ``settings`` cannot run ``settings.workers`` processes safely."""
-    if settings.workers > 1 and not settings.replay_cache_url:
-        raise WorkersError(
-            f"--workers {settings.workers} needs a replay cache the workers share: set "
-            "LIENTHONG_REPLAY_CACHE_URL (e.g. redis://127.0.0.1:6379/0); without it a request "
-            "replayed to another worker would be accepted"
-        )
+    """The workers cannot run: one of them keeps failing at start."""
 
 
 def worker_settings(settings: Settings, index: int) -> Settings:
@@ -78,7 +70,12 @@ def worker_settings(settings: Settings, index: int) -> Settings:
 
 
 def _worker_main(
-    settings: Settings, index: int, listener: socket.socket, log_level: str, ready: Event
+    settings: Settings,
+    index: int,
+    listener: socket.socket,
+    log_level: str,
+    ready: Event,
+    nonces: HostReplayTable | None,
 ) -> None:
     """A worker process: build the adapter and serve it on ``listener`` (spawn target)."""
     from adapter_api.app import create_app
@@ -89,7 +86,8 @@ def _worker_main(
     with contextlib.suppress(OSError):  # Linux: `ps` and `top` show which worker this is
         Path("/proc/self/comm").write_text(f"lienthong-w{index}")
     try:
-        app = create_app(build_container(settings))
+        shared = HostReplayCache(nonces) if nonces is not None else None
+        app = create_app(build_container(settings, nonces=shared))
     except Exception as exc:
         log.error("worker %d cannot start: %s", index, exc)
         sys.exit(STARTUP_FAILURE)
@@ -117,18 +115,20 @@ class Supervisor:
     """Starts, watches and stops the worker processes of one ``serve --workers N``."""
 
     def __init__(self, settings: Settings, listener: socket.socket, log_level: str) -> None:
-        check_workers(settings)
         self._settings = settings
         self._listener = listener
         self._log_level = log_level
         self._context = multiprocessing.get_context("spawn")
         self._workers: list[_Worker] = []
         self._stopping = False
+        self._nonces: HostReplayTable | None = None
 
     def run(self) -> int:
         """Serve until SIGINT or SIGTERM; the exit status (0, or 1 when a worker kept failing)."""
         metrics_dir = tempfile.mkdtemp(prefix="lienthong-metrics-")
         os.environ[METRICS_DIR_VARIABLE] = metrics_dir
+        if not self._settings.replay_cache_url:
+            self._nonces = HostReplayTable.create(self._settings.replay_table_slots)
         previous = {sig: signal.signal(sig, self._on_signal) for sig in _STOP_SIGNALS}
         try:
             for index in range(self._settings.workers):
@@ -150,6 +150,8 @@ class Supervisor:
                 signal.signal(sig, handler)
             os.environ.pop(METRICS_DIR_VARIABLE, None)
             shutil.rmtree(metrics_dir, ignore_errors=True)
+            if self._nonces is not None:
+                self._nonces.remove()
 
     def _start(self, index: int) -> _Worker:
         ready = self._context.Event()
@@ -161,6 +163,7 @@ class Supervisor:
                 self._listener,
                 self._log_level,
                 ready,
+                self._nonces,
             ),
             name=f"lienthong-worker-{index}",
         )
@@ -239,4 +242,4 @@ def _status(worker: _Worker) -> str:
     return str(code)
 
 
-__all__ = ["Supervisor", "WorkersError", "check_workers", "worker_settings"]
+__all__ = ["Supervisor", "WorkersError", "worker_settings"]

@@ -1,6 +1,8 @@
 """Adapter benchmark: signed citizen lookups through the adapter against direct unsigned calls.
 
 Run: ``.venv/bin/python bench/adapter_bench.py [--calls N] [--concurrency C] [--rounds R]``
+(``--workers N`` serves the adapter as ``lienthong serve --workers N``; ``--redis`` keeps its
+nonces in the local Redis; ``--database-url`` gives it another store than a fresh SQLite file)
 
 Three processes on this machine, in one run so noise cancels out:
 
@@ -101,12 +103,13 @@ def serve_mock(port: int, keys: str) -> None:
 
 
 def serve_adapter(
-    port: int, keys: str, data: str, mock_url: str, workers: int, database_url: str
+    port: int, keys: str, data: str, mock_url: str, workers: int, database_url: str, redis: bool
 ) -> None:
     """Child process: the adapter wired for production against the mock at ``mock_url``.
 
     ``workers`` > 1 runs it as ``lienthong serve --workers N`` does: a supervisor and N worker
-    processes on one socket, nonces shared through the machine's Redis.
+    processes on one socket, nonces shared through the supervisor's shared-memory table, or
+    through the machine's Redis when ``redis``.
     """
     import uvicorn
 
@@ -134,7 +137,7 @@ def serve_adapter(
         upstream_attempt_timeout=10.0,
         upstream_deadline=20.0,
         workers=workers,
-        replay_cache_url=REDIS_URL if workers > 1 else None,
+        replay_cache_url=REDIS_URL if redis else None,
         database_url=database_url or None,
     )
     prepare(settings)
@@ -221,7 +224,7 @@ def soap_envelope(citizen_id: str, issue: str) -> bytes:
 
 
 def redis_server_pid() -> int | None:
-    """The local ``redis-server`` (the replay cache of ``--workers N``), if one runs."""
+    """The local ``redis-server`` (the replay cache with ``--redis``), if one runs."""
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError):
@@ -231,7 +234,7 @@ def redis_server_pid() -> int | None:
 
 
 async def run(
-    calls: int, concurrency: int, rounds: int, workers: int, database_url: str
+    calls: int, concurrency: int, rounds: int, workers: int, database_url: str, redis: bool
 ) -> dict[str, Any]:
     from security.pki import init_dev_pki
 
@@ -247,14 +250,15 @@ async def run(
         [
             "--serve-adapter",
             *(str(adapter_port), str(keys), str(data), mock_url, str(workers), database_url),
+            "redis" if redis else "",
         ],
         adapter_port,
     )
     base = f"http://127.0.0.1:{adapter_port}"
     pids = {"adapter": adapter.pid, "mock": mock.pid}
-    redis = redis_server_pid() if workers > 1 else None
-    if redis is not None:  # its CPU is the gateway's too: count it beside the adapter's
-        pids["redis"] = redis
+    redis_pid = redis_server_pid() if redis else None
+    if redis_pid is not None:  # its CPU is the gateway's too: count it beside the adapter's
+        pids["redis"] = redis_pid
     trust = TrustStore.from_pem_file(keys / "ca" / "cert.pem")
     signer = HttpSigner(load_party(keys, "province-app"), ttl=60)
     verifier = HttpVerifier(TrustedKeyDirectory(keys, trust), None)
@@ -421,6 +425,11 @@ async def _measure(
             "rounds": rounds,
             "adapter_workers": workers,
         },
+        "replay_cache": "redis"
+        if "redis" in pids
+        else "shared memory"
+        if workers > 1
+        else "memory",
         "direct": best["direct"],
         "adapter": best["adapter"],
         "rounds": runs,
@@ -510,8 +519,8 @@ def main() -> None:
         serve_mock(int(sys.argv[2]), sys.argv[3])
         return
     if len(sys.argv) > 1 and sys.argv[1] == "--serve-adapter":
-        port, keys, data, mock_url, workers, database_url = sys.argv[2:8]
-        serve_adapter(int(port), keys, data, mock_url, int(workers), database_url)
+        port, keys, data, mock_url, workers, database_url, redis = sys.argv[2:9]
+        serve_adapter(int(port), keys, data, mock_url, int(workers), database_url, bool(redis))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=2000)
@@ -521,7 +530,13 @@ def main() -> None:
         "--workers",
         type=int,
         default=1,
-        help="adapter processes (serve --workers N; more than one uses the local Redis)",
+        help="adapter processes (serve --workers N)",
+    )
+    parser.add_argument(
+        "--redis",
+        action="store_true",
+        help="remember nonces in the local Redis (127.0.0.1:6379/14) instead of in this process "
+        "or the workers' shared-memory table; Redis's CPU is then counted too",
     )
     parser.add_argument(
         "--database-url",
@@ -529,7 +544,9 @@ def main() -> None:
         help="the adapter's store (SQLAlchemy URL); a fresh SQLite file when absent",
     )
     args = parser.parse_args()
-    measurement = run(args.calls, args.concurrency, args.rounds, args.workers, args.database_url)
+    measurement = run(
+        args.calls, args.concurrency, args.rounds, args.workers, args.database_url, args.redis
+    )
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvicorn[standard] brings it on Linux

@@ -10,6 +10,7 @@ from security.errors import (
     SignatureError,
     UnsafeXml,
 )
+from security.host_replay import HostReplayCache, HostReplayTable
 from security.http_signatures import (
     HttpSigner,
     HttpVerifier,
@@ -30,6 +31,8 @@ __all__ = [
     "PARTIES",
     "CertificateError",
     "Credentials",
+    "HostReplayCache",
+    "HostReplayTable",
     "HttpSigner",
     "HttpVerifier",
     "MemoryReplayCache",

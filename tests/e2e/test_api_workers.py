@@ -88,11 +88,12 @@ def _ready(base_url: str) -> bool:
 
 
 @contextmanager
-def running_workers(tmp_path: Path, redis_url: str) -> Iterator[Running]:
-    """``serve --workers 2`` in sandbox mode with the shared replay cache; stopped with SIGTERM."""
+def running_workers(tmp_path: Path, redis_url: str | None) -> Iterator[Running]:
+    """``serve --workers 2`` in sandbox mode, nonces shared through Redis when ``redis_url`` is
+    given, else through the supervisor's shared-memory table; stopped with SIGTERM."""
     port, mock_port = free_port(), free_port()
     keys = tmp_path / "keys"
-    environment = {**os.environ, "LIENTHONG_REPLAY_CACHE_URL": redis_url}
+    environment = {**os.environ, "LIENTHONG_REPLAY_CACHE_URL": redis_url or ""}
     process = subprocess.Popen(
         _command(port, mock_port, keys, tmp_path / "data"),
         stdout=subprocess.PIPE,
@@ -117,28 +118,30 @@ def running_workers(tmp_path: Path, redis_url: str) -> Iterator[Running]:
                 process.communicate()
 
 
-def test_more_than_one_worker_needs_the_shared_replay_cache(tmp_path: Path) -> None:
-    """Without a shared replay cache ``--workers 2`` refuses in one line and creates nothing."""
+def test_a_worker_count_out_of_range_is_refused_in_one_line(tmp_path: Path) -> None:
+    """``--workers 0`` is a usage error (exit 2) that names the option, and creates nothing."""
     keys, data = tmp_path / "keys", tmp_path / "data"
-    result = CliRunner().invoke(
-        serve,
-        ["--workers", "2", "--keys", str(keys), "--data", str(data)],
-        env={"LIENTHONG_REPLAY_CACHE_URL": ""},
-    )
-    assert result.exit_code == 1
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1
-    assert "LIENTHONG_REPLAY_CACHE_URL" in lines[0]
+    result = CliRunner().invoke(serve, ["--workers", "0", "--keys", str(keys), "--data", str(data)])
+    assert result.exit_code == 2
+    assert "--workers" in result.output
     assert not keys.exists()
     assert not data.exists()
 
 
 @pytest.mark.slow
-def test_workers_share_the_port_the_nonces_and_the_counts(tmp_path: Path, redis_url: str) -> None:
-    """Two workers answer on one port; a replay is refused whichever worker it reaches; /metrics
-    adds up both; a killed worker is started again and the counts it made are kept; SIGTERM stops
-    all of them cleanly; the sync worker and the mocks run once."""
+@pytest.mark.parametrize("nonces", ["shared memory", "redis"])
+def test_workers_share_the_port_the_nonces_and_the_counts(
+    tmp_path: Path, nonces: str, request: pytest.FixtureRequest
+) -> None:
+    """Two workers answer on one port; a replay is refused whichever worker it reaches (nonces
+    in the supervisor's shared-memory table, or in Redis); /metrics adds up both; a killed worker
+    is started again and the counts it made are kept; SIGTERM stops all of them cleanly and
+    removes the table; the sync worker and the mocks run once."""
+    redis_url = request.getfixturevalue("redis_url") if nonces == "redis" else None
+    tables_before = set(Path("/dev/shm").glob("lienthong-nonces-*"))
     with running_workers(tmp_path, redis_url) as running:
+        tables = set(Path("/dev/shm").glob("lienthong-nonces-*")) - tables_before
+        assert len(tables) == (1 if redis_url is None else 0)
 
         def call(_: int) -> int:
             with running.client() as client:
@@ -173,10 +176,11 @@ def test_workers_share_the_port_the_nonces_and_the_counts(tmp_path: Path, redis_
     assert output.count("mock-endpoints serving") == 1
     assert len(re.findall(r"sync worker \S+ starting", output)) == 1
     assert not [pid for pid in before.values() if Path(f"/proc/{pid}").exists()]
+    assert not [table for table in tables if table.exists()]
 
 
 @pytest.mark.slow
-def test_a_worker_that_cannot_start_stops_the_server(tmp_path: Path, redis_url: str) -> None:
+def test_a_worker_that_cannot_start_stops_the_server(tmp_path: Path) -> None:
     """A configuration every worker fails on (a broken clients file) ends ``serve`` with status 1
     and says why, instead of restarting workers forever."""
     clients = tmp_path / "clients.toml"
@@ -189,7 +193,7 @@ def test_a_worker_that_cannot_start_stops_the_server(tmp_path: Path, redis_url: 
         capture_output=True,
         text=True,
         cwd=tmp_path,
-        env={**os.environ, "LIENTHONG_REPLAY_CACHE_URL": redis_url},
+        env={**os.environ, "LIENTHONG_REPLAY_CACHE_URL": ""},
         timeout=120,
         check=False,
     )

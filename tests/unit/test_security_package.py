@@ -15,6 +15,8 @@ def test_public_names_are_pinned() -> None:
         "PARTIES",
         "CertificateError",
         "Credentials",
+        "HostReplayCache",
+        "HostReplayTable",
         "HttpSigner",
         "HttpVerifier",
         "MemoryReplayCache",
