@@ -22,7 +22,11 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "serve": ("adapter_api.serve", "serve", "Run the adapter API (sandbox by default)."),
     "sync": ("sync.cli", "sync", "Operate the dossier sync queue to the portal."),
     "records": ("adapter_api.records_cli", "records", "Watch, refresh and bulk-verify records."),
-    "log": ("store.log_cli", "log", "Verify and export the message log."),
+    "log": (
+        "store.log_cli",
+        "log",
+        "Verify and export the message log; rotate the access-log key.",
+    ),
     "db": ("store.cli", "db", "Create and migrate the database."),
 }
 
