@@ -5,6 +5,9 @@ first run, migrations — binds the port and starts N worker processes (``spawn`
 builds its own adapter; they share only the listening socket). The kernel hands a new connection
 to whichever worker accepts it first, so a busy worker takes fewer.
 
+* SQLite has one writer at a time: workers on SQLite queue behind each other's log writes
+  (measured: p99 126 ms against 25 ms for one worker); the supervisor says so at start. Several
+  workers are meant for PostgreSQL.
 * Worker 0 also runs what must run once: the sync worker, the records refresh and, in sandbox
   mode, the mock endpoints. It starts first; the others start once it serves.
 * Replay protection needs one memory of nonces, else a request replayed to another worker would
@@ -40,6 +43,7 @@ from multiprocessing.synchronize import Event
 from pathlib import Path
 from types import FrameType
 
+from adapter_api.metrics import MULTIPROCESS_VARIABLE
 from adapter_api.settings import Settings
 from security.host_replay import HostReplayCache, HostReplayTable
 
@@ -50,8 +54,6 @@ STARTUP_TIMEOUT = 60.0
 MAX_QUICK_FAILURES = 3
 RESTART_PAUSE = 1.0
 STOP_TIMEOUT = 20.0
-#: prometheus_client reads this variable when it is imported: set it before a worker starts
-METRICS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 #: what a worker exits with when its server did not start (uvicorn's own code for it)
 STARTUP_FAILURE = 3
 
@@ -126,9 +128,15 @@ class Supervisor:
     def run(self) -> int:
         """Serve until SIGINT or SIGTERM; the exit status (0, or 1 when a worker kept failing)."""
         metrics_dir = tempfile.mkdtemp(prefix="lienthong-metrics-")
-        os.environ[METRICS_DIR_VARIABLE] = metrics_dir
+        os.environ[MULTIPROCESS_VARIABLE] = metrics_dir
         if not self._settings.replay_cache_url:
             self._nonces = HostReplayTable.create(self._settings.replay_table_slots)
+        if self._settings.resolved_database_url.startswith("sqlite"):
+            log.warning(
+                "%d workers on SQLite wait for each other's writes (one writer at a time): "
+                "use PostgreSQL (LIENTHONG_DATABASE_URL) for several workers",
+                self._settings.workers,
+            )
         previous = {sig: signal.signal(sig, self._on_signal) for sig in _STOP_SIGNALS}
         try:
             for index in range(self._settings.workers):
@@ -148,7 +156,7 @@ class Supervisor:
             self._stop_all()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-            os.environ.pop(METRICS_DIR_VARIABLE, None)
+            os.environ.pop(MULTIPROCESS_VARIABLE, None)
             shutil.rmtree(metrics_dir, ignore_errors=True)
             if self._nonces is not None:
                 self._nonces.remove()

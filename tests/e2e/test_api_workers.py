@@ -172,6 +172,7 @@ def test_workers_share_the_port_the_nonces_and_the_counts(
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=40)
     assert process.returncode == 0, output
+    assert "use PostgreSQL" in output  # the sandbox's SQLite store: told at start
     assert "starting it again" in output
     assert output.count("mock-endpoints serving") == 1
     assert len(re.findall(r"sync worker \S+ starting", output)) == 1
