@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import click
+from click.decorators import FC
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -48,14 +49,23 @@ DEFAULT_KEYS_DIR = ".lienthong/keys"
 T = TypeVar("T")
 
 data_option = data_dir_option("Data folder holding the SQLite database.")
-keys_option = click.option(
-    "--keys",
-    "keys_dir",
-    type=click.Path(file_okay=False),
-    envvar="LIENTHONG_KEYS_DIR",
-    default=DEFAULT_KEYS_DIR,
-    show_default=True,
-    help="Key folder: adapter/messagelog.key decrypts bodies, ca/cert.pem checks signatures.",
+
+
+def keys_dir_option(help: str) -> Callable[[FC], FC]:
+    """``--keys`` (``LIENTHONG_KEYS_DIR``): the key folder, passed on as ``keys_dir``."""
+    return click.option(
+        "--keys",
+        "keys_dir",
+        type=click.Path(file_okay=False),
+        envvar="LIENTHONG_KEYS_DIR",
+        default=DEFAULT_KEYS_DIR,
+        show_default=True,
+        help=help,
+    )
+
+
+keys_option = keys_dir_option(
+    "Key folder: adapter/messagelog.key decrypts bodies, ca/cert.pem checks signatures."
 )
 
 
@@ -235,15 +245,7 @@ def purge_command(days: int, data_dir: str, database_url: str | None) -> None:
 
 
 @log.command("rotate-access-key")
-@click.option(
-    "--keys",
-    "keys_dir",
-    type=click.Path(file_okay=False),
-    envvar="LIENTHONG_KEYS_DIR",
-    default=DEFAULT_KEYS_DIR,
-    show_default=True,
-    help="Key folder holding adapter/accesslog.key.",
-)
+@keys_dir_option("Key folder holding adapter/accesslog.key.")
 def rotate_access_key_command(keys_dir: str) -> None:
     """Retire the access log's key and make a new one (restart the adapter to use it).
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,23 +20,12 @@ from store.access_log_keys import KeyRing, load_access_log_keys, rotate_access_l
 from store.db import alembic_config, create_engine, normalize_url, upgrade_async
 from store.log_keys import access_log_key, key_id
 from store.tables.access_log import access_log
-from tests.support.message_log import log_engine
+from tests.support.message_log import log_engine_on_both  # noqa: F401 - the engine fixture
 
 CITIZEN = "001190000007"
 OTHER = "079203000042"
 T0 = dt.datetime(2026, 11, 26, 8, 0, tzinfo=dt.UTC)
 A, B = b"a" * 32, b"b" * 32
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    url = (
-        str(tmp_path / "data")
-        if request.param == "sqlite"
-        else request.getfixturevalue("postgres_dsn")
-    )
-    async with log_engine(url) as made:
-        yield made
 
 
 def _entry(citizen_id: str, n: int) -> AccessLogEntry:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -13,23 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from store.access_log import AccessLogEntry, citizen_key, list_for_citizen, record_lookup
 from store.errors import InvalidCursor
 from store.tables.access_log import access_log
-from tests.support.message_log import log_engine
+from tests.support.message_log import log_engine_on_both  # noqa: F401 - the engine fixture
 
 KEY = b"a" * 32
 CITIZEN = "001190000007"
 OTHER = "079203000042"
 T0 = dt.datetime(2026, 11, 26, 8, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    url = (
-        str(tmp_path / "data")
-        if request.param == "sqlite"
-        else request.getfixturevalue("postgres_dsn")
-    )
-    async with log_engine(url) as made:
-        yield made
 
 
 def _entry(citizen_id: str, n: int, **changes: object) -> AccessLogEntry:

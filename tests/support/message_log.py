@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import pytest
 from lxml import etree
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -125,6 +126,23 @@ async def log_engine(url: str | Path) -> AsyncIterator[AsyncEngine]:
         yield engine
     finally:
         await engine.dispose()
+
+
+@pytest.fixture(
+    name="engine", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+async def log_engine_on_both(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[AsyncEngine]:
+    """Fixture ``engine``: :func:`log_engine` on SQLite in ``tmp_path``, then on the session's
+    PostgreSQL database (import it into a test module to use it)."""
+    url = (
+        str(tmp_path / "data")
+        if request.param == "sqlite"
+        else request.getfixturevalue("postgres_dsn")
+    )
+    async with log_engine(url) as made:
+        yield made
 
 
 def make_rest_exchange(
