@@ -3,7 +3,9 @@
 Sandbox (the default) creates development keys on first run, keeps SQLite under ``--data``,
 starts the mock endpoints on their own port in the same process and registers the sandbox
 clients. ``--no-sandbox`` wires production: upstream URLs, credentials, the clients file and
-the database come from ``LIENTHONG_*`` settings and nothing is created.
+the database come from ``LIENTHONG_*`` settings and nothing is created. ``--workers N`` (N > 1)
+binds the port here and hands it to :class:`adapter_api.workers.Supervisor`, which runs N
+adapter processes on it.
 """
 
 from __future__ import annotations
