@@ -43,6 +43,7 @@ from prometheus_client import (
 from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from adapter_api.workers import MULTIPROCESS_VARIABLE
 from connectors.errors import (
     CircuitOpen,
     ConnectorError,
@@ -55,8 +56,6 @@ from store.message_log.group_commit import GroupCommit
 
 log = logging.getLogger("lienthong.api")
 
-#: set by ``serve --workers N`` before its workers start (prometheus_client reads it at import)
-MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 BREAKER_VALUES = {"closed": 0, "half_open": 1, "open": 2}
@@ -280,7 +279,6 @@ class MetricsMiddleware:
 
 __all__ = [
     "BREAKER_VALUES",
-    "MULTIPROCESS_VARIABLE",
     "PROMETHEUS_CONTENT_TYPE",
     "Metrics",
     "MetricsMiddleware",

@@ -192,23 +192,28 @@ def serve(
     log_level: str,
 ) -> None:
     """Run the adapter API (sandbox by default: mocks, development keys, SQLite)."""
-    from adapter_api.app import create_app
-    from adapter_api.bootstrap import build_container, prepare
-    from adapter_api.workers import STARTUP_FAILURE, Supervisor
+    from adapter_api.workers import STARTUP_FAILURE, Supervisor, prepare_elsewhere
 
     configure_logging(log_level)
     settings = _settings(host, port, keys, data, sandbox, mock_port, clients, database_url, workers)
+    if settings.workers > 1:  # the supervisor: it stays small, the workers build the adapter
+        try:
+            prepare_elsewhere(settings)
+            listener = bind(settings.host, settings.port)
+        except Exception as exc:
+            raise click.ClickException(f"cannot start: {exc}") from exc
+        click.echo(_banner(settings, None))
+        sys.exit(Supervisor(settings, listener, log_level).run())
+
+    from adapter_api.app import create_app
+    from adapter_api.bootstrap import build_container, prepare
+
     try:
         prepare(settings)
-        if settings.workers > 1:
-            listener = bind(settings.host, settings.port)
-        else:
-            container = build_container(settings)
+        container = build_container(settings)
     except Exception as exc:
         raise click.ClickException(f"cannot start: {exc}") from exc
     click.echo(_banner(settings, None))
-    if settings.workers > 1:
-        sys.exit(Supervisor(settings, listener, log_level).run())
     if not run_server(
         create_app(container), host=settings.host, port=settings.port, log_level=log_level
     ):

@@ -43,7 +43,6 @@ from multiprocessing.synchronize import Event
 from pathlib import Path
 from types import FrameType
 
-from adapter_api.metrics import MULTIPROCESS_VARIABLE
 from adapter_api.settings import Settings
 from security.host_replay import HostReplayCache, HostReplayTable
 
@@ -54,12 +53,33 @@ STARTUP_TIMEOUT = 60.0
 MAX_QUICK_FAILURES = 3
 RESTART_PAUSE = 1.0
 STOP_TIMEOUT = 20.0
+#: prometheus_client reads it when imported: the supervisor sets it before a worker starts
+MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 #: what a worker exits with when its server did not start (uvicorn's own code for it)
 STARTUP_FAILURE = 3
 
 
 class WorkersError(Exception):
     """The workers cannot run: one of them keeps failing at start."""
+
+
+def prepare_elsewhere(settings: Settings) -> None:
+    """:func:`adapter_api.bootstrap.prepare` in a short-lived process, so that the supervisor
+    does not carry the adapter's modules; its error is raised here as a :class:`WorkersError`."""
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        error = pool.apply(_prepare, (settings,))
+    if error is not None:
+        raise WorkersError(error)
+
+
+def _prepare(settings: Settings) -> str | None:
+    from adapter_api.bootstrap import prepare
+
+    try:
+        prepare(settings)
+    except Exception as exc:
+        return str(exc)
+    return None
 
 
 def worker_settings(settings: Settings, index: int) -> Settings:
@@ -250,4 +270,10 @@ def _status(worker: _Worker) -> str:
     return str(code)
 
 
-__all__ = ["Supervisor", "WorkersError", "worker_settings"]
+__all__ = [
+    "MULTIPROCESS_VARIABLE",
+    "Supervisor",
+    "WorkersError",
+    "prepare_elsewhere",
+    "worker_settings",
+]
