@@ -16,7 +16,8 @@ folder has mode 0700. A rotation, under an exclusive lock (``adapter/accesslog.l
 (1) the legacy marker on the first rotation, (2) the retired copy of the current key, (3) the new
 current key, each through a synced temporary file that is linked (never replacing a file) or, for
 the current key only, renamed over it, so the current key file is always whole and no retired key
-is lost whatever the moment of a crash; running it again after a crash finishes the job. A ring
+is lost whatever the moment of a crash; running it again after a crash finishes the job and
+removes the temporary files a killed rotation left. A ring
 is read current key first, then the retired keys, then the marker: read during a rotation it
 still holds every key that rows can have been written with.
 """
@@ -134,6 +135,7 @@ def rotate_access_log_key(keys_dir: Path | str) -> KeyRotation:
     retired_dir = root / ACCESS_LOG_RETIRED
     try:
         with _exclusive(root / ACCESS_LOG_LOCK):
+            _remove_stale_temps(current_path, retired_dir)
             old = load_key(current_path)
             old_id = key_id(old)
             if not retired_dir.is_dir():
@@ -157,6 +159,16 @@ def rotate_access_log_key(keys_dir: Path | str) -> KeyRotation:
             f"cannot rotate the access-log key in {root}: {exc.strerror or exc}"
         ) from exc
     return KeyRotation(new_id=key_id(new), retired_id=old_id)
+
+
+def _remove_stale_temps(current_path: Path, retired_dir: Path) -> None:
+    """Temporary files (keys among them) a rotation killed mid-way left; under the lock no
+    rotation is writing any."""
+    stale = [*current_path.parent.glob(f".{current_path.name}.*.tmp")]
+    if retired_dir.is_dir():
+        stale += retired_dir.glob(".*.tmp")
+    for path in stale:
+        path.unlink(missing_ok=True)
 
 
 def _retired_keys(folder: Path) -> dict[str, bytes]:

@@ -101,6 +101,25 @@ def test_a_rotation_cut_short_loses_no_key_and_finishes_when_run_again(
     assert ring.current_id == rotation.new_id != key_id(old)
 
 
+def test_a_rotation_removes_what_a_killed_one_left(tmp_path: Path) -> None:
+    """Temporary key files a rotation killed mid-way left behind (they hold key bytes) are
+    removed by the next rotation; other files of the folders are kept."""
+    access_log_key(tmp_path)
+    rotate_access_log_key(tmp_path)
+    left = [
+        tmp_path / "adapter" / ".accesslog.key.abc123.tmp",
+        tmp_path / RETIRED / ".0123456789abcdef.key.def456.tmp",
+    ]
+    for path in left:
+        path.write_bytes(b"k" * 32)
+    kept = tmp_path / "adapter" / "messagelog.key"
+    kept.write_bytes(b"m" * 32)
+    rotate_access_log_key(tmp_path)
+    assert not [path for path in left if path.exists()]
+    assert kept.read_bytes() == b"m" * 32
+    assert len(load_access_log_keys(tmp_path, create=False).retired) == 2
+
+
 def test_a_retired_key_file_is_never_overwritten(tmp_path: Path) -> None:
     """A retired key file that does not hold the key its name says stops the rotation; neither
     it nor the current key is changed."""
