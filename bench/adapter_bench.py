@@ -102,15 +102,38 @@ def serve_mock(port: int, keys: str) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-def serve_adapter(
-    port: int, keys: str, data: str, mock_url: str, workers: int, database_url: str, redis: bool
-) -> None:
-    """Child process: the adapter wired for production against the mock at ``mock_url``.
+def adapter_environment(
+    data: Path, keys: Path, mock_url: str, workers: int, database_url: str, redis: bool
+) -> dict[str, str]:
+    """The adapter's settings as ``LIENTHONG_*`` variables (and its clients file, written here):
+    production wiring against the mock at ``mock_url``."""
+    clients = data / "clients.toml"
+    clients.write_text(
+        f'[[clients]]\nid = "province-app"\nrole = "province"\n'
+        f'certificate = "{keys}/province-app/cert.pem"\n',
+        encoding="utf-8",
+    )
+    settings = {
+        "SANDBOX": "false",
+        "KEYS_DIR": str(keys),
+        "DATA_DIR": str(data),
+        "CLIENTS_FILE": str(clients),
+        "POPULATION_URL": f"{mock_url}/population/soap",
+        "REGISTRY_URL": f"{mock_url}/registry",
+        "PORTAL_URL": f"{mock_url}/portal",
+        "RUN_WORKER": "false",
+        "UPSTREAM_ATTEMPT_TIMEOUT": "10",
+        "UPSTREAM_DEADLINE": "20",
+        "WORKERS": str(workers),
+        "REPLAY_CACHE_URL": REDIS_URL if redis else "",
+        "DATABASE_URL": database_url,
+    }
+    return {**os.environ, **{f"LIENTHONG_{name}": value for name, value in settings.items()}}
 
-    ``workers`` > 1 runs it as ``lienthong serve --workers N`` does: a supervisor and N worker
-    processes on one socket, nonces shared through the supervisor's shared-memory table, or
-    through the machine's Redis when ``redis``.
-    """
+
+def serve_adapter(port: int) -> None:
+    """Child process: one adapter process on 127.0.0.1:port, settings from the environment, as
+    ``lienthong serve`` runs it (``LIENTHONG_BENCH_PROFILE`` names a file for a CPU profile)."""
     import uvicorn
 
     from adapter_api.app import create_app
@@ -118,34 +141,8 @@ def serve_adapter(
     from adapter_api.serve import run_server
     from adapter_api.settings import Settings
 
-    clients = Path(data) / "clients.toml"
-    clients.write_text(
-        f'[[clients]]\nid = "province-app"\nrole = "province"\n'
-        f'certificate = "{keys}/province-app/cert.pem"\n',
-        encoding="utf-8",
-    )
-    settings = Settings(
-        sandbox=False,
-        port=port,
-        keys_dir=Path(keys),
-        data_dir=Path(data),
-        clients_file=clients,
-        population_url=f"{mock_url}/population/soap",
-        registry_url=f"{mock_url}/registry",
-        portal_url=f"{mock_url}/portal",
-        run_worker=False,
-        upstream_attempt_timeout=10.0,
-        upstream_deadline=20.0,
-        workers=workers,
-        replay_cache_url=REDIS_URL if redis else None,
-        database_url=database_url or None,
-    )
+    settings = Settings(port=port)
     prepare(settings)
-    if workers > 1:
-        from adapter_api.serve import bind
-        from adapter_api.workers import Supervisor
-
-        sys.exit(Supervisor(settings, bind("127.0.0.1", port), "warning").run())
     app = create_app(build_container(settings))
     profile = os.environ.get("LIENTHONG_BENCH_PROFILE")
     if profile:  # where the adapter's CPU goes: cProfile of the event loop's thread
@@ -245,15 +242,21 @@ async def run(
     mock_port, adapter_port = free_port(), free_port()
     mock = start_child(__file__, ["--serve-mock", str(mock_port), str(keys)], mock_port)
     mock_url = f"http://127.0.0.1:{mock_port}"
-    adapter = start_child(
-        __file__,
-        [
-            "--serve-adapter",
-            *(str(adapter_port), str(keys), str(data), mock_url, str(workers), database_url),
-            "redis" if redis else "",
-        ],
-        adapter_port,
-    )
+    environment = adapter_environment(data, keys, mock_url, workers, database_url, redis)
+    if workers > 1:  # the command itself: its supervisor and workers are what is measured
+        command = [
+            "adapter_api.cli",
+            "serve",
+            "--port",
+            str(adapter_port),
+            "--log-level",
+            "warning",
+        ]
+        adapter = start_child("-m", command, adapter_port, env=environment)
+    else:
+        adapter = start_child(
+            __file__, ["--serve-adapter", str(adapter_port)], adapter_port, env=environment
+        )
     base = f"http://127.0.0.1:{adapter_port}"
     pids = {"adapter": adapter.pid, "mock": mock.pid}
     redis_pid = redis_server_pid() if redis else None
@@ -519,8 +522,7 @@ def main() -> None:
         serve_mock(int(sys.argv[2]), sys.argv[3])
         return
     if len(sys.argv) > 1 and sys.argv[1] == "--serve-adapter":
-        port, keys, data, mock_url, workers, database_url, redis = sys.argv[2:9]
-        serve_adapter(int(port), keys, data, mock_url, int(workers), database_url, bool(redis))
+        serve_adapter(int(sys.argv[2]))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=2000)

@@ -68,9 +68,11 @@ def start_child(
     *,
     stderr: IO[bytes] | None = None,
     timeout: float = 60.0,
+    env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Run ``python SCRIPT ARGS`` from the project root; return once it listens on ``port``."""
-    process = subprocess.Popen([sys.executable, script, *args], cwd=ROOT, stderr=stderr)
+    """Run ``python SCRIPT ARGS`` from the project root (``SCRIPT`` may be ``-m``, then ARGS
+    start with the module); return once it listens on ``port``."""
+    process = subprocess.Popen([sys.executable, script, *args], cwd=ROOT, stderr=stderr, env=env)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
