@@ -277,7 +277,7 @@ def reconcile_command(
     dry_run: bool,
     concurrency: int,
 ) -> None:
-    """Compare every local dossier with the portal; enqueue what is missing or behind."""
+    """Compare every local dossier with the portal; enqueue what is missing, behind or drifted."""
     url = resolve_url(data_dir, database_url)
     options = _options(portal_url, keys_dir, portal_username, portal_password, portal_agency)
 
@@ -304,7 +304,7 @@ def reconcile_command(
     report = _run(_with_engine(url, work))
     click.echo(
         f"checked {report.checked}: {report.in_sync} in sync, {report.missing} missing, "
-        f"{report.behind} behind, {report.in_flight} still in the queue, "
+        f"{report.behind} behind, {report.drifted} drifted, {report.in_flight} still in the queue, "
         f"{report.lookup_failed} lookups failed; {report.enqueued} deliveries enqueued"
         + (" (dry run)" if dry_run else "")
     )

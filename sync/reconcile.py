@@ -3,8 +3,11 @@
 Dossiers are walked in code order (keyset pages). A dossier with deliveries still pending or dead
 is skipped: the worker (or an operator's retry) will bring it level. For the others the portal is
 asked (``TraCuuHoSo``), a few at a time; a dossier the portal lacks is enqueued from scratch, one
-whose status there differs is enqueued again from its first step — steps keep their idempotency
-keys, so the portal applies only those it missed. Lookups that fail are counted, not retried.
+whose status there differs (*behind*), or whose other fields do (*drifted*: an update the portal
+lost), is enqueued again from its first step, the dossier as it is now last — steps keep their
+idempotency keys, so the portal applies only those it missed. Fields are compared as the portal
+holds them (its wire form: times to the second), its own last-change time aside. Lookups that
+fail are counted, not retried.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from connectors.base import CallContext
 from connectors.errors import ConnectorError, NotFound
 from connectors.portal import PortalDossier
+from schemas.models import Dossier
+from schemas.wire.portal import dossier_to_portal
 from store.db import create_sessionmaker, reader
 from store.dossiers import (
     DossierRecord,
@@ -41,6 +46,7 @@ class ReconcileReport:
     in_sync: int = 0
     missing: int = 0
     behind: int = 0
+    drifted: int = 0
     in_flight: int = 0
     lookup_failed: int = 0
     enqueued: int = 0
@@ -97,14 +103,16 @@ async def reconcile(
             if isinstance(remote, _Unknown):
                 report.lookup_failed += 1
                 continue
-            if remote is not None and int(remote.status) == int(record.dossier.status):
+            if remote is None:
+                report.missing += 1
+            elif int(remote.status) != int(record.dossier.status):
+                report.behind += 1
+            elif _as_held(remote.dossier) != _as_held(record.dossier):
+                report.drifted += 1
+            else:
                 report.in_sync += 1
                 continue
             missing = remote is None
-            if missing:
-                report.missing += 1
-            else:
-                report.behind += 1
             if not dry_run:
                 async with write_sessions() as session, session.begin():
                     report.enqueued += await requeue(
@@ -114,6 +122,13 @@ async def reconcile(
         if on_progress is not None:
             on_progress(len(page))
     return report
+
+
+def _as_held(dossier: Dossier) -> dict[str, str]:
+    """What the portal holds of ``dossier``, but for its last-change time (the portal's own)."""
+    held = dossier_to_portal(dossier)
+    del held["NgayCapNhat"]
+    return held
 
 
 def _in_flight(state: SyncState | None) -> bool:

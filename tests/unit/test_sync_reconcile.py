@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas.status import DossierStatus
 from store.db import create_sessionmaker
-from store.dossiers import record_dossier, record_event
+from store.dossiers import get_dossier, record_dossier, record_event
 from store.outbox import SqlOutbox
 from sync.backoff import RetryPolicy
 from sync.reconcile import reconcile
@@ -56,7 +57,7 @@ def _forget_last_step(portal: FakePortal, serial: int) -> None:
 async def test_reconcile_restores_lost_dossiers_and_steps_once(engine: AsyncEngine) -> None:
     """A dossier the portal lost is re-created with its steps; one behind gets the missing step.
 
-    (Only the status is compared: the portal's lookup does not list the steps it applied.)
+    (The portal's lookup does not list the steps it applied: a lost step shows as its status.)
     """
     portal = FakePortal()
     worker = await _delivered_store(engine, portal, range(1, 6))
@@ -101,3 +102,31 @@ async def test_dry_run_and_failed_lookups_enqueue_nothing(engine: AsyncEngine) -
     portal.faults.down = True
     down = await reconcile(engine, portal)
     assert (down.lookup_failed, down.enqueued) == (3, 0)
+
+
+async def test_an_update_the_portal_lost_is_sent_again(engine: AsyncEngine) -> None:
+    """A dossier whose status agrees but whose other fields the portal holds differently (an
+    update it lost) is enqueued again and ends as it is here; the portal's own last-change time
+    and times finer than its second do not count as a difference."""
+    portal = FakePortal()
+    worker = await _delivered_store(engine, portal, range(1, 4))
+    drifted, retimed = make_dossier(1).code, make_dossier(2).code
+    portal.dossiers[drifted] = portal.dossiers[drifted].model_copy(update={"title": "Cũ"})
+    held = portal.dossiers[retimed]
+    portal.dossiers[retimed] = held.model_copy(
+        update={
+            "updated_at": held.updated_at + dt.timedelta(hours=1),
+            "received_at": held.received_at + dt.timedelta(microseconds=1),
+        }
+    )
+    report = await reconcile(engine, portal)
+    assert (report.in_sync, report.drifted, report.behind, report.missing) == (2, 1, 0, 0)
+    assert report.enqueued == STEPS + 1
+    await worker.drain()
+    async with create_sessionmaker(engine)() as session:
+        local = await get_dossier(session, drifted)
+    assert local is not None
+    assert portal.dossiers[drifted].title == local.dossier.title != "Cũ"
+    assert portal.applied_twice() == []
+    again = await reconcile(engine, portal)
+    assert (again.in_sync, again.drifted, again.enqueued) == (3, 0, 0)
