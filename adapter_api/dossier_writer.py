@@ -11,18 +11,19 @@ timer: an idle writer starts at once, a busy one batches what arrived meanwhile.
 
 A transaction that fails as a whole (a database error) is retried one write per transaction, so
 that a write that cannot be stored fails its own request only. Writes of one dossier keep the
-order in which they were submitted.
+order in which they were submitted. The queue and its writer task are a
+``store.commit_queue.CommitQueue``; how a batch is committed is this module's own.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Collection
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from schemas.models import Dossier, DossierEvent
+from store.commit_queue import CommitQueue, Written
 from store.dossier_writes import (
     DossierWrite,
     EventWrite,
@@ -37,8 +38,6 @@ log = logging.getLogger("lienthong.api")
 
 MAX_BATCH = 500
 
-_Entry = tuple[Write, "asyncio.Future[WriteResult]"]
-
 
 class DossierWriter:
     """One write queue on ``sessions`` for the dossier routes (see the module docstring)."""
@@ -46,15 +45,25 @@ class DossierWriter:
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], *, max_batch: int = MAX_BATCH
     ) -> None:
-        if max_batch < 1:
-            raise ValueError("max_batch must be at least 1")
         self._sessions = sessions
-        self.max_batch = max_batch
-        self._pending: list[_Entry] = []
-        self._writer: asyncio.Task[None] | None = None
-        #: transactions committed and writes they held (for figures and tests)
-        self.transactions = 0
-        self.writes = 0
+        self._queue: CommitQueue[Write] = CommitQueue(
+            self._commit, name="dossier-group-commit", max_batch=max_batch, split=_split
+        )
+
+    @property
+    def max_batch(self) -> int:
+        """The most writes one transaction holds."""
+        return self._queue.max_batch
+
+    @property
+    def transactions(self) -> int:
+        """Transactions committed (for figures and tests)."""
+        return self._queue.transactions
+
+    @property
+    def writes(self) -> int:
+        """Writes the committed transactions held (for figures and tests)."""
+        return self._queue.items
 
     async def put(
         self, dossier: Dossier, *, sectors: Collection[str] | None = None
@@ -74,55 +83,24 @@ class DossierWriter:
 
     async def submit(self, write: Write) -> DossierWrite | EventWrite:
         """Queue ``write``; what it did once committed, or the store's refusal raised."""
-        future: asyncio.Future[WriteResult] = asyncio.get_running_loop().create_future()
-        self._pending.append((write, future))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._drain(), name="dossier-group-commit")
-        result = await future
+        result: WriteResult = await self._queue.put(write)
         if isinstance(result, Exception):
             raise result
         return result
 
     async def aclose(self) -> None:
         """Wait for the writes already queued to be written."""
-        if self._writer is not None and not self._writer.done():
-            await asyncio.shield(self._writer)
+        await self._queue.aclose()
 
-    async def _drain(self) -> None:
-        while self._pending:
-            batch = self._pending[: self.max_batch]
-            self._pending = self._pending[self.max_batch :]
-            try:
-                await self._write(batch)
-            except asyncio.CancelledError:
-                for _, future in [*batch, *self._pending]:
-                    future.cancel()
-                self._pending = []
-                raise
+    async def _commit(self, writes: list[Write]) -> Written:
+        """Apply ``writes`` in one session transaction: one result (or refusal) per write."""
+        async with self._sessions() as session, session.begin():
+            return Written(await record_writes(session, writes))
 
-    async def _write(self, batch: list[_Entry]) -> None:
-        try:
-            async with self._sessions() as session, session.begin():
-                results = await record_writes(session, [write for write, _ in batch])
-        except Exception as exc:
-            if len(batch) > 1:
-                log.warning(
-                    "dossier batch of %d failed (%s); writing one by one",
-                    len(batch),
-                    type(exc).__name__,
-                )
-                for entry in batch:
-                    await self._write([entry])
-                return
-            (_, future) = batch[0]
-            if not future.done():
-                future.set_exception(exc)
-            return
-        self.transactions += 1
-        self.writes += len(batch)
-        for (_, future), result in zip(batch, results, strict=True):
-            if not future.done():
-                future.set_result(result)
+
+def _split(size: int, exc: Exception) -> None:
+    """Say that a batch failed as a whole (the error's type only: no personal data)."""
+    log.warning("dossier batch of %d failed (%s); writing one by one", size, type(exc).__name__)
 
 
 __all__ = ["MAX_BATCH", "DossierWriter"]

@@ -6,7 +6,9 @@ an item to a :class:`Journal` (the message log, the access log) and wait; one wr
 everything queued since its last commit (up to ``max_batch``), asks each journal to write its
 items in one transaction on the driver (``driver_sql``), commits, and wakes the callers with
 their results. Under load one transaction (one fsync on SQLite) serves many lookups, and the
-message-log record of one lookup shares it with the access-log rows of others.
+message-log record of one lookup shares it with the access-log rows of others. The queue and
+its writer task are a :class:`~store.commit_queue.CommitQueue`; the journals and ``together``
+are this module's own.
 
 If a transaction fails, each of its items is retried alone, so that one bad item fails only its
 own caller. A journal's ``on_commit`` runs only after its items are durable.
@@ -25,23 +27,14 @@ import asyncio
 import contextlib
 import contextvars
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from store.commit_queue import CommitQueue, Written
 from store.message_log.driver_sql import DriverTransaction, driver_transaction
 
 MAX_BATCH = 256
-
-
-@dataclass(frozen=True, slots=True)
-class Written:
-    """What a journal wrote in a transaction: one result per item, and what to do once it is
-    committed (e.g. remember the new head of a chain)."""
-
-    results: Sequence[Any]
-    on_commit: Callable[[], None] | None = None
 
 
 class Journal(Protocol):
@@ -56,7 +49,7 @@ class Journal(Protocol):
         ...
 
 
-_Entry = tuple[Journal, Any, "asyncio.Future[Any]"]
+_Item = tuple[Journal, Any]
 
 
 class _Together:
@@ -76,23 +69,33 @@ class GroupCommit:
     """One write queue on ``engine`` shared by several journals (see the module docstring)."""
 
     def __init__(self, engine: AsyncEngine, *, max_batch: int = MAX_BATCH) -> None:
-        if max_batch < 1:
-            raise ValueError("max_batch must be at least 1")
         self.engine = engine
-        self.max_batch = max_batch
-        self._pending: list[_Entry] = []
-        self._writer: asyncio.Task[None] | None = None
-        #: transactions committed and items they held (for figures and tests)
-        self.transactions = 0
-        self.items = 0
+        self._queue: CommitQueue[_Item] = CommitQueue(
+            self._commit, name="log-group-commit", max_batch=max_batch, failure=_failure
+        )
+
+    @property
+    def max_batch(self) -> int:
+        """The most items one transaction holds."""
+        return self._queue.max_batch
+
+    @property
+    def transactions(self) -> int:
+        """Transactions committed (for figures and tests)."""
+        return self._queue.transactions
+
+    @property
+    def items(self) -> int:
+        """Items the committed transactions held (for figures and tests)."""
+        return self._queue.items
 
     async def submit(self, journal: Journal, item: Any) -> Any:
         """Queue ``item`` for ``journal``; its result once the transaction holding it committed."""
-        return await self._queue(journal, item)
+        return await self._queue.put((journal, item))
 
     async def record(self, journal: Journal, item: Any) -> None:
         """Queue ``item``; return once it is committed, or at once inside :meth:`together`."""
-        future = self._queue(journal, item)
+        future = self._queue.put((journal, item))
         scope = _together.get()
         if scope is not None and scope.group is self:
             scope.futures.append(future)
@@ -120,65 +123,43 @@ class GroupCommit:
         _together.reset(token)
         await _settle(scope.futures)
 
-    def _queue(self, journal: Journal, item: Any) -> asyncio.Future[Any]:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending.append((journal, item, future))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._drain(), name="log-group-commit")
-        return future
-
     async def aclose(self) -> None:
         """Wait for the items already queued to be written."""
-        if self._writer is not None and not self._writer.done():
-            await asyncio.shield(self._writer)
+        await self._queue.aclose()
 
-    async def _drain(self) -> None:
-        while self._pending:
-            batch = self._pending[: self.max_batch]
-            self._pending = self._pending[self.max_batch :]
-            try:
-                await self._write_batch(batch)
-            except asyncio.CancelledError:
-                for _, _, future in [*batch, *self._pending]:
-                    future.cancel()
-                self._pending = []
-                raise
-
-    async def _write_batch(self, batch: list[_Entry]) -> None:
-        try:
-            outcomes = await self._commit(batch)
-        except Exception as exc:
-            if len(batch) > 1:
-                for entry in batch:
-                    await self._write_batch([entry])
-                return
-            for journal, _, future in batch:
-                if not future.done():
-                    translate = getattr(journal, "failure", None)
-                    future.set_exception(translate(exc) if translate is not None else exc)
-            return
-        self.transactions += 1
-        self.items += len(batch)
-        for entries, written in outcomes:
-            if written.on_commit is not None:
-                written.on_commit()
-            for (_, _, future), result in zip(entries, written.results, strict=True):
-                if not future.done():
-                    future.set_result(result)
-
-    async def _commit(self, batch: list[_Entry]) -> list[tuple[list[_Entry], Written]]:
+    async def _commit(self, batch: list[_Item]) -> Written:
         """Write ``batch`` in one transaction, each journal's items together, in queue order."""
-        groups: dict[int, tuple[Journal, list[_Entry]]] = {}
-        for entry in batch:
-            groups.setdefault(id(entry[0]), (entry[0], []))[1].append(entry)
-        outcomes: list[tuple[list[_Entry], Written]] = []
+        # each journal's items, and where they stand in the batch (its results go there)
+        groups: dict[int, tuple[Journal, list[int], list[Any]]] = {}
+        for index, (journal, item) in enumerate(batch):
+            group = groups.get(id(journal))
+            if group is None:
+                group = groups[id(journal)] = (journal, [], [])
+            group[1].append(index)
+            group[2].append(item)
+        results: list[Any] = [None] * len(batch)
+        hooks: list[Callable[[], None]] = []
         async with driver_transaction(self.engine) as tx:
-            for journal, entries in groups.values():
-                written = await journal.write_batch(tx, [item for _, item, _ in entries])
-                if len(written.results) != len(entries):
+            for journal, indexes, items in groups.values():
+                written = await journal.write_batch(tx, items)
+                if len(written.results) != len(items):
                     raise RuntimeError("a journal must give one result per item")
-                outcomes.append((entries, written))
-        return outcomes
+                for index, result in zip(indexes, written.results, strict=True):
+                    results[index] = result
+                if written.on_commit is not None:
+                    hooks.append(written.on_commit)
+
+        def committed() -> None:
+            for hook in hooks:
+                hook()
+
+        return Written(results, committed)
+
+
+def _failure(item: _Item, exc: Exception) -> Exception:
+    """What the caller of ``item`` gets: its journal's ``failure(exc)``, else ``exc`` itself."""
+    translate: Callable[[Exception], Exception] | None = getattr(item[0], "failure", None)
+    return translate(exc) if translate is not None else exc
 
 
 async def _settle(futures: list[asyncio.Future[Any]]) -> None:

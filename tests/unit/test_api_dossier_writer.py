@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 
 import pytest
@@ -57,9 +58,10 @@ async def test_concurrent_writes_share_transactions_and_each_gets_its_own_answer
 
 
 async def test_a_batch_that_fails_as_a_whole_is_retried_one_write_at_a_time(
-    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A database error in a shared transaction fails only the write that causes it."""
+    """A database error in a shared transaction fails only the write that causes it; a warning
+    names the batch's size and the error's type."""
     poisoned = make_dossier(3).code
     real = record_writes
 
@@ -70,12 +72,16 @@ async def test_a_batch_that_fails_as_a_whole_is_retried_one_write_at_a_time(
 
     monkeypatch.setattr(dossier_writer, "record_writes", failing)
     writer = DossierWriter(create_sessionmaker(engine))
-    results = await asyncio.gather(
-        writer.put(make_dossier(1)),
-        writer.put(make_dossier(3)),
-        writer.put(make_dossier(2)),
-        return_exceptions=True,
-    )
+    with caplog.at_level(logging.WARNING, logger="lienthong.api"):
+        results = await asyncio.gather(
+            writer.put(make_dossier(1)),
+            writer.put(make_dossier(3)),
+            writer.put(make_dossier(2)),
+            return_exceptions=True,
+        )
+    assert [record.getMessage() for record in caplog.records] == [
+        "dossier batch of 3 failed (OperationalError); writing one by one"
+    ]
     assert isinstance(results[1], OperationalError)
     assert [type(r).__name__ for r in (results[0], results[2])] == ["DossierWrite"] * 2
     with pytest.raises(SequenceConflict):  # the writer still works afterwards

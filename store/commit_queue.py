@@ -1,0 +1,118 @@
+"""A commit queue: what concurrent callers queue, one writer task commits in shared transactions.
+
+The gateway's group commits — the logs' (:mod:`store.message_log.group_commit`) and the dossier
+routes' (``adapter_api.dossier_writer``) — are each a :class:`CommitQueue` and a ``commit``
+function of their own. A caller queues an item with ``put`` and awaits the future it gets back.
+One writer task, started when an item arrives and none is running, takes everything queued (up to
+``max_batch``, in queue order) and awaits ``commit(items)``, which writes them in one
+transaction, commits, and returns a :class:`Written`: one result per item, in order, and what to
+run once they are committed. Then each item's future gets its result. No timer: an idle writer
+starts at once, a busy one batches what arrived while the previous transaction ran.
+
+If ``commit`` raises, a batch of several items is retried one item per transaction, in order
+(``split`` is told first), so that an item that cannot be written fails only its own future,
+with ``failure(item, error)`` (the error itself by default). Cancelling the writer task cancels
+the futures of its batch and of everything still queued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What a transaction wrote: one result per item, and what to do once it is committed
+    (e.g. remember the new head of a chain)."""
+
+    results: Sequence[Any]
+    on_commit: Callable[[], None] | None = None
+
+
+class CommitQueue(Generic[T]):
+    """Items committed in shared transactions by one writer task (see the module docstring).
+
+    ``name`` names the writer task. ``split(size, error)`` is called when a batch of ``size``
+    items failed as a whole, before its items are retried one by one.
+    """
+
+    def __init__(
+        self,
+        commit: Callable[[list[T]], Awaitable[Written]],
+        *,
+        name: str,
+        max_batch: int,
+        failure: Callable[[T, Exception], Exception] | None = None,
+        split: Callable[[int, Exception], None] | None = None,
+    ) -> None:
+        if max_batch < 1:
+            raise ValueError("max_batch must be at least 1")
+        self.max_batch = max_batch
+        self._commit = commit
+        self._name = name
+        self._failure = failure
+        self._split = split
+        # what is queued: the items and their futures, side by side
+        self._queued: list[T] = []
+        self._futures: list[asyncio.Future[Any]] = []
+        self._writer: asyncio.Task[None] | None = None
+        #: transactions committed and items they held (for figures and tests)
+        self.transactions = 0
+        self.items = 0
+
+    def put(self, item: T) -> asyncio.Future[Any]:
+        """Queue ``item``; its future gets its result once the transaction holding it committed."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queued.append(item)
+        self._futures.append(future)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._drain(), name=self._name)
+        return future
+
+    async def aclose(self) -> None:
+        """Wait for the items already queued to be written."""
+        if self._writer is not None and not self._writer.done():
+            await asyncio.shield(self._writer)
+
+    async def _drain(self) -> None:
+        while self._queued:
+            size = self.max_batch
+            items, futures = self._queued[:size], self._futures[:size]
+            self._queued, self._futures = self._queued[size:], self._futures[size:]
+            try:
+                await self._write(items, futures)
+            except asyncio.CancelledError:
+                for future in [*futures, *self._futures]:
+                    future.cancel()
+                self._queued, self._futures = [], []
+                raise
+
+    async def _write(self, items: list[T], futures: list[asyncio.Future[Any]]) -> None:
+        try:
+            written = await self._commit(items)
+        except Exception as exc:
+            if len(items) > 1:
+                if self._split is not None:
+                    self._split(len(items), exc)
+                for n in range(len(items)):
+                    await self._write(items[n : n + 1], futures[n : n + 1])
+                return
+            if not futures[0].done():
+                error = exc if self._failure is None else self._failure(items[0], exc)
+                futures[0].set_exception(error)
+            return
+        self.transactions += 1
+        self.items += len(items)
+        if written.on_commit is not None:
+            written.on_commit()
+        for future, result in zip(futures, written.results, strict=True):
+            if not future.done():
+                future.set_result(result)
+
+
+__all__ = ["CommitQueue", "Written"]
