@@ -17,7 +17,8 @@ to whichever worker accepts it first, so a busy worker takes fewer.
 * ``/metrics`` counts for all workers, whichever answers: prometheus_client's multiprocess mode,
   in a fresh folder per run (``PROMETHEUS_MULTIPROC_DIR``, set before the workers start, removed
   at exit).
-* A worker that exits while the server runs is started again after a pause. One that fails
+* A worker that exits while the server runs is started again after a pause (counted in
+  ``lienthong_worker_restarts_total{worker}`` on ``/metrics``). One that fails
   ``MAX_QUICK_FAILURES`` times in a row, each within ``STARTUP_GRACE`` seconds of its start, stops
   the server with exit status 1: its configuration is wrong, retrying will not mend it.
 * SIGINT / SIGTERM: each worker gets SIGTERM and finishes the requests it holds (uvicorn's
@@ -209,8 +210,15 @@ class Supervisor:
         return False
 
     def _watch(self, metrics_dir: str) -> None:
-        from prometheus_client import multiprocess
+        # imported once the metrics folder is set: this process's counts join the workers'
+        from prometheus_client import Counter, multiprocess
 
+        restarts = Counter(
+            "lienthong_worker_restarts",
+            "Adapter worker processes started again after they exited",
+            ["worker"],
+            registry=None,
+        )
         while not self._stopping:
             wait([worker.process.sentinel for worker in self._workers], timeout=0.5)
             for position, worker in enumerate(self._workers):
@@ -219,6 +227,7 @@ class Supervisor:
                 assert worker.process.pid is not None
                 multiprocess.mark_process_dead(worker.process.pid, metrics_dir)  # type: ignore[no-untyped-call]
                 self._workers[position] = self._restart(worker)
+                restarts.labels(str(worker.index)).inc()
 
     def _restart(self, worker: _Worker) -> _Worker:
         quick = time.monotonic() - worker.started_at < STARTUP_GRACE

@@ -168,6 +168,8 @@ def test_workers_share_the_port_the_nonces_and_the_counts(
         _wait_until(lambda: len(running.workers()) == 2 and running.workers() != before)
         _wait_until(lambda: _ready(running.base_url))
         assert running.served("/v1/services") >= CALLS + 1
+        exposition = httpx.get(running.base_url + "/metrics", timeout=10).text
+        assert 'lienthong_worker_restarts_total{worker="1"} 1.0' in exposition
         process = running.process
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=40)
