@@ -23,7 +23,7 @@ from collections.abc import Collection
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from schemas.models import Dossier, DossierEvent
-from store.commit_queue import CommitQueue, Written
+from store.commit_queue import CommitQueue, QueueFigures, Written
 from store.dossier_writes import (
     DossierWrite,
     EventWrite,
@@ -39,7 +39,7 @@ log = logging.getLogger("lienthong.api")
 MAX_BATCH = 500
 
 
-class DossierWriter:
+class DossierWriter(QueueFigures):
     """One write queue on ``sessions`` for the dossier routes (see the module docstring)."""
 
     def __init__(
@@ -49,21 +49,6 @@ class DossierWriter:
         self._queue: CommitQueue[Write] = CommitQueue(
             self._commit, name="dossier-group-commit", max_batch=max_batch, split=_split
         )
-
-    @property
-    def max_batch(self) -> int:
-        """The most writes one transaction holds."""
-        return self._queue.max_batch
-
-    @property
-    def transactions(self) -> int:
-        """Transactions committed (for figures and tests)."""
-        return self._queue.transactions
-
-    @property
-    def writes(self) -> int:
-        """Writes the committed transactions held (for figures and tests)."""
-        return self._queue.items
 
     async def put(
         self, dossier: Dossier, *, sectors: Collection[str] | None = None

@@ -115,4 +115,26 @@ class CommitQueue(Generic[T]):
                 future.set_result(result)
 
 
-__all__ = ["CommitQueue", "Written"]
+class QueueFigures:
+    """``max_batch``, ``transactions`` and ``items`` of a class's ``_queue`` (for figures and
+    tests), for the classes built on a :class:`CommitQueue`."""
+
+    _queue: CommitQueue[Any]
+
+    @property
+    def max_batch(self) -> int:
+        """The most items one transaction holds."""
+        return self._queue.max_batch
+
+    @property
+    def transactions(self) -> int:
+        """Transactions committed."""
+        return self._queue.transactions
+
+    @property
+    def items(self) -> int:
+        """Items the committed transactions held."""
+        return self._queue.items
+
+
+__all__ = ["CommitQueue", "QueueFigures", "Written"]

@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from store.commit_queue import CommitQueue, Written
+from store.commit_queue import CommitQueue, QueueFigures, Written
 from store.message_log.driver_sql import DriverTransaction, driver_transaction
 
 MAX_BATCH = 256
@@ -65,7 +65,7 @@ _together: contextvars.ContextVar[_Together | None] = contextvars.ContextVar(
 )
 
 
-class GroupCommit:
+class GroupCommit(QueueFigures):
     """One write queue on ``engine`` shared by several journals (see the module docstring)."""
 
     def __init__(self, engine: AsyncEngine, *, max_batch: int = MAX_BATCH) -> None:
@@ -73,21 +73,6 @@ class GroupCommit:
         self._queue: CommitQueue[_Item] = CommitQueue(
             self._commit, name="log-group-commit", max_batch=max_batch, failure=_failure
         )
-
-    @property
-    def max_batch(self) -> int:
-        """The most items one transaction holds."""
-        return self._queue.max_batch
-
-    @property
-    def transactions(self) -> int:
-        """Transactions committed (for figures and tests)."""
-        return self._queue.transactions
-
-    @property
-    def items(self) -> int:
-        """Items the committed transactions held (for figures and tests)."""
-        return self._queue.items
 
     async def submit(self, journal: Journal, item: Any) -> Any:
         """Queue ``item`` for ``journal``; its result once the transaction holding it committed."""
