@@ -152,20 +152,17 @@ async def test_worker_killed_mid_batch_loses_nothing_and_applies_nothing_twice(
     )
     try:
         await _wait(lambda: _some_held(mock), seconds=60, what="the first deliveries")
+        # the next batch stays out for seconds: the kill lands while its claim is held
+        mock.faults(latency_ms=5000)
+        await asyncio.sleep(0.5)  # the batch out before the change is answered meanwhile
+        await _wait(lambda: _claim_held(engine), seconds=30, what="a batch out")
     finally:
         first.kill()
     assert first.process.returncode == -signal.SIGKILL
     stats = await SqlOutbox(engine).stats()
     assert stats.delivered > 0
     assert stats.pending > 0
-    async with engine.connect() as connection:
-        abandoned = await connection.scalar(
-            select(func.count())
-            .select_from(outbox_heads)
-            .where(outbox_heads.c.claim_token.is_not(None))
-        )
-    assert abandoned
-    assert abandoned > 0
+    assert await _claims_held(engine) > 0  # abandoned by the killed worker
 
     mock.faults()
     second = _start_worker(store_url, mock, dev_keys, tmp_path / "second.log", "--batch", "4")
@@ -175,6 +172,20 @@ async def test_worker_killed_mid_batch_loses_nothing_and_applies_nothing_twice(
         stopped = second.stop()
     _clean_exit(stopped)
     assert_portal_has_exactly(mock, range(1, 31), 4)
+
+
+async def _claims_held(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        held = await connection.scalar(
+            select(func.count())
+            .select_from(outbox_heads)
+            .where(outbox_heads.c.claim_token.is_not(None))
+        )
+    return int(held or 0)
+
+
+async def _claim_held(engine: AsyncEngine) -> bool:
+    return await _claims_held(engine) > 0
 
 
 async def _some_held(mock: PortalMock) -> bool:
