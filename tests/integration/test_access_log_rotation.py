@@ -20,7 +20,11 @@ from store.access_log_keys import KeyRing, load_access_log_keys, rotate_access_l
 from store.db import alembic_config, create_engine, normalize_url, upgrade_async
 from store.log_keys import access_log_key, key_id
 from store.tables.access_log import access_log
-from tests.support.message_log import log_engine_on_both  # noqa: F401 - the engine fixture
+from tests.support.message_log import (  # noqa: F401 - the db_url and engine fixtures
+    access_entry,
+    log_db_url,
+    log_engine_on_both,
+)
 
 CITIZEN = "001190000007"
 OTHER = "079203000042"
@@ -29,18 +33,7 @@ A, B = b"a" * 32, b"b" * 32
 
 
 def _entry(citizen_id: str, n: int) -> AccessLogEntry:
-    return AccessLogEntry(
-        citizen_id=citizen_id,
-        client_id="province-app",
-        organisation="UBND tỉnh Hà Giang",
-        official="VN001085000123",
-        dossier_code=f"000.00.04.H04-261126-{n:04d}",
-        operation="GetCitizen",
-        fields=("citizen_id", "full_name"),
-        request_id=f"req-{n}",
-        message_id=f"msg-{n}",
-        occurred_at=T0 + dt.timedelta(minutes=n),
-    )
+    return access_entry(citizen_id, n, at=T0 + dt.timedelta(minutes=n))
 
 
 async def _record(engine: AsyncEngine, ring: KeyRing, *entries: AccessLogEntry) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import itertools
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -35,22 +34,12 @@ from store.message_log.chain import GENESIS, sha256_hex
 from store.message_log.records import record_at
 from store.message_log.wire import body_of
 from store.tables.message_log import message_log, message_log_head
-from tests.support.message_log import log_engine, make_rest_exchange, make_soap_exchange
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A SQLite data folder, or the test PostgreSQL database."""
-    if request.param == "sqlite":
-        return str(tmp_path / "data")
-    dsn: str = request.getfixturevalue("postgres_dsn")
-    return dsn
-
-
-@pytest.fixture
-async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
-    async with log_engine(db_url) as made:
-        yield made
+from tests.support.message_log import (  # noqa: F401 - the db_url and engine fixtures
+    log_db_url,
+    log_engine_on_both,
+    make_rest_exchange,
+    make_soap_exchange,
+)
 
 
 @pytest.fixture

@@ -11,7 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from store.access_log import AccessLogEntry, citizen_key, list_for_citizen, record_lookup
 from store.errors import InvalidCursor
 from store.tables.access_log import access_log
-from tests.support.message_log import log_engine_on_both  # noqa: F401 - the engine fixture
+from tests.support.message_log import (  # noqa: F401 - the db_url and engine fixtures
+    access_entry,
+    log_db_url,
+    log_engine_on_both,
+)
 
 KEY = b"a" * 32
 CITIZEN = "001190000007"
@@ -20,20 +24,7 @@ T0 = dt.datetime(2026, 11, 26, 8, 0, tzinfo=dt.UTC)
 
 
 def _entry(citizen_id: str, n: int, **changes: object) -> AccessLogEntry:
-    values: dict[str, object] = {
-        "citizen_id": citizen_id,
-        "client_id": "province-app",
-        "organisation": "UBND tỉnh Hà Giang",
-        "official": "VN001085000123",
-        "dossier_code": f"000.00.04.H04-261126-{n:04d}",
-        "operation": "GetCitizen",
-        "fields": ("citizen_id", "full_name"),
-        "request_id": f"req-{n}",
-        "message_id": f"msg-{n}",
-        "occurred_at": T0 + dt.timedelta(minutes=n),
-    }
-    values.update(changes)
-    return AccessLogEntry(**values)  # type: ignore[arg-type]
+    return access_entry(citizen_id, n, at=T0 + dt.timedelta(minutes=n), **changes)
 
 
 async def _record(engine: AsyncEngine, *entries: AccessLogEntry, key: bytes = KEY) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -33,27 +32,16 @@ from store.message_log.records import record_at
 from store.message_log.writer import fingerprint
 from store.tables.access_log import access_log
 from store.tables.message_log import message_log_certificates
-from tests.support.message_log import log_engine, make_soap_exchange
+from tests.support.message_log import (  # noqa: F401 - the db_url and engine fixtures
+    access_entry,
+    log_db_url,
+    log_engine_on_both,
+    make_soap_exchange,
+)
 
 KEY = b"g" * 32
 CITIZEN = "001190000007"
 T0 = dt.datetime(2026, 11, 26, 8, 0, 0, 123456, tzinfo=dt.UTC)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A SQLite data folder, or the test PostgreSQL database."""
-    if request.param == "sqlite":
-        return str(tmp_path / "data")
-    dsn: str = request.getfixturevalue("postgres_dsn")
-    return dsn
-
-
-@pytest.fixture
-async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
-    """An engine whose log tables are fresh and empty."""
-    async with log_engine(db_url) as made:
-        yield made
 
 
 @pytest.fixture
@@ -62,20 +50,7 @@ def cipher(dev_keys: Path) -> BodyCipher:
 
 
 def _entry(n: int, **changes: object) -> AccessLogEntry:
-    values: dict[str, object] = {
-        "citizen_id": CITIZEN,
-        "client_id": "province-app",
-        "organisation": "UBND tỉnh Hà Giang",
-        "official": "VN001085000123",
-        "dossier_code": f"000.00.04.H04-261126-{n:04d}",
-        "operation": "GetCitizen",
-        "fields": ("citizen_id", "full_name"),
-        "request_id": f"req-{n}",
-        "message_id": f"msg-{n}",
-        "occurred_at": T0 + dt.timedelta(seconds=n),
-    }
-    values.update(changes)
-    return AccessLogEntry(**values)  # type: ignore[arg-type]
+    return access_entry(CITIZEN, n, at=T0 + dt.timedelta(seconds=n), **changes)
 
 
 async def test_both_logs_share_transactions_and_the_chain_holds(

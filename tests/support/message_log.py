@@ -18,6 +18,7 @@ import store.tables  # noqa: F401 - registers every table on the metadata
 from connectors.exchange import Exchange
 from security.keys import load_party
 from security.wsse import SIGNING_NSMAP, sign_envelope
+from store.access_log import AccessLogEntry
 from store.db import create_engine, upgrade_async
 from store.metadata import metadata
 
@@ -129,20 +130,40 @@ async def log_engine(url: str | Path) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture(
-    name="engine", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+    name="db_url", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 )
-async def log_engine_on_both(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> AsyncIterator[AsyncEngine]:
-    """Fixture ``engine``: :func:`log_engine` on SQLite in ``tmp_path``, then on the session's
-    PostgreSQL database (import it into a test module to use it)."""
-    url = (
-        str(tmp_path / "data")
-        if request.param == "sqlite"
-        else request.getfixturevalue("postgres_dsn")
-    )
-    async with log_engine(url) as made:
+def log_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Fixture ``db_url``: a SQLite data folder in ``tmp_path``, then the session's PostgreSQL
+    database (import it, with :func:`log_engine_on_both`, into a test module to use it)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "data")
+    dsn: str = request.getfixturevalue("postgres_dsn")
+    return dsn
+
+
+@pytest.fixture(name="engine")
+async def log_engine_on_both(db_url: str) -> AsyncIterator[AsyncEngine]:
+    """Fixture ``engine``: :func:`log_engine` on ``db_url`` (fresh, empty log tables)."""
+    async with log_engine(db_url) as made:
         yield made
+
+
+def access_entry(citizen_id: str, n: int, *, at: dt.datetime, **changes: object) -> AccessLogEntry:
+    """Lookup number ``n`` of ``citizen_id`` by the sandbox's provincial system, made ``at``."""
+    values: dict[str, object] = {
+        "citizen_id": citizen_id,
+        "client_id": "province-app",
+        "organisation": "UBND tỉnh Hà Giang",
+        "official": "VN001085000123",
+        "dossier_code": f"000.00.04.H04-261126-{n:04d}",
+        "operation": "GetCitizen",
+        "fields": ("citizen_id", "full_name"),
+        "request_id": f"req-{n}",
+        "message_id": f"msg-{n}",
+        "occurred_at": at,
+    }
+    values.update(changes)
+    return AccessLogEntry(**values)  # type: ignore[arg-type]
 
 
 def make_rest_exchange(
