@@ -103,7 +103,8 @@ def _worker_main(
     """A worker process: build the adapter and serve it on ``listener`` (spawn target)."""
     from adapter_api.app import create_app
     from adapter_api.bootstrap import build_container
-    from adapter_api.serve import configure_logging, run_server
+    from adapter_api.http_protocol import ConnectionLimits
+    from adapter_api.serve import TlsFiles, configure_logging, run_server
 
     configure_logging(log_level, worker=index)
     with contextlib.suppress(OSError):  # Linux: `ps` and `top` show which worker this is
@@ -111,6 +112,7 @@ def _worker_main(
     try:
         shared = HostReplayCache(nonces) if nonces is not None else None
         app = create_app(build_container(settings, nonces=shared))
+        tls = TlsFiles.from_settings(settings)
     except Exception as exc:
         log.error("worker %d cannot start: %s", index, exc)
         sys.exit(STARTUP_FAILURE)
@@ -121,6 +123,8 @@ def _worker_main(
         log_level=log_level,
         sockets=[listener],
         on_started=ready.set,
+        limits=ConnectionLimits.from_settings(settings),
+        tls=tls,
     )
     sys.exit(0 if started else STARTUP_FAILURE)
 

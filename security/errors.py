@@ -21,6 +21,7 @@ Tree::
     │   ├── CertificateNotForSigning  its key usage does not allow digital signatures
     │   └── UnknownKey             a keyid names no known key
     ├── RequestTooLarge            a request body is over the signing middleware's limit
+    ├── Overloaded                 too many request bodies in flight (for the client, or at all)
     ├── RequestFileError           a request file (``lienthong sign/verify http``) is malformed
     └── KeyLoadError               a key or certificate file cannot be read (alias ``KeyError_``)
 
@@ -142,6 +143,15 @@ class RequestTooLarge(SecurityError):
     reason = "body_too_large"
 
 
+class Overloaded(SecurityError):
+    """Raised when a request would take one body in flight more than its client's or the total cap.
+
+    ``reason`` is ``client_busy`` (the client's own cap) or ``server_busy`` (the total one).
+    """
+
+    reason = "server_busy"
+
+
 class RequestFileError(SecurityError):
     """Raised when a request file of ``lienthong sign/verify http`` does not follow the format."""
 
@@ -165,6 +175,7 @@ __all__ = [
     "KeyError_",
     "KeyLoadError",
     "MissingSignature",
+    "Overloaded",
     "ReplayCacheUnavailable",
     "ReplayedMessage",
     "RequestFileError",
