@@ -138,6 +138,9 @@ class Settings(BaseSettings):
     verify_daily_budget: int = Field(
         5, ge=1, description="verify calls per citizen per client per day (Asia/Ho_Chi_Minh)"
     )
+    rate_key_prefix: str = Field(
+        "lienthong:rate:", description="prefix of the rate counters' keys in Redis"
+    )
     rate_table_slots: int = Field(
         1 << 18,
         ge=1024,

@@ -14,6 +14,8 @@ to whichever worker accepts it first, so a busy worker takes fewer.
   be accepted: the workers share the Redis replay cache when ``LIENTHONG_REPLAY_CACHE_URL`` is
   set (several hosts), otherwise a table in shared memory that the supervisor makes for this run
   (``security.host_replay``; ``replay_table_slots`` sizes it) and removes at exit.
+* Rate limits likewise need one count per client: the same Redis, or a second shared-memory
+  table (``security.rate_counters``; ``rate_table_slots`` sizes it).
 * ``/metrics`` counts for all workers, whichever answers: prometheus_client's multiprocess mode,
   in a fresh folder per run (``PROMETHEUS_MULTIPROC_DIR``, set before the workers start, removed
   at exit).
@@ -46,6 +48,7 @@ from types import FrameType
 
 from adapter_api.settings import Settings
 from security.host_replay import HostReplayCache, HostReplayTable
+from security.rate_counters import HostRateCounter, HostRateTable
 
 log = logging.getLogger("lienthong.api")
 
@@ -99,6 +102,7 @@ def _worker_main(
     log_level: str,
     ready: Event,
     nonces: HostReplayTable | None,
+    rates: HostRateTable | None = None,
 ) -> None:
     """A worker process: build the adapter and serve it on ``listener`` (spawn target)."""
     from adapter_api.app import create_app
@@ -111,7 +115,8 @@ def _worker_main(
         Path("/proc/self/comm").write_text(f"lienthong-w{index}")
     try:
         shared = HostReplayCache(nonces) if nonces is not None else None
-        app = create_app(build_container(settings, nonces=shared))
+        counter = HostRateCounter(rates) if rates is not None else None
+        app = create_app(build_container(settings, nonces=shared, rates=counter))
         tls = TlsFiles.from_settings(settings)
     except Exception as exc:
         log.error("worker %d cannot start: %s", index, exc)
@@ -149,6 +154,7 @@ class Supervisor:
         self._workers: list[_Worker] = []
         self._stopping = False
         self._nonces: HostReplayTable | None = None
+        self._rates: HostRateTable | None = None
 
     def run(self) -> int:
         """Serve until SIGINT or SIGTERM; the exit status (0, or 1 when a worker kept failing)."""
@@ -156,6 +162,7 @@ class Supervisor:
         os.environ[MULTIPROCESS_VARIABLE] = metrics_dir
         if not self._settings.replay_cache_url:
             self._nonces = HostReplayTable.create(self._settings.replay_table_slots)
+            self._rates = HostRateTable.create(self._settings.rate_table_slots)
         if self._settings.resolved_database_url.startswith("sqlite"):
             log.warning(
                 "%d workers on SQLite wait for each other's writes (one writer at a time): "
@@ -185,6 +192,8 @@ class Supervisor:
             shutil.rmtree(metrics_dir, ignore_errors=True)
             if self._nonces is not None:
                 self._nonces.remove()
+            if self._rates is not None:
+                self._rates.remove()
 
     def _start(self, index: int) -> _Worker:
         ready = self._context.Event()
@@ -197,6 +206,7 @@ class Supervisor:
                 self._log_level,
                 ready,
                 self._nonces,
+                self._rates,
             ),
             name=f"lienthong-worker-{index}",
         )

@@ -22,6 +22,7 @@ Tree::
     │   └── UnknownKey             a keyid names no known key
     ├── RequestTooLarge            a request body is over the signing middleware's limit
     ├── Overloaded                 too many request bodies in flight (for the client, or at all)
+    ├── RateCounterUnavailable     the shared rate counters cannot be asked (fail closed)
     ├── RequestFileError           a request file (``lienthong sign/verify http``) is malformed
     └── KeyLoadError               a key or certificate file cannot be read (alias ``KeyError_``)
 
@@ -152,6 +153,12 @@ class Overloaded(SecurityError):
     reason = "server_busy"
 
 
+class RateCounterUnavailable(SecurityError):
+    """Raised when the rate counters cannot count a call (store unreachable, table full)."""
+
+    reason = "rate_counter_unavailable"
+
+
 class RequestFileError(SecurityError):
     """Raised when a request file of ``lienthong sign/verify http`` does not follow the format."""
 
@@ -176,6 +183,7 @@ __all__ = [
     "KeyLoadError",
     "MissingSignature",
     "Overloaded",
+    "RateCounterUnavailable",
     "ReplayCacheUnavailable",
     "ReplayedMessage",
     "RequestFileError",

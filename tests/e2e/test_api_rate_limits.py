@@ -1,0 +1,139 @@
+"""Rate limits over real HTTP: 429 with Retry-After and RateLimit fields, counted for all the
+workers of ``serve --workers 2``, and the daily verify budget per citizen and client."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.api_harness import OFFICIAL, Sandbox, dossier_body, new_dossier_code, running_sandbox
+from tests.support.servers import free_port
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory, dev_keys: Path) -> Iterator[Sandbox]:
+    """The adapter with a verify budget of 3 tries per citizen per client per day."""
+    with running_sandbox(
+        tmp_path_factory.mktemp("api_rate_limits"), dev_keys, verify_daily_budget=3
+    ) as running:
+        yield running
+
+
+def _dossier_of(sandbox: Sandbox, citizen: dict[str, Any]) -> str:
+    """A dossier of the province whose applicant is ``citizen`` (the verify's purpose)."""
+    code = new_dossier_code()
+    body = {
+        **dossier_body(code),
+        "applicant_id": citizen["citizen_id"],
+        "applicant_name": citizen["full_name"],
+    }
+    with sandbox.client("province-app") as client:
+        response = client.put(f"/v1/dossiers/{code}", json=body)
+    assert response.status_code == 201, response.text
+    return code
+
+
+def test_a_citizen_can_be_verified_only_so_often_a_day(sandbox: Sandbox) -> None:
+    """Three verify tries of one citizen by one client are answered (whatever the dates);
+    the fourth is 429 verify_budget_spent with Retry-After and RateLimit fields, before the
+    population database is asked; another citizen still can be verified."""
+    first, second = sandbox.citizens(2)
+    issues = {"X-User-Id": OFFICIAL, "X-Issue": _dossier_of(sandbox, first)}
+    guesses = ["1990-01-01", "1990-01-02", "1990-01-03", first["date_of_birth"]]
+    answers = []
+    with sandbox.client("province-app") as client:
+        for guess in guesses:
+            body = {**{k: first[k] for k in ("citizen_id", "full_name")}, "date_of_birth": guess}
+            answers.append(client.post("/v1/citizens/verify", json=body, headers=issues))
+        other_issue = {"X-User-Id": OFFICIAL, "X-Issue": _dossier_of(sandbox, second)}
+        other = client.post(
+            "/v1/citizens/verify",
+            json={k: second[k] for k in ("citizen_id", "full_name", "date_of_birth")},
+            headers=other_issue,
+        )
+    assert [answer.status_code for answer in answers] == [200, 200, 200, 429]
+    refused = answers[-1]
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["code"] == "verify_budget_spent"
+    assert int(refused.headers["retry-after"]) > 0
+    assert refused.headers["ratelimit-policy"] == '"citizens.verify.citizen";q=3;w=86400'
+    assert refused.headers["ratelimit"].startswith('"citizens.verify.citizen";r=0;t=')
+    assert first["citizen_id"] not in refused.text
+    assert (other.status_code, other.json()) == (200, {"match": True})
+
+
+CLIENTS = """\
+[[clients]]
+id = "province-app"
+role = "province"
+certificate = "keys/province-app/cert.pem"
+rate_limits = {{ "services.read" = "{calls}/3600" }}
+"""
+
+
+@pytest.mark.slow
+def test_a_rate_limit_is_counted_for_all_workers(tmp_path: Path) -> None:
+    """``serve --workers 2`` with services.read limited to 8 calls an hour for province-app:
+    of 16 calls on fresh connections (taken by either worker) exactly 8 are answered and the
+    rest are 429 rate_limited with Retry-After and the RateLimit fields — one count for both
+    workers (each counting alone would let more through)."""
+    calls = 8
+    (tmp_path / "clients.toml").write_text(CLIENTS.format(calls=calls), encoding="utf-8")
+    port, mock_port = free_port(), free_port()
+    command = [
+        sys.executable, "-m", "adapter_api.cli", "serve", "--workers", "2",
+        "--port", str(port), "--mock-port", str(mock_port), "--keys", "keys",
+        "--data", "data", "--clients", "clients.toml", "--log-level", "warning",
+    ]  # fmt: skip
+    environment = {
+        **os.environ,
+        "LIENTHONG_REPLAY_CACHE_URL": "",
+        "LIENTHONG_RATE_KEY_PREFIX": f"test:{secrets.token_hex(6)}:",
+    }
+    process = subprocess.Popen(
+        command, cwd=tmp_path, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                if httpx.get(base + "/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.3)
+        assert process.poll() is None
+        from security.http_signatures import HttpSigner
+        from security.httpx_auth import HttpSignatureAuth
+        from security.keys import load_party
+
+        auth = HttpSignatureAuth(HttpSigner(load_party(tmp_path / "keys", "province-app")))
+        answers = []
+        for _ in range(calls * 2):
+            with httpx.Client(base_url=base, auth=auth, timeout=15) as client:
+                answers.append(client.get("/v1/services"))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.communicate(timeout=40)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+    statuses = [answer.status_code for answer in answers]
+    assert statuses == [200] * calls + [429] * calls
+    refused = answers[-1]
+    assert refused.json()["code"] == "rate_limited"
+    assert 0 < int(refused.headers["retry-after"]) <= 3600
+    assert refused.headers["ratelimit-policy"] == f'"services.read";q={calls};w=3600'
+    assert refused.headers["ratelimit"] == f'"services.read";r=0;t={refused.headers["retry-after"]}'
