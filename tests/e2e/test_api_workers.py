@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -93,7 +94,11 @@ def running_workers(tmp_path: Path, redis_url: str | None) -> Iterator[Running]:
     given, else through the supervisor's shared-memory table; stopped with SIGTERM."""
     port, mock_port = free_port(), free_port()
     keys = tmp_path / "keys"
-    environment = {**os.environ, "LIENTHONG_REPLAY_CACHE_URL": redis_url or ""}
+    environment = {
+        **os.environ,
+        "LIENTHONG_REPLAY_CACHE_URL": redis_url or "",
+        "LIENTHONG_RATE_KEY_PREFIX": f"test:{secrets.token_hex(6)}:",  # rate counters in Redis
+    }
     process = subprocess.Popen(
         _command(port, mock_port, keys, tmp_path / "data"),
         stdout=subprocess.PIPE,
