@@ -84,6 +84,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._deadline = None
         if self.transport.is_closing():
             return
+        if code == "header_timeout" and self.cycle is not None and not self.cycle.response_complete:
+            # a pipelined request's head, while the adapter still answers the one before
+            self._arm(self.limits.header_timeout, code)
+            return
         cycle = self.cycle if not self._in_head else None
         if cycle is None or not cycle.response_started:
             what = "headers" if code == "header_timeout" else "body"

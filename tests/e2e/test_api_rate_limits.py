@@ -81,13 +81,27 @@ rate_limits = {{ "services.read" = "{calls}/3600" }}
 """
 
 
+def _workers(supervisor: int) -> dict[str, int]:
+    """The worker processes of ``serve --workers`` by name (``lienthong-w0`` …)."""
+    children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
+    found = {}
+    for pid in children:
+        try:
+            name = Path(f"/proc/{pid}/comm").read_text().strip()
+        except OSError:
+            continue
+        if name.startswith("lienthong-w"):
+            found[name] = int(pid)
+    return found
+
+
 @pytest.mark.slow
 def test_a_rate_limit_is_counted_for_all_workers(tmp_path: Path) -> None:
-    """``serve --workers 2`` with services.read limited to 8 calls an hour for province-app:
-    of 16 calls on fresh connections (taken by either worker) exactly 8 are answered and the
-    rest are 429 rate_limited with Retry-After and the RateLimit fields — one count for both
-    workers (each counting alone would let more through)."""
-    calls = 8
+    """``serve --workers 2`` with services.read limited to 6 calls an hour for province-app:
+    4 calls answered by worker 0 (worker 1 stopped), then 8 by worker 1 (worker 0 stopped) —
+    worker 1 answers only the 2 left of the one count and refuses the rest 429 rate_limited
+    with Retry-After and the RateLimit fields (counting alone, it would answer 6)."""
+    calls = 6
     (tmp_path / "clients.toml").write_text(CLIENTS.format(calls=calls), encoding="utf-8")
     port, mock_port = free_port(), free_port()
     command = [
@@ -104,14 +118,30 @@ def test_a_rate_limit_is_counted_for_all_workers(tmp_path: Path) -> None:
         command, cwd=tmp_path, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
     base = f"http://127.0.0.1:{port}"
+    stopped: list[int] = []
+
+    def call() -> httpx.Response:
+        with httpx.Client(base_url=base, auth=auth, timeout=15) as client:  # a new connection
+            return client.get("/v1/services")
+
+    def only(name: str) -> None:
+        for pid in stopped:
+            os.kill(pid, signal.SIGCONT)
+        stopped.clear()
+        for other, pid in _workers(process.pid).items():
+            if other != name:
+                os.kill(pid, signal.SIGSTOP)
+                stopped.append(pid)
+
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and process.poll() is None:
             try:
-                if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                    break
+                ready = httpx.get(base + "/readyz", timeout=2).status_code == 200
             except httpx.TransportError:
-                pass
+                ready = False
+            if ready and len(_workers(process.pid)) == 2:
+                break
             time.sleep(0.3)
         assert process.poll() is None
         from security.http_signatures import HttpSigner
@@ -119,20 +149,22 @@ def test_a_rate_limit_is_counted_for_all_workers(tmp_path: Path) -> None:
         from security.keys import load_party
 
         auth = HttpSignatureAuth(HttpSigner(load_party(tmp_path / "keys", "province-app")))
-        answers = []
-        for _ in range(calls * 2):
-            with httpx.Client(base_url=base, auth=auth, timeout=15) as client:
-                answers.append(client.get("/v1/services"))
+        only("lienthong-w0")
+        first = [call() for _ in range(4)]
+        only("lienthong-w1")
+        second = [call() for _ in range(8)]
     finally:
+        for pid in stopped:
+            os.kill(pid, signal.SIGCONT)
         process.send_signal(signal.SIGTERM)
         try:
             process.communicate(timeout=40)
         except subprocess.TimeoutExpired:
             process.kill()
             process.communicate()
-    statuses = [answer.status_code for answer in answers]
-    assert statuses == [200] * calls + [429] * calls
-    refused = answers[-1]
+    assert [answer.status_code for answer in first] == [200] * 4
+    assert [answer.status_code for answer in second] == [200] * 2 + [429] * 6
+    refused = second[-1]
     assert refused.json()["code"] == "rate_limited"
     assert 0 < int(refused.headers["retry-after"]) <= 3600
     assert refused.headers["ratelimit-policy"] == f'"services.read";q={calls};w=3600'
