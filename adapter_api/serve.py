@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from pydantic import ValidationError
 
 from adapter_api.http_protocol import ConnectionLimits, guarded_protocol
 from adapter_api.request_id import RequestIdLogFilter
@@ -271,10 +272,15 @@ def serve(
     from adapter_api.workers import STARTUP_FAILURE, Supervisor, prepare_elsewhere
 
     configure_logging(log_level)
-    settings = _settings(
-        host, port, keys, data, sandbox, mock_port, clients, database_url, workers,
-        tls, tls_cert, tls_key, tls_client_ca,
-    )  # fmt: skip
+    try:
+        settings = _settings(
+            host, port, keys, data, sandbox, mock_port, clients, database_url, workers,
+            tls, tls_cert, tls_key, tls_client_ca,
+        )  # fmt: skip
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise click.ClickException(f"invalid setting {where}: {first['msg']}") from exc
     if settings.workers > 1:  # the supervisor: it stays small, the workers build the adapter
         try:
             prepare_elsewhere(settings)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path(".lienthong/data")
@@ -154,6 +154,15 @@ class Settings(BaseSettings):
     tls_client_ca_file: Path | None = Field(
         None, description="CA certificates (PEM) a client certificate must chain to; required"
     )
+
+    @field_validator("body_limits")
+    @classmethod
+    def _body_limit_rules(cls, rules: dict[str, int]) -> dict[str, int]:
+        for rule, limit in rules.items():
+            method, _, path = rule.strip().partition(" ")
+            if not method or not path.strip() or limit < 0:
+                raise ValueError(f"a body limit is 'METHOD /path' to bytes >= 0, not {rule!r}")
+        return rules
 
     @property
     def serves_tls(self) -> bool:

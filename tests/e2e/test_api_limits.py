@@ -137,3 +137,23 @@ def test_bodies_in_flight_are_capped_per_client_and_in_all(sandbox: Sandbox) -> 
         time.sleep(0.2)
     assert response.status_code == 422, response.text
     assert response.json()["code"] == "validation_failed"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("LIENTHONG_BODY_LIMITS", '{"POST": 10}'), ("LIENTHONG_HEADER_TIMEOUT_SECONDS", "0")],
+)
+def test_a_bad_limit_setting_stops_serve_in_one_line(tmp_path: Path, name: str, value: str) -> None:
+    """A body limit that is not 'METHOD /path', or a deadline of 0, ends ``serve`` with one
+    line naming the setting (exit 1), before anything is created."""
+    from click.testing import CliRunner
+
+    from adapter_api.serve import serve
+
+    keys = tmp_path / "keys"
+    result = CliRunner().invoke(serve, ["--keys", str(keys)], env={name: value})
+    assert result.exit_code == 1
+    setting = name.removeprefix("LIENTHONG_").lower()
+    assert result.output.startswith(f"Error: invalid setting {setting}:"), result.output
+    assert "Traceback" not in result.output
+    assert not keys.exists()
