@@ -148,7 +148,7 @@ def test_a_bad_limit_setting_stops_serve_in_one_line(tmp_path: Path, name: str, 
     line naming the setting (exit 1), before anything is created."""
     from click.testing import CliRunner
 
-    from adapter_api.serve import serve
+    from lienthong.serve import serve
 
     keys = tmp_path / "keys"
     result = CliRunner().invoke(serve, ["--keys", str(keys)], env={name: value})

@@ -105,7 +105,7 @@ def test_a_rate_limit_is_counted_for_all_workers(tmp_path: Path) -> None:
     (tmp_path / "clients.toml").write_text(CLIENTS.format(calls=calls), encoding="utf-8")
     port, mock_port = free_port(), free_port()
     command = [
-        sys.executable, "-m", "adapter_api.cli", "serve", "--workers", "2",
+        sys.executable, "-m", "lienthong.cli", "serve", "--workers", "2",
         "--port", str(port), "--mock-port", str(mock_port), "--keys", "keys",
         "--data", "data", "--clients", "clients.toml", "--log-level", "warning",
     ]  # fmt: skip

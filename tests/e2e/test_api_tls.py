@@ -77,7 +77,7 @@ def test_tls_settings_that_cannot_work_stop_serve_in_one_line(tmp_path: Path) ->
     at start with one readable line (exit 1), not a traceback."""
     from click.testing import CliRunner
 
-    from adapter_api.serve import serve
+    from lienthong.serve import serve
 
     keys = tmp_path / "keys"
     init_dev_pki(keys)

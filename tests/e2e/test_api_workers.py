@@ -19,7 +19,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from adapter_api.serve import serve
+from lienthong.serve import serve
 from security.http_signatures import HttpSigner
 from security.httpx_auth import HttpSignatureAuth
 from security.keys import load_party
@@ -65,7 +65,7 @@ def _name(pid: int) -> str:
 
 def _command(port: int, mock_port: int, keys: Path, data: Path, *extra: str) -> list[str]:
     return [
-        sys.executable, "-m", "adapter_api.cli", "serve", "--workers", "2",
+        sys.executable, "-m", "lienthong.cli", "serve", "--workers", "2",
         "--port", str(port), "--mock-port", str(mock_port),
         "--keys", str(keys), "--data", str(data), "--log-level", "info", *extra,
     ]  # fmt: skip
@@ -208,3 +208,18 @@ def test_a_worker_that_cannot_start_stops_the_server(tmp_path: Path) -> None:
     assert completed.returncode == 1, completed.stdout + completed.stderr
     assert "worker 0 cannot start" in completed.stderr
     assert "worker 0 did not start" in completed.stderr
+
+
+def test_the_supervisor_does_not_import_prometheus_before_its_folder_is_set() -> None:
+    """prometheus_client picks its multiprocess mode once, when imported: importing the workers'
+    module must not import it (the supervisor sets PROMETHEUS_MULTIPROC_DIR first), and both
+    modules name the same variable."""
+    from adapter_api.metrics import MULTIPROCESS_VARIABLE
+    from lienthong import workers
+
+    assert workers.MULTIPROCESS_VARIABLE == MULTIPROCESS_VARIABLE
+    probe = "import sys, lienthong.workers; print('prometheus_client' in sys.modules)"
+    found = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert found.stdout.strip() == "False"

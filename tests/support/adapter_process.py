@@ -76,7 +76,7 @@ def running_adapter(
     port, mock_port = free_port(), free_port()
     keys = root / "keys"
     command = [
-        sys.executable, "-m", "adapter_api.cli", "serve",
+        sys.executable, "-m", "lienthong.cli", "serve",
         "--port", str(port), "--mock-port", str(mock_port),
         "--keys", str(keys), "--data", str(root / "data"), "--log-level", "warning", *args,
     ]  # fmt: skip

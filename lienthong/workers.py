@@ -46,19 +46,22 @@ from multiprocessing.synchronize import Event
 from pathlib import Path
 from types import FrameType
 
-from adapter_api.settings import Settings
+from lienthong.settings import Settings
 from security.host_replay import HostReplayCache, HostReplayTable
 from security.rate_counters import HostRateCounter, HostRateTable
 
 log = logging.getLogger("lienthong.api")
+
+#: ``adapter_api.metrics.MULTIPROCESS_VARIABLE``, named here: importing that module imports
+#: prometheus_client, which reads the variable once, when imported — before the supervisor sets
+#: it, its restart counter would not reach the shared folder
+MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 STARTUP_GRACE = 10.0
 STARTUP_TIMEOUT = 60.0
 MAX_QUICK_FAILURES = 3
 RESTART_PAUSE = 1.0
 STOP_TIMEOUT = 20.0
-#: prometheus_client reads it when imported: the supervisor sets it before a worker starts
-MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 #: what a worker exits with when its server did not start (uvicorn's own code for it)
 STARTUP_FAILURE = 3
 
@@ -68,7 +71,7 @@ class WorkersError(Exception):
 
 
 def prepare_elsewhere(settings: Settings) -> None:
-    """:func:`adapter_api.bootstrap.prepare` in a short-lived process, so that the supervisor
+    """:func:`lienthong.bootstrap.prepare` in a short-lived process, so that the supervisor
     does not carry the adapter's modules; its error is raised here as a :class:`WorkersError`."""
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         error = pool.apply(_prepare, (settings,))
@@ -77,7 +80,7 @@ def prepare_elsewhere(settings: Settings) -> None:
 
 
 def _prepare(settings: Settings) -> str | None:
-    from adapter_api.bootstrap import prepare
+    from lienthong.bootstrap import prepare
 
     try:
         prepare(settings)
@@ -106,9 +109,9 @@ def _worker_main(
 ) -> None:
     """A worker process: build the adapter and serve it on ``listener`` (spawn target)."""
     from adapter_api.app import create_app
-    from adapter_api.bootstrap import build_container
-    from adapter_api.http_protocol import ConnectionLimits
-    from adapter_api.serve import TlsFiles, configure_logging, run_server
+    from lienthong.bootstrap import build_container
+    from lienthong.http_protocol import ConnectionLimits
+    from lienthong.serve import TlsFiles, configure_logging, run_server
 
     configure_logging(log_level, worker=index)
     with contextlib.suppress(OSError):  # Linux: `ps` and `top` show which worker this is

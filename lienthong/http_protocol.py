@@ -30,7 +30,7 @@ import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from adapter_api.problems import PROBLEM_MEDIA_TYPE, problem_body
-from adapter_api.settings import Settings
+from lienthong.settings import Settings
 
 
 @dataclass(frozen=True)
