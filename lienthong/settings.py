@@ -111,7 +111,7 @@ class Settings(BaseSettings):
         32768, ge=1024, description="largest header block, request line included: else 431"
     )
     max_body_bytes: int = Field(
-        1 << 20, ge=0, description="largest request body of a route without its own limit"
+        1 << 18, ge=0, description="largest request body of a route without its own limit"
     )
     body_limits: dict[str, int] = Field(
         default_factory=lambda: {
@@ -124,10 +124,10 @@ class Settings(BaseSettings):
         description="largest body per route, 'METHOD /path' (* within a path), first match wins",
     )
     max_bodies_in_flight: int = Field(
-        512, ge=1, description="requests with a body open at once in one process"
+        256, ge=1, description="requests with a body open at once in one process"
     )
     max_bodies_in_flight_per_client: int = Field(
-        128, ge=1, description="requests with a body open at once for one client in one process"
+        64, ge=1, description="requests with a body open at once for one client in one process"
     )
     rate_limit_requests: int = Field(
         100_000,

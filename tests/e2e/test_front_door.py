@@ -24,16 +24,20 @@ DECLARED = 9_500_000
 #: what the adapter may grow by while 100 unsigned 9.5 MB bodies are held open against it
 #: (the bodies themselves would be 906 MiB; uvicorn buffers at most 64 KiB per connection)
 MEMORY_BOUND = 48 * 1024 * 1024
+CLAIMED_CAP = 40
+CLAIMED_BODY = 200_000
 
 
 @pytest.fixture(scope="module")
 def adapter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AdapterProcess]:
-    """One adapter with short deadlines (1 s for headers, 2 s for a body) and a 16 MiB route
-    limit for dossiers (so a 9.5 MB body is within the limit: only the signature stops it)."""
+    """One adapter with short deadlines (1 s for headers, 2 s for a body), a 16 MiB route limit
+    for dossiers (so a 9.5 MB body is within the limit: only the signature stops it) and 40
+    bodies in flight per client."""
     settings = {
         "LIENTHONG_HEADER_TIMEOUT_SECONDS": "1",
         "LIENTHONG_BODY_TIMEOUT_SECONDS": "2",
         "LIENTHONG_MAX_BODY_BYTES": str(16 * 1024 * 1024),
+        "LIENTHONG_MAX_BODIES_IN_FLIGHT_PER_CLIENT": str(CLAIMED_CAP),
         "LIENTHONG_RUN_WORKER": "false",
     }
     with running_adapter(tmp_path_factory.mktemp("front_door"), env=settings) as running:
@@ -155,6 +159,59 @@ def test_unsigned_large_bodies_cost_no_memory_and_signed_clients_are_served(
         f"(+{grown / 2**20:.1f} MiB), slowest refusal {slowest * 1000:.0f} ms"
     )
     assert grown < MEMORY_BOUND
+
+
+def _claimed_upload(adapter: AdapterProcess) -> tuple[int, str, float]:
+    """A stranger naming province-app with a forged signature: a 200 kB body within the route's
+    limit, sent but for its last byte; the status and code answered, seconds to the answer."""
+    forged = (
+        'Signature-Input: sig1=("@method" "@authority" "@path" "@query" "content-type" '
+        '"content-digest");created=1;expires=2;keyid="province-app";nonce="n"\r\n'
+        "Signature: sig1=:AAAA:\r\nContent-Digest: sha-256=:AAAA:\r\n"
+    )
+    head = (
+        "PUT /v1/dossiers/000.00.04.H04-261126-0001 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {CLAIMED_BODY}\r\n{forged}\r\n"
+    ).encode("ascii")
+    sock = _connect(adapter)
+    started = time.monotonic()
+    try:
+        sock.sendall(head + memoryview(_BODY)[: CLAIMED_BODY - 1])
+        status, headers, answer = _response(sock)
+        return status, str(_problem(status, headers, answer)["code"]), time.monotonic() - started
+    finally:
+        sock.close()
+
+
+def test_forged_signatures_naming_a_client_hold_no_more_than_its_cap(
+    adapter: AdapterProcess,
+) -> None:
+    """100 strangers naming province-app (forged signatures) with 200 kB bodies sent but for
+    the last byte: 40 (the client's cap) are let in and cut off at the body deadline (408), the
+    other 60 refused at once (429 client_busy); the adapter grows by less than 40 bodies' worth
+    plus MEMORY_BOUND's slack, and another client is served meanwhile."""
+    rss_before = adapter.rss_bytes()
+    peak = rss_before
+    with ThreadPoolExecutor(max_workers=ATTACKERS) as pool:
+        running = [pool.submit(_claimed_upload, adapter) for _ in range(ATTACKERS)]
+        time.sleep(1.0)  # all sent: the held bodies are in the adapter now
+        peak = max(peak, adapter.rss_bytes())
+        with adapter.client("integrator") as client:
+            served = client.get("/v1/services")
+        results = [future.result() for future in running]
+    codes = sorted((status, code) for status, code, _ in results)
+    assert codes == [(408, "body_timeout")] * CLAIMED_CAP + [(429, "client_busy")] * (
+        ATTACKERS - CLAIMED_CAP
+    )
+    assert served.status_code == 200
+    refused = [took for status, _, took in results if status == 429]
+    grown = peak - rss_before
+    print(
+        f"\n{ATTACKERS} forged x {CLAIMED_BODY} B: {len(refused)} refused 429 "
+        f"(slowest {max(refused) * 1000:.0f} ms), {CLAIMED_CAP} cut off 408; "
+        f"RSS {rss_before / 2**20:.0f} -> {peak / 2**20:.0f} MiB (+{grown / 2**20:.1f} MiB)"
+    )
+    assert grown < CLAIMED_CAP * CLAIMED_BODY + MEMORY_BOUND
 
 
 def test_half_sent_headers_are_closed_after_the_header_timeout(adapter: AdapterProcess) -> None:
