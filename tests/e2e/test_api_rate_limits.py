@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -100,7 +101,8 @@ def test_a_rate_limit_is_counted_for_all_workers(tmp_path: Path) -> None:
     """``serve --workers 2`` with services.read limited to 6 calls an hour for province-app:
     4 calls answered by worker 0 (worker 1 stopped), then 8 by worker 1 (worker 0 stopped) —
     worker 1 answers only the 2 left of the one count and refuses the rest 429 rate_limited
-    with Retry-After and the RateLimit fields (counting alone, it would answer 6)."""
+    with Retry-After and the RateLimit fields (counting alone, it would answer 6). The workers
+    serve with the front door's deadlines too: a half-sent head gets 408 header_timeout."""
     calls = 6
     (tmp_path / "clients.toml").write_text(CLIENTS.format(calls=calls), encoding="utf-8")
     port, mock_port = free_port(), free_port()
@@ -113,6 +115,7 @@ def test_a_rate_limit_is_counted_for_all_workers(tmp_path: Path) -> None:
         **os.environ,
         "LIENTHONG_REPLAY_CACHE_URL": "",
         "LIENTHONG_RATE_KEY_PREFIX": f"test:{secrets.token_hex(6)}:",
+        "LIENTHONG_HEADER_TIMEOUT_SECONDS": "1",
     }
     process = subprocess.Popen(
         command, cwd=tmp_path, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
@@ -153,6 +156,9 @@ def test_a_rate_limit_is_counted_for_all_workers(tmp_path: Path) -> None:
         first = [call() for _ in range(4)]
         only("lienthong-w1")
         second = [call() for _ in range(8)]
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as slow:
+            slow.sendall(b"GET /v1/services HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            late = slow.recv(4096)
     finally:
         for pid in stopped:
             os.kill(pid, signal.SIGCONT)
@@ -169,3 +175,5 @@ def test_a_rate_limit_is_counted_for_all_workers(tmp_path: Path) -> None:
     assert 0 < int(refused.headers["retry-after"]) <= 3600
     assert refused.headers["ratelimit-policy"] == f'"services.read";q={calls};w=3600'
     assert refused.headers["ratelimit"] == f'"services.read";r=0;t={refused.headers["retry-after"]}'
+    assert late.startswith(b"HTTP/1.1 408 ")
+    assert b'"code":"header_timeout"' in late
