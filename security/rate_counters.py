@@ -64,7 +64,8 @@ def window_bounds(now: float, window: int, offset: int = 0) -> tuple[int, int]:
 
 
 class MemoryRateCounter:
-    """Counts in this process's memory, holding at most ``max_keys`` live windows."""
+    """Counts in this process's memory, holding at most ``max_keys`` windows (when all are live,
+    the oldest are forgotten first: a memory of one process is a best effort)."""
 
     def __init__(self, max_keys: int = 100_000, *, clock: Callable[[], float] = time.time) -> None:
         self._max = max_keys
@@ -84,11 +85,13 @@ class MemoryRateCounter:
         return Count(calls + 1, end - now)
 
     def _forget(self, now: float) -> None:
+        """Drop the ended windows; if all are live, the oldest tenth (so this runs rarely)."""
         for found, (_, end) in list(self._counts.items()):
             if end <= now:
                 del self._counts[found]
-        while len(self._counts) >= self._max:  # all live: the oldest go first
-            del self._counts[next(iter(self._counts))]
+        if len(self._counts) >= self._max:
+            for found in list(self._counts)[: max(1, self._max // 10)]:
+                del self._counts[found]
 
 
 @dataclass(frozen=True)

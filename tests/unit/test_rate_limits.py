@@ -64,6 +64,22 @@ def test_a_counter_counts_per_key_and_starts_again_with_the_next_window(
     assert counter.hit("a", 60) == Count(1, 60.0)
 
 
+def test_a_full_memory_counter_forgets_ended_windows_first_then_the_oldest() -> None:
+    """At max_keys, ended windows go first; with all live, the oldest tenth goes, newer counts
+    stay."""
+    clock = Clock()
+    counter = MemoryRateCounter(max_keys=20, clock=clock)
+    for index in range(10):
+        counter.hit(f"old{index}", 60)
+    clock.now += 60
+    for index in range(20):
+        counter.hit(f"k{index}", 60)
+    counter.hit("k19", 60)
+    counter.hit("one-more", 60)
+    assert counter.hit("k0", 60).calls == 1  # the oldest two were forgotten
+    assert counter.hit("k19", 60).calls == 3
+
+
 def test_processes_mapping_one_host_table_share_the_counts(table: HostRateTable) -> None:
     """Two counters over one table file (as two workers map it) add to the same count."""
     first, second = HostRateCounter(table), HostRateCounter(table)
