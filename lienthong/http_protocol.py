@@ -133,6 +133,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._in_head = True
+        self._head_bytes = 0  # counted again from the next read (a read holds at most 256 KiB)
         self._refusal = None
         if self._deadline is None:  # the first request's deadline runs from the connection
             self._arm(self.limits.header_timeout, "header_timeout")

@@ -258,6 +258,26 @@ def test_a_body_that_does_not_arrive_in_time_is_cut_off(adapter: AdapterProcess)
         assert client.get("/v1/services").status_code == 200
 
 
+def test_many_requests_on_one_connection_each_get_their_own_head_limit(
+    adapter: AdapterProcess,
+) -> None:
+    """120 requests of ~550-byte heads on one keep-alive connection, each head sent in three
+    pieces, are all answered: the header block limit (32 KiB) counts each request's own head,
+    not the connection's."""
+    sock = _connect(adapter)
+    padding = "x" * 500
+    try:
+        for _ in range(120):
+            for piece in (b"GET /healthz HTTP/1.1\r\n", f"Host: x\r\nX-Pad: {padding}".encode()):
+                sock.sendall(piece)
+                time.sleep(0.005)
+            sock.sendall(b"\r\n\r\n")
+            status, headers, _ = _response(sock)
+            assert status == 200, headers
+    finally:
+        sock.close()
+
+
 @pytest.mark.parametrize(
     ("head", "status", "code"),
     [
