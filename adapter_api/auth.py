@@ -15,6 +15,7 @@ from starlette.requests import Request
 
 from adapter_api.clients import ApiClient, ClientRegistry, Operation
 from adapter_api.errors import Forbidden, Unauthenticated
+from adapter_api.rate_limits import STATE_KEY
 
 
 def authenticated_client(request: Request, clients: ClientRegistry) -> ApiClient:
@@ -42,7 +43,7 @@ def require(operation: Operation) -> Callable[[Request], Awaitable[ApiClient]]:
             )
         limiter = request.app.state.container.rate_limiter
         if limiter is not None:
-            limiter.check(client, operation)
+            request.scope.setdefault("state", {})[STATE_KEY] = limiter.check(client, operation)
         return client
 
     dependency.__name__ = f"require_{operation.name.lower()}"

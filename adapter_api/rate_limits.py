@@ -7,8 +7,9 @@ spends one try of the client's daily budget for that citizen (:meth:`RateLimiter
 so a birth date cannot be found by trying dates: the budget is counted per day in
 Asia/Ho_Chi_Minh under a keyed hash of the citizen ID — the raw ID is never a counter's key.
 
-Over a limit the answer is ``429`` with ``Retry-After`` and the IETF RateLimit header fields
-(draft-ietf-httpapi-ratelimit-headers)::
+Every counted answer carries the IETF RateLimit header fields (draft-ietf-httpapi-ratelimit-
+headers; added by :class:`RateLimitHeaders`) saying what is left; over a limit the answer is
+``429`` with ``Retry-After`` and the fields saying nothing is::
 
     RateLimit-Policy: "citizens.read";q=600;w=60
     RateLimit: "citizens.read";r=0;t=17
@@ -23,6 +24,8 @@ import hashlib
 import hmac
 import math
 
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
 from adapter_api.clients import ApiClient, Operation, RateLimit
 from adapter_api.errors import ServiceUnavailable, TooManyRequests
 from security.errors import RateCounterUnavailable
@@ -32,6 +35,9 @@ from security.rate_counters import Count, RateCounter
 VN_DAY_OFFSET = -7 * 3600
 DAY = 86400
 VERIFY_POLICY = "citizens.verify.citizen"
+#: where ``require`` leaves the RateLimit fields of a counted call
+STATE_KEY = "ratelimit"
+RawHeaders = list[tuple[bytes, bytes]]
 
 
 class RateLimiter:
@@ -55,8 +61,12 @@ class RateLimiter:
         limits = client.rate_limits
         return limits.get(operation.value) or limits.get("*") or self._default
 
-    def check(self, client: ApiClient, operation: Operation) -> None:
-        """Count one call; raise ``TooManyRequests`` when it is over the client's limit."""
+    def check(self, client: ApiClient, operation: Operation) -> RawHeaders:
+        """Count one call; raise ``TooManyRequests`` when it is over the client's limit.
+
+        Returns the RateLimit fields of the answer (what is left of the window and when it ends),
+        for :class:`RateLimitHeaders` to add to the response.
+        """
         limit = self.limit_of(client, operation)
         key = f"op:{client.client_id}:{operation.value}"
         count = self._hit(key, limit.seconds, 0)
@@ -68,6 +78,10 @@ class RateLimiter:
                 count,
                 f"client {client.client_id} is over its limit of {operation.value} calls",
             )
+        reset = max(1, math.ceil(count.reset_after))
+        policy = f'"{operation.value}";q={limit.calls};w={limit.seconds}'
+        left = f'"{operation.value}";r={limit.calls - count.calls};t={reset}'
+        return [(b"ratelimit-policy", policy.encode("ascii")), (b"ratelimit", left.encode("ascii"))]
 
     def spend_verify(self, client: ApiClient, citizen_id: str) -> None:
         """Spend one verify try on ``citizen_id``; ``TooManyRequests`` when today's are spent."""
@@ -94,6 +108,29 @@ class RateLimiter:
             ) from exc
 
 
+class RateLimitHeaders:
+    """Pure ASGI: adds the RateLimit fields a counted call left in ``scope["state"]["ratelimit"]``
+    to its response (a response that carries its own — a 429 — is left as it is)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_fields(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                fields = (scope.get("state") or {}).get(STATE_KEY)
+                headers = list(message.get("headers", []))
+                if fields and not any(name.lower() == b"ratelimit" for name, _ in headers):
+                    message["headers"] = headers + fields
+            await send(message)
+
+        await self.app(scope, receive, send_with_fields)
+
+
 def _too_many(
     policy: str, quota: int, window: int, count: Count, detail: str, *, code: str = "rate_limited"
 ) -> TooManyRequests:
@@ -109,4 +146,4 @@ def _too_many(
     )
 
 
-__all__ = ["DAY", "VN_DAY_OFFSET", "RateLimiter"]
+__all__ = ["DAY", "STATE_KEY", "VN_DAY_OFFSET", "RateLimitHeaders", "RateLimiter"]

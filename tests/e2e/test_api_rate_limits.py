@@ -101,7 +101,8 @@ def test_a_rate_limit_is_counted_for_all_workers(tmp_path: Path) -> None:
     """``serve --workers 2`` with services.read limited to 6 calls an hour for province-app:
     4 calls answered by worker 0 (worker 1 stopped), then 8 by worker 1 (worker 0 stopped) —
     worker 1 answers only the 2 left of the one count and refuses the rest 429 rate_limited
-    with Retry-After and the RateLimit fields (counting alone, it would answer 6). The workers
+    with Retry-After and the RateLimit fields (counting alone, it would answer 6); every answer
+    says what is left. The workers
     serve with the front door's deadlines too: a half-sent head gets 408 header_timeout."""
     calls = 6
     (tmp_path / "clients.toml").write_text(CLIENTS.format(calls=calls), encoding="utf-8")
@@ -169,6 +170,10 @@ def test_a_rate_limit_is_counted_for_all_workers(tmp_path: Path) -> None:
             process.kill()
             process.communicate()
     assert [answer.status_code for answer in first] == [200] * 4
+    assert [answer.headers["ratelimit"].split(";")[1] for answer in first] == [
+        "r=5", "r=4", "r=3", "r=2",
+    ]  # fmt: skip
+    assert first[0].headers["ratelimit-policy"] == f'"services.read";q={calls};w=3600'
     assert [answer.status_code for answer in second] == [200] * 2 + [429] * 6
     refused = second[-1]
     assert refused.json()["code"] == "rate_limited"

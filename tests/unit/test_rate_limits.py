@@ -152,12 +152,14 @@ def _limiter(counter: RateCounter, *, calls: int = 3, budget: int = 2) -> RateLi
 
 
 def test_over_the_default_limit_is_429_with_retry_after_and_ratelimit_fields() -> None:
-    """The fourth call in a window of a 3-per-minute default is TooManyRequests carrying
+    """Each allowed call says what is left (RateLimit r=2, 1, 0); the fourth call in a window of
+    a 3-per-minute default is TooManyRequests carrying
     Retry-After and the IETF RateLimit-Policy / RateLimit fields; other operations apart."""
     limiter = _limiter(MemoryRateCounter())
     client = _client()
-    for _ in range(3):
-        limiter.check(client, Operation.CITIZENS_READ)  # type: ignore[arg-type]
+    left = [dict(limiter.check(client, Operation.CITIZENS_READ)) for _ in range(3)]  # type: ignore[arg-type]
+    assert left[0][b"ratelimit-policy"] == b'"citizens.read";q=3;w=60'
+    assert [fields[b"ratelimit"].split(b";")[1] for fields in left] == [b"r=2", b"r=1", b"r=0"]
     with pytest.raises(TooManyRequests) as refused:
         limiter.check(client, Operation.CITIZENS_READ)  # type: ignore[arg-type]
     headers = refused.value.headers
