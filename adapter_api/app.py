@@ -4,9 +4,12 @@ Middleware, outermost first (all pure ASGI — no ``BaseHTTPMiddleware``)::
 
     RequestIdMiddleware      accept or make X-Request-Id, echo it, put it in the logs
     MetricsMiddleware        requests by route template and status, latency
-    HttpSignatureMiddleware  verify the RFC 9421 request signature (401 problem on failure),
-                             sign the response; /healthz, /readyz, /metrics, /openapi.json and
-                             /docs are exempt
+    HttpSignatureMiddleware  refuse on the headers alone what costs memory unsigned (no
+                             signature, unknown key, a body over the route's limit, too many
+                             bodies in flight: settings "Limits"); verify the RFC 9421 request
+                             signature (401 problem on failure), sign the response; /healthz,
+                             /readyz, /metrics, /openapi.json and /docs are exempt
+    RateLimitHeaders         the RateLimit fields of a counted call (adapter_api.rate_limits)
     ErrorBoundary            anything unexpected becomes a signed 500 problem
     FastAPI                  routes, validation (422 problems), error handlers
 
@@ -28,12 +31,14 @@ from adapter_api.handlers import ErrorBoundary, install_handlers
 from adapter_api.metrics import MetricsMiddleware
 from adapter_api.openapi import install_openapi
 from adapter_api.problems import PROBLEM_MEDIA_TYPE, problem_body
+from adapter_api.rate_limits import RateLimitHeaders
 from adapter_api.request_id import RequestIdMiddleware, current_request_id
 from adapter_api.routes import api_routers
 from connectors.errors import ConnectorError
 from schemas.errors import SchemaError
-from security.asgi import HttpSignatureMiddleware
-from security.errors import RequestTooLarge, SecurityError
+from security.admission import BodiesInFlight, BodyLimits
+from security.asgi import HttpSignatureMiddleware, refusal_status
+from security.errors import Overloaded, SecurityError
 from store.errors import StoreError
 
 #: Paths served without a signature (probes, Prometheus, the API description).
@@ -56,17 +61,25 @@ def _version() -> str:
         return "0.0.0"
 
 
-def signature_failure(exc: SecurityError) -> tuple[int, list[tuple[str, str]], bytes]:
-    """The refusal of a request whose signature is missing, wrong or replayed (401; 413 if huge).
+_TITLES = {
+    413: "Request too large",
+    429: "Too many requests",
+    503: "Service unavailable",
+}
 
-    A problem document with the refusal's ``reason`` as its code and the request id.
+
+def signature_failure(exc: SecurityError) -> tuple[int, list[tuple[str, str]], bytes]:
+    """The refusal of a request whose signature is missing, wrong or replayed (401; 413 if
+    huge; 429 / 503 with ``Retry-After`` when its client / the adapter has too many bodies in
+    flight). A problem document with the refusal's ``reason`` as its code and the request id.
     """
-    if isinstance(exc, RequestTooLarge):
-        status, title = 413, "Request too large"
-    else:
-        status, title = 401, "Not authenticated"
+    status = refusal_status(exc)
+    title = _TITLES.get(status, "Not authenticated")
     body = problem_body(status, exc.reason, title, exc.message, request_id=current_request_id())
-    return status, [("content-type", PROBLEM_MEDIA_TYPE)], body
+    headers = [("content-type", PROBLEM_MEDIA_TYPE)]
+    if isinstance(exc, Overloaded):
+        headers.append(("retry-after", "1"))
+    return status, headers, body
 
 
 def create_app(container: Container) -> FastAPI:
@@ -101,12 +114,18 @@ def create_app(container: Container) -> FastAPI:
     install_openapi(app)
     # add_middleware puts each new one outside the previous: innermost first.
     app.add_middleware(ErrorBoundary)
+    app.add_middleware(RateLimitHeaders)
+    settings = container.settings
     app.add_middleware(
         HttpSignatureMiddleware,
         verifier=container.verifier,
         signer=container.signer,
         exempt_paths=EXEMPT_PATHS,
         on_error=signature_failure,
+        body_limit=BodyLimits(settings.max_body_bytes, settings.body_limits),
+        in_flight=BodiesInFlight(
+            settings.max_bodies_in_flight, settings.max_bodies_in_flight_per_client
+        ),
     )
     app.add_middleware(MetricsMiddleware, metrics=container.metrics)
     app.add_middleware(RequestIdMiddleware)

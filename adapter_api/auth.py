@@ -2,8 +2,9 @@
 
 The signature middleware (``security.asgi``) has already verified the request and put the
 signer's keyid in ``scope["state"]["client_id"]``; here that keyid is looked up in the client
-registry (unknown: 401) and the route's operation checked against its allow-list (not allowed:
-403). Dependencies are ``async def``: FastAPI runs plain ``def`` ones in a thread pool.
+registry (unknown: 401), the route's operation checked against its allow-list (not allowed:
+403) and counted against the client's rate limit (over it: 429, :mod:`adapter_api.rate_limits`).
+Dependencies are ``async def``: FastAPI runs plain ``def`` ones in a thread pool.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from starlette.requests import Request
 
 from adapter_api.clients import ApiClient, ClientRegistry, Operation
 from adapter_api.errors import Forbidden, Unauthenticated
+from adapter_api.rate_limits import STATE_KEY
 
 
 def authenticated_client(request: Request, clients: ClientRegistry) -> ApiClient:
@@ -39,6 +41,9 @@ def require(operation: Operation) -> Callable[[Request], Awaitable[ApiClient]]:
                 code="operation_not_allowed",
                 operation=operation.value,
             )
+        limiter = request.app.state.container.rate_limiter
+        if limiter is not None:
+            request.scope.setdefault("state", {})[STATE_KEY] = limiter.check(client, operation)
         return client
 
     dependency.__name__ = f"require_{operation.name.lower()}"

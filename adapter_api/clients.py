@@ -13,6 +13,13 @@ ARCHITECTURE §7). The clients file (JSON or TOML) lists them::
     sectors = ["TP.HT", "TP.CT"]          # a ministry: the sectors whose dossiers it sees
     citizen_fields = ["citizen_id", "full_name"]  # optional: the role's defaults otherwise
     standing_purposes = ["bhxh-dong-bo"]  # optional: purposes that allow watching citizens
+    rate_limits = { "*" = "6000/60", "citizens.verify" = "60/60" }  # optional: calls/seconds
+    verify_daily_budget = 5               # optional: verify calls per citizen per day
+
+``rate_limits`` maps an operation (or ``*``, every other one) to ``"CALLS/SECONDS"``; an
+operation it does not name gets the adapter's default (settings ``rate_limit_requests`` per
+``rate_limit_window_seconds``), as does a client without it; likewise ``verify_daily_budget``
+(settings ``verify_daily_budget``).
 
 A certificate must chain to the trust store; a bare public key is trusted as registered.
 Sandbox mode registers ``province-app``, ``ministry`` and ``integrator`` from the dev PKI.
@@ -39,6 +46,28 @@ from security.keys import PublicKey, load_certificate
 
 class ClientConfigError(ValueError):
     """Raised when the clients file is unreadable or describes a client wrongly."""
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most ``calls`` calls per fixed window of ``seconds`` seconds."""
+
+    calls: int
+    seconds: int
+
+    @classmethod
+    def parse(cls, text: object, *, where: str = "rate limit") -> RateLimit:
+        """``"CALLS/SECONDS"`` (``"600/60"``) as a :class:`RateLimit`."""
+        calls, _, seconds = str(text).partition("/")
+        try:
+            limit = cls(int(calls), int(seconds))
+        except ValueError:
+            limit = cls(0, 0)
+        if limit.calls < 1 or not 1 <= limit.seconds <= 86400:
+            raise ClientConfigError(
+                f"{where}: expected 'CALLS/SECONDS' (1 to 86400 s), not {text!r}"
+            )
+        return limit
 
 
 class Role(StrEnum):
@@ -121,6 +150,10 @@ class ApiClient:
     public_key: PublicKey | None = field(default=None, repr=False, compare=False)
     #: purposes granted to this client that allow it to watch a citizen without naming a dossier
     standing_purposes: frozenset[str] = frozenset()
+    #: its own rate limits by operation value (or ``*``); the adapter's default otherwise
+    rate_limits: Mapping[str, RateLimit] = field(default_factory=dict, compare=False)
+    #: verify calls it may make per citizen per day; the adapter's default when ``None``
+    verify_daily_budget: int | None = None
 
     def may(self, operation: Operation) -> bool:
         """Whether the allow-list grants ``operation``."""
@@ -178,6 +211,8 @@ def make_client(
     citizen_fields: Iterable[str] | None = None,
     organisation: str | None = None,
     standing_purposes: Iterable[str] | None = None,
+    rate_limits: Mapping[str, object] | None = None,
+    verify_daily_budget: int | None = None,
 ) -> ApiClient:
     """An :class:`ApiClient` with the role's defaults filled in; checks every name."""
     try:
@@ -209,7 +244,30 @@ def make_client(
         certificate,
         public_key,
         standing_purposes=frozenset(standing_purposes or ()),
+        rate_limits=_rate_limits(client_id, rate_limits),
+        verify_daily_budget=_budget(client_id, verify_daily_budget),
     )
+
+
+def _rate_limits(client_id: str, limits: Mapping[str, object] | None) -> dict[str, RateLimit]:
+    if limits is None:
+        return {}
+    if not isinstance(limits, Mapping):
+        raise ClientConfigError(f"client {client_id!r}: rate_limits maps operations to limits")
+    parsed = {}
+    for name, text in limits.items():
+        if name != "*":
+            _operations(client_id, [name])
+        parsed[name] = RateLimit.parse(text, where=f"client {client_id!r}: rate limit of {name}")
+    return parsed
+
+
+def _budget(client_id: str, budget: object) -> int | None:
+    if budget is None:
+        return None
+    if not isinstance(budget, int) or isinstance(budget, bool) or budget < 1:
+        raise ClientConfigError(f"client {client_id!r}: verify_daily_budget must be a count >= 1")
+    return budget
 
 
 def _organisation_of(certificate: x509.Certificate | None) -> str:
@@ -277,6 +335,8 @@ def _client_from_entry(entry: Mapping[str, Any], base_dir: Path) -> ApiClient:
         citizen_fields=entry.get("citizen_fields"),
         organisation=entry.get("organisation"),
         standing_purposes=entry.get("standing_purposes"),
+        rate_limits=entry.get("rate_limits"),
+        verify_daily_budget=entry.get("verify_daily_budget"),
     )
 
 
@@ -330,6 +390,7 @@ __all__ = [
     "ClientConfigError",
     "ClientRegistry",
     "Operation",
+    "RateLimit",
     "Role",
     "load_clients",
     "make_client",

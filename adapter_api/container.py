@@ -21,6 +21,7 @@ from adapter_api.clients import ClientRegistry
 from adapter_api.dossier_writer import DossierWriter
 from adapter_api.issues import IssueDirectory
 from adapter_api.metrics import Metrics
+from adapter_api.rate_limits import RateLimiter
 from connectors.base import CallContext, ConnectorHealth
 from connectors.portal import PortalConnector
 from schemas.models import Business, Citizen
@@ -90,6 +91,8 @@ class Container:
     read_engine: AsyncEngine | None = None
     #: the message log's group commit, shared by the access log (one transaction for both)
     log_group: GroupCommit | None = None
+    #: rate limits per client and operation, the verify budget; none counted when absent
+    rate_limiter: RateLimiter | None = None
     services: list[Service] = field(default_factory=list)
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)

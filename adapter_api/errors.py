@@ -9,6 +9,7 @@ Tree::
     ├── NotFoundError        404  no such resource, or one the client may not see
     ├── Conflict             409  the request conflicts with current state (illegal transition)
     ├── InvalidInput         422  a field is invalid; ``errors`` names the fields
+    ├── TooManyRequests      429  a rate limit or a daily budget is spent (``Retry-After``)
     ├── UpstreamFailed       502  a national system answered wrongly (``upstream`` names it)
     ├── ServiceUnavailable   503  an upstream (or the store) cannot be used now
     └── UpstreamTimedOut     504  a national system did not answer in time
@@ -97,6 +98,14 @@ class InvalidInput(ApiError):
     title = "Invalid input"
 
 
+class TooManyRequests(ApiError):
+    """Raised when a client has spent a rate limit or a daily budget; headers say until when."""
+
+    status = 429
+    code = "rate_limited"
+    title = "Too many requests"
+
+
 class UpstreamFailed(ApiError):
     """Raised when a national system refused us, answered wrongly or with a bad signature."""
 
@@ -129,6 +138,7 @@ __all__ = [
     "InvalidInput",
     "NotFoundError",
     "ServiceUnavailable",
+    "TooManyRequests",
     "Unauthenticated",
     "UpstreamFailed",
     "UpstreamTimedOut",

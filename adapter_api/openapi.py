@@ -1,7 +1,8 @@
 """The OpenAPI document: every status a route can answer is listed, errors as problem+json.
 
 Routes declare their own extra statuses with :func:`responses`; :func:`install_openapi` adds
-what every ``/v1`` operation can answer (400, 401, 403, 422, 500), the ``Problem`` schema and
+what every ``/v1`` operation can answer (400, 401, 403, 413, 422, 429, 500, 503), the
+``Problem`` schema and
 the HTTP Message Signatures security scheme, and documents the ``X-Request-Id`` response header.
 """
 
@@ -14,8 +15,9 @@ from fastapi.openapi.utils import get_openapi
 
 from adapter_api.problems import PROBLEM_MEDIA_TYPE, Problem, problem_openapi
 
-#: Statuses any signed ``/v1`` operation can answer.
-COMMON_STATUSES = (400, 401, 403, 422, 500)
+#: Statuses any signed ``/v1`` operation can answer (413: a body over the route's limit; 429:
+#: a rate limit spent, or the client's bodies in flight; 503: the adapter's bodies in flight).
+COMMON_STATUSES = (400, 401, 403, 413, 422, 429, 500, 503)
 #: Statuses an operation that calls a national system can add.
 UPSTREAM_STATUSES = (502, 503, 504)
 

@@ -104,13 +104,18 @@ _DESCRIPTIONS: dict[int, str] = {
     404: "no such resource (or not visible to this client)",
     405: "method not allowed",
     406: "not acceptable",
+    408: "the request's headers or body did not arrive in time",
     409: "conflicts with the current state (illegal status transition)",
     413: "request body too large",
+    414: "request line too long",
     415: "unsupported media type",
     422: "invalid input; `errors` names the fields",
+    429: "rate limit or daily budget spent, or too many bodies in flight (see `Retry-After`)",
+    431: "request header block too large",
     500: "internal error",
     502: "an upstream national system answered wrongly (named in `upstream`)",
-    503: "an upstream is unavailable or its circuit is open (named in `upstream`)",
+    503: "an upstream is unavailable or its circuit is open (named in `upstream`), or the "
+    "adapter has too many bodies in flight",
     504: "an upstream did not answer in time (named in `upstream`)",
 }
 

@@ -108,9 +108,10 @@ def adapter_environment(
     """The adapter's settings as ``LIENTHONG_*`` variables (and its clients file, written here):
     production wiring against the mock at ``mock_url``."""
     clients = data / "clients.toml"
-    clients.write_text(
+    clients.write_text(  # a limit the bench never reaches: it measures the adapter, not 429s
         f'[[clients]]\nid = "province-app"\nrole = "province"\n'
-        f'certificate = "{keys}/province-app/cert.pem"\n',
+        f'certificate = "{keys}/province-app/cert.pem"\n'
+        'rate_limits = { "*" = "1000000000/60" }\n',
         encoding="utf-8",
     )
     settings = {

@@ -16,6 +16,7 @@ applies the store's migrations. :func:`build_container` then builds, without net
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -24,9 +25,16 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from adapter_api.clients import ClientConfigError, ClientRegistry, load_clients, sandbox_clients
+from adapter_api.clients import (
+    ClientConfigError,
+    ClientRegistry,
+    RateLimit,
+    load_clients,
+    sandbox_clients,
+)
 from adapter_api.container import Container, ReadinessCheck
 from adapter_api.metrics import BREAKER_VALUES, Metrics, MetricsRefresh
+from adapter_api.rate_limits import RateLimiter
 from connectors.base import BreakerSettings, RetrySettings, Timeouts
 from connectors.factory import Connectors, ConnectorsConfig, build_connectors
 from connectors.population import PopulationConnector
@@ -38,9 +46,10 @@ from mock_endpoints.settings import MockSettings
 from security.http_signatures import HttpSigner, HttpVerifier, StaticKeyResolver
 from security.keys import load_party
 from security.pki import dev_pki_exists, init_dev_pki
+from security.rate_counters import MemoryRateCounter, RateCounter, RedisRateCounter
 from security.replay import MemoryReplayCache, RedisReplayCache, ReplayCache
 from security.trust import TrustStore
-from store.access_log_keys import load_access_log_keys
+from store.access_log_keys import KeyRing, load_access_log_keys
 from store.db import create_engine, create_sessionmaker, normalize_url, upgrade, upgrade_async
 from store.log_keys import message_log_key
 from store.message_log import BodyCipher, KeyFolderCertificates, SqlMessageLog
@@ -51,6 +60,25 @@ from sync.records_refresh import RecordsRefresher, RecordsRefreshService, Refres
 from sync.worker import SyncWorker, WorkerService, WorkerSettings
 
 log = logging.getLogger("lienthong.api")
+
+
+def rate_counter(settings: Settings) -> RateCounter:
+    """Counts shared through Redis when ``replay_cache_url`` is set, else kept in memory."""
+    if settings.replay_cache_url:
+        return RedisRateCounter.from_url(settings.replay_cache_url, prefix=settings.rate_key_prefix)
+    return MemoryRateCounter()
+
+
+def rate_limiter(settings: Settings, counter: RateCounter, access_log_keys: KeyRing) -> RateLimiter:
+    """The rate limits of the settings over ``counter``; citizen IDs hashed with a key derived
+    from the access log's current key (the same on every host that shares the key folder)."""
+    citizen_key = hmac.new(access_log_keys.current, b"lienthong verify budget", "sha256").digest()
+    return RateLimiter(
+        counter,
+        default=RateLimit(settings.rate_limit_requests, settings.rate_limit_window_seconds),
+        verify_budget=settings.verify_daily_budget,
+        citizen_key=citizen_key,
+    )
 
 
 def replay_cache(settings: Settings) -> ReplayCache:
@@ -210,11 +238,17 @@ def _engines(settings: Settings) -> tuple[AsyncEngine, AsyncEngine]:
     return engine, engine
 
 
-def build_container(settings: Settings, *, nonces: ReplayCache | None = None) -> Container:
+def build_container(
+    settings: Settings,
+    *,
+    nonces: ReplayCache | None = None,
+    rates: RateCounter | None = None,
+) -> Container:
     """Everything the API needs, built once (see the module docstring); no network I/O.
 
-    ``nonces`` is the replay cache to use (``serve --workers N`` passes the workers' shared
-    table); by default :func:`replay_cache` chooses by the settings.
+    ``nonces`` is the replay cache and ``rates`` the rate counter to use (``serve --workers N``
+    passes the workers' shared tables); by default :func:`replay_cache` and
+    :func:`rate_counter` choose by the settings.
     """
     keys = Path(settings.keys_dir)
     trust = TrustStore.from_pem_file(keys / "ca" / "cert.pem")
@@ -249,6 +283,7 @@ def build_container(settings: Settings, *, nonces: ReplayCache | None = None) ->
     outbox = SqlOutbox(engine)
     metrics.on_scrape(_metrics_refresh(metrics, connectors, outbox))
 
+    access_log_keys = load_access_log_keys(keys)
     container = Container(
         settings=settings,
         clients=clients,
@@ -260,10 +295,13 @@ def build_container(settings: Settings, *, nonces: ReplayCache | None = None) ->
         upstreams=list(connectors),
         engine=engine,
         sessions=sessions,
-        access_log_keys=load_access_log_keys(keys),
+        access_log_keys=access_log_keys,
         portal=connectors.portal,
         read_engine=read_engine,
         log_group=log_group,
+        rate_limiter=rate_limiter(
+            settings, rates if rates is not None else rate_counter(settings), access_log_keys
+        ),
     )
     if metrics.multiprocess_dir is not None:
         container.services.append(MetricsRefresh(metrics))

@@ -15,14 +15,18 @@ import gc
 import importlib.util
 import logging
 import socket
+import ssl
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
+from pydantic import ValidationError
 
 from adapter_api.request_id import RequestIdLogFilter
+from lienthong.http_protocol import ConnectionLimits, guarded_protocol
 from lienthong.settings import DEFAULT_DATA_DIR, DEFAULT_KEYS_DIR, Settings
 
 
@@ -36,6 +40,10 @@ def _settings(
     clients: Path | None,
     database_url: str | None,
     workers: int | None = None,
+    tls: bool | None = None,
+    tls_cert: Path | None = None,
+    tls_key: Path | None = None,
+    tls_client_ca: Path | None = None,
 ) -> Settings:
     overrides: dict[str, object] = {}
     for name, value in (
@@ -48,6 +56,10 @@ def _settings(
         ("clients_file", clients),
         ("database_url", database_url),
         ("workers", workers),
+        ("tls", tls),
+        ("tls_cert_file", tls_cert),
+        ("tls_key_file", tls_key),
+        ("tls_client_ca_file", tls_client_ca),
     ):
         if value is not None:
             overrides[name] = value
@@ -55,10 +67,11 @@ def _settings(
 
 
 def _banner(settings: Settings, actual_mock_port: int | None) -> str:
+    scheme = "https" if settings.serves_tls else "http"
     lines = [
-        f"lienthong adapter  http://{settings.host}:{settings.port}",
-        f"  OpenAPI          http://{settings.host}:{settings.port}/openapi.json",
-        f"  health           http://{settings.host}:{settings.port}/readyz",
+        f"lienthong adapter  {scheme}://{settings.host}:{settings.port}",
+        f"  OpenAPI          {scheme}://{settings.host}:{settings.port}/openapi.json",
+        f"  health           {scheme}://{settings.host}:{settings.port}/readyz",
         f"  keys             {settings.keys_dir.resolve()}",
         f"  database         {settings.resolved_database_url.split('@')[-1]}",
     ]
@@ -76,6 +89,38 @@ def _banner(settings: Settings, actual_mock_port: int | None) -> str:
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class TlsFiles:
+    """What ``serve`` terminates TLS with; ``client_ca`` set: client certificates required."""
+
+    cert: Path
+    key: Path
+    client_ca: Path | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TlsFiles | None:
+        """The settings' TLS files, or ``None`` when ``serve`` speaks plain HTTP."""
+        files = settings.resolved_tls_files
+        if files is None:
+            if settings.tls_client_ca_file is not None:
+                raise ValueError("tls_client_ca_file needs TLS (tls_cert_file and tls_key_file)")
+            return None
+        tls = cls(files[0], files[1], settings.tls_client_ca_file)
+        for path in (tls.cert, tls.key, tls.client_ca):
+            if path is not None and not Path(path).is_file():
+                raise ValueError(f"TLS file {path} does not exist")
+        return tls
+
+    def uvicorn_options(self) -> dict[str, Any]:
+        """The ``uvicorn.Config`` arguments that serve these files."""
+        return {
+            "ssl_certfile": str(self.cert),
+            "ssl_keyfile": str(self.key),
+            "ssl_ca_certs": None if self.client_ca is None else str(self.client_ca),
+            "ssl_cert_reqs": ssl.CERT_NONE if self.client_ca is None else ssl.CERT_REQUIRED,
+        }
+
+
 def run_server(
     app: Any,
     *,
@@ -84,10 +129,14 @@ def run_server(
     log_level: str = "info",
     sockets: list[socket.socket] | None = None,
     on_started: Callable[[], object] | None = None,
+    limits: ConnectionLimits | None = None,
+    tls: TlsFiles | None = None,
 ) -> bool:
     """Serve ``app`` with uvicorn as ``lienthong serve`` does (the adapter bench uses it too).
 
-    On uvloop with the httptools parser (both come with ``uvicorn[standard]``), no access log
+    On uvloop with the httptools parser (both come with ``uvicorn[standard]``) guarded by
+    ``limits`` (header and body deadlines, head sizes: :mod:`lienthong.http_protocol`), over
+    TLS when ``tls`` is given, no access log
     (the metrics and the structured logs say what is needed, without personal data), no proxy
     headers, no ``server`` header; on ``sockets`` already bound (``--workers``) or on
     ``host:port``; ``on_started`` is called once the server accepts connections. Everything
@@ -113,10 +162,11 @@ def run_server(
             log_level=log_level,
             lifespan="on",
             loop="uvloop" if importlib.util.find_spec("uvloop") is not None else "asyncio",
-            http="httptools",
+            http=guarded_protocol(limits or ConnectionLimits()),
             access_log=False,
             proxy_headers=False,
             server_header=False,
+            **(tls.uvicorn_options() if tls is not None else {}),
         )
     )
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C once it has stopped
@@ -178,6 +228,29 @@ def configure_logging(level: str, *, worker: int | None = None) -> None:
     default=None,
     help="adapter processes sharing the port (one per core the adapter may use) [1]",
 )
+@click.option(
+    "--tls/--no-tls",
+    default=None,
+    help="serve HTTPS (sandbox: the development PKI's adapter TLS certificate) [no]",
+)
+@click.option(
+    "--tls-cert",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="TLS server certificate chain (PEM); serves HTTPS",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="TLS server private key (PEM)",
+)
+@click.option(
+    "--tls-client-ca",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="require client certificates chaining to these CA certificates (PEM)",
+)
 @click.option("--log-level", default="info", show_default=True)
 def serve(
     host: str | None,
@@ -189,16 +262,29 @@ def serve(
     clients: Path | None,
     database_url: str | None,
     workers: int | None,
+    tls: bool | None,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    tls_client_ca: Path | None,
     log_level: str,
 ) -> None:
     """Run the adapter API (sandbox by default: mocks, development keys, SQLite)."""
     from lienthong.workers import STARTUP_FAILURE, Supervisor, prepare_elsewhere
 
     configure_logging(log_level)
-    settings = _settings(host, port, keys, data, sandbox, mock_port, clients, database_url, workers)
+    try:
+        settings = _settings(
+            host, port, keys, data, sandbox, mock_port, clients, database_url, workers,
+            tls, tls_cert, tls_key, tls_client_ca,
+        )  # fmt: skip
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise click.ClickException(f"invalid setting {where}: {first['msg']}") from exc
     if settings.workers > 1:  # the supervisor: it stays small, the workers build the adapter
         try:
             prepare_elsewhere(settings)
+            TlsFiles.from_settings(settings)  # said here, in one line, not by each worker
             listener = bind(settings.host, settings.port)
         except Exception as exc:
             raise click.ClickException(f"cannot start: {exc}") from exc
@@ -210,14 +296,20 @@ def serve(
 
     try:
         prepare(settings)
+        tls_files = TlsFiles.from_settings(settings)
         container = build_container(settings)
     except Exception as exc:
         raise click.ClickException(f"cannot start: {exc}") from exc
     click.echo(_banner(settings, None))
     if not run_server(
-        create_app(container), host=settings.host, port=settings.port, log_level=log_level
+        create_app(container),
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level,
+        limits=ConnectionLimits.from_settings(settings),
+        tls=tls_files,
     ):
         sys.exit(STARTUP_FAILURE)
 
 
-__all__ = ["bind", "configure_logging", "run_server", "serve"]
+__all__ = ["TlsFiles", "bind", "configure_logging", "run_server", "serve"]

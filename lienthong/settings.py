@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path(".lienthong/data")
@@ -96,6 +96,91 @@ class Settings(BaseSettings):
     refresh_official: str | None = Field(
         None, description="official (VN + CCCD) named in refresh lookups of watches without one"
     )
+
+    # The front door: limits before reading, rate limits, TLS (README "Limits", "TLS").
+    header_timeout_seconds: float = Field(
+        10.0, gt=0, description="seconds a connection has to send a request's headers"
+    )
+    body_timeout_seconds: float = Field(
+        30.0, gt=0, description="seconds a request's body has to arrive once its headers have"
+    )
+    max_request_line_bytes: int = Field(
+        8192, ge=256, description="longest request line (method, target, version): else 414"
+    )
+    max_header_bytes: int = Field(
+        32768, ge=1024, description="largest header block, request line included: else 431"
+    )
+    max_body_bytes: int = Field(
+        1 << 18, ge=0, description="largest request body of a route without its own limit"
+    )
+    body_limits: dict[str, int] = Field(
+        default_factory=lambda: {
+            "GET *": 0,
+            "DELETE *": 0,
+            "POST /v1/citizens/verify": 16384,
+            "PUT /v1/watch/*": 16384,
+            "POST /v1/dossiers/*/events": 65536,
+        },
+        description="largest body per route, 'METHOD /path' (* within a path), first match wins",
+    )
+    max_bodies_in_flight: int = Field(
+        256, ge=1, description="requests with a body open at once in one process"
+    )
+    max_bodies_in_flight_per_client: int = Field(
+        64, ge=1, description="requests with a body open at once for one client in one process"
+    )
+    rate_limit_requests: int = Field(
+        100_000,
+        ge=1,
+        description="calls per client and operation per window, unless the clients file says",
+    )
+    rate_limit_window_seconds: int = Field(60, ge=1, le=86400)
+    verify_daily_budget: int = Field(
+        5, ge=1, description="verify calls per citizen per client per day (Asia/Ho_Chi_Minh)"
+    )
+    rate_key_prefix: str = Field(
+        "lienthong:rate:", description="prefix of the rate counters' keys in Redis"
+    )
+    rate_table_slots: int = Field(
+        1 << 18,
+        ge=1024,
+        description="counters the workers' shared rate table holds (several workers, no Redis)",
+    )
+    tls: bool = Field(
+        False, description="serve HTTPS; in sandbox with the development PKI's TLS certificate"
+    )
+    tls_cert_file: Path | None = Field(None, description="the server's certificate chain (PEM)")
+    tls_key_file: Path | None = Field(None, description="the server's private key (PEM)")
+    tls_client_ca_file: Path | None = Field(
+        None, description="CA certificates (PEM) a client certificate must chain to; required"
+    )
+
+    @field_validator("body_limits")
+    @classmethod
+    def _body_limit_rules(cls, rules: dict[str, int]) -> dict[str, int]:
+        for rule, limit in rules.items():
+            method, _, path = rule.strip().partition(" ")
+            if not method or not path.strip() or limit < 0:
+                raise ValueError(f"a body limit is 'METHOD /path' to bytes >= 0, not {rule!r}")
+        return rules
+
+    @property
+    def serves_tls(self) -> bool:
+        """Whether ``serve`` terminates TLS (a certificate is set, or ``tls`` is)."""
+        return self.tls or self.tls_cert_file is not None
+
+    @property
+    def resolved_tls_files(self) -> tuple[Path, Path] | None:
+        """The TLS certificate and key: as set, or the sandbox's; ``None`` without TLS."""
+        if self.tls_cert_file is not None and self.tls_key_file is not None:
+            return self.tls_cert_file, self.tls_key_file
+        if self.tls_cert_file is not None or self.tls_key_file is not None:
+            raise ValueError("give both tls_cert_file and tls_key_file")
+        if not self.tls:
+            return None
+        if not self.sandbox:
+            raise ValueError("outside the sandbox, tls needs tls_cert_file and tls_key_file")
+        return self.keys_dir / "adapter" / "tls-cert.pem", self.keys_dir / "adapter" / "tls-key.pem"
 
     @property
     def mock_base_url(self) -> str:

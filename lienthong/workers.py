@@ -14,6 +14,8 @@ to whichever worker accepts it first, so a busy worker takes fewer.
   be accepted: the workers share the Redis replay cache when ``LIENTHONG_REPLAY_CACHE_URL`` is
   set (several hosts), otherwise a table in shared memory that the supervisor makes for this run
   (``security.host_replay``; ``replay_table_slots`` sizes it) and removes at exit.
+* Rate limits likewise need one count per client: the same Redis, or a second shared-memory
+  table (``security.rate_counters``; ``rate_table_slots`` sizes it).
 * ``/metrics`` counts for all workers, whichever answers: prometheus_client's multiprocess mode,
   in a fresh folder per run (``PROMETHEUS_MULTIPROC_DIR``, set before the workers start, removed
   at exit).
@@ -44,11 +46,16 @@ from multiprocessing.synchronize import Event
 from pathlib import Path
 from types import FrameType
 
-from adapter_api.metrics import MULTIPROCESS_VARIABLE
 from lienthong.settings import Settings
 from security.host_replay import HostReplayCache, HostReplayTable
+from security.rate_counters import HostRateCounter, HostRateTable
 
 log = logging.getLogger("lienthong.api")
+
+#: ``adapter_api.metrics.MULTIPROCESS_VARIABLE``, named here: importing that module imports
+#: prometheus_client, which reads the variable once, when imported — before the supervisor sets
+#: it, its restart counter would not reach the shared folder
+MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 STARTUP_GRACE = 10.0
 STARTUP_TIMEOUT = 60.0
@@ -98,18 +105,22 @@ def _worker_main(
     log_level: str,
     ready: Event,
     nonces: HostReplayTable | None,
+    rates: HostRateTable | None = None,
 ) -> None:
     """A worker process: build the adapter and serve it on ``listener`` (spawn target)."""
     from adapter_api.app import create_app
     from lienthong.bootstrap import build_container
-    from lienthong.serve import configure_logging, run_server
+    from lienthong.http_protocol import ConnectionLimits
+    from lienthong.serve import TlsFiles, configure_logging, run_server
 
     configure_logging(log_level, worker=index)
     with contextlib.suppress(OSError):  # Linux: `ps` and `top` show which worker this is
         Path("/proc/self/comm").write_text(f"lienthong-w{index}")
     try:
         shared = HostReplayCache(nonces) if nonces is not None else None
-        app = create_app(build_container(settings, nonces=shared))
+        counter = HostRateCounter(rates) if rates is not None else None
+        app = create_app(build_container(settings, nonces=shared, rates=counter))
+        tls = TlsFiles.from_settings(settings)
     except Exception as exc:
         log.error("worker %d cannot start: %s", index, exc)
         sys.exit(STARTUP_FAILURE)
@@ -120,6 +131,8 @@ def _worker_main(
         log_level=log_level,
         sockets=[listener],
         on_started=ready.set,
+        limits=ConnectionLimits.from_settings(settings),
+        tls=tls,
     )
     sys.exit(0 if started else STARTUP_FAILURE)
 
@@ -144,6 +157,7 @@ class Supervisor:
         self._workers: list[_Worker] = []
         self._stopping = False
         self._nonces: HostReplayTable | None = None
+        self._rates: HostRateTable | None = None
 
     def run(self) -> int:
         """Serve until SIGINT or SIGTERM; the exit status (0, or 1 when a worker kept failing)."""
@@ -151,6 +165,7 @@ class Supervisor:
         os.environ[MULTIPROCESS_VARIABLE] = metrics_dir
         if not self._settings.replay_cache_url:
             self._nonces = HostReplayTable.create(self._settings.replay_table_slots)
+            self._rates = HostRateTable.create(self._settings.rate_table_slots)
         if self._settings.resolved_database_url.startswith("sqlite"):
             log.warning(
                 "%d workers on SQLite wait for each other's writes (one writer at a time): "
@@ -180,6 +195,8 @@ class Supervisor:
             shutil.rmtree(metrics_dir, ignore_errors=True)
             if self._nonces is not None:
                 self._nonces.remove()
+            if self._rates is not None:
+                self._rates.remove()
 
     def _start(self, index: int) -> _Worker:
         ready = self._context.Event()
@@ -192,6 +209,7 @@ class Supervisor:
                 self._log_level,
                 ready,
                 self._nonces,
+                self._rates,
             ),
             name=f"lienthong-worker-{index}",
         )

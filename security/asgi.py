@@ -1,6 +1,10 @@
 """A pure ASGI middleware: verify signed requests, sign responses (RFC 9421).
 
-For every HTTP request outside ``exempt_paths`` it buffers the body, verifies the signature
+For every HTTP request outside ``exempt_paths`` it first admits the request on its headers
+alone — a signature naming a known key, a ``Content-Length`` within the route's limit, a place
+among the bodies in flight (:mod:`security.admission`) — and refuses it otherwise before a byte
+of the body is read (the refusal asks the connection to close, so the rest is never read). Then
+it buffers the body (cut off at the route's limit), verifies the signature
 with an :class:`HttpVerifier`, stores the signer's keyid in ``scope["state"]["client_id"]`` (and
 the :class:`VerifiedRequest` in ``scope["state"]["signature"]``), calls the app with the buffered
 body, buffers the app's response and signs it bound to the request. A refused request never
@@ -12,10 +16,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from http import HTTPStatus
 from typing import Any
 
-from security.errors import RequestTooLarge, SecurityError
+from security.admission import BodiesInFlight
+from security.errors import Overloaded, RequestTooLarge, SecurityError
 from security.http_signatures import (
+    HeaderFields,
     HttpSigner,
     HttpVerifier,
     RequestView,
@@ -33,19 +40,31 @@ RawHeaders = list[tuple[bytes, bytes]]
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
 
 
+def refusal_status(exc: SecurityError) -> int:
+    """The HTTP status of a refusal: 413 too large, 429/503 too many bodies, else 401."""
+    if isinstance(exc, RequestTooLarge):
+        return 413
+    if isinstance(exc, Overloaded):
+        return 429 if exc.reason == "client_busy" else 503
+    return 401
+
+
 def problem_response(exc: SecurityError) -> tuple[int, list[tuple[str, str]], bytes]:
-    """The default refusal: ``401`` (``413`` for an oversized body) as problem+json."""
-    status = 413 if isinstance(exc, RequestTooLarge) else 401
+    """The default refusal as problem+json, with the status of :func:`refusal_status`."""
+    status = refusal_status(exc)
     body = json.dumps(
         {
             "type": "about:blank",
-            "title": "Payload Too Large" if status == 413 else "Unauthorized",
+            "title": HTTPStatus(status).phrase,
             "status": status,
             "code": exc.reason,
             "detail": exc.message,
         }
     ).encode("utf-8")
-    return status, [("content-type", "application/problem+json")], body
+    headers = [("content-type", "application/problem+json")]
+    if isinstance(exc, Overloaded):
+        headers.append(("retry-after", "1"))
+    return status, headers, body
 
 
 def _request_url(scope: Scope, headers: RawHeaders) -> str:
@@ -60,6 +79,20 @@ def _request_url(scope: Scope, headers: RawHeaders) -> str:
     path = raw_path.decode("latin-1") if raw_path else scope.get("path", "/")
     query = scope.get("query_string", b"").decode("latin-1")
     return f"{scope.get('scheme', 'http')}://{authority}{path}" + (f"?{query}" if query else "")
+
+
+def _content_length(headers: HeaderFields) -> int | None:
+    value = headers.get("content-length")
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:  # the HTTP parser refuses these; if one gets here, the cap still holds
+        return None
+
+
+def _nothing() -> None:
+    return None
 
 
 def _encoded(headers: Iterable[tuple[str, str]]) -> RawHeaders:
@@ -78,6 +111,8 @@ class HttpSignatureMiddleware:
         exempt_paths: Iterable[str] = (),
         on_error: ErrorRenderer | None = None,
         max_body: int = DEFAULT_MAX_BODY,
+        body_limit: Callable[[str, str], int] | None = None,
+        in_flight: BodiesInFlight | None = None,
     ) -> None:
         self.app = app
         self._verifier = verifier
@@ -86,7 +121,8 @@ class HttpSignatureMiddleware:
         self._exact = frozenset(path for path in exempt if not path.endswith("*"))
         self._prefixes = tuple(path[:-1] for path in exempt if path.endswith("*"))
         self._on_error = on_error or problem_response
-        self._max_body = max_body
+        self._body_limit = body_limit or (lambda _method, _path: max_body)
+        self._in_flight = in_flight
 
     def _exempt(self, path: str) -> bool:
         return path in self._exact or (bool(self._prefixes) and path.startswith(self._prefixes))
@@ -99,12 +135,53 @@ class HttpSignatureMiddleware:
         headers = header_fields(raw_headers)  # read once, for the request and its response
         url = _request_url(scope, raw_headers)
         request = RequestView(scope["method"], url, headers)
+        limit = self._body_limit(scope["method"], scope.get("path", ""))
+        length = _content_length(headers)
+        has_body = bool(length) or "transfer-encoding" in headers
         try:
-            body = await self._read_body(receive)
-            verified = self._verifier.verify_request(scope["method"], url, headers, body)
+            release = self._admit(headers, length, limit, has_body)
         except SecurityError as exc:
-            status, error_headers, error_body = self._on_error(exc)
-            await self._send_signed(send, request, status, _encoded(error_headers), error_body)
+            await self._refuse(send, request, exc, close=has_body)
+            return
+        try:
+            await self._verified_call(scope, receive, send, request, headers, limit)
+        finally:
+            release()
+
+    def _admit(
+        self, headers: HeaderFields, length: int | None, limit: int, has_body: bool
+    ) -> Callable[[], None]:
+        """Refuse on the headers alone, or take a place among the bodies in flight."""
+        keyid = self._verifier.claimed_signer(headers)
+        if length is not None and length > limit:
+            raise RequestTooLarge(f"the request body is larger than {limit} bytes")
+        if self._in_flight is None or not has_body:
+            return _nothing
+        return self._in_flight.acquire(keyid)
+
+    async def _refuse(
+        self, send: Send, request: RequestView, exc: SecurityError, *, close: bool
+    ) -> None:
+        status, error_headers, error_body = self._on_error(exc)
+        headers = _encoded(error_headers)
+        if close:  # the body is left unread: the connection cannot serve another request
+            headers.append((b"connection", b"close"))
+        await self._send_signed(send, request, status, headers, error_body)
+
+    async def _verified_call(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        request: RequestView,
+        headers: HeaderFields,
+        limit: int,
+    ) -> None:
+        try:
+            body = await self._read_body(receive, limit)
+            verified = self._verifier.verify_request(scope["method"], request.url, headers, body)
+        except SecurityError as exc:
+            await self._refuse(send, request, exc, close=isinstance(exc, RequestTooLarge))
             return
         state = scope.setdefault("state", {})
         state["client_id"] = verified.keyid
@@ -139,7 +216,7 @@ class HttpSignatureMiddleware:
 
         await self.app(scope, replay_receive, capture_send)
 
-    async def _read_body(self, receive: Receive) -> bytes:
+    async def _read_body(self, receive: Receive, limit: int) -> bytes:
         parts: list[bytes] = []
         size = 0
         while True:
@@ -148,8 +225,8 @@ class HttpSignatureMiddleware:
                 break
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self._max_body:
-                raise RequestTooLarge(f"the request body is larger than {self._max_body} bytes")
+            if size > limit:
+                raise RequestTooLarge(f"the request body is larger than {limit} bytes")
             parts.append(chunk)
             if not message.get("more_body", False):
                 break
@@ -174,4 +251,4 @@ class HttpSignatureMiddleware:
         await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-__all__ = ["HttpSignatureMiddleware", "problem_response"]
+__all__ = ["HttpSignatureMiddleware", "problem_response", "refusal_status"]

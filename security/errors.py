@@ -21,6 +21,8 @@ Tree::
     │   ├── CertificateNotForSigning  its key usage does not allow digital signatures
     │   └── UnknownKey             a keyid names no known key
     ├── RequestTooLarge            a request body is over the signing middleware's limit
+    ├── Overloaded                 too many request bodies in flight (for the client, or at all)
+    ├── RateCounterUnavailable     the shared rate counters cannot be asked (fail closed)
     ├── RequestFileError           a request file (``lienthong sign/verify http``) is malformed
     └── KeyLoadError               a key or certificate file cannot be read (alias ``KeyError_``)
 
@@ -142,6 +144,21 @@ class RequestTooLarge(SecurityError):
     reason = "body_too_large"
 
 
+class Overloaded(SecurityError):
+    """Raised when a request would take one body in flight more than its client's or the total cap.
+
+    ``reason`` is ``client_busy`` (the client's own cap) or ``server_busy`` (the total one).
+    """
+
+    reason = "server_busy"
+
+
+class RateCounterUnavailable(SecurityError):
+    """Raised when the rate counters cannot count a call (store unreachable, table full)."""
+
+    reason = "rate_counter_unavailable"
+
+
 class RequestFileError(SecurityError):
     """Raised when a request file of ``lienthong sign/verify http`` does not follow the format."""
 
@@ -165,6 +182,8 @@ __all__ = [
     "KeyError_",
     "KeyLoadError",
     "MissingSignature",
+    "Overloaded",
+    "RateCounterUnavailable",
     "ReplayCacheUnavailable",
     "ReplayedMessage",
     "RequestFileError",

@@ -4,8 +4,12 @@ Folder layout written by :func:`init_dev_pki`::
 
     DIR/ca/cert.pem, DIR/ca/key.pem
     DIR/<party>/cert.pem, DIR/<party>/key.pem     for every party in PARTIES
+    DIR/adapter/tls-cert.pem, DIR/adapter/tls-key.pem   the adapter's TLS server certificate
 
-Existing files are kept: a key is never overwritten. Key files are created with mode 0600.
+The TLS certificate is the adapter's HTTPS identity (``serve --tls``): serverAuth only, SAN
+``localhost`` and ``127.0.0.1``, a key of its own (the signing key signs messages, not
+handshakes). Existing files are kept: a key is never overwritten. Key files are created with
+mode 0600.
 """
 
 from __future__ import annotations
@@ -158,6 +162,61 @@ def issue_certificate(
     )
 
 
+#: the party whose folder holds the TLS server certificate, and its files there
+TLS_PARTY = "adapter"
+TLS_CERT_FILE = "tls-cert.pem"
+TLS_KEY_FILE = "tls-key.pem"
+
+
+def issue_tls_server_certificate(
+    ca_key: PrivateKey,
+    ca_cert: x509.Certificate,
+    public_key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey,
+    *,
+    name: str = "lienthong adapter (TLS)",
+) -> x509.Certificate:
+    """A TLS server certificate: serverAuth, SAN localhost and 127.0.0.1, CA-issued."""
+    start = _now() - _BACKDATE
+    rsa_key = isinstance(public_key, rsa.RSAPublicKey)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(_name(name))
+        .issuer_name(ca_cert.subject)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + PARTY_VALIDITY)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=rsa_key,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.IPv4Address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()),  # type: ignore[arg-type]
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+
+
 def key_pem(key: PrivateKey) -> bytes:
     """A private key as unencrypted PKCS#8 PEM."""
     return key.private_bytes(
@@ -220,6 +279,11 @@ def init_dev_pki(folder: Path | str, *, rsa: bool = False) -> None:
         if not cert_path.exists():
             cert = issue_certificate(ca_key, ca_cert, party, key.public_key())
             write_certificate(cert_path, cert)
+    tls_dir = root / TLS_PARTY
+    tls_key = _load_or_create_key(tls_dir / TLS_KEY_FILE, rsa_key=rsa)
+    if not (tls_dir / TLS_CERT_FILE).exists():
+        tls_cert = issue_tls_server_certificate(ca_key, ca_cert, tls_key.public_key())
+        write_certificate(tls_dir / TLS_CERT_FILE, tls_cert)
 
 
 def dev_pki_exists(folder: Path | str) -> bool:
@@ -228,17 +292,22 @@ def dev_pki_exists(folder: Path | str) -> bool:
     needed = [root / "ca" / "cert.pem"]
     for party in PARTIES:
         needed += [root / party / "key.pem", root / party / "cert.pem"]
+    needed += [root / TLS_PARTY / TLS_KEY_FILE, root / TLS_PARTY / TLS_CERT_FILE]
     return all(path.is_file() for path in needed)
 
 
 __all__ = [
     "CA_NAME",
     "PARTIES",
+    "TLS_CERT_FILE",
+    "TLS_KEY_FILE",
+    "TLS_PARTY",
     "cert_pem",
     "dev_pki_exists",
     "generate_key",
     "init_dev_pki",
     "issue_certificate",
+    "issue_tls_server_certificate",
     "key_pem",
     "make_ca_certificate",
     "write_certificate",

@@ -190,6 +190,8 @@ async def verify_citizen(
     """``{"match": true|false}``; nothing else about the citizen is disclosed (access-logged)."""
     container = container_of(request)
     await check_issue(container, client, issue)
+    if container.rate_limiter is not None:  # one try of today's budget for this citizen
+        container.rate_limiter.spend_verify(client, body.citizen_id)
     ctx = call_context(request, client, user_id=user_id, issue=issue)
     async with records_together(container):
         with container.metrics.upstream_call("population", VERIFY_CITIZEN):

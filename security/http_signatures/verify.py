@@ -25,7 +25,7 @@ from security.errors import (
 )
 from security.http_signatures.components import RequestView, _Message, _signature_base
 from security.http_signatures.digest import check_content_digest
-from security.http_signatures.headers import _header_map
+from security.http_signatures.headers import _header_map, header_fields
 from security.http_signatures.names import (
     ALGORITHMS,
     DEFAULT_MAX_SKEW,
@@ -134,6 +134,20 @@ class HttpVerifier:
         return resolved, scheme
 
     # -- requests
+
+    def claimed_signer(self, headers: Headers) -> str:
+        """The keyid a request claims to be signed by, when that key is known; else refused.
+
+        Reads only the signature headers (no body, no cryptography): a request with no
+        signature (``missing_signature``), no keyid (``missing_keyid``) or a keyid naming no
+        known key (``unknown_key``) can be refused before its body is read. The signature
+        itself is checked later by :meth:`verify_request`.
+        """
+        keyid = self._parse(header_fields(headers)).params.get("keyid")
+        if not isinstance(keyid, str) or not keyid:
+            raise MissingSignature("the signature has no keyid", reason="missing_keyid")
+        self._resolver.resolve(keyid)
+        return keyid
 
     def verify_request(
         self, method: str, url: str, headers: Headers, body: bytes | None

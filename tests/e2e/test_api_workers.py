@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -93,7 +94,11 @@ def running_workers(tmp_path: Path, redis_url: str | None) -> Iterator[Running]:
     given, else through the supervisor's shared-memory table; stopped with SIGTERM."""
     port, mock_port = free_port(), free_port()
     keys = tmp_path / "keys"
-    environment = {**os.environ, "LIENTHONG_REPLAY_CACHE_URL": redis_url or ""}
+    environment = {
+        **os.environ,
+        "LIENTHONG_REPLAY_CACHE_URL": redis_url or "",
+        "LIENTHONG_RATE_KEY_PREFIX": f"test:{secrets.token_hex(6)}:",  # rate counters in Redis
+    }
     process = subprocess.Popen(
         _command(port, mock_port, keys, tmp_path / "data"),
         stdout=subprocess.PIPE,
@@ -203,3 +208,18 @@ def test_a_worker_that_cannot_start_stops_the_server(tmp_path: Path) -> None:
     assert completed.returncode == 1, completed.stdout + completed.stderr
     assert "worker 0 cannot start" in completed.stderr
     assert "worker 0 did not start" in completed.stderr
+
+
+def test_the_supervisor_does_not_import_prometheus_before_its_folder_is_set() -> None:
+    """prometheus_client picks its multiprocess mode once, when imported: importing the workers'
+    module must not import it (the supervisor sets PROMETHEUS_MULTIPROC_DIR first), and both
+    modules name the same variable."""
+    from adapter_api.metrics import MULTIPROCESS_VARIABLE
+    from lienthong import workers
+
+    assert workers.MULTIPROCESS_VARIABLE == MULTIPROCESS_VARIABLE
+    probe = "import sys, lienthong.workers; print('prometheus_client' in sys.modules)"
+    found = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert found.stdout.strip() == "False"

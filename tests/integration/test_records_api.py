@@ -45,6 +45,7 @@ class _Container:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     access_log_keys: KeyRing
+    rate_limiter: None = None
 
 
 def _registry() -> ClientRegistry:

@@ -52,6 +52,32 @@ def test_init_dev_pki_writes_the_documented_folder_layout(dev_keys: Path) -> Non
     assert dev_pki_exists(dev_keys)
 
 
+def test_the_adapter_gets_a_tls_server_certificate_of_its_own(tmp_path: Path) -> None:
+    """keys init adds adapter/tls-cert.pem + tls-key.pem (0600): CA-issued, serverAuth only,
+    SAN localhost and 127.0.0.1, a key other than the adapter's signing key; an older folder
+    without them is not complete, and a second init adds them keeping every existing file."""
+    folder = tmp_path / "keys"
+    init_dev_pki(folder)
+    cert = load_certificate(folder / "adapter" / "tls-cert.pem")
+    TrustStore.from_pem_file(folder / "ca" / "cert.pem").validate(cert)
+    usage = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert list(usage) == [ExtendedKeyUsageOID.SERVER_AUTH]
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert names.get_values_for_type(x509.DNSName) == ["localhost"]
+    assert [str(ip) for ip in names.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
+    tls_key = folder / "adapter" / "tls-key.pem"
+    assert stat.S_IMODE(tls_key.stat().st_mode) == 0o600
+    signing = load_party(folder, "adapter").certificate.public_key()
+    assert cert.public_key() != signing
+    (folder / "adapter" / "tls-cert.pem").unlink()
+    tls_key.unlink()
+    assert not dev_pki_exists(folder)
+    kept = (folder / "adapter" / "cert.pem").read_bytes()
+    init_dev_pki(folder)
+    assert dev_pki_exists(folder)
+    assert (folder / "adapter" / "cert.pem").read_bytes() == kept
+
+
 def test_key_files_are_private(dev_keys: Path) -> None:
     """Every key file is created with mode 0600."""
     for key_file in dev_keys.glob("*/key.pem"):
