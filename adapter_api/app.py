@@ -4,9 +4,13 @@ Middleware, outermost first (all pure ASGI — no ``BaseHTTPMiddleware``)::
 
     RequestIdMiddleware      accept or make X-Request-Id, echo it, put it in the logs
     MetricsMiddleware        requests by route template and status, latency
-    HttpSignatureMiddleware  verify the RFC 9421 request signature (401 problem on failure),
-                             sign the response; /healthz, /readyz, /metrics, /openapi.json and
-                             /docs are exempt
+    HttpSignatureMiddleware  verify the RFC 9421 request signature (401 problem on failure:
+                             accountability headers uncovered, @authority not one of
+                             public_authorities …), sign the response; /healthz, /readyz,
+                             /metrics, /openapi.json and /docs are exempt
+    RequestGuard             400 for a request with two readings: a repeated Host,
+                             X-Request-Id, X-User-Id or X-Issue, %2F in the path, a JSON
+                             body repeating a key
     ErrorBoundary            anything unexpected becomes a signed 500 problem
     FastAPI                  routes, validation (422 problems), error handlers
 
@@ -28,6 +32,7 @@ from adapter_api.handlers import ErrorBoundary, install_handlers
 from adapter_api.metrics import MetricsMiddleware
 from adapter_api.openapi import install_openapi
 from adapter_api.problems import PROBLEM_MEDIA_TYPE, problem_body
+from adapter_api.request_guard import RequestGuard
 from adapter_api.request_id import RequestIdMiddleware, current_request_id
 from adapter_api.routes import api_routers
 from connectors.errors import ConnectorError
@@ -101,6 +106,7 @@ def create_app(container: Container) -> FastAPI:
     install_openapi(app)
     # add_middleware puts each new one outside the previous: innermost first.
     app.add_middleware(ErrorBoundary)
+    app.add_middleware(RequestGuard)
     app.add_middleware(
         HttpSignatureMiddleware,
         verifier=container.verifier,

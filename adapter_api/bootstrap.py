@@ -230,6 +230,7 @@ def build_container(settings: Settings, *, nonces: ReplayCache | None = None) ->
         StaticKeyResolver({k: v for k, v in client_keys.items() if v is not None}, trust),
         nonces if nonces is not None else replay_cache(settings),
         max_skew=settings.max_skew_seconds,
+        authorities=settings.resolved_public_authorities,
     )
     signer = HttpSigner(credentials, ttl=settings.signature_ttl_seconds)
 

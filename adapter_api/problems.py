@@ -22,6 +22,9 @@ class FieldError(BaseModel):
 
     field: str
     message: str
+    code: str | None = Field(
+        None, description="what is wrong, when it has a stable code (control_character …)"
+    )
 
 
 class Problem(BaseModel):

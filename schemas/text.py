@@ -1,0 +1,83 @@
+"""Clean text: what a name, a code or a note may hold before it is stored or sent on.
+
+Text that reaches the store, the population database (in XML) and the portal is checked once,
+here, by the text types of ``schemas.models``; every entry point that builds a model gets the
+same rules. A value is NFC-normalised (a name typed in decomposed form, as some keyboards and
+macOS file names produce, is stored and sent composed) and refused when it holds:
+
+- a control character (C0, DEL or C1; NUL included) — one line of text holds no tab or line
+  break; multi-line text (``clean_multiline``) may hold tab and line feed, and CR LF becomes LF;
+- a bidirectional control: embeddings and overrides U+202A–U+202E, isolates U+2066–U+2069,
+  marks U+200E, U+200F and U+061C (they reorder what an official reads on screen);
+- a lone surrogate or a noncharacter (U+FFFE, U+FFFF): not text, and PostgreSQL refuses them;
+- in one line of text, a zero-width character (U+200B–U+200D, U+2060, U+FEFF): two names that
+  look the same must be the same;
+- nothing visible at all (only spaces and zero-width characters).
+
+Refusals raise ``PydanticCustomError`` with a stable type (``control_character``,
+``bidi_control``, ``invalid_character``, ``zero_width``, ``zero_width_only``) and a message
+that names the kind and the position, never the value: these fields hold personal data.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from pydantic_core import PydanticCustomError
+
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+_ZERO_WIDTH = frozenset("\u200b\u200c\u200d\u2060\ufeff")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+#: anything that is not plain printable ASCII: only such values need the slower checks
+_NOT_PLAIN = re.compile(r"[^\x20-\x7e]")
+
+#: the refusal types a text value may get
+TEXT_ERRORS = frozenset(
+    {"control_character", "bidi_control", "invalid_character", "zero_width", "zero_width_only"}
+)
+
+
+def _refuse(kind: str, message: str) -> PydanticCustomError:
+    return PydanticCustomError(kind, message)
+
+
+def _check(value: str, control: re.Pattern[str], *, single_line: bool) -> str:
+    if _NOT_PLAIN.search(value) is None:
+        return value  # printable ASCII: nothing to normalise, nothing to refuse
+    found = control.search(value)
+    if found is not None:
+        raise _refuse("control_character", f"holds a control character at position {found.start()}")
+    value = unicodedata.normalize("NFC", value)
+    visible = False
+    for position, char in enumerate(value):
+        if char in _BIDI:
+            raise _refuse("bidi_control", f"holds a bidirectional control at position {position}")
+        if char in _ZERO_WIDTH:
+            if single_line:
+                raise _refuse("zero_width", f"holds a zero-width character at position {position}")
+            continue
+        code = ord(char)
+        if 0xD800 <= code <= 0xDFFF or code & 0xFFFE == 0xFFFE:
+            raise _refuse("invalid_character", f"holds a non-character at position {position}")
+        if not char.isspace():
+            visible = True
+    if not visible:
+        raise _refuse("zero_width_only", "holds nothing visible")
+    return value
+
+
+def clean_line(value: str) -> str:
+    """``value`` NFC-normalised, when it is one line of clean text (see the module docstring)."""
+    return _check(value, _CONTROL, single_line=True)
+
+
+def clean_multiline(value: str) -> str:
+    """``value`` NFC-normalised with CR LF as LF, when it is clean text that may span lines."""
+    if "\r" in value:
+        value = value.replace("\r\n", "\n")
+    return _check(value, _CONTROL_MULTILINE, single_line=False)
+
+
+__all__ = ["TEXT_ERRORS", "clean_line", "clean_multiline"]
