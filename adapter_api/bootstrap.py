@@ -226,6 +226,13 @@ def build_container(settings: Settings, *, nonces: ReplayCache | None = None) ->
         else client.public_key
         for client in clients
     }
+    if settings.public_authorities is None and settings.host in ("0.0.0.0", "::"):  # noqa: S104
+        log.warning(
+            "public_authorities is not set and serve listens on every address: requests are "
+            "accepted only when signed for %s; set LIENTHONG_PUBLIC_AUTHORITIES to the names "
+            "clients use",
+            ", ".join(sorted(settings.resolved_public_authorities)),
+        )
     verifier = HttpVerifier(
         StaticKeyResolver({k: v for k, v in client_keys.items() if v is not None}, trust),
         nonces if nonces is not None else replay_cache(settings),
