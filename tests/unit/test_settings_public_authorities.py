@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapter_api.settings import Settings
+from lienthong.settings import Settings
 
 
 def test_sandbox_default_is_the_serve_address_and_its_loopback_names() -> None:
