@@ -50,7 +50,7 @@ class Issue:
         return citizen_id in self.persons
 
 
-def _persons(payload: Any) -> frozenset[str]:
+def dossier_persons(payload: Any) -> frozenset[str]:
     """The applicant and related persons of a stored dossier's JSON (validated on the way in)."""
     if not isinstance(payload, dict):
         return frozenset()
@@ -93,7 +93,7 @@ class IssueDirectory:
         if row is None:
             self._cache.pop(dossier_code, None)
             return None
-        issue = Issue(row.sector, _persons(row.payload), row.closed_at)
+        issue = Issue(row.sector, dossier_persons(row.payload), row.closed_at)
         self._cache[dossier_code] = (issue, now + self._ttl)
         self._cache.move_to_end(dossier_code)
         while len(self._cache) > self._max:
@@ -116,4 +116,4 @@ class IssueDirectory:
         self._cache.pop(dossier_code, None)
 
 
-__all__ = ["Issue", "IssueDirectory"]
+__all__ = ["Issue", "IssueDirectory", "dossier_persons"]
