@@ -30,26 +30,26 @@ from schemas.dossier_code import AgencyCode, DossierCode, parse_dossier_code
 from schemas.errors import InconsistentRecord, SchemaError
 from schemas.status import DossierStatus
 from schemas.tax_code import TaxCode, validate_tax_code
-from schemas.text import clean_line, clean_multiline
+from schemas.text import line_validator, multiline_validator
 from schemas.times import VN_TZ, in_dossier_window, plausible_birth_date
 
 #: one line of clean text, not blank, surrounding whitespace removed (names, titles of people)
 Text = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
-    AfterValidator(clean_line),
+    AfterValidator(line_validator),
 ]
 #: clean text that may span lines (tab and line feed allowed)
 LongText = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=4000),
-    AfterValidator(clean_multiline),
+    AfterValidator(multiline_validator),
 ]
 #: a code: printable, no whitespace
 Code = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^\S+$"),
-    AfterValidator(clean_line),
+    AfterValidator(line_validator),
 ]
 #: an instant of a dossier's life: timezone-aware, within 2000–2099 (Vietnam time)
 DossierTime = Annotated[AwareDatetime, AfterValidator(in_dossier_window)]

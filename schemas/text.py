@@ -14,6 +14,10 @@ macOS file names produce, is stored and sent composed) and refused when it holds
   look the same must be the same;
 - nothing visible at all (only spaces and zero-width characters).
 
+Records read back from the store were checked when they came in, perhaps under older rules;
+validating them with ``context=STORED`` skips these checks (and the time windows), so a record
+stored before a rule existed can still be read, moved on and delivered.
+
 Refusals raise ``PydanticCustomError`` with a stable type (``control_character``,
 ``bidi_control``, ``invalid_character``, ``zero_width``, ``zero_width_only``) and a message
 that names the kind and the position, never the value: these fields hold personal data.
@@ -23,7 +27,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Any
 
+from pydantic import ValidationInfo
 from pydantic_core import PydanticCustomError
 
 _BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
@@ -32,6 +38,16 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 #: anything that is not plain printable ASCII: only such values need the slower checks
 _NOT_PLAIN = re.compile(r"[^\x20-\x7e]")
+
+#: the validation context of records read back from the store: input checks are not re-applied
+STORED: dict[str, Any] = {"stored_record": True}
+
+
+def is_stored(info: ValidationInfo | None) -> bool:
+    """True when the model is being validated from the store (``context=STORED``)."""
+    context = info.context if info is not None else None
+    return isinstance(context, dict) and context.get("stored_record") is True
+
 
 #: the refusal types a text value may get
 TEXT_ERRORS = frozenset(
@@ -73,6 +89,16 @@ def clean_line(value: str) -> str:
     return _check(value, _CONTROL, single_line=True)
 
 
+def line_validator(value: str, info: ValidationInfo) -> str:
+    """:func:`clean_line` as a pydantic validator (skipped for records from the store)."""
+    return value if is_stored(info) else clean_line(value)
+
+
+def multiline_validator(value: str, info: ValidationInfo) -> str:
+    """:func:`clean_multiline` as a pydantic validator (skipped for records from the store)."""
+    return value if is_stored(info) else clean_multiline(value)
+
+
 def clean_multiline(value: str) -> str:
     """``value`` NFC-normalised with CR LF as LF, when it is clean text that may span lines."""
     if "\r" in value:
@@ -80,4 +106,12 @@ def clean_multiline(value: str) -> str:
     return _check(value, _CONTROL_MULTILINE, single_line=False)
 
 
-__all__ = ["TEXT_ERRORS", "clean_line", "clean_multiline"]
+__all__ = [
+    "STORED",
+    "TEXT_ERRORS",
+    "clean_line",
+    "clean_multiline",
+    "is_stored",
+    "line_validator",
+    "multiline_validator",
+]

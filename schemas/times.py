@@ -11,6 +11,7 @@ import re
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+from pydantic import ValidationInfo
 from pydantic_core import PydanticCustomError
 
 from schemas.errors import InvalidWireTime, NaiveDatetime
@@ -28,12 +29,16 @@ DOSSIER_TIME_END = datetime(2100, 1, 1, tzinfo=VN_TZ)
 BIRTH_DATE_MIN = date(1900, 1, 1)
 
 
-def in_dossier_window(value: datetime) -> datetime:
+def in_dossier_window(value: datetime, info: ValidationInfo) -> datetime:
     """``value`` when it lies in 2000-01-01 .. 2099-12-31 (Vietnam time); refused otherwise.
 
     Refused with type ``date_out_of_range``. An instant near year 1 or 9999 whose UTC form
-    does not exist is refused the same way rather than overflowing.
+    does not exist is refused the same way rather than overflowing. Not applied to records
+    read back from the store (``schemas.text.STORED``).
     """
+    context = info.context
+    if isinstance(context, dict) and context.get("stored_record") is True:
+        return value
     try:
         inside = DOSSIER_TIME_MIN <= value < DOSSIER_TIME_END
     except OverflowError:

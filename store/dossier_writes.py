@@ -51,6 +51,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from schemas.errors import SchemaError
 from schemas.models import Dossier, DossierEvent
 from schemas.status import INITIAL_STATUSES, DossierStatus, check_transition, is_terminal
+from schemas.text import STORED
 from store.errors import (
     DossierNotFound,
     EventBeforeReceipt,
@@ -173,7 +174,7 @@ class _Dossier:
         return cls(
             code,
             True,
-            Dossier.model_validate(row.payload),
+            Dossier.model_validate(row.payload, context=STORED),
             row.sector,
             int(row.last_sequence),
             row.created_at,
@@ -417,7 +418,9 @@ async def _events_to_compare(
         )
     )
     return {
-        (row.dossier_code, int(row.sequence)): DossierEvent.model_validate(row.payload)
+        (row.dossier_code, int(row.sequence)): DossierEvent.model_validate(
+            row.payload, context=STORED
+        )
         for row in rows
     }
 

@@ -73,3 +73,32 @@ def test_whatever_passes_is_nfc_and_free_of_controls(value: str) -> None:
     assert not set(cleaned) & set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
     assert not set(cleaned) & set("\u200b\u200c\u200d\u2060\ufeff")
     cleaned.encode("utf-8")  # no lone surrogate
+
+
+def test_records_read_back_from_the_store_are_not_checked_again() -> None:
+    """A dossier stored under older rules (a zero-width character in a name, a due date past
+    2099) is readable with ``context=STORED``; the same data as input is refused."""
+    from pydantic import ValidationError
+
+    from schemas.models import Dossier
+    from schemas.text import STORED
+
+    old = {
+        "code": "000.00.04.H04-261126-0007",
+        "procedure_code": "1.001",
+        "agency_code": "000.00.04.H04",
+        "sector_code": "TP.HT",
+        "applicant_name": "Nguyễn\u200bVăn An",
+        "applicant_id": "001085000123",
+        "status": 1,
+        "received_at": "2026-11-26T08:00:00+07:00",
+        "due_at": "2101-01-01T00:00:00+07:00",
+        "updated_at": "2026-11-26T08:00:00+07:00",
+        "title": "Đăng ký khai sinh",
+    }
+    stored = Dossier.model_validate(old, context=STORED)
+    assert stored.applicant_name == old["applicant_name"]
+    assert stored.due_at is not None
+    assert stored.due_at.year == 2101
+    with pytest.raises(ValidationError):
+        Dossier.model_validate(old)
