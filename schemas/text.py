@@ -32,12 +32,19 @@ from typing import Any
 from pydantic import ValidationInfo
 from pydantic_core import PydanticCustomError
 
-_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
-_ZERO_WIDTH = frozenset("\u200b\u200c\u200d\u2060\ufeff")
+_BIDI = "\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c"
+_ZERO_WIDTH = "\u200b-\u200d\u2060\ufeff"
+_NONCHARACTERS = "\ud800-\udfff\ufdd0-\ufdef" + "".join(
+    f"{chr(plane << 16 | 0xFFFE)}{chr(plane << 16 | 0xFFFF)}" for plane in range(17)
+)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 #: anything that is not plain printable ASCII: only such values need the slower checks
 _NOT_PLAIN = re.compile(r"[^\x20-\x7e]")
+_UNCLEAN_LINE = re.compile(f"[{_BIDI}{_ZERO_WIDTH}{_NONCHARACTERS}]")
+_UNCLEAN_MULTILINE = re.compile(f"[{_BIDI}{_NONCHARACTERS}]")
+_IS_BIDI = re.compile(f"[{_BIDI}]")
+_IS_ZERO_WIDTH = re.compile(f"[{_ZERO_WIDTH}]")
 
 #: the validation context of records read back from the store: input checks are not re-applied
 STORED: dict[str, Any] = {"stored_record": True}
@@ -65,21 +72,17 @@ def _check(value: str, control: re.Pattern[str], *, single_line: bool) -> str:
     found = control.search(value)
     if found is not None:
         raise _refuse("control_character", f"holds a control character at position {found.start()}")
-    value = unicodedata.normalize("NFC", value)
-    visible = False
-    for position, char in enumerate(value):
-        if char in _BIDI:
+    if not unicodedata.is_normalized("NFC", value):
+        value = unicodedata.normalize("NFC", value)
+    found = (_UNCLEAN_LINE if single_line else _UNCLEAN_MULTILINE).search(value)
+    if found is not None:
+        position, char = found.start(), found.group()
+        if _IS_BIDI.fullmatch(char):
             raise _refuse("bidi_control", f"holds a bidirectional control at position {position}")
-        if char in _ZERO_WIDTH:
-            if single_line:
-                raise _refuse("zero_width", f"holds a zero-width character at position {position}")
-            continue
-        code = ord(char)
-        if 0xD800 <= code <= 0xDFFF or code & 0xFFFE == 0xFFFE:
-            raise _refuse("invalid_character", f"holds a non-character at position {position}")
-        if not char.isspace():
-            visible = True
-    if not visible:
+        if _IS_ZERO_WIDTH.fullmatch(char):
+            raise _refuse("zero_width", f"holds a zero-width character at position {position}")
+        raise _refuse("invalid_character", f"holds a non-character at position {position}")
+    if not _IS_ZERO_WIDTH.sub("", value).strip():
         raise _refuse("zero_width_only", "holds nothing visible")
     return value
 
