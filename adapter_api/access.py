@@ -82,4 +82,30 @@ def access_entry(
     )
 
 
-__all__ = ["MAX_BATCH", "AccessLogWriter", "access_entry"]
+def refused_entry(
+    citizen_id: str,
+    client: ApiClient,
+    *,
+    official: str | None,
+    dossier_code: str | None,
+    operation: str,
+    request_id: str,
+) -> AccessLogEntry:
+    """The access-log entry of a query refused before anything was asked (outcome ``refused``:
+    no fields, no upstream message)."""
+    return AccessLogEntry(
+        citizen_id=citizen_id,
+        client_id=client.client_id,
+        organisation=client.organisation,
+        official=official,
+        dossier_code=dossier_code,
+        operation=operation,
+        fields=(),
+        request_id=request_id,
+        message_id=None,
+        occurred_at=utc_now(),
+        outcome="refused",
+    )
+
+
+__all__ = ["MAX_BATCH", "AccessLogWriter", "access_entry", "refused_entry"]

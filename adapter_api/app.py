@@ -7,9 +7,14 @@ Middleware, outermost first (all pure ASGI — no ``BaseHTTPMiddleware``)::
     HttpSignatureMiddleware  refuse on the headers alone what costs memory unsigned (no
                              signature, unknown key, a body over the route's limit, too many
                              bodies in flight: settings "Limits"); verify the RFC 9421 request
-                             signature (401 problem on failure), sign the response; /healthz,
-                             /readyz, /metrics, /openapi.json and /docs are exempt
+                             signature (401 problem on failure: accountability headers
+                             uncovered, @authority not one of public_authorities …), sign
+                             the response; /healthz, /readyz, /metrics, /openapi.json and
+                             /docs are exempt
     RateLimitHeaders         the RateLimit fields of a counted call (adapter_api.rate_limits)
+    RequestGuard             400 for a request with two readings: a repeated Host,
+                             X-Request-Id, X-User-Id or X-Issue, %2F in the path, a JSON
+                             body repeating a key
     ErrorBoundary            anything unexpected becomes a signed 500 problem
     FastAPI                  routes, validation (422 problems), error handlers
 
@@ -32,6 +37,7 @@ from adapter_api.metrics import MetricsMiddleware
 from adapter_api.openapi import install_openapi
 from adapter_api.problems import PROBLEM_MEDIA_TYPE, problem_body
 from adapter_api.rate_limits import RateLimitHeaders
+from adapter_api.request_guard import RequestGuard
 from adapter_api.request_id import RequestIdMiddleware, current_request_id
 from adapter_api.routes import api_routers
 from connectors.errors import ConnectorError
@@ -114,6 +120,7 @@ def create_app(container: Container) -> FastAPI:
     install_openapi(app)
     # add_middleware puts each new one outside the previous: innermost first.
     app.add_middleware(ErrorBoundary)
+    app.add_middleware(RequestGuard)
     app.add_middleware(RateLimitHeaders)
     settings = container.settings
     app.add_middleware(

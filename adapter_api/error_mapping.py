@@ -15,6 +15,8 @@
 | security | ``SecurityError`` (on a request) | 401 | its ``reason`` |
 | store | ``DossierNotFound`` | 404 | ``dossier_not_found`` |
 | store | ``SequenceConflict`` | 409 | ``sequence_conflict`` |
+| store | ``EventBeforeReceipt`` | 409 | ``event_before_receipt`` |
+| store | ``EventOutOfOrder`` | 409 | ``event_out_of_order`` |
 | store | ``InvalidInitialStatus`` | 422 | ``invalid_initial_status`` |
 | store | ``InvalidCursor`` | 400 | ``invalid_cursor`` |
 | store | SQLAlchemy ``OperationalError`` / ``InterfaceError`` | 503 | ``store_unavailable`` |
@@ -49,7 +51,13 @@ from connectors.errors import (
 )
 from schemas.errors import IllegalTransition, InconsistentRecord, InvalidWireRecord, SchemaError
 from security.errors import SecurityError
-from store.errors import DossierNotFound, InvalidCursor, InvalidInitialStatus, SequenceConflict
+from store.errors import (
+    DossierNotFound,
+    EventTimeConflict,
+    InvalidCursor,
+    InvalidInitialStatus,
+    SequenceConflict,
+)
 
 _NOT_FOUND_CODES = {
     "population": "citizen_not_found",
@@ -142,6 +150,12 @@ def to_api_error(exc: BaseException, *, upstream: str | None = None) -> ApiError
             f"event sequence {exc.given} conflicts; the next sequence is {exc.expected}",
             code="sequence_conflict",
             expected_sequence=exc.expected,
+        )
+    if isinstance(exc, EventTimeConflict):
+        return Conflict(
+            "an event's time may not go back: not before the dossier's receipt, not before "
+            "its previous event",
+            code=exc.code,
         )
     if isinstance(exc, InvalidInitialStatus):
         return InvalidInput(

@@ -2,7 +2,9 @@
 
 * :func:`api_error_response` — an :class:`ApiError` (or anything ``to_api_error`` maps) as RFC 9457;
 * FastAPI's validation errors become 422 ``validation_failed`` with ``errors[].field`` such as
-  ``path.citizen_id`` or ``header.X-Issue`` (messages only, never the input);
+  ``path.citizen_id`` or ``header.X-Issue`` (messages only, never the input); an error with a
+  stable kind (unclean text, a date outside its window: :data:`FIELD_ERROR_CODES`) carries it
+  as ``errors[].code``, and when every error is of one such kind it is the problem's ``code``;
 * routing's 404/405 become ``not_found`` / ``method_not_allowed`` (``Allow`` kept);
 * :class:`ErrorBoundary` (pure ASGI, innermost) answers 500 ``internal_error`` for anything
   unexpected, so even a bug's response is signed and carries the request id.
@@ -24,10 +26,33 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from adapter_api.error_mapping import to_api_error
 from adapter_api.errors import ApiError
 from adapter_api.problems import problem_response
+from schemas.text import TEXT_ERRORS
 
 logger = logging.getLogger("lienthong.api")
 
 _LOCATIONS = {"path", "query", "header", "body", "cookie"}
+
+#: pydantic error types that are stable refusal codes of their own
+FIELD_ERROR_CODES = frozenset({*TEXT_ERRORS, "date_out_of_range"})
+
+
+def problem_code(errors: list[dict[str, Any]]) -> str:
+    """The code of a 422 problem listing ``errors``: their one stable kind, else
+    ``validation_failed``."""
+    kinds = {error.get("code") for error in errors}
+    if len(kinds) == 1:
+        (kind,) = kinds
+        if isinstance(kind, str):
+            return kind
+    return "validation_failed"
+
+
+def field_error(field: str, message: str, kind: object) -> dict[str, Any]:
+    """One ``errors[]`` member; ``kind`` (a pydantic error type) kept when it is a stable code."""
+    error: dict[str, Any] = {"field": field, "message": message}
+    if kind in FIELD_ERROR_CODES:
+        error["code"] = kind
+    return error
 
 
 def _request_id(scope: Scope) -> str | None:
@@ -73,9 +98,9 @@ async def _on_validation_error(request: Request, exc: Exception) -> Response:
         message = str(error.get("msg", "invalid"))
         if error.get("type") == "json_invalid":
             message = "the body is not valid JSON"
-        errors.append({"field": field_name(loc), "message": message})
+        errors.append(field_error(field_name(loc), message, error.get("type")))
     fields = ", ".join(sorted({e["field"] for e in errors})) or "the request"
-    api_error = ApiError(f"invalid input: {fields}", code="validation_failed", errors=errors)
+    api_error = ApiError(f"invalid input: {fields}", code=problem_code(errors), errors=errors)
     api_error.status = 422
     api_error.title = "Invalid input"
     return api_error_response(api_error, request.scope)
@@ -163,4 +188,12 @@ class ErrorBoundary:
             await response(scope, receive, send)
 
 
-__all__ = ["ErrorBoundary", "api_error_response", "field_name", "install_handlers"]
+__all__ = [
+    "FIELD_ERROR_CODES",
+    "ErrorBoundary",
+    "api_error_response",
+    "field_error",
+    "field_name",
+    "install_handlers",
+    "problem_code",
+]

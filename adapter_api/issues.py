@@ -1,15 +1,33 @@
-"""Purpose binding: the dossier named in ``X-Issue`` must exist before personal data is looked up.
+"""Purpose binding: the dossier named in ``X-Issue`` must justify the lookup of this citizen.
 
-:class:`IssueDirectory` answers "is this dossier registered, and in which sector?" and remembers
-positive answers for a short while (a dossier, once registered, stays), so a burst of lookups for
-one dossier costs one query. Unknown codes are never cached: a dossier registered a moment ago is
-found at once. Writes through the API refresh the entry.
+A citizen lookup (or verification) is processing of personal data bound to a stated purpose: the
+dossier it serves. The purpose holds when the dossier
+
+1. is registered, in a sector the caller may see (else 422 ``unknown_issue``);
+2. is open, or closed (moved to a terminal status: refused, withdrawn, stopped, result
+   delivered) no longer ago than the grace period (``purpose_grace_days``), so that a late
+   correction can still be checked; and
+3. names the citizen: as its applicant or among its ``related_persons`` (the child of a birth
+   registration, the deceased of a death registration …).
+
+Otherwise the lookup is refused (403 ``purpose_mismatch``) before anything is asked upstream.
+
+:class:`IssueDirectory` answers from the store and remembers answers for a short while (a burst
+of lookups for one dossier costs one query). Writes through the API forget the dossier, so the
+writing process sees a change at once; another process may use what it read for up to
+``ttl_seconds``. A cached answer that would refuse is read again from the store before it does,
+so a person just added is never refused on a stale entry; a person removed, or a dossier just
+closed beyond its grace, may still be served by another process for up to ``ttl_seconds``.
+Unknown codes are never cached.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -17,8 +35,34 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from store.tables.dossiers import dossiers
 
 
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """What purpose binding needs of a dossier: its sector, its persons, when it closed."""
+
+    sector: str | None
+    persons: frozenset[str]
+    closed_at: dt.datetime | None
+
+    def serves(self, citizen_id: str, *, now: dt.datetime, grace: dt.timedelta) -> bool:
+        """True when a lookup of ``citizen_id`` at ``now`` may be made for this dossier."""
+        if self.closed_at is not None and now - self.closed_at > grace:
+            return False
+        return citizen_id in self.persons
+
+
+def dossier_persons(payload: Any) -> frozenset[str]:
+    """The applicant and related persons of a stored dossier's JSON (validated on the way in)."""
+    if not isinstance(payload, dict):
+        return frozenset()
+    ids = {payload.get("applicant_id")}
+    for person in payload.get("related_persons") or ():
+        if isinstance(person, dict):
+            ids.add(person.get("citizen_id"))
+    return frozenset(i for i in ids if isinstance(i, str))
+
+
 class IssueDirectory:
-    """Registered dossiers' sectors, with a bounded, short-lived cache of positive answers."""
+    """Registered dossiers as purposes, with a bounded, short-lived cache (module docstring)."""
 
     def __init__(
         self,
@@ -30,33 +74,46 @@ class IssueDirectory:
         self._sessions = sessions
         self._ttl = ttl_seconds
         self._max = max_entries
-        self._cache: OrderedDict[str, tuple[str | None, float]] = OrderedDict()
+        self._cache: OrderedDict[str, tuple[Issue, float]] = OrderedDict()
 
-    async def lookup(self, dossier_code: str) -> tuple[bool, str | None]:
-        """``(exists, sector)`` for a dossier code."""
+    async def get(self, dossier_code: str, *, fresh: bool = False) -> Issue | None:
+        """The dossier as a purpose (``None``: not registered); ``fresh`` skips the cache."""
         now = time.monotonic()
-        hit = self._cache.get(dossier_code)
+        hit = None if fresh else self._cache.get(dossier_code)
         if hit is not None and hit[1] > now:
-            return True, hit[0]
+            return hit[0]
         async with self._sessions() as session:
             row = (
                 await session.execute(
-                    select(dossiers.c.sector).where(dossiers.c.code == dossier_code)
+                    select(dossiers.c.sector, dossiers.c.payload, dossiers.c.closed_at).where(
+                        dossiers.c.code == dossier_code
+                    )
                 )
             ).first()
         if row is None:
             self._cache.pop(dossier_code, None)
-            return False, None
-        self.remember(dossier_code, row.sector, now=now)
-        return True, row.sector
-
-    def remember(self, dossier_code: str, sector: str | None, *, now: float | None = None) -> None:
-        """Note that ``dossier_code`` exists in ``sector`` (called after a write)."""
-        expires = (now if now is not None else time.monotonic()) + self._ttl
-        self._cache[dossier_code] = (sector, expires)
+            return None
+        issue = Issue(row.sector, dossier_persons(row.payload), row.closed_at)
+        self._cache[dossier_code] = (issue, now + self._ttl)
         self._cache.move_to_end(dossier_code)
         while len(self._cache) > self._max:
             self._cache.popitem(last=False)
+        return issue
+
+    async def serves(
+        self, issue: Issue, dossier_code: str, citizen_id: str, *, grace: dt.timedelta
+    ) -> bool:
+        """Whether ``issue`` (as :meth:`get` gave it) serves ``citizen_id`` now; a refusal is
+        confirmed against the store first."""
+        now = dt.datetime.now(dt.UTC)
+        if issue.serves(citizen_id, now=now, grace=grace):
+            return True
+        fresh = await self.get(dossier_code, fresh=True)
+        return fresh is not None and fresh.serves(citizen_id, now=now, grace=grace)
+
+    def forget(self, dossier_code: str) -> None:
+        """Drop what is remembered of ``dossier_code`` (called after a write)."""
+        self._cache.pop(dossier_code, None)
 
 
-__all__ = ["IssueDirectory"]
+__all__ = ["Issue", "IssueDirectory", "dossier_persons"]

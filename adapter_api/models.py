@@ -2,7 +2,9 @@
 
 Request bodies refuse unknown fields; the dossier code of a path is not repeated in the body.
 Inputs are taken as the OpenAPI document describes them and nothing looser: instants are RFC 3339
-strings with an offset (not Unix numbers), dates ``YYYY-MM-DD``, statuses JSON integers.
+strings with an offset (not Unix numbers), dates ``YYYY-MM-DD``, statuses JSON integers. Text
+is clean text and times lie in their windows (the types of ``schemas.models``): a dossier's
+instants, ``updated_since`` included, in 2000–2099; a birth date from 1900 to today.
 """
 
 from __future__ import annotations
@@ -15,7 +17,16 @@ from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Fiel
 
 from schemas.citizen_id import CitizenId, Sex
 from schemas.dossier_code import AgencyCode
-from schemas.models import ApplicantId, Code, LongText, Text
+from schemas.models import (
+    MAX_RELATED_PERSONS,
+    ApplicantId,
+    BirthDate,
+    Code,
+    DossierTime,
+    LongText,
+    RelatedPerson,
+    Text,
+)
 from schemas.status import DossierStatus
 
 _IN = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
@@ -50,8 +61,12 @@ def _status_number(value: object) -> object:
 
 #: An instant as RFC 3339 text with an offset.
 Instant = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)]
+#: An instant of a dossier's life as RFC 3339 text with an offset, in 2000–2099.
+DossierInstant = Annotated[DossierTime, BeforeValidator(_rfc3339_text)]
 #: A calendar date as ``YYYY-MM-DD``.
 IsoDate = Annotated[date, BeforeValidator(_date_text)]
+#: A birth date as ``YYYY-MM-DD``, from 1900 to today.
+BirthDateText = Annotated[BirthDate, BeforeValidator(_date_text)]
 #: A dossier status given as a JSON integer.
 StatusCode = Annotated[DossierStatus, BeforeValidator(_status_number)]
 _OUT = ConfigDict(frozen=True)
@@ -80,7 +95,7 @@ class VerifyCitizenRequest(BaseModel):
 
     citizen_id: CitizenId
     full_name: Text
-    date_of_birth: IsoDate
+    date_of_birth: BirthDateText
 
 
 class VerifyCitizenResult(BaseModel):
@@ -102,10 +117,19 @@ class DossierBody(BaseModel):
     applicant_name: Text
     applicant_id: ApplicantId
     status: StatusCode
-    received_at: Instant
-    due_at: Instant | None = None
-    updated_at: Instant
+    received_at: DossierInstant
+    due_at: DossierInstant | None = None
+    updated_at: DossierInstant
     title: LongText
+    related_persons: list[RelatedPerson] = Field(
+        default_factory=list,
+        max_length=MAX_RELATED_PERSONS,
+        description=(
+            "citizens the dossier concerns besides the applicant (child, spouse, deceased, "
+            "guardian …): a citizen lookup for the dossier must be about one of them or the "
+            "applicant"
+        ),
+    )
 
 
 class EventBody(BaseModel):
@@ -115,7 +139,7 @@ class EventBody(BaseModel):
 
     sequence: int = Field(ge=1, le=2_147_483_647, strict=True)
     status: StatusCode
-    occurred_at: Instant
+    occurred_at: DossierInstant
     officer: Text | None = None
     note: LongText | None = None
 
@@ -149,6 +173,7 @@ class DossierView(BaseModel):
     due_at: datetime | None = None
     updated_at: datetime
     title: str
+    related_persons: list[RelatedPerson] = Field(default_factory=list)
     last_sequence: int = Field(description="sequence of the last event recorded")
     sync: SyncStateView | None = None
 
@@ -246,9 +271,11 @@ class ReadinessView(BaseModel):
 
 
 __all__ = [
+    "BirthDateText",
     "CatalogueView",
     "CitizenView",
     "DossierBody",
+    "DossierInstant",
     "DossierView",
     "DossierWriteResult",
     "EventAccepted",

@@ -22,6 +22,9 @@ class FieldError(BaseModel):
 
     field: str
     message: str
+    code: str | None = Field(
+        None, description="what is wrong, when it has a stable code (control_character …)"
+    )
 
 
 class Problem(BaseModel):
@@ -98,7 +101,10 @@ def problem_openapi(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 _DESCRIPTIONS: dict[int, str] = {
-    400: "malformed request (bad header, cursor or parameter)",
+    400: (
+        "malformed request (bad header, cursor or parameter; a repeated accountability "
+        "header, %2F in the path, a JSON body repeating a key)"
+    ),
     401: "unknown client, missing or bad signature, replayed request",
     403: "the client is not allowed this operation",
     404: "no such resource (or not visible to this client)",

@@ -1,9 +1,10 @@
 """Which purposes allow a client to watch a citizen: a dossier it may see, or a standing purpose.
 
 A citizen watch is personal-data processing bound to a purpose (like a lookup's ``X-Issue``): the
-purpose must be the code of a registered dossier in a sector the client sees, or one of the
-standing purposes granted to the client in the client registry (``standing_purposes``). Business
-watches need no purpose (the business register is public).
+purpose must be the code of a registered dossier in a sector the client sees that names the
+citizen (as applicant or related person: ``purpose_mismatch`` otherwise, as for a lookup), or
+one of the standing purposes granted to the client in the client registry
+(``standing_purposes``). Business watches need no purpose (the business register is public).
 
 The dossier is looked up in the caller's own session, so a bulk import that holds the store's
 write lock checks its rows without waiting on itself.
@@ -15,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapter_api.clients import ClientRegistry
+from adapter_api.issues import dossier_persons
 from schemas.dossier_code import validate_dossier_code
 from schemas.errors import SchemaError
 from store.records import Watch, WatchKind
@@ -25,6 +27,10 @@ PURPOSE_NOT_GRANTED = Refusal(
     "purpose_not_granted",
     "the purpose is neither a registered dossier the client may see nor a standing purpose "
     "granted to it",
+)
+PURPOSE_MISMATCH = Refusal(
+    "purpose_mismatch",
+    "the dossier does not name the citizen as its applicant or a related person",
 )
 
 
@@ -52,11 +58,15 @@ class ClientWatchPolicy:
         except SchemaError:
             return PURPOSE_NOT_GRANTED
         row = (
-            await session.execute(select(dossiers.c.sector).where(dossiers.c.code == code))
+            await session.execute(
+                select(dossiers.c.sector, dossiers.c.payload).where(dossiers.c.code == code)
+            )
         ).first()
         if row is None or not client.sees_sector(row.sector):
             return PURPOSE_NOT_GRANTED
+        if watch.record_id not in dossier_persons(row.payload):
+            return PURPOSE_MISMATCH
         return None
 
 
-__all__ = ["PURPOSE_NOT_GRANTED", "ClientWatchPolicy"]
+__all__ = ["PURPOSE_MISMATCH", "PURPOSE_NOT_GRANTED", "ClientWatchPolicy"]

@@ -2,8 +2,9 @@
 
 :class:`RequestIdMiddleware` (pure ASGI) takes the caller's ``X-Request-Id`` when it is a sane
 token (or makes a UUID), puts it in ``scope["state"]["request_id"]`` and in a context variable for
-the logs, and echoes it on the response. :func:`message_id_for` turns it into the UUID the
-upstream message carries (the X-Road ``id``), so one id follows the request end to end.
+the logs, and echoes it on the response. The request id is correlation only: the upstream
+message id (the X-Road ``id``) is a fresh UUID the adapter makes for each exchange
+(:func:`new_message_id`), so two requests that carry the same id never share a message id.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 HEADER = "x-request-id"
 _HEADER_BYTES = HEADER.encode("ascii")
 _VALID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
-_NAMESPACE = uuid.UUID("5b0e7a0c-4a8e-4f0a-9d7e-6c1f3c2b9a10")
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "lienthong_request_id", default=None
@@ -33,12 +33,9 @@ def accept_request_id(value: str | None) -> str:
     return str(uuid.uuid4())
 
 
-def message_id_for(request_id: str) -> str:
-    """The upstream message id for a request: the id itself when a UUID, else a UUIDv5 of it."""
-    try:
-        return str(uuid.UUID(request_id))
-    except ValueError:
-        return str(uuid.uuid5(_NAMESPACE, request_id))
+def new_message_id() -> str:
+    """A fresh upstream message id (UUID4): made here, never taken from the caller."""
+    return str(uuid.uuid4())
 
 
 def current_request_id() -> str | None:
@@ -94,6 +91,6 @@ __all__ = [
     "RequestIdMiddleware",
     "accept_request_id",
     "current_request_id",
-    "message_id_for",
+    "new_message_id",
     "request_id_var",
 ]

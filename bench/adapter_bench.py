@@ -338,20 +338,23 @@ async def _measure(
         "GET", f"{mock_url}/_admin/population/citizens?limit=50", {}, None
     )
     citizens = [c["citizen_id"] for c in json.loads(listing)["citizens"]]
-    issue = "000.00.04.H04-261126-0001"
-    dossier = {
-        "procedure_code": "1.001193",
-        "agency_code": "000.00.04.H04",
-        "sector_code": "TP.HT",
-        "applicant_name": "Nguyễn Văn An",
-        "applicant_id": "001085000123",
-        "status": 1,
-        "received_at": "2026-11-26T08:30:00+07:00",
-        "updated_at": "2026-11-26T08:30:00+07:00",
-        "title": "Đăng ký khai sinh",
-    }
-    status, _ = await signed("PUT", f"/v1/dossiers/{issue}", json.dumps(dossier).encode())
-    assert status in (200, 201), status
+    # purpose binding: each citizen is looked up under a dossier that names them (its applicant)
+    issues = [f"000.00.04.H04-261126-{n:04d}" for n in range(1, len(citizens) + 1)]
+    for citizen, issue in zip(citizens, issues, strict=True):
+        dossier = {
+            "procedure_code": "1.001193",
+            "agency_code": "000.00.04.H04",
+            "sector_code": "TP.HT",
+            "applicant_name": "Nguyễn Văn An",
+            "applicant_id": citizen,
+            "status": 1,
+            "received_at": "2026-11-26T08:30:00+07:00",
+            "updated_at": "2026-11-26T08:30:00+07:00",
+            "title": "Đăng ký khai sinh",
+        }
+        status, _ = await signed("PUT", f"/v1/dossiers/{issue}", json.dumps(dossier).encode())
+        assert status in (200, 201), status
+    issue = issues[0]
 
     envelopes = [soap_envelope(random.choice(citizens), issue) for _ in range(512)]
     soap_headers = {
@@ -368,7 +371,6 @@ async def _measure(
         status, _, _ = await client.request("POST", soap_url, soap_headers, envelope)
         assert status == 200, status
 
-    purpose = {"X-User-Id": OFFICIAL, "X-Issue": issue}
     # The client's own signing and checking are done outside the timed window (a provincial
     # system runs on its own machine): each round's requests are signed before it starts and
     # every answer's signature is verified after it ends.
@@ -378,8 +380,9 @@ async def _measure(
     def prepare(count: int) -> None:
         prepared.clear()
         for _ in range(count):
-            url = f"{base}/v1/citizens/{random.choice(citizens)}"
-            headers = dict(purpose)
+            pick = random.randrange(len(citizens))
+            url = f"{base}/v1/citizens/{citizens[pick]}"
+            headers = {"X-User-Id": OFFICIAL, "X-Issue": issues[pick]}
             headers.update(signer.sign_request("GET", url, headers, b""))
             prepared.append((url, headers))
 

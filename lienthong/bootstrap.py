@@ -260,10 +260,18 @@ def build_container(
         else client.public_key
         for client in clients
     }
+    if settings.public_authorities is None and settings.host in ("0.0.0.0", "::"):  # noqa: S104
+        log.warning(
+            "public_authorities is not set and serve listens on every address: requests are "
+            "accepted only when signed for %s; set LIENTHONG_PUBLIC_AUTHORITIES to the names "
+            "clients use",
+            ", ".join(sorted(settings.resolved_public_authorities)),
+        )
     verifier = HttpVerifier(
         StaticKeyResolver({k: v for k, v in client_keys.items() if v is not None}, trust),
         nonces if nonces is not None else replay_cache(settings),
         max_skew=settings.max_skew_seconds,
+        authorities=settings.resolved_public_authorities,
     )
     signer = HttpSigner(credentials, ttl=settings.signature_ttl_seconds)
 

@@ -182,6 +182,39 @@ class Settings(BaseSettings):
             raise ValueError("outside the sandbox, tls needs tls_cert_file and tls_key_file")
         return self.keys_dir / "adapter" / "tls-cert.pem", self.keys_dir / "adapter" / "tls-key.pem"
 
+    # The front door: signed accountability, purpose binding (issue 14, items 2 and 3).
+    public_authorities: list[str] | None = Field(
+        None,
+        description=(
+            "the host[:port] values a signed request's @authority may name (the adapter's public "
+            "names, e.g. behind a load balancer); default host:port, plus 127.0.0.1:port and "
+            "localhost:port in sandbox"
+        ),
+    )
+    purpose_grace_days: int = Field(
+        30,
+        ge=0,
+        le=3650,
+        description="days after a dossier closes during which it still justifies lookups",
+    )
+
+    @property
+    def resolved_public_authorities(self) -> frozenset[str]:
+        """The ``@authority`` values accepted, as RFC 9421 reads them (default ports dropped)."""
+        names = list(self.public_authorities or [])
+        if self.public_authorities is None:
+            names.append(f"{self.host}:{self.port}")
+            if self.sandbox:
+                names += [f"127.0.0.1:{self.port}", f"localhost:{self.port}"]
+        accepted: set[str] = set()
+        for name in names:
+            name = name.strip().lower()
+            accepted.add(name)
+            for default in (":80", ":443"):
+                if name.endswith(default):
+                    accepted.add(name.removesuffix(default))
+        return frozenset(accepted)
+
     @property
     def mock_base_url(self) -> str:
         """The base URL of the sandbox mock endpoints."""

@@ -2,6 +2,9 @@
 
 All are frozen pydantic v2 models that refuse unknown fields. A validation error names the field
 and what is wrong, never the value (``hide_input_in_errors``): these records hold personal data.
+Every text field is clean text (``schemas.text``: NFC, no control, bidi or stray zero-width
+character); a dossier's times lie in 2000–2099 and a birth date from 1900 to today
+(``schemas.times``), so what reaches the store, the XML and the portal is clean or refused.
 A record whose fields contradict each other fails with ``InconsistentRecord`` (inside pydantic's
 ``ValidationError``; ``exc.errors()[i]["ctx"]["error"]`` is the ``SchemaError``).
 """
@@ -27,14 +30,31 @@ from schemas.dossier_code import AgencyCode, DossierCode, parse_dossier_code
 from schemas.errors import InconsistentRecord, SchemaError
 from schemas.status import DossierStatus
 from schemas.tax_code import TaxCode, validate_tax_code
-from schemas.times import VN_TZ
+from schemas.text import line_validator, multiline_validator
+from schemas.times import VN_TZ, in_dossier_window, plausible_birth_date
 
-#: non-blank text, surrounding whitespace removed
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
-Code = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^\S+$")
+#: one line of clean text, not blank, surrounding whitespace removed (names, titles of people)
+Text = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
+    AfterValidator(line_validator),
 ]
+#: clean text that may span lines (tab and line feed allowed)
+LongText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=4000),
+    AfterValidator(multiline_validator),
+]
+#: a code: printable, no whitespace
+Code = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^\S+$"),
+    AfterValidator(line_validator),
+]
+#: an instant of a dossier's life: timezone-aware, within 2000–2099 (Vietnam time)
+DossierTime = Annotated[AwareDatetime, AfterValidator(in_dossier_window)]
+#: a birth date: from 1900-01-01 up to today
+BirthDate = Annotated[date, AfterValidator(plausible_birth_date)]
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 
 
@@ -61,7 +81,7 @@ class Citizen(BaseModel):
 
     citizen_id: CitizenId
     full_name: Text
-    date_of_birth: date
+    date_of_birth: BirthDate
     sex: Sex
     place_of_origin: Text
     permanent_address: Text
@@ -120,8 +140,39 @@ class Business(BaseModel):
     representatives: tuple[Representative, ...] = ()
 
 
+class PersonRole(StrEnum):
+    """How a person listed on a dossier is concerned by it (besides the applicant)."""
+
+    CHILD = "child"
+    SPOUSE = "spouse"
+    PARENT = "parent"
+    DECEASED = "deceased"
+    GUARDIAN = "guardian"
+    WARD = "ward"
+    REPRESENTATIVE = "representative"
+    OTHER = "other"
+
+
+class RelatedPerson(BaseModel):
+    """A citizen a dossier concerns besides its applicant: the child of a birth registration,
+    the deceased of a death registration, the spouse of a marriage … (``PersonRole``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+    citizen_id: CitizenId
+    role: PersonRole
+
+
+#: how many persons a dossier may list besides its applicant
+MAX_RELATED_PERSONS = 20
+
+
 class Dossier(BaseModel):
-    """An administrative-procedure dossier (*hồ sơ*) and its current status."""
+    """An administrative-procedure dossier (*hồ sơ*) and its current status.
+
+    ``related_persons`` lists the citizens it concerns besides the applicant; a citizen lookup
+    made for the dossier must be about one of them or the applicant (purpose binding).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
@@ -132,10 +183,16 @@ class Dossier(BaseModel):
     applicant_name: Text
     applicant_id: ApplicantId
     status: DossierStatus
-    received_at: AwareDatetime
-    due_at: AwareDatetime | None = None
-    updated_at: AwareDatetime
+    received_at: DossierTime
+    due_at: DossierTime | None = None
+    updated_at: DossierTime
     title: LongText
+    related_persons: tuple[RelatedPerson, ...] = Field((), max_length=MAX_RELATED_PERSONS)
+
+    @property
+    def person_ids(self) -> frozenset[str]:
+        """The citizen IDs a lookup for this dossier may concern: applicant and listed persons."""
+        return frozenset({self.applicant_id, *(p.citizen_id for p in self.related_persons)})
 
     @model_validator(mode="after")
     def _times_agree(self) -> Self:
@@ -149,6 +206,12 @@ class Dossier(BaseModel):
             problems.append("updated_at is before received_at")
         if problems:
             raise InconsistentRecord("; ".join(problems), field="received_at")
+        listed = [(p.citizen_id, p.role) for p in self.related_persons]
+        if len(set(listed)) != len(listed):
+            raise InconsistentRecord(
+                "related_persons lists the same person in the same role twice",
+                field="related_persons",
+            )
         return self
 
 
@@ -160,7 +223,7 @@ class DossierEvent(BaseModel):
     dossier_code: DossierCode
     sequence: Annotated[int, Field(ge=1, strict=True)]
     status: DossierStatus
-    occurred_at: AwareDatetime
+    occurred_at: DossierTime
     officer: Text | None = None
     note: LongText | None = None
 

@@ -8,14 +8,55 @@ use ``to_utc``.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
+
+from pydantic import ValidationInfo
+from pydantic_core import PydanticCustomError
 
 from schemas.errors import InvalidWireTime, NaiveDatetime
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 PORTAL_TIME_FORMAT = "%Y%m%d%H%M%S"
 _PORTAL_TIME = re.compile(r"[0-9]{14}")
+
+
+#: the instants a dossier's times may name (receipt, due date, update, event), Vietnam time:
+#: from 2000-01-01 00:00 up to, not including, 2100-01-01 00:00
+DOSSIER_TIME_MIN = datetime(2000, 1, 1, tzinfo=VN_TZ)
+DOSSIER_TIME_END = datetime(2100, 1, 1, tzinfo=VN_TZ)
+#: the earliest birth date accepted (the latest is today, Vietnam time)
+BIRTH_DATE_MIN = date(1900, 1, 1)
+
+
+def in_dossier_window(value: datetime, info: ValidationInfo) -> datetime:
+    """``value`` when it lies in 2000-01-01 .. 2099-12-31 (Vietnam time); refused otherwise.
+
+    Refused with type ``date_out_of_range``. An instant near year 1 or 9999 whose UTC form
+    does not exist is refused the same way rather than overflowing. Not applied to records
+    read back from the store (``schemas.text.STORED``).
+    """
+    context = info.context
+    if isinstance(context, dict) and context.get("stored_record") is True:
+        return value
+    try:
+        inside = DOSSIER_TIME_MIN <= value < DOSSIER_TIME_END
+    except OverflowError:
+        inside = False
+    if not inside:
+        raise PydanticCustomError(
+            "date_out_of_range", "must lie between 2000-01-01 and 2099-12-31 (Vietnam time)"
+        )
+    return value
+
+
+def plausible_birth_date(value: date) -> date:
+    """``value`` when it is from 1900-01-01 up to today (Vietnam time); refused otherwise."""
+    if not BIRTH_DATE_MIN <= value <= datetime.now(VN_TZ).date():
+        raise PydanticCustomError(
+            "date_out_of_range", "must be a birth date from 1900-01-01 up to today"
+        )
+    return value
 
 
 def utc_now() -> datetime:

@@ -14,6 +14,7 @@ Tree::
     │   ├── StaleMessage           timestamp / created / expires outside the freshness window
     │   ├── ReplayedMessage        a nonce already seen inside its validity window
     │   ├── ReplayCacheUnavailable the shared replay cache cannot be asked (fail closed)
+    │   ├── UnknownAuthority       the signed @authority is not one this server answers for
     │   └── DigestMismatch         a digest does not match the content it covers
     ├── CertificateError           the signer's certificate is not acceptable
     │   ├── UntrustedCertificate   it does not chain to the trust store
@@ -100,6 +101,12 @@ class ReplayCacheUnavailable(SignatureError):
     """Raised when the shared replay cache cannot be asked: freshness unknown, so refused."""
 
     reason = "replay_cache_unavailable"
+
+
+class UnknownAuthority(SignatureError):
+    """Raised when a request is signed for an ``@authority`` the verifier does not answer for."""
+
+    reason = "unknown_authority"
 
 
 class DigestMismatch(SignatureError):
@@ -192,6 +199,7 @@ __all__ = [
     "SignatureError",
     "SignatureWrapping",
     "StaleMessage",
+    "UnknownAuthority",
     "UnknownKey",
     "UnsafeXml",
     "UnsupportedAlgorithm",

@@ -1,5 +1,6 @@
 """The access log: each lookup of a citizen — who, their organisation, the official, the dossier
-it served, when, which fields were returned — for ``GET /v1/access-log/{citizen_id}``.
+it served, when, which fields were returned, whether it was answered or refused — for
+``GET /v1/access-log/{citizen_id}``.
 
 Citizens are found by ``citizen_key`` = HMAC-SHA256(key, citizen ID), and each row keeps
 ``key_id``, the public id of the key that made it (``store.log_keys.key_id``). The clear ID is
@@ -54,6 +55,8 @@ class AccessLogEntry:
     request_id: str | None = None
     message_id: str | None = None
     occurred_at: dt.datetime | None = None
+    #: ``answered``, or ``refused`` when the lookup's purpose did not hold (nothing was asked)
+    outcome: str = "answered"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,7 @@ class AccessLogItem:
     fields: tuple[str, ...]
     request_id: str | None
     message_id: str | None
+    outcome: str = "answered"
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +140,7 @@ _COLUMNS = (
     "fields",
     "request_id",
     "message_id",
+    "outcome",
 )
 _INSERTS: dict[str, DriverStatement] = {}
 
@@ -179,6 +184,7 @@ def _row(entry: AccessLogEntry, key: bytes, made_by: str) -> dict[str, object]:
         "fields": list(entry.fields),
         "request_id": entry.request_id,
         "message_id": entry.message_id,
+        "outcome": entry.outcome,
     }
 
 
@@ -219,6 +225,7 @@ async def list_for_citizen(
             fields=tuple(row.fields),
             request_id=row.request_id,
             message_id=row.message_id,
+            outcome=row.outcome,
         )
         for row in rows[:limit]
     ]

@@ -5,10 +5,11 @@
 transaction. Each write is checked against its dossier as the writes before it in the batch left
 it (transition from the current status, next sequence, replay), so a batch gives exactly what the
 same writes one transaction each would have given. A write that is refused gets its own error
-(``IllegalTransition``, ``SequenceConflict``, ``DossierNotFound``, ``InvalidInitialStatus``)
-in its place in the result list and changes nothing; the others go ahead. The events and their
-outbox deliveries are written by the same statements, in the same transaction (the
-transactional outbox): they commit together or not at all.
+(``IllegalTransition``, ``SequenceConflict``, ``DossierNotFound``, ``InvalidInitialStatus``,
+``EventBeforeReceipt``, ``EventOutOfOrder``) in its place in the result list and changes
+nothing; the others go ahead. The events and their outbox deliveries are written by the same
+statements, in the same transaction (the transactional outbox): they commit together or not at
+all.
 
 The statements, whatever the batch size (executemany where rows are many):
 
@@ -27,6 +28,11 @@ The statements, whatever the batch size (executemany where rows are many):
    commit, so positions become visible in order; on SQLite (one writer) the highest plus one;
 8. the changed dossiers' rows.
 
+Event times never go back: an event (posted, or made by a status change in a ``PutDossier``)
+before the dossier's receipt or before its previous event is refused. A dossier's row records
+its newest event's time (``last_event_at``) and when it moved to a terminal status
+(``closed_at``, the store time of that write: purpose binding counts its grace period from it).
+
 A dossier changed several times in a batch gets one feed position (its last state is what the
 feed shows); the records returned for its writes all carry it.
 """
@@ -44,8 +50,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from schemas.errors import SchemaError
 from schemas.models import Dossier, DossierEvent
-from schemas.status import INITIAL_STATUSES, DossierStatus, check_transition
-from store.errors import DossierNotFound, InvalidInitialStatus, SequenceConflict, StoreError
+from schemas.status import INITIAL_STATUSES, DossierStatus, check_transition, is_terminal
+from schemas.text import STORED
+from store.errors import (
+    DossierNotFound,
+    EventBeforeReceipt,
+    EventOutOfOrder,
+    InvalidInitialStatus,
+    SequenceConflict,
+    StoreError,
+)
 from store.outbox import DeliveryKind, ItemState, any_of
 from store.tables.dossiers import FEED_COUNTER, counters, dossier_events, dossiers
 from store.tables.outbox import outbox, outbox_heads
@@ -142,6 +156,8 @@ class _Dossier:
     stored_at: dt.datetime
     change_seq: int
     now: dt.datetime
+    closed_at: dt.datetime | None = None
+    last_event_at: dt.datetime | None = None
     created: bool = False
     changed: bool = False
     events: list[tuple[DossierEvent, DossierStatus]] = field(default_factory=list)
@@ -158,17 +174,36 @@ class _Dossier:
         return cls(
             code,
             True,
-            Dossier.model_validate(row.payload),
+            Dossier.model_validate(row.payload, context=STORED),
             row.sector,
             int(row.last_sequence),
             row.created_at,
             row.updated_at,
             int(row.change_seq or 0),
             now,
+            row.closed_at,
+            row.last_event_at,
         )
 
     def visible_to(self, sectors: Collection[str] | None) -> bool:
         return sectors is None or (self.sector is not None and self.sector in sectors)
+
+    def check_time(self, event: DossierEvent) -> None:
+        """Refuse an event that goes back in time (see the module docstring)."""
+        assert self.dossier is not None
+        if event.occurred_at < self.dossier.received_at:
+            raise EventBeforeReceipt(self.code)
+        if self.last_event_at is not None and event.occurred_at < self.last_event_at:
+            raise EventOutOfOrder(self.code)
+
+    def append(self, event: DossierEvent, previous: DossierStatus) -> None:
+        """Record ``event`` (checked) as the dossier's newest; a terminal one closes it."""
+        self.last_sequence = event.sequence
+        self.last_event_at = event.occurred_at
+        if is_terminal(event.status) and self.closed_at is None:
+            self.closed_at = self.now
+        self.events.append((event, previous))
+        self.deliveries.append(_event_delivery(self, event))
 
 
 async def record_writes(
@@ -269,9 +304,8 @@ def _put(state: _Dossier, write: PutDossier) -> tuple[str, Dossier, int]:
             status=dossier.status,
             occurred_at=dossier.updated_at,
         )
-        state.last_sequence = event.sequence
-        state.events.append((event, current.status))
-        state.deliveries.append(_event_delivery(state, event))
+        state.check_time(event)
+        state.append(event, current.status)
     state.dossier, state.sector, state.changed = dossier, dossier.sector_code, True
     state.deliveries.append(_dossier_delivery(dossier, state.now))
     return ("updated", dossier, state.last_sequence)
@@ -297,12 +331,12 @@ def _post(
         raise SequenceConflict(event.dossier_code, expected=expected, given=event.sequence)
     current = state.dossier
     check_transition(current.status, event.status)
+    state.check_time(event)
     moved = current.model_copy(
         update={"status": event.status, "updated_at": max(current.updated_at, event.occurred_at)}
     )
-    state.dossier, state.last_sequence, state.changed = moved, event.sequence, True
-    state.events.append((event, current.status))
-    state.deliveries.append(_event_delivery(state, event))
+    state.dossier, state.changed = moved, True
+    state.append(event, current.status)
     return ("appended", event, moved, event.sequence)
 
 
@@ -384,7 +418,9 @@ async def _events_to_compare(
         )
     )
     return {
-        (row.dossier_code, int(row.sequence)): DossierEvent.model_validate(row.payload)
+        (row.dossier_code, int(row.sequence)): DossierEvent.model_validate(
+            row.payload, context=STORED
+        )
         for row in rows
     }
 
@@ -414,6 +450,8 @@ async def _insert_new(
             "created_at": now,
             "updated_at": now,
             "change_seq": None,
+            "closed_at": None,
+            "last_event_at": None,
         }
         for state in new
         if state.dossier is not None
@@ -523,6 +561,8 @@ _UPDATE_DOSSIERS = (
         last_sequence=bindparam("b_last_sequence"),
         change_seq=bindparam("b_change_seq"),
         updated_at=bindparam("b_updated_at", type_=UtcDateTime()),
+        closed_at=bindparam("b_closed_at", type_=UtcDateTime()),
+        last_event_at=bindparam("b_last_event_at", type_=UtcDateTime()),
     )
 )
 
@@ -537,6 +577,8 @@ async def _update_dossiers(connection: AsyncConnection, changed: Iterable[_Dossi
             "b_last_sequence": state.last_sequence,
             "b_change_seq": state.change_seq,
             "b_updated_at": state.stored_at,
+            "b_closed_at": state.closed_at,
+            "b_last_event_at": state.last_event_at,
         }
         for state in changed
         if state.dossier is not None

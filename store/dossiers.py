@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.models import Dossier, DossierEvent
 from schemas.status import DossierStatus
+from schemas.text import STORED
 from store.dossier_writes import (
     DossierRecord,
     DossierWrite,
@@ -123,7 +124,7 @@ async def history(session: AsyncSession, dossier_code: str) -> list[DossierEvent
         )
         if exists is None:
             raise DossierNotFound(dossier_code)
-    return [DossierEvent.model_validate(row.payload) for row in rows]
+    return [DossierEvent.model_validate(row.payload, context=STORED) for row in rows]
 
 
 async def sync_state(session: AsyncSession, dossier_code: str) -> SyncState | None:
@@ -211,7 +212,7 @@ async def requeue(
     row = await _lock(session, dossier_code)
     if row is None:
         raise DossierNotFound(dossier_code)
-    current = Dossier.model_validate(row.payload)
+    current = Dossier.model_validate(row.payload, context=STORED)
     events = (
         await session.execute(
             select(dossier_events.c.payload, dossier_events.c.previous_status)
@@ -229,7 +230,9 @@ async def requeue(
         await _enqueue_dossier(session, first, now)
         count += 1
     for event in events:
-        await _enqueue_event(session, DossierEvent.model_validate(event.payload), now)
+        await _enqueue_event(
+            session, DossierEvent.model_validate(event.payload, context=STORED), now
+        )
         count += 1
     if events or not from_scratch:
         await _enqueue_dossier(session, current, now)
@@ -283,7 +286,7 @@ async def _enqueue_dossier(session: AsyncSession, dossier: Dossier, now: dt.date
 def record_from_row(row: Any) -> DossierRecord:
     """A ``DossierRecord`` from a row of ``dossiers`` (for other read models such as the feed)."""
     return DossierRecord(
-        dossier=Dossier.model_validate(row.payload),
+        dossier=Dossier.model_validate(row.payload, context=STORED),
         created_at=row.created_at,
         stored_at=row.updated_at,
         change_seq=int(row.change_seq),

@@ -7,6 +7,9 @@ Tree::
     ├── InvalidInitialStatus    a new dossier whose status is not one a dossier may start in
     ├── SequenceConflict        an event whose sequence is not the next one, or that differs from
     │                           the event already stored under that sequence
+    ├── EventTimeConflict       an event whose time goes back (its ``code`` says how)
+    │   ├── EventBeforeReceipt  it happened before the dossier was received
+    │   └── EventOutOfOrder     it happened before the dossier's previous event
     ├── OutboxItemNotFound      no delivery with that id (or it is not in the state asked for)
     ├── InvalidCursor           a feed cursor that this store did not issue
     └── DatabaseUrlError        a database URL or data folder that cannot be used
@@ -54,6 +57,34 @@ class SequenceConflict(StoreError):
         self.given = given
 
 
+class EventTimeConflict(StoreError):
+    """Raised when an event's time goes back; ``code`` is the stable refusal code."""
+
+    code = "event_time_conflict"
+
+    def __init__(self, dossier_code: str, message: str) -> None:
+        super().__init__(f"dossier {dossier_code}: {message}")
+        self.dossier_code = dossier_code
+
+
+class EventBeforeReceipt(EventTimeConflict):
+    """Raised when an event happened before its dossier was received."""
+
+    code = "event_before_receipt"
+
+    def __init__(self, dossier_code: str) -> None:
+        super().__init__(dossier_code, "the event happened before the dossier was received")
+
+
+class EventOutOfOrder(EventTimeConflict):
+    """Raised when an event happened before the dossier's previous event."""
+
+    code = "event_out_of_order"
+
+    def __init__(self, dossier_code: str) -> None:
+        super().__init__(dossier_code, "the event happened before the dossier's previous event")
+
+
 class OutboxItemNotFound(StoreError):
     """Raised when no outbox delivery with the given id exists in the state the caller needs."""
 
@@ -74,6 +105,9 @@ class DatabaseUrlError(StoreError):
 __all__ = [
     "DatabaseUrlError",
     "DossierNotFound",
+    "EventBeforeReceipt",
+    "EventOutOfOrder",
+    "EventTimeConflict",
     "InvalidCursor",
     "InvalidInitialStatus",
     "OutboxItemNotFound",

@@ -43,6 +43,7 @@ from connectors.errors import (
 from connectors.portal import BatchResult, ItemResult
 from schemas.models import Dossier, DossierEvent
 from schemas.status import DossierStatus
+from schemas.text import STORED
 from store.outbox import Claim, DeliveryKind, OutboxItem, Outcome
 from store.types import utc_now
 from sync.backoff import RetryPolicy
@@ -346,14 +347,14 @@ def _snapshot(d: _Dossier) -> Dossier:
 
 def _dossier(item: OutboxItem) -> Dossier:
     try:
-        return Dossier.model_validate(item.payload)
+        return Dossier.model_validate(item.payload, context=STORED)
     except ValidationError as exc:
         raise _PayloadError(f"outbox item {item.id}: stored dossier is invalid") from exc
 
 
 def _event(item: OutboxItem) -> DossierEvent:
     try:
-        return DossierEvent.model_validate(item.payload)
+        return DossierEvent.model_validate(item.payload, context=STORED)
     except ValidationError as exc:
         raise _PayloadError(f"outbox item {item.id}: stored event is invalid") from exc
 

@@ -16,6 +16,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -124,7 +125,7 @@ async def reconcile(
     return report
 
 
-def _as_held(dossier: Dossier) -> dict[str, str]:
+def _as_held(dossier: Dossier) -> dict[str, Any]:
     """What the portal holds of ``dossier``, but for its last-change time (the portal's own)."""
     held = dossier_to_portal(dossier)
     del held["NgayCapNhat"]

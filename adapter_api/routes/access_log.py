@@ -3,8 +3,9 @@
 Newest first, a page at a time (``limit``, and the ``next_cursor`` of the previous page as
 ``cursor``). Only clients whose allow-list grants ``access_log.read`` may ask. Each entry names
 the client and its organisation, the official, the dossier the lookup served, the operation, the
-field names returned (never their values), the request id and the upstream message id (which
-``lienthong log export`` turns into an evidence bundle).
+field names returned (never their values), the request id, the upstream message id (which
+``lienthong log export`` turns into an evidence bundle) and the outcome: ``answered``, or
+``refused`` when the lookup's purpose did not hold (``purpose_mismatch``; nothing was asked).
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ class AccessLogEntryView(BaseModel):
     fields: list[str] = Field(description="the names of the fields returned (no values)")
     request_id: str | None = Field(None, description="the X-Request-Id of the lookup")
     message_id: str | None = Field(None, description="the message id of the upstream exchange")
+    outcome: str = Field(
+        "answered",
+        description="answered, or refused: the lookup's purpose did not hold (nothing was asked)",
+    )
 
 
 class AccessLogPageView(BaseModel):
@@ -70,6 +75,7 @@ def _view(item: AccessLogItem) -> AccessLogEntryView:
         fields=list(item.fields),
         request_id=item.request_id,
         message_id=item.message_id,
+        outcome=item.outcome,
     )
 
 

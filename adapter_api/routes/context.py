@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from adapter_api.clients import ApiClient
 from adapter_api.container import Container
-from adapter_api.request_id import accept_request_id, message_id_for
+from adapter_api.request_id import accept_request_id, new_message_id
 from connectors.base import CallContext
 
 JSON_MEDIA_TYPE = "application/json"
@@ -36,8 +36,11 @@ def request_id_of(request: Request) -> str:
 def call_context(
     request: Request, client: ApiClient, *, user_id: str | None = None, issue: str | None = None
 ) -> CallContext:
-    """The upstream call's context: the request id as message id, the caller, the purpose."""
-    return CallContext(message_id_for(request_id_of(request)), client.client_id, user_id, issue)
+    """The upstream call's context: a fresh message id, the caller, the purpose.
+
+    The caller's request id is correlation only (kept in the access log beside the message id).
+    """
+    return CallContext(new_message_id(), client.client_id, user_id, issue)
 
 
 def records_together(container: Container) -> AbstractAsyncContextManager[None]:

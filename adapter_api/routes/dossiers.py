@@ -22,8 +22,10 @@ from starlette.responses import Response
 from adapter_api.auth import require
 from adapter_api.clients import ApiClient, Operation
 from adapter_api.errors import Forbidden, InvalidInput, NotFoundError
+from adapter_api.handlers import field_error, problem_code
 from adapter_api.models import (
     DossierBody,
+    DossierInstant,
     DossierView,
     DossierWriteResult,
     EventAccepted,
@@ -31,7 +33,6 @@ from adapter_api.models import (
     EventView,
     FeedPage,
     HistoryView,
-    Instant,
     SyncStateView,
 )
 from adapter_api.openapi import responses
@@ -99,9 +100,9 @@ def _invalid_body(exc: ValidationError) -> InvalidInput:
         if isinstance(cause, SchemaError) and cause.field and not loc:
             loc = [cause.field]
         message = cause.message if isinstance(cause, SchemaError) else str(error.get("msg"))
-        errors.append({"field": ".".join(["body", *loc]), "message": message})
+        errors.append(field_error(".".join(["body", *loc]), message, error.get("type")))
     fields = ", ".join(sorted({e["field"] for e in errors}))
-    return InvalidInput(f"invalid input: {fields}", errors=errors)
+    return InvalidInput(f"invalid input: {fields}", code=problem_code(errors), errors=errors)
 
 
 def _dossier(code: str, body: DossierBody) -> Dossier:
@@ -125,7 +126,7 @@ async def _put(request: Request, client: ApiClient, dossier: Dossier) -> Respons
         )
     container = container_of(request)
     write = await container.dossier_writes.put(dossier, sectors=client.sectors)
-    container.issues.remember(dossier.code, dossier.sector_code)
+    container.issues.forget(dossier.code)
     result = DossierWriteResult(
         code=dossier.code,
         created=write.created,
@@ -137,7 +138,9 @@ async def _put(request: Request, client: ApiClient, dossier: Dossier) -> Respons
 
 
 async def _post(request: Request, client: ApiClient, event: DossierEvent) -> Response:
-    write = await container_of(request).dossier_writes.post(event, sectors=client.sectors)
+    container = container_of(request)
+    write = await container.dossier_writes.post(event, sectors=client.sectors)
+    container.issues.forget(event.dossier_code)  # it may have closed
     result = EventAccepted(
         dossier_code=event.dossier_code,
         sequence=write.event.sequence,
@@ -303,7 +306,7 @@ async def get_feed(
     request: Request,
     client: Annotated[ApiClient, Depends(_read)],
     updated_since: Annotated[
-        Instant | None,
+        DossierInstant | None,
         Query(description="only dossiers changed at or after this instant (with offset)"),
     ] = None,
     cursor: Annotated[

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -25,6 +25,7 @@ from adapter_api.openapi import responses
 from adapter_api.record_purposes import ClientWatchPolicy
 from adapter_api.routes.citizens import OFFICIAL_PATTERN
 from adapter_api.routes.context import container_of, json_response
+from schemas.text import clean_line
 from store.records import Watch, WatchKind, delete_watch, get_watch, list_watches, put_watch
 from store.types import utc_now
 from sync.records_import import MAX_PURPOSE_LENGTH, Refusal, make_watch
@@ -44,7 +45,7 @@ class WatchBody(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    purpose: str | None = Field(
+    purpose: Annotated[str, AfterValidator(clean_line)] | None = Field(
         None,
         max_length=MAX_PURPOSE_LENGTH,
         description="a registered dossier's code, or a standing purpose granted to the client",

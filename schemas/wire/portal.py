@@ -5,7 +5,15 @@ Requests are ``{"session", "madonvi", "service", …}`` with ``service`` one of 
 - ``DongBoHoSoMC`` (``isUpdating`` "true"/"false", ``data`` a list of dossier records)::
 
       {"MaHoSo", "MaTTHC", "MaDonVi", "MaLinhVuc", "TenHoSo", "ChuHoSo", "SoGiayToChuHoSo",
-       "TrangThaiHoSo", "NgayTiepNhan", "NgayHenTra", "NgayCapNhat"}
+       "TrangThaiHoSo", "NgayTiepNhan", "NgayHenTra", "NgayCapNhat",
+       "NguoiLienQuan": [{"SoGiayTo", "QuanHe"}, …]}
+
+  ``NguoiLienQuan`` (*người liên quan*, persons concerned) lists the citizens the dossier
+  concerns besides its applicant: ``SoGiayTo`` their CCCD, as ``SoGiayToChuHoSo`` names the
+  applicant's, and ``QuanHe`` how they are concerned, one of the ``PersonRole`` codes
+  (``child``, ``spouse``, ``parent``, ``deceased``, ``guardian``, ``ward``, ``representative``,
+  ``other``). Written ``[]`` when there are none; read from a list, ``""``, ``null`` or a
+  missing key.
 
 - ``CapNhatTienDoHoSoMC`` (``data`` a list of progress items)::
 
@@ -63,6 +71,8 @@ _EVENT_KEYS = {
     "note": "NoiDungXuLy",
 }
 _DOSSIER_TIMES = ("received_at", "due_at", "updated_at")
+#: the record's list of persons concerned besides the applicant
+RELATED_PERSONS_KEY: Final = "NguoiLienQuan"
 
 
 def is_success(error_code: object) -> bool:
@@ -81,7 +91,7 @@ def _time_or_empty(value: datetime | None, field: str) -> str:
     return "" if value is None else to_portal_time(value, field=field)
 
 
-def dossier_to_portal(dossier: Dossier) -> dict[str, str]:
+def dossier_to_portal(dossier: Dossier) -> dict[str, Any]:
     """The ``DongBoHoSoMC`` record of ``dossier``."""
     return {
         "MaHoSo": dossier.code,
@@ -95,6 +105,10 @@ def dossier_to_portal(dossier: Dossier) -> dict[str, str]:
         "NgayTiepNhan": to_portal_time(dossier.received_at, field="received_at"),
         "NgayHenTra": _time_or_empty(dossier.due_at, "due_at"),
         "NgayCapNhat": to_portal_time(dossier.updated_at, field="updated_at"),
+        RELATED_PERSONS_KEY: [
+            {"SoGiayTo": person.citizen_id, "QuanHe": person.role.value}
+            for person in dossier.related_persons
+        ],
     }
 
 
@@ -202,7 +216,21 @@ def dossier_from_portal(record: Mapping[str, Any]) -> Dossier:
     for field in _DOSSIER_TIMES:
         if data[field] is not None:
             data[field] = _time(data[field], _DOSSIER_KEYS[field])
-    return build_model(Dossier, data, what="dossier record", names=_DOSSIER_KEYS)
+    data["related_persons"] = _related_persons(record.get(RELATED_PERSONS_KEY))
+    names = {**_DOSSIER_KEYS, "related_persons": RELATED_PERSONS_KEY}
+    return build_model(Dossier, data, what="dossier record", names=names)
+
+
+def _related_persons(value: object) -> list[dict[str, object]]:
+    if value is None or value == "":
+        return []
+    if not isinstance(value, list):
+        raise InvalidWireRecord(f"{RELATED_PERSONS_KEY} must be a list", field=RELATED_PERSONS_KEY)
+    persons = []
+    for item in value:
+        person = _record(item, RELATED_PERSONS_KEY)
+        persons.append({"citizen_id": person.get("SoGiayTo"), "role": person.get("QuanHe")})
+    return persons
 
 
 def _sequence(value: object) -> int:

@@ -1,13 +1,15 @@
 """HTTP Message Signatures (RFC 9421) with Content-Digest (RFC 9530), signed label ``sig1``.
 
 Requests cover ``"@method" "@authority" "@path" "@query" "content-type" "content-digest"``
-(``content-type`` when the request has one) with the parameters ``created``, ``expires``,
-``keyid``, ``nonce`` and ``alg``. The target is covered as authority + path + query rather than
-``@target-uri`` so that a TLS-terminating load balancer (which changes the scheme the server
-sees) does not break verification; the verifier also accepts ``@target-uri`` in place of the
-three. Responses cover ``"@status" "content-type" "content-digest"`` and are bound to their
-request by ``"@method";req "@authority";req "@path";req "@query";req "signature";req;key="sig1"``
-with ``created``, ``expires``, ``keyid`` and ``alg``.
+(``content-type`` when the request has one) and, whenever the request carries them, the
+accountability fields ``"x-request-id" "x-user-id" "x-issue"`` (``COVERED_WHEN_PRESENT``),
+with the parameters ``created``, ``expires``, ``keyid``, ``nonce`` and ``alg``. The target is
+covered as authority + path + query rather than ``@target-uri`` so that a TLS-terminating load
+balancer (which changes the scheme the server sees) does not break verification; the verifier
+also accepts ``@target-uri`` in place of the three. Responses cover ``"@status"
+"content-type" "content-digest"`` and are bound to their request by ``"@method";req
+"@authority";req "@path";req "@query";req "signature";req;key="sig1"`` with ``created``,
+``expires``, ``keyid`` and ``alg``.
 
 Algorithms: ``ecdsa-p256-sha256`` (raw ``r || s``), ``rsa-pss-sha512`` (RSA default) and
 ``rsa-v1_5-sha256``. The verifier refuses anything else, a missing or mismatched digest, a
@@ -34,6 +36,7 @@ from security.http_signatures.digest import content_digest as content_digest
 from security.http_signatures.headers import HeaderFields as HeaderFields
 from security.http_signatures.headers import header_fields as header_fields
 from security.http_signatures.names import ALGORITHMS as ALGORITHMS
+from security.http_signatures.names import COVERED_WHEN_PRESENT as COVERED_WHEN_PRESENT
 from security.http_signatures.names import DEFAULT_MAX_SKEW as DEFAULT_MAX_SKEW
 from security.http_signatures.names import DEFAULT_MAX_VALIDITY as DEFAULT_MAX_VALIDITY
 from security.http_signatures.names import DEFAULT_TTL as DEFAULT_TTL
@@ -55,6 +58,7 @@ from security.http_signatures.verify import VerifiedRequest as VerifiedRequest
 
 __all__ = [
     "ALGORITHMS",
+    "COVERED_WHEN_PRESENT",
     "LABEL",
     "HeaderFields",
     "HttpSigner",

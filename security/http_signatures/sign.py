@@ -1,5 +1,6 @@
 """The signer: :class:`HttpSigner` adds ``Content-Digest``, ``Signature-Input`` and ``Signature``
-to a request (covering method, authority, path, query, content-type and digest, with a nonce)
+to a request (covering method, authority, path, query, content-type and digest, with a nonce,
+and the accountability fields ``X-Request-Id``, ``X-User-Id`` and ``X-Issue`` when present)
 or to a response (covering status, content-type, digest and the request's parts and
 signature). The covered component lists are compiled once, and the parameters after
 ``created``/``expires``/``nonce`` are serialized once per signer.
@@ -22,7 +23,13 @@ from security.http_signatures.components import (
 )
 from security.http_signatures.digest import _b64, content_digest
 from security.http_signatures.headers import _header_map
-from security.http_signatures.names import DEFAULT_TTL, LABEL, REQUEST_COMPONENTS, Headers
+from security.http_signatures.names import (
+    COVERED_WHEN_PRESENT,
+    DEFAULT_TTL,
+    LABEL,
+    REQUEST_COMPONENTS,
+    Headers,
+)
 from security.http_signatures.targets import _Target
 from security.keys import Credentials
 from security.structured_fields import Item, serialize_item, serialize_params
@@ -51,14 +58,17 @@ def _response_covered(typed: bool, bound_signature: bool) -> _Covered:
     return _covered(*components)
 
 
-_REQUEST_COVERED = {
-    typed: _covered(
+def _request_covered(typed: bool, present: tuple[str, ...]) -> _Covered:
+    return _covered(
         *(Item(name) for name in REQUEST_COMPONENTS),
         *([Item("content-type")] if typed else []),
         Item("content-digest"),
+        *(Item(name) for name in present),
     )
-    for typed in (True, False)
-}
+
+
+#: by (the request has a content-type, the COVERED_WHEN_PRESENT fields it carries); made on demand
+_REQUEST_COVERED: dict[tuple[bool, tuple[str, ...]], _Covered] = {}
 #: by (the response has a content-type, the request carries a signature)
 _RESPONSE_COVERED = {
     (typed, bound): _response_covered(typed, bound)
@@ -106,7 +116,13 @@ class HttpSigner:
         digest = content_digest(body)
         header_map["content-digest"] = digest
         message = _Message(method.upper(), _Target.from_url(url), header_map)
-        covered = _REQUEST_COVERED["content-type" in header_map]
+        key = (
+            "content-type" in header_map,
+            tuple(name for name in COVERED_WHEN_PRESENT if name in header_map),
+        )
+        covered = _REQUEST_COVERED.get(key)
+        if covered is None:
+            covered = _REQUEST_COVERED[key] = _request_covered(*key)
         return {"Content-Digest": digest, **self._sign(message, covered, nonce=True)}
 
     def sign_response(

@@ -1,6 +1,7 @@
 """The verifier: :class:`HttpVerifier` checks a signed request (returning a
 :class:`VerifiedRequest`) or a signed response to one of our requests. In order: the
-signature headers, the algorithm, the times (and nonce), the required covered components, the
+signature headers, the algorithm, the times (and nonce), the required covered components (with
+the accountability fields the request carries), the authority it is addressed to, the
 ``Content-Digest``, the key and algorithm fit, the signature itself, and for requests the
 nonce against the replay cache.
 """
@@ -8,7 +9,7 @@ nonce against the replay cache.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ from security.errors import (
     MissingSignature,
     ReplayedMessage,
     StaleMessage,
+    UnknownAuthority,
     UnsupportedAlgorithm,
     UntrustedCertificate,
 )
@@ -28,6 +30,7 @@ from security.http_signatures.digest import check_content_digest
 from security.http_signatures.headers import _header_map, header_fields
 from security.http_signatures.names import (
     ALGORITHMS,
+    COVERED_WHEN_PRESENT,
     DEFAULT_MAX_SKEW,
     DEFAULT_MAX_VALIDITY,
     LABEL,
@@ -53,7 +56,13 @@ class VerifiedRequest:
 
 
 class HttpVerifier:
-    """Verifies signed requests (and the responses to our own signed requests)."""
+    """Verifies signed requests (and the responses to our own signed requests).
+
+    A request must cover each of ``covered_when_present`` that it carries (refused
+    ``unsigned_component`` otherwise). ``authorities``, when given, are the only ``@authority``
+    values a request may be addressed to (``host[:port]`` as the component reads it; refused
+    ``unknown_authority`` otherwise): a request signed for another server is not ours to accept.
+    """
 
     def __init__(
         self,
@@ -63,12 +72,18 @@ class HttpVerifier:
         max_skew: int = DEFAULT_MAX_SKEW,
         max_validity: int = DEFAULT_MAX_VALIDITY,
         clock: Callable[[], float] = time.time,
+        covered_when_present: Iterable[str] = COVERED_WHEN_PRESENT,
+        authorities: Collection[str] | None = None,
     ) -> None:
         self._resolver = resolver
         self._replay = replay_cache
         self._max_skew = max_skew
         self._max_validity = max_validity
         self._clock = clock
+        self._when_present = tuple(name.lower() for name in covered_when_present)
+        self._authorities = (
+            None if authorities is None else frozenset(a.lower() for a in authorities)
+        )
 
     # -- parsing and policy
 
@@ -175,7 +190,15 @@ class HttpVerifier:
         required = ['"@method"', *target, '"content-digest"']
         if "content-type" in message.headers:
             required.append('"content-type"')
+        required += [f'"{name}"' for name in self._when_present if name in message.headers]
         self._require(covered, required, "request")
+        addressed = message.target
+        if self._authorities is not None and (
+            addressed is None or addressed.authority not in self._authorities
+        ):
+            raise UnknownAuthority(
+                "the request is addressed to an authority this server does not answer for"
+            )
         if body is not None:
             check_content_digest(message.headers.get("content-digest"), body)
         keyid = str(params["keyid"])

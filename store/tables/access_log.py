@@ -5,7 +5,8 @@ of the access log's key ring (``store.access_log_keys``), which is all
 ``GET /v1/access-log/{citizen_id}`` needs to find the rows. ``key_id`` is the public id of that
 key (``store.log_keys.key_id``); NULL on rows stored before it was recorded, which were made with
 the ring's legacy key. A copy of this table alone does not say whom a row is about. ``fields`` is
-the JSON list of the field names returned (names only, never values).
+the JSON list of the field names returned (names only, never values). ``outcome`` says whether
+the lookup was answered or refused (a purpose that did not hold: logged, nothing asked upstream).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ access_log = Table(
     Column("fields", JsonDocument, nullable=False),
     Column("request_id", String(128), nullable=True),
     Column("message_id", String(128), nullable=True),
+    #: ``answered``, or ``refused`` (the lookup's purpose did not hold; nothing was asked)
+    Column("outcome", String(16), nullable=False, server_default="answered"),
 )
 
 Index("ix_access_log_citizen", access_log.c.citizen_key, access_log.c.id)

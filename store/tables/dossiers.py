@@ -44,6 +44,10 @@ dossiers = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Column("change_seq", BigInteger, nullable=True),
+    #: when the store recorded the move to a terminal status (NULL while open)
+    Column("closed_at", UtcDateTime, nullable=True),
+    #: the time of the newest event (NULL before the first)
+    Column("last_event_at", UtcDateTime, nullable=True),
     UniqueConstraint("change_seq"),
     Index("ix_dossiers_sector_change_seq", "sector", "change_seq"),
     Index("ix_dossiers_updated_at", "updated_at"),

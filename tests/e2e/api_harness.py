@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,9 +100,19 @@ def new_dossier_code(received_on: dt.date | None = None) -> str:
 
 
 def dossier_body(
-    code: str, *, sector: str = "TP.HT", status: int = 1, procedure: str = "1.001193"
+    code: str,
+    *,
+    sector: str = "TP.HT",
+    status: int = 1,
+    procedure: str = "1.001193",
+    applicant_id: str = "001085000123",
+    persons: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """A valid ``PUT /v1/dossiers/{code}`` body whose receipt date matches the code."""
+    """A valid ``PUT /v1/dossiers/{code}`` body whose receipt date matches the code.
+
+    ``persons`` are citizen IDs listed as related persons (role ``other``): lookups of them
+    for this dossier pass purpose binding.
+    """
     from schemas.dossier_code import parse_dossier_code
 
     received_on = parse_dossier_code(code).received_on
@@ -112,18 +122,22 @@ def dossier_body(
         "agency_code": AGENCY,
         "sector_code": sector,
         "applicant_name": "Nguyễn Văn An",
-        "applicant_id": "001085000123",
+        "applicant_id": applicant_id,
         "status": status,
         "received_at": received.isoformat(),
         "updated_at": received.isoformat(),
         "title": "Đăng ký khai sinh",
+        "related_persons": [{"citizen_id": person, "role": "other"} for person in persons],
     }
 
 
-def register_dossier(client: httpx.Client, *, sector: str = "TP.HT") -> str:
-    """Register a new dossier through the API and return its code."""
+def register_dossier(
+    client: httpx.Client, *, sector: str = "TP.HT", persons: Sequence[str] = ()
+) -> str:
+    """Register a new dossier through the API (listing ``persons``) and return its code."""
     code = new_dossier_code()
-    response = client.put(f"/v1/dossiers/{code}", json=dossier_body(code, sector=sector))
+    body = dossier_body(code, sector=sector, persons=persons)
+    response = client.put(f"/v1/dossiers/{code}", json=body)
     assert response.status_code == 201, response.text
     return code
 

@@ -93,8 +93,9 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     init_dev_pki(keys)
     data.mkdir()
     asyncio.run(_prepare_store(data))
-    mock_port = free_port()
+    mock_port, port = free_port(), free_port()
     settings = Settings(
+        port=port,
         keys_dir=keys,
         data_dir=data,
         mock_port=mock_port,
@@ -102,14 +103,37 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
         migrate_on_start=False,
     )
     app = create_app(build_container(settings))
-    with serve_app(app) as base:
+    with serve_app(app, port=port) as base:
         yield Sandbox(base, f"http://127.0.0.1:{mock_port}", keys, data)
 
 
 @pytest.fixture(scope="module")
 def citizens(sandbox: Sandbox) -> list[str]:
+    """Three citizens of the population mock, listed on DOSSIER (the lookups' purpose)."""
     answer = httpx.get(f"{sandbox.mock}/_admin/population/citizens", params={"limit": 3})
-    return [c["citizen_id"] for c in answer.json()["citizens"]]
+    found = [c["citizen_id"] for c in answer.json()["citizens"]]
+    with sandbox.client("province-app") as http:
+        answer = http.get(f"/v1/dossiers/{DOSSIER}")
+        assert answer.status_code == 200, answer.text
+        stored = answer.json()
+        body = {
+            key: stored[key]
+            for key in (
+                "procedure_code",
+                "agency_code",
+                "sector_code",
+                "applicant_name",
+                "applicant_id",
+                "status",
+                "received_at",
+                "updated_at",
+                "title",
+            )
+        }
+        body["related_persons"] = [{"citizen_id": c, "role": "other"} for c in found]
+        listed = http.put(f"/v1/dossiers/{DOSSIER}", json=body)
+        assert listed.status_code == 200, listed.text
+    return found
 
 
 def test_lookups_are_logged_newest_first_with_who_and_what(

@@ -61,7 +61,7 @@ def test_a_restart_picks_up_a_rotation_and_keeps_the_old_rows_findable(
     with running_sandbox(tmp_path, keys, run_worker=False) as sandbox:
         citizen = sandbox.citizens(1)[0]["citizen_id"]
         with sandbox.client("province-app") as client:
-            issue = register_dossier(client)
+            issue = register_dossier(client, persons=[citizen])
             _lookup(sandbox, client, citizen, issue, 1)
             rotated = CliRunner().invoke(main, ["log", "rotate-access-key", "--keys", str(keys)])
             assert rotated.exit_code == 0, rotated.output

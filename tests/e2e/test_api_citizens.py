@@ -58,16 +58,21 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory, dev_keys: Path) -> Iterato
 
 
 @pytest.fixture(scope="module")
-def issue(sandbox: Sandbox) -> str:
-    """A dossier registered by the province (the purpose of the lookups)."""
+def issue(sandbox: Sandbox, citizen: dict[str, Any]) -> str:
+    """A dossier registered by the province (the purpose of the lookups), listing the citizen
+    looked up and the unknown one of the 404 test."""
     with sandbox.client("province-app") as client:
-        return register_dossier(client)
+        return register_dossier(client, persons=[citizen["citizen_id"], UNKNOWN_CITIZEN])
 
 
 @pytest.fixture(scope="module")
 def citizen(sandbox: Sandbox) -> dict[str, Any]:
     """A citizen the population mock knows."""
     return sandbox.citizens(1)[0]
+
+
+#: a valid CCCD the population mock does not know
+UNKNOWN_CITIZEN = "001099999999"
 
 
 def _purpose(issue: str) -> dict[str, str]:
@@ -225,7 +230,7 @@ def test_ids_of_the_right_shape_but_invalid_are_refused(
 
 def test_unknown_citizen_is_404_and_logged(sandbox: Sandbox, issue: str) -> None:
     """A citizen the database does not know is 404 citizen_not_found; the attempt is logged."""
-    unknown = "001099999999"
+    unknown = UNKNOWN_CITIZEN
     with sandbox.client("province-app") as client:
         response = client.get(f"/v1/citizens/{unknown}", headers=_purpose(issue))
         assert response.status_code == 404, response.text

@@ -56,7 +56,7 @@ def test_metrics_count_routes_upstreams_breakers_and_outbox(sandbox: Sandbox) ->
     """After a lookup, /metrics has requests by route template, upstream calls, breakers, outbox."""
     citizen = sandbox.citizens(1)[0]
     with sandbox.client() as client:
-        issue = register_dossier(client)
+        issue = register_dossier(client, persons=[citizen["citizen_id"]])
         looked = client.get(
             f"/v1/citizens/{citizen['citizen_id']}",
             headers={"X-User-Id": OFFICIAL, "X-Issue": issue},
@@ -77,21 +77,29 @@ def test_metrics_count_routes_upstreams_breakers_and_outbox(sandbox: Sandbox) ->
     assert citizen["citizen_id"] not in text
 
 
-def test_request_id_is_echoed_and_becomes_the_upstream_message_id(sandbox: Sandbox) -> None:
-    """A UUID X-Request-Id comes back and is the message id of the upstream exchange."""
+def test_request_id_is_correlation_only_the_adapter_makes_message_ids(sandbox: Sandbox) -> None:
+    """X-Request-Id comes back and is logged, but the upstream message id is the adapter's own:
+    two lookups sent with the same request id never share a message id."""
     rid = str(uuid.uuid4())
     citizen = sandbox.citizens(2)[1]
     with sandbox.client() as client:
-        issue = register_dossier(client)
-        response = client.get(
-            f"/v1/citizens/{citizen['citizen_id']}",
-            headers={"X-User-Id": OFFICIAL, "X-Issue": issue, "X-Request-Id": rid},
-        )
+        issue = register_dossier(client, persons=[citizen["citizen_id"]])
+        responses = [
+            client.get(
+                f"/v1/citizens/{citizen['citizen_id']}",
+                headers={"X-User-Id": OFFICIAL, "X-Issue": issue, "X-Request-Id": rid},
+            )
+            for _ in range(2)
+        ]
         log = client.get(f"/v1/access-log/{citizen['citizen_id']}").json()
         generated = client.get("/v1/services")
-    assert response.headers["x-request-id"] == rid
-    entry = next(e for e in log["entries"] if e["request_id"] == rid)
-    assert entry["message_id"] == rid
+    assert [r.headers["x-request-id"] for r in responses] == [rid, rid]
+    entries = [e for e in log["entries"] if e["request_id"] == rid]
+    assert len(entries) == 2
+    message_ids = {e["message_id"] for e in entries}
+    assert len(message_ids) == 2
+    assert rid not in message_ids
+    assert all(uuid.UUID(m).version == 4 for m in message_ids)
     uuid.UUID(generated.headers["x-request-id"])
 
 

@@ -1,9 +1,12 @@
 """Schemathesis against /openapi.json over real HTTP with signed requests.
 
 Every generated request (valid and invalid data, for every operation) is signed by the
-``province-app`` client, whose allow-list grants every operation. The checks fail a test on a
-server error, a status the OpenAPI document does not list, a body that does not match its
-documented schema, or a wrong content type.
+``province-app`` client, whose allow-list grants every operation; the signature covers the
+generated ``X-User-Id``, ``X-Issue`` and ``X-Request-Id`` too, so they reach the routes. The
+checks fail a test on a server error (no input may yield a 5xx), a status the OpenAPI document
+does not list, a body that does not match its documented schema, or a wrong content type. The
+run is made on SQLite and on PostgreSQL (NUL and out-of-range dates are refused by the one and
+not by the other, so both must hold).
 """
 
 from __future__ import annotations
@@ -44,15 +47,23 @@ class SignedAuth(requests.auth.AuthBase):
         return request
 
 
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory, dev_keys: Path) -> Iterator[Sandbox]:
-    """The adapter + mocks with the sandbox clients, without the sync worker.
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def sandbox(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, dev_keys: Path
+) -> Iterator[Sandbox]:
+    """The adapter + mocks with the sandbox clients, without the sync worker, on SQLite or on
+    the session's PostgreSQL database.
 
     The worker's jittered polling draws from the global ``random`` in the server's thread, which
     Hypothesis (generating cases in this thread) would report as a strategy using ``random``.
     """
-    root = tmp_path_factory.mktemp("api_schemathesis")
-    with running_sandbox(root, dev_keys, run_worker=False) as running:
+    database_url = None
+    if request.param == "postgresql":
+        database_url = request.getfixturevalue("postgres_dsn")
+    root = tmp_path_factory.mktemp(f"api_schemathesis_{request.param}")
+    with running_sandbox(root, dev_keys, database_url=database_url, run_worker=False) as running:
         yield running
 
 

@@ -107,7 +107,7 @@ def test_a_moved_citizen_reaches_the_watcher_and_the_access_log(sandbox: Sandbox
     the watcher (access-logged); a caller without the purpose gets 403 and no log entry."""
     citizen = sandbox.citizens(limit=3)[2]["citizen_id"]
     with sandbox.client("province-app") as http:
-        dossier = register_dossier(http)
+        dossier = register_dossier(http, persons=[citizen])
         watched = http.put(
             f"/v1/watch/citizen/{citizen}",
             json={"purpose": dossier},
@@ -217,7 +217,7 @@ def test_a_bulk_import_imports_the_good_rows_and_reports_the_rest(
     tax_codes = _active_businesses(sandbox, 2, skip=20)
     citizen, other = (c["citizen_id"] for c in sandbox.citizens(limit=7)[5:7])
     with sandbox.client("province-app") as http:
-        dossier = register_dossier(http)
+        dossier = register_dossier(http, persons=[citizen])
     path = tmp_path / "watches.csv"
     path.write_text(
         "kind,id,purpose,official\n"

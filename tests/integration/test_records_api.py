@@ -170,6 +170,18 @@ async def test_a_citizen_watch_needs_a_granted_purpose(api: Api) -> None:
     assert standing.status_code == 201
 
 
+async def test_a_dossier_justifies_watching_only_the_citizens_it_names(api: Api) -> None:
+    """A registered dossier is a purpose for its applicant (and related persons) only: watching
+    another citizen under it is 403 purpose_mismatch, and nothing is stored."""
+    stranger = "001090000456"
+    refused = await api.call(
+        "PUT", f"/v1/watch/citizen/{stranger}", "province-app", json={"purpose": DOSSIER}
+    )
+    assert (refused.status_code, refused.json()["code"]) == (403, "purpose_mismatch")
+    listed = await api.call("GET", "/v1/watch", "province-app")
+    assert all(w["id"] != stranger for w in listed.json()["watches"])
+
+
 async def test_malformed_watches_are_refused(api: Api) -> None:
     """A bad CCCD, a bad tax code's check digit, an unknown kind: 422; no allow-list: 403."""
     bad_id = await api.call("PUT", "/v1/watch/citizen/001085000000", "province-app")

@@ -17,6 +17,7 @@ from security.errors import (
     ReplayedMessage,
     SecurityError,
     StaleMessage,
+    UnknownAuthority,
     UnknownKey,
     UnsupportedAlgorithm,
 )
@@ -412,3 +413,34 @@ def test_replay_cache_forgets_expired_nonces_and_stays_bounded() -> None:
         cache.seen("c", f"n{index}", 200.0 + index)
     assert len(cache) == 3
     assert cache.seen("c", "n9", 209.0)
+
+
+def test_accountability_headers_are_covered_when_present(dev_keys: Path) -> None:
+    """The signer covers X-User-Id/X-Issue/X-Request-Id when present; the verifier refuses a
+    request carrying one its signature does not cover (unsigned_component)."""
+    trust = TrustStore.from_pem_file(dev_keys / "ca" / "cert.pem")
+    verifier = HttpVerifier(TrustedKeyDirectory(dev_keys, trust), None)
+    signer = HttpSigner(load_party(dev_keys, "province-app"))
+    url = "http://127.0.0.1:8000/v1/citizens/001085000123"
+    purpose = {"X-User-Id": "VN001085000123", "X-Issue": "000.00.04.H04-261126-0007"}
+    signed = {**purpose, **signer.sign_request("GET", url, purpose, b"")}
+    assert '"x-user-id" "x-issue"' in signed["Signature-Input"]
+    assert verifier.verify_request("GET", url, signed, b"").keyid == "province-app"
+    bare = signer.sign_request("GET", url, {}, b"")
+    with pytest.raises(MissingSignature) as refused:
+        verifier.verify_request("GET", url, {**bare, "X-Issue": purpose["X-Issue"]}, b"")
+    assert refused.value.reason == "unsigned_component"
+
+
+def test_the_authority_must_be_one_the_verifier_answers_for(dev_keys: Path) -> None:
+    """With ``authorities`` set, a request signed for another host is refused."""
+    trust = TrustStore.from_pem_file(dev_keys / "ca" / "cert.pem")
+    verifier = HttpVerifier(
+        TrustedKeyDirectory(dev_keys, trust), None, authorities={"127.0.0.1:8000"}
+    )
+    signer = HttpSigner(load_party(dev_keys, "province-app"))
+    ours = "http://127.0.0.1:8000/v1/services"
+    assert verifier.verify_request("GET", ours, signer.sign_request("GET", ours, {}, b""), b"")
+    theirs = "http://evil.example:443/v1/services"
+    with pytest.raises(UnknownAuthority):
+        verifier.verify_request("GET", theirs, signer.sign_request("GET", theirs, {}, b""), b"")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 
 import pytest
 from sqlalchemy import Table, func, select
@@ -59,7 +60,15 @@ async def test_a_batch_writes_each_dossier_as_its_writes_would_one_by_one(
         PostEvent(make_event(1, 1, S.ACCEPTED)),
         PostEvent(make_event(2, 1, S.ACCEPTED)),
         PostEvent(make_event(1, 2, S.PROCESSING)),
-        PutDossier(two.model_copy(update={"status": S.PROCESSING, "title": "Tiêu đề mới"})),
+        PutDossier(
+            two.model_copy(
+                update={
+                    "status": S.PROCESSING,
+                    "title": "Tiêu đề mới",
+                    "updated_at": two.received_at + dt.timedelta(hours=2),
+                }
+            )
+        ),
     ]
     async with sessions() as session, session.begin():
         results = await record_writes(session, writes)
