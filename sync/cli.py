@@ -308,7 +308,7 @@ def reconcile_command(
         f"{report.behind} behind, {report.drifted} drifted, "
         f"{report.steps_missing} steps missing in {report.dossiers_missing_steps} dossiers, "
         f"{report.foreign_steps} foreign steps, {report.in_flight} still in the queue, "
-        f"{report.lookup_failed} lookups failed; {report.enqueued} dossiers queued to mend"
+        f"{report.lookup_failed} lookups failed; {report.enqueued} deliveries enqueued"
         + (" (dry run)" if dry_run else "")
     )
     for code, count in report.foreign:
