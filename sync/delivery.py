@@ -38,7 +38,7 @@ import datetime as dt
 import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TypeVar
 
 from pydantic import ValidationError
@@ -93,6 +93,11 @@ class ReadbackFigures:
     unsettled: int = 0
     recreated: int = 0
     foreign: int = 0
+
+    def add(self, other: ReadbackFigures) -> None:
+        """Add ``other``'s counts to these."""
+        for item in fields(self):
+            setattr(self, item.name, getattr(self, item.name) + getattr(other, item.name))
 
 
 class _Failed(Exception):
@@ -190,10 +195,18 @@ class BatchDelivery:
 
     async def deliver(self, claims: Sequence[Claim]) -> list[Outcome]:
         """Deliver what can be delivered before the claims' lease ends; say what became of it."""
+        outcomes, _ = await self.deliver_counted(claims)
+        return outcomes
+
+    async def deliver_counted(
+        self, claims: Sequence[Claim]
+    ) -> tuple[list[Outcome], ReadbackFigures]:
+        """``deliver``, and what its read-backs found (also added to ``figures``)."""
+        cycle = ReadbackFigures()
         batch = self._settings.portal_batch
         states = [_start(c, batch) for c in claims]
         lease_end = min((c.lease_until for c in claims), default=self._clock())
-        await self._read_back([d for d in states if d.claim.in_doubt and d.going])
+        await self._read_back([d for d in states if d.claim.in_doubt and d.going], cycle)
         while going := [d for d in states if d.going]:
             if self._clock() >= lease_end - self._settings.lease_margin:
                 log.warning("sync lease nearly over; %d dossiers left for later", len(going))
@@ -211,7 +224,8 @@ class BatchDelivery:
             for group in _packs(progress, batch):
                 calls.append(self._send(group, self._push_call))
             await asyncio.gather(*calls)
-        return [self._outcome(d) for d in states]
+        self.figures.add(cycle)
+        return [self._outcome(d) for d in states], cycle
 
     # --- portal calls ---------------------------------------------------------------------------
 
@@ -312,7 +326,7 @@ class BatchDelivery:
                 return
             await self._send([d], self._push_call)
 
-    async def _read_back(self, group: list[_Dossier]) -> None:
+    async def _read_back(self, group: list[_Dossier], figures: ReadbackFigures) -> None:
         """Read back dossiers in doubt and mend their runs: drop what the portal holds, replay
         what it lost, create again what it lacks."""
         limit = asyncio.Semaphore(self._settings.lookup_concurrency)
@@ -320,7 +334,7 @@ class BatchDelivery:
         async def one(d: _Dossier) -> None:
             async with limit:
                 ctx = CallContext.new(self._settings.client_id, issue=d.claim.dossier_code)
-                self.figures.readbacks += 1
+                figures.readbacks += 1
                 metrics.READBACKS.inc()
                 try:
                     found = await _guarded(self._portal.lookup_dossier(d.claim.dossier_code, ctx))
@@ -330,13 +344,13 @@ class BatchDelivery:
                     d.fail(failure.error, permanent=False, doubt=True)
                     return
                 try:
-                    self._mend(d, found)
+                    self._mend(d, found, figures)
                 except _PayloadError as exc:
                     d.fail(str(exc), permanent=True, doubt=True)
 
         await asyncio.gather(*(one(d) for d in group))
 
-    def _mend(self, d: _Dossier, found: PortalDossier | None) -> None:
+    def _mend(self, d: _Dossier, found: PortalDossier | None, figures: ReadbackFigures) -> None:
         claim = d.claim
         pending: dict[str, OutboxItem] = {}
         for item in claim.items:
@@ -352,7 +366,7 @@ class BatchDelivery:
             if replay or not _is_sync(d):
                 d.runs.insert(0, [self._registered(d)])
             if claim.on_portal or replay:
-                self.figures.recreated += 1
+                figures.recreated += 1
                 metrics.RECREATED.inc()
             unsettled: frozenset[str] = frozenset()
         else:
@@ -364,9 +378,9 @@ class BatchDelivery:
             d.delivered.extend(sorted(done))
             d.runs = [run for run in (_without(run, done) for run in d.runs) if run]
             resent = sum(1 for key in pending if key not in held)
-            self.figures.held += len(held)
-            self.figures.resent += resent
-            self.figures.foreign += len(readback.foreign)
+            figures.held += len(held)
+            figures.resent += resent
+            figures.foreign += len(readback.foreign)
             metrics.READBACK_STEPS.labels("held").inc(len(held))
             metrics.READBACK_STEPS.labels("resent").inc(resent)
             metrics.FOREIGN_STEPS.inc(len(readback.foreign))
@@ -381,10 +395,10 @@ class BatchDelivery:
             d.runs.insert(
                 at, [_synthetic(claim, event, -(i + 1)) for i, event in enumerate(replay)]
             )
-        self.figures.replayed += len(replay)
+        figures.replayed += len(replay)
         metrics.READBACK_STEPS.labels("replayed").inc(len(replay))
         decided = len(unsettled & ({e.idempotency_key for e in replay} | set(pending)))
-        self.figures.unsettled += decided
+        figures.unsettled += decided
         metrics.READBACK_STEPS.labels("unsettled").inc(decided)
         d.in_doubt, d.known = False, True
 
