@@ -449,12 +449,19 @@ class BatchDelivery:
     # --- outcomes -------------------------------------------------------------------------------
 
     def _outcome(self, d: _Dossier) -> Outcome:
+        if d.failed is None and any(item.id < 0 for run in d.runs for item in run):
+            # the lease ended before a replay was sent: the dossier stays in doubt, at once
+            d.fail("replay not finished within the lease", permanent=False, doubt=True, now=True)
         if d.failed is None:
             return Outcome(d.claim, tuple(d.delivered), on_portal=d.on_portal)
         now = self._clock()
         failed = d.failed
         if failed.id < 0:  # a replayed step or snapshot: the dossier's head takes the failure
-            failed = next(i for i in d.claim.items if i.id not in d.delivered)
+            left = [i for i in d.claim.items if i.id not in d.delivered]
+            if not left:  # every item was found held: keep the last one back
+                d.delivered.remove(d.claim.items[-1].id)
+                left = [d.claim.items[-1]]
+            failed = left[0]
             d.in_doubt = True
         failures = failed.attempts + 1
         first = failed.first_attempt_at or now

@@ -276,3 +276,29 @@ async def test_known_dossier_snapshot_behind_the_portal_is_resent_with_its_statu
     assert outcome.failed is None
     assert portal.calls == ["sync_update", "lookup", "sync_update"]
     assert portal.dossiers[make_dossier(1).code].status is S.PROCESSING
+
+
+async def test_replay_cut_short_by_the_lease_keeps_the_dossier_in_doubt() -> None:
+    """A dossier the portal lost is read back but the lease ends before its steps are replayed:
+    the outcome keeps it in doubt and due at once, so the next claim replays (none is lost)."""
+    clock = FakeClock()
+    portal = FakePortal()
+    history = tuple(
+        make_event(1, n, status).model_dump(mode="json")
+        for n, status in enumerate(LIFECYCLE[:2], start=1)
+    )
+    item = _item(DeliveryKind.PUSH_PROGRESS, make_event(1, 3, LIFECYCLE[2]).model_dump(mode="json"))
+    claim = Claim(
+        make_dossier(1).code,
+        "t",
+        clock() + dt.timedelta(seconds=1),  # inside the lease margin: nothing is sent
+        True,
+        (item,),
+        dossier=make_dossier(1).model_dump(mode="json"),
+        in_doubt=True,
+        history=history,
+        registered_status=1,
+    )
+    (outcome,) = await _delivery(portal, clock).deliver([claim])
+    assert portal.calls == ["lookup"]
+    assert (outcome.failed, outcome.in_doubt, outcome.retry_at) == (item.id, True, clock())
