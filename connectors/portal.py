@@ -6,8 +6,13 @@ session-expired code. Every call is ``POST …/api`` with ``{"session", "madonvi
 
 - ``lookup_dossier`` — ``TraCuuHoSo``: the dossier the portal holds, or ``None``;
 - ``sync_dossiers`` — ``DongBoHoSoMC`` with ``isUpdating``, in batches of ``data: [...]``;
-- ``push_progress`` — ``CapNhatTienDoHoSoMC``, each item with its idempotency key;
+- ``push_progress`` — ``CapNhatTienDoHoSoMC``: progress records in the portal's shape, which
+  carries no key the portal could de-duplicate by, so the call is sent once and never retried
+  here (the caller reads back with ``lookup_dossier`` after an unclear outcome);
 - ``list_procedures`` / ``get_procedure`` — ``LayDanhSachTTHC`` / ``LayThuTuc``.
+
+A record that cannot be written in the portal's form (a date it cannot hold, say) is not sent:
+its result is ``InvalidRequest`` (fault ``UNCONVERTIBLE``) and the other records go ahead.
 
 Answers carry ``error_code`` ("0"/"00"/0 is success). Batch answers carry one result per item:
 they are returned as a ``BatchResult`` (each item ok or with its error), never raised, so the
@@ -44,7 +49,7 @@ from connectors.resilience import Clock, Resilience
 from connectors.rest import RestConnector, RestReply, encode_json
 from connectors.transport import Transport
 from schemas.errors import InvalidWireRecord, SchemaError
-from schemas.models import Dossier, DossierEvent
+from schemas.models import Dossier
 from schemas.status import DossierStatus
 from schemas.wire import portal as wire
 from security.http_signatures import HttpSigner, HttpVerifier
@@ -89,11 +94,13 @@ def _session_expired(answer: tuple[RestReply, dict[str, Any]]) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class PortalDossier:
-    """A dossier as the portal holds it (``TraCuuHoSo``)."""
+    """A dossier as the portal holds it (``TraCuuHoSo``), with the progress records it holds
+    (``QuaTrinhXuLy``, as text, in the order they arrived)."""
 
     code: str
     status: DossierStatus
     dossier: Dossier
+    steps: tuple[dict[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,11 +288,12 @@ class PortalConnector(RestConnector):
         ctx: CallContext,
         *,
         deadline: float | None = None,
+        retry: bool = True,
     ) -> dict[str, Any]:
         """POST one portal service call and return its answer (``error_code`` not judged).
 
         An expired session is renewed and the call sent once more; a transient answer ("9",
-        502/503/504, a timeout) is retried by the upstream's policy.
+        502/503/504, a timeout) is retried by the upstream's policy unless ``retry`` is False.
         """
         attempts = 0
 
@@ -315,7 +323,9 @@ class PortalConnector(RestConnector):
                 raise self.error_for_code(service, code, ctx, reply.status)
             return payload
 
-        return await self.resilience.call(attempt, message_id=ctx.message_id, deadline=deadline)
+        return await self.resilience.call(
+            attempt, message_id=ctx.message_id, deadline=deadline, retry=retry
+        )
 
     # ------------------------------------------------------------------------------ services
 
@@ -335,10 +345,12 @@ class PortalConnector(RestConnector):
         for record in records:
             if isinstance(record, dict) and record.get("MaHoSo") == code:
                 try:
-                    dossier = wire.dossier_from_portal(record)
+                    fields = {k: v for k, v in record.items() if k != wire.HELD_PROGRESS_KEY}
+                    dossier = wire.dossier_from_portal(fields)
+                    steps = tuple(wire.held_progress(record))
                 except (InvalidWireRecord, SchemaError) as exc:
                     raise self._malformed(wire.TRA_CUU_HO_SO, ctx, 200) from exc
-                return PortalDossier(dossier.code, dossier.status, dossier)
+                return PortalDossier(dossier.code, dossier.status, dossier, steps)
         return None
 
     def _batch(
@@ -377,33 +389,65 @@ class PortalConnector(RestConnector):
 
         Returns one result per dossier, in order; a refused dossier does not fail the others.
         """
-        records = [wire.dossier_to_portal(dossier) for dossier in dossiers]
-        items: list[ItemResult] = []
-        for chunk in _chunks(records, self.batch_size):
-            payload = await self.call_service(
-                wire.DONG_BO_HO_SO_MC,
-                {"isUpdating": "true" if is_updating else "false", "data": chunk},
-                ctx,
-                deadline=deadline,
-            )
-            items += self._batch(wire.DONG_BO_HO_SO_MC, payload, len(chunk), ctx)
-        return BatchResult(tuple(items))
+        fields = {"isUpdating": "true" if is_updating else "false"}
+        records = [self._convert(wire.dossier_to_portal, d, d.code, ctx) for d in dossiers]
+        return await self._send_batch(wire.DONG_BO_HO_SO_MC, fields, records, ctx, deadline, True)
 
     async def push_progress(
-        self, events: Iterable[DossierEvent], ctx: CallContext, *, deadline: float | None = None
+        self,
+        steps: Iterable[wire.ProgressStep],
+        ctx: CallContext,
+        *,
+        deadline: float | None = None,
     ) -> BatchResult:
-        """Send progress steps; each carries its idempotency key, so a resend is not re-applied.
+        """Send progress records, once: a call that fails is not retried here (the portal would
+        apply a record sent twice twice); the caller reads back before it sends again.
 
-        Returns one result per event, in order (``duplicate`` when the portal had it already).
+        Returns one result per step, in order.
         """
-        records = [wire.event_to_portal(event) for event in events]
-        items: list[ItemResult] = []
+        records = [
+            self._convert(wire.step_to_portal, step, step.event.dossier_code, ctx) for step in steps
+        ]
+        return await self._send_batch(
+            wire.CAP_NHAT_TIEN_DO_HO_SO_MC, {}, records, ctx, deadline, False
+        )
+
+    def _convert(
+        self, write: Any, value: Any, code: str, ctx: CallContext
+    ) -> dict[str, str] | ItemResult:
+        """The wire record of ``value``, or the refusal of a record the portal cannot hold."""
+        try:
+            return write(value)  # type: ignore[no-any-return]
+        except (SchemaError, ValueError, OverflowError) as exc:
+            error = InvalidRequest(
+                f"{self.name}: the record cannot be written in the portal's form "
+                f"({type(exc).__name__})",
+                upstream=self.name,
+                message_id=ctx.message_id,
+                fault_code="UNCONVERTIBLE",
+            )
+            return ItemResult(dossier_code=code, idempotency_key=None, error=error)
+
+    async def _send_batch(
+        self,
+        service: str,
+        fields: dict[str, Any],
+        converted: list[dict[str, str] | ItemResult],
+        ctx: CallContext,
+        deadline: float | None,
+        retry: bool,
+    ) -> BatchResult:
+        records = [r for r in converted if not isinstance(r, ItemResult)]
+        sent: list[ItemResult] = []
         for chunk in _chunks(records, self.batch_size):
             payload = await self.call_service(
-                wire.CAP_NHAT_TIEN_DO_HO_SO_MC, {"data": chunk}, ctx, deadline=deadline
+                service, {**fields, "data": chunk}, ctx, deadline=deadline, retry=retry
             )
-            items += self._batch(wire.CAP_NHAT_TIEN_DO_HO_SO_MC, payload, len(chunk), ctx)
-        return BatchResult(tuple(items))
+            sent += self._batch(service, payload, len(chunk), ctx)
+        answers = iter(sent)
+        return BatchResult(
+            tuple(r if isinstance(r, ItemResult) else next(answers) for r in converted)
+        )
 
     async def list_procedures(
         self, ctx: CallContext, *, sector_code: str | None = None, deadline: float | None = None

@@ -233,18 +233,21 @@ class Resilience:
         *,
         message_id: str | None = None,
         deadline: float | None = None,
+        retry: bool = True,
     ) -> T:
         """Run ``attempt(timeout)`` under the breaker, the limiter and the retry policy.
 
         ``attempt`` receives the seconds it may take; ``deadline`` (seconds from now) overrides
         the upstream's overall deadline. Errors keep their class; ``message_id`` is filled in.
+        ``retry=False`` makes one attempt only: for a call that must not reach the upstream twice
+        (one the upstream would apply twice), whose caller finds out what happened instead.
         """
         budget = self.config.retry.deadline if deadline is None else deadline
         ends_at = self._clock() + budget
         try:
             return await self._once(attempt, ends_at, message_id)
         except BaseException as exc:
-            if not (_is_retryable(exc) and self.retry.retries):
+            if not (retry and _is_retryable(exc) and self.retry.retries):
                 raise
             wait = self.retry.first_wait()
             if self._clock() + wait >= ends_at:

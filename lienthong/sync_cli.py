@@ -277,7 +277,8 @@ def reconcile_command(
     dry_run: bool,
     concurrency: int,
 ) -> None:
-    """Compare every local dossier with the portal; enqueue what is missing, behind or drifted."""
+    """Compare every local dossier with the portal; mend missing dossiers, drifted fields and
+    missing steps; report steps the portal holds that lienthong never sent (never deleted)."""
     url = resolve_url(data_dir, database_url)
     options = _options(portal_url, keys_dir, portal_username, portal_password, portal_agency)
 
@@ -304,10 +305,14 @@ def reconcile_command(
     report = _run(_with_engine(url, work))
     click.echo(
         f"checked {report.checked}: {report.in_sync} in sync, {report.missing} missing, "
-        f"{report.behind} behind, {report.drifted} drifted, {report.in_flight} still in the queue, "
+        f"{report.behind} behind, {report.drifted} drifted, "
+        f"{report.steps_missing} steps missing in {report.dossiers_missing_steps} dossiers, "
+        f"{report.foreign_steps} foreign steps, {report.in_flight} still in the queue, "
         f"{report.lookup_failed} lookups failed; {report.enqueued} deliveries enqueued"
         + (" (dry run)" if dry_run else "")
     )
+    for code, count in report.foreign:
+        click.echo(f"foreign\t{code}\t{count} steps on the portal that lienthong never sent (kept)")
 
 
 __all__ = ["sync"]

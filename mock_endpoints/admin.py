@@ -20,7 +20,9 @@ that listens on 127.0.0.1. Lists take ``?limit=N`` (default 100, ``0`` or ``all`
     GET    /_admin/portal/procedures                 the procedure catalogue
     GET    /_admin/portal/dossiers                   dossiers the portal holds (code, status)
     GET    /_admin/portal/summary                    how many dossiers and progress steps it holds
-    GET    /_admin/portal/dossiers/{dossier_code}    one: record, status, progress, keys seen
+    GET    /_admin/portal/dossiers/{dossier_code}    one: record, status, every step held with
+                                                     how many times it arrived
+    DELETE /_admin/portal/dossiers/{dossier_code}    lose one dossier (a portal that lost it)
     DELETE /_admin/portal/dossiers                   forget every dossier
     DELETE /_admin/portal/sessions                   expire every session now
 """
@@ -146,6 +148,11 @@ class AdminRoutes:
                 Route("/_admin/portal/summary", self.summary, methods=["GET"]),
                 Route("/_admin/portal/dossiers", self.clear_dossiers, methods=["DELETE"]),
                 Route("/_admin/portal/dossiers/{dossier_code}", self.dossier, methods=["GET"]),
+                Route(
+                    "/_admin/portal/dossiers/{dossier_code}",
+                    self.forget_dossier,
+                    methods=["DELETE"],
+                ),
                 Route("/_admin/portal/sessions", self.expire_sessions, methods=["DELETE"]),
             ]
         return routes
@@ -291,6 +298,13 @@ class AdminRoutes:
         if held is None:
             return _error(404, "the portal holds no such dossier")
         return JsonResponse(held)
+
+    async def forget_dossier(self, request: Request) -> Response:
+        """``DELETE /_admin/portal/dossiers/{dossier_code}``: the portal loses that dossier."""
+        assert self.portal is not None
+        if not self.portal.forget(request.path_params["dossier_code"]):
+            return _error(404, "the portal holds no such dossier")
+        return JsonResponse({"forgotten": 1})
 
     async def clear_dossiers(self, request: Request) -> Response:
         """``DELETE /_admin/portal/dossiers``."""

@@ -107,6 +107,7 @@ def create_mock_app(settings: MockSettings) -> Starlette:
             procedures=data.procedures,
             session_ttl=settings.session_ttl,
             users=settings.portal_users,
+            dedup=settings.portal_dedup,
         )
         portal_service = portal.PortalService(portal_state)
         portal_rest = SignedRest(

@@ -53,6 +53,12 @@ def mock() -> None:
 @click.option(
     "--session-ttl", default=1800.0, show_default=True, help="Portal session lifetime (s)."
 )
+@click.option(
+    "--portal-dedup",
+    is_flag=True,
+    help="The portal skips a progress record identical to one it holds (the real one does not;"
+    " for comparison only).",
+)
 @click.option("--log-level", default="info", show_default=True)
 @click.option(
     "--access-log/--no-access-log",
@@ -72,6 +78,7 @@ def serve(
     fault_options: tuple[str, ...],
     token_ttl: float,
     session_ttl: float,
+    portal_dedup: bool,
     log_level: str,
     access_log: bool,
 ) -> None:
@@ -99,6 +106,7 @@ def serve(
         token_ttl=token_ttl,
         session_ttl=session_ttl,
         only=frozenset(only),
+        portal_dedup=portal_dedup,
     )
     app = create_mock_app(settings)
     served = ", ".join(name for name in UPSTREAMS if settings.serves(name))

@@ -8,9 +8,11 @@
     logged in for (its ``dstcode``), else ``error_code`` "8" and nothing is read or changed;
     ``service`` one of
 
-    - ``TraCuuHoSo`` (``mahoso``) → ``result``: the dossier held, or ``[]``;
+    - ``TraCuuHoSo`` (``mahoso``) → ``result``: the dossier held with its progress records
+      (``QuaTrinhXuLy``), or ``[]``;
     - ``DongBoHoSoMC`` (``isUpdating``, ``data: [dossier records]``) → ``results`` per record;
-    - ``CapNhatTienDoHoSoMC`` (``data: [progress items]``) → ``results`` per item;
+    - ``CapNhatTienDoHoSoMC`` (``data: [progress records]``) → ``results`` per record; every
+      record is applied as it comes (twice when sent twice) unless the mock runs with ``dedup``;
     - ``LayThuTuc`` (``maTTHC``) → ``result``: one procedure;
     - ``LayDanhSachTTHC`` (optional ``maLinhVuc``) → ``result``: the catalogue.
 
@@ -154,7 +156,8 @@ class PortalService:
     def _dispatch(self, service: str, payload: dict[str, Any]) -> RestAnswer:
         if service == TRA_CUU_HO_SO:
             found = self.state.lookup(_field(payload, "mahoso"))
-            return RestAnswer(200, lookup_answer(found))
+            answer = lookup_answer([d for d, _ in found], [steps for _, steps in found])
+            return RestAnswer(200, answer)
         if service == DONG_BO_HO_SO_MC:
             updating = _flag(_field(payload, "isUpdating"))
             results = self.state.sync_dossiers(payload.get("data"), is_updating=updating)

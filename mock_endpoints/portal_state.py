@@ -11,19 +11,24 @@ methods here and answers with their results.
     "2"   not found (updating a dossier the portal does not hold, progress for one, a procedure)
     "3"   already exists (creating a dossier it holds; an idempotency key reused for another step)
     "4"   illegal status move (the dossier lifecycle of ``schemas.status`` refuses it)
-    "5"   out of order (a new progress step whose ``ThuTu`` is not after the last one applied)
+    "5"   out of order (kept for compatibility: the portal refuses nothing for its order)
     "6"   wrong credentials (login)
     "7"   bad or missing signature (RFC 9421)
     "8"   ``madonvi`` is not the unit the session was opened for (its login's ``dstcode``)
     "9"   internal error / temporarily unavailable (fault injection, HTTP 503)
 
 Batch services (``DongBoHoSoMC``, ``CapNhatTienDoHoSoMC``) answer one result per item in
-``results`` (``{"MaHoSo", "error_code", "message"}``, plus ``IdempotencyKey`` and ``duplicate`` for
-progress items), so a batch can partly fail; the top-level ``error_code`` is "0" when every item
-succeeded and otherwise the code of the first item that failed.
+``results`` (``{"MaHoSo", "error_code", "message"}``), so a batch can partly fail; the top-level
+``error_code`` is "0" when every item succeeded and otherwise the code of the first item that
+failed.
 
-A progress item whose ``IdempotencyKey`` was already applied is acknowledged ("0",
-``"duplicate": true``) and not applied again; the number of times each key was seen is kept.
+Progress records are the real portal's (``schemas.wire.portal.PROGRESS_KEYS``): no sequence, no
+idempotency key. Like the real one, the mock applies every record it is sent, in the order it
+arrives: a step sent twice is held twice, and nothing is refused for its order or its status
+move. ``dedup=True`` (``lienthong mock serve --portal-dedup``) turns on the old behaviour for
+comparison: a record identical to one already held (``step_identity``) is acknowledged
+(``"duplicate": true``) and not applied again. Either way every held step counts how many times
+an identical record arrived, and ``TraCuuHoSo`` lists the held steps (``QuaTrinhXuLy``).
 """
 
 from __future__ import annotations
@@ -42,8 +47,13 @@ from mock_endpoints.settings import PORTAL_USERS
 from schemas.dossier_code import validate_dossier_code
 from schemas.errors import IllegalTransition, InvalidWireRecord, SchemaError
 from schemas.models import Dossier
-from schemas.status import DossierStatus, check_transition
-from schemas.wire.portal import dossier_from_portal, dossier_to_portal, event_from_portal
+from schemas.status import check_transition
+from schemas.wire.portal import (
+    dossier_from_portal,
+    dossier_to_portal,
+    progress_from_portal,
+    step_identity,
+)
 
 OK = "0"
 SESSION_EXPIRED = "-1"
@@ -81,29 +91,15 @@ class Session:
 
 @dataclass
 class ProgressEntry:
-    """One applied progress update and how many times its idempotency key was received."""
+    """One progress record the portal holds, and how many identical records arrived in all."""
 
-    key: str
-    sequence: int
-    status: DossierStatus
-    occurred_at: str
-    officer: str
-    note: str
+    record: dict[str, str]
     applied_at: str
-    seen: int = 1
+    arrived: int = 1
 
     def to_json(self) -> dict[str, Any]:
-        """The entry as the admin route shows it."""
-        return {
-            "IdempotencyKey": self.key,
-            "ThuTu": self.sequence,
-            "TrangThaiHoSo": int(self.status),
-            "ThoiDiemXuLy": self.occurred_at,
-            "NguoiXuLy": self.officer,
-            "NoiDungXuLy": self.note,
-            "applied_at": self.applied_at,
-            "seen": self.seen,
-        }
+        """The entry as the admin route shows it: the record, when applied, arrivals."""
+        return {**self.record, "applied_at": self.applied_at, "arrived": self.arrived}
 
 
 @dataclass
@@ -115,15 +111,17 @@ class HeldDossier:
     updated_at: str
     sync_count: int = 1
     progress: list[ProgressEntry] = field(default_factory=list)
-    keys: dict[str, ProgressEntry] = field(default_factory=dict)
 
-    @property
-    def last_sequence(self) -> int:
-        """``ThuTu`` of the last progress step applied (0 when none)."""
-        return max((entry.sequence for entry in self.progress), default=0)
+    def arrivals(self, identity: tuple[str, ...]) -> list[ProgressEntry]:
+        """The held entries identical to ``identity``."""
+        return [entry for entry in self.progress if step_identity(entry.record) == identity]
 
     def to_json(self) -> dict[str, Any]:
-        """The dossier as the admin route shows it (wire record, status, progress, counters)."""
+        """The dossier as the admin route shows it (wire record, status, progress, counters).
+
+        ``progress`` lists every step held, in order of arrival, each with ``arrived``: how many
+        identical records reached the portal (a step applied twice is listed twice).
+        """
         return {
             "dossier": dossier_to_portal(self.dossier),
             "status": int(self.dossier.status),
@@ -131,6 +129,7 @@ class HeldDossier:
             "updated_at": self.updated_at,
             "sync_count": self.sync_count,
             "progress": [entry.to_json() for entry in self.progress],
+            "repeated": sum(1 for entry in self.progress if entry.arrived > 1),
         }
 
 
@@ -157,7 +156,9 @@ class PortalState:
         session_ttl: float = 1800.0,
         users: Mapping[str, str] = PORTAL_USERS,
         clock: Callable[[], float] = time.monotonic,
+        dedup: bool = False,
     ) -> None:
+        self.dedup = dedup
         self._lock = threading.Lock()
         self._sessions: dict[str, Session] = {}
         self._dossiers: dict[str, HeldDossier] = {}
@@ -251,66 +252,39 @@ class PortalState:
             return _result(dossier.code, OK, "updated")
 
     def update_progress(self, items: object) -> list[dict[str, Any]]:
-        """``CapNhatTienDoHoSoMC``: apply each progress item once per key; one result each."""
+        """``CapNhatTienDoHoSoMC``: apply each progress record as it comes; one result each."""
         return [self._progress_one(record) for record in _batch(items)]
 
     def _progress_one(self, record: object) -> dict[str, Any]:
         code = record.get("MaHoSo") if isinstance(record, Mapping) else None
         code = code if isinstance(code, str) else None
         try:
-            event = event_from_portal(record)  # type: ignore[arg-type]
+            step = progress_from_portal(record)  # type: ignore[arg-type]
         except InvalidWireRecord as exc:
             return _result(code, INVALID_INPUT, _problems(exc))
-        key = event.idempotency_key
         with self._lock:
-            held = self._dossiers.get(event.dossier_code)
+            held = self._dossiers.get(step.dossier_code)
             if held is None:
-                return _result(event.dossier_code, NOT_FOUND, "no such dossier", IdempotencyKey=key)
-            seen = held.keys.get(key)
-            if seen is not None:
-                if seen.status != event.status:
-                    return _result(
-                        event.dossier_code,
-                        ALREADY_EXISTS,
-                        "the idempotency key was already used for another step",
-                        IdempotencyKey=key,
-                    )
-                seen.seen += 1
-                return _result(
-                    event.dossier_code, OK, "already applied", IdempotencyKey=key, duplicate=True
-                )
-            if event.sequence <= held.last_sequence:
-                return _result(
-                    event.dossier_code,
-                    OUT_OF_ORDER,
-                    f"ThuTu must follow the last applied step ({held.last_sequence})",
-                    IdempotencyKey=key,
-                )
-            try:
-                check_transition(held.dossier.status, event.status)
-            except IllegalTransition as exc:
-                return _result(event.dossier_code, ILLEGAL_MOVE, exc.message, IdempotencyKey=key)
-            record_map: Mapping[str, Any] = record  # type: ignore[assignment]
-            entry = ProgressEntry(
-                key=key,
-                sequence=event.sequence,
-                status=event.status,
-                occurred_at=str(record_map.get("ThoiDiemXuLy")),
-                officer=event.officer or "",
-                note=event.note or "",
-                applied_at=_now_text(),
-            )
+                return _result(step.dossier_code, NOT_FOUND, "no such dossier")
+            same = held.arrivals(step.identity)
+            for entry in same:
+                entry.arrived += 1
+            if same and self.dedup:
+                return _result(step.dossier_code, OK, "already applied", duplicate=True)
+            entry = ProgressEntry(step.record, applied_at=_now_text(), arrived=len(same) + 1)
+            for earlier in same:
+                earlier.arrived = entry.arrived
             held.progress.append(entry)
-            held.keys[key] = entry
-            updated_at = max(held.dossier.updated_at, event.occurred_at)
+            updated_at = max(held.dossier.updated_at, step.occurred_at)
             held.dossier = held.dossier.model_copy(
-                update={"status": event.status, "updated_at": updated_at}
+                update={"status": step.status, "updated_at": updated_at}
             )
             held.updated_at = entry.applied_at
-            return _result(event.dossier_code, OK, "applied", IdempotencyKey=key, duplicate=False)
+            return _result(step.dossier_code, OK, "applied", duplicate=False)
 
-    def lookup(self, code: object) -> list[Dossier]:
-        """``TraCuuHoSo``: the dossier held under ``code`` (an empty list when none)."""
+    def lookup(self, code: object) -> list[tuple[Dossier, list[dict[str, str]]]]:
+        """``TraCuuHoSo``: the dossier held under ``code`` with its progress records, in order
+        of arrival (an empty list when none)."""
         if not isinstance(code, str):
             raise PortalError(INVALID_INPUT, "mahoso must be a dossier code")
         try:
@@ -319,7 +293,9 @@ class PortalState:
             raise PortalError(INVALID_INPUT, exc.message) from exc
         with self._lock:
             held = self._dossiers.get(code)
-            return [] if held is None else [held.dossier]
+            if held is None:
+                return []
+            return [(held.dossier, [dict(entry.record) for entry in held.progress])]
 
     def held(self, code: str) -> dict[str, Any] | None:
         """What the portal holds for ``code`` (admin view), or None."""
@@ -337,6 +313,11 @@ class PortalState:
             {"MaHoSo": code, "status": int(held.dossier.status), "progress": len(held.progress)}
             for code, held in items
         ]
+
+    def forget(self, code: str) -> bool:
+        """Lose one dossier and its progress (tests: a portal that lost a dossier)."""
+        with self._lock:
+            return self._dossiers.pop(code, None) is not None
 
     def clear(self) -> int:
         """Forget every dossier (tests); returns how many there were."""

@@ -21,6 +21,8 @@ class MockSettings:
     ``population``, ``registry`` and ``portal`` parties' keys and trust ``ca/cert.pem``.
     ``allow_unsigned`` (a benchmarking switch) accepts unsigned requests — responses are still
     signed. ``only`` limits the systems served (all three when empty). Times in seconds.
+    ``portal_dedup`` makes the portal acknowledge a progress record identical to one it holds
+    without applying it again (the real portal applies it twice; for comparison only).
     """
 
     keys_dir: Path
@@ -36,6 +38,7 @@ class MockSettings:
     portal_users: Mapping[str, str] = field(default_factory=lambda: dict(PORTAL_USERS))
     response_ttl: int = 60
     max_skew: int = 60
+    portal_dedup: bool = False
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.only) - set(UPSTREAMS))

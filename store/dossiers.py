@@ -25,7 +25,6 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.models import Dossier, DossierEvent
-from schemas.status import DossierStatus
 from schemas.text import STORED
 from store.dossier_writes import (
     DossierRecord,
@@ -37,7 +36,7 @@ from store.dossier_writes import (
     record_writes,
 )
 from store.errors import DossierNotFound
-from store.outbox import DeliveryKind, ItemState, enqueue
+from store.outbox import DeliveryKind, ItemState, enqueue, mark_in_doubt
 from store.tables.dossiers import dossier_events, dossiers
 from store.tables.outbox import outbox
 from store.types import utc_now
@@ -127,6 +126,24 @@ async def history(session: AsyncSession, dossier_code: str) -> list[DossierEvent
     return [DossierEvent.model_validate(row.payload, context=STORED) for row in rows]
 
 
+async def histories(
+    session: AsyncSession, dossier_codes: Iterable[str]
+) -> dict[str, list[DossierEvent]]:
+    """The events of many dossiers, each list in sequence order (dossiers without events absent)."""
+    codes = sorted(set(dossier_codes))
+    found: dict[str, list[DossierEvent]] = {}
+    if not codes:
+        return found
+    rows = await session.execute(
+        select(dossier_events.c.dossier_code, dossier_events.c.payload)
+        .where(dossier_events.c.dossier_code.in_(codes))
+        .order_by(dossier_events.c.dossier_code, dossier_events.c.sequence)
+    )
+    for row in rows:
+        found.setdefault(row.dossier_code, []).append(DossierEvent.model_validate(row.payload))
+    return found
+
+
 async def sync_state(session: AsyncSession, dossier_code: str) -> SyncState | None:
     """The dossier's sync state, or None when nothing was ever enqueued for it."""
     return (await sync_states(session, [dossier_code])).get(dossier_code)
@@ -201,43 +218,27 @@ async def count_dossiers(session: AsyncSession) -> int:
 async def requeue(
     session: AsyncSession, dossier_code: str, *, from_scratch: bool, now: dt.datetime | None = None
 ) -> int:
-    """Enqueue a dossier's whole story again (reconciliation); return how many items.
+    """Have the worker bring the portal level with ``dossier_code`` (reconciliation); return how
+    many items were enqueued (one).
 
-    ``from_scratch`` (the portal lacks the dossier): the dossier as it was registered (its first
-    event's previous status), every event, then the dossier as it is now. Otherwise (the portal is
-    behind): every event, then the dossier as it is now. Steps keep their idempotency keys, so the
-    portal skips the ones it applied already. The feed position does not move.
+    The dossier as it is now is enqueued and its head marked in doubt, so the worker first reads
+    back what the portal holds, creates the dossier again if it is missing (``from_scratch``: as
+    it was registered, then every step acknowledged before), pushes only the steps the portal
+    lacks, and then sends the dossier as it is. Nothing is sent twice: the portal would apply a
+    step sent twice twice. The feed position does not move.
     """
     now = now or utc_now()
     row = await _lock(session, dossier_code)
     if row is None:
         raise DossierNotFound(dossier_code)
     current = Dossier.model_validate(row.payload, context=STORED)
-    events = (
-        await session.execute(
-            select(dossier_events.c.payload, dossier_events.c.previous_status)
-            .where(dossier_events.c.dossier_code == dossier_code)
-            .order_by(dossier_events.c.sequence)
-        )
-    ).all()
-    count = 0
     if from_scratch:
-        initial = DossierStatus(events[0].previous_status) if events else current.status
-        first = current.model_copy(update={"status": initial})
         await session.execute(
             update(dossiers).where(dossiers.c.code == dossier_code).values(on_portal=False)
         )
-        await _enqueue_dossier(session, first, now)
-        count += 1
-    for event in events:
-        await _enqueue_event(
-            session, DossierEvent.model_validate(event.payload, context=STORED), now
-        )
-        count += 1
-    if events or not from_scratch:
-        await _enqueue_dossier(session, current, now)
-        count += 1
-    return count
+    await _enqueue_dossier(session, current, now)
+    await mark_in_doubt(session, dossier_code)
+    return 1
 
 
 # --- internals ---------------------------------------------------------------------------------
@@ -259,17 +260,6 @@ async def _lock(session: AsyncSession, code: str) -> Any:
         select(dossiers).where(dossiers.c.code == code).with_for_update()
     )
     return result.one_or_none()
-
-
-async def _enqueue_event(session: AsyncSession, event: DossierEvent, now: dt.datetime) -> None:
-    await enqueue(
-        session,
-        dossier_code=event.dossier_code,
-        kind=DeliveryKind.PUSH_PROGRESS,
-        payload=_json(event),
-        idempotency_key=event.idempotency_key,
-        now=now,
-    )
 
 
 async def _enqueue_dossier(session: AsyncSession, dossier: Dossier, now: dt.datetime) -> None:
@@ -303,6 +293,7 @@ __all__ = [
     "count_dossiers",
     "dossier_page",
     "get_dossier",
+    "histories",
     "history",
     "record_dossier",
     "record_event",

@@ -13,6 +13,12 @@ change and its delivery exist together or not at all. Workers use ``SqlOutbox``:
   writer of a dossier takes — so a head is never dropped while a new item for it is being written.
   A claim whose lease was taken over by another worker (its token no longer matches) leaves the
   head alone.
+
+A head is *in doubt* (``outbox_heads.in_doubt``) when the portal may hold more of its dossier than
+the outbox records as delivered: a claim that takes over a head whose last claim never settled
+marks it so, and so does a settle whose failure left the outcome unclear. A claim of such a head
+carries what the worker needs to read back and mend: the dossier as it is, the steps the portal
+acknowledged before (``history``) and the status the dossier was registered with.
 """
 
 from __future__ import annotations
@@ -24,13 +30,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import any_, bindparam, delete, func, insert, select, update
+from sqlalchemy import any_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from store.errors import OutboxItemNotFound
-from store.tables.dossiers import dossiers
+from store.tables.dossiers import dossier_events, dossiers
 from store.tables.outbox import outbox, outbox_heads
 from store.types import UtcDateTime, utc_now
 
@@ -68,7 +74,11 @@ class OutboxItem:
 class Claim:
     """A leased dossier head: the dossier's oldest pending items, in order, until ``lease_until``.
 
-    ``on_portal`` says whether the portal has already acknowledged this dossier once.
+    ``on_portal`` says whether the portal has already acknowledged this dossier once;
+    ``dossier`` is the dossier as stored now (its JSON), for the dates progress records carry.
+    ``in_doubt``: the portal may hold more than the outbox says (read back before sending);
+    then ``history`` holds the events whose steps the portal acknowledged before (their JSON, in
+    order) and ``registered_status`` the status the dossier had before its first event.
     """
 
     dossier_code: str
@@ -76,6 +86,10 @@ class Claim:
     lease_until: dt.datetime
     on_portal: bool
     items: tuple[OutboxItem, ...]
+    dossier: dict[str, Any] | None = None
+    in_doubt: bool = False
+    history: tuple[dict[str, Any], ...] = ()
+    registered_status: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +100,7 @@ class Outcome:
     error); it is retried at ``retry_at``, or becomes a dead letter when ``retry_at`` is None.
     Items after ``failed`` (or not reached) stay pending. ``error`` is a short description with no
     personal data. ``on_portal`` is True once the portal is known to hold the dossier.
+    ``in_doubt``: the failure left unclear what the portal holds (the head is marked so).
     """
 
     claim: Claim
@@ -94,6 +109,7 @@ class Outcome:
     error: str | None = None
     retry_at: dt.datetime | None = None
     on_portal: bool = False
+    in_doubt: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,11 +230,27 @@ class _Statements:
                 available_at=bindparam("lease_until", type_=UtcDateTime()),
                 claim_token=bindparam("token"),
                 claimed_by=bindparam("worker"),
+                # SET sees the row as it was: a claim token still there is a claim never settled
+                in_doubt=or_(outbox_heads.c.in_doubt, outbox_heads.c.claim_token.is_not(None)),
             )
-            .returning(outbox_heads.c.dossier_code)
+            .returning(outbox_heads.c.dossier_code, outbox_heads.c.in_doubt)
         )
-        self.on_portal = select(dossiers.c.code, dossiers.c.on_portal).where(
+        self.on_portal = select(dossiers.c.code, dossiers.c.on_portal, dossiers.c.payload).where(
             any_of(dossiers.c.code, "codes", postgres=postgres)
+        )
+        self.acknowledged = select(outbox.c.dossier_code, outbox.c.idempotency_key).where(
+            any_of(outbox.c.dossier_code, "codes", postgres=postgres),
+            outbox.c.state == ItemState.DELIVERED.value,
+            outbox.c.kind == DeliveryKind.PUSH_PROGRESS.value,
+        )
+        self.events = (
+            select(
+                dossier_events.c.dossier_code,
+                dossier_events.c.payload,
+                dossier_events.c.previous_status,
+            )
+            .where(any_of(dossier_events.c.dossier_code, "codes", postgres=postgres))
+            .order_by(dossier_events.c.dossier_code, dossier_events.c.sequence)
         )
         rank = (
             func.row_number()
@@ -286,6 +318,7 @@ class _Statements:
                 available_at=bindparam("b_now", type_=UtcDateTime()),
                 claim_token=None,
                 claimed_by=None,
+                in_doubt=False,
             )
         )
         self.drop_heads = delete(outbox_heads).where(*same_claim)
@@ -326,21 +359,38 @@ class SqlOutbox:
                     "worker": worker[:128],
                 },
             )
-            codes = sorted(row.dossier_code for row in leased)
+            doubt = {row.dossier_code: bool(row.in_doubt) for row in leased}
+            codes = sorted(doubt)
             if not codes:
                 return []
             known = await connection.execute(sql.on_portal, {"codes": codes})
-            on_portal = {row.code: bool(row.on_portal) for row in known}
+            stored = {row.code: (bool(row.on_portal), row.payload) for row in known}
             rows = await connection.execute(
                 sql.items, {"codes": codes, "per_dossier": items_per_dossier}
             )
             items: dict[str, list[OutboxItem]] = {code: [] for code in codes}
             for row in rows:
                 items[row.dossier_code].append(_item(row))
-        return [
-            Claim(code, token, lease_until, on_portal.get(code, False), tuple(items[code]))
-            for code in codes
-        ]
+            doubtful = [code for code in codes if doubt[code]]
+            histories = await _histories(connection, sql, doubtful) if doubtful else {}
+        claims = []
+        for code in codes:
+            on_portal, payload = stored.get(code, (False, None))
+            history, registered = histories.get(code, ((), None))
+            claims.append(
+                Claim(
+                    code,
+                    token,
+                    lease_until,
+                    on_portal,
+                    tuple(items[code]),
+                    dossier=dict(payload) if payload is not None else None,
+                    in_doubt=doubt[code],
+                    history=history,
+                    registered_status=registered,
+                )
+            )
+        return claims
 
     async def settle(self, outcomes: Sequence[Outcome]) -> None:
         """Record deliveries and failures and move each claimed head on, in one transaction."""
@@ -388,6 +438,7 @@ class SqlOutbox:
                 available_at=outcome.retry_at,
                 claim_token=None,
                 claimed_by=None,
+                in_doubt=outcome.in_doubt,
             )
         )
 
@@ -486,7 +537,10 @@ class SqlOutbox:
             ]
 
     async def retry(self, item_id: int) -> None:
-        """Give dead letter ``item_id`` a fresh budget and make its dossier claimable now."""
+        """Give dead letter ``item_id`` a fresh budget and make its dossier claimable now.
+
+        The head is marked in doubt: the worker reads back what the portal holds first (a dossier
+        the portal lost is created again and its steps replayed)."""
         now = self._clock()
         async with AsyncSession(self._engine) as session, session.begin():
             code = await session.scalar(
@@ -498,17 +552,22 @@ class SqlOutbox:
             if code is None:
                 raise OutboxItemNotFound(item_id, ItemState.DEAD.value)
             head = _insert_for(session)(outbox_heads).values(
-                dossier_code=code, head_id=item_id, available_at=now
+                dossier_code=code, head_id=item_id, available_at=now, in_doubt=True
             )
             await session.execute(
                 head.on_conflict_do_update(
                     index_elements=["dossier_code"],
-                    set_={"head_id": item_id, "available_at": now, "claim_token": None},
+                    set_={
+                        "head_id": item_id,
+                        "available_at": now,
+                        "claim_token": None,
+                        "in_doubt": True,
+                    },
                 )
             )
 
     async def retry_all(self) -> int:
-        """Retry every dead letter; return how many."""
+        """Retry every dead letter (their heads in doubt, as ``retry``); return how many."""
         now = self._clock()
         async with AsyncSession(self._engine) as session, session.begin():
             result = await session.execute(
@@ -521,9 +580,38 @@ class SqlOutbox:
             await session.execute(
                 update(outbox_heads)
                 .where(outbox_heads.c.available_at.is_(None))
-                .values(available_at=now, claim_token=None, claimed_by=None)
+                .values(available_at=now, claim_token=None, claimed_by=None, in_doubt=True)
             )
         return count
+
+
+async def mark_in_doubt(session: AsyncSession, dossier_code: str) -> None:
+    """Have the next worker read back ``dossier_code`` from the portal before sending (the caller
+    has just enqueued an item for it, so its head exists)."""
+    await session.execute(
+        update(outbox_heads)
+        .where(outbox_heads.c.dossier_code == dossier_code)
+        .values(in_doubt=True)
+    )
+
+
+async def _histories(
+    connection: AsyncConnection, sql: _Statements, codes: list[str]
+) -> dict[str, tuple[tuple[dict[str, Any], ...], int | None]]:
+    """Per dossier: the events whose steps the portal acknowledged, and the registered status."""
+    acknowledged = {
+        (row.dossier_code, row.idempotency_key)
+        for row in await connection.execute(sql.acknowledged, {"codes": codes})
+    }
+    events: dict[str, list[dict[str, Any]]] = {code: [] for code in codes}
+    registered: dict[str, int] = {}
+    for row in await connection.execute(sql.events, {"codes": codes}):
+        payload = dict(row.payload)
+        registered.setdefault(row.dossier_code, int(row.previous_status))
+        key = f"{row.dossier_code}#{payload.get('sequence')}"
+        if (row.dossier_code, key) in acknowledged:
+            events[row.dossier_code].append(payload)
+    return {code: (tuple(events[code]), registered.get(code)) for code in codes}
 
 
 def _item(row: Any) -> OutboxItem:
@@ -550,4 +638,5 @@ __all__ = [
     "SqlOutbox",
     "any_of",
     "enqueue",
+    "mark_in_doubt",
 ]

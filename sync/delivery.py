@@ -13,11 +13,22 @@ that fails as a whole fails every dossier in it; when the failure is permanent t
 sent apart, and a progress run step by step, so one bad record does not condemn the others.
 
 Before a dossier is created the portal is asked whether it has it already (``isUpdating``). A
-create refused with "already exists" (an earlier attempt applied, its answer lost), an update
-refused with "not found", or an update refused as an illegal move (a snapshot replayed after the
-portal applied later steps: a worker died before settling) is looked up once more and resent the
-right way. Snapshots never move the portal's status — progress steps do — so a replayed snapshot
-is sent with the status the portal holds.
+create refused with "already exists" (an earlier attempt applied, its answer lost) or an update
+refused as an illegal move (a snapshot replayed after the portal applied later steps: a worker
+died before settling) is looked up once more and resent the right way. Snapshots never move the
+portal's status — progress steps do — so a replayed snapshot is sent with the status the portal
+holds.
+
+The portal applies a progress record each time it arrives, so a step is never sent twice
+blindly. A progress call whose outcome is unclear (a timeout, a lost or unverifiable answer, a
+connection reset) leaves its dossiers *in doubt*: they are retried, and a claim in doubt is first
+read back (``TraCuuHoSo`` lists the steps the portal holds; ``sync.readback`` matches them with
+ours). Steps it holds are acknowledged without being sent; steps acknowledged before that it has
+lost are replayed first; a dossier it lost or never had (also: an update or a step refused as
+"not found") is created again as it was registered and its steps replayed in order.
+
+A record that cannot be written in the portal's form, or that the portal refuses for its content,
+is a dead letter of its dossier alone; a call refused as a whole is split so the others go on.
 """
 
 from __future__ import annotations
@@ -27,7 +38,7 @@ import datetime as dt
 import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TypeVar
 
 from pydantic import ValidationError
@@ -35,19 +46,26 @@ from pydantic import ValidationError
 from connectors.base import CallContext
 from connectors.errors import (
     AlreadyExists,
+    BadUpstreamResponse,
+    BadUpstreamSignature,
+    CircuitOpen,
     ConnectorError,
     IllegalMove,
     NotFound,
     TransientError,
 )
-from connectors.portal import BatchResult, ItemResult
+from connectors.portal import BatchResult, ItemResult, PortalDossier
+from schemas.errors import SchemaError
 from schemas.models import Dossier, DossierEvent
 from schemas.status import DossierStatus
 from schemas.text import STORED
+from schemas.wire.portal import ProgressStep, event_to_portal
 from store.outbox import Claim, DeliveryKind, OutboxItem, Outcome
 from store.types import utc_now
+from sync import metrics
 from sync.backoff import RetryPolicy
 from sync.portal import PortalClient
+from sync.readback import compare
 
 log = logging.getLogger("lienthong.sync")
 _T = TypeVar("_T")
@@ -65,13 +83,33 @@ class DeliverySettings:
     client_id: str = "adapter"
 
 
-class _Failed(Exception):
-    """A portal call failed as a whole; ``permanent`` says whether it can ever succeed."""
+@dataclass
+class ReadbackFigures:
+    """What exactly-once cost this delivery so far: read-backs and what they decided."""
 
-    def __init__(self, error: str, *, permanent: bool) -> None:
+    readbacks: int = 0
+    held: int = 0
+    resent: int = 0
+    replayed: int = 0
+    unsettled: int = 0
+    recreated: int = 0
+    foreign: int = 0
+
+    def add(self, other: ReadbackFigures) -> None:
+        """Add ``other``'s counts to these."""
+        for item in fields(self):
+            setattr(self, item.name, getattr(self, item.name) + getattr(other, item.name))
+
+
+class _Failed(Exception):
+    """A portal call failed as a whole; ``permanent`` says whether it can ever succeed,
+    ``unclear`` whether the portal may have applied it all the same."""
+
+    def __init__(self, error: str, *, permanent: bool, unclear: bool = False) -> None:
         super().__init__(error)
         self.error = error
         self.permanent = permanent
+        self.unclear = unclear
 
 
 @dataclass
@@ -87,6 +125,11 @@ class _Dossier:
     permanent: bool = False
     looked_again: bool = False
     portal_status: int | None = None
+    in_doubt: bool = False
+    known: bool = False
+    retry_now: bool = False
+    started_at: dt.datetime | None = None
+    due_at: dt.datetime | None = None
 
     @property
     def next_run(self) -> list[OutboxItem]:
@@ -111,10 +154,12 @@ class _Dossier:
                 self.on_portal = True
         else:
             done, self.runs[0] = run[:count], run[count:]
-        self.delivered.extend(item.id for item in done)
+        self.delivered.extend(item.id for item in done if item.id > 0)
 
-    def fail(self, error: str, *, permanent: bool) -> None:
+    def fail(self, error: str, *, permanent: bool, doubt: bool = False, now: bool = False) -> None:
         self.failed, self.error, self.permanent = self.next_run[0], error, permanent
+        self.in_doubt = self.in_doubt or doubt
+        self.retry_now = now
 
 
 def cut_runs(items: Sequence[OutboxItem], max_run: int) -> list[list[OutboxItem]]:
@@ -147,17 +192,27 @@ class BatchDelivery:
         self._settings = settings or DeliverySettings()
         self._clock = clock
         self._rng = rng or random.Random()
+        self.figures = ReadbackFigures()
 
     async def deliver(self, claims: Sequence[Claim]) -> list[Outcome]:
         """Deliver what can be delivered before the claims' lease ends; say what became of it."""
+        outcomes, _ = await self.deliver_counted(claims)
+        return outcomes
+
+    async def deliver_counted(
+        self, claims: Sequence[Claim]
+    ) -> tuple[list[Outcome], ReadbackFigures]:
+        """``deliver``, and what its read-backs found (also added to ``figures``)."""
+        cycle = ReadbackFigures()
         batch = self._settings.portal_batch
-        states = [_Dossier(c, cut_runs(c.items, batch), c.on_portal) for c in claims]
+        states = [_start(c, batch) for c in claims]
         lease_end = min((c.lease_until for c in claims), default=self._clock())
+        await self._read_back([d for d in states if d.claim.in_doubt and d.going], cycle)
         while going := [d for d in states if d.going]:
             if self._clock() >= lease_end - self._settings.lease_margin:
                 log.warning("sync lease nearly over; %d dossiers left for later", len(going))
                 break
-            await self._look_up([d for d in going if _is_sync(d) and not d.on_portal])
+            await self._look_up([d for d in going if _is_sync(d) and not (d.on_portal or d.known)])
             going = [d for d in going if d.going]
             creates = [d for d in going if _is_sync(d) and not d.on_portal]
             updates = [d for d in going if _is_sync(d) and d.on_portal]
@@ -170,7 +225,8 @@ class BatchDelivery:
             for group in _packs(progress, batch):
                 calls.append(self._send(group, self._push_call))
             await asyncio.gather(*calls)
-        return [self._outcome(d) for d in states]
+        self.figures.add(cycle)
+        return [self._outcome(d) for d in states], cycle
 
     # --- portal calls ---------------------------------------------------------------------------
 
@@ -183,15 +239,21 @@ class BatchDelivery:
         return call
 
     async def _push_call(self, group: list[_Dossier]) -> BatchResult:
-        events = [_event(item) for d in group for item in d.next_run]
-        return await self._portal.push_progress(events, self._context(group))
+        steps = [
+            ProgressStep(_event(item), d.started_at, d.due_at) for d in group for item in d.next_run
+        ]
+        return await self._portal.push_progress(steps, self._context(group))
 
     async def _send(self, group: list[_Dossier], call: Call) -> None:
         """Send ``group``'s next runs in one call and act on each dossier's results."""
         try:
             result = await _guarded(call(group))
         except _Failed as failure:
-            if failure.permanent and len(group) > 1:
+            if failure.unclear and not _is_sync(group[0]):
+                # the portal may have applied the steps: read back before sending them again
+                for d in group:
+                    d.fail(failure.error, permanent=False, doubt=True)
+            elif failure.permanent and len(group) > 1:
                 log.info("portal refused a call of %d dossiers; sending them apart", len(group))
                 await asyncio.gather(*(self._apart(d, call) for d in group))
             elif failure.permanent and not _is_sync(group[0]) and len(group[0].next_run) > 1:
@@ -222,8 +284,15 @@ class BatchDelivery:
             d.done(refused)
         error = results[refused].error
         assert error is not None
-        if d.on_portal:  # the portal lost it, or is further on than this snapshot (a replay)
-            wrong_way = isinstance(error, NotFound | IllegalMove)
+        if isinstance(error, NotFound):
+            # the portal lost the dossier (or never had it): the next claim reads back, creates
+            # it again and replays its steps; at once, unless this claim did just that
+            d.fail(describe(error), permanent=False, doubt=True, now=not d.claim.in_doubt)
+            return False
+        if not _is_sync(d) and refused < len(results) - 1:
+            d.in_doubt = True  # the portal applied the steps after the refused one: read back
+        if d.on_portal:  # the portal is further on than this snapshot (a replay)
+            wrong_way = isinstance(error, IllegalMove)
         else:  # created before, its answer lost
             wrong_way = isinstance(error, AlreadyExists)
         if _is_sync(d) and wrong_way and not d.looked_again:
@@ -258,6 +327,103 @@ class BatchDelivery:
                 return
             await self._send([d], self._push_call)
 
+    async def _read_back(self, group: list[_Dossier], figures: ReadbackFigures) -> None:
+        """Read back dossiers in doubt and mend their runs: drop what the portal holds, replay
+        what it lost, create again what it lacks."""
+        limit = asyncio.Semaphore(self._settings.lookup_concurrency)
+
+        async def one(d: _Dossier) -> None:
+            async with limit:
+                ctx = CallContext.new(self._settings.client_id, issue=d.claim.dossier_code)
+                figures.readbacks += 1
+                metrics.READBACKS.inc()
+                try:
+                    found = await _guarded(self._portal.lookup_dossier(d.claim.dossier_code, ctx))
+                except _NotOnPortal:
+                    found = None
+                except _Failed as failure:
+                    d.fail(failure.error, permanent=False, doubt=True)
+                    return
+                try:
+                    self._mend(d, found, figures)
+                except _PayloadError as exc:
+                    d.fail(str(exc), permanent=True, doubt=True)
+
+        await asyncio.gather(*(one(d) for d in group))
+
+    def _mend(self, d: _Dossier, found: PortalDossier | None, figures: ReadbackFigures) -> None:
+        claim = d.claim
+        pending: dict[str, OutboxItem] = {}
+        for item in claim.items:
+            if item.kind is DeliveryKind.PUSH_PROGRESS:
+                pending.setdefault(_event(item).idempotency_key, item)
+        ours = _history(claim) + [_event(item) for item in pending.values()]
+        ours.sort(key=lambda event: event.sequence)
+        earlier = [event for event in ours if event.idempotency_key not in pending]
+        replay: list[DossierEvent]
+        if found is None:
+            d.on_portal, d.portal_status = False, None
+            replay = earlier
+            if replay or not _is_sync(d):
+                d.runs.insert(0, [self._registered(d)])
+            if claim.on_portal or replay:
+                figures.recreated += 1
+                metrics.RECREATED.inc()
+            unsettled: frozenset[str] = frozenset()
+        else:
+            d.on_portal, d.portal_status = True, int(found.status)
+            readback = compare(ours, found.steps)
+            replay = [e for e in readback.missing if e.idempotency_key not in pending]
+            held = {key for key in readback.held if key in pending}
+            done = {pending[key].id for key in held}
+            d.delivered.extend(sorted(done))
+            d.runs = [run for run in (_without(run, done) for run in d.runs) if run]
+            resent = sum(1 for key in pending if key not in held)
+            figures.held += len(held)
+            figures.resent += resent
+            figures.foreign += len(readback.foreign)
+            metrics.READBACK_STEPS.labels("held").inc(len(held))
+            metrics.READBACK_STEPS.labels("resent").inc(resent)
+            metrics.FOREIGN_STEPS.inc(len(readback.foreign))
+            unsettled = readback.unsettled
+            if readback.foreign:
+                log.warning(
+                    "sync: the portal holds %d steps lienthong never sent (kept)",
+                    len(readback.foreign),
+                )
+        if replay:
+            at = 1 if found is None and d.runs and _is_sync(d) else 0
+            d.runs.insert(
+                at, [_synthetic(claim, event, -(i + 1)) for i, event in enumerate(replay)]
+            )
+        figures.replayed += len(replay)
+        metrics.READBACK_STEPS.labels("replayed").inc(len(replay))
+        decided = len(unsettled & ({e.idempotency_key for e in replay} | set(pending)))
+        figures.unsettled += decided
+        metrics.READBACK_STEPS.labels("unsettled").inc(decided)
+        d.in_doubt, d.known = False, True
+
+    def _registered(self, d: _Dossier) -> OutboxItem:
+        """A snapshot creating the dossier as it was registered (before its first step)."""
+        claim = d.claim
+        if claim.dossier is not None:
+            payload = dict(claim.dossier)
+        else:
+            first = next(i for i in claim.items if i.kind is DeliveryKind.SYNC_DOSSIER)
+            payload = dict(first.payload)
+        if claim.registered_status is not None:
+            payload["status"] = claim.registered_status
+        return OutboxItem(
+            id=-1_000_000,
+            dossier_code=claim.dossier_code,
+            kind=DeliveryKind.SYNC_DOSSIER,
+            payload=payload,
+            idempotency_key=f"{claim.dossier_code}@registered",
+            attempts=0,
+            created_at=self._clock(),
+            first_attempt_at=None,
+        )
+
     async def _look_up(self, group: list[_Dossier]) -> None:
         """Ask the portal whether it has each dossier already (to choose ``isUpdating``)."""
         limit = asyncio.Semaphore(self._settings.lookup_concurrency)
@@ -284,21 +450,34 @@ class BatchDelivery:
     # --- outcomes -------------------------------------------------------------------------------
 
     def _outcome(self, d: _Dossier) -> Outcome:
+        if d.failed is None and any(item.id < 0 for run in d.runs for item in run):
+            # the lease ended before a replay was sent: the dossier stays in doubt, at once
+            d.fail("replay not finished within the lease", permanent=False, doubt=True, now=True)
         if d.failed is None:
             return Outcome(d.claim, tuple(d.delivered), on_portal=d.on_portal)
         now = self._clock()
-        failures = d.failed.attempts + 1
-        first = d.failed.first_attempt_at or now
+        failed = d.failed
+        if failed.id < 0:  # a replayed step or snapshot: the dossier's head takes the failure
+            left = [i for i in d.claim.items if i.id not in d.delivered]
+            if not left:  # every item was found held: keep the last one back
+                d.delivered.remove(d.claim.items[-1].id)
+                left = [d.claim.items[-1]]
+            failed = left[0]
+            d.in_doubt = True
+        failures = failed.attempts + 1
+        first = failed.first_attempt_at or now
         retry_at: dt.datetime | None = None
         if not d.permanent and not self._retry.exhausted(failures, first, now):
-            retry_at = now + dt.timedelta(seconds=self._retry.delay(failures, self._rng))
+            delay = 0.0 if d.retry_now else self._retry.delay(failures, self._rng)
+            retry_at = now + dt.timedelta(seconds=delay)
         return Outcome(
             d.claim,
             tuple(d.delivered),
-            failed=d.failed.id,
+            failed=failed.id,
             error=d.error,
             retry_at=retry_at,
             on_portal=d.on_portal,
+            in_doubt=d.in_doubt,
         )
 
 
@@ -311,13 +490,22 @@ class _PayloadError(Exception):
 
 
 async def _guarded(call: Awaitable[_T]) -> _T:
-    """Await a portal call; turn its failure into ``_Failed`` (or ``_NotOnPortal``)."""
+    """Await a portal call; turn its failure into ``_Failed`` (or ``_NotOnPortal``).
+
+    Unclear: the request may have reached the portal and been applied — a timeout, a connection
+    lost, an answer that does not verify or does not parse (not: the breaker refused to send).
+    An answer that does not verify is retried, not split: the portal may have applied it.
+    """
     try:
         return await call
     except NotFound as exc:
         raise _NotOnPortal from exc
+    except (BadUpstreamSignature, BadUpstreamResponse) as exc:
+        raise _Failed(describe(exc), permanent=False, unclear=True) from exc
     except ConnectorError as exc:
-        raise _Failed(describe(exc), permanent=not isinstance(exc, TransientError)) from exc
+        transient = isinstance(exc, TransientError)
+        unclear = transient and not isinstance(exc, CircuitOpen)
+        raise _Failed(describe(exc), permanent=not transient, unclear=unclear) from exc
     except _PayloadError as exc:
         raise _Failed(str(exc), permanent=True) from exc
     except Exception as exc:  # a bug or an unexpected library error: retried, within budget
@@ -359,6 +547,83 @@ def _event(item: OutboxItem) -> DossierEvent:
         raise _PayloadError(f"outbox item {item.id}: stored event is invalid") from exc
 
 
+def _start(claim: Claim, batch: int) -> _Dossier:
+    d = _Dossier(claim, _isolate(cut_runs(claim.items, batch)), claim.on_portal)
+    if claim.dossier is not None:
+        d.started_at = _instant(claim.dossier.get("received_at"))
+        d.due_at = _instant(claim.dossier.get("due_at"))
+    return d
+
+
+def _isolate(runs: list[list[OutboxItem]]) -> list[list[OutboxItem]]:
+    """Give a step that cannot be written in the portal's form a run of its own, so the steps
+    before it go, it fails alone, and none after it reaches the portal before it."""
+    cut: list[list[OutboxItem]] = []
+    for run in runs:
+        if run[0].kind is DeliveryKind.SYNC_DOSSIER:
+            cut.append(run)
+            continue
+        part: list[OutboxItem] = []
+        for item in run:
+            if _writable(item):
+                part.append(item)
+                continue
+            if part:
+                cut.append(part)
+            cut.append([item])
+            part = []
+        if part:
+            cut.append(part)
+    return cut
+
+
+def _writable(item: OutboxItem) -> bool:
+    try:
+        event_to_portal(DossierEvent.model_validate(item.payload))
+    except (SchemaError, ValueError, OverflowError):
+        return False
+    return True
+
+
+def _instant(value: object) -> dt.datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _history(claim: Claim) -> list[DossierEvent]:
+    events = []
+    for payload in claim.history:
+        try:
+            events.append(DossierEvent.model_validate(payload))
+        except ValidationError as exc:
+            raise _PayloadError(f"dossier {claim.dossier_code}: a stored event is invalid") from exc
+    return events
+
+
+def _without(run: list[OutboxItem], done: set[int]) -> list[OutboxItem]:
+    if run[0].kind is DeliveryKind.SYNC_DOSSIER:
+        return run
+    return [item for item in run if item.id not in done]
+
+
+def _synthetic(claim: Claim, event: DossierEvent, item_id: int) -> OutboxItem:
+    """A step acknowledged before and lost by the portal, sent again (not an outbox item)."""
+    return OutboxItem(
+        id=item_id,
+        dossier_code=claim.dossier_code,
+        kind=DeliveryKind.PUSH_PROGRESS,
+        payload=event.model_dump(mode="json"),
+        idempotency_key=event.idempotency_key,
+        attempts=0,
+        created_at=claim.lease_until,
+        first_attempt_at=None,
+    )
+
+
 def _is_sync(d: _Dossier) -> bool:
     return d.next_run[0].kind is DeliveryKind.SYNC_DOSSIER
 
@@ -379,4 +644,4 @@ def _packs(dossiers: list[_Dossier], limit: int) -> list[list[_Dossier]]:
     return packs
 
 
-__all__ = ["BatchDelivery", "DeliverySettings", "cut_runs", "describe"]
+__all__ = ["BatchDelivery", "DeliverySettings", "ReadbackFigures", "cut_runs", "describe"]

@@ -14,14 +14,15 @@ from typing import Protocol
 
 from connectors.base import CallContext
 from connectors.portal import BatchResult, PortalDossier
-from schemas.models import Dossier, DossierEvent
+from schemas.models import Dossier
+from schemas.wire.portal import ProgressStep
 
 
 class PortalClient(Protocol):
     """The portal operations sync uses (look up, sync dossiers, push progress)."""
 
     async def lookup_dossier(self, code: str, ctx: CallContext) -> PortalDossier | None:
-        """What the portal holds for the dossier (``TraCuuHoSo``), or None."""
+        """What the portal holds for the dossier (``TraCuuHoSo``) with its steps, or None."""
         ...
 
     async def sync_dossiers(
@@ -30,8 +31,9 @@ class PortalClient(Protocol):
         """Create (``is_updating=False``) or update dossiers (``DongBoHoSoMC``); one result each."""
         ...
 
-    async def push_progress(self, events: Sequence[DossierEvent], ctx: CallContext) -> BatchResult:
-        """Push progress steps (``CapNhatTienDoHoSoMC``), each with its idempotency key."""
+    async def push_progress(self, steps: Sequence[ProgressStep], ctx: CallContext) -> BatchResult:
+        """Push progress records (``CapNhatTienDoHoSoMC``); the portal applies each one it gets,
+        as often as it gets it, so a failed call is not resent blindly (``sync.readback``)."""
         ...
 
 

@@ -1,13 +1,17 @@
-"""Reconciliation: compare every local dossier with the portal, enqueue what is missing or behind.
+"""Reconciliation: compare every local dossier with the portal; report and mend what differs.
 
 Dossiers are walked in code order (keyset pages). A dossier with deliveries still pending or dead
 is skipped: the worker (or an operator's retry) will bring it level. For the others the portal is
-asked (``TraCuuHoSo``), a few at a time; a dossier the portal lacks is enqueued from scratch, one
-whose status there differs (*behind*), or whose other fields do (*drifted*: an update the portal
-lost), is enqueued again from its first step, the dossier as it is now last — steps keep their
-idempotency keys, so the portal applies only those it missed. Fields are compared as the portal
-holds them (its wire form: times to the second), its own last-change time aside. Lookups that
-fail are counted, not retried.
+asked (``TraCuuHoSo``), a few at a time, and its answer compared: a dossier it lacks is *missing*;
+one whose status there differs is *behind*; one whose other fields differ is *drifted* (an update
+it lost; fields compared as the portal holds them, times to the second, its own last-change time
+aside); its steps are matched with ours (``sync.readback``): ours it lacks are *missing steps*,
+those it holds that lienthong never sent are *foreign* — reported, never deleted.
+
+Mending enqueues the dossier as it is now with its head *in doubt*: the worker reads back, creates
+the dossier again if need be, sends only the steps the portal lacks (in order), then the dossier.
+Nothing is sent twice — the portal applies a step each time it arrives. Lookups that fail are
+counted, not retried.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -31,10 +35,12 @@ from store.dossiers import (
     SyncState,
     count_dossiers,
     dossier_page,
+    histories,
     requeue,
     sync_states,
 )
 from sync.portal import PortalClient
+from sync.readback import compare
 
 log = logging.getLogger("lienthong.sync")
 
@@ -48,9 +54,13 @@ class ReconcileReport:
     missing: int = 0
     behind: int = 0
     drifted: int = 0
+    steps_missing: int = 0
+    dossiers_missing_steps: int = 0
+    foreign_steps: int = 0
     in_flight: int = 0
     lookup_failed: int = 0
     enqueued: int = 0
+    foreign: list[tuple[str, int]] = field(default_factory=list)
 
 
 class _Unknown:
@@ -94,10 +104,11 @@ async def reconcile(
         async with read_sessions() as session:
             page = await dossier_page(session, after=after, limit=page_size)
             states = await sync_states(session, [r.dossier.code for r in page])
+            settled = [r for r in page if not _in_flight(states.get(r.dossier.code))]
+            events = await histories(session, [r.dossier.code for r in settled])
         if not page:
             break
         after = page[-1].dossier.code
-        settled = [r for r in page if not _in_flight(states.get(r.dossier.code))]
         report.in_flight += len(page) - len(settled)
         found = await asyncio.gather(*(look_up(record) for record in settled))
         for record, remote in zip(settled, found, strict=True):
@@ -106,13 +117,21 @@ async def reconcile(
                 continue
             if remote is None:
                 report.missing += 1
-            elif int(remote.status) != int(record.dossier.status):
-                report.behind += 1
-            elif _as_held(remote.dossier) != _as_held(record.dossier):
-                report.drifted += 1
             else:
-                report.in_sync += 1
-                continue
+                steps = compare(events.get(record.dossier.code, []), remote.steps)
+                if steps.foreign:
+                    report.foreign_steps += len(steps.foreign)
+                    report.foreign.append((record.dossier.code, len(steps.foreign)))
+                if steps.missing:
+                    report.steps_missing += len(steps.missing)
+                    report.dossiers_missing_steps += 1
+                if int(remote.status) != int(record.dossier.status):
+                    report.behind += 1
+                elif _as_held(remote.dossier) != _as_held(record.dossier):
+                    report.drifted += 1
+                elif not steps.missing:
+                    report.in_sync += 1
+                    continue
             missing = remote is None
             if not dry_run:
                 async with write_sessions() as session, session.begin():

@@ -1,8 +1,11 @@
 """``FakePortal``: an in-memory portal with the real one's rules and injectable faults, for tests.
 
-It keeps what the portal mock keeps (dossiers, progress applied once per idempotency key, the
-lifecycle's transition rules, "already exists" on a second create) and can be down, fail the next
-N calls, apply a call and then lose the answer (``UpstreamTimeout``), or refuse given dossiers.
+It keeps what the portal mock keeps (dossiers; every progress record it is sent, applied as it
+comes — twice when sent twice, unless ``dedup``; the lifecycle's rules for dossier updates,
+"already exists" on a second create; ``lookup_dossier`` lists the steps held) and can be down,
+fail the next N calls, refuse the next N calls whole, answer the next N with an answer that does
+not verify (after applying them), apply a call and then lose the answer (``UpstreamTimeout``),
+refuse given dossiers, or lose a dossier (``forget``).
 Like ``PortalConnector``, a batch call answers a ``BatchResult`` with one result per record (the
 portal's per-item error codes as ``connectors.errors``), and raises only when the call fails as a
 whole (an outage, a burst of errors, an answer lost after commit).
@@ -13,6 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from connectors.base import CallContext
 from connectors.errors import (
@@ -22,14 +26,14 @@ from connectors.errors import (
     IllegalMove,
     InvalidRequest,
     NotFound,
-    OutOfOrder,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
 from connectors.portal import BatchResult, ItemResult, PortalDossier
-from schemas.errors import IllegalTransition
-from schemas.models import Dossier, DossierEvent
+from schemas.errors import IllegalTransition, SchemaError
+from schemas.models import Dossier
 from schemas.status import check_transition
+from schemas.wire.portal import ProgressStep, step_identity, step_to_portal
 from sync.portal import PortalClient
 
 _UPSTREAM = "portal"
@@ -37,29 +41,34 @@ _UPSTREAM = "portal"
 
 @dataclass
 class PortalFaults:
-    """What goes wrong next: an outage, N failing calls, N calls refused whole (a bad signature on
-    the answer), N applied-then-lost answers, dossiers refused record by record."""
+    """What goes wrong next: an outage, N failing calls, N calls refused whole (nothing applied),
+    N calls applied whose answer does not verify, N applied-then-lost answers, dossiers refused
+    record by record."""
 
     down: bool = False
     fail_next: int = 0
     reject_next: int = 0
+    garble_next: int = 0
     drop_after_commit_next: int = 0
     refuse: set[str] = field(default_factory=set)
 
 
 @dataclass
 class AppliedProgress:
-    """One progress step the portal applied."""
+    """One progress record the portal holds (``key``/``sequence`` are the fake's own bookkeeping:
+    the record carries neither; empty/0 for a step lienthong never sent)."""
 
     key: str
     sequence: int
     status: int
+    record: dict[str, str] = field(default_factory=dict)
 
 
 class FakePortal:
-    """An in-memory ``PortalClient`` that applies progress once per idempotency key."""
+    """An in-memory ``PortalClient`` that applies every progress record it is sent."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, dedup: bool = False) -> None:
+        self.dedup = dedup
         self.faults = PortalFaults()
         self.dossiers: dict[str, Dossier] = {}
         self.progress: dict[str, list[AppliedProgress]] = {}
@@ -67,7 +76,8 @@ class FakePortal:
         self.creates: Counter[str] = Counter()
         self.calls: list[str] = []
         self.dropped: list[str] = []
-        self.out_of_order: list[str] = []
+        self.garbled = 0
+        self._garbled_raised = 0
 
     # --- PortalClient -----------------------------------------------------------------------------
 
@@ -75,7 +85,10 @@ class FakePortal:
         """The dossier held under ``code``, or None."""
         self._enter("lookup", commits=False)
         held = self.dossiers.get(code)
-        return None if held is None else PortalDossier(code, held.status, held)
+        if held is None:
+            return None
+        steps = tuple(dict(step.record) for step in self.progress.get(code, []))
+        return PortalDossier(code, held.status, held, steps)
 
     async def sync_dossiers(
         self, dossiers: Sequence[Dossier], *, is_updating: bool, ctx: CallContext
@@ -87,18 +100,41 @@ class FakePortal:
         ]
         return self._leave(drop, results)
 
-    async def push_progress(self, events: Sequence[DossierEvent], ctx: CallContext) -> BatchResult:
-        """Apply each step once per idempotency key; one result each."""
+    async def push_progress(self, steps: Sequence[ProgressStep], ctx: CallContext) -> BatchResult:
+        """Apply each record as it comes (once per identity with ``dedup``); one result each."""
         drop = self._enter("push_progress", commits=True)
-        results = [ItemResult(e.dossier_code, e.idempotency_key, self._push_one(e)) for e in events]
+        results = []
+        for step in steps:
+            event = step.event
+            results.append(ItemResult(event.dossier_code, None, self._push_one(step)))
         return self._leave(drop, results)
+
+    def forget(self, code: str) -> None:
+        """Lose a dossier and its progress (a portal that lost it)."""
+        self.dossiers.pop(code, None)
+        self.progress.pop(code, None)
+
+    def add_foreign_step(self, code: str, record: dict[str, str]) -> None:
+        """Hold a step lienthong never sent (entered at the portal by someone else)."""
+        self.progress.setdefault(code, []).append(AppliedProgress("", 0, 0, record))
 
     # --- what tests look at -----------------------------------------------------------------------
 
     def applied_twice(self) -> list[str]:
-        """Idempotency keys applied more than once (must stay empty)."""
-        applied = Counter(p.key for steps in self.progress.values() for p in steps)
+        """Steps (by their key, which the fake knows and the portal does not) applied more than
+        once (must stay empty)."""
+        applied = Counter(p.key for steps in self.progress.values() for p in steps if p.key)
         return sorted(key for key, n in applied.items() if n > 1)
+
+    @property
+    def out_of_order(self) -> list[str]:
+        """Keys of steps applied that do not follow the step before them by one (must stay
+        empty)."""
+        late = []
+        for steps in self.progress.values():
+            ours = [p for p in steps if p.key]
+            late += [b.key for a, b in pairwise(ours) if b.sequence != a.sequence + 1]
+        return late
 
     def sequences(self, code: str) -> list[int]:
         """The sequences of the steps applied to ``code``, in the order applied."""
@@ -115,9 +151,16 @@ class FakePortal:
             raise UpstreamUnavailable("portal unavailable (burst)", upstream=_UPSTREAM, status=503)
         if self.faults.reject_next > 0:
             self.faults.reject_next -= 1
-            raise BadUpstreamSignature(
-                "portal answer signature invalid", upstream=_UPSTREAM, fault_code="invalid"
+            raise InvalidRequest(
+                "portal refused the call (error_code 1)",
+                upstream=_UPSTREAM,
+                fault_code="INVALID_INPUT",
+                status=200,
             )
+        if commits and self.faults.garble_next > 0:
+            self.faults.garble_next -= 1
+            self.garbled += 1
+            return True
         if commits and self.faults.drop_after_commit_next > 0:
             self.faults.drop_after_commit_next -= 1
             self.dropped.append(operation)
@@ -125,6 +168,11 @@ class FakePortal:
         return False
 
     def _leave(self, drop: bool, results: list[ItemResult]) -> BatchResult:
+        if drop and self.garbled > self._garbled_raised:
+            self._garbled_raised += 1
+            raise BadUpstreamSignature(
+                "portal answer signature invalid", upstream=_UPSTREAM, fault_code="invalid"
+            )
         if drop:
             raise UpstreamTimeout("portal answer lost after commit", upstream=_UPSTREAM)
         return BatchResult(tuple(results))
@@ -149,27 +197,24 @@ class FakePortal:
         self.dossiers[dossier.code] = dossier
         return None
 
-    def _push_one(self, event: DossierEvent) -> ConnectorError | None:
+    def _push_one(self, step: ProgressStep) -> ConnectorError | None:
+        event = step.event
         key = event.idempotency_key
         self.keys_seen[key] += 1
         if event.dossier_code in self.faults.refuse:
             return _error(InvalidRequest, "INVALID_INPUT", "refused by the fake portal")
+        try:
+            record = step_to_portal(step)
+        except (SchemaError, ValueError, OverflowError):
+            return _error(InvalidRequest, "INVALID_INPUT", "a record the portal cannot read")
         held = self.dossiers.get(event.dossier_code)
         if held is None:
             return _error(NotFound, "NOT_FOUND", "no such dossier")
         steps = self.progress.setdefault(event.dossier_code, [])
-        if any(step.key == key for step in steps):
-            return None  # already applied: acknowledged, not applied again
-        last = steps[-1].sequence if steps else 0
-        if event.sequence <= last:
-            return _error(OutOfOrder, "OUT_OF_ORDER", "out of order")
-        if event.sequence != last + 1:
-            self.out_of_order.append(key)
-        try:
-            check_transition(held.status, event.status)
-        except IllegalTransition:
-            return _error(IllegalMove, "ILLEGAL_MOVE", "illegal status move")
-        steps.append(AppliedProgress(key, event.sequence, int(event.status)))
+        identity = step_identity(record)
+        if self.dedup and any(step_identity(p.record) == identity for p in steps):
+            return None  # identical to one held: acknowledged, not applied again
+        steps.append(AppliedProgress(key, event.sequence, int(event.status), record))
         updated_at = max(held.updated_at, event.occurred_at)
         self.dossiers[event.dossier_code] = held.model_copy(
             update={"status": event.status, "updated_at": updated_at}

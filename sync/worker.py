@@ -4,8 +4,9 @@ Several lanes run in one process (``concurrency``), and several processes may sh
 PostgreSQL: each claim takes heads no one else holds (``FOR UPDATE SKIP LOCKED``) under a lease, so
 a worker that dies leaves its claims to be taken over when the lease ends. Nothing is marked
 delivered before the portal acknowledged it; a worker killed between the portal's answer and the
-settle makes the next worker send the same items again, which the portal applies once (progress
-steps carry idempotency keys; a dossier already created is updated instead).
+settle leaves its heads claimed, and the next worker to claim them treats them as in doubt: it
+reads back what the portal holds and sends only what is missing (the portal applies a step each
+time it gets it; a dossier already created is updated instead).
 """
 
 from __future__ import annotations
@@ -111,16 +112,23 @@ class SyncWorker:
         if not claims:
             return CycleResult()
         started = time.perf_counter()
-        outcomes = await self._delivery.deliver(claims)
+        outcomes, found = await self._delivery.deliver_counted(claims)
         await self._outbox.settle(outcomes)
         result = _summary(len(claims), outcomes)
         metrics.observe_cycle(result.delivered, result.retrying, result.dead, started)
         log.info(
-            "sync cycle: %d dossiers, %d delivered, %d retrying, %d dead",
+            "sync cycle: %d dossiers, %d delivered, %d retrying, %d dead; "
+            "read back %d (held %d, resent %d, replayed %d, unsettled %d, recreated %d)",
             result.claimed,
             result.delivered,
             result.retrying,
             result.dead,
+            found.readbacks,
+            found.held,
+            found.resent,
+            found.replayed,
+            found.unsettled,
+            found.recreated,
         )
         return result
 

@@ -15,12 +15,18 @@ Requests are ``{"session", "madonvi", "service", …}`` with ``service`` one of 
   ``other``). Written ``[]`` when there are none; read from a list, ``""``, ``null`` or a
   missing key.
 
-- ``CapNhatTienDoHoSoMC`` (``data`` a list of progress items)::
+- ``CapNhatTienDoHoSoMC`` (``data`` a list of progress records, the shape the open-source
+  one-stop shop OpenCPS sends)::
 
-      {"MaHoSo", "ThuTu", "TrangThaiHoSo", "ThoiDiemXuLy", "NguoiXuLy", "NoiDungXuLy",
-       "IdempotencyKey"}
+      {"MaHoSo", "NguoiXuLy", "ChucDanh", "ThoiDiemXuLy", "PhongBanXuLy", "NoiDungXuLy",
+       "TrangThai", "NgayBatDau", "NgayKetThucTheoQuyDinh"}
 
-- ``TraCuuHoSo`` (``mahoso``): the answer's ``result`` lists dossier records as above.
+  A record carries neither a sequence number nor an idempotency key: the portal cannot tell a
+  step sent twice from two steps, so a sender must not send one twice (``sync`` reads back).
+  ``NgayBatDau`` / ``NgayKetThucTheoQuyDinh`` are the dossier's receipt and due times.
+
+- ``TraCuuHoSo`` (``mahoso``): the answer's ``result`` lists dossier records as above, each with
+  ``QuaTrinhXuLy``: the progress records the portal holds for it, in the order they arrived.
 
 Every answer carries ``error_code``; 0, "0" and "00" mean success (``is_success``). Times are
 ``yyyyMMddHHmmss`` in Vietnam time (seconds precision: sub-second parts do not survive the wire);
@@ -31,9 +37,11 @@ an absent optional value is written ``""`` and read from ``""``, ``null`` or a m
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+from schemas.dossier_code import validate_dossier_code
 from schemas.errors import InvalidWireRecord, SchemaError
 from schemas.models import Dossier, DossierEvent
 from schemas.status import DossierStatus
@@ -62,14 +70,22 @@ _DOSSIER_KEYS = {
     "due_at": "NgayHenTra",
     "updated_at": "NgayCapNhat",
 }
-_EVENT_KEYS = {
-    "dossier_code": "MaHoSo",
-    "sequence": "ThuTu",
-    "status": "TrangThaiHoSo",
-    "occurred_at": "ThoiDiemXuLy",
-    "officer": "NguoiXuLy",
-    "note": "NoiDungXuLy",
-}
+#: the keys of a progress record, in the order they are written
+PROGRESS_KEYS: Final = (
+    "MaHoSo",
+    "NguoiXuLy",
+    "ChucDanh",
+    "ThoiDiemXuLy",
+    "PhongBanXuLy",
+    "NoiDungXuLy",
+    "TrangThai",
+    "NgayBatDau",
+    "NgayKetThucTheoQuyDinh",
+)
+#: the keys that say which step a record is (the two dates come from the dossier and may move)
+STEP_IDENTITY_KEYS: Final = PROGRESS_KEYS[:7]
+#: the key of a ``TraCuuHoSo`` record that lists the progress records the portal holds
+HELD_PROGRESS_KEY: Final = "QuaTrinhXuLy"
 _DOSSIER_TIMES = ("received_at", "due_at", "updated_at")
 #: the record's list of persons concerned besides the applicant
 RELATED_PERSONS_KEY: Final = "NguoiLienQuan"
@@ -112,17 +128,50 @@ def dossier_to_portal(dossier: Dossier) -> dict[str, Any]:
     }
 
 
-def event_to_portal(event: DossierEvent) -> dict[str, str]:
-    """The ``CapNhatTienDoHoSoMC`` progress item of ``event`` (with its idempotency key)."""
+@dataclass(frozen=True, slots=True)
+class ProgressStep:
+    """A progress step as sent: the event, and its dossier's receipt and due times."""
+
+    event: DossierEvent
+    started_at: datetime | None = None
+    due_at: datetime | None = None
+
+
+def event_to_portal(
+    event: DossierEvent, *, started_at: datetime | None = None, due_at: datetime | None = None
+) -> dict[str, str]:
+    """The ``CapNhatTienDoHoSoMC`` progress record of ``event`` (``started_at``: the dossier's
+    receipt time → ``NgayBatDau``; ``due_at`` → ``NgayKetThucTheoQuyDinh``)."""
     return {
         "MaHoSo": event.dossier_code,
-        "ThuTu": str(event.sequence),
-        "TrangThaiHoSo": str(int(event.status)),
-        "ThoiDiemXuLy": to_portal_time(event.occurred_at, field="occurred_at"),
         "NguoiXuLy": event.officer or "",
+        "ChucDanh": "",
+        "ThoiDiemXuLy": to_portal_time(event.occurred_at, field="occurred_at"),
+        "PhongBanXuLy": "",
         "NoiDungXuLy": event.note or "",
-        "IdempotencyKey": event.idempotency_key,
+        "TrangThai": str(int(event.status)),
+        "NgayBatDau": _time_or_empty(started_at, "received_at"),
+        "NgayKetThucTheoQuyDinh": _time_or_empty(due_at, "due_at"),
     }
+
+
+def step_to_portal(step: ProgressStep) -> dict[str, str]:
+    """The progress record of ``step``."""
+    return event_to_portal(step.event, started_at=step.started_at, due_at=step.due_at)
+
+
+def step_identity(record: Mapping[str, Any]) -> tuple[str, ...]:
+    """What tells one progress record from another: every key but the dossier's two dates.
+
+    Two records with the same identity are the same step as far as the portal can say.
+    """
+    return tuple(_text(record.get(key)) for key in STEP_IDENTITY_KEYS)
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    return value.strip() if isinstance(value, str) else str(value)
 
 
 def sync_request(
@@ -139,14 +188,14 @@ def sync_request(
 
 
 def progress_request(
-    session: str, agency_code: str, events: Iterable[DossierEvent]
+    session: str, agency_code: str, steps: Iterable[ProgressStep]
 ) -> dict[str, Any]:
     """A ``CapNhatTienDoHoSoMC`` request body."""
     return {
         "session": session,
         "madonvi": agency_code,
         "service": CAP_NHAT_TIEN_DO_HO_SO_MC,
-        "data": [event_to_portal(event) for event in events],
+        "data": [step_to_portal(step) for step in steps],
     }
 
 
@@ -160,13 +209,18 @@ def lookup_request(session: str, agency_code: str, dossier_code: str) -> dict[st
     }
 
 
-def lookup_answer(dossiers: Sequence[Dossier]) -> dict[str, Any]:
-    """A successful ``TraCuuHoSo`` answer listing ``dossiers`` (empty when none is known)."""
-    return {
-        "error_code": "0",
-        "message": "Thành công",
-        "result": [dossier_to_portal(dossier) for dossier in dossiers],
-    }
+def lookup_answer(
+    dossiers: Sequence[Dossier], progress: Sequence[Sequence[Mapping[str, str]]] | None = None
+) -> dict[str, Any]:
+    """A successful ``TraCuuHoSo`` answer listing ``dossiers`` (empty when none is known), each
+    with the progress records held for it (``progress[i]`` for ``dossiers[i]``) when given."""
+    result: list[dict[str, Any]] = []
+    for index, dossier in enumerate(dossiers):
+        record: dict[str, Any] = dict(dossier_to_portal(dossier))
+        if progress is not None:
+            record[HELD_PROGRESS_KEY] = [dict(step) for step in progress[index]]
+        result.append(record)
+    return {"error_code": "0", "message": "Thành công", "result": result}
 
 
 # --- wire -> canonical ----------------------------------------------------------------------
@@ -233,32 +287,63 @@ def _related_persons(value: object) -> list[dict[str, object]]:
     return persons
 
 
-def _sequence(value: object) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.isascii() and value.isdigit():
-        return int(value)
-    raise InvalidWireRecord("ThuTu must be a positive integer", field="ThuTu")
+@dataclass(frozen=True, slots=True)
+class ProgressRecord:
+    """A ``CapNhatTienDoHoSoMC`` record as read (the portal keeps it as sent, as text)."""
+
+    dossier_code: str
+    status: DossierStatus
+    occurred_at: datetime
+    record: dict[str, str]
+
+    @property
+    def identity(self) -> tuple[str, ...]:
+        """``step_identity`` of the record."""
+        return step_identity(self.record)
 
 
-def event_from_portal(record: Mapping[str, Any]) -> DossierEvent:
-    """The ``DossierEvent`` of a ``CapNhatTienDoHoSoMC`` progress item.
+def progress_from_portal(record: Mapping[str, Any]) -> ProgressRecord:
+    """Read one progress record: a dossier code, a status 1-10, times ``yyyyMMddHHmmss``.
 
-    The item's ``IdempotencyKey``, when present, must be the one the event's code and sequence
-    give (``DossierEvent.idempotency_key``).
+    The optional texts may be absent, ``null`` or ``""``; other keys are ignored.
     """
-    record = _record(record, "progress item")
-    data: dict[str, Any] = {field: _optional(record.get(key)) for field, key in _EVENT_KEYS.items()}
-    data["sequence"] = _sequence(record.get("ThuTu"))
-    data["status"] = status_from_portal(record.get("TrangThaiHoSo"))
-    data["occurred_at"] = _time(record.get("ThoiDiemXuLy"), "ThoiDiemXuLy")
-    event = build_model(DossierEvent, data, what="progress item", names=_EVENT_KEYS)
-    key = _optional(record.get("IdempotencyKey"))
-    if key is not None and key != event.idempotency_key:
-        raise InvalidWireRecord(
-            "IdempotencyKey does not match MaHoSo and ThuTu", field="IdempotencyKey"
-        )
-    return event
+    record = _record(record, "progress record")
+    code = record.get("MaHoSo")
+    if not isinstance(code, str):
+        raise InvalidWireRecord("MaHoSo must be a dossier code", field="MaHoSo")
+    try:
+        validate_dossier_code(code)
+    except SchemaError as exc:
+        raise InvalidWireRecord("MaHoSo must be a dossier code", field="MaHoSo") from exc
+    status = status_from_portal(record.get("TrangThai"), field="TrangThai")
+    occurred_at = _time(record.get("ThoiDiemXuLy"), "ThoiDiemXuLy")
+    for key in ("NgayBatDau", "NgayKetThucTheoQuyDinh"):
+        if _optional(record.get(key)) is not None:
+            _time(record.get(key), key)
+    texts: dict[str, str] = {}
+    for key in PROGRESS_KEYS:
+        value = record.get(key)
+        if value is not None and not isinstance(value, str | int):
+            raise InvalidWireRecord(f"{key} must be text", field=key)
+        texts[key] = _text(value)
+    return ProgressRecord(code, status, occurred_at, texts)
+
+
+def held_progress(record: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The progress records a ``TraCuuHoSo`` record lists (``QuaTrinhXuLy``), as text, in order.
+
+    A record without the list holds none; a list item that is not an object is refused.
+    """
+    items = record.get(HELD_PROGRESS_KEY)
+    if items is None or items == "":
+        return []
+    if not isinstance(items, list):
+        raise InvalidWireRecord(f"{HELD_PROGRESS_KEY} must be a list", field=HELD_PROGRESS_KEY)
+    held = []
+    for item in items:
+        item = _record(item, "held progress record")
+        held.append({key: _text(item.get(key)) for key in PROGRESS_KEYS})
+    return held
 
 
 def status_from_lookup(answer: Mapping[str, Any], dossier_code: str) -> DossierStatus | None:

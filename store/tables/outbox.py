@@ -8,11 +8,14 @@ only (O(batch), whatever the size of ``outbox``).
 
 ``available_at`` is both the backoff and the lease: a claimed head is pushed to the end of its
 lease, a failed one to its next attempt, a dead one to NULL (never claimed until retried).
+``in_doubt`` says the portal may hold more of the dossier than ``outbox`` records as delivered
+(an unclear outcome, a claim taken over from a worker that never settled, an operator's check):
+the worker reads back from the portal before it sends anything of that dossier.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, Text, false
 
 from store.metadata import metadata
 from store.types import BigIntPk, JsonDocument, UtcDateTime
@@ -44,6 +47,7 @@ outbox_heads = Table(
     Column("available_at", UtcDateTime, nullable=True),
     Column("claim_token", String(36), nullable=True),
     Column("claimed_by", String(128), nullable=True),
+    Column("in_doubt", Boolean, nullable=False, default=False, server_default=false()),
     Index("ix_outbox_heads_available_at", "available_at"),
 )
 

@@ -16,6 +16,7 @@ from connectors.base import BreakerSettings, RetrySettings, Timeouts
 from lienthong.connect import PortalOptions, build_portal
 from mock_endpoints.app import create_mock_app
 from mock_endpoints.settings import MockSettings
+from schemas.times import to_portal_time
 from store.db import create_sessionmaker
 from store.dossiers import record_dossier, record_event
 from store.outbox import SqlOutbox
@@ -112,19 +113,24 @@ async def record_steps(engine: AsyncEngine, serials: range, events: int, *, firs
 
 
 def assert_portal_has_exactly(mock: PortalMock, serials: range, events: int) -> list[int]:
-    """Each dossier held once, its steps 1..events applied once each, in order; the status
-    is the last step's. Returns how many times each applied key was received."""
-    seen: list[int] = []
+    """Each dossier held once, its steps 1..events held once each, in order (the portal's records
+    carry no sequence: each step is known by its time, which ``make_event`` makes distinct); the
+    status is the last step's. Returns how many times each held step arrived (all 1 when the
+    portal never even received a step twice)."""
+    arrived: list[int] = []
     for serial in serials:
         held = mock.held(make_dossier(serial).code)
         assert held is not None, f"dossier {serial} missing at the portal"
         progress = held["progress"]
-        assert [step["ThuTu"] for step in progress] == list(range(1, events + 1))
-        keys = [step["IdempotencyKey"] for step in progress]
-        assert len(keys) == len(set(keys))
+        times = [step["ThoiDiemXuLy"] for step in progress]
+        expected = [
+            to_portal_time(make_event(serial, n, LIFECYCLE[n - 1]).occurred_at)
+            for n in range(1, events + 1)
+        ]
+        assert times == expected, f"dossier {serial}: steps held {len(times)}, not in order once"
         assert held["status"] == int(LIFECYCLE[events - 1] if events else 1)
-        seen += [int(step["seen"]) for step in progress]
-    return seen
+        arrived += [int(step["arrived"]) for step in progress]
+    return arrived
 
 
 def clock_now() -> FakeClock:

@@ -17,9 +17,10 @@ from connectors.errors import (
     BadUpstreamSignature,
     CircuitOpen,
     IllegalMove,
+    InvalidRequest,
     NotFound,
-    OutOfOrder,
     UpstreamRejected,
+    UpstreamTimeout,
     UpstreamUnavailable,
 )
 from connectors.exchange import MemoryRecorder
@@ -28,7 +29,8 @@ from connectors.resilience import Resilience
 from schemas.dossier_code import make_dossier_code
 from schemas.models import Dossier, DossierEvent
 from schemas.status import DossierStatus
-from schemas.times import VN_TZ
+from schemas.times import VN_TZ, to_portal_time
+from schemas.wire.portal import ProgressStep
 from security.http_signatures import HttpSigner, HttpVerifier, TrustedKeyDirectory
 from security.keys import load_party
 from security.trust import TrustStore
@@ -185,45 +187,60 @@ async def test_illegal_move_is_refused_per_item(connector: PortalConnector) -> N
     assert isinstance(result.items[0].error, IllegalMove)
 
 
-async def test_progress_is_applied_once_per_idempotency_key(
+async def test_progress_goes_in_the_portal_shape_and_lookup_lists_it(
     connector: PortalConnector, mock: MockServer
 ) -> None:
-    """A resent step is acknowledged as a duplicate and not applied twice."""
-    record = dossier()
+    """Steps go as OpenCPS's records (dates from the dossier); a resent step is applied again —
+    the portal cannot tell — and the lookup lists every step held, in order."""
+    record = dossier().model_copy(
+        update={"due_at": dt.datetime.now(VN_TZ).replace(microsecond=0) + dt.timedelta(days=3)}
+    )
     await connector.sync_dossiers([record], is_updating=False, ctx=context())
     first = event(record.code, 1, DossierStatus.ACCEPTED)
-    second = event(record.code, 2, DossierStatus.PROCESSING)
-    result = await connector.push_progress([first, second], context())
+    second = event(record.code, 2, DossierStatus.PROCESSING).model_copy(update={"note": "Xử lý"})
+    steps = [ProgressStep(e, record.received_at, record.due_at) for e in (first, second)]
+    result = await connector.push_progress(steps, context())
     assert result.ok
-    keys = [item.idempotency_key for item in result.items]
-    assert keys == [first.idempotency_key, second.idempotency_key]
-    again = await connector.push_progress([second], context())
-    assert again.ok
-    assert again.items[0].duplicate
+    assert (await connector.push_progress(steps[1:], context())).ok
     held = mock.get(f"/_admin/portal/dossiers/{record.code}")
-    assert [step["ThuTu"] for step in held["progress"]] == [1, 2]
+    assert [step["NoiDungXuLy"] for step in held["progress"]] == [
+        "Tiếp nhận hồ sơ",
+        "Xử lý",
+        "Xử lý",
+    ]
+    assert [step["arrived"] for step in held["progress"]] == [1, 2, 2]
+    assert held["progress"][0]["NgayBatDau"] == to_portal_time(record.received_at)
+    assert record.due_at is not None
+    assert held["progress"][0]["NgayKetThucTheoQuyDinh"] == to_portal_time(record.due_at)
+    assert "ThuTu" not in held["progress"][0]
+    found = await connector.lookup_dossier(record.code, context())
+    assert found is not None
+    assert [s["NoiDungXuLy"] for s in found.steps] == ["Tiếp nhận hồ sơ", "Xử lý", "Xử lý"]
+    assert found.status is DossierStatus.PROCESSING
 
 
-async def test_progress_refusals_map_to_their_errors(connector: PortalConnector) -> None:
-    """A reused key for another step is AlreadyExists; a step behind the last one is OutOfOrder."""
+async def test_unconvertible_record_fails_alone_and_is_not_sent(
+    connector: PortalConnector, mock: MockServer
+) -> None:
+    """A step whose time the portal's form cannot hold (year 9999) is refused as UNCONVERTIBLE
+    without being sent; the step beside it goes."""
     record = dossier()
     await connector.sync_dossiers([record], is_updating=False, ctx=context())
-    steps = [event(record.code, 1, DossierStatus.ACCEPTED)]
-    steps.append(event(record.code, 3, DossierStatus.PROCESSING))
-    assert (await connector.push_progress(steps, context())).ok
-    reused = event(record.code, 1, DossierStatus.PROCESSING)
-    behind = event(record.code, 2, DossierStatus.PROCESSING)
-    result = await connector.push_progress([reused, behind], context())
-    assert isinstance(result.items[0].error, AlreadyExists)
-    assert isinstance(result.items[1].error, OutOfOrder)
-    assert result.items[1].error.fault_code == "OUT_OF_ORDER"
+    far = dt.datetime(9999, 12, 31, 23, tzinfo=dt.UTC)
+    poison = event(record.code, 1, DossierStatus.ACCEPTED).model_copy(update={"occurred_at": far})
+    healthy = event(record.code, 2, DossierStatus.ACCEPTED)
+    result = await connector.push_progress([ProgressStep(poison), ProgressStep(healthy)], context())
+    assert isinstance(result.items[0].error, InvalidRequest)
+    assert result.items[0].error.fault_code == "UNCONVERTIBLE"
+    assert result.items[1].ok
+    assert len(mock.get(f"/_admin/portal/dossiers/{record.code}")["progress"]) == 1
 
 
 async def test_progress_for_unknown_dossier_is_not_found(connector: PortalConnector) -> None:
     """A step for a dossier the portal does not hold is NotFound for that item."""
     record = dossier()
     result = await connector.push_progress(
-        [event(record.code, 1, DossierStatus.ACCEPTED)], context()
+        [ProgressStep(event(record.code, 1, DossierStatus.ACCEPTED))], context()
     )
     assert isinstance(result.items[0].error, NotFound)
 
@@ -299,23 +316,23 @@ async def test_login_password_is_not_recorded(dev_keys: Path, mock: MockServer) 
     assert all(SANDBOX_PASSWORD.encode() not in e.request for e in recorder.exchanges)
 
 
-async def test_dropped_answer_after_commit_is_retried_safely(
+async def test_dropped_progress_answer_is_not_retried_by_the_connector(
     dev_keys: Path, mock: MockServer
 ) -> None:
-    """The portal applies a step and the answer is lost: the retry is a duplicate, applied once."""
+    """The portal applies a step and the answer is lost: the connector does not resend it (the
+    portal would apply it twice) but raises, even with retries configured."""
     c = make(dev_keys, f"{mock.url}/portal", attempt=0.5, attempts=3)
     record = dossier()
     try:
         await c.sync_dossiers([record], is_updating=False, ctx=context())
         mock.faults("portal", drop_after_commit=1.0, drop_count=1, stall_seconds=5)
-        step = event(record.code, 1, DossierStatus.ACCEPTED)
-        result = await c.push_progress([step], context())
+        step = ProgressStep(event(record.code, 1, DossierStatus.ACCEPTED))
+        with pytest.raises(UpstreamTimeout):
+            await c.push_progress([step], context())
     finally:
         await c.aclose()
-    assert result.ok
-    assert result.items[0].duplicate
     held = mock.get(f"/_admin/portal/dossiers/{record.code}")
-    assert len(held["progress"]) == 1
+    assert [step["arrived"] for step in held["progress"]] == [1]
 
 
 async def test_outage_opens_the_breaker_and_recovery_closes_it(

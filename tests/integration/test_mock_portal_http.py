@@ -49,12 +49,14 @@ def progress(code: str, sequence: int, status: int) -> dict[str, str]:
     at = (RECEIVED + timedelta(minutes=sequence)).strftime("%Y%m%d%H%M%S")
     return {
         "MaHoSo": code,
-        "ThuTu": str(sequence),
-        "TrangThaiHoSo": str(status),
-        "ThoiDiemXuLy": at,
         "NguoiXuLy": "Lê Văn Hùng",
-        "NoiDungXuLy": "Chuyển xử lý",
-        "IdempotencyKey": f"{code}#{sequence}",
+        "ChucDanh": "Chuyên viên",
+        "ThoiDiemXuLy": at,
+        "PhongBanXuLy": "Phòng Tư pháp",
+        "NoiDungXuLy": f"Chuyển xử lý {sequence}",
+        "TrangThai": str(status),
+        "NgayBatDau": RECEIVED.strftime("%Y%m%d%H%M%S"),
+        "NgayKetThucTheoQuyDinh": "",
     }
 
 
@@ -158,31 +160,32 @@ def test_partly_failing_batch(portal: Portal) -> None:
     assert portal.call("TraCuuHoSo", mahoso=fresh).json()["result"]
 
 
-def test_illegal_status_move_is_refused(portal: Portal, mock: tuple[str, MockState]) -> None:
-    """Progress from submitted (1) straight to result delivered (10) answers "4"."""
+def test_progress_is_not_refused_for_its_move(portal: Portal, mock: tuple[str, MockState]) -> None:
+    """Progress from submitted (1) straight to result delivered (10) is applied as sent."""
     code = new_code()
     portal.sync([dossier(code)], updating=False)
     answer = portal.call("CapNhatTienDoHoSoMC", data=[progress(code, 1, 10)]).json()
-    assert answer["results"][0]["error_code"] == "4"
-    assert _held(mock[0], code)["status"] == 1
+    assert answer["results"][0]["error_code"] == "0"
+    assert _held(mock[0], code)["status"] == 10
 
 
-def test_repeated_progress_is_applied_once(portal: Portal, mock: tuple[str, MockState]) -> None:
-    """The same idempotency key twice: both acknowledged, applied once, seen twice."""
+def test_repeated_progress_is_applied_twice(portal: Portal, mock: tuple[str, MockState]) -> None:
+    """The same record twice: both applied; the read-back lists it twice, arrived twice; the
+    lookup lists both copies."""
     code = new_code()
     portal.sync([dossier(code)], updating=False)
     first = portal.call("CapNhatTienDoHoSoMC", data=[progress(code, 1, 2)]).json()
     second = portal.call("CapNhatTienDoHoSoMC", data=[progress(code, 1, 2)]).json()
     assert first["results"][0]["duplicate"] is False
-    assert second["error_code"] == "0"
-    assert second["results"][0]["duplicate"] is True
+    assert second["results"][0]["duplicate"] is False
     held = _held(mock[0], code)
-    assert len(held["progress"]) == 1
-    assert held["progress"][0]["seen"] == 2
+    assert [step["arrived"] for step in held["progress"]] == [2, 2]
+    found = portal.call("TraCuuHoSo", mahoso=code).json()["result"][0]["QuaTrinhXuLy"]
+    assert [step["NoiDungXuLy"] for step in found] == ["Chuyển xử lý 1"] * 2
 
 
 def test_commit_then_drop(portal: Portal, mock: tuple[str, MockState]) -> None:
-    """drop_after_commit: the update is stored, the caller times out, its retry is a duplicate."""
+    """drop_after_commit: the step is stored, the caller times out; a blind resend doubles it."""
     code = new_code()
     portal.sync([dossier(code)], updating=False)
     put = httpx.put(
@@ -193,10 +196,20 @@ def test_commit_then_drop(portal: Portal, mock: tuple[str, MockState]) -> None:
         portal.call("CapNhatTienDoHoSoMC", data=[progress(code, 1, 2)], timeout=0.5)
     held = _held(mock[0], code)
     assert held["status"] == 2
-    assert held["progress"][0]["seen"] == 1
+    assert held["progress"][0]["arrived"] == 1
     retry = portal.call("CapNhatTienDoHoSoMC", data=[progress(code, 1, 2)]).json()
-    assert retry["results"][0]["duplicate"] is True
-    assert _held(mock[0], code)["progress"][0]["seen"] == 2
+    assert retry["results"][0]["duplicate"] is False
+    assert [step["arrived"] for step in _held(mock[0], code)["progress"]] == [2, 2]
+
+
+def test_lost_dossier_admin_route(portal: Portal, mock: tuple[str, MockState]) -> None:
+    """DELETE /_admin/portal/dossiers/{code} makes the portal lose it; its next step is "2"."""
+    code = new_code()
+    portal.sync([dossier(code)], updating=False)
+    assert httpx.delete(f"{mock[0]}/_admin/portal/dossiers/{code}").status_code == 200
+    assert httpx.delete(f"{mock[0]}/_admin/portal/dossiers/{code}").status_code == 404
+    answer = portal.call("CapNhatTienDoHoSoMC", data=[progress(code, 1, 2)]).json()
+    assert answer["results"][0]["error_code"] == "2"
 
 
 def test_reads_and_login_are_not_dropped(portal: Portal, mock: tuple[str, MockState]) -> None:

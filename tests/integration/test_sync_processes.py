@@ -229,3 +229,86 @@ async def test_several_workers_on_postgresql_deliver_once(
     ]
     assert sum(delivered) == 40 * 5  # each item settled as delivered by exactly one worker
     assert sum(1 for n in delivered if n > 0) >= 2  # the work really was shared
+
+
+_FIGURES = re.compile(
+    r"read back (\d+) \(held (\d+), resent (\d+), replayed (\d+), unsettled (\d+), "
+    r"recreated (\d+)\)"
+)
+
+
+async def _delivered(engine: AsyncEngine) -> int:
+    return (await SqlOutbox(engine).stats()).delivered
+
+
+async def _more_delivered(engine: AsyncEngine, than: int, by: int) -> bool:
+    return await _delivered(engine) >= than + by
+
+
+async def test_300_events_over_50_dossiers_reach_a_non_deduplicating_portal_once(
+    engine: AsyncEngine, store_url: str, mock: PortalMock, dev_keys: Path, tmp_path: Path
+) -> None:
+    """End to end against the portal that applies every record it gets: 50 dossiers, 300 steps
+    recorded while workers run, through answers dropped after commit, an outage and three
+    SIGKILLs of the worker. The portal's read-back holds every step exactly once, in order, and
+    no step ever reached it twice; the read-backs that cost are counted from the workers' logs."""
+    dossiers, started = range(1, 51), time.monotonic()
+    workers: list[Worker] = []
+
+    def start(name: str) -> Worker:
+        extra = ("--batch", "5", "--concurrency", "1", "--backoff-cap", "2")
+        worker = _start_worker(store_url, mock, dev_keys, tmp_path / f"{name}.log", *extra)
+        workers.append(worker)
+        return worker
+
+    try:
+        await record_dossiers(engine, dossiers, 2)
+        mock.faults(latency_ms=30)
+        first = start("first")
+        await _wait(lambda: _some_held(mock), seconds=60, what="the first deliveries")
+        mock.faults(latency_ms=5000)  # a batch stays out: the kill lands while its claim is held
+        await asyncio.sleep(0.5)
+        await _wait(lambda: _claim_held(engine), seconds=30, what="a batch out")
+        first.kill()  # SIGKILL 1: a claim abandoned, the portal may hold what it sent
+
+        mock.faults(latency_ms=20, drop_after_commit=0.3, stall_seconds=1)
+        second = start("second")
+        await record_steps(engine, dossiers, 4, first=3)
+        before = await _delivered(engine)
+        await _wait(lambda: _more_delivered(engine, before, 30), seconds=90, what="progress")
+        second.kill()  # SIGKILL 2: among answers dropped after the portal applied them
+
+        mock.faults(outage=True)
+        third = start("third")
+        await record_steps(engine, dossiers, 6, first=5)
+        await asyncio.sleep(2)
+        mock.faults(latency_ms=20, drop_after_commit=0.2, stall_seconds=1)
+        before = await _delivered(engine)
+        await _wait(lambda: _more_delivered(engine, before, 20), seconds=90, what="recovery")
+        third.kill()  # SIGKILL 3: after the outage, with drops
+
+        mock.faults()
+        last = start("last")
+        await _wait(lambda: _drained(engine), seconds=180, what="the last worker")
+        drained = time.monotonic() - started
+    finally:
+        stopped = [worker.stop() for worker in workers if worker.process.returncode is None]
+    for result in stopped:
+        _clean_exit(result)
+    assert [w.process.returncode for w in workers[:3]] == [-signal.SIGKILL] * 3
+    arrived = assert_portal_has_exactly(mock, dossiers, 6)
+    assert len(arrived) == 300
+    assert set(arrived) == {1}  # no step ever reached the portal twice
+    totals = [0] * 6
+    for worker in workers:
+        for found in _FIGURES.findall(worker.log.read_text()):
+            totals = [a + int(b) for a, b in zip(totals, found, strict=True)]
+    readbacks, held, resent, replayed, unsettled, recreated = totals
+    print(  # the figures the issue asks for (pytest -s shows them)
+        f"\ne2e figures ({engine.dialect.name}): events 300, dossiers 50, read-backs {readbacks}, "
+        f"steps found held {held}, resent after read-back {resent}, replayed {replayed}, "
+        f"unsettled {unsettled}, recreated {recreated}, time to drain {drained:.1f} s"
+    )
+    assert readbacks > 0  # the guarantee was exercised (taken-over claims, dropped answers)
+    assert unsettled == 0  # every step says something of its own: nothing decided by counting
+    assert last.process.returncode == 0

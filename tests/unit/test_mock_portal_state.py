@@ -1,4 +1,4 @@
-"""The portal mock's rules: sessions expire, isUpdating, legal moves, idempotent progress."""
+"""The portal mock's rules: sessions expire, isUpdating, legal moves, progress applied as sent."""
 
 from __future__ import annotations
 
@@ -46,12 +46,14 @@ def step(sequence: int, status: int, code: str = CODE) -> dict[str, str]:
     at = RECEIVED + timedelta(hours=sequence)
     return {
         "MaHoSo": code,
-        "ThuTu": str(sequence),
-        "TrangThaiHoSo": str(status),
-        "ThoiDiemXuLy": at.strftime("%Y%m%d%H%M%S"),
         "NguoiXuLy": "Cán bộ một cửa",
-        "NoiDungXuLy": "",
-        "IdempotencyKey": f"{code}#{sequence}",
+        "ChucDanh": "",
+        "ThoiDiemXuLy": at.strftime("%Y%m%d%H%M%S"),
+        "PhongBanXuLy": "",
+        "NoiDungXuLy": f"bước {sequence}",
+        "TrangThai": str(status),
+        "NgayBatDau": RECEIVED.strftime("%Y%m%d%H%M%S"),
+        "NgayKetThucTheoQuyDinh": "",
     }
 
 
@@ -136,35 +138,41 @@ def test_a_batch_can_partly_fail(state: PortalState) -> None:
     assert "broken" not in results[1]["message"]
 
 
-def test_progress_is_applied_once_per_key(state: PortalState) -> None:
-    """A repeated idempotency key is acknowledged as a duplicate, applied once, counted."""
+def test_a_step_sent_twice_is_applied_twice(state: PortalState) -> None:
+    """Like the real portal: a record sent again is held again; each copy says it arrived twice."""
     state.sync_dossiers([record(status=1)], is_updating=False)
     first = state.update_progress([step(1, 2)])[0]
     again = state.update_progress([step(1, 2)])[0]
     assert (first["error_code"], first["duplicate"]) == ("0", False)
-    assert (again["error_code"], again["duplicate"]) == ("0", True)
+    assert (again["error_code"], again["duplicate"]) == ("0", False)
     held = state.held(CODE)
     assert held is not None
-    assert len(held["progress"]) == 1
-    assert held["progress"][0]["seen"] == 2
+    assert [entry["arrived"] for entry in held["progress"]] == [2, 2]
+    assert held["repeated"] == 2
     assert held["status"] == 2
 
 
-def test_progress_with_an_illegal_move_is_refused(state: PortalState) -> None:
-    """Progress from submitted to result delivered answers "4"; the status stays."""
+def test_dedup_flag_applies_an_identical_record_once(clock: Clock) -> None:
+    """With ``dedup`` (for comparison) an identical record is acknowledged, not applied again."""
+    state = PortalState(session_ttl=60, clock=clock, dedup=True)
     state.sync_dossiers([record(status=1)], is_updating=False)
-    assert state.update_progress([step(1, 10)])[0]["error_code"] == codes.ILLEGAL_MOVE
+    state.update_progress([step(1, 2)])
+    again = state.update_progress([step(1, 2)])[0]
+    assert (again["error_code"], again["duplicate"]) == ("0", True)
     held = state.held(CODE)
     assert held is not None
-    assert held["status"] == 1
-    assert held["progress"] == []
+    assert [entry["arrived"] for entry in held["progress"]] == [2]
 
 
-def test_progress_out_of_order_is_refused(state: PortalState) -> None:
-    """A new step whose ThuTu is not after the last applied answers "5"."""
+def test_nothing_is_refused_for_its_order_or_its_move(state: PortalState) -> None:
+    """An earlier step after a later one, or a move the lifecycle forbids, is applied as sent."""
     state.sync_dossiers([record(status=1)], is_updating=False)
-    state.update_progress([step(2, 2)])
-    assert state.update_progress([step(1, 2)])[0]["error_code"] == codes.OUT_OF_ORDER
+    results = state.update_progress([step(2, 4), step(1, 2), step(3, 10)])
+    assert [r["error_code"] for r in results] == ["0", "0", "0"]
+    held = state.held(CODE)
+    assert held is not None
+    assert [e["NoiDungXuLy"] for e in held["progress"]] == ["bước 2", "bước 1", "bước 3"]
+    assert held["status"] == 10
 
 
 def test_progress_for_an_unknown_dossier_is_not_found(state: PortalState) -> None:
@@ -172,17 +180,22 @@ def test_progress_for_an_unknown_dossier_is_not_found(state: PortalState) -> Non
     assert state.update_progress([step(1, 2)])[0]["error_code"] == codes.NOT_FOUND
 
 
-def test_a_reused_key_for_another_step_is_refused(state: PortalState) -> None:
-    """The same key with another status is not a duplicate: it answers "3"."""
+def test_a_progress_record_that_does_not_read_is_refused(state: PortalState) -> None:
+    """A record without a real time or status answers "1" naming the key; the others apply."""
     state.sync_dossiers([record(status=1)], is_updating=False)
-    state.update_progress([step(1, 2)])
-    assert state.update_progress([step(1, 3)])[0]["error_code"] == codes.ALREADY_EXISTS
+    bad = {**step(1, 2), "ThoiDiemXuLy": "2026"}
+    results = state.update_progress([bad, step(2, 2)])
+    assert [r["error_code"] for r in results] == ["1", "0"]
+    assert "ThoiDiemXuLy" in results[0]["message"]
 
 
 def test_lookup_answers_the_held_dossier_or_nothing(state: PortalState) -> None:
     """TraCuuHoSo finds a held dossier, an empty list for an unknown one, "1" for a bad code."""
     state.sync_dossiers([record()], is_updating=False)
-    assert [d.code for d in state.lookup(CODE)] == [CODE]
+    state.update_progress([step(1, 2)])
+    ((dossier, steps),) = state.lookup(CODE)
+    assert dossier.code == CODE
+    assert [s["NoiDungXuLy"] for s in steps] == ["bước 1"]
     assert state.lookup("000.00.04.H04-261126-0099") == []
     with pytest.raises(PortalError) as caught:
         state.lookup("not-a-code")

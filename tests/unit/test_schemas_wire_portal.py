@@ -41,14 +41,30 @@ def test_dong_bo_sample_both_ways() -> None:
 
 
 def test_progress_sample_both_ways() -> None:
-    """The CapNhatTienDoHoSoMC sample reads to events that rebuild the same request."""
+    """The CapNhatTienDoHoSoMC sample (OpenCPS's shape) reads record by record and is rebuilt
+    from events and their dossier's dates."""
     sample = _load("portal_cap_nhat_tien_do_ho_so_mc.json")
-    events = [portal.event_from_portal(item) for item in sample["data"]]
-    assert [e.sequence for e in events] == [1, 2, 3]
-    assert events[2].officer is None
-    assert events[2].note is None
-    assert portal.progress_request(SESSION, AGENCY, events) == sample
-    assert sample["data"][1]["IdempotencyKey"] == events[1].idempotency_key
+    read = [portal.progress_from_portal(item) for item in sample["data"]]
+    assert [r.status for r in read] == [2, 4, 4]
+    assert [r.record for r in read] == sample["data"]
+    received = datetime(2026, 11, 26, 8, 15, 30, tzinfo=VN_TZ)
+    due = datetime(2026, 12, 3, 17, 0, tzinfo=VN_TZ)
+    events = [
+        DossierEvent(
+            dossier_code=r.dossier_code,
+            sequence=n,
+            status=r.status,
+            occurred_at=r.occurred_at,
+            officer=r.record["NguoiXuLy"] or None,
+            note=r.record["NoiDungXuLy"] or None,
+        )
+        for n, r in enumerate(read, start=1)
+    ]
+    steps = [portal.ProgressStep(e, received, due) for e in events]
+    assert portal.progress_request(SESSION, AGENCY, steps) == sample
+    assert list(sample["data"][0]) == list(portal.PROGRESS_KEYS)
+    assert "ThuTu" not in sample["data"][0]
+    assert "IdempotencyKey" not in sample["data"][0]
 
 
 def test_lookup_sample_gives_the_status() -> None:
@@ -60,8 +76,15 @@ def test_lookup_sample_gives_the_status() -> None:
     assert portal.status_from_lookup(answer, "000.00.04.H04-261126-0009") is None
     assert portal.status_from_lookup({"error_code": "0", "result": []}, code) is None
     assert portal.status_from_lookup({"error_code": "0", "result": answer["result"][0]}, code) == 4
-    dossier = portal.dossier_from_portal(answer["result"][0])
-    assert portal.lookup_answer([dossier]) == answer
+    fields = {k: v for k, v in answer["result"][0].items() if k != "QuaTrinhXuLy"}
+    dossier = portal.dossier_from_portal(fields)
+    held = portal.held_progress(answer["result"][0])
+    assert [step["NoiDungXuLy"] for step in held] == [
+        "Tiếp nhận hồ sơ",
+        "Chuyển phòng Tư pháp xử lý",
+    ]
+    assert portal.lookup_answer([dossier], [held]) == answer
+    assert portal.held_progress(fields) == []
     assert portal.lookup_request(SESSION, AGENCY, code) == {
         "session": SESSION,
         "madonvi": AGENCY,
@@ -79,9 +102,15 @@ def test_any_dossier_round_trips(dossier: Dossier) -> None:
 
 @given(dossier_events)
 def test_any_event_round_trips(event: DossierEvent) -> None:
-    """model → progress item → JSON text → model gives an equal DossierEvent."""
-    text = json.dumps(portal.event_to_portal(event), ensure_ascii=False)
-    assert portal.event_from_portal(json.loads(text)) == event
+    """model → progress record → JSON text → record: the same status, time (to the second),
+    officer, note; its identity is the one computed from the record sent."""
+    sent = portal.event_to_portal(event)
+    read = portal.progress_from_portal(json.loads(json.dumps(sent, ensure_ascii=False)))
+    assert read.status == event.status
+    assert read.occurred_at == event.occurred_at.replace(microsecond=0)
+    assert read.record["NguoiXuLy"] == (event.officer or "")
+    assert read.record["NoiDungXuLy"] == (event.note or "")
+    assert read.identity == portal.step_identity(sent)
 
 
 def test_times_go_out_in_vietnam_time() -> None:
@@ -165,30 +194,38 @@ def _item(**changes: object) -> dict[str, Any]:
     return item
 
 
-def test_progress_item_accepts_integer_sequence_and_no_key() -> None:
-    """ThuTu may be an integer; an item without IdempotencyKey still reads."""
-    item = _item(ThuTu=2)
-    del item["IdempotencyKey"]
-    assert portal.event_from_portal(item).sequence == 2
+def test_progress_record_accepts_an_integer_status_and_absent_texts() -> None:
+    """TrangThai may be an integer; absent or null optional texts read as ""."""
+    item = _item(TrangThai=4, ChucDanh=None)
+    del item["PhongBanXuLy"]
+    read = portal.progress_from_portal(item)
+    assert read.status == 4
+    assert (read.record["ChucDanh"], read.record["PhongBanXuLy"]) == ("", "")
 
 
 @pytest.mark.parametrize(
     ("changes", "reason"),
     [
-        ({"IdempotencyKey": "000.00.04.H04-261126-0007#9"}, "IdempotencyKey does not match"),
-        ({"ThuTu": "0"}, "ThuTu"),
-        ({"ThuTu": "-1"}, "ThuTu must be a positive integer"),
-        ({"ThuTu": True}, "ThuTu must be a positive integer"),
         ({"ThoiDiemXuLy": ""}, "ThoiDiemXuLy must be 14 digits"),
         ({"ThoiDiemXuLy": None}, "ThoiDiemXuLy must be a string"),
-        ({"TrangThaiHoSo": "12"}, "TrangThaiHoSo"),
+        ({"NgayBatDau": "2026"}, "NgayBatDau must be 14 digits"),
+        ({"TrangThai": "12"}, "TrangThai"),
         ({"MaHoSo": "x"}, "MaHoSo"),
+        ({"NoiDungXuLy": ["x"]}, "NoiDungXuLy must be text"),
     ],
 )
 def test_bad_progress_items_are_refused(changes: dict[str, object], reason: str) -> None:
-    """A foreign idempotency key, a sequence below 1, a bad time or status are refused."""
+    """A bad time, status, dossier code or text is refused, naming the key."""
     with pytest.raises(InvalidWireRecord, match=reason):
-        portal.event_from_portal(_item(**changes))
+        portal.progress_from_portal(_item(**changes))
+
+
+def test_step_identity_leaves_out_the_dossier_dates() -> None:
+    """Two records of one step sent with different due dates are the same step."""
+    first = _item()
+    later = _item(NgayKetThucTheoQuyDinh="20261210170000")
+    assert portal.step_identity(first) == portal.step_identity(later)
+    assert portal.step_identity(first) != portal.step_identity(_item(NoiDungXuLy="khác"))
 
 
 def test_service_names() -> None:

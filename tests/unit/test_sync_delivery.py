@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import random
+from datetime import UTC
 from itertools import count
 
 from schemas.models import Dossier
@@ -154,14 +156,17 @@ async def test_one_refused_dossier_does_not_take_the_batch_down() -> None:
 
 
 async def test_refused_step_stops_its_dossier_there() -> None:
-    """Steps before a refused step are delivered; the refused one dies; later ones wait."""
+    """Steps before a refused step are delivered; the refused one dies (not retried as
+    transient); later ones wait."""
     clock = FakeClock()
     portal = FakePortal()
     portal.dossiers[make_dossier(1).code] = make_dossier(1)
-    steps = [(1, S.ACCEPTED), (2, S.RESULT_DELIVERED), (3, S.PROCESSING)]
+    events = [make_event(1, n, status) for n, status in [(1, S.ACCEPTED), (2, S.PROCESSING)]]
+    poison = events[1].model_copy(update={"occurred_at": dt.datetime(9999, 12, 31, 23, tzinfo=UTC)})
+    events[1] = poison
+    events.append(make_event(1, 3, S.PROCESSING))
     items = tuple(
-        _item(DeliveryKind.PUSH_PROGRESS, make_event(1, n, status).model_dump(mode="json"))
-        for n, status in steps
+        _item(DeliveryKind.PUSH_PROGRESS, event.model_dump(mode="json")) for event in events
     )
     claim = Claim(make_dossier(1).code, "t", clock() + dt.timedelta(seconds=60), True, items)
     (outcome,) = await _delivery(portal, clock).deliver([claim])
@@ -169,7 +174,8 @@ async def test_refused_step_stops_its_dossier_there() -> None:
     assert outcome.failed == items[1].id
     assert outcome.retry_at is None
     assert outcome.error is not None
-    assert outcome.error.startswith("IllegalMove")
+    assert outcome.error.startswith("InvalidRequest")
+    assert portal.sequences(make_dossier(1).code) == [1]
 
 
 async def test_call_refused_whole_is_sent_apart_then_step_by_step() -> None:
@@ -197,7 +203,7 @@ async def test_call_refused_whole_every_time_makes_a_dead_letter() -> None:
     (outcome,) = await _delivery(portal, clock).deliver([claim])
     assert outcome.retry_at is None
     assert outcome.error is not None
-    assert outcome.error.startswith("BadUpstreamSignature [invalid]")
+    assert outcome.error.startswith("InvalidRequest [INVALID_INPUT]")
 
 
 async def test_transient_failure_is_retried_later_with_backoff() -> None:
@@ -239,20 +245,24 @@ async def test_nothing_is_sent_when_the_lease_is_about_to_end() -> None:
 
 
 async def test_replay_after_a_crash_does_not_pull_the_status_back() -> None:
-    """Items applied by a worker that died before settling are replayed: the old snapshot keeps
-    the portal's newer status, the steps are acknowledged as duplicates, nothing dies."""
+    """Items applied by a worker that died before settling are claimed again in doubt: the read-
+    back finds the steps held (not sent again), the old snapshot keeps the portal's newer
+    status, nothing dies."""
     clock = FakeClock()
     portal = FakePortal()
     claim = _claim(1, events=2, clock=clock)
     first = await _delivery(portal, clock).deliver([claim])  # applied; pretend settle was lost
     assert first[0].failed is None
-    replay = await _delivery(portal, clock).deliver([claim])
+    taken_over = dataclasses.replace(claim, in_doubt=True, dossier=claim.items[0].payload)
+    delivery = _delivery(portal, clock)
+    replay = await delivery.deliver([taken_over])
     assert replay[0].failed is None
     assert len(replay[0].delivered) == 3
     code = make_dossier(1).code
     assert portal.dossiers[code].status is LIFECYCLE[1]
     assert portal.sequences(code) == [1, 2]
     assert portal.creates[code] == 1
+    assert (delivery.figures.readbacks, delivery.figures.held, delivery.figures.resent) == (1, 2, 0)
 
 
 async def test_known_dossier_snapshot_behind_the_portal_is_resent_with_its_status() -> None:
@@ -266,3 +276,29 @@ async def test_known_dossier_snapshot_behind_the_portal_is_resent_with_its_statu
     assert outcome.failed is None
     assert portal.calls == ["sync_update", "lookup", "sync_update"]
     assert portal.dossiers[make_dossier(1).code].status is S.PROCESSING
+
+
+async def test_replay_cut_short_by_the_lease_keeps_the_dossier_in_doubt() -> None:
+    """A dossier the portal lost is read back but the lease ends before its steps are replayed:
+    the outcome keeps it in doubt and due at once, so the next claim replays (none is lost)."""
+    clock = FakeClock()
+    portal = FakePortal()
+    history = tuple(
+        make_event(1, n, status).model_dump(mode="json")
+        for n, status in enumerate(LIFECYCLE[:2], start=1)
+    )
+    item = _item(DeliveryKind.PUSH_PROGRESS, make_event(1, 3, LIFECYCLE[2]).model_dump(mode="json"))
+    claim = Claim(
+        make_dossier(1).code,
+        "t",
+        clock() + dt.timedelta(seconds=1),  # inside the lease margin: nothing is sent
+        True,
+        (item,),
+        dossier=make_dossier(1).model_dump(mode="json"),
+        in_doubt=True,
+        history=history,
+        registered_status=1,
+    )
+    (outcome,) = await _delivery(portal, clock).deliver([claim])
+    assert portal.calls == ["lookup"]
+    assert (outcome.failed, outcome.in_doubt, outcome.retry_at) == (item.id, True, clock())

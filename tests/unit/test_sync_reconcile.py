@@ -55,10 +55,8 @@ def _forget_last_step(portal: FakePortal, serial: int) -> None:
 
 
 async def test_reconcile_restores_lost_dossiers_and_steps_once(engine: AsyncEngine) -> None:
-    """A dossier the portal lost is re-created with its steps; one behind gets the missing step.
-
-    (The portal's lookup does not list the steps it applied: a lost step shows as its status.)
-    """
+    """A dossier the portal lost is re-created with its steps; one behind gets the missing step
+    (only that one: the portal applies whatever it is sent)."""
     portal = FakePortal()
     worker = await _delivered_store(engine, portal, range(1, 6))
     del portal.dossiers[make_dossier(1).code]
@@ -77,7 +75,8 @@ async def test_reconcile_restores_lost_dossiers_and_steps_once(engine: AsyncEngi
     assert report.lookup_failed == 0
     assert totals == [5]
     assert sum(progress) == 5
-    assert report.enqueued == (1 + STEPS + 1) + (STEPS + 1)
+    assert (report.steps_missing, report.dossiers_missing_steps) == (1, 1)
+    assert report.enqueued == 2
     await worker.drain()
     for serial in (1, 2, 4, 5):
         code = make_dossier(serial).code
@@ -121,7 +120,7 @@ async def test_an_update_the_portal_lost_is_sent_again(engine: AsyncEngine) -> N
     )
     report = await reconcile(engine, portal)
     assert (report.in_sync, report.drifted, report.behind, report.missing) == (2, 1, 0, 0)
-    assert report.enqueued == STEPS + 1
+    assert report.enqueued == 1
     await worker.drain()
     async with create_sessionmaker(engine)() as session:
         local = await get_dossier(session, drifted)
@@ -130,3 +129,23 @@ async def test_an_update_the_portal_lost_is_sent_again(engine: AsyncEngine) -> N
     assert portal.applied_twice() == []
     again = await reconcile(engine, portal)
     assert (again.in_sync, again.drifted, again.enqueued) == (3, 0, 0)
+
+
+async def test_steps_never_sent_by_lienthong_are_reported_and_kept(engine: AsyncEngine) -> None:
+    """A step the portal holds that lienthong never sent is reported (dossier and count), never
+    deleted; a missing step beside it is sent, once; the foreign one stays."""
+    portal = FakePortal()
+    worker = await _delivered_store(engine, portal, range(1, 4))
+    code = make_dossier(1).code
+    foreign = dict(portal.progress[code][0].record, NoiDungXuLy="Nhập tay tại cổng")
+    portal.add_foreign_step(code, foreign)
+    portal.progress[make_dossier(2).code].pop(0)
+    report = await reconcile(engine, portal)
+    assert (report.foreign_steps, report.foreign) == (1, [(code, 1)])
+    assert (report.steps_missing, report.in_sync) == (1, 2)  # foreign steps alone: nothing to mend
+    await worker.drain()
+    assert [p.record["NoiDungXuLy"] for p in portal.progress[code]][-1] == "Nhập tay tại cổng"
+    assert portal.sequences(make_dossier(2).code) == [2, 1]
+    assert portal.applied_twice() == []
+    again = await reconcile(engine, portal)
+    assert (again.foreign_steps, again.steps_missing, again.enqueued) == (1, 0, 0)

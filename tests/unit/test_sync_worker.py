@@ -124,7 +124,8 @@ async def test_error_bursts_and_lost_answers_still_apply_once(engine: AsyncEngin
 async def test_progress_applied_then_answer_lost_is_not_applied_twice(
     engine: AsyncEngine,
 ) -> None:
-    """A progress push whose answer is lost after the portal applied it is resent and acked once."""
+    """A progress push whose answer is lost after the portal applied it is read back, found held
+    and acknowledged without being sent again (the portal would apply it twice)."""
     portal = FakePortal()
     clock = FakeClock()
     outbox = SqlOutbox(engine, clock=clock)
@@ -138,7 +139,8 @@ async def test_progress_applied_then_answer_lost_is_not_applied_twice(
     assert (await outbox.stats()).pending == 9  # nothing marked delivered without an answer
     await _until_idle(worker, outbox, clock)
     _assert_exactly_once_in_order(portal, range(1, 4), 3)
-    assert all(portal.keys_seen[f"{make_dossier(1).code}#{n}"] == 2 for n in (1, 2, 3))
+    assert all(portal.keys_seen[f"{make_dossier(1).code}#{n}"] == 1 for n in (1, 2, 3))
+    assert portal.calls.count("lookup") >= 3
 
 
 async def test_dead_letter_waits_for_retry_then_delivers_in_order(engine: AsyncEngine) -> None:
@@ -222,3 +224,93 @@ async def test_worker_service_starts_and_stops_with_the_app(engine: AsyncEngine)
     finally:
         await service.stop()
     _assert_exactly_once_in_order(portal, range(1, 3), 2)
+
+
+async def test_claim_taken_over_from_a_dead_worker_is_read_back_not_resent(
+    engine: AsyncEngine,
+) -> None:
+    """A worker that delivered and died before settling leaves its heads claimed; the next claim
+    after the lease marks them in doubt, reads back and sends nothing twice."""
+    portal = FakePortal()
+    clock = FakeClock()
+    outbox = SqlOutbox(engine, clock=clock)
+    await _record(engine, range(1, 4), 3)
+    dead = _worker(engine, portal, clock)
+    claims = await outbox.claim("dead-worker", dossiers_limit=10, items_per_dossier=50)
+    assert not any(claim.in_doubt for claim in claims)
+    await dead._delivery.deliver(claims)  # the portal applied it all; the settle never happens
+    clock.advance(120)  # the lease ends
+    again = await outbox.claim("next-worker", dossiers_limit=10, items_per_dossier=50)
+    assert all(claim.in_doubt for claim in again)
+    assert all(len(claim.history) == 0 and claim.registered_status == 1 for claim in again)
+    clock.advance(120)
+    await _until_idle(_worker(engine, portal, clock), outbox, clock)
+    _assert_exactly_once_in_order(portal, range(1, 4), 3)
+    assert all(portal.keys_seen[f"{make_dossier(n).code}#1"] == 1 for n in range(1, 4))
+
+
+async def test_dossier_the_portal_lost_is_created_again_with_its_steps_in_order(
+    engine: AsyncEngine,
+) -> None:
+    """The portal loses a dossier; its next step is refused as not found: no dead letter — the
+    dossier is created as registered, its earlier steps replayed, then the new one."""
+    portal = FakePortal()
+    clock = FakeClock()
+    outbox = SqlOutbox(engine, clock=clock)
+    worker = _worker(engine, portal, clock)
+    await _record(engine, range(1, 3), 2)
+    await _until_idle(worker, outbox, clock)
+    lost = make_dossier(1).code
+    portal.forget(lost)
+    sessions = create_sessionmaker(engine)
+    for serial in (1, 2):
+        async with sessions() as session, session.begin():
+            await record_event(session, make_event(serial, 3, LIFECYCLE[2]))
+    await _until_idle(worker, outbox, clock)
+    assert (await outbox.stats()).dead == 0
+    assert portal.sequences(lost) == [1, 2, 3]
+    assert portal.dossiers[lost].status is LIFECYCLE[2]
+    assert portal.creates[lost] == 2
+    assert portal.sequences(make_dossier(2).code) == [1, 2, 3]
+    assert portal.applied_twice() == []
+
+
+async def test_answer_that_does_not_verify_is_read_back_not_split(engine: AsyncEngine) -> None:
+    """A progress call applied whose answer fails its signature check may have been applied: it
+    is read back (steps found held), not resent dossier by dossier."""
+    portal = FakePortal()
+    clock = FakeClock()
+    outbox = SqlOutbox(engine, clock=clock)
+    worker = _worker(engine, portal, clock)
+    await _record(engine, range(1, 4), 0)
+    await _until_idle(worker, outbox, clock)
+    await _record_events(engine, range(1, 4), 2)
+    portal.faults.garble_next = 1
+    await _until_idle(worker, outbox, clock)
+    assert portal.garbled == 1
+    _assert_exactly_once_in_order(portal, range(1, 4), 2)
+
+
+async def test_dead_letter_retried_after_the_portal_lost_the_dossier(engine: AsyncEngine) -> None:
+    """``retry`` marks the head in doubt: the worker reads back, finds the dossier missing and
+    creates it again with the steps acknowledged before."""
+    portal = FakePortal()
+    clock = FakeClock()
+    outbox = SqlOutbox(engine, clock=clock)
+    worker = _worker(engine, portal, clock)
+    await _record(engine, range(1, 2), 2)
+    await _until_idle(worker, outbox, clock)
+    code = make_dossier(1).code
+    portal.faults.refuse.add(code)
+    sessions = create_sessionmaker(engine)
+    async with sessions() as session, session.begin():
+        await record_event(session, make_event(1, 3, LIFECYCLE[2]))
+    await worker.drain()
+    (letter,) = await outbox.dead_letters()
+    assert letter.dossier_code == code
+    portal.faults.refuse.clear()
+    portal.forget(code)
+    await outbox.retry_all()
+    await _until_idle(worker, outbox, clock)
+    assert portal.sequences(code) == [1, 2, 3]
+    assert portal.applied_twice() == []
