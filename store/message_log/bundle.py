@@ -24,12 +24,14 @@ from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from store.message_log.answers import describe_answer
 from store.message_log.chain import format_time, sha256_hex
 from store.message_log.checks import Check
 from store.message_log.crypto import BodyCipher, BodyKind
 from store.message_log.errors import BodyUnavailable, ExportError, RecordNotFound
 from store.message_log.http_evidence import add_http_signature_files
 from store.message_log.records import StoredRecord, record_at, records_for_message, snapshot
+from store.message_log.redaction import is_redacted
 from store.message_log.signers import STORED_LIMITS
 from store.message_log.wire import body_of
 from store.tables.message_log import message_log_certificates, message_log_head
@@ -177,7 +179,10 @@ async def export_bundle(
     files["manifest.json"] = manifest
     sums = "".join(f"{sha256_hex(data)}  {name}\n" for name, data in sorted(files.items()))
     files["SHA256SUMS"] = sums.encode()
-    files["README.txt"] = _readme(record, checks, purged).encode()
+    answer_body = files.get("response.xml", files.get("response.body"))
+    redacted = any(is_redacted(files.get(f"{kind}.http", b"")) for kind in KINDS)
+    answer = describe_answer(sealed.protocol, answer_body)
+    files["README.txt"] = _readme(record, checks, purged, answer, redacted).encode()
     _write_zip(out, files)
     return ExportedBundle(
         out,
@@ -281,15 +286,23 @@ def _manifest(
     return json.dumps(document, indent=2, ensure_ascii=False).encode("utf-8") + b"\n"
 
 
-def _readme(record: StoredRecord, checks: list[Check], purged: bool) -> str:
+def _readme(
+    record: StoredRecord,
+    checks: list[Check],
+    purged: bool,
+    answer: str | None = None,
+    redacted: bool = False,
+) -> str:
     sealed = record.sealed
+    status = "no answer" if sealed.status is None else f"HTTP {sealed.status}"
+    answered = f"; the upstream answered {answer}" if answer else ""
     lines = [
         f"lienthong evidence bundle — message {sealed.message_id}, record {sealed.seq}",
         "",
         f"{sealed.protocol.upper()} {sealed.operation} from {sealed.sender} to {sealed.receiver}",
         f"for client {sealed.client}, official {sealed.user_id or '-'}, dossier "
-        f"{sealed.issue or '-'}; sent {sealed.started_at}, answered {sealed.finished_at}, "
-        f"outcome {sealed.outcome}.",
+        f"{sealed.issue or '-'}; sent {sealed.started_at}, answered {sealed.finished_at}.",
+        f"Outcome: {sealed.outcome} ({status}{answered}).",
         "",
         "Everything here can be checked with standard tools (sha256sum, xmlsec1, openssl) in the",
         "unpacked folder; nothing needs lienthong. Each command must succeed.",
@@ -304,6 +317,15 @@ def _readme(record: StoredRecord, checks: list[Check], purged: bool) -> str:
         lines += [
             "The bodies of this record were purged after their retention period: the chain",
             "still proves what was exchanged (the digests in record.json), not what it said.",
+            "",
+        ]
+    if redacted:
+        lines += [
+            "Credentials were redacted before this exchange was recorded: each password, session",
+            "or token stands as <redacted:NAME:TAG> (TAG: a keyed hash, equal wherever the same",
+            "value was used). The files hold the redacted messages and the digests seal them; a",
+            "redacted body cannot match the content-digest its signature covers, so only the",
+            "signature over the .sigbase file is checked for it.",
             "",
         ]
     for number, check in enumerate(checks, start=1):

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from store.log_keys import KEY_BYTES, key_id
 from store.message_log.errors import BodyDecryptionError
+from store.message_log.redaction import RedactionKey
 
 BodyKind = Literal["request", "response"]
 
@@ -35,6 +36,8 @@ class BodyCipher:
             raise ValueError(f"the message log key must be {KEY_BYTES} bytes")
         self._aead = AESGCM(key)
         self.key_id = key_id(key)
+        #: tags the credentials redacted from what is stored (``redaction``)
+        self.redaction = RedactionKey(key)
 
     def encrypt(self, body: bytes, *, seq: int, message_id: str, kind: BodyKind) -> bytes:
         """The stored form of ``body`` for record ``seq``."""

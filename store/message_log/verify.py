@@ -63,6 +63,8 @@ class VerifyReport:
     signatures_skipped: int = 0
     first_break: ChainBreak | None = None
     notes: list[str] = field(default_factory=list)
+    #: how many exchanges ended with each outcome (``ok``, the upstream's code, …)
+    outcomes: dict[str, int] = field(default_factory=dict)
 
     @property
     def intact(self) -> bool:
@@ -78,9 +80,21 @@ class VerifyReport:
             f"(digest {self.head_digest}); {self.bodies_checked} bodies and "
             f"{self.signatures_checked} signatures verified, {self.purged} records purged"
         )
+        refused = self.refusals()
+        if refused:
+            text += "; not ok: " + refused
         if self.notes:
             text += "; " + "; ".join(self.notes)
         return text
+
+    def refusals(self) -> str:
+        """The outcomes other than ``ok`` with their counts, most frequent first
+        (``3 NOT_FOUND, 1 CITIZEN_NOT_FOUND``); empty when every exchange was ok."""
+        counted = sorted(
+            ((n, code) for code, n in self.outcomes.items() if code != OK_OUTCOME),
+            key=lambda item: (-item[0], item[1]),
+        )
+        return ", ".join(f"{n} {code}" for n, code in counted)
 
 
 class _Walker:
@@ -258,6 +272,8 @@ async def verify_log(
                 report.first_break = found
                 return report
             report.records += 1
+            outcome = record.sealed.outcome
+            report.outcomes[outcome] = report.outcomes.get(outcome, 0) + 1
             prev_seq, prev_digest, last = record.seq, record.digest, record
         report.head_seq, report.head_digest = prev_seq, prev_digest
         head = (await conn.execute(select(message_log_head))).first()
