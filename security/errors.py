@@ -20,6 +20,7 @@ Tree::
     │   ├── CertificateExpired     it (or its issuer) is expired or not yet valid
     │   ├── CertificateNotForSigning  its key usage does not allow digital signatures
     │   └── UnknownKey             a keyid names no known key
+    ├── TimestampError             an RFC 3161 time-stamp cannot be had or does not check
     ├── RequestTooLarge            a request body is over the signing middleware's limit
     ├── RequestFileError           a request file (``lienthong sign/verify http``) is malformed
     └── KeyLoadError               a key or certificate file cannot be read (alias ``KeyError_``)
@@ -136,6 +137,12 @@ class UnknownKey(CertificateError):
     reason = "unknown_key"
 
 
+class TimestampError(SecurityError):
+    """Raised when a time-stamping authority refuses, or a time-stamp token does not check."""
+
+    reason = "timestamp_error"
+
+
 class RequestTooLarge(SecurityError):
     """Raised when a request body exceeds the signature middleware's limit."""
 
@@ -173,6 +180,7 @@ __all__ = [
     "SignatureError",
     "SignatureWrapping",
     "StaleMessage",
+    "TimestampError",
     "UnknownKey",
     "UnsafeXml",
     "UnsupportedAlgorithm",

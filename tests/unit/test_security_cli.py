@@ -42,11 +42,11 @@ def test_keys_init_creates_the_pki_and_keeps_it(runner: CliRunner, tmp_path: Pat
     folder = tmp_path / "keys"
     result = runner.invoke(keys, ["init", str(folder)])
     assert result.exit_code == 0, result.output
-    assert "16 file(s) created" in result.stdout
+    assert "18 file(s) created" in result.stdout
     before = (folder / "adapter" / "key.pem").read_bytes()
     again = runner.invoke(keys, ["init", str(folder)])
     assert again.exit_code == 0
-    assert "0 file(s) created, 16 kept" in again.stdout
+    assert "0 file(s) created, 18 kept" in again.stdout
     assert (folder / "adapter" / "key.pem").read_bytes() == before
 
 
