@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from store.message_log.anchors import Anchor, anchor_covering
 from store.message_log.answers import describe_answer
 from store.message_log.chain import format_time, sha256_hex
 from store.message_log.checks import Check
@@ -111,11 +112,14 @@ async def export_bundle(
     ca_pem: bytes | None = None,
     seq: int | None = None,
     now: dt.datetime | None = None,
+    tsa_ca_pem: bytes | None = None,
 ) -> ExportedBundle:
     """Write the evidence bundle of ``message_id`` (its last attempt, or record ``seq``) to ``out``.
 
     The record's digest and its bodies' digests are checked first: a record that does not match
     its seal is not exported (``ExportError``; ``lienthong log verify`` locates the damage).
+    When the record was anchored, the bundle carries the anchor's text and RFC 3161 token with
+    the ``openssl ts -verify`` check, against ``tsa_ca_pem`` (default: ``ca_pem``).
     """
     out = Path(out)
     async with snapshot(engine) as conn:
@@ -127,6 +131,7 @@ async def export_bundle(
         previous = await record_at(conn, record.seq - 1) if record.seq > 1 else None
         following = await record_at(conn, record.seq + 1)
         head = (await conn.execute(select(message_log_head))).first()
+        anchor = await anchor_covering(conn, record.seq)
         signers: dict[BodyKind, x509.Certificate | None] = {
             "request": await _certificate(conn, sealed.request_signer),
             "response": await _certificate(conn, sealed.response_signer),
@@ -172,17 +177,31 @@ async def export_bundle(
                         ),
                     )
                 )
+    tsa_ca = tsa_ca_pem if tsa_ca_pem is not None else ca_pem
+    if anchor is not None:
+        _add_anchor(files, checks, record, anchor, tsa_ca)
     files["SEALED.sha256"] = "".join(sealed_sums).encode()
     manifest = _manifest(
         record, [r.seq for r in attempts], previous, following, head, files, checks, purged, now
     )
+    if anchor is not None:
+        document = json.loads(manifest)
+        document["anchor"] = {
+            "id": anchor.id,
+            "gen_time": format_time(anchor.gen_time),
+            "tsa_url": anchor.tsa_url,
+            "records": [anchor.first_seq, anchor.last_seq],
+        }
+        manifest = json.dumps(document, indent=2, ensure_ascii=False).encode("utf-8") + b"\n"
     files["manifest.json"] = manifest
     sums = "".join(f"{sha256_hex(data)}  {name}\n" for name, data in sorted(files.items()))
     files["SHA256SUMS"] = sums.encode()
     answer_body = files.get("response.xml", files.get("response.body"))
     redacted = any(is_redacted(files.get(f"{kind}.http", b"")) for kind in KINDS)
     answer = describe_answer(sealed.protocol, answer_body)
-    files["README.txt"] = _readme(record, checks, purged, answer, redacted).encode()
+    files["README.txt"] = _readme(
+        record, checks, purged, answer, redacted, anchored=anchor is not None
+    ).encode()
     _write_zip(out, files)
     return ExportedBundle(
         out,
@@ -242,6 +261,45 @@ def _add_message(
     return wire
 
 
+def _add_anchor(
+    files: dict[str, bytes],
+    checks: list[Check],
+    record: StoredRecord,
+    anchor: Anchor,
+    tsa_ca: bytes | None,
+) -> None:
+    """The anchor's text and token, and the checks that tie the record to a TSA's time."""
+    files["anchor.txt"] = anchor.data
+    files["anchor.tst"] = anchor.token
+    checks.append(
+        Check(
+            "the record is one of those the anchor names "
+            f"(time-stamped {format_time(anchor.gen_time)})",
+            ("grep", "-qxF", f"record {record.seq} {record.digest}", "anchor.txt"),
+        )
+    )
+    if tsa_ca is None:
+        return
+    files["tsa-ca.pem"] = tsa_ca
+    checks.append(
+        Check(
+            "the anchor's RFC 3161 time-stamp verifies over anchor.txt (TSA trusted by tsa-ca.pem)",
+            (
+                "openssl",
+                "ts",
+                "-verify",
+                "-data",
+                "anchor.txt",
+                "-in",
+                "anchor.tst",
+                "-token_in",
+                "-CAfile",
+                "tsa-ca.pem",
+            ),
+        )
+    )
+
+
 def _manifest(
     record: StoredRecord,
     attempts: list[int],
@@ -292,6 +350,8 @@ def _readme(
     purged: bool,
     answer: str | None = None,
     redacted: bool = False,
+    *,
+    anchored: bool = False,
 ) -> str:
     sealed = record.sealed
     status = "no answer" if sealed.status is None else f"HTTP {sealed.status}"
@@ -317,6 +377,12 @@ def _readme(
         lines += [
             "The bodies of this record were purged after their retention period: the chain",
             "still proves what was exchanged (the digests in record.json), not what it said.",
+            "",
+        ]
+    if not anchored:
+        lines += [
+            "This record was not yet anchored (time-stamped by the TSA) when it was exported:",
+            "export it again after the next anchor ('lienthong log anchor') to get its token.",
             "",
         ]
     if redacted:

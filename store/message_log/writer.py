@@ -340,7 +340,11 @@ class SqlMessageLog:
 
 
 #: the columns of a record row, in the order the insert statement takes them
-RECORD_COLUMNS = tuple(column.name for column in message_log.columns if column.name != "purged_at")
+RECORD_COLUMNS = tuple(
+    column.name
+    for column in message_log.columns
+    if column.name not in ("purged_at", "purge_retention_days", "purge_mac")
+)
 
 
 @dataclass(frozen=True, slots=True)
