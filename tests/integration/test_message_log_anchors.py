@@ -24,11 +24,11 @@ from click.testing import CliRunner
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from lienthong.log_cli import log as log_group
 from mock_endpoints.app import create_mock_app
 from mock_endpoints.settings import MockSettings
 from security.trust import TrustStore
 from security.tsa_client import TsaClient
-from store.log_cli import log as log_group
 from store.log_keys import message_log_key
 from store.message_log import BodyCipher, SqlMessageLog, purge_bodies, verify_log
 from store.message_log.anchors import AnchorService, anchor_log
