@@ -36,6 +36,9 @@ class Exchange:
     counts from 1 within one logical call. ``request_certificate`` / ``response_certificate``
     are the certificates the request was signed with and the reply verified with, when the
     connector knows them (``None``: whoever keeps the exchange finds them in the messages).
+    ``secrets`` name the credentials the messages carry (a password, a session, a token) as
+    ``(name, value)`` pairs: whoever keeps the exchange must not keep those values (the message
+    log replaces each by a keyed tag, docs/evidence-bundle.md).
     """
 
     upstream: str
@@ -60,6 +63,7 @@ class Exchange:
     attempt: int = 1
     request_certificate: x509.Certificate | None = None
     response_certificate: x509.Certificate | None = None
+    secrets: tuple[tuple[str, str], ...] = ()
 
     @property
     def succeeded(self) -> bool:

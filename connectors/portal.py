@@ -26,6 +26,7 @@ new session can change the answer.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -73,6 +74,7 @@ ERROR_CODES: Final[dict[str, tuple[str, type[ConnectorError]]]] = {
     "9": ("UNAVAILABLE", UpstreamUnavailable),
 }
 SESSION_EXPIRED: Final = "-1"
+OUTCOME_MAX: Final = 64
 DEFAULT_SESSION_LIFETIME: Final = 1800.0  # seconds, when the login answer has no expires_in
 
 
@@ -85,6 +87,10 @@ def _code_text(value: object) -> str:
         text = value.strip()
         return "0" if text == "00" else text
     return "?"
+
+
+def _fault_name(code: str) -> str:
+    return ERROR_CODES.get(code, (f"PORTAL_{code}", UpstreamRejected))[0]
 
 
 def _session_expired(answer: tuple[RestReply, dict[str, Any]]) -> bool:
@@ -220,7 +226,27 @@ class PortalConnector(RestConnector):
         self.batch_size = batch_size
         self.sessions = CachedSecret(self._login, margin=session_margin, clock=clock)
 
+    secret_fields = ("session", "password")
+
     # ------------------------------------------------------------------------------ errors
+
+    def answer_outcome(self, status: int, body: bytes) -> str | None:
+        """The portal's own answer: ``None`` (ok) for ``error_code`` 0 with every item of a
+        batch accepted; else the stable names of the codes (``NOT_FOUND``; a batch whose items
+        were refused for several reasons ``NOT_FOUND+OUT_OF_ORDER``); HTTP when there is no
+        ``error_code`` to read."""
+        try:
+            payload = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            payload = None
+        if not isinstance(payload, dict) or "error_code" not in payload:
+            return super().answer_outcome(status, body) or "malformed_answer"
+        codes = [_code_text(payload.get("error_code"))]
+        results = payload.get("results")
+        if isinstance(results, list):
+            codes += [_code_text(r.get("error_code")) for r in results if isinstance(r, dict)]
+        names = list(dict.fromkeys(_fault_name(code) for code in codes if code != "0"))
+        return "+".join(names)[:OUTCOME_MAX] if names else None
 
     def error_for_code(
         self, operation: str, error_code: object, ctx: CallContext, status: int
@@ -269,7 +295,6 @@ class PortalConnector(RestConnector):
             time_limit=time_limit,
             body=encode_json({"username": self._username, "password": self._password}),
             headers={"dstcode": self.agency_code},
-            record_body=False,
         )
         payload = self._answer(LOGIN, reply, ctx)
         if not wire.is_success(payload.get("error_code")):

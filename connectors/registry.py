@@ -12,6 +12,7 @@ Errors: 404 â†’ ``NotFound``; 400 (``INVALID_TAX_CODE``, ``INVALID_REQUEST``) â†
 from __future__ import annotations
 
 import base64
+import json
 import time
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -77,6 +78,19 @@ class RegistryConnector(RestConnector):
         basic = base64.b64encode(f"{quote(client_id)}:{quote(client_secret)}".encode()).decode()
         self._basic = f"Basic {basic}"
         self.tokens = CachedSecret(self._fetch_token, margin=token_margin, clock=clock)
+
+    secret_fields = ("access_token", "refresh_token", "client_secret")
+
+    def answer_outcome(self, status: int, body: bytes) -> str | None:
+        """The registry's own answer: ``None`` (ok) for a 2xx; else the gateway's ``Code`` (or
+        OAuth2's ``error``) of the answer, ``http_<status>`` when it names none."""
+        if status < 400:
+            return None
+        try:
+            code = _error_code(json.loads(body))
+        except (ValueError, UnicodeDecodeError):
+            code = None
+        return code or super().answer_outcome(status, body)
 
     async def _fetch_token(self, time_limit: float, call: CallContext) -> tuple[str, float]:
         ctx = CallContext.new(call.client)

@@ -16,6 +16,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs
 
 from connectors.base import CallContext, UpstreamConfig
 from connectors.errors import (
@@ -85,6 +86,10 @@ class RestConnector(UpstreamClient):
         self.signer = signer
         self.verifier = verifier
 
+    #: top-level fields of a JSON (or form) body whose values are credentials: the message log
+    #: keeps a keyed tag in their place (the connectors for each upstream name theirs)
+    secret_fields: tuple[str, ...] = ()
+
     async def exchange(
         self,
         operation: str,
@@ -96,13 +101,15 @@ class RestConnector(UpstreamClient):
         body: bytes = b"",
         headers: Mapping[str, str] | None = None,
         attempt: int = 1,
-        record_body: bool = True,
+        secrets: Mapping[str, str] | None = None,
     ) -> RestReply:
         """Sign, send, record and verify one request; raise on transport or signature failure.
 
         The status is not judged here beyond 502/503/504 (transient, not verified): the caller
-        maps the verified status and body. ``record_body=False`` keeps a body holding a secret
-        (a password, a client secret) out of the message log: its digest still is recorded.
+        maps the verified status and body. The recorded outcome of a verified reply is the
+        application's answer (:meth:`answer_outcome`), not its HTTP status. ``secrets`` (name →
+        value) and the values of :attr:`secret_fields` in either body are handed to the
+        recorder as credentials it must not keep; credential headers are blanked.
         """
         request_headers = dict(headers or {})
         if body and not any(name.lower() == "content-type" for name in request_headers):
@@ -121,23 +128,36 @@ class RestConnector(UpstreamClient):
             error = exc
             raise
         finally:
+            found = dict(secrets or {})
+            found.update(secret_values(body, self.secret_fields))
+            if response is not None:
+                found.update(secret_values(response.body, self.secret_fields))
             await self.record(
                 operation=operation,
                 ctx=ctx,
                 method=method,
                 url=url,
-                request=body if record_body else b"",
+                request=body,
                 request_headers=_without_secrets(request_headers),
                 response=response,
                 error=error,
                 started_at=started,
                 attempt=attempt,
                 outcome=(
-                    f"http_{response.status}"
-                    if error is None and response is not None and response.status >= 400
+                    self.answer_outcome(response.status, response.body)
+                    if error is None and response is not None
                     else None
                 ),
+                secrets=tuple(sorted(found.items())),
             )
+
+    def answer_outcome(self, status: int, body: bytes) -> str | None:
+        """The outcome a verified reply records: ``None`` for ``ok``, else the upstream's code.
+
+        The REST base knows only HTTP: ``http_<status>`` for a 4xx/5xx. Connectors override it
+        with their protocol's answer (the portal's ``error_code``, the registry's ``Code``).
+        """
+        return f"http_{status}" if status >= 400 else None
 
     def _verify(
         self,
@@ -224,4 +244,27 @@ def _without_secrets(headers: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-__all__ = ["JSON_CONTENT_TYPE", "TRANSIENT_STATUSES", "RestConnector", "RestReply", "encode_json"]
+def secret_values(body: bytes, names: tuple[str, ...]) -> dict[str, str]:
+    """The string values of the top-level fields ``names`` in a JSON object or form body."""
+    if not names or not body:
+        return {}
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        try:
+            payload = {k: v[0] for k, v in parse_qs(body.decode("ascii")).items() if v}
+        except (ValueError, UnicodeDecodeError):
+            return {}
+    if not isinstance(payload, dict):
+        return {}
+    return {name: value for name in names if isinstance(value := payload.get(name), str) and value}
+
+
+__all__ = [
+    "JSON_CONTENT_TYPE",
+    "TRANSIENT_STATUSES",
+    "RestConnector",
+    "RestReply",
+    "encode_json",
+    "secret_values",
+]

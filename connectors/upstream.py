@@ -101,12 +101,14 @@ class UpstreamClient:
         outcome: str | None = None,
         request_certificate: x509.Certificate | None = None,
         response_certificate: x509.Certificate | None = None,
+        secrets: tuple[tuple[str, str], ...] = (),
     ) -> None:
         """Log one line for the attempt and hand the exchange to the recorder.
 
         ``outcome`` defaults to ``ok`` without ``error``, else the error's code. The
         certificates, when given, are those the request was signed with and the reply verified
-        with (the recorder then need not look for them in the messages).
+        with (the recorder then need not look for them in the messages); ``secrets`` the
+        credentials the messages carry, which the recorder must not keep.
         """
         if outcome is None:
             outcome = OK if error is None else outcome_of(error)
@@ -134,6 +136,7 @@ class UpstreamClient:
             attempt=attempt,
             request_certificate=request_certificate,
             response_certificate=response_certificate,
+            secrets=secrets,
         )
         if outcome == OK:
             if logger.isEnabledFor(logging.DEBUG):

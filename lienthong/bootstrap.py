@@ -49,10 +49,12 @@ from security.pki import dev_pki_exists, init_dev_pki
 from security.rate_counters import MemoryRateCounter, RateCounter, RedisRateCounter
 from security.replay import MemoryReplayCache, RedisReplayCache, ReplayCache
 from security.trust import TrustStore
+from security.tsa_client import TsaClient
 from store.access_log_keys import KeyRing, load_access_log_keys
 from store.db import create_engine, create_sessionmaker, normalize_url, upgrade, upgrade_async
 from store.log_keys import message_log_key
 from store.message_log import BodyCipher, KeyFolderCertificates, SqlMessageLog
+from store.message_log.anchors import AnchorService
 from store.message_log.group_commit import GroupCommit
 from store.outbox import SqlOutbox
 from sync.rate_budget import RateBudget
@@ -222,6 +224,19 @@ def _records_refresh_service(
     return RecordsRefreshService(refresher, interval=settings.refresh_interval_seconds)
 
 
+def _anchor_service(settings: Settings, engine: AsyncEngine) -> AnchorService | None:
+    """The periodic RFC 3161 anchoring of the message log, when a TSA is configured (in
+    sandbox: the mock's ``/tsa``) and the interval is not 0."""
+    url = settings.log_anchor_tsa_url
+    if url is None and settings.sandbox:
+        url = f"{settings.mock_base_url}/tsa"
+    if url is None or settings.log_anchor_interval_seconds <= 0:
+        return None
+    ca = settings.log_anchor_tsa_ca or Path(settings.keys_dir) / "ca" / "cert.pem"
+    stamper = TsaClient(url, TrustStore.from_pem_file(ca))
+    return AnchorService(engine, stamper, interval=settings.log_anchor_interval_seconds)
+
+
 def _engines(settings: Settings) -> tuple[AsyncEngine, AsyncEngine]:
     """The engine for writes and the one for reads (the same one on PostgreSQL).
 
@@ -327,6 +342,9 @@ def build_container(
         container.services.append(WorkerService(worker, stop_timeout=10.0))
     if settings.refresh_interval_seconds > 0:
         container.services.append(_records_refresh_service(settings, sessions, connectors))
+    anchors = _anchor_service(settings, engine)
+    if anchors is not None:
+        container.services.append(anchors)
     container.readiness["keys"] = _keys_check(settings)
     container.readiness["store"] = _store_check(engine)
     container.closers += [engine.dispose, message_log.aclose, connectors.aclose]

@@ -8,6 +8,9 @@ decrypts every body (``adapter/messagelog.key``) and checks every signature agai
 checked without lienthong (docs/evidence-bundle.md); ``purge`` drops the bodies older than the
 retention period and keeps the chain; ``head`` prints the last record's number and digest, to be
 written down somewhere else (a later ``verify --expect-head`` proves nothing was rewritten since).
+``anchor`` has a time-stamping authority (RFC 3161) stamp the records since the last anchor;
+``verify`` checks every anchor's token and that the records it names are still there, so a cut
+tail or a rewritten chain is found without a head written down by hand.
 ``rotate-access-key`` retires the access log's HMAC key and makes a new one
 (``store.access_log_keys``); the adapter writes with it once restarted, and its searches still
 find the rows made under the retired keys.
@@ -30,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from lienthong.db_cli import data_dir_option, database_url_option, resolve_url
 from security.errors import SecurityError
 from security.trust import TrustStore
+from security.tsa_client import TsaClient
 from store.access_log_keys import ACCESS_LOG_RETIRED, rotate_access_log_key
 from store.db import SQLITE_FILE, create_engine
 from store.log_keys import MESSAGE_LOG_KEY, LogKeyError, load_key
@@ -40,6 +44,7 @@ from store.message_log import (
     purge_bodies,
     verify_log,
 )
+from store.message_log.anchors import anchor_log
 from store.tables.message_log import message_log, message_log_head
 
 #: the same default as the adapter's settings (``LIENTHONG_KEYS_DIR``), so that
@@ -66,6 +71,19 @@ def keys_dir_option(help: str) -> Callable[[FC], FC]:
 
 keys_option = keys_dir_option(
     "Key folder: adapter/messagelog.key decrypts bodies, ca/cert.pem checks signatures."
+)
+
+#: the shortest retention period of the message bodies, in days (``--retention-days``)
+DEFAULT_RETENTION_DAYS = 30
+
+retention_option = click.option(
+    "--retention-days",
+    type=click.IntRange(min=0),
+    envvar="LIENTHONG_LOG_RETENTION_DAYS",
+    default=DEFAULT_RETENTION_DAYS,
+    show_default=True,
+    help="The shortest retention period of message bodies: a purge under a shorter one is a "
+    "break for verify, and purge refuses it.",
 )
 
 
@@ -115,6 +133,25 @@ def _ca(keys_dir: str) -> tuple[TrustStore | None, bytes | None]:
         raise click.ClickException(f"cannot load the CA certificate {path}: {exc}") from exc
 
 
+tsa_ca_option = click.option(
+    "--tsa-ca",
+    type=click.Path(dir_okay=False, exists=True),
+    envvar="LIENTHONG_LOG_ANCHOR_TSA_CA",
+    default=None,
+    help="CA certificate(s) the TSA's certificate chains to [default: the key folder's "
+    "ca/cert.pem, the sandbox TSA's CA].",
+)
+
+
+def _tsa_trust(keys_dir: str, tsa_ca: str | None) -> tuple[TrustStore | None, bytes | None]:
+    if tsa_ca is None:
+        return _ca(keys_dir)
+    try:
+        return TrustStore.from_pem_file(tsa_ca), Path(tsa_ca).read_bytes()
+    except (SecurityError, OSError) as exc:
+        raise click.ClickException(f"cannot load the TSA's CA {tsa_ca}: {exc}") from exc
+
+
 @click.group()
 def log() -> None:
     """Verify and export the message log; rotate the access log's key."""
@@ -124,6 +161,17 @@ def log() -> None:
 @data_option
 @database_url_option
 @keys_option
+@retention_option
+@tsa_ca_option
+@click.option(
+    "--max-anchor-age",
+    type=click.FloatRange(min=1),
+    envvar="LIENTHONG_LOG_ANCHOR_MAX_AGE",
+    default=None,
+    metavar="SECONDS",
+    help="The newest anchor must be younger than this (anchoring runs periodically): an older "
+    "one means anchoring stopped or the newest anchors were removed.",
+)
 @click.option("--chain-only", is_flag=True, help="Check the chain only, not bodies or signatures.")
 @click.option(
     "--expect-head",
@@ -135,6 +183,9 @@ def verify_command(
     data_dir: str,
     database_url: str | None,
     keys_dir: str,
+    retention_days: int,
+    tsa_ca: str | None,
+    max_anchor_age: float | None,
     chain_only: bool,
     expect_head: str | None,
 ) -> None:
@@ -142,10 +193,20 @@ def verify_command(
     url = _url(data_dir, database_url)
     cipher = None if chain_only else _cipher(keys_dir, required=False)
     trust = None if chain_only else _ca(keys_dir)[0]
+    tsa_trust = _tsa_trust(keys_dir, tsa_ca)[0]
     anchor = _parse_anchor(expect_head) if expect_head else None
 
     async def work(engine: AsyncEngine) -> tuple[str, bool]:
-        report = await verify_log(engine, cipher=cipher, trust=trust)
+        report = await verify_log(
+            engine,
+            cipher=cipher,
+            trust=trust,
+            min_retention=dt.timedelta(days=retention_days),
+            tsa_trust=tsa_trust,
+            max_anchor_age=(
+                dt.timedelta(seconds=max_anchor_age) if max_anchor_age is not None else None
+            ),
+        )
         if report.intact and anchor is not None:
             seq, digest = anchor
             async with engine.connect() as conn:
@@ -174,6 +235,54 @@ def _parse_anchor(text: str) -> tuple[int, str]:
     return int(seq), digest.lower()
 
 
+@log.command("anchor")
+@click.option(
+    "--tsa-url",
+    envvar="LIENTHONG_LOG_ANCHOR_TSA_URL",
+    default=None,
+    help="The time-stamping authority's URL (RFC 3161 over HTTP; the sandbox's mock serves /tsa).",
+)
+@tsa_ca_option
+@data_option
+@database_url_option
+@keys_dir_option("Key folder: ca/cert.pem is the sandbox TSA's CA.")
+def anchor_command(
+    tsa_url: str | None,
+    tsa_ca: str | None,
+    data_dir: str,
+    database_url: str | None,
+    keys_dir: str,
+) -> None:
+    """Have the TSA time-stamp the records since the last anchor (the head if none were added)."""
+    if not tsa_url:
+        raise click.ClickException(
+            "no time-stamping authority: give --tsa-url or set LIENTHONG_LOG_ANCHOR_TSA_URL"
+        )
+    url = _url(data_dir, database_url)
+    trust = _tsa_trust(keys_dir, tsa_ca)[0]
+    if trust is None:
+        raise click.ClickException(
+            f"no CA to check the TSA with: give --tsa-ca (no {Path(keys_dir) / 'ca' / 'cert.pem'})"
+        )
+    stamper = TsaClient(tsa_url, trust)
+
+    async def work(engine: AsyncEngine) -> str:
+        made = await anchor_log(engine, stamper)
+        if not made:
+            return "another process anchored the head at the same time; nothing to do"
+        last = made[-1]
+        covered = sum(len(anchor.covers) for anchor in made)
+        return (
+            f"anchored {covered} records up to record {last.last_seq} in {len(made)} "
+            f"anchor(s), time-stamped {last.gen_time:%Y-%m-%dT%H:%M:%SZ} by {tsa_url}"
+        )
+
+    try:
+        click.echo(_run(url, work))
+    except SecurityError as exc:
+        raise click.ClickException(f"anchoring failed: {exc} [{exc.reason}]") from exc
+
+
 @log.command("head")
 @data_option
 @database_url_option
@@ -196,6 +305,7 @@ def head_command(data_dir: str, database_url: str | None) -> None:
 @data_option
 @database_url_option
 @keys_option
+@tsa_ca_option
 def export_command(
     message_id: str,
     out: str | None,
@@ -203,16 +313,18 @@ def export_command(
     data_dir: str,
     database_url: str | None,
     keys_dir: str,
+    tsa_ca: str | None,
 ) -> None:
     """Write the evidence bundle of MESSAGE_ID (a zip checkable with xmlsec1 and openssl)."""
     url = _url(data_dir, database_url)
     cipher = _cipher(keys_dir, required=False)
     _, ca_pem = _ca(keys_dir)
+    tsa_pem = _tsa_trust(keys_dir, tsa_ca)[1]
     target = Path(out or f"evidence-{message_id}.zip")
 
     async def work(engine: AsyncEngine) -> str:
         bundle = await export_bundle(
-            engine, message_id, target, cipher=cipher, ca_pem=ca_pem, seq=seq
+            engine, message_id, target, cipher=cipher, ca_pem=ca_pem, seq=seq, tsa_ca_pem=tsa_pem
         )
         bodies = "bodies purged" if bundle.purged else f"{len(bundle.checks)} checks"
         return f"wrote {bundle.path} (record {bundle.seq}, {bodies}; see README.txt inside)"
@@ -231,14 +343,25 @@ def export_command(
     required=True,
     help="Retention period in days: bodies of older exchanges are dropped.",
 )
+@retention_option
 @data_option
 @database_url_option
-def purge_command(days: int, data_dir: str, database_url: str | None) -> None:
+@keys_dir_option("Key folder: adapter/messagelog.key authenticates the purge markers.")
+def purge_command(
+    days: int, retention_days: int, data_dir: str, database_url: str | None, keys_dir: str
+) -> None:
     """Drop the bodies of exchanges older than DAYS; the chain stays verifiable."""
+    if days < retention_days:
+        raise click.ClickException(
+            f"--older-than {days} is shorter than the retention period ({retention_days} days; "
+            "--retention-days or LIENTHONG_LOG_RETENTION_DAYS)"
+        )
     url = _url(data_dir, database_url)
+    cipher = _cipher(keys_dir, required=True)
+    assert cipher is not None
 
     async def work(engine: AsyncEngine) -> int:
-        return await purge_bodies(engine, older_than=dt.timedelta(days=days))
+        return await purge_bodies(engine, older_than=dt.timedelta(days=days), cipher=cipher)
 
     count = _run(url, work)
     click.echo(f"purged the bodies of {count} records older than {days} days")

@@ -215,6 +215,23 @@ class Settings(BaseSettings):
                     accepted.add(name.removesuffix(default))
         return frozenset(accepted)
 
+    # Message log anchors (RFC 3161 time-stamps of the chain's head).
+    log_anchor_tsa_url: str | None = Field(
+        None,
+        description=(
+            "URL of the time-stamping authority (RFC 3161 over HTTP) that stamps the message "
+            "log's head; in sandbox the mock's /tsa when unset; outside it, unset means no anchors"
+        ),
+    )
+    log_anchor_tsa_ca: Path | None = Field(
+        None,
+        description="CA certificate(s) the TSA's certificate chains to (default: the key "
+        "folder's ca/cert.pem)",
+    )
+    log_anchor_interval_seconds: float = Field(
+        60.0, ge=0, description="seconds between anchors of the message log (0: never)"
+    )
+
     @property
     def mock_base_url(self) -> str:
         """The base URL of the sandbox mock endpoints."""

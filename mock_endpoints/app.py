@@ -6,6 +6,7 @@ URL layout (ARCHITECTURE §7)::
     POST /registry/token
     GET  /registry/apiCSDLDKDN/1.0/chiTietDoanhNghiep?maSoDoanhNghiep=…
     POST /portal/login             POST /portal/api
+    POST /tsa                      RFC 3161 time-stamps (when the key folder has a ``tsa`` party)
     /_admin/…                      test data, what the portal holds, faults (admin.py)
 
 Nothing is built at import; everything hangs off the app returned here. ``app.state.mock`` is the
@@ -32,8 +33,10 @@ from mock_endpoints.responses import JsonResponse
 from mock_endpoints.rest import SignedRest
 from mock_endpoints.settings import MockSettings
 from mock_endpoints.tokens import TokenStore
+from mock_endpoints.tsa import TSA_PATH, TsaService
 from security.http_signatures import HttpSigner, HttpVerifier, TrustedKeyDirectory
 from security.keys import load_party
+from security.pki import TSA_PARTY
 from security.replay import MemoryReplayCache
 from security.trust import TrustStore
 
@@ -130,6 +133,11 @@ def create_mock_app(settings: MockSettings) -> Starlette:
             Route(portal.LOGIN_PATH, portal_login, methods=["POST"]),
             Route(portal.API_PATH, portal_api, methods=["POST"]),
         ]
+
+    if (keys_dir / TSA_PARTY / "key.pem").is_file():
+        routes.append(
+            Route(TSA_PATH, TsaService(load_party(keys_dir, TSA_PARTY)).handle, methods=["POST"])
+        )
 
     admin = AdminRoutes(
         records=records, faults=faults, portal=portal_state, tokens=tokens, served=served

@@ -21,6 +21,7 @@ Tree::
     │   ├── CertificateExpired     it (or its issuer) is expired or not yet valid
     │   ├── CertificateNotForSigning  its key usage does not allow digital signatures
     │   └── UnknownKey             a keyid names no known key
+    ├── TimestampError             an RFC 3161 time-stamp cannot be had or does not check
     ├── RequestTooLarge            a request body is over the signing middleware's limit
     ├── Overloaded                 too many request bodies in flight (for the client, or at all)
     ├── RateCounterUnavailable     the shared rate counters cannot be asked (fail closed)
@@ -145,6 +146,12 @@ class UnknownKey(CertificateError):
     reason = "unknown_key"
 
 
+class TimestampError(SecurityError):
+    """Raised when a time-stamping authority refuses, or a time-stamp token does not check."""
+
+    reason = "timestamp_error"
+
+
 class RequestTooLarge(SecurityError):
     """Raised when a request body exceeds the signature middleware's limit."""
 
@@ -199,6 +206,7 @@ __all__ = [
     "SignatureError",
     "SignatureWrapping",
     "StaleMessage",
+    "TimestampError",
     "UnknownAuthority",
     "UnknownKey",
     "UnsafeXml",

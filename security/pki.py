@@ -6,6 +6,9 @@ Folder layout written by :func:`init_dev_pki`::
     DIR/<party>/cert.pem, DIR/<party>/key.pem     for every party in PARTIES
     DIR/adapter/tls-cert.pem, DIR/adapter/tls-key.pem   the adapter's TLS server certificate
 
+Every party's certificate allows clientAuth and serverAuth, except ``tsa``: the time-stamping
+authority's has the one extended key usage ``timeStamping``, critical, as RFC 3161 §2.3 requires
+(and ``openssl ts -verify`` checks).
 The TLS certificate is the adapter's HTTPS identity (``serve --tls``): serverAuth only, SAN
 ``localhost`` and ``127.0.0.1``, a key of its own (the signing key signs messages, not
 handshakes). Existing files are kept: a key is never overwritten. Key files are created with
@@ -34,7 +37,10 @@ PARTIES: tuple[str, ...] = (
     "province-app",
     "ministry",
     "integrator",
+    "tsa",
 )
+#: the party that signs RFC 3161 time-stamps (its certificate is for nothing else)
+TSA_PARTY = "tsa"
 CA_NAME = "lienthong sandbox CA"
 ORGANIZATION = "lienthong sandbox"
 CA_VALIDITY = dt.timedelta(days=3650)
@@ -111,8 +117,13 @@ def issue_certificate(
     not_before: dt.datetime | None = None,
     not_after: dt.datetime | None = None,
     digital_signature: bool = True,
+    timestamping: bool = False,
 ) -> x509.Certificate:
-    """A party certificate: CN = party, digitalSignature, clientAuth + serverAuth, localhost SAN."""
+    """A party certificate: CN = party, digitalSignature, clientAuth + serverAuth, localhost SAN.
+
+    ``timestamping``: a time-stamping authority's instead — digitalSignature and nonRepudiation,
+    the single extended key usage timeStamping marked critical.
+    """
     start = not_before or _now() - _BACKDATE
     end = not_after or start + PARTY_VALIDITY
     return (
@@ -127,7 +138,7 @@ def issue_certificate(
         .add_extension(
             x509.KeyUsage(
                 digital_signature=digital_signature,
-                content_commitment=False,
+                content_commitment=timestamping,
                 key_encipherment=not digital_signature,
                 data_encipherment=False,
                 key_agreement=False,
@@ -139,10 +150,12 @@ def issue_certificate(
             critical=True,
         )
         .add_extension(
-            x509.ExtendedKeyUsage(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING])
+            if timestamping
+            else x509.ExtendedKeyUsage(
                 [ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH]
             ),
-            critical=False,
+            critical=timestamping,
         )
         .add_extension(
             x509.SubjectAlternativeName(
@@ -277,7 +290,9 @@ def init_dev_pki(folder: Path | str, *, rsa: bool = False) -> None:
         key = _load_or_create_key(party_dir / "key.pem", rsa_key=rsa)
         cert_path = party_dir / "cert.pem"
         if not cert_path.exists():
-            cert = issue_certificate(ca_key, ca_cert, party, key.public_key())
+            cert = issue_certificate(
+                ca_key, ca_cert, party, key.public_key(), timestamping=party == TSA_PARTY
+            )
             write_certificate(cert_path, cert)
     tls_dir = root / TLS_PARTY
     tls_key = _load_or_create_key(tls_dir / TLS_KEY_FILE, rsa_key=rsa)
@@ -302,6 +317,7 @@ __all__ = [
     "TLS_CERT_FILE",
     "TLS_KEY_FILE",
     "TLS_PARTY",
+    "TSA_PARTY",
     "cert_pem",
     "dev_pki_exists",
     "generate_key",

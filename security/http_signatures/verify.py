@@ -226,12 +226,15 @@ class HttpVerifier:
         self,
         status: int,
         headers: Headers,
-        body: bytes,
+        body: bytes | None,
         *,
         request: RequestView,
         expected_keyid: str | None = None,
     ) -> str:
-        """Verify a signed response to ``request``; return the signer's keyid."""
+        """Verify a signed response to ``request``; return the signer's keyid.
+
+        ``body=None``: withheld from an archive, as for :meth:`verify_request`.
+        """
         bound = _Message.request_of(request.method, request.url, request.headers)
         message = _Message(None, None, _header_map(headers), status=status, request=bound)
         parsed = self._parse(message.headers)
@@ -246,7 +249,8 @@ class HttpVerifier:
         if "signature" in bound.headers:
             required.append(f'"signature";req;key="{LABEL}"')
         self._require(parsed.plan.names, required, "response")
-        check_content_digest(message.headers.get("content-digest"), body)
+        if body is not None:
+            check_content_digest(message.headers.get("content-digest"), body)
         keyid = str(params["keyid"])
         if expected_keyid is not None and keyid != expected_keyid:
             raise UntrustedCertificate(

@@ -24,12 +24,15 @@ from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from store.message_log.anchors import Anchor, anchor_covering
+from store.message_log.answers import describe_answer
 from store.message_log.chain import format_time, sha256_hex
 from store.message_log.checks import Check
 from store.message_log.crypto import BodyCipher, BodyKind
 from store.message_log.errors import BodyUnavailable, ExportError, RecordNotFound
 from store.message_log.http_evidence import add_http_signature_files
 from store.message_log.records import StoredRecord, record_at, records_for_message, snapshot
+from store.message_log.redaction import is_redacted
 from store.message_log.signers import STORED_LIMITS
 from store.message_log.wire import body_of
 from store.tables.message_log import message_log_certificates, message_log_head
@@ -109,11 +112,14 @@ async def export_bundle(
     ca_pem: bytes | None = None,
     seq: int | None = None,
     now: dt.datetime | None = None,
+    tsa_ca_pem: bytes | None = None,
 ) -> ExportedBundle:
     """Write the evidence bundle of ``message_id`` (its last attempt, or record ``seq``) to ``out``.
 
     The record's digest and its bodies' digests are checked first: a record that does not match
     its seal is not exported (``ExportError``; ``lienthong log verify`` locates the damage).
+    When the record was anchored, the bundle carries the anchor's text and RFC 3161 token with
+    the ``openssl ts -verify`` check, against ``tsa_ca_pem`` (default: ``ca_pem``).
     """
     out = Path(out)
     async with snapshot(engine) as conn:
@@ -125,6 +131,7 @@ async def export_bundle(
         previous = await record_at(conn, record.seq - 1) if record.seq > 1 else None
         following = await record_at(conn, record.seq + 1)
         head = (await conn.execute(select(message_log_head))).first()
+        anchor = await anchor_covering(conn, record.seq)
         signers: dict[BodyKind, x509.Certificate | None] = {
             "request": await _certificate(conn, sealed.request_signer),
             "response": await _certificate(conn, sealed.response_signer),
@@ -170,14 +177,31 @@ async def export_bundle(
                         ),
                     )
                 )
+    tsa_ca = tsa_ca_pem if tsa_ca_pem is not None else ca_pem
+    if anchor is not None:
+        _add_anchor(files, checks, record, anchor, tsa_ca)
     files["SEALED.sha256"] = "".join(sealed_sums).encode()
     manifest = _manifest(
         record, [r.seq for r in attempts], previous, following, head, files, checks, purged, now
     )
+    if anchor is not None:
+        document = json.loads(manifest)
+        document["anchor"] = {
+            "id": anchor.id,
+            "gen_time": format_time(anchor.gen_time),
+            "tsa_url": anchor.tsa_url,
+            "records": [anchor.first_seq, anchor.last_seq],
+        }
+        manifest = json.dumps(document, indent=2, ensure_ascii=False).encode("utf-8") + b"\n"
     files["manifest.json"] = manifest
     sums = "".join(f"{sha256_hex(data)}  {name}\n" for name, data in sorted(files.items()))
     files["SHA256SUMS"] = sums.encode()
-    files["README.txt"] = _readme(record, checks, purged).encode()
+    answer_body = files.get("response.xml", files.get("response.body"))
+    redacted = any(is_redacted(files.get(f"{kind}.http", b"")) for kind in KINDS)
+    answer = describe_answer(sealed.protocol, answer_body)
+    files["README.txt"] = _readme(
+        record, checks, purged, answer, redacted, anchored=anchor is not None
+    ).encode()
     _write_zip(out, files)
     return ExportedBundle(
         out,
@@ -237,6 +261,45 @@ def _add_message(
     return wire
 
 
+def _add_anchor(
+    files: dict[str, bytes],
+    checks: list[Check],
+    record: StoredRecord,
+    anchor: Anchor,
+    tsa_ca: bytes | None,
+) -> None:
+    """The anchor's text and token, and the checks that tie the record to a TSA's time."""
+    files["anchor.txt"] = anchor.data
+    files["anchor.tst"] = anchor.token
+    checks.append(
+        Check(
+            "the record is one of those the anchor names "
+            f"(time-stamped {format_time(anchor.gen_time)})",
+            ("grep", "-qxF", f"record {record.seq} {record.digest}", "anchor.txt"),
+        )
+    )
+    if tsa_ca is None:
+        return
+    files["tsa-ca.pem"] = tsa_ca
+    checks.append(
+        Check(
+            "the anchor's RFC 3161 time-stamp verifies over anchor.txt (TSA trusted by tsa-ca.pem)",
+            (
+                "openssl",
+                "ts",
+                "-verify",
+                "-data",
+                "anchor.txt",
+                "-in",
+                "anchor.tst",
+                "-token_in",
+                "-CAfile",
+                "tsa-ca.pem",
+            ),
+        )
+    )
+
+
 def _manifest(
     record: StoredRecord,
     attempts: list[int],
@@ -281,15 +344,25 @@ def _manifest(
     return json.dumps(document, indent=2, ensure_ascii=False).encode("utf-8") + b"\n"
 
 
-def _readme(record: StoredRecord, checks: list[Check], purged: bool) -> str:
+def _readme(
+    record: StoredRecord,
+    checks: list[Check],
+    purged: bool,
+    answer: str | None = None,
+    redacted: bool = False,
+    *,
+    anchored: bool = False,
+) -> str:
     sealed = record.sealed
+    status = "no answer" if sealed.status is None else f"HTTP {sealed.status}"
+    answered = f"; the upstream answered {answer}" if answer else ""
     lines = [
         f"lienthong evidence bundle — message {sealed.message_id}, record {sealed.seq}",
         "",
         f"{sealed.protocol.upper()} {sealed.operation} from {sealed.sender} to {sealed.receiver}",
         f"for client {sealed.client}, official {sealed.user_id or '-'}, dossier "
-        f"{sealed.issue or '-'}; sent {sealed.started_at}, answered {sealed.finished_at}, "
-        f"outcome {sealed.outcome}.",
+        f"{sealed.issue or '-'}; sent {sealed.started_at}, answered {sealed.finished_at}.",
+        f"Outcome: {sealed.outcome} ({status}{answered}).",
         "",
         "Everything here can be checked with standard tools (sha256sum, xmlsec1, openssl) in the",
         "unpacked folder; nothing needs lienthong. Each command must succeed.",
@@ -304,6 +377,21 @@ def _readme(record: StoredRecord, checks: list[Check], purged: bool) -> str:
         lines += [
             "The bodies of this record were purged after their retention period: the chain",
             "still proves what was exchanged (the digests in record.json), not what it said.",
+            "",
+        ]
+    if not anchored:
+        lines += [
+            "This record was not yet anchored (time-stamped by the TSA) when it was exported:",
+            "export it again after the next anchor ('lienthong log anchor') to get its token.",
+            "",
+        ]
+    if redacted:
+        lines += [
+            "Credentials were redacted before this exchange was recorded: each password, session",
+            "or token stands as <redacted:NAME:TAG> (TAG: a keyed hash, equal wherever the same",
+            "value was used). The files hold the redacted messages and the digests seal them; a",
+            "redacted body cannot match the content-digest its signature covers, so only the",
+            "signature over the .sigbase file is checked for it.",
             "",
         ]
     for number, check in enumerate(checks, start=1):

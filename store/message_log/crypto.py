@@ -7,6 +7,8 @@ body copied into another record, or a request swapped with its response, fails t
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from typing import Literal
 
@@ -15,10 +17,12 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from store.log_keys import KEY_BYTES, key_id
 from store.message_log.errors import BodyDecryptionError
+from store.message_log.redaction import RedactionKey
 
 BodyKind = Literal["request", "response"]
 
 _VERSION = b"\x01"
+_PURGE_DERIVE = b"lienthong-messagelog/purge/1"
 _NONCE_BYTES = 12
 
 
@@ -35,6 +39,15 @@ class BodyCipher:
             raise ValueError(f"the message log key must be {KEY_BYTES} bytes")
         self._aead = AESGCM(key)
         self.key_id = key_id(key)
+        #: tags the credentials redacted from what is stored (``redaction``)
+        self.redaction = RedactionKey(key)
+        self._purge_key = hmac.new(key, _PURGE_DERIVE, hashlib.sha256).digest()
+
+    def purge_mac(self, seq: int, digest: str, purged_at: str, retention_days: int) -> str:
+        """The HMAC-SHA256 (hex) that authenticates a purge marker: the record's place and
+        digest, the purge's time (the chain's text form) and the retention period it applied."""
+        text = f"lienthong-messagelog-purge/1|{seq}|{digest}|{purged_at}|{retention_days}"
+        return hmac.new(self._purge_key, text.encode(), hashlib.sha256).hexdigest()
 
     def encrypt(self, body: bytes, *, seq: int, message_id: str, kind: BodyKind) -> bytes:
         """The stored form of ``body`` for record ``seq``."""

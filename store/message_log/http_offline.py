@@ -17,6 +17,7 @@ from security.errors import SecurityError, UnknownKey, UnsupportedAlgorithm, Unt
 from security.http_signatures import HttpVerifier, RequestView, ResolvedKey, content_digest
 from security.keys import party_of
 from security.trust import TrustStore
+from store.message_log.redaction import is_redacted
 from store.message_log.wire import WireRequest, WireResponse
 
 
@@ -61,7 +62,7 @@ def verify_stored_request(
     keeps it out of the log) still has its signature checked, over its ``Content-Digest``.
     """
     body: bytes | None = request.body
-    if not body and _body_withheld(request.headers):
+    if _body_withheld(request.headers, request.body):
         body = None
     try:
         _verifier(signer, trust, at).verify_request(
@@ -72,10 +73,14 @@ def verify_stored_request(
     return None
 
 
-def _body_withheld(headers: Mapping[str, str]) -> bool:
-    """An empty stored body whose signed ``Content-Digest`` names another body: withheld."""
+def _body_withheld(headers: Mapping[str, str], body: bytes) -> bool:
+    """A stored body that is empty, or holds a redacted credential
+    (``store.message_log.redaction``), where the signed ``Content-Digest`` names another body:
+    the signature is checked over the digest, which the stored body cannot match."""
+    if body and not is_redacted(body):
+        return False
     digest = next((v for k, v in headers.items() if k.lower() == "content-digest"), None)
-    return digest is not None and digest != content_digest(b"")
+    return digest is not None and digest != content_digest(body)
 
 
 def verify_stored_response(
@@ -90,7 +95,7 @@ def verify_stored_response(
         _verifier(signer, trust, at).verify_response(
             response.status,
             response.headers,
-            response.body,
+            None if _body_withheld(response.headers, response.body) else response.body,
             request=RequestView(request.method, request.url, request.headers),
         )
     except SecurityError as exc:

@@ -32,6 +32,8 @@ class StoredRecord:
     response_wire: bytes | None
     body_key_id: str | None
     purged_at: dt.datetime | None
+    purge_retention_days: int | None = None
+    purge_mac: str | None = None
 
     @property
     def seq(self) -> int:
@@ -76,6 +78,8 @@ def record_from_row(row: Any) -> StoredRecord:
         response_wire=row.response_wire,
         body_key_id=row.body_key_id,
         purged_at=row.purged_at,
+        purge_retention_days=getattr(row, "purge_retention_days", None),
+        purge_mac=getattr(row, "purge_mac", None),
     )
 
 

@@ -8,10 +8,20 @@ body key, its wire messages decrypt under their binding and match their digests;
 store, the request's signature holds at the time it was sent and, for an exchange that
 succeeded, the response's at the time it came back. At the end the head row must name the last
 record (if not, the tail was deleted).
+
+Then the anchors (``store.message_log.anchors``): each time-stamp must verify over its text and
+every record it names must still be in the log with the digest stamped, so a cut tail or a chain
+rewritten from some record on (head moved to match) is found without a head kept by hand.
+
+A purged record must carry a purge marker that holds: purged no sooner than the retention period
+it names after the exchange, under a period no shorter than ``min_retention``, not in the future,
+and (with the key) authenticated by the log's key; bodies gone without a marker are a break too.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import hmac
 from dataclasses import dataclass, field
 
 from cryptography import x509
@@ -20,14 +30,18 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from security.trust import TrustStore
-from store.message_log.chain import GENESIS, sha256_hex
+from store.message_log.anchors import check_anchors
+from store.message_log.chain import GENESIS, format_time, sha256_hex
 from store.message_log.crypto import BodyCipher, BodyKind
 from store.message_log.errors import BodyUnavailable
-from store.message_log.records import StoredRecord, iter_records, snapshot
+from store.message_log.records import StoredRecord, iter_records, record_at, snapshot
 from store.message_log.signatures import OfflineVerifier
 from store.message_log.wire import body_of
 from store.tables.message_log import message_log, message_log_certificates, message_log_head
+from store.types import utc_now
 
+#: how far in the future a purge marker may be dated (clocks of other machines)
+PURGE_SKEW = dt.timedelta(minutes=5)
 #: how far from its stored position a moved record is looked for
 MOVE_WINDOW = 64
 OK_OUTCOME = "ok"
@@ -63,6 +77,11 @@ class VerifyReport:
     signatures_skipped: int = 0
     first_break: ChainBreak | None = None
     notes: list[str] = field(default_factory=list)
+    #: how many exchanges ended with each outcome (``ok``, the upstream's code, …)
+    outcomes: dict[str, int] = field(default_factory=dict)
+    anchors: int = 0
+    anchored_seq: int = 0
+    newest_anchor: str | None = None
 
     @property
     def intact(self) -> bool:
@@ -78,17 +97,51 @@ class VerifyReport:
             f"(digest {self.head_digest}); {self.bodies_checked} bodies and "
             f"{self.signatures_checked} signatures verified, {self.purged} records purged"
         )
+        if self.anchors:
+            text += (
+                f"; {self.anchors} anchors, time-stamped up to record {self.anchored_seq} "
+                f"(newest {self.newest_anchor})"
+            )
+        refused = self.refusals()
+        if refused:
+            text += "; not ok: " + refused
         if self.notes:
             text += "; " + "; ".join(self.notes)
         return text
 
+    def refusals(self) -> str:
+        """The outcomes other than ``ok`` with their counts, most frequent first
+        (``3 NOT_FOUND, 1 CITIZEN_NOT_FOUND``); empty when every exchange was ok."""
+        counted = sorted(
+            ((n, code) for code, n in self.outcomes.items() if code != OK_OUTCOME),
+            key=lambda item: (-item[0], item[1]),
+        )
+        return ", ".join(f"{n} {code}" for n, code in counted)
+
+
+def _span(age: dt.timedelta) -> str:
+    seconds = int(age.total_seconds())
+    if seconds < 3600:
+        return f"{seconds // 60} minutes"
+    if seconds < 2 * 86400:
+        return f"{seconds // 3600} hours"
+    return f"{seconds // 86400} days"
+
 
 class _Walker:
     def __init__(
-        self, conn: AsyncConnection, cipher: BodyCipher | None, trust: TrustStore | None
+        self,
+        conn: AsyncConnection,
+        cipher: BodyCipher | None,
+        trust: TrustStore | None,
+        *,
+        min_retention: dt.timedelta = dt.timedelta(0),
+        now: dt.datetime | None = None,
     ) -> None:
         self.conn = conn
         self.cipher = cipher
+        self.min_retention = min_retention
+        self.now = (now or utc_now()).astimezone(dt.UTC)
         self.verifier = OfflineVerifier(trust) if trust is not None else None
         self.report = VerifyReport()
         self.certs: dict[str, x509.Certificate | None] = {}
@@ -115,6 +168,9 @@ class _Walker:
                 f"its prev_digest is not the digest of record {prev_seq} "
                 "(the record before it was replaced)",
             )
+        purge = self._purge(record)
+        if purge is not None:
+            return purge
         for kind, fp in (("request", sealed.request_signer), ("response", sealed.response_signer)):
             if fp is not None and await self._certificate(fp) is None:
                 return self._break(
@@ -123,6 +179,47 @@ class _Walker:
         if self.cipher is None:
             return None
         return await self._bodies(record, self.cipher)
+
+    def _purge(self, record: StoredRecord) -> ChainBreak | None:
+        """A purge marker that does not hold (or bodies gone without one)."""
+        purged_at = record.purged_at
+        if purged_at is None:
+            if record.request_wire is None:
+                return self._break(
+                    record, "bodies_missing", "its bodies are gone but it was never purged"
+                )
+            return None
+        days = record.purge_retention_days
+        if days is None or record.purge_mac is None:
+            return self._break(
+                record,
+                "purge_unauthenticated",
+                "its bodies were purged without a purge marker (no retention period, no MAC)",
+            )
+        purged_at = purged_at if purged_at.tzinfo else purged_at.replace(tzinfo=dt.UTC)
+        started = record.started_at
+        started = started if started.tzinfo else started.replace(tzinfo=dt.UTC)
+        age = purged_at - started
+        if age < dt.timedelta(days=days) or dt.timedelta(days=days) < self.min_retention:
+            return self._break(
+                record,
+                "purge_too_early",
+                f"its bodies were purged {_span(age)} after the exchange, under a retention "
+                f"period of {days} days (at least {self.min_retention.days} days required)",
+            )
+        if purged_at > self.now + PURGE_SKEW:
+            return self._break(record, "purge_in_future", "its purge marker is dated in the future")
+        if self.cipher is not None:
+            expected = self.cipher.purge_mac(
+                record.seq, record.digest, format_time(purged_at), days
+            )
+            if not hmac.compare_digest(expected, record.purge_mac):
+                return self._break(
+                    record,
+                    "purge_unauthenticated",
+                    "its purge marker is not authenticated by the log's key (a faked purge)",
+                )
+        return None
 
     async def _mismatch(self, record: StoredRecord) -> ChainBreak:
         sealed = record.sealed
@@ -241,14 +338,21 @@ async def verify_log(
     *,
     cipher: BodyCipher | None = None,
     trust: TrustStore | None = None,
+    min_retention: dt.timedelta = dt.timedelta(0),
+    now: dt.datetime | None = None,
+    tsa_trust: TrustStore | None = None,
+    max_anchor_age: dt.timedelta | None = None,
 ) -> VerifyReport:
     """Check the whole log offline; the report names the first break, if any.
 
-    Without ``cipher`` only the chain is checked (bodies stay sealed); without ``trust`` the
-    signatures are not.
+    Without ``cipher`` only the chain is checked (bodies stay sealed, purge markers are checked
+    but not their MAC); without ``trust`` the signatures are not. ``min_retention``: the shortest
+    retention period a purge may have applied. ``tsa_trust`` checks the anchors' time-stamps
+    (without it the anchors are still compared with the records); ``max_anchor_age``: the newest
+    anchor must be younger (anchoring runs periodically).
     """
     async with snapshot(engine) as conn:
-        walker = _Walker(conn, cipher, trust)
+        walker = _Walker(conn, cipher, trust, min_retention=min_retention, now=now)
         report = walker.report
         prev_seq, prev_digest = 0, GENESIS
         last: StoredRecord | None = None
@@ -258,6 +362,8 @@ async def verify_log(
                 report.first_break = found
                 return report
             report.records += 1
+            outcome = record.sealed.outcome
+            report.outcomes[outcome] = report.outcomes.get(outcome, 0) + 1
             prev_seq, prev_digest, last = record.seq, record.digest, record
         report.head_seq, report.head_digest = prev_seq, prev_digest
         head = (await conn.execute(select(message_log_head))).first()
@@ -266,8 +372,8 @@ async def verify_log(
                 report.first_break = ChainBreak(
                     None, None, "head_missing", "the head row naming the last record is missing"
                 )
-            return report
-        if head.seq > prev_seq:
+                return report
+        elif head.seq > prev_seq:
             first_missing = prev_seq + 1
             report.first_break = ChainBreak(
                 first_missing,
@@ -283,6 +389,27 @@ async def verify_log(
                 "head_mismatch",
                 f"the head row (record {head.seq}) does not match the last record {prev_seq}",
             )
+        if report.first_break is None:
+            anchored = await check_anchors(conn, tsa_trust, max_age=max_anchor_age, now=now)
+            report.anchors, report.anchored_seq = anchored.anchors, anchored.anchored_seq
+            if anchored.newest is not None:
+                report.newest_anchor = format_time(anchored.newest)
+            found_break = anchored.first_break
+            if found_break is not None:
+                where = await record_at(conn, found_break.seq) if found_break.seq else None
+                report.first_break = ChainBreak(
+                    found_break.seq,
+                    where.message_id if where is not None else None,
+                    found_break.problem,
+                    found_break.detail,
+                )
+                return report
+            if report.anchored_seq < prev_seq:
+                report.notes.append(
+                    f"records {report.anchored_seq + 1}..{prev_seq} not yet anchored"
+                )
+            if anchored.anchors and tsa_trust is None:
+                report.notes.append("time-stamps not checked (no TSA trust)")
         if cipher is None:
             report.notes.append("bodies not checked (no key)")
         elif trust is None:

@@ -33,8 +33,9 @@ from store.message_log.crypto import BodyCipher
 from store.message_log.driver_sql import DriverStatement, DriverTransaction, StatementBuilder
 from store.message_log.errors import MessageLogError
 from store.message_log.group_commit import GroupCommit, Written
+from store.message_log.redaction import redact
 from store.message_log.signers import CertificateLookup, envelope_certificate, signature_keyid
-from store.message_log.wire import encode_request, encode_response, endpoint_of
+from store.message_log.wire import body_of, encode_request, encode_response, endpoint_of
 from store.tables.message_log import message_log, message_log_certificates, message_log_head
 from store.types import utc_now
 
@@ -174,6 +175,14 @@ class SqlMessageLog:
             if exchange.response is not None
             else None
         )
+        request_body, response = exchange.request, exchange.response
+        secrets: tuple[tuple[str, str], ...] = getattr(exchange, "secrets", ())
+        if secrets:  # credentials never reach the store (store.message_log.redaction)
+            request_wire = redact(request_wire, secrets, self._cipher.redaction)
+            request_body = body_of(request_wire)
+            if response_wire is not None:
+                response_wire = redact(response_wire, secrets, self._cipher.redaction)
+                response = body_of(response_wire)
         # the certificates the connector signed and verified with, when it passed them on
         request_cert: x509.Certificate | None = getattr(exchange, "request_certificate", None)
         response_cert: x509.Certificate | None = getattr(exchange, "response_certificate", None)
@@ -194,7 +203,6 @@ class SqlMessageLog:
             for fp, cert in ((request_signer, request_cert), (response_signer, response_cert))
             if fp is not None and cert is not None and fp not in self._known_certs
         }
-        response = exchange.response
         fields: dict[str, Any] = {
             "message_id": exchange.message_id,
             "attempt": exchange.attempt,
@@ -213,7 +221,7 @@ class SqlMessageLog:
             "started_at": format_time(exchange.started_at),
             "finished_at": format_time(exchange.finished_at),
             "request_sha256": sha256_hex(request_wire),
-            "request_body_sha256": sha256_hex(exchange.request),
+            "request_body_sha256": sha256_hex(request_body),
             "request_signer": request_signer,
             "response_sha256": sha256_hex(response_wire) if response_wire is not None else None,
             "response_body_sha256": sha256_hex(response) if response is not None else None,
@@ -332,7 +340,11 @@ class SqlMessageLog:
 
 
 #: the columns of a record row, in the order the insert statement takes them
-RECORD_COLUMNS = tuple(column.name for column in message_log.columns if column.name != "purged_at")
+RECORD_COLUMNS = tuple(
+    column.name
+    for column in message_log.columns
+    if column.name not in ("purged_at", "purge_retention_days", "purge_mac")
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,14 @@
   the chain never forks; ``log verify`` compares it with the last record, so a deleted tail shows.
 - ``message_log_certificates``: the signers' certificates (DER) by SHA-256 fingerprint, kept
   after bodies are purged so the evidence of who signed outlives the bodies.
+- ``message_log_anchors``: RFC 3161 time-stamps of the chain (``store.message_log.anchors``):
+  each holds the text it stamped (the ``seq`` and digest of every record since the anchor before,
+  and the head), the TSA's token over its SHA-256, and the range of records it covers. Each
+  names the SHA-256 of the token before it (unique: anchors form a chain of their own).
+
+A purge stamps ``purged_at``, the retention period it applied (``purge_retention_days``) and
+``purge_mac``, an HMAC under a key derived from the message log's key over the record's place,
+digest, purge time and period: a purge marker made without the key does not verify.
 
 ``endpoint`` is the upstream URL without its query string (a query may carry an identifier);
 the full URL is inside the encrypted request.
@@ -50,6 +58,8 @@ message_log = Table(
     Column("response_wire", LargeBinary, nullable=True),
     Column("body_key_id", String(16), nullable=True),
     Column("purged_at", UtcDateTime(), nullable=True),
+    Column("purge_retention_days", Integer, nullable=True),
+    Column("purge_mac", String(64), nullable=True),
     Column("prev_digest", String(64), nullable=False),
     Column("digest", String(64), nullable=False, unique=True),
 )
@@ -72,6 +82,22 @@ message_log_certificates = Table(
     Column("first_seen_at", UtcDateTime(), nullable=False),
 )
 
+message_log_anchors = Table(
+    "message_log_anchors",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("first_seq", BigInteger, nullable=False),
+    Column("last_seq", BigInteger, nullable=False, index=True),
+    Column("head_digest", String(64), nullable=False),
+    Column("previous_token_sha256", String(64), nullable=False, unique=True),
+    Column("token_sha256", String(64), nullable=False, unique=True),
+    Column("data", LargeBinary, nullable=False),
+    Column("token", LargeBinary, nullable=False),
+    Column("tsa_url", String(512), nullable=False),
+    Column("gen_time", UtcDateTime(), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
 Index("ix_message_log_purge", message_log.c.purged_at, message_log.c.started_at)
 
-__all__ = ["message_log", "message_log_certificates", "message_log_head"]
+__all__ = ["message_log", "message_log_anchors", "message_log_certificates", "message_log_head"]

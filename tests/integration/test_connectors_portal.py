@@ -302,18 +302,23 @@ async def test_unit_mismatch_is_rejected_permanently(dev_keys: Path, mock: MockS
     assert mock.admin.get(f"/_admin/portal/dossiers/{record.code}").status_code == 404
 
 
-async def test_login_password_is_not_recorded(dev_keys: Path, mock: MockServer) -> None:
-    """The login exchange is recorded without its body (it holds the password)."""
+async def test_login_password_and_sessions_are_named_as_secrets(
+    dev_keys: Path, mock: MockServer
+) -> None:
+    """The login exchange names its password and the session it opened as secrets, and every
+    service call names the session it carries: the recorder knows what it must not keep."""
     recorder = MemoryRecorder()
     c = make(dev_keys, f"{mock.url}/portal", recorder=recorder)
     try:
         await c.list_procedures(context())
     finally:
         await c.aclose()
-    login = recorder.exchanges[0]
+    login, call = recorder.exchanges
+    session = c.sessions.current
     assert login.operation == "Login"
-    assert login.request == b""
-    assert all(SANDBOX_PASSWORD.encode() not in e.request for e in recorder.exchanges)
+    assert session is not None
+    assert dict(login.secrets) == {"password": SANDBOX_PASSWORD, "session": session.value}
+    assert dict(call.secrets) == {"session": session.value}
 
 
 async def test_dropped_progress_answer_is_not_retried_by_the_connector(

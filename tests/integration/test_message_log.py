@@ -306,8 +306,8 @@ async def test_purge_drops_old_bodies_and_keeps_the_chain(
     await log.record(make_soap_exchange(dev_keys, at=old))
     await log.record(make_soap_exchange(dev_keys, at=old + dt.timedelta(minutes=1)))
     await log.record(make_soap_exchange(dev_keys))
-    assert await purge_bodies(engine, older_than=dt.timedelta(days=365)) == 2
-    assert await purge_bodies(engine, older_than=dt.timedelta(days=365)) == 0
+    assert await purge_bodies(engine, older_than=dt.timedelta(days=365), cipher=cipher) == 2
+    assert await purge_bodies(engine, older_than=dt.timedelta(days=365), cipher=cipher) == 0
     async with engine.connect() as conn:
         rows = (await conn.execute(select(message_log).order_by(message_log.c.seq))).all()
     assert [r.request_wire is None for r in rows] == [True, True, False]

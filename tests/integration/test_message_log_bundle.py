@@ -140,7 +140,7 @@ async def test_a_purged_record_exports_its_chain_position_only(
     """After retention the bundle proves the exchange's metadata and digests, not its content."""
     old = make_soap_exchange(dev_keys, at=dt.datetime.now(dt.UTC) - dt.timedelta(days=40))
     await SqlMessageLog(engine, cipher).record(old)
-    await purge_bodies(engine, older_than=dt.timedelta(days=30))
+    await purge_bodies(engine, older_than=dt.timedelta(days=30), cipher=cipher)
     bundle = await export_bundle(engine, old.message_id, tmp_path / "b.zip", cipher=None)
     assert bundle.purged
     folder = tmp_path / "unpacked"

@@ -144,7 +144,9 @@ def test_purge_keeps_the_log_verifiable(tmp_path: Path, dev_keys: Path) -> None:
     """``purge --older-than 30`` drops the old body only; verify still exits 0."""
     old = make_soap_exchange(dev_keys, at=dt.datetime.now(dt.UTC) - dt.timedelta(days=31))
     _fill(tmp_path / "data", dev_keys, [old, make_soap_exchange(dev_keys)])
-    code, output = _log("purge", "--older-than", "30", "--data", str(tmp_path / "data"))
+    code, output = _log(
+        "purge", "--older-than", "30", "--data", str(tmp_path / "data"), "--keys", str(dev_keys)
+    )
     assert (code, output.strip()) == (0, "purged the bodies of 1 records older than 30 days")
     code, output = _log("verify", "--data", str(tmp_path / "data"), "--keys", str(dev_keys))
     assert code == 0, output

@@ -111,8 +111,9 @@ async def test_lookups_through_the_connector_are_logged_and_export_as_evidence(
 async def test_credential_exchanges_are_logged_without_their_secret_and_still_verify(
     dev_keys: Path, tmp_path: Path
 ) -> None:
-    """The portal login and the registry token request keep their body (a password, a client
-    secret) out of the log; ``log verify`` still checks their signatures and passes."""
+    """The portal login keeps its body in the log with the password redacted to a keyed tag, the
+    session it opened is redacted in the answer and in the call that used it; ``log verify``
+    still checks every signature and passes."""
     from connectors.factory import ConnectorsConfig, build_connectors
     from store.message_log.wire import decode_request
 
@@ -140,7 +141,18 @@ async def test_credential_exchanges_are_logged_without_their_secret_and_still_ve
             async with engine.connect() as conn:
                 stored = [record async for record in iter_records(conn)]
     requests = [decode_request(record.wire("request", cipher) or b"") for record in stored]
-    assert any(
-        request.url.endswith("/portal/login") and request.body == b"" for request in requests
-    )
+    (login,) = [request for request in requests if request.url.endswith("/portal/login")]
+    assert b'"username"' in login.body
+    assert b'"password":"<redacted:password:' in login.body
     assert all(b"sandbox" not in request.body for request in requests)
+    session = connectors.portal.sessions.current
+    assert session is not None
+    wires = b"".join(
+        (record.wire("request", cipher) or b"") + (record.wire("response", cipher) or b"")
+        for record in stored
+    )
+    assert session.value.encode() not in wires
+    assert (
+        wires.count(b"<redacted:session:" + cipher.redaction.tag("session", session.value).encode())
+        == 2
+    )

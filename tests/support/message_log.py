@@ -33,7 +33,13 @@ T0 = dt.datetime.now(dt.UTC).replace(microsecond=123456)
 
 LOG_TABLES = [
     metadata.tables[name]
-    for name in ("message_log", "message_log_head", "message_log_certificates", "access_log")
+    for name in (
+        "message_log",
+        "message_log_head",
+        "message_log_certificates",
+        "message_log_anchors",
+        "access_log",
+    )
 ]
 
 

@@ -20,6 +20,7 @@ from connectors.base import BreakerSettings, CallContext, RetrySettings, Upstrea
 from connectors.errors import (
     BadUpstreamResponse,
     BadUpstreamSignature,
+    ConnectorError,
     InvalidRequest,
     NotFound,
     UpstreamRejected,
@@ -485,3 +486,18 @@ async def test_log_lines_carry_no_payload_or_personal_field(
             assert secret not in text
         assert record.__dict__["upstream"] == "population"
         assert record.__dict__["message_id"] == CTX.message_id
+
+
+@pytest.mark.parametrize("code", [code.value for code in wire.FaultCode])
+async def test_every_fault_the_mock_can_give_is_the_recorded_outcome(
+    connector: PopulationConnector,
+    double: PopulationDouble,
+    recorder: MemoryRecorder,
+    code: str,
+) -> None:
+    """Each SOAP fault code of the population service is what the exchange records, not its
+    HTTP 500 and never ``ok``."""
+    double.mode = f"fault:{code}"
+    with pytest.raises(ConnectorError):
+        await connector.get_citizen(CITIZEN.citizen_id, CTX)
+    assert {(e.status, e.outcome) for e in recorder.exchanges} == {(500, code)}

@@ -34,7 +34,7 @@ NOW = dt.datetime.now(dt.UTC)
 
 
 def test_init_dev_pki_writes_the_documented_folder_layout(dev_keys: Path) -> None:
-    """keys init writes ca/cert.pem + key.pem and key.pem + cert.pem for each of the 7 parties."""
+    """keys init writes ca/cert.pem + key.pem and key.pem + cert.pem for each of the 8 parties."""
     assert (dev_keys / "ca" / "cert.pem").is_file()
     assert (dev_keys / "ca" / "key.pem").is_file()
     assert set(PARTIES) == {
@@ -45,6 +45,7 @@ def test_init_dev_pki_writes_the_documented_folder_layout(dev_keys: Path) -> Non
         "province-app",
         "ministry",
         "integrator",
+        "tsa",
     }
     for party in PARTIES:
         assert (dev_keys / party / "key.pem").is_file()
@@ -76,6 +77,23 @@ def test_the_adapter_gets_a_tls_server_certificate_of_its_own(tmp_path: Path) ->
     init_dev_pki(folder)
     assert dev_pki_exists(folder)
     assert (folder / "adapter" / "cert.pem").read_bytes() == kept
+
+
+def test_the_tsa_certificate_is_for_time_stamping_only(dev_keys: Path) -> None:
+    """The tsa party's certificate has the one extended key usage timeStamping, critical (RFC
+    3161 §2.3); the other parties' do not have it."""
+    from cryptography import x509
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    from security.keys import load_certificate
+
+    tsa = load_certificate(dev_keys / "tsa" / "cert.pem")
+    eku = tsa.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
+    assert eku.critical
+    assert list(eku.value) == [ExtendedKeyUsageOID.TIME_STAMPING]
+    adapter = load_certificate(dev_keys / "adapter" / "cert.pem")
+    other = adapter.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
+    assert ExtendedKeyUsageOID.TIME_STAMPING not in list(other.value)
 
 
 def test_key_files_are_private(dev_keys: Path) -> None:
