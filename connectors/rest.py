@@ -132,6 +132,7 @@ class RestConnector(UpstreamClient):
                 error=error,
                 started_at=started,
                 attempt=attempt,
+                time_limit=time_limit,
                 outcome=(
                     f"http_{response.status}"
                     if error is None and response is not None and response.status >= 400

@@ -17,21 +17,28 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
 import click
-from click.decorators import FC
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from lienthong.db_cli import data_dir_option, database_url_option, resolve_url
+from lienthong.options import (
+    OneLineError,
+    command_settings,
+    config_option,
+    existing_store,
+    keys_option,
+    store_options,
+)
 from security.errors import SecurityError
 from security.trust import TrustStore
 from store.access_log_keys import ACCESS_LOG_RETIRED, rotate_access_log_key
-from store.db import SQLITE_FILE, create_engine
+from store.db import create_engine
 from store.log_keys import MESSAGE_LOG_KEY, LogKeyError, load_key
 from store.message_log import (
     BodyCipher,
@@ -42,40 +49,13 @@ from store.message_log import (
 )
 from store.tables.message_log import message_log, message_log_head
 
-#: the same default as the adapter's settings (``LIENTHONG_KEYS_DIR``), so that
-#: ``lienthong log …`` finds what ``lienthong serve`` wrote
-DEFAULT_KEYS_DIR = ".lienthong/keys"
-
 T = TypeVar("T")
 
-data_option = data_dir_option("Data folder holding the SQLite database.")
 
-
-def keys_dir_option(help: str) -> Callable[[FC], FC]:
-    """``--keys`` (``LIENTHONG_KEYS_DIR``): the key folder, passed on as ``keys_dir``."""
-    return click.option(
-        "--keys",
-        "keys_dir",
-        type=click.Path(file_okay=False),
-        envvar="LIENTHONG_KEYS_DIR",
-        default=DEFAULT_KEYS_DIR,
-        show_default=True,
-        help=help,
-    )
-
-
-keys_option = keys_dir_option(
-    "Key folder: adapter/messagelog.key decrypts bodies, ca/cert.pem checks signatures."
-)
-
-
-def _url(data_dir: str, database_url: str | None) -> str:
-    """The database to read; a data folder without a database is an error, not created."""
-    if not database_url and not (Path(data_dir) / SQLITE_FILE).is_file():
-        raise click.ClickException(
-            f"no database in {data_dir} (give --data or --database-url, or set LIENTHONG_DATA_DIR)"
-        )
-    return resolve_url(data_dir, database_url)
+def _url() -> tuple[str, Path]:
+    """The store (named, found migrated: never created) and the key folder of this command."""
+    settings = command_settings().settings
+    return existing_store(settings), Path(settings.keys_dir)
 
 
 def _run(url: str, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
@@ -89,30 +69,30 @@ def _run(url: str, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
     try:
         return asyncio.run(main())
     except SQLAlchemyError as exc:
-        raise click.ClickException(
+        raise OneLineError(
             f"the message log cannot be read ({type(exc).__name__}); "
             "is the database migrated ('lienthong db upgrade')?"
         ) from exc
 
 
-def _cipher(keys_dir: str, *, required: bool) -> BodyCipher | None:
+def _cipher(keys_dir: Path, *, required: bool) -> BodyCipher | None:
     path = Path(keys_dir) / MESSAGE_LOG_KEY
     if not path.exists() and not required:
         return None
     try:
         return BodyCipher(load_key(path))
     except LogKeyError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise OneLineError(str(exc)) from exc
 
 
-def _ca(keys_dir: str) -> tuple[TrustStore | None, bytes | None]:
+def _ca(keys_dir: Path) -> tuple[TrustStore | None, bytes | None]:
     path = Path(keys_dir) / "ca" / "cert.pem"
     if not path.exists():
         return None, None
     try:
         return TrustStore.from_pem_file(path), path.read_bytes()
     except (SecurityError, OSError) as exc:
-        raise click.ClickException(f"cannot load the CA certificate {path}: {exc}") from exc
+        raise OneLineError(f"cannot load the CA certificate {path}: {exc}") from exc
 
 
 @click.group()
@@ -121,8 +101,7 @@ def log() -> None:
 
 
 @log.command("verify")
-@data_option
-@database_url_option
+@store_options
 @keys_option
 @click.option("--chain-only", is_flag=True, help="Check the chain only, not bodies or signatures.")
 @click.option(
@@ -131,15 +110,9 @@ def log() -> None:
     default=None,
     help="A head written down earlier (by 'log head'): the chain must still pass through it.",
 )
-def verify_command(
-    data_dir: str,
-    database_url: str | None,
-    keys_dir: str,
-    chain_only: bool,
-    expect_head: str | None,
-) -> None:
+def verify_command(chain_only: bool, expect_head: str | None) -> None:
     """Check the chain, every body and every signature offline; exit 0 only when intact."""
-    url = _url(data_dir, database_url)
+    url, keys_dir = _url()
     cipher = None if chain_only else _cipher(keys_dir, required=False)
     trust = None if chain_only else _ca(keys_dir)[0]
     anchor = _parse_anchor(expect_head) if expect_head else None
@@ -175,11 +148,10 @@ def _parse_anchor(text: str) -> tuple[int, str]:
 
 
 @log.command("head")
-@data_option
-@database_url_option
-def head_command(data_dir: str, database_url: str | None) -> None:
+@store_options
+def head_command() -> None:
     """Print the last record as SEQ:DIGEST, to keep outside the database."""
-    url = _url(data_dir, database_url)
+    url, _ = _url()
 
     async def work(engine: AsyncEngine) -> str:
         async with engine.connect() as conn:
@@ -193,19 +165,14 @@ def head_command(data_dir: str, database_url: str | None) -> None:
 @click.argument("message_id")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="The zip to write.")
 @click.option("--seq", type=int, default=None, help="Which attempt (record number); the last one.")
-@data_option
-@database_url_option
+@store_options
 @keys_option
-def export_command(
-    message_id: str,
-    out: str | None,
-    seq: int | None,
-    data_dir: str,
-    database_url: str | None,
-    keys_dir: str,
-) -> None:
-    """Write the evidence bundle of MESSAGE_ID (a zip checkable with xmlsec1 and openssl)."""
-    url = _url(data_dir, database_url)
+def export_command(message_id: str, out: str | None, seq: int | None) -> None:
+    """Write the evidence bundle of MESSAGE_ID (a zip checkable with xmlsec1 and openssl).
+
+    ``lienthong log list`` finds message ids (by dossier, time, operation).
+    """
+    url, keys_dir = _url()
     cipher = _cipher(keys_dir, required=False)
     _, ca_pem = _ca(keys_dir)
     target = Path(out or f"evidence-{message_id}.zip")
@@ -220,7 +187,82 @@ def export_command(
     try:
         click.echo(_run(url, work))
     except MessageLogError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise OneLineError(str(exc)) from exc
+
+
+def _when(value: str | None, name: str) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter("expected an ISO date or time", param_hint=name) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+@log.command("list")
+@click.option("--dossier", default=None, help="Exchanges made for this dossier code.")
+@click.option("--operation", default=None, help="Only this operation (GetCitizen, TraCuuHoSo …).")
+@click.option("--upstream", default=None, help="Only this upstream (population, registry, portal).")
+@click.option("--since", default=None, help="From this ISO time (UTC unless it has an offset).")
+@click.option("--until", default=None, help="Before this ISO time.")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@store_options
+def list_command(
+    dossier: str | None,
+    operation: str | None,
+    upstream: str | None,
+    since: str | None,
+    until: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """List exchanges, newest first: message id, time, upstream, operation, outcome, dossier.
+
+    The message id is what 'lienthong log export' takes.
+    """
+    start, end = _when(since, "--since"), _when(until, "--until")
+    url, _ = _url()
+    columns = (
+        message_log.c.seq,
+        message_log.c.message_id,
+        message_log.c.started_at,
+        message_log.c.upstream,
+        message_log.c.operation,
+        message_log.c.outcome,
+        message_log.c.issue,
+    )
+    query = select(*columns).order_by(message_log.c.seq.desc()).limit(limit)
+    if dossier is not None:
+        query = query.where(message_log.c.issue == dossier)
+    if operation is not None:
+        query = query.where(message_log.c.operation == operation)
+    if upstream is not None:
+        query = query.where(message_log.c.upstream == upstream)
+    if start is not None:
+        query = query.where(message_log.c.started_at >= start)
+    if end is not None:
+        query = query.where(message_log.c.started_at < end)
+
+    async def work(engine: AsyncEngine) -> list[dict[str, object]]:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [dict(row) for row in rows]
+
+    rows = _run(url, work)
+    if not rows:
+        click.echo("no exchanges match", err=True)
+    for row in rows:
+        started = row["started_at"]
+        when = started.isoformat(timespec="seconds") if isinstance(started, dt.datetime) else "-"
+        if as_json:
+            click.echo(json.dumps({**row, "started_at": when}, ensure_ascii=False))
+        else:
+            click.echo(
+                f"{row['message_id']}\t{when}\t{row['upstream']}\t{row['operation']}\t"
+                f"{row['outcome']}\t{row['issue'] or '-'}\t#{row['seq']}"
+            )
 
 
 @log.command("purge")
@@ -231,11 +273,10 @@ def export_command(
     required=True,
     help="Retention period in days: bodies of older exchanges are dropped.",
 )
-@data_option
-@database_url_option
-def purge_command(days: int, data_dir: str, database_url: str | None) -> None:
+@store_options
+def purge_command(days: int) -> None:
     """Drop the bodies of exchanges older than DAYS; the chain stays verifiable."""
-    url = _url(data_dir, database_url)
+    url, _ = _url()
 
     async def work(engine: AsyncEngine) -> int:
         return await purge_bodies(engine, older_than=dt.timedelta(days=days))
@@ -245,21 +286,21 @@ def purge_command(days: int, data_dir: str, database_url: str | None) -> None:
 
 
 @log.command("rotate-access-key")
-@keys_dir_option("Key folder holding adapter/accesslog.key.")
-def rotate_access_key_command(keys_dir: str) -> None:
+@config_option
+@keys_option
+def rotate_access_key_command() -> None:
     """Retire the access log's key and make a new one (restart the adapter to use it).
 
     The retired key is kept in adapter/accesslog.retired/ and must stay there: the rows made
     with it are found through it. Prints key ids, never keys.
     """
-    if not Path(keys_dir).is_dir():
-        raise click.ClickException(
-            f"no key folder at {keys_dir} (give --keys or set LIENTHONG_KEYS_DIR)"
-        )
+    keys_dir = command_settings().settings.keys_dir
+    if not keys_dir.is_dir():
+        raise OneLineError(f"no key folder at {keys_dir} (give --keys or set LIENTHONG_KEYS_DIR)")
     try:
         rotation = rotate_access_log_key(keys_dir)
     except LogKeyError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise OneLineError(str(exc)) from exc
     click.echo(
         f"rotated the access-log key: new key {rotation.new_id}, retired key "
         f"{rotation.retired_id} (kept in {Path(keys_dir) / ACCESS_LOG_RETIRED}); "

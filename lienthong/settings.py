@@ -9,6 +9,7 @@ development keys under ``keys_dir``, SQLite under ``data_dir``, the mock nationa
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -96,6 +97,12 @@ class Settings(BaseSettings):
     refresh_official: str | None = Field(
         None, description="official (VN + CCCD) named in refresh lookups of watches without one"
     )
+
+    # Logs and configuration (one settings object for every command).
+    log_format: Literal["text", "json"] = Field(
+        "text", description="log lines as text (key=value fields) or one JSON object per line"
+    )
+    log_level: str = Field("info", description="the lowest level logged (debug, info, warning …)")
 
     @property
     def mock_base_url(self) -> str:

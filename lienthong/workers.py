@@ -44,12 +44,14 @@ from multiprocessing.synchronize import Event
 from pathlib import Path
 from types import FrameType
 
-from adapter_api.metrics import MULTIPROCESS_VARIABLE
 from lienthong.settings import Settings
 from security.host_replay import HostReplayCache, HostReplayTable
 
 log = logging.getLogger("lienthong.api")
 
+#: prometheus_client reads it when imported: the supervisor sets it before a worker starts (the
+#: supervisor imports no prometheus_client before then, nor the adapter: it stays small)
+MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 STARTUP_GRACE = 10.0
 STARTUP_TIMEOUT = 60.0
 MAX_QUICK_FAILURES = 3
@@ -102,9 +104,10 @@ def _worker_main(
     """A worker process: build the adapter and serve it on ``listener`` (spawn target)."""
     from adapter_api.app import create_app
     from lienthong.bootstrap import build_container
-    from lienthong.serve import configure_logging, run_server
+    from lienthong.logs import configure_logging
+    from lienthong.server import run_server
 
-    configure_logging(log_level, worker=index)
+    configure_logging(log_level, settings.log_format, worker=index)
     with contextlib.suppress(OSError):  # Linux: `ps` and `top` show which worker this is
         Path("/proc/self/comm").write_text(f"lienthong-w{index}")
     try:
