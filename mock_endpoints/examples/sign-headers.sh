@@ -8,13 +8,16 @@
 #   $SIGN_AS the party whose key signs (default adapter; province-app, ministry, integrator for
 #            the adapter API)
 #   $KEYS    the key folder (default .lienthong/keys)
-sign_headers() {
+# Fails loudly: a missing body file or key, or a signer error, is reported on stderr and the
+# function returns non-zero (it runs in a subshell with `set -eo pipefail`).
+sign_headers() (
+  set -eo pipefail
   local target="${TARGET:-${MOCK:-http://127.0.0.1:8001}}" keys="${KEYS:-.lienthong/keys}"
   local party="${SIGN_AS:-adapter}"
   { printf '%s %s HTTP/1.1\r\nHost: %s\r\n' "$1" "$2" "${target#http://}"
     if [ -n "${4:-}" ]; then printf 'Content-Type: %s\r\n' "$4"; fi
     printf '\r\n'
     cat "$3"; } |
-    lienthong sign http --key "$keys/$party/key.pem" --cert "$keys/$party/cert.pem" 2>/dev/null |
+    lienthong sign http --key "$keys/$party/key.pem" --cert "$keys/$party/cert.pem" |
     sed -n '2,/^\r*$/p' | tr -d '\r' | sed '/^$/d'
-}
+)
