@@ -188,3 +188,10 @@ def test_the_installed_command_reads_the_config_variable(site: Path) -> None:
     assert status.returncode == 0, status.stderr
     assert status.stderr.splitlines()[0] == _store_line(site)
     assert '"pending": 0' in status.stdout
+
+
+def test_mock_serve_listens_where_the_settings_say(site: Path) -> None:
+    """``mock serve`` takes its port (and key folder) from the same config file."""
+    result = _run(site, "mock", "serve", "--help")
+    assert result.exit_code == 0, result.output
+    assert "[default: 1]" in result.output  # mock_port = 1 in the site's file
