@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
-from typing import Literal
+from typing import Literal, TextIO
 
 from adapter_api.request_id import RequestIdLogFilter
 
@@ -87,7 +88,22 @@ class JsonFormatter(logging.Formatter):
 
 
 class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
-    """The handler :func:`configure_logging` installs (found again to be replaced)."""
+    """The handler :func:`configure_logging` installs (found again to be replaced).
+
+    It writes to whatever ``sys.stderr`` is when a line is logged (unless given a stream), so a
+    command run inside another program (a test runner swapping stderr) does not keep a stream
+    that is closed afterwards.
+    """
+
+    _fixed: TextIO | None = None
+
+    @property
+    def stream(self) -> TextIO:
+        return self._fixed if self._fixed is not None else sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO | None) -> None:
+        self._fixed = None if value is sys.stderr else value
 
 
 def configure_logging(level: str, fmt: LogFormat = "text", *, worker: int | None = None) -> None:

@@ -35,6 +35,7 @@ import store.tables  # noqa: F401 - registers every table on the metadata
 from adapter_api.record_purposes import ClientWatchPolicy
 from connectors.base import CallContext
 from lienthong import bootstrap
+from lienthong.logs import configure_logging
 from lienthong.options import (
     OneLineError,
     clients_option,
@@ -89,8 +90,9 @@ _progress_option = click.option(
 
 
 def _settings() -> Settings:
-    """The command's settings; the store named on the first line and found migrated."""
+    """The command's settings (logs set up by them); the store named first and found migrated."""
     settings = command_settings().settings
+    configure_logging(settings.log_level, settings.log_format)
     existing_store(settings)
     return settings
 
