@@ -119,6 +119,8 @@ def configure_logging(level: str, fmt: LogFormat = "text", *, worker: int | None
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # the migrations' own chatter ("Context impl SQLiteImpl") is not for operators
+    logging.getLogger("alembic").setLevel(max(root.level, logging.WARNING))
 
 
 class _WorkerFilter(logging.Filter):

@@ -4,10 +4,12 @@ commands never create one; ``config show`` / ``config check`` say what the setti
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,7 @@ from lienthong.cli import main
 
 
 @pytest.fixture
-def site(tmp_path: Path, dev_keys: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def site(tmp_path: Path, dev_keys: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A config file naming a data folder and a key folder beside it; the commands run elsewhere
     (the current folder is another one) with no ``LIENTHONG_*`` variable set."""
     for name in list(os.environ):
@@ -33,7 +35,11 @@ def site(tmp_path: Path, dev_keys: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    return folder
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield folder
+    root.handlers[:] = handlers  # a command may set up logging: leave the process as found
+    root.setLevel(level)
 
 
 def _run(site: Path, *args: str) -> Result:
