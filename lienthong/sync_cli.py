@@ -26,6 +26,7 @@ from lienthong.options import (
     OneLineError,
     command_settings,
     existing_store,
+    setting_option,
     store_options,
     upstream_options,
 )
@@ -43,6 +44,19 @@ _T = TypeVar("_T")
 
 #: exit status of ``reconcile`` when some dossiers could not be looked up
 EXIT_PARTIAL = 3
+
+
+def _portal_login_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--portal-username``, ``--portal-password``, ``--portal-agency`` (kept from before the
+    config file; the password is better set in the file or ``LIENTHONG_PORTAL_PASSWORD``)."""
+    for option in (
+        setting_option("--portal-agency", field="portal_agency", help="Our unit code (dstcode)."),
+        setting_option("--portal-password", field="portal_password", help="Portal password."),
+        setting_option("--portal-username", field="portal_username", help="Portal user."),
+    ):
+        func = option(func)
+    return func
+
 
 _message_log_option = click.option(
     "--message-log/--no-message-log",
@@ -79,6 +93,7 @@ def sync() -> None:
 @sync.command("run")
 @store_options
 @upstream_options
+@_portal_login_options
 @_message_log_option
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
 @click.option("--concurrency", default=2, show_default=True, help="Claim-and-deliver lanes.")
@@ -231,6 +246,7 @@ def retry_command(item_id: int | None, retry_all: bool) -> None:
 @sync.command("reconcile")
 @store_options
 @upstream_options
+@_portal_login_options
 @_message_log_option
 @click.option("--dry-run", is_flag=True, help="Report only; enqueue nothing.")
 @click.option("--concurrency", default=8, show_default=True, help="Lookups at once.")

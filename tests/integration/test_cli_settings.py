@@ -201,3 +201,35 @@ def test_mock_serve_listens_where_the_settings_say(site: Path) -> None:
     result = _run(site, "mock", "serve", "--help")
     assert result.exit_code == 0, result.output
     assert "[default: 1]" in result.output  # mock_port = 1 in the site's file
+
+
+def test_reconcile_calls_the_port_of_the_settings_and_says_why_lookups_failed(site: Path) -> None:
+    """The mocks' port of the config file (1: nothing listens) is the portal reconcile calls; a
+    failed lookup is counted with its reason and the command exits 3, not 0."""
+    import asyncio
+
+    from store.db import create_engine, create_sessionmaker
+    from store.dossiers import record_dossier
+    from store.outbox import Outcome, SqlOutbox
+    from tests.support.stores import make_dossier
+
+    assert _run(site, "db", "upgrade").exit_code == 0
+
+    async def one_dossier() -> None:
+        engine = create_engine(site / "data")
+        try:
+            async with create_sessionmaker(engine)() as session, session.begin():
+                await record_dossier(session, make_dossier(1))
+            outbox = SqlOutbox(engine)  # delivered once: reconcile then asks the portal
+            [claim] = await outbox.claim("test")
+            await outbox.settle([Outcome(claim, tuple(i.id for i in claim.items), on_portal=True)])
+        finally:
+            await engine.dispose()
+
+    asyncio.run(one_dossier())
+    result = _run(site, "sync", "reconcile", "--dry-run", "--no-message-log")
+    assert result.exit_code == 3, result.output
+    lines = result.output.splitlines()
+    assert lines[:2] == [_store_line(site), "portal: http://127.0.0.1:1/portal"]
+    assert "1 lookups failed" in result.output
+    assert lines[-1].startswith("lookups failed: 1 ")
