@@ -6,6 +6,14 @@
   ``lienthong_upstream_call_seconds{upstream,operation}`` — by :meth:`Metrics.upstream_call`;
 * ``lienthong_upstream_breaker_state{upstream}`` (0 closed, 1 half-open, 2 open) and
   ``lienthong_outbox_depth`` — refreshed from callbacks when ``/metrics`` is scraped;
+* ``lienthong_upstream_exchanges_total{upstream,operation,outcome}`` and
+  ``lienthong_upstream_exchange_seconds{upstream,operation}`` — every attempt with any of the
+  three national systems (the portal's from the sync worker too), counted by
+  :class:`MeteredRecorder` as the connectors hand it to the message log;
+* ``lienthong_outbox_items{state}`` (pending, delivered, dead), ``lienthong_outbox_dossiers{state}``
+  (in_flight, backing_off), ``lienthong_outbox_dead_letters`` (waiting for an operator),
+  ``lienthong_outbox_oldest_pending_age_seconds`` and ``lienthong_records_refresh_lag_seconds``
+  (since the last finished refresh of watched records) — set when ``/metrics`` is scraped;
 * ``lienthong_log_transactions_total`` and ``lienthong_log_records_total`` — transactions of the
   message-log / access-log group commit and the records they held (records per transaction is
   how much one commit, one fsync on SQLite, serves);
@@ -29,7 +37,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST as PROMETHEUS_CONTENT_TYPE
 from prometheus_client import (
@@ -51,7 +59,9 @@ from connectors.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from connectors.exchange import Exchange, ExchangeRecorder
 from store.message_log.group_commit import GroupCommit
+from store.outbox import QueueStats
 
 log = logging.getLogger("lienthong.api")
 
@@ -137,6 +147,51 @@ class Metrics:
             "Message-log and access-log records committed by the group commit",
             registry=self.registry,
         )
+        self.upstream_exchanges = Counter(
+            "lienthong_upstream_exchanges",
+            "Attempts at calls to the national systems, by upstream, operation and outcome",
+            ["upstream", "operation", "outcome"],
+            registry=self.registry,
+        )
+        self.upstream_exchange_seconds = Histogram(
+            "lienthong_upstream_exchange_seconds",
+            "Latency of one attempt at a call to a national system",
+            ["upstream", "operation"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.outbox_items = Gauge(
+            "lienthong_outbox_items",
+            "Outbox items by state (pending, delivered, dead)",
+            ["state"],
+            registry=self.registry,
+            multiprocess_mode="livemostrecent",
+        )
+        self.outbox_dossiers = Gauge(
+            "lienthong_outbox_dossiers",
+            "Dossiers whose head is in flight or backing off",
+            ["state"],
+            registry=self.registry,
+            multiprocess_mode="livemostrecent",
+        )
+        self.outbox_dead_letters = Gauge(
+            "lienthong_outbox_dead_letters",
+            "Deliveries given up on, waiting for an operator (lienthong sync dead-letters)",
+            registry=self.registry,
+            multiprocess_mode="livemostrecent",
+        )
+        self.outbox_oldest_pending_age = Gauge(
+            "lienthong_outbox_oldest_pending_age_seconds",
+            "Age of the oldest dossier event not yet delivered to the portal (0 when none)",
+            registry=self.registry,
+            multiprocess_mode="livemostrecent",
+        )
+        self.records_refresh_lag = Gauge(
+            "lienthong_records_refresh_lag_seconds",
+            "Seconds since the last finished refresh of the watched records",
+            registry=self.registry,
+            multiprocess_mode="livemostrecent",
+        )
         self._refreshers: list[Callable[[], Awaitable[None]]] = []
         # labelled children, looked up once (``labels()`` takes a lock and validates each time)
         self._upstream_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
@@ -181,6 +236,30 @@ class Metrics:
             return generate_latest(shared)
         return generate_latest(self.registry) + generate_latest(REGISTRY)
 
+    def observe_exchange(self, exchange: ExchangeLike) -> None:
+        """Count and time one attempt with an upstream (see :class:`MeteredRecorder`)."""
+        self.upstream_exchanges.labels(
+            exchange.upstream, exchange.operation, exchange.outcome
+        ).inc()
+        self.upstream_exchange_seconds.labels(exchange.upstream, exchange.operation).observe(
+            exchange.duration_ms / 1000.0
+        )
+
+    def observe_queue(self, stats: QueueStats) -> None:
+        """Set the outbox gauges from one ``SqlOutbox.stats()``."""
+        self.outbox_depth.set(stats.pending)
+        for state, count in (
+            ("pending", stats.pending),
+            ("delivered", stats.delivered),
+            ("dead", stats.dead),
+        ):
+            self.outbox_items.labels(state).set(count)
+        self.outbox_dossiers.labels("in_flight").set(stats.in_flight)
+        self.outbox_dossiers.labels("backing_off").set(stats.backing_off)
+        self.outbox_dead_letters.set(stats.dead)
+        age = stats.oldest_pending_age
+        self.outbox_oldest_pending_age.set(age.total_seconds() if age is not None else 0.0)
+
     @contextmanager
     def upstream_call(self, upstream: str, operation: str) -> Iterator[None]:
         """Count and time one upstream call made inside the ``with`` block."""
@@ -202,6 +281,39 @@ class Metrics:
                 self._upstream_children[key] = children
             children[0].observe(time.perf_counter() - started)
             children[1].inc()
+
+
+class ExchangeLike(Protocol):
+    """What :class:`MeteredRecorder` reads of a ``connectors.exchange.Exchange``."""
+
+    @property
+    def upstream(self) -> str: ...
+
+    @property
+    def operation(self) -> str: ...
+
+    @property
+    def outcome(self) -> str: ...
+
+    @property
+    def duration_ms(self) -> float: ...
+
+
+class MeteredRecorder:
+    """An exchange recorder that counts each exchange, then hands it to the next recorder.
+
+    The connectors hand every attempt to their recorder (the message log); put in front of it,
+    this counts the attempts of all three national systems, wherever the call was made from.
+    """
+
+    def __init__(self, metrics: Metrics, inner: ExchangeRecorder) -> None:
+        self._metrics = metrics
+        self._inner = inner
+
+    async def record(self, exchange: Exchange) -> None:
+        """Count ``exchange``, then record it."""
+        self._metrics.observe_exchange(exchange)
+        await self._inner.record(exchange)
 
 
 class MetricsRefresh:
@@ -282,6 +394,8 @@ __all__ = [
     "BREAKER_VALUES",
     "MULTIPROCESS_VARIABLE",
     "PROMETHEUS_CONTENT_TYPE",
+    "ExchangeLike",
+    "MeteredRecorder",
     "Metrics",
     "MetricsMiddleware",
     "MetricsRefresh",

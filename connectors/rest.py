@@ -143,6 +143,7 @@ class RestConnector(UpstreamClient):
                 error=error,
                 started_at=started,
                 attempt=attempt,
+                time_limit=time_limit,
                 outcome=(
                     self.answer_outcome(response.status, response.body)
                     if error is None and response is not None

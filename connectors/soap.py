@@ -294,6 +294,7 @@ class SoapConnector(UpstreamClient):
                 error=error,
                 started_at=started,
                 attempt=attempt,
+                time_limit=time_limit,
                 request_certificate=self.credentials.certificate,
                 response_certificate=replier,
             )

@@ -8,6 +8,7 @@ attempt with the upstream, operation, message id, status and outcome — never a
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from collections.abc import Mapping
@@ -28,10 +29,23 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def outcome_of(exc: BaseException) -> str:
-    """A short, payload-free code for how an attempt ended."""
+#: the outcome of an attempt cut off by its time limit (``Resilience`` cancels it)
+TIMEOUT = "timeout"
+
+
+def outcome_of(exc: BaseException, *, timed_out: bool = False) -> str:
+    """A short, payload-free code for how an attempt ended.
+
+    An attempt cancelled once its time limit had passed (``timed_out``) ended in a ``timeout``,
+    not in the ``CancelledError`` the limit was enforced with; one cancelled earlier (the
+    process stopping) is ``cancelled``.
+    """
     if isinstance(exc, ConnectorError):
         return exc.fault_code or type(exc).__name__
+    if isinstance(exc, TimeoutError):
+        return TIMEOUT
+    if isinstance(exc, asyncio.CancelledError):
+        return TIMEOUT if timed_out else "cancelled"
     return type(exc).__name__
 
 
@@ -102,16 +116,19 @@ class UpstreamClient:
         request_certificate: x509.Certificate | None = None,
         response_certificate: x509.Certificate | None = None,
         secrets: tuple[tuple[str, str], ...] = (),
+        time_limit: float | None = None,
     ) -> None:
         """Log one line for the attempt and hand the exchange to the recorder.
 
         ``outcome`` defaults to ``ok`` without ``error``, else the error's code. The
         certificates, when given, are those the request was signed with and the reply verified
         with (the recorder then need not look for them in the messages); ``secrets`` the
-        credentials the messages carry, which the recorder must not keep.
+        credentials the messages carry, which the recorder must not keep; ``time_limit`` the
+        seconds the attempt was given: cancelled after it, the attempt timed out.
         """
         if outcome is None:
-            outcome = OK if error is None else outcome_of(error)
+            timed_out = time_limit is not None and elapsed(started_at) >= time_limit * 0.99
+            outcome = OK if error is None else outcome_of(error, timed_out=timed_out)
         status = response.status if response is not None else None
         exchange = Exchange(
             upstream=self.config.name,
@@ -149,6 +166,11 @@ class UpstreamClient:
         await self.recorder.record(exchange)
 
 
+def elapsed(since: dt.datetime) -> float:
+    """Seconds from ``since`` to now."""
+    return (utc_now() - since).total_seconds()
+
+
 def _log_fields(exchange: Exchange) -> dict[str, object]:
     return {
         "upstream": exchange.upstream,
@@ -159,7 +181,8 @@ def _log_fields(exchange: Exchange) -> dict[str, object]:
         "outcome": exchange.outcome,
         "attempt": exchange.attempt,
         "duration_ms": round(exchange.duration_ms, 2),
+        "dossier_code": exchange.issue,
     }
 
 
-__all__ = ["UpstreamClient", "logger", "outcome_of", "utc_now"]
+__all__ = ["TIMEOUT", "UpstreamClient", "elapsed", "logger", "outcome_of", "utc_now"]

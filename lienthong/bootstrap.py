@@ -12,6 +12,11 @@ applies the store's migrations. :func:`build_container` then builds, without net
 * the services started with the app: in sandbox the mock endpoints on ``mock_port`` (first, so
   the connectors find them), then the outbox worker;
 * readiness checks (keys loadable, store reachable) and the metrics' scrape-time gauges.
+
+``lienthong.preflight`` runs before :func:`prepare`, so that what cannot work fails in one
+line before anything touches a database: a port in use, unreadable keys, a bad clients file.
+The commands build their parts here too: :func:`portal_connector` (``sync run``,
+``sync reconcile``) and :func:`upstream_connectors` (``records``), from the same settings.
 """
 
 from __future__ import annotations
@@ -19,27 +24,25 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from adapter_api.clients import (
-    ClientConfigError,
-    ClientRegistry,
     RateLimit,
-    load_clients,
-    sandbox_clients,
 )
 from adapter_api.container import Container, ReadinessCheck
-from adapter_api.metrics import BREAKER_VALUES, Metrics, MetricsRefresh
+from adapter_api.metrics import BREAKER_VALUES, MeteredRecorder, Metrics, MetricsRefresh
 from adapter_api.rate_limits import RateLimiter
 from connectors.base import BreakerSettings, RetrySettings, Timeouts
-from connectors.factory import Connectors, ConnectorsConfig, build_connectors
+from connectors.factory import Connectors, ConnectorsConfig, build_connectors, build_portal
 from connectors.population import PopulationConnector
+from connectors.portal import PortalConnector
 from connectors.registry import RegistryConnector
 from lienthong.background import EmbeddedServer
+from lienthong.preflight import StartupError, check_keys, load_client_registry
 from lienthong.settings import Settings
 from mock_endpoints.app import create_mock_app
 from mock_endpoints.settings import MockSettings
@@ -51,12 +54,21 @@ from security.replay import MemoryReplayCache, RedisReplayCache, ReplayCache
 from security.trust import TrustStore
 from security.tsa_client import TsaClient
 from store.access_log_keys import KeyRing, load_access_log_keys
-from store.db import create_engine, create_sessionmaker, normalize_url, upgrade, upgrade_async
+from store.db import (
+    create_engine,
+    create_sessionmaker,
+    normalize_url,
+    reader,
+    upgrade,
+    upgrade_async,
+)
 from store.log_keys import message_log_key
 from store.message_log import BodyCipher, KeyFolderCertificates, SqlMessageLog
 from store.message_log.anchors import AnchorService
 from store.message_log.group_commit import GroupCommit
 from store.outbox import SqlOutbox
+from store.records import last_refresh_finished
+from store.types import utc_now
 from sync.rate_budget import RateBudget
 from sync.records_refresh import RecordsRefresher, RecordsRefreshService, RefreshSettings
 from sync.worker import SyncWorker, WorkerService, WorkerSettings
@@ -94,7 +106,7 @@ def _prepare_folders(settings: Settings) -> None:
     if settings.sandbox and not dev_pki_exists(settings.keys_dir):
         log.info("creating development keys in %s", settings.keys_dir)
         init_dev_pki(settings.keys_dir)
-    if settings.database_url is None:
+    if not settings.database_url:
         Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
 
 
@@ -110,15 +122,6 @@ async def prepare_async(settings: Settings) -> None:
     _prepare_folders(settings)
     if settings.migrate_on_start:
         await upgrade_async(normalize_url(settings.resolved_database_url))
-
-
-def load_client_registry(settings: Settings) -> ClientRegistry:
-    """The clients file when set; the sandbox clients in sandbox mode; otherwise an error."""
-    if settings.clients_file is not None:
-        return load_clients(settings.clients_file)
-    if settings.sandbox:
-        return sandbox_clients(settings.keys_dir)
-    raise ClientConfigError("outside the sandbox a clients file is required (--clients)")
 
 
 def connectors_config(settings: Settings) -> ConnectorsConfig:
@@ -168,19 +171,57 @@ def _keys_check(settings: Settings) -> ReadinessCheck:
 
 
 def _metrics_refresh(
-    metrics: Metrics, connectors: Connectors, outbox: SqlOutbox
+    metrics: Metrics,
+    connectors: Connectors,
+    outbox: SqlOutbox,
+    readers: async_sessionmaker[AsyncSession],
 ) -> Callable[[], Awaitable[None]]:
     async def refresh() -> None:
         for name, health in connectors.health().items():
             metrics.breaker_state.labels(name).set(BREAKER_VALUES[health.state.value])
         try:
-            stats = await outbox.stats()
+            metrics.observe_queue(await outbox.stats())
+            async with readers() as session:
+                finished = await last_refresh_finished(session)
         except Exception as exc:
-            log.warning("metrics: outbox depth unavailable (%s)", type(exc).__name__)
+            log.warning("metrics: queue figures unavailable (%s)", type(exc).__name__)
             return
-        metrics.outbox_depth.set(stats.pending)
+        if finished is not None:
+            lag = (utc_now() - finished).total_seconds()
+            metrics.records_refresh_lag.set(max(lag, 0.0))
 
     return refresh
+
+
+def _message_log(
+    engine: AsyncEngine, keys: Path, *, group: GroupCommit | None = None
+) -> SqlMessageLog:
+    """The message log on ``engine``, its bodies encrypted with the key folder's log key."""
+    return SqlMessageLog(
+        engine,
+        BodyCipher(message_log_key(keys)),
+        certificates=KeyFolderCertificates(keys),
+        group=group,
+    )
+
+
+@asynccontextmanager
+async def portal_connector(
+    settings: Settings, *, message_log: AsyncEngine | None = None
+) -> AsyncIterator[PortalConnector]:
+    """The portal connector as ``serve`` builds it (exchanges logged on ``message_log``).
+
+    For ``sync run`` and ``sync reconcile``; the portal is ``settings.resolved_portal_url``.
+    """
+    check_keys(settings)
+    async with AsyncExitStack() as stack:
+        recorder = None
+        if message_log is not None:
+            recorder = _message_log(message_log, Path(settings.keys_dir))
+            stack.push_async_callback(recorder.aclose)
+        connector = build_portal(connectors_config(settings), recorder=recorder)
+        stack.push_async_callback(connector.aclose)
+        yield connector
 
 
 @asynccontextmanager
@@ -191,11 +232,10 @@ async def upstream_connectors(
 
     For command-line tools; in sandbox mode the mocks must be running (``lienthong serve``).
     """
+    check_keys(settings)
     keys = Path(settings.keys_dir)
     engine = create_engine(settings.resolved_database_url, pool_size=2)
-    message_log = SqlMessageLog(
-        engine, BodyCipher(message_log_key(keys)), certificates=KeyFolderCertificates(keys)
-    )
+    message_log = _message_log(engine, keys)
     connectors = build_connectors(connectors_config(settings), recorder=message_log)
     try:
         yield connectors.population, connectors.registry
@@ -294,17 +334,15 @@ def build_container(
     sessions = create_sessionmaker(engine)
     # one group commit for the message log and the access log: a lookup's rows share commits
     log_group = GroupCommit(engine)
-    message_log = SqlMessageLog(
-        engine,
-        BodyCipher(message_log_key(keys)),
-        certificates=KeyFolderCertificates(keys),
-        group=log_group,
-    )
-    connectors = build_connectors(connectors_config(settings), recorder=message_log, trust=trust)
+    message_log = _message_log(engine, keys, group=log_group)
     metrics = Metrics.for_process()
+    connectors = build_connectors(
+        connectors_config(settings), recorder=MeteredRecorder(metrics, message_log), trust=trust
+    )
     metrics.watch_log_group(log_group)
     outbox = SqlOutbox(engine)
-    metrics.on_scrape(_metrics_refresh(metrics, connectors, outbox))
+    readers = create_sessionmaker(reader(read_engine))
+    metrics.on_scrape(_metrics_refresh(metrics, connectors, outbox, readers))
 
     access_log_keys = load_access_log_keys(keys)
     container = Container(
@@ -354,9 +392,12 @@ def build_container(
 
 
 __all__ = [
+    "StartupError",
     "build_container",
+    "check_keys",
     "connectors_config",
     "load_client_registry",
+    "portal_connector",
     "prepare",
     "prepare_async",
     "upstream_connectors",

@@ -1,7 +1,9 @@
 """The one command-line entry, ``lienthong``.
 
-Each package contributes its own click group; this module only gathers them, so the packages
-keep their import direction (``adapter_api`` is the one package allowed to see all the others).
+The integrators' tools (``keys``, ``sign``, ``verify``) come from ``security``; every other
+command lives in this package, the composition root, and takes its settings from the one
+settings object (``--config FILE`` or ``LIENTHONG_CONFIG``, then ``LIENTHONG_*``, then flags;
+``--config``, ``--log-format`` and ``--log-level`` may be given here for every command).
 Groups are imported when first used, which keeps ``lienthong --help`` fast and lets one broken
 part not take the whole command line down with it.
 """
@@ -13,19 +15,22 @@ import sys
 
 import click
 
+from lienthong.options import config_option, setting_option
+
 #: command name -> (module, attribute, one-line help shown by ``lienthong --help``)
 _COMMANDS: dict[str, tuple[str, str, str]] = {
     "keys": ("security.cli", "keys", "Create and inspect the development PKI."),
     "sign": ("security.cli", "sign", "Sign a SOAP envelope or an HTTP request."),
     "verify": ("security.cli", "verify", "Verify a signed SOAP envelope or HTTP message."),
-    "mock": ("mock_endpoints.cli", "mock", "Run the mock national endpoints."),
+    "mock": ("lienthong.mock_cli", "mock", "Run the mock national endpoints."),
+    "config": ("lienthong.config_cli", "config", "Show and check the effective settings."),
     "serve": ("lienthong.serve", "serve", "Run the adapter API (sandbox by default)."),
     "sync": ("lienthong.sync_cli", "sync", "Operate the dossier sync queue to the portal."),
     "records": ("lienthong.records_cli", "records", "Watch, refresh and bulk-verify records."),
     "log": (
         "lienthong.log_cli",
         "log",
-        "Verify and export the message log; rotate the access-log key.",
+        "List, verify and export the message log; rotate the access-log key.",
     ),
     "db": ("lienthong.db_cli", "db", "Create and migrate the database."),
 }
@@ -66,6 +71,11 @@ def _unavailable(name: str, short_help: str) -> click.Command:
 
 @click.group(cls=_LazyGroup)
 @click.version_option(package_name="lienthong")
+@config_option
+@setting_option(
+    "--log-format", field="log_format", type=click.Choice(["text", "json"]), help="Log lines as."
+)
+@setting_option("--log-level", field="log_level", help="Lowest level logged.")
 def main() -> None:
     """lienthong — signed data exchange between a province and the national systems."""
 

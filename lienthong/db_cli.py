@@ -1,44 +1,34 @@
-"""``lienthong db``: create and migrate the database (SQLite in a data folder, or PostgreSQL)."""
+"""``lienthong db``: create and migrate the database (SQLite in a data folder, or PostgreSQL).
+
+``upgrade`` is the one command that makes a store (with ``serve``); ``current`` only reads it.
+Both take the store from the settings (``--config``, ``LIENTHONG_*``, ``--data``,
+``--database-url``) and name it on their first line.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
 
 import click
-from click.decorators import FC
 
-from store.db import DEFAULT_DATA_DIR, current, database_url, head_revision, upgrade
+from lienthong.options import (
+    BadConfig,
+    OneLineError,
+    UnusableStore,
+    announce_store,
+    command_settings,
+    store_options,
+)
+from lienthong.stores import StoreUnavailable, sqlite_file, store_label
+from store.db import current, current_async, head_revision, normalize_url, upgrade
 from store.errors import StoreError
 
 
-def data_dir_option(help: str) -> Callable[[FC], FC]:
-    """``--data`` (``LIENTHONG_DATA_DIR``): the data folder, passed on as ``data_dir``."""
-    return click.option(
-        "--data",
-        "data_dir",
-        type=click.Path(file_okay=False),
-        envvar="LIENTHONG_DATA_DIR",
-        default=DEFAULT_DATA_DIR,
-        show_default=True,
-        help=help,
-    )
-
-
-data_option = data_dir_option("Data folder holding the SQLite database (made if missing).")
-database_url_option = click.option(
-    "--database-url",
-    envvar="LIENTHONG_DATABASE_URL",
-    default=None,
-    help="A PostgreSQL DSN or SQLAlchemy URL; wins over --data.",
-)
-
-
-def resolve_url(data_dir: str, url: str | None) -> str:
-    """The engine URL for the ``--data``/``--database-url`` options, as a click error if bad."""
+def _url(raw: str) -> str:
     try:
-        return database_url(data_dir=data_dir, database_url=url)
+        return normalize_url(raw)
     except StoreError as exc:
-        raise click.BadParameter(str(exc), param_hint="--database-url") from exc
+        raise BadConfig(str(exc)) from None
 
 
 @click.group()
@@ -47,23 +37,43 @@ def db() -> None:
 
 
 @db.command("upgrade")
-@data_option
-@database_url_option
+@store_options
 @click.option("--revision", default="heads", show_default=True, help="Target revision.")
-def upgrade_command(data_dir: str, database_url: str | None, revision: str) -> None:
-    """Apply the migrations (creates the database's tables on first use)."""
-    url = resolve_url(data_dir, database_url)
-    upgrade(url, revision)
+def upgrade_command(revision: str) -> None:
+    """Apply the migrations (creates the database and its tables on first use)."""
+    settings = command_settings().settings
+    raw = announce_store(settings)
+    path = sqlite_file(raw)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    url = _url(raw)
+    try:
+        upgrade(url, revision)
+    except Exception as exc:
+        raise OneLineError(
+            f"{store_label(url)} cannot be migrated ({type(exc).__name__})"
+        ) from None
     click.echo(f"database at {current(url)}")
 
 
 @db.command("current")
-@data_option
-@database_url_option
-def current_command(data_dir: str, database_url: str | None) -> None:
-    """Print the database's revision and whether it is the newest."""
-    url = resolve_url(data_dir, database_url)
-    revision = current(url)
+@store_options
+def current_command() -> None:
+    """Print the database's revision and whether it is the newest (creates nothing)."""
+    settings = command_settings().settings
+    raw = announce_store(settings)
+    path = sqlite_file(raw)
+    if path is not None and not path.is_file():
+        raise UnusableStore(f"no database at {path} (make it with 'lienthong db upgrade')")
+    url = _url(raw)
+    try:
+        revision = asyncio.run(current_async(url))
+    except Exception as exc:
+        message = f"{store_label(url)} cannot be reached ({type(exc).__name__})"
+        raise UnusableStore(message) from None
     head = head_revision()
     state = "up to date" if revision == head else f"behind (newest is {head})"
     click.echo(f"{revision or 'empty'}: {state}")
+
+
+__all__ = ["StoreUnavailable", "db"]

@@ -10,8 +10,9 @@
   database's verify-citizen operation; a CSV report of match / mismatch / invalid / error rows goes
   to ``--out`` (stdout by default), the counts to stderr; exit 3 when some rows got no answer.
 
-Settings come from ``LIENTHONG_*`` like ``lienthong serve`` (same data folder, keys, clients); the
-options override them. Personal data go only to the reports asked for, never to the logs.
+Settings come from the config file, ``LIENTHONG_*`` and the flags like ``lienthong serve``'s (same
+store, keys, clients, mock port); the first line names the store, which must exist (``lienthong db
+upgrade``). Personal data go only to the reports asked for, never to the logs.
 """
 
 from __future__ import annotations
@@ -34,6 +35,17 @@ import store.tables  # noqa: F401 - registers every table on the metadata
 from adapter_api.record_purposes import ClientWatchPolicy
 from connectors.base import CallContext
 from lienthong import bootstrap
+from lienthong.logs import configure_logging
+from lienthong.options import (
+    OneLineError,
+    clients_option,
+    command_settings,
+    existing_store,
+    keys_option,
+    mock_port_option,
+    store_options,
+)
+from lienthong.preflight import StartupError, load_client_registry
 from lienthong.settings import Settings
 from schemas.citizen_id import validate_citizen_id
 from schemas.dossier_code import validate_dossier_code
@@ -64,36 +76,8 @@ EXIT_PARTIAL = 3
 
 
 def _store_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    for option in reversed(
-        [
-            click.option(
-                "--data",
-                "data_dir",
-                type=click.Path(file_okay=False, path_type=Path),
-                default=None,
-                help="Data folder of the SQLite store [LIENTHONG_DATA_DIR].",
-            ),
-            click.option(
-                "--database-url",
-                default=None,
-                help="PostgreSQL DSN or SQLAlchemy URL; wins over --data [LIENTHONG_DATABASE_URL].",
-            ),
-            click.option(
-                "--keys",
-                "keys_dir",
-                type=click.Path(file_okay=False, path_type=Path),
-                default=None,
-                help="Key folder (lienthong keys init) [LIENTHONG_KEYS_DIR].",
-            ),
-            click.option(
-                "--clients",
-                "clients_file",
-                type=click.Path(dir_okay=False, exists=True, path_type=Path),
-                default=None,
-                help="Clients file (JSON or TOML); sandbox clients when absent.",
-            ),
-        ]
-    ):
+    """The store, key folder, clients file and mocks' port, as every command takes them."""
+    for option in (mock_port_option, clients_option, keys_option, store_options):
         command = option(command)
     return command
 
@@ -105,24 +89,22 @@ _progress_option = click.option(
 )
 
 
-def _settings(**overrides: Any) -> Settings:
-    return Settings(**{name: value for name, value in overrides.items() if value is not None})
+def _settings() -> Settings:
+    """The command's settings (logs set up by them); the store named first and found migrated."""
+    settings = command_settings().settings
+    configure_logging(settings.log_level, settings.log_format)
+    existing_store(settings)
+    return settings
 
 
 @asynccontextmanager
 async def _store(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """Sessions on the configured store, prepared as ``serve`` prepares it (keys, migrations)."""
-    await _prepare(settings)
+    """Sessions on the configured store (which exists: nothing is created here)."""
     engine = create_engine(settings.resolved_database_url)
     try:
         yield create_sessionmaker(engine)
     finally:
         await engine.dispose()
-
-
-async def _prepare(settings: Settings) -> None:
-    """Keys (sandbox), data folder and migrations, as ``serve`` does them."""
-    await bootstrap.prepare_async(settings)
 
 
 @dataclass
@@ -152,6 +134,8 @@ def _disabled(enabled: bool | None) -> bool | None:
 def _run(coroutine: Any) -> Any:
     try:
         return asyncio.run(coroutine)
+    except StartupError as exc:
+        raise OneLineError(str(exc)) from None
     except KeyboardInterrupt:  # pragma: no cover - interactive
         raise click.Abort() from None
 
@@ -184,10 +168,6 @@ def import_command(
     client: str | None,
     official: str | None,
     report_path: Path | None,
-    data_dir: Path | None,
-    database_url: str | None,
-    keys_dir: Path | None,
-    clients_file: Path | None,
     progress: bool | None,
 ) -> None:
     """Register the watches listed in FILE (CSV with a header row, or JSON)."""
@@ -195,12 +175,10 @@ def import_command(
         rows = read_rows(file, required=WATCH_COLUMNS, aliases=WATCH_COLUMN_ALIASES)
     except RecordFileError as exc:
         raise click.ClickException(f"{exc}; nothing was imported") from exc
-    settings = _settings(
-        data_dir=data_dir, database_url=database_url, keys_dir=keys_dir, clients_file=clients_file
-    )
+    settings = _settings()
 
     async def run() -> ImportReport:
-        policy = ClientWatchPolicy(bootstrap.load_client_registry(settings))
+        policy = ClientWatchPolicy(load_client_registry(settings))
         async with _store(settings) as sessions:
             with _bar(len(rows), "row", progress) as bar:
                 return await import_watches(
@@ -284,10 +262,6 @@ def _check_official(user_id: str | None) -> None:
     help="Run a pass every N seconds until interrupted (one pass when absent).",
 )
 def refresh_command(
-    data_dir: Path | None,
-    database_url: str | None,
-    keys_dir: Path | None,
-    clients_file: Path | None,
     progress: bool | None,
     population_rate: float,
     registry_rate: float,
@@ -298,9 +272,7 @@ def refresh_command(
 ) -> None:
     """Re-read the watched records nationally and record what changed."""
     _check_official(user_id)
-    settings = _settings(
-        data_dir=data_dir, database_url=database_url, keys_dir=keys_dir, clients_file=clients_file
-    )
+    settings = _settings()
     budget = RateBudget({"population": population_rate, "registry": registry_rate})
     refresh_settings = RefreshSettings(
         batch_size=batch_size, concurrency=concurrency, user_id=user_id
@@ -361,10 +333,6 @@ def verify_command(
     issue: str,
     rate: float,
     concurrency: int,
-    data_dir: Path | None,
-    database_url: str | None,
-    keys_dir: Path | None,
-    clients_file: Path | None,
     progress: bool | None,
 ) -> None:
     """Check ID + full name + date of birth rows of FILE against the population database."""
@@ -377,16 +345,13 @@ def verify_command(
         validate_dossier_code(issue)
     except SchemaError as exc:
         raise click.BadParameter("not a dossier code", param_hint="--issue") from exc
-    settings = _settings(
-        data_dir=data_dir, database_url=database_url, keys_dir=keys_dir, clients_file=clients_file
-    )
+    settings = _settings()
     caller = client or settings.party
 
     def context() -> CallContext:
         return CallContext.new(caller, user_id=user_id, issue=issue)
 
     async def run() -> list[VerifyResult]:
-        await _prepare(settings)
         async with _upstreams(settings) as upstreams:
             with _bar(len(rows), "row", progress) as bar:
                 return await verify_bulk(

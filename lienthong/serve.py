@@ -10,60 +10,18 @@ adapter processes on it.
 
 from __future__ import annotations
 
-import contextlib
-import gc
-import importlib.util
-import logging
-import socket
-import ssl
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import click
-from pydantic import ValidationError
 
-from adapter_api.request_id import RequestIdLogFilter
-from lienthong.http_protocol import ConnectionLimits, guarded_protocol
+from lienthong.http_protocol import ConnectionLimits
+from lienthong.logs import configure_logging
+from lienthong.options import OneLineError, command_settings, config_option
+from lienthong.preflight import StartupError, preflight
+from lienthong.server import TlsFiles, bind, run_server
 from lienthong.settings import DEFAULT_DATA_DIR, DEFAULT_KEYS_DIR, Settings
-
-
-def _settings(
-    host: str | None,
-    port: int | None,
-    keys: Path | None,
-    data: Path | None,
-    sandbox: bool | None,
-    mock_port: int | None,
-    clients: Path | None,
-    database_url: str | None,
-    workers: int | None = None,
-    tls: bool | None = None,
-    tls_cert: Path | None = None,
-    tls_key: Path | None = None,
-    tls_client_ca: Path | None = None,
-) -> Settings:
-    overrides: dict[str, object] = {}
-    for name, value in (
-        ("host", host),
-        ("port", port),
-        ("keys_dir", keys),
-        ("data_dir", data),
-        ("sandbox", sandbox),
-        ("mock_port", mock_port),
-        ("clients_file", clients),
-        ("database_url", database_url),
-        ("workers", workers),
-        ("tls", tls),
-        ("tls_cert_file", tls_cert),
-        ("tls_key_file", tls_key),
-        ("tls_client_ca_file", tls_client_ca),
-    ):
-        if value is not None:
-            overrides[name] = value
-    return Settings(**overrides)  # type: ignore[arg-type]
+from lienthong.stores import store_label
 
 
 def _banner(settings: Settings, actual_mock_port: int | None) -> str:
@@ -73,7 +31,7 @@ def _banner(settings: Settings, actual_mock_port: int | None) -> str:
         f"  OpenAPI          {scheme}://{settings.host}:{settings.port}/openapi.json",
         f"  health           {scheme}://{settings.host}:{settings.port}/readyz",
         f"  keys             {settings.keys_dir.resolve()}",
-        f"  database         {settings.resolved_database_url.split('@')[-1]}",
+        f"  store            {store_label(settings.resolved_database_url)}",
     ]
     if settings.sandbox:
         mock = f"http://{settings.mock_host}:{actual_mock_port or settings.mock_port}"
@@ -89,112 +47,8 @@ def _banner(settings: Settings, actual_mock_port: int | None) -> str:
     return "\n".join(lines)
 
 
-@dataclass(frozen=True)
-class TlsFiles:
-    """What ``serve`` terminates TLS with; ``client_ca`` set: client certificates required."""
-
-    cert: Path
-    key: Path
-    client_ca: Path | None = None
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> TlsFiles | None:
-        """The settings' TLS files, or ``None`` when ``serve`` speaks plain HTTP."""
-        files = settings.resolved_tls_files
-        if files is None:
-            if settings.tls_client_ca_file is not None:
-                raise ValueError("tls_client_ca_file needs TLS (tls_cert_file and tls_key_file)")
-            return None
-        tls = cls(files[0], files[1], settings.tls_client_ca_file)
-        for path in (tls.cert, tls.key, tls.client_ca):
-            if path is not None and not Path(path).is_file():
-                raise ValueError(f"TLS file {path} does not exist")
-        return tls
-
-    def uvicorn_options(self) -> dict[str, Any]:
-        """The ``uvicorn.Config`` arguments that serve these files."""
-        return {
-            "ssl_certfile": str(self.cert),
-            "ssl_keyfile": str(self.key),
-            "ssl_ca_certs": None if self.client_ca is None else str(self.client_ca),
-            "ssl_cert_reqs": ssl.CERT_NONE if self.client_ca is None else ssl.CERT_REQUIRED,
-        }
-
-
-def run_server(
-    app: Any,
-    *,
-    host: str,
-    port: int,
-    log_level: str = "info",
-    sockets: list[socket.socket] | None = None,
-    on_started: Callable[[], object] | None = None,
-    limits: ConnectionLimits | None = None,
-    tls: TlsFiles | None = None,
-) -> bool:
-    """Serve ``app`` with uvicorn as ``lienthong serve`` does (the adapter bench uses it too).
-
-    On uvloop with the httptools parser (both come with ``uvicorn[standard]``) guarded by
-    ``limits`` (header and body deadlines, head sizes: :mod:`lienthong.http_protocol`), over
-    TLS when ``tls`` is given, no access log
-    (the metrics and the structured logs say what is needed, without personal data), no proxy
-    headers, no ``server`` header; on ``sockets`` already bound (``--workers``) or on
-    ``host:port``; ``on_started`` is called once the server accepts connections. Everything
-    built at start-up (the bound WSDL, the models, the routes) is moved out of the garbage
-    collector's reach first (``gc.freeze``): measured under load, each full collection otherwise
-    walks it for ~60 ms. Returns whether the server started.
-    """
-    import uvicorn
-
-    class Server(uvicorn.Server):
-        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-            await super().startup(sockets=sockets)
-            if self.started and on_started is not None:
-                on_started()
-
-    gc.collect()
-    gc.freeze()
-    server = Server(
-        uvicorn.Config(
-            app,
-            host=host,
-            port=port,
-            log_level=log_level,
-            lifespan="on",
-            loop="uvloop" if importlib.util.find_spec("uvloop") is not None else "asyncio",
-            http=guarded_protocol(limits or ConnectionLimits()),
-            access_log=False,
-            proxy_headers=False,
-            server_header=False,
-            **(tls.uvicorn_options() if tls is not None else {}),
-        )
-    )
-    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C once it has stopped
-        server.run(sockets=sockets)
-    return server.started
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """The listening socket the workers of ``serve --workers N`` share."""
-    import uvicorn
-
-    return uvicorn.Config(app="adapter_api.app:create_app", host=host, port=port).bind_socket()
-
-
-def configure_logging(level: str, *, worker: int | None = None) -> None:
-    """One line per record on stderr, each with the request id (and worker) it belongs to."""
-    handler = logging.StreamHandler()
-    handler.addFilter(RequestIdLogFilter())
-    where = "" if worker is None else f" worker-{worker}"
-    handler.setFormatter(
-        logging.Formatter(f"%(asctime)s %(levelname)s %(name)s{where} [%(request_id)s] %(message)s")
-    )
-    root = logging.getLogger()
-    root.addHandler(handler)
-    root.setLevel(level.upper())
-
-
 @click.command(name="serve")
+@config_option
 @click.option("--host", default=None, help="interface to listen on [127.0.0.1]")
 @click.option("--port", type=int, default=None, help="adapter port [8000]")
 @click.option(
@@ -251,7 +105,13 @@ def configure_logging(level: str, *, worker: int | None = None) -> None:
     default=None,
     help="require client certificates chaining to these CA certificates (PEM)",
 )
-@click.option("--log-level", default="info", show_default=True)
+@click.option("--log-level", default=None, help="lowest level logged [info]")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default=None,
+    help="log lines as text or as JSON objects [text]",
+)
 def serve(
     host: str | None,
     port: int | None,
@@ -266,50 +126,73 @@ def serve(
     tls_cert: Path | None,
     tls_key: Path | None,
     tls_client_ca: Path | None,
-    log_level: str,
+    log_level: str | None,
+    log_format: str | None,
 ) -> None:
-    """Run the adapter API (sandbox by default: mocks, development keys, SQLite)."""
+    """Run the adapter API (sandbox by default: mocks, development keys, SQLite).
+
+    What cannot work (a port in use, keys that cannot be read, a bad clients file or config)
+    stops it in one line, with exit status 1 (2 for bad settings), before the database is
+    touched.
+    """
     from lienthong.workers import STARTUP_FAILURE, Supervisor, prepare_elsewhere
 
-    configure_logging(log_level)
+    settings = command_settings(
+        host=host,
+        port=port,
+        keys_dir=keys,
+        data_dir=data,
+        sandbox=sandbox,
+        mock_port=mock_port,
+        clients_file=clients,
+        database_url=database_url,
+        workers=workers,
+        tls=tls,
+        tls_cert_file=tls_cert,
+        tls_key_file=tls_key,
+        tls_client_ca_file=tls_client_ca,
+        log_level=log_level,
+        log_format=log_format,
+    ).settings
+    configure_logging(settings.log_level, settings.log_format)
     try:
-        settings = _settings(
-            host, port, keys, data, sandbox, mock_port, clients, database_url, workers,
-            tls, tls_cert, tls_key, tls_client_ca,
-        )  # fmt: skip
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise click.ClickException(f"invalid setting {where}: {first['msg']}") from exc
+        preflight(settings)
+        tls_files = TlsFiles.from_settings(settings)
+    except (StartupError, ValueError) as exc:
+        raise OneLineError(f"cannot start: {exc}") from None
     if settings.workers > 1:  # the supervisor: it stays small, the workers build the adapter
         try:
-            prepare_elsewhere(settings)
-            TlsFiles.from_settings(settings)  # said here, in one line, not by each worker
             listener = bind(settings.host, settings.port)
+            prepare_elsewhere(settings)
         except Exception as exc:
-            raise click.ClickException(f"cannot start: {exc}") from exc
+            raise OneLineError(f"cannot start: {_reason(exc)}") from None
         click.echo(_banner(settings, None))
-        sys.exit(Supervisor(settings, listener, log_level).run())
+        sys.exit(Supervisor(settings, listener, settings.log_level).run())
 
     from adapter_api.app import create_app
     from lienthong.bootstrap import build_container, prepare
 
     try:
         prepare(settings)
-        tls_files = TlsFiles.from_settings(settings)
         container = build_container(settings)
     except Exception as exc:
-        raise click.ClickException(f"cannot start: {exc}") from exc
+        raise OneLineError(f"cannot start: {_reason(exc)}") from None
     click.echo(_banner(settings, None))
     if not run_server(
         create_app(container),
         host=settings.host,
         port=settings.port,
-        log_level=log_level,
+        log_level=settings.log_level,
         limits=ConnectionLimits.from_settings(settings),
         tls=tls_files,
     ):
         sys.exit(STARTUP_FAILURE)
+
+
+def _reason(exc: Exception) -> str:
+    """One line: the error's first line, or its type when it says nothing."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 __all__ = ["TlsFiles", "bind", "configure_logging", "run_server", "serve"]

@@ -9,6 +9,7 @@ development keys under ``keys_dir``, SQLite under ``data_dir``, the mock nationa
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -231,6 +232,12 @@ class Settings(BaseSettings):
     log_anchor_interval_seconds: float = Field(
         60.0, ge=0, description="seconds between anchors of the message log (0: never)"
     )
+
+    # Logs and configuration (one settings object for every command).
+    log_format: Literal["text", "json"] = Field(
+        "text", description="log lines as text (key=value fields) or one JSON object per line"
+    )
+    log_level: str = Field("info", description="the lowest level logged (debug, info, warning …)")
 
     @property
     def mock_base_url(self) -> str:

@@ -1,7 +1,9 @@
 """``lienthong sync``: run the worker; operate the queue (status, dead letters, retry, reconcile).
 
-Every command takes ``--data DIR`` (SQLite) or ``--database-url URL`` (PostgreSQL). ``run`` and
-``reconcile`` talk to the portal and take ``--portal-url`` and ``--keys``.
+Every command takes its settings as ``lienthong serve`` does (``--config``, ``LIENTHONG_*``, flags:
+``--data``, ``--database-url``), names the store on its first line and never creates one.
+``run`` and ``reconcile`` talk to the portal: its URL is the settings' (``--portal-url``, or the
+sandbox mock on ``--mock-port``), the key folder ``--keys``.
 """
 
 from __future__ import annotations
@@ -10,18 +12,26 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
-import logging
 import signal
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tqdm import tqdm
 
-from lienthong.connect import DEFAULT_KEYS_DIR, DEFAULT_PORTAL_URL, PortalOptions, open_portal
-from lienthong.db_cli import data_option, database_url_option, resolve_url
+from lienthong import bootstrap
+from lienthong.logs import configure_logging
+from lienthong.options import (
+    OneLineError,
+    command_settings,
+    existing_store,
+    setting_option,
+    store_options,
+    upstream_options,
+)
+from lienthong.preflight import StartupError
+from lienthong.settings import Settings
 from store.db import create_engine
 from store.errors import OutboxItemNotFound
 from store.outbox import QueueStats, SqlOutbox
@@ -32,46 +42,28 @@ from sync.worker import SyncWorker, WorkerSettings
 
 _T = TypeVar("_T")
 
+#: exit status of ``reconcile`` when some dossiers could not be looked up
+EXIT_PARTIAL = 3
 
-def _portal_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    options = [
-        click.option(
-            "--portal-url",
-            envvar="LIENTHONG_PORTAL_URL",
-            default=DEFAULT_PORTAL_URL,
-            show_default=True,
-            help="Base URL of the national portal (the sandbox mock by default).",
-        ),
-        click.option(
-            "--keys",
-            "keys_dir",
-            envvar="LIENTHONG_KEYS_DIR",
-            type=click.Path(file_okay=False, path_type=Path),
-            default=DEFAULT_KEYS_DIR,
-            show_default=True,
-            help="Key folder (`lienthong keys init`): the adapter's key, the portal's certificate.",
-        ),
-        click.option("--portal-username", envvar="LIENTHONG_PORTAL_USERNAME", default="lienthong"),
-        click.option("--portal-password", envvar="LIENTHONG_PORTAL_PASSWORD", default="sandbox"),
-        click.option("--portal-agency", envvar="LIENTHONG_PORTAL_AGENCY", default="000.00.04.H04"),
-        click.option(
-            "--message-log/--no-message-log",
-            default=True,
-            show_default=True,
-            help="Record every exchange with the portal in the message log.",
-        ),
-    ]
-    for option in reversed(options):
+
+def _portal_login_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--portal-username``, ``--portal-password``, ``--portal-agency`` (kept from before the
+    config file; the password is better set in the file or ``LIENTHONG_PORTAL_PASSWORD``)."""
+    for option in (
+        setting_option("--portal-agency", field="portal_agency", help="Our unit code (dstcode)."),
+        setting_option("--portal-password", field="portal_password", help="Portal password."),
+        setting_option("--portal-username", field="portal_username", help="Portal user."),
+    ):
         func = option(func)
     return func
 
 
-def _options(
-    portal_url: str, keys_dir: Path, username: str, password: str, agency: str
-) -> PortalOptions:
-    return PortalOptions(
-        url=portal_url, keys_dir=keys_dir, username=username, password=password, agency=agency
-    )
+_message_log_option = click.option(
+    "--message-log/--no-message-log",
+    default=True,
+    show_default=True,
+    help="Record every exchange with the portal in the message log.",
+)
 
 
 async def _with_engine(url: str, work: Callable[[AsyncEngine], Awaitable[_T]]) -> _T:
@@ -85,8 +77,12 @@ async def _with_engine(url: str, work: Callable[[AsyncEngine], Awaitable[_T]]) -
 def _run(coroutine: Awaitable[_T]) -> _T:
     try:
         return asyncio.run(coroutine)  # type: ignore[arg-type]
-    except SyncError as exc:
-        raise click.ClickException(str(exc)) from exc
+    except (SyncError, StartupError) as exc:
+        raise OneLineError(str(exc)) from exc
+
+
+def _store(settings: Settings) -> str:
+    return existing_store(settings)
 
 
 @click.group()
@@ -95,9 +91,10 @@ def sync() -> None:
 
 
 @sync.command("run")
-@data_option
-@database_url_option
-@_portal_options
+@store_options
+@upstream_options
+@_portal_login_options
+@_message_log_option
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
 @click.option("--concurrency", default=2, show_default=True, help="Claim-and-deliver lanes.")
 @click.option("--batch", default=200, show_default=True, help="Dossiers per claim.")
@@ -107,13 +104,6 @@ def sync() -> None:
     "--backoff-cap", default=300.0, show_default=True, help="Longest wait between attempts (s)."
 )
 def run_command(
-    data_dir: str,
-    database_url: str | None,
-    portal_url: str,
-    keys_dir: Path,
-    portal_username: str,
-    portal_password: str,
-    portal_agency: str,
     message_log: bool,
     once: bool,
     concurrency: int,
@@ -123,18 +113,19 @@ def run_command(
     backoff_cap: float,
 ) -> None:
     """Deliver the outbox to the portal until stopped (SIGINT/SIGTERM finish the batch first)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    url = resolve_url(data_dir, database_url)
+    loaded = command_settings()
+    configure_logging(loaded.settings.log_level, loaded.settings.log_format)
+    url = _store(loaded.settings)
     settings = WorkerSettings(
         dossiers_per_claim=batch,
         lease=dt.timedelta(seconds=lease),
         concurrency=concurrency,
         retry=RetryPolicy(cap=backoff_cap, max_attempts=max_attempts),
     )
-    options = _options(portal_url, keys_dir, portal_username, portal_password, portal_agency)
 
     async def work(engine: AsyncEngine) -> None:
-        async with open_portal(options, message_log=engine if message_log else None) as portal:
+        recorder = engine if message_log else None
+        async with bootstrap.portal_connector(loaded.settings, message_log=recorder) as portal:
             worker = SyncWorker(SqlOutbox(engine), portal, settings=settings)
             if once:
                 result = await worker.drain()
@@ -154,12 +145,11 @@ def run_command(
 
 
 @sync.command("status")
-@data_option
-@database_url_option
+@store_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def status_command(data_dir: str, database_url: str | None, as_json: bool) -> None:
+def status_command(as_json: bool) -> None:
     """Queue depth by state, dossiers in flight or backing off, the oldest pending item's age."""
-    url = resolve_url(data_dir, database_url)
+    url = _store(command_settings().settings)
     stats = _run(_with_engine(url, lambda engine: SqlOutbox(engine).stats()))
     if as_json:
         click.echo(json.dumps(_stats_json(stats), indent=2))
@@ -196,15 +186,12 @@ def _age(age: dt.timedelta) -> str:
 
 
 @sync.command("dead-letters")
-@data_option
-@database_url_option
+@store_options
 @click.option("--limit", default=100, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def dead_letters_command(
-    data_dir: str, database_url: str | None, limit: int, as_json: bool
-) -> None:
+def dead_letters_command(limit: int, as_json: bool) -> None:
     """Deliveries given up on, oldest first, with the error that ended them."""
-    url = resolve_url(data_dir, database_url)
+    url = _store(command_settings().settings)
     letters = _run(_with_engine(url, lambda engine: SqlOutbox(engine).dead_letters(limit=limit)))
     if as_json:
         rows = [
@@ -236,17 +223,14 @@ def dead_letters_command(
 
 
 @sync.command("retry")
-@data_option
-@database_url_option
+@store_options
 @click.argument("item_id", type=int, required=False)
 @click.option("--all", "retry_all", is_flag=True, help="Retry every dead letter.")
-def retry_command(
-    data_dir: str, database_url: str | None, item_id: int | None, retry_all: bool
-) -> None:
+def retry_command(item_id: int | None, retry_all: bool) -> None:
     """Give a dead letter (or all of them) a fresh budget; its dossier resumes in order."""
     if (item_id is None) == (not retry_all):
         raise click.UsageError("give a dead letter's ID or --all (not both)")
-    url = resolve_url(data_dir, database_url)
+    url = _store(command_settings().settings)
     if retry_all:
         count = _run(_with_engine(url, lambda engine: SqlOutbox(engine).retry_all()))
         click.echo(f"{count} dead letters queued again")
@@ -260,30 +244,22 @@ def retry_command(
 
 
 @sync.command("reconcile")
-@data_option
-@database_url_option
-@_portal_options
+@store_options
+@upstream_options
+@_portal_login_options
+@_message_log_option
 @click.option("--dry-run", is_flag=True, help="Report only; enqueue nothing.")
 @click.option("--concurrency", default=8, show_default=True, help="Lookups at once.")
-def reconcile_command(
-    data_dir: str,
-    database_url: str | None,
-    portal_url: str,
-    keys_dir: Path,
-    portal_username: str,
-    portal_password: str,
-    portal_agency: str,
-    message_log: bool,
-    dry_run: bool,
-    concurrency: int,
-) -> None:
+def reconcile_command(message_log: bool, dry_run: bool, concurrency: int) -> None:
     """Compare every local dossier with the portal; mend missing dossiers, drifted fields and
     missing steps; report steps the portal holds that lienthong never sent (never deleted)."""
-    url = resolve_url(data_dir, database_url)
-    options = _options(portal_url, keys_dir, portal_username, portal_password, portal_agency)
+    settings = command_settings().settings
+    url = _store(settings)
+    click.echo(f"portal: {settings.resolved_portal_url}", err=True)
 
     async def work(engine: AsyncEngine) -> Any:
-        async with open_portal(options, message_log=engine if message_log else None) as portal:
+        recorder = engine if message_log else None
+        async with bootstrap.portal_connector(settings, message_log=recorder) as portal:
             with tqdm(unit="dossier", desc="reconcile", leave=False) as bar:
 
                 def total(n: int) -> None:
@@ -313,6 +289,10 @@ def reconcile_command(
     )
     for code, count in report.foreign:
         click.echo(f"foreign\t{code}\t{count} steps on the portal that lienthong never sent (kept)")
+    if report.lookup_failed:
+        reasons = ", ".join(f"{n} {why}" for why, n in sorted(report.failure_reasons.items()))
+        click.echo(f"lookups failed: {reasons}", err=True)
+        raise SystemExit(EXIT_PARTIAL)
 
 
 __all__ = ["sync"]

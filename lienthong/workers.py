@@ -52,11 +52,9 @@ from security.rate_counters import HostRateCounter, HostRateTable
 
 log = logging.getLogger("lienthong.api")
 
-#: ``adapter_api.metrics.MULTIPROCESS_VARIABLE``, named here: importing that module imports
-#: prometheus_client, which reads the variable once, when imported — before the supervisor sets
-#: it, its restart counter would not reach the shared folder
+#: prometheus_client reads it when imported: the supervisor sets it before a worker starts (the
+#: supervisor imports no prometheus_client before then, nor the adapter: it stays small)
 MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
-
 STARTUP_GRACE = 10.0
 STARTUP_TIMEOUT = 60.0
 MAX_QUICK_FAILURES = 3
@@ -116,9 +114,10 @@ def _worker_main(
     from adapter_api.app import create_app
     from lienthong.bootstrap import build_container
     from lienthong.http_protocol import ConnectionLimits
-    from lienthong.serve import TlsFiles, configure_logging, run_server
+    from lienthong.logs import configure_logging
+    from lienthong.server import TlsFiles, run_server
 
-    configure_logging(log_level, worker=index)
+    configure_logging(log_level, settings.log_format, worker=index)
     with contextlib.suppress(OSError):  # Linux: `ps` and `top` show which worker this is
         Path("/proc/self/comm").write_text(f"lienthong-w{index}")
     try:

@@ -618,6 +618,14 @@ def _snapshot(m: RowMapping) -> Snapshot:
     )
 
 
+async def last_refresh_finished(session: AsyncSession) -> dt.datetime | None:
+    """When the last refresh pass finished (None before the first); the records' refresh lag."""
+    finished: dt.datetime | None = (
+        await session.execute(select(func.max(record_refresh_runs.c.finished_at)))
+    ).scalar()
+    return finished
+
+
 __all__ = [
     "NOT_FOUND_DIGEST",
     "ChangeEvent",
@@ -639,6 +647,7 @@ __all__ = [
     "encode_change_cursor",
     "get_snapshot",
     "get_watch",
+    "last_refresh_finished",
     "list_watches",
     "open_refresh_run",
     "put_watch",

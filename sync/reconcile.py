@@ -61,6 +61,8 @@ class ReconcileReport:
     lookup_failed: int = 0
     enqueued: int = 0
     foreign: list[tuple[str, int]] = field(default_factory=list)
+    #: why lookups failed: the connector's fault code (or error type) -> how many
+    failure_reasons: dict[str, int] = field(default_factory=dict)
 
 
 class _Unknown:
@@ -96,7 +98,18 @@ async def reconcile(
             except NotFound:
                 return None
             except ConnectorError as exc:
-                log.warning("reconcile: lookup failed (%s)", type(exc).__name__)
+                reason = exc.fault_code or type(exc).__name__
+                report.failure_reasons[reason] = report.failure_reasons.get(reason, 0) + 1
+                log.warning(
+                    "reconcile: lookup failed",
+                    extra={
+                        "upstream": "portal",
+                        "operation": "lookup",
+                        "outcome": reason,
+                        "dossier_code": record.dossier.code,
+                        "message_id": ctx.message_id,
+                    },
+                )
                 return _Unknown()
 
     after: str | None = None

@@ -116,6 +116,7 @@ class SyncWorker:
         await self._outbox.settle(outcomes)
         result = _summary(len(claims), outcomes)
         metrics.observe_cycle(result.delivered, result.retrying, result.dead, started)
+        _log_dead_letters(outcomes)
         log.info(
             "sync cycle: %d dossiers, %d delivered, %d retrying, %d dead; "
             "read back %d (held %d, resent %d, replayed %d, unsettled %d, recreated %d)",
@@ -198,6 +199,23 @@ class WorkerService:
             log.exception("the sync worker failed")
         finally:
             self._task = None
+
+
+def _log_dead_letters(outcomes: list[Outcome]) -> None:
+    """One WARNING per delivery given up on, naming its dossier and the error that ended it."""
+    for outcome in outcomes:
+        if outcome.failed is None or outcome.retry_at is not None:
+            continue
+        log.warning(
+            "dead letter: delivery given up on (%s)",
+            outcome.error or "no reason given",
+            extra={
+                "upstream": "portal",
+                "dossier_code": outcome.claim.dossier_code,
+                "item_id": outcome.failed,
+                "outcome": "dead",
+            },
+        )
 
 
 def _summary(claimed: int, outcomes: list[Outcome]) -> CycleResult:

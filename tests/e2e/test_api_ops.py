@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -74,6 +75,49 @@ def test_metrics_count_routes_upstreams_breakers_and_outbox(sandbox: Sandbox) ->
     assert 'lienthong_upstream_call_seconds_bucket{le="0.5",operation="GetCitizen"' in text
     assert 'lienthong_upstream_breaker_state{upstream="population"} 0.0' in text
     assert "lienthong_outbox_depth " in text
+    assert citizen["citizen_id"] not in text
+
+
+def _exchange_lines(text: str, upstream: str) -> list[str]:
+    return [
+        line
+        for line in text.splitlines()
+        if line.startswith("lienthong_upstream_exchanges_total{")
+        and f'upstream="{upstream}"' in line
+    ]
+
+
+def test_metrics_cover_every_national_system_and_the_queue(sandbox: Sandbox) -> None:
+    """Attempts of all three upstreams (the portal's made by the sync worker) are counted with
+    their outcome and latency; the queue's states, dead letters, oldest wait and the records'
+    refresh lag are gauges."""
+    citizen = sandbox.citizens(3)[2]
+    business = sandbox.businesses(1)[0]
+    with sandbox.client() as client:
+        issue = register_dossier(client)
+        client.get(
+            f"/v1/citizens/{citizen['citizen_id']}",
+            headers={"X-User-Id": OFFICIAL, "X-Issue": issue},
+        )
+        assert client.get(f"/v1/businesses/{business['tax_code']}").status_code == 200
+    text = ""
+    for _ in range(100):  # the worker delivers the dossier to the portal mock
+        text = httpx.get(sandbox.base_url + "/metrics").text
+        if _exchange_lines(text, "portal"):
+            break
+        time.sleep(0.1)
+    assert _exchange_lines(text, "portal"), "no portal attempt counted"
+    assert any('outcome="ok"' in line for line in _exchange_lines(text, "population"))
+    assert any('outcome="ok"' in line for line in _exchange_lines(text, "registry"))
+    assert 'lienthong_upstream_exchange_seconds_bucket{le="0.5"' in text
+    for sample in (
+        'lienthong_outbox_items{state="pending"}',
+        'lienthong_outbox_items{state="dead"}',
+        'lienthong_outbox_dossiers{state="in_flight"}',
+        "lienthong_outbox_dead_letters ",
+        "lienthong_outbox_oldest_pending_age_seconds ",
+    ):
+        assert sample in text
     assert citizen["citizen_id"] not in text
 
 

@@ -189,8 +189,8 @@ def test_workers_share_the_port_the_nonces_and_the_counts(
 
 @pytest.mark.slow
 def test_a_worker_that_cannot_start_stops_the_server(tmp_path: Path) -> None:
-    """A configuration every worker fails on (a broken clients file) ends ``serve`` with status 1
-    and says why, instead of restarting workers forever."""
+    """A configuration every worker would fail on (a broken clients file) ends ``serve`` with
+    status 1 and says why in one line, before any worker starts (or the database is touched)."""
     clients = tmp_path / "clients.toml"
     clients.write_text('[[clients]]\nid = "x"\nrole = "no-such-role"\n', encoding="utf-8")
     command = _command(
@@ -206,8 +206,9 @@ def test_a_worker_that_cannot_start_stops_the_server(tmp_path: Path) -> None:
         check=False,
     )
     assert completed.returncode == 1, completed.stdout + completed.stderr
-    assert "worker 0 cannot start" in completed.stderr
-    assert "worker 0 did not start" in completed.stderr
+    assert "Error: cannot start: clients file: client 'x': unknown role" in completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert not (tmp_path / "data").exists()
 
 
 def test_the_supervisor_does_not_import_prometheus_before_its_folder_is_set() -> None:

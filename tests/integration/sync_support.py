@@ -13,7 +13,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connectors.base import BreakerSettings, RetrySettings, Timeouts
-from lienthong.connect import PortalOptions, build_portal
+from connectors.factory import ConnectorsConfig, build_portal
 from mock_endpoints.app import create_mock_app
 from mock_endpoints.settings import MockSettings
 from schemas.times import to_portal_time
@@ -61,11 +61,13 @@ def running_portal_mock(keys: Path) -> Iterator[PortalMock]:
         yield PortalMock(url, admin)
 
 
-def portal_options(mock: PortalMock, keys: Path, *, attempt: float = 2.0) -> PortalOptions:
+def portal_options(mock: PortalMock, keys: Path, *, attempt: float = 2.0) -> ConnectorsConfig:
     """Connector options with short timeouts and a breaker that recovers fast (tests)."""
-    return PortalOptions(
-        url=mock.portal_url,
+    return ConnectorsConfig(
         keys_dir=keys,
+        population_url="",
+        registry_url="",
+        portal_url=mock.portal_url,
         timeouts=Timeouts(connect=1.0, attempt=attempt),
         retry=RetrySettings(
             attempts=2, initial_backoff=0.01, max_backoff=0.05, deadline=attempt * 3

@@ -1,8 +1,13 @@
-"""Imports point one way only (ARCHITECTURE §2): this test fails on an arrow drawn backwards."""
+"""Imports point one way only, and no module imports itself through others.
+
+The packages' arrows: ``schemas ← security ← connectors / store ← sync ← adapter_api``,
+``mock_endpoints`` on ``schemas`` and ``security``; ``lienthong`` (the composition root) on top.
+"""
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -64,3 +69,113 @@ def test_checker_catches_a_backward_import(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
     module.write_text("from lienthong.cli import main\nimport sync.worker\nimport os\n")
     assert _internal_imports(module) == {"lienthong", "sync"}
+
+
+def _module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def _runtime_imports(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
+    """Every import statement, those under ``if TYPE_CHECKING:`` aside (annotations only)."""
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.dump(node.test):
+            skipped.update(id(child) for stmt in node.body for child in ast.walk(stmt))
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom) and id(node) not in skipped
+    ]
+
+
+def module_graph(root: Path = ROOT, packages: Iterable[str] = ALLOWED) -> dict[str, set[str]]:
+    """Module -> the internal modules it imports (function-level imports included)."""
+    files = {
+        _module_name(path, root): path
+        for package in packages
+        for path in sorted((root / package).rglob("*.py"))
+        if "migrations" not in path.parts
+    }
+
+    def known(name: str) -> str | None:
+        while name and name not in files:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {}
+    for name, path in files.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        found: set[str] = set()
+        for node in _runtime_imports(tree):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif node.level == 0 and node.module:
+                targets = [f"{node.module}.{alias.name}" for alias in node.names]
+            else:
+                continue
+            found.update(t for t in map(known, targets) if t is not None)
+        graph[name] = found - {name}
+    return graph
+
+
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (each an import circle)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in graph.get(node, ()):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_module_imports_itself_through_others() -> None:
+    """No import circle between modules, in a package or across them, lazy imports included."""
+    assert circles(module_graph()) == []
+
+
+def test_checker_finds_a_circle(tmp_path: Path) -> None:
+    """Two modules importing each other (one inside a function) are found."""
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from pkg.b import thing\n")
+    (package / "b.py").write_text("def thing():\n    from pkg import a\n")
+    (package / "c.py").write_text("import pkg.a\n")
+    assert circles(module_graph(tmp_path, ["pkg"])) == [["pkg.a", "pkg.b"]]
+
+
+def test_the_http_face_imports_no_part_of_the_root() -> None:
+    """``adapter_api`` is the HTTP face: the composition root builds it, never the reverse."""
+    graph = module_graph()
+    assert not [
+        (module, target)
+        for module, targets in graph.items()
+        if not module.startswith("lienthong")
+        for target in targets
+        if target.startswith("lienthong")
+    ]

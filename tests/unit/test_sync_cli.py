@@ -44,7 +44,8 @@ def test_status_dead_letters_and_retry(store_url: str) -> None:
 
     status = runner.invoke(sync, ["status", *db, "--json"])
     assert status.exit_code == 0, status.output
-    figures = json.loads(status.output)
+    assert status.stderr.startswith("store: "), status.stderr
+    figures = json.loads(status.stdout)
     assert (figures["pending"], figures["dead"], figures["delivered"]) == (3, 1, 0)
     assert figures["oldest_pending_age_seconds"] >= 0
 
@@ -64,8 +65,8 @@ def test_status_dead_letters_and_retry(store_url: str) -> None:
 
     retried = runner.invoke(sync, ["retry", *db, str(dead_id)])
     assert retried.exit_code == 0, retried.output
-    after = json.loads(runner.invoke(sync, ["status", *db, "--json"]).output)
+    after = json.loads(runner.invoke(sync, ["status", *db, "--json"]).stdout)
     assert (after["pending"], after["dead"]) == (4, 0)
     none_left = runner.invoke(sync, ["dead-letters", *db, "--json"])
-    assert json.loads(none_left.output) == []
+    assert json.loads(none_left.stdout) == []
     assert "0 dead letters" in runner.invoke(sync, ["retry", *db, "--all"]).output
