@@ -20,7 +20,14 @@ from schemas.times import VN_TZ
 from store.db import create_engine, normalize_url, upgrade
 
 _MIGRATED: set[str] = set()
-_MY_TABLES = ("outbox_heads", "outbox", "dossier_events", "dossiers")
+_MY_TABLES = (
+    "outbox_heads",
+    "outbox",
+    "apologies",
+    "procedure_deadlines",
+    "dossier_events",
+    "dossiers",
+)
 RECEIVED = dt.datetime(2026, 11, 26, 8, 30, tzinfo=VN_TZ)
 
 
