@@ -36,7 +36,7 @@ def _shipped_font(name: str) -> Path:
 
 def _when(instant: datetime) -> str:
     local = instant.astimezone(VN_TZ)
-    return local.strftime("%H giờ %M, ngày %d/%m/%Y")
+    return local.strftime("%H giờ %M ngày %d/%m/%Y")
 
 
 def render_apology_pdf(
@@ -79,7 +79,7 @@ def render_apology_pdf(
     pdf.ln(4)
     line(f"Kính gửi: Ông/Bà {dossier.applicant_name}")
     line(
-        f"Ngày {_when(dossier.received_at)}, {agency} tiếp nhận hồ sơ mã số {dossier.code} "
+        f"Lúc {_when(dossier.received_at)}, {agency} đã tiếp nhận hồ sơ mã số {dossier.code} "
         f"của Ông/Bà về thủ tục: {dossier.title} (mã thủ tục {dossier.procedure_code})."
     )
     line(f"Thời gian hẹn trả kết quả ban đầu: {_when(apology.original_due_at)}.")

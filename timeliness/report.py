@@ -8,10 +8,11 @@ loaded into Python but one row per group.
 
 Counted per group, over the dossiers *received* in ``[from, to]`` (Vietnam dates, inclusive):
 ``received``; ``early``, ``on_time``, ``late`` (resolved, by the stored outcome); ``resolved``
-(their sum); ``open`` (not resolved, refused, withdrawn nor stopped) and ``open_overdue`` (open
-with a due instant before ``now``); ``closed`` (refused, withdrawn, stopped); and the rates
-``on_time_rate`` ((early + on time) / resolved, the figure provinces are scored on),
-``early_rate`` and ``late_rate``. A rate with nothing resolved is null.
+(their sum); ``open`` (not resolved, refused, withdrawn nor stopped); ``open_overdue`` (open,
+due before ``now``, and not with the applicant unless paused time counts); ``closed``
+(refused, withdrawn, stopped); and the rates ``on_time_rate`` ((early + on time) / resolved,
+the figure provinces are scored on), ``early_rate`` and ``late_rate``; a rate with nothing
+resolved is null.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from timeliness.errors import InvalidReportQuery
 MAX_SPAN_DAYS = 366 * 5 + 1
 _CLOSED = (3, 7, 8)
 _NOT_OPEN = (3, 7, 8, 9, 10)
+_NOT_OVERDUE = (*_NOT_OPEN, 5, 6)
 
 
 class GroupBy(StrEnum):
@@ -167,11 +169,18 @@ def _count(condition: ColumnElement[bool]) -> ColumnElement[Any]:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def report_statement(query: ReportQuery, now: datetime, dialect: str) -> Any:
-    """The one aggregate statement of the report (for ``EXPLAIN`` as much as for running)."""
+def report_statement(
+    query: ReportQuery, now: datetime, dialect: str, *, counts_paused_time: bool = False
+) -> Any:
+    """The one aggregate statement of the report (for ``EXPLAIN`` as much as for running).
+
+    An open dossier the applicant holds (documents requested, fees due) is not overdue unless
+    paused time counts against the agency: its due date moves with the pause.
+    """
     key = _key(query.group_by, dialect).label("key")
     outcome = dossiers.c.outcome
     is_open = dossiers.c.status.not_in(_NOT_OPEN)
+    may_be_overdue = is_open if counts_paused_time else dossiers.c.status.not_in(_NOT_OVERDUE)
     statement = (
         select(
             key,
@@ -180,7 +189,7 @@ def report_statement(query: ReportQuery, now: datetime, dialect: str) -> Any:
             _count(outcome == int(Outcome.ON_TIME)).label("on_time"),
             _count(outcome == int(Outcome.LATE)).label("late"),
             _count(is_open).label("open"),
-            _count(is_open & (dossiers.c.due_at < now)).label("open_overdue"),
+            _count(may_be_overdue & (dossiers.c.due_at < now)).label("open_overdue"),
             _count(dossiers.c.status.in_(_CLOSED)).label("closed"),
         )
         .where(dossiers.c.received_at >= query.lower, dossiers.c.received_at < query.upper)
@@ -192,10 +201,13 @@ def report_statement(query: ReportQuery, now: datetime, dialect: str) -> Any:
     return statement
 
 
-async def timeliness_report(session: AsyncSession, query: ReportQuery, now: datetime) -> Report:
+async def timeliness_report(
+    session: AsyncSession, query: ReportQuery, now: datetime, *, counts_paused_time: bool = False
+) -> Report:
     """Run the report in the database (see the module docstring)."""
     dialect = session.get_bind().dialect.name
-    result = await session.execute(report_statement(query, now, dialect))
+    statement = report_statement(query, now, dialect, counts_paused_time=counts_paused_time)
+    result = await session.execute(statement)
     rows = []
     for row in result:
         early, on_time, late = int(row.early), int(row.on_time), int(row.late)

@@ -105,8 +105,10 @@ async def get_report(
     """Counts and rates per group and in total; a ministry's report covers its sectors only."""
     query = ReportQuery.parse(from_, to, group_by, client.sectors)
     now = utc_now()
-    async with container_of(request).readers() as session:
-        report = await timeliness_report(session, query, now)
+    container = container_of(request)
+    counts_paused = container.settings.timeliness_count_paused
+    async with container.readers() as session:
+        report = await timeliness_report(session, query, now, counts_paused_time=counts_paused)
     view = TimelinessReportView(
         from_date=query.start,
         to_date=query.end,
