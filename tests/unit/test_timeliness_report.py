@@ -12,6 +12,7 @@ import datetime as dt
 import random
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -219,3 +220,45 @@ def test_bad_report_queries_name_the_parameter(
     with pytest.raises(InvalidReportQuery) as caught:
         ReportQuery.parse(start, end, group_by)
     assert caught.value.field == field
+
+
+def test_cli_report_formats(tmp_path: Path, calendar: WorkingCalendar) -> None:
+    """``lienthong report timeliness`` prints the same counts as CSV, JSON and a table, and a
+    bad date is one line and a non-zero exit."""
+    import asyncio
+    import csv
+    import io
+    import json
+
+    from click.testing import CliRunner
+
+    from adapter_api.cli import main
+    from store.db import create_engine, normalize_url, upgrade
+
+    data = str(tmp_path / "data")
+    url = normalize_url(data)
+    upgrade(url)
+    writes, expected = _generate(calendar, 60, seed=3)
+
+    async def fill() -> None:
+        engine = create_engine(url)
+        rules = CalendarRules(calendar, ProcedureDeadlines(PROCEDURES))
+        async with create_sessionmaker(engine)() as session, session.begin():
+            await record_writes(session, writes, rules=rules)
+        await engine.dispose()
+
+    asyncio.run(fill())
+    runner = CliRunner()
+    base = ["report", "timeliness", "--from", "2026-09-01", "--to", "2027-01-31", "--data", data]
+    as_csv = runner.invoke(main, [*base, "--format", "csv", "--group-by", "sector"])
+    assert as_csv.exit_code == 0, as_csv.output
+    rows = list(csv.DictReader(io.StringIO(as_csv.output)))
+    assert rows[-1]["key"] == "total"
+    assert int(rows[-1]["received"]) == len(expected)
+    as_json = runner.invoke(main, [*base, "--format", "json"])
+    assert json.loads(as_json.output)["total"]["received"] == len(expected)
+    table = runner.invoke(main, base)
+    assert table.output.splitlines()[0].split()[:3] == ["key", "received", "resolved"]
+    bad = runner.invoke(main, ["report", "timeliness", "--from", "x", "--to", "2027-01-01"])
+    assert bad.exit_code != 0
+    assert "Traceback" not in bad.output
