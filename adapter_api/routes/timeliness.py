@@ -106,7 +106,7 @@ async def get_report(
     query = ReportQuery.parse(from_, to, group_by, client.sectors)
     now = utc_now()
     container = container_of(request)
-    counts_paused = container.settings.timeliness_count_paused
+    counts_paused = _timeliness(container).classifier.counts_paused_time
     async with container.readers() as session:
         report = await timeliness_report(session, query, now, counts_paused_time=counts_paused)
     view = TimelinessReportView(

@@ -232,7 +232,7 @@ def test_cli_report_formats(tmp_path: Path, calendar: WorkingCalendar) -> None:
 
     from click.testing import CliRunner
 
-    from adapter_api.cli import main
+    from lienthong.cli import main
     from store.db import create_engine, normalize_url, upgrade
 
     data = str(tmp_path / "data")

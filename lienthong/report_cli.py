@@ -9,8 +9,8 @@ import json
 
 import click
 
+from lienthong.db_cli import data_option, database_url_option, resolve_url
 from schemas.times import utc_now
-from store.cli import data_option, database_url_option, resolve_url
 from store.db import create_engine, create_sessionmaker
 from timeliness.errors import InvalidReportQuery
 from timeliness.report import GroupBy, Report, ReportQuery, timeliness_report
