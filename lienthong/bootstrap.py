@@ -320,6 +320,7 @@ def build_container(settings: Settings, *, nonces: ReplayCache | None = None) ->
             sessions,
             _catalogue_source(connectors.portal, settings.party),
             interval=settings.timeliness_interval_seconds,
+            background=settings.timeliness_background,
         )
     )
     container.readiness["keys"] = _keys_check(settings)

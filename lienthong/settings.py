@@ -123,6 +123,11 @@ class Settings(BaseSettings):
         ge=0,
         description="seconds between procedure-deadline refreshes and apology drafts (0: never)",
     )
+    timeliness_background: bool = Field(
+        True,
+        description="this process refreshes procedure deadlines from the portal and drafts "
+        "apologies (serve --workers: worker 0); otherwise it only reloads the stored table",
+    )
     apology_agency_name: str | None = Field(None, description="the agency named on apologies")
     apology_font: Path | None = Field(None, description="a TTF covering Vietnamese for apologies")
 

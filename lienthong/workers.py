@@ -87,7 +87,12 @@ def worker_settings(settings: Settings, index: int) -> Settings:
     if index == 0:
         return settings
     return settings.model_copy(
-        update={"sandbox_mocks": False, "run_worker": False, "refresh_interval_seconds": 0.0}
+        update={
+            "sandbox_mocks": False,
+            "run_worker": False,
+            "refresh_interval_seconds": 0.0,
+            "timeliness_background": False,
+        }
     )
 
 

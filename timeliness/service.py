@@ -117,12 +117,14 @@ class TimelinessService:
         *,
         interval: float,
         first_pass_seconds: float = 5.0,
+        background: bool = True,
     ) -> None:
         self._timeliness = timeliness
         self._sessions = sessions
         self._source = source
         self._interval = interval
         self._first_pass_seconds = first_pass_seconds
+        self._background = background
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -134,7 +136,7 @@ class TimelinessService:
         if self._task is None and self._interval > 0:
             self._stop.clear()
             first = asyncio.create_task(self.run_once(), name=f"{self.name}-first")
-            await asyncio.wait({first}, timeout=self._first_pass_seconds)
+            await asyncio.wait({first}, timeout=self._first_pass_seconds if self._background else 0)
             self._task = asyncio.create_task(self._run(first), name=self.name)
 
     async def stop(self) -> None:
@@ -147,7 +149,14 @@ class TimelinessService:
             self._task = None
 
     async def run_once(self) -> None:
-        """One pass: refresh the procedure table (when there is a source), draft apologies."""
+        """One pass: refresh the procedure table (when there is a source), draft apologies;
+        a process that is not the background one only reloads the stored table."""
+        if not self._background:
+            try:
+                await self._timeliness.load_procedures(self._sessions)
+            except Exception as exc:
+                log.warning("procedure deadlines not reloaded (%s)", type(exc).__name__)
+            return
         if self._source is not None:
             try:
                 await self._timeliness.refresh_procedures(self._sessions, self._source)
