@@ -36,7 +36,7 @@ from adapter_api.clients import (
 from adapter_api.container import Container, ReadinessCheck
 from adapter_api.metrics import BREAKER_VALUES, MeteredRecorder, Metrics, MetricsRefresh
 from adapter_api.rate_limits import RateLimiter
-from connectors.base import BreakerSettings, RetrySettings, Timeouts
+from connectors.base import BreakerSettings, CallContext, RetrySettings, Timeouts
 from connectors.factory import Connectors, ConnectorsConfig, build_connectors, build_portal
 from connectors.population import PopulationConnector
 from connectors.portal import PortalConnector
@@ -72,6 +72,8 @@ from store.types import utc_now
 from sync.rate_budget import RateBudget
 from sync.records_refresh import RecordsRefresher, RecordsRefreshService, RefreshSettings
 from sync.worker import SyncWorker, WorkerService, WorkerSettings
+from timeliness.procedures import ProcedureDeadline
+from timeliness.service import CatalogueSource, Timeliness, TimelinessService
 
 log = logging.getLogger("lienthong.api")
 
@@ -277,6 +279,34 @@ def _anchor_service(settings: Settings, engine: AsyncEngine) -> AnchorService | 
     return AnchorService(engine, stamper, interval=settings.log_anchor_interval_seconds)
 
 
+def build_timeliness(settings: Settings) -> Timeliness:
+    """The calendar, deadline rules, classifier and apology policy from the settings."""
+    return Timeliness.build(
+        overrides_dir=settings.calendar_overrides_dir,
+        cutoff=settings.timeliness_cutoff,
+        count_paused=settings.timeliness_count_paused,
+        at_risk_hours=settings.timeliness_at_risk_hours,
+        apology_on_at_risk=settings.apology_on_at_risk,
+        extension_working_days=settings.apology_extension_working_days,
+        agency_name=settings.apology_agency_name,
+        font_path=settings.apology_font,
+    )
+
+
+def _catalogue_source(portal: PortalConnector, party: str) -> CatalogueSource:
+    """The portal's catalogue (``LayDanhSachTTHC``) as procedure deadlines."""
+
+    async def fetch() -> list[ProcedureDeadline]:
+        procedures = await portal.list_procedures(CallContext.new(party))
+        return [
+            ProcedureDeadline(p.code, p.processing_days, p.name, p.sector_code)
+            for p in procedures
+            if p.processing_days is not None
+        ]
+
+    return fetch
+
+
 def _engines(settings: Settings) -> tuple[AsyncEngine, AsyncEngine]:
     """The engine for writes and the one for reads (the same one on PostgreSQL).
 
@@ -363,6 +393,7 @@ def build_container(
         rate_limiter=rate_limiter(
             settings, rates if rates is not None else rate_counter(settings), access_log_keys
         ),
+        timeliness=build_timeliness(settings),
     )
     if metrics.multiprocess_dir is not None:
         container.services.append(MetricsRefresh(metrics))
@@ -383,6 +414,17 @@ def build_container(
     anchors = _anchor_service(settings, engine)
     if anchors is not None:
         container.services.append(anchors)
+
+    assert container.timeliness is not None
+    container.services.append(
+        TimelinessService(
+            container.timeliness,
+            sessions,
+            _catalogue_source(connectors.portal, settings.party),
+            interval=settings.timeliness_interval_seconds,
+            background=settings.timeliness_background,
+        )
+    )
     container.readiness["keys"] = _keys_check(settings)
     container.readiness["store"] = _store_check(engine)
     container.closers += [engine.dispose, message_log.aclose, connectors.aclose]
@@ -394,6 +436,7 @@ def build_container(
 __all__ = [
     "StartupError",
     "build_container",
+    "build_timeliness",
     "check_keys",
     "connectors_config",
     "load_client_registry",

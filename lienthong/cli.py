@@ -33,6 +33,16 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
         "List, verify and export the message log; rotate the access-log key.",
     ),
     "db": ("lienthong.db_cli", "db", "Create and migrate the database."),
+    "report": (
+        "lienthong.report_cli",
+        "report",
+        "Reports computed by the database (timeliness).",
+    ),
+    "calendar": (
+        "lienthong.calendar_cli",
+        "calendar",
+        "Show the working-day calendar; count working days from a date.",
+    ),
 }
 
 

@@ -97,6 +97,7 @@ def worker_settings(settings: Settings, index: int) -> Settings:
             "run_worker": False,
             "refresh_interval_seconds": 0.0,
             "log_anchor_interval_seconds": 0.0,
+            "timeliness_background": False,
         }
     )
 

@@ -22,7 +22,8 @@ ALLOWED: dict[str, set[str]] = {
     "store": {"schemas", "security"},
     "sync": {"schemas", "security", "connectors", "store"},
     "mock_endpoints": {"schemas", "security"},
-    "adapter_api": {"schemas", "security", "connectors", "store", "sync"},
+    "timeliness": {"schemas", "store"},
+    "adapter_api": {"schemas", "security", "connectors", "store", "sync", "timeliness"},
     "lienthong": {
         "schemas",
         "security",
@@ -31,6 +32,7 @@ ALLOWED: dict[str, set[str]] = {
         "sync",
         "mock_endpoints",
         "adapter_api",
+        "timeliness",
     },
 }
 

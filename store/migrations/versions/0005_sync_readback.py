@@ -1,7 +1,7 @@
 """outbox_heads.in_doubt: the portal may hold more of this dossier than the outbox says
 
 Revision ID: 0005_sync_readback
-Revises: 0003_access_log_key_id
+Revises: 0004_related_persons
 Create Date: 2026-12-05
 
 The portal applies a progress record every time it arrives, so a worker must not resend one it
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005_sync_readback"
-down_revision: str | None = "0003_access_log_key_id"
+down_revision: str | None = "0004_related_persons"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

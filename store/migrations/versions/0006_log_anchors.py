@@ -1,7 +1,7 @@
 """message log: RFC 3161 anchors of the chain, and authenticated purge markers
 
 Revision ID: 0006_log_anchors
-Revises: 0003_access_log_key_id
+Revises: 0005_sync_readback
 Create Date: 2026-12-05
 
 ``message_log_anchors`` holds the time-stamps of the chain's head (``lienthong log anchor``, the
@@ -21,7 +21,7 @@ from alembic import op
 import store.types
 
 revision: str = "0006_log_anchors"
-down_revision: str | None = "0003_access_log_key_id"
+down_revision: str | None = "0005_sync_readback"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
