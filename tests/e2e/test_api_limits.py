@@ -145,15 +145,16 @@ def test_bodies_in_flight_are_capped_per_client_and_in_all(sandbox: Sandbox) -> 
 )
 def test_a_bad_limit_setting_stops_serve_in_one_line(tmp_path: Path, name: str, value: str) -> None:
     """A body limit that is not 'METHOD /path', or a deadline of 0, ends ``serve`` with one
-    line naming the setting (exit 1), before anything is created."""
+    line naming the setting and where it came from (exit 2, as for any bad setting), before
+    anything is created."""
     from click.testing import CliRunner
 
     from lienthong.serve import serve
 
     keys = tmp_path / "keys"
     result = CliRunner().invoke(serve, ["--keys", str(keys)], env={name: value})
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     setting = name.removeprefix("LIENTHONG_").lower()
-    assert result.output.startswith(f"Error: invalid setting {setting}:"), result.output
+    assert result.output.startswith(f"Error: setting '{setting}' from {name}:"), result.output
     assert "Traceback" not in result.output
     assert not keys.exists()

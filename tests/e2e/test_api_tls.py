@@ -140,8 +140,13 @@ def tls_terminating_proxy(upstream_port: int, keys: Path) -> Iterator[int]:
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory, dev_keys: Path) -> Iterator[Sandbox]:
-    """The adapter speaking plain HTTP (behind the proxy)."""
-    with running_sandbox(tmp_path_factory.mktemp("api_tls"), dev_keys, run_worker=False) as running:
+    """The adapter speaking plain HTTP (behind the proxy), answering for its public name."""
+    with running_sandbox(
+        tmp_path_factory.mktemp("api_tls"),
+        dev_keys,
+        run_worker=False,
+        public_authorities=["adapter.example.vn"],
+    ) as running:
         yield running
 
 

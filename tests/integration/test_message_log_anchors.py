@@ -360,7 +360,7 @@ def test_log_anchor_and_verify_on_the_command_line(
     asyncio.run(cut())
     broken = runner.invoke(log_group, ["verify", *common])
     assert broken.exit_code == 1
-    assert broken.output.startswith("BROKEN at record 3")
+    assert broken.stdout.startswith("BROKEN at record 3")
     assert "[anchored_record_missing]" in broken.output
     missing = runner.invoke(
         log_group, ["anchor", *common], env={"LIENTHONG_LOG_ANCHOR_TSA_URL": ""}
