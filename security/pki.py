@@ -30,6 +30,9 @@ PARTIES: tuple[str, ...] = (
     "province-app",
     "ministry",
     "integrator",
+    "civil-status",
+    "residence",
+    "social-security",
 )
 CA_NAME = "lienthong sandbox CA"
 ORGANIZATION = "lienthong sandbox"

@@ -17,7 +17,16 @@ ALLOWED: dict[str, set[str]] = {
     "store": {"schemas", "security"},
     "sync": {"schemas", "security", "connectors", "store"},
     "mock_endpoints": {"schemas", "security"},
-    "adapter_api": {"schemas", "security", "connectors", "store", "sync", "mock_endpoints"},
+    "chains": {"schemas", "security", "connectors", "store", "sync"},
+    "adapter_api": {
+        "schemas",
+        "security",
+        "connectors",
+        "store",
+        "sync",
+        "mock_endpoints",
+        "chains",
+    },
 }
 
 
