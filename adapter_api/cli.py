@@ -28,6 +28,11 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
         "Verify and export the message log; rotate the access-log key.",
     ),
     "db": ("store.cli", "db", "Create and migrate the database."),
+    "calendar": (
+        "timeliness.calendar_cli",
+        "calendar",
+        "Show the working-day calendar; count working days from a date.",
+    ),
 }
 
 

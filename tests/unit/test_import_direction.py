@@ -17,7 +17,8 @@ ALLOWED: dict[str, set[str]] = {
     "store": {"schemas", "security"},
     "sync": {"schemas", "security", "connectors", "store"},
     "mock_endpoints": {"schemas", "security"},
-    "chains": {"schemas", "security", "connectors", "store", "sync"},
+    "timeliness": {"schemas", "store"},
+    "chains": {"schemas", "security", "connectors", "store", "sync", "timeliness"},
     "adapter_api": {
         "schemas",
         "security",
@@ -25,6 +26,7 @@ ALLOWED: dict[str, set[str]] = {
         "store",
         "sync",
         "mock_endpoints",
+        "timeliness",
         "chains",
     },
 }
