@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from connectors.agencies import AgencyConnector
 from connectors.base import (
     BreakerSettings,
     Connector,
@@ -22,7 +23,6 @@ from connectors.base import (
     Timeouts,
     UpstreamConfig,
 )
-from connectors.agencies import AgencyConnector
 from connectors.exchange import ExchangeRecorder
 from connectors.population import PopulationConnector, population_contract
 from connectors.portal import PortalConnector
