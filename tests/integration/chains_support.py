@@ -178,9 +178,11 @@ def death_filing(
     )
 
 
-async def file(runtime: ChainRuntime, engine: AsyncEngine, filing: ChainFiling) -> TakenIn:
-    """Take ``filing`` in, in its own transaction."""
+async def file(
+    runtime: ChainRuntime, engine: AsyncEngine, filing: ChainFiling, *, now: Any = None
+) -> TakenIn:
+    """Take ``filing`` in, in its own transaction (at store time ``now`` when given)."""
     async with create_sessionmaker(engine)() as session, session.begin():
         return await take_in(
-            session, runtime.definitions[filing.chain_id], filing, runtime.calendar
+            session, runtime.definitions[filing.chain_id], filing, runtime.calendar, now=now
         )
