@@ -16,6 +16,7 @@ applies the store's migrations. :func:`build_container` then builds, without net
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -29,6 +30,8 @@ from adapter_api.clients import ClientConfigError, ClientRegistry, load_clients,
 from adapter_api.container import Container, ReadinessCheck
 from adapter_api.metrics import BREAKER_VALUES, Metrics, MetricsRefresh
 from adapter_api.settings import Settings
+from chains.runtime import ChainOptions, ChainRuntime, build_agencies, sandbox_agency_urls
+from chains.worker import ChainWorkerService, ChainWorkerSettings
 from connectors.base import BreakerSettings, RetrySettings, Timeouts
 from connectors.factory import Connectors, ConnectorsConfig, build_connectors
 from connectors.population import PopulationConnector
@@ -194,6 +197,40 @@ def _records_refresh_service(
     return RecordsRefreshService(refresher, interval=settings.refresh_interval_seconds)
 
 
+def chain_agency_urls(settings: Settings) -> dict[str, str]:
+    """Each agency system's base URL: the settings', else the sandbox mock's."""
+    urls = sandbox_agency_urls(settings.mock_base_url)
+    given = {
+        "civil-status": settings.civil_status_url,
+        "residence": settings.residence_url,
+        "social-security": settings.social_security_url,
+    }
+    urls.update({name: url for name, url in given.items() if url})
+    return urls
+
+
+def chain_runtime(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    recorder: SqlMessageLog | None = None,
+) -> ChainRuntime:
+    """Chains as the settings describe them (definitions, agencies, polling, lanes)."""
+    agencies = build_agencies(
+        connectors_config(settings), chain_agency_urls(settings), recorder=recorder
+    )
+    options = ChainOptions(
+        definitions_dir=settings.chains_dir,
+        poll_interval=dt.timedelta(seconds=settings.chain_poll_seconds),
+        worker=ChainWorkerSettings(
+            lease=dt.timedelta(seconds=settings.chain_lease_seconds),
+            concurrency=settings.chain_lanes,
+            client_id=settings.party,
+        ),
+    )
+    return ChainRuntime.build(sessions, agencies, options)
+
+
 def _engines(settings: Settings) -> tuple[AsyncEngine, AsyncEngine]:
     """The engine for writes and the one for reads (the same one on PostgreSQL).
 
@@ -279,11 +316,16 @@ def build_container(settings: Settings, *, nonces: ReplayCache | None = None) ->
             outbox, connectors.portal, settings=WorkerSettings(concurrency=settings.worker_lanes)
         )
         container.services.append(WorkerService(worker, stop_timeout=10.0))
+    chains = chain_runtime(settings, sessions, recorder=message_log)
+    container.chains = chains
+    if settings.run_worker:
+        container.services.append(ChainWorkerService(chains.worker()))
     if settings.refresh_interval_seconds > 0:
         container.services.append(_records_refresh_service(settings, sessions, connectors))
     container.readiness["keys"] = _keys_check(settings)
     container.readiness["store"] = _store_check(engine)
     container.closers += [engine.dispose, message_log.aclose, connectors.aclose]
+    container.closers += [agency.aclose for agency in chains.agencies.values()]  # type: ignore[attr-defined]
     if read_engine is not engine:
         container.closers.insert(0, read_engine.dispose)
     return container
@@ -291,6 +333,8 @@ def build_container(settings: Settings, *, nonces: ReplayCache | None = None) ->
 
 __all__ = [
     "build_container",
+    "chain_agency_urls",
+    "chain_runtime",
     "connectors_config",
     "load_client_registry",
     "prepare",

@@ -22,6 +22,7 @@ from adapter_api.dossier_writer import DossierWriter
 from adapter_api.issues import IssueDirectory
 from adapter_api.metrics import Metrics
 from adapter_api.settings import Settings
+from chains.runtime import ChainRuntime
 from connectors.base import CallContext, ConnectorHealth
 from connectors.portal import PortalConnector
 from schemas.models import Business, Citizen
@@ -90,6 +91,8 @@ class Container:
     read_engine: AsyncEngine | None = None
     #: the message log's group commit, shared by the access log (one transaction for both)
     log_group: GroupCommit | None = None
+    #: inter-agency chains (definitions, calendar, step queue, agencies); None when not built
+    chains: ChainRuntime | None = None
     services: list[Service] = field(default_factory=list)
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)

@@ -97,6 +97,19 @@ class Settings(BaseSettings):
         None, description="official (VN + CCCD) named in refresh lookups of watches without one"
     )
 
+    # Inter-agency chains (issue 19).
+    chains_dir: Path | None = Field(
+        None, description="folder of the province's chain definitions (TOML); shipped ones apply"
+    )
+    civil_status_url: str | None = Field(None, description="civil-status system's base URL")
+    residence_url: str | None = Field(None, description="residence system's base URL")
+    social_security_url: str | None = Field(None, description="social security system's base URL")
+    chain_poll_seconds: float = Field(
+        60.0, gt=0, description="seconds between asking an agency about an undecided step"
+    )
+    chain_lease_seconds: float = Field(60.0, gt=0, description="lease of a claimed chain step")
+    chain_lanes: int = Field(1, ge=1, le=64, description="chain worker lanes")
+
     @property
     def mock_base_url(self) -> str:
         """The base URL of the sandbox mock endpoints."""
