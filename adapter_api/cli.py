@@ -28,6 +28,11 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
         "Verify and export the message log; rotate the access-log key.",
     ),
     "db": ("store.cli", "db", "Create and migrate the database."),
+    "chains": (
+        "adapter_api.chains_cli",
+        "chains",
+        "See, retry and reconcile inter-agency chains; run their worker.",
+    ),
     "calendar": (
         "timeliness.calendar_cli",
         "calendar",

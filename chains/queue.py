@@ -112,6 +112,11 @@ class SqlChainQueue:
         self._poll = poll_interval
         self._clock = clock
 
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        """The sessions this queue writes with (operations share them)."""
+        return self._sessions
+
     # --- claiming ------------------------------------------------------------------------------
 
     async def claim(
