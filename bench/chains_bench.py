@@ -83,7 +83,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     port = free_port()
     mock = start_child(
         "-m",
-        ["adapter_api.cli", "mock", "serve", "--port", str(port), "--keys", str(keys)],
+        ["lienthong.cli", "mock", "serve", "--port", str(port), "--keys", str(keys)],
         port,
         stderr=subprocess.DEVNULL,
     )
@@ -143,7 +143,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         }
         if args.database_url:
             env["LIENTHONG_DATABASE_URL"] = args.database_url
-        command = [sys.executable, "-m", "adapter_api.cli", "chains", "work"]
+        command = [sys.executable, "-m", "lienthong.cli", "chains", "work"]
         started = time.perf_counter()
         killed = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
         await asyncio.sleep(args.kill_after)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from adapter_api.cli import main
+from lienthong.cli import main
 
 
 def test_status_and_retry_on_an_empty_store(tmp_path: Path, dev_keys: Path) -> None:

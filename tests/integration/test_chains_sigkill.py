@@ -72,7 +72,7 @@ async def test_sigkill_between_answer_and_record_loses_and_repeats_nothing(
     }
     log = (tmp_path / "worker.log").open("w")
     worker = subprocess.Popen(
-        [sys.executable, "-m", "adapter_api.cli", "chains", "work"],
+        [sys.executable, "-m", "lienthong.cli", "chains", "work"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

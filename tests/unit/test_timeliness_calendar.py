@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from adapter_api.cli import main
+from lienthong.cli import main
 from schemas.times import VN_TZ
 from timeliness.calendar import WorkingCalendar, parse_override
 from timeliness.errors import InvalidCalendarArgument, InvalidOverrideFile

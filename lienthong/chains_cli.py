@@ -24,12 +24,12 @@ from typing import Any, TypeVar
 
 import click
 
-from adapter_api import bootstrap
-from adapter_api.settings import Settings
 from chains.errors import ChainError
 from chains.operations import reconcile, retry_dead
 from chains.runtime import ChainRuntime
 from chains.views import chain_codes, chain_counts, chain_view
+from lienthong import bootstrap
+from lienthong.settings import Settings
 from store.db import create_engine, create_sessionmaker
 
 _T = TypeVar("_T")
