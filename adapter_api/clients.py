@@ -62,6 +62,8 @@ class Operation(StrEnum):
     SERVICES_READ = "services.read"
     WATCH_WRITE = "watch.write"
     CHANGES_READ = "changes.read"
+    REPORTS_READ = "reports.read"
+    APOLOGIES_WRITE = "apologies.write"
 
 
 #: The citizen fields of the canonical model, in the order a response lists them.
@@ -81,7 +83,12 @@ _MINIMAL_CITIZEN_FIELDS = frozenset({"citizen_id", "full_name", "date_of_birth",
 DEFAULT_OPERATIONS: Mapping[Role, frozenset[Operation]] = {
     Role.PROVINCE: frozenset(Operation),
     Role.MINISTRY: frozenset(
-        {Operation.DOSSIERS_READ, Operation.SERVICES_READ, Operation.CHANGES_READ}
+        {
+            Operation.DOSSIERS_READ,
+            Operation.SERVICES_READ,
+            Operation.CHANGES_READ,
+            Operation.REPORTS_READ,
+        }
     ),
     Role.INTEGRATOR: frozenset(
         {

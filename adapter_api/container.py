@@ -29,6 +29,7 @@ from security.http_signatures import HttpSigner, HttpVerifier
 from store.access_log_keys import KeyRing
 from store.db import create_sessionmaker, reader
 from store.message_log.group_commit import GroupCommit
+from timeliness.service import Timeliness
 
 
 class Upstream(Protocol):
@@ -93,6 +94,8 @@ class Container:
     log_group: GroupCommit | None = None
     #: inter-agency chains (definitions, calendar, step queue, agencies); None when not built
     chains: ChainRuntime | None = None
+    #: working-day calendar, deadline rules, classifier and apology policy
+    timeliness: Timeliness | None = None
     services: list[Service] = field(default_factory=list)
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -107,7 +110,8 @@ class Container:
         self.readers = create_sessionmaker(reader(self.read_engine or self.engine))
         self.issues = IssueDirectory(self.readers)
         self.access_log = AccessLogWriter(self.engine, self.access_log_keys, group=self.log_group)
-        self.dossier_writes = DossierWriter(self.sessions)
+        rules = self.timeliness.rules if self.timeliness is not None else None
+        self.dossier_writes = DossierWriter(self.sessions, rules=rules)
 
     async def start(self) -> None:
         """Start the background services in order."""

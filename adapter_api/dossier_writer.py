@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from schemas.models import Dossier, DossierEvent
 from store.commit_queue import CommitQueue, QueueFigures, Written
+from store.deadline_rules import DeadlineRules
 from store.dossier_writes import (
     DossierWrite,
     EventWrite,
@@ -43,9 +44,14 @@ class DossierWriter(QueueFigures):
     """One write queue on ``sessions`` for the dossier routes (see the module docstring)."""
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], *, max_batch: int = MAX_BATCH
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        max_batch: int = MAX_BATCH,
+        rules: DeadlineRules | None = None,
     ) -> None:
         self._sessions = sessions
+        self._rules = rules
         self._queue: CommitQueue[Write] = CommitQueue(
             self._commit, name="dossier-group-commit", max_batch=max_batch, split=_split
         )
@@ -80,7 +86,7 @@ class DossierWriter(QueueFigures):
     async def _commit(self, writes: list[Write]) -> Written:
         """Apply ``writes`` in one session transaction: one result (or refusal) per write."""
         async with self._sessions() as session, session.begin():
-            return Written(await record_writes(session, writes))
+            return Written(await record_writes(session, writes, rules=self._rules))
 
 
 def _split(size: int, exc: Exception) -> None:

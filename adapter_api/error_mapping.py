@@ -18,6 +18,11 @@
 | store | ``InvalidInitialStatus`` | 422 | ``invalid_initial_status`` |
 | store | ``InvalidCursor`` | 400 | ``invalid_cursor`` |
 | store | SQLAlchemy ``OperationalError`` / ``InterfaceError`` | 503 | ``store_unavailable`` |
+| timeliness | ``InvalidReportQuery`` | 400 | ``invalid_report_query`` (``field``) |
+| timeliness | ``ApologyNotFound`` | 404 | ``apology_not_found`` |
+| timeliness | ``ApologyAlreadyDecided`` | 409 | ``apology_already_confirmed`` |
+| timeliness | ``InvalidAppointment`` | 422 | ``invalid_appointment`` |
+| timeliness | ``CalendarError`` | 422 | its ``code`` |
 
 Every upstream problem carries ``upstream`` and, when known, the upstream ``message_id``.
 """
@@ -50,6 +55,13 @@ from connectors.errors import (
 from schemas.errors import IllegalTransition, InconsistentRecord, InvalidWireRecord, SchemaError
 from security.errors import SecurityError
 from store.errors import DossierNotFound, InvalidCursor, InvalidInitialStatus, SequenceConflict
+from timeliness.errors import (
+    ApologyAlreadyDecided,
+    ApologyNotFound,
+    CalendarError,
+    InvalidAppointment,
+    InvalidReportQuery,
+)
 
 _NOT_FOUND_CODES = {
     "population": "citizen_not_found",
@@ -151,6 +163,16 @@ def to_api_error(exc: BaseException, *, upstream: str | None = None) -> ApiError
         )
     if isinstance(exc, InvalidCursor):
         return BadRequest("the cursor was not issued by this service", code="invalid_cursor")
+    if isinstance(exc, InvalidReportQuery):
+        return BadRequest(str(exc), code=exc.code, field=exc.field)
+    if isinstance(exc, ApologyNotFound):
+        return NotFoundError("no such apology", code=exc.code)
+    if isinstance(exc, ApologyAlreadyDecided):
+        return Conflict(str(exc), code=exc.code)
+    if isinstance(exc, InvalidAppointment | CalendarError):
+        return InvalidInput(
+            str(exc), code=exc.code, errors=[{"field": "body.new_due_at", "message": str(exc)}]
+        )
     if isinstance(exc, InconsistentRecord | InvalidWireRecord) or (
         upstream is not None and isinstance(exc, SchemaError)
     ):

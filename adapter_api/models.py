@@ -133,6 +133,27 @@ class SyncStateView(BaseModel):
     last_error: str | None = Field(None, description="code of the last delivery failure")
 
 
+class TimelinessView(BaseModel):
+    """Where a dossier stands against its due date (docs/timeliness.md)."""
+
+    model_config = _OUT
+
+    state: str = Field(
+        description="early, on_time, late (resolved); on_track, at_risk, overdue (open); "
+        "closed (refused, withdrawn, stopped); no_due_date"
+    )
+    due_at: datetime | None = Field(
+        None, description="the effective due time: the appointment moved by paused working days"
+    )
+    resolved_at: datetime | None = None
+    working_days_used: int | None = Field(None, description="working days the agency has used")
+    working_days_paused: int = Field(description="working days with the applicant (paused)")
+    paused: bool = Field(description="the applicant holds the dossier now")
+    due_warning: str | None = Field(
+        None, description="why the due date given contradicts the procedure's processing time"
+    )
+
+
 class DossierView(BaseModel):
     """A dossier as stored, with its sync state."""
 
@@ -150,6 +171,7 @@ class DossierView(BaseModel):
     updated_at: datetime
     title: str
     last_sequence: int = Field(description="sequence of the last event recorded")
+    timeliness: TimelinessView | None = None
     sync: SyncStateView | None = None
 
 
@@ -163,6 +185,10 @@ class DossierWriteResult(BaseModel):
     changed: bool = Field(description="something was written (false: identical to the stored one)")
     status: DossierStatus
     last_sequence: int
+    due_at: datetime | None = Field(None, description="the due date stored (given or computed)")
+    warnings: list[str] | None = Field(
+        None, description="what went ahead but looks wrong (a due date contradicting the procedure)"
+    )
 
 
 class EventView(BaseModel):
@@ -196,6 +222,7 @@ class HistoryView(BaseModel):
     dossier_code: str
     events: list[EventView]
     sync: SyncStateView | None = None
+    timeliness: TimelinessView | None = None
 
 
 class FeedPage(BaseModel):
@@ -245,9 +272,79 @@ class ReadinessView(BaseModel):
     checks: dict[str, dict[str, Any]]
 
 
+class ReportRowView(BaseModel):
+    """One group of the timeliness report."""
+
+    model_config = _OUT
+
+    key: str = Field(description="the agency, sector, procedure code or month (YYYY-MM)")
+    received: int
+    resolved: int
+    early: int
+    on_time: int
+    late: int
+    open: int
+    open_overdue: int
+    closed: int = Field(description="refused, withdrawn or stopped (outside the rates)")
+    on_time_rate: float | None = Field(None, description="(early + on time) / resolved")
+    early_rate: float | None = None
+    late_rate: float | None = None
+
+
+class TimelinessReportView(BaseModel):
+    """Dossiers received in a period, by group: resolved early, on time, late; open overdue."""
+
+    model_config = _OUT
+
+    from_date: date = Field(description="first day of receipt counted (Vietnam time)")
+    to_date: date = Field(description="last day of receipt counted (inclusive)")
+    group_by: str
+    computed_at: datetime
+    rows: list[ReportRowView]
+    total: ReportRowView
+
+
+class ApologyView(BaseModel):
+    """An apology (phiếu xin lỗi và hẹn lại ngày trả kết quả)."""
+
+    model_config = _OUT
+
+    id: int
+    dossier_code: str
+    state: str = Field(description="draft or confirmed")
+    trigger: str = Field(description="overdue or at_risk")
+    original_due_at: datetime
+    proposed_due_at: datetime = Field(description="the new appointment (once confirmed: agreed)")
+    reason: str | None = None
+    created_at: datetime
+    confirmed_at: datetime | None = None
+    confirmed_by: str | None = None
+
+
+class ApologyList(BaseModel):
+    """Apologies, newest first."""
+
+    model_config = _OUT
+
+    items: list[ApologyView]
+
+
+class ConfirmApologyBody(BaseModel):
+    """Confirm a drafted apology, optionally with another appointment than the one proposed."""
+
+    model_config = _IN
+
+    new_due_at: AwareDatetime | None = Field(
+        None, description="the agreed appointment; the proposed one when absent"
+    )
+
+
 __all__ = [
+    "ApologyList",
+    "ApologyView",
     "CatalogueView",
     "CitizenView",
+    "ConfirmApologyBody",
     "DossierBody",
     "DossierView",
     "DossierWriteResult",
@@ -260,9 +357,12 @@ __all__ = [
     "Instant",
     "IsoDate",
     "ReadinessView",
+    "ReportRowView",
     "ServiceView",
     "StatusCode",
     "SyncStateView",
+    "TimelinessReportView",
+    "TimelinessView",
     "VerifyCitizenRequest",
     "VerifyCitizenResult",
 ]

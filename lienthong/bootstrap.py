@@ -30,9 +30,10 @@ from adapter_api.container import Container, ReadinessCheck
 from adapter_api.metrics import BREAKER_VALUES, Metrics, MetricsRefresh
 from chains.runtime import ChainOptions, ChainRuntime, build_agencies, sandbox_agency_urls
 from chains.worker import ChainWorkerService, ChainWorkerSettings
-from connectors.base import BreakerSettings, RetrySettings, Timeouts
+from connectors.base import BreakerSettings, CallContext, RetrySettings, Timeouts
 from connectors.factory import Connectors, ConnectorsConfig, build_connectors
 from connectors.population import PopulationConnector
+from connectors.portal import PortalConnector
 from connectors.registry import RegistryConnector
 from lienthong.background import EmbeddedServer
 from lienthong.settings import Settings
@@ -52,6 +53,8 @@ from store.outbox import SqlOutbox
 from sync.rate_budget import RateBudget
 from sync.records_refresh import RecordsRefresher, RecordsRefreshService, RefreshSettings
 from sync.worker import SyncWorker, WorkerService, WorkerSettings
+from timeliness.procedures import ProcedureDeadline
+from timeliness.service import CatalogueSource, Timeliness, TimelinessService
 
 log = logging.getLogger("lienthong.api")
 
@@ -231,6 +234,34 @@ def chain_runtime(
     return ChainRuntime.build(sessions, agencies, options)
 
 
+def build_timeliness(settings: Settings) -> Timeliness:
+    """The calendar, deadline rules, classifier and apology policy from the settings."""
+    return Timeliness.build(
+        overrides_dir=settings.calendar_overrides_dir,
+        cutoff=settings.timeliness_cutoff,
+        count_paused=settings.timeliness_count_paused,
+        at_risk_hours=settings.timeliness_at_risk_hours,
+        apology_on_at_risk=settings.apology_on_at_risk,
+        extension_working_days=settings.apology_extension_working_days,
+        agency_name=settings.apology_agency_name,
+        font_path=settings.apology_font,
+    )
+
+
+def _catalogue_source(portal: PortalConnector, party: str) -> CatalogueSource:
+    """The portal's catalogue (``LayDanhSachTTHC``) as procedure deadlines."""
+
+    async def fetch() -> list[ProcedureDeadline]:
+        procedures = await portal.list_procedures(CallContext.new(party))
+        return [
+            ProcedureDeadline(p.code, p.processing_days, p.name, p.sector_code)
+            for p in procedures
+            if p.processing_days is not None
+        ]
+
+    return fetch
+
+
 def _engines(settings: Settings) -> tuple[AsyncEngine, AsyncEngine]:
     """The engine for writes and the one for reads (the same one on PostgreSQL).
 
@@ -301,6 +332,7 @@ def build_container(settings: Settings, *, nonces: ReplayCache | None = None) ->
         portal=connectors.portal,
         read_engine=read_engine,
         log_group=log_group,
+        timeliness=build_timeliness(settings),
     )
     if metrics.multiprocess_dir is not None:
         container.services.append(MetricsRefresh(metrics))
@@ -322,6 +354,15 @@ def build_container(settings: Settings, *, nonces: ReplayCache | None = None) ->
         container.services.append(ChainWorkerService(chains.worker()))
     if settings.refresh_interval_seconds > 0:
         container.services.append(_records_refresh_service(settings, sessions, connectors))
+    assert container.timeliness is not None
+    container.services.append(
+        TimelinessService(
+            container.timeliness,
+            sessions,
+            _catalogue_source(connectors.portal, settings.party),
+            interval=settings.timeliness_interval_seconds,
+        )
+    )
     container.readiness["keys"] = _keys_check(settings)
     container.readiness["store"] = _store_check(engine)
     container.closers += [engine.dispose, message_log.aclose, connectors.aclose]
@@ -333,6 +374,7 @@ def build_container(settings: Settings, *, nonces: ReplayCache | None = None) ->
 
 __all__ = [
     "build_container",
+    "build_timeliness",
     "chain_agency_urls",
     "chain_runtime",
     "connectors_config",

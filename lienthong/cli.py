@@ -33,8 +33,13 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
         "chains",
         "See, retry and reconcile inter-agency chains; run their worker.",
     ),
+    "report": (
+        "lienthong.report_cli",
+        "report",
+        "Reports computed by the database (timeliness).",
+    ),
     "calendar": (
-        "timeliness.calendar_cli",
+        "lienthong.calendar_cli",
         "calendar",
         "Show the working-day calendar; count working days from a date.",
     ),

@@ -8,6 +8,7 @@ development keys under ``keys_dir``, SQLite under ``data_dir``, the mock nationa
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 
 from pydantic import Field
@@ -109,6 +110,33 @@ class Settings(BaseSettings):
     )
     chain_lease_seconds: float = Field(60.0, gt=0, description="lease of a claimed chain step")
     chain_lanes: int = Field(1, ge=1, le=64, description="chain worker lanes")
+    # Timeliness: working-day due dates, the on-time report, apologies (docs/timeliness.md).
+    calendar_overrides_dir: Path | None = Field(
+        None, description="folder of YEAR.toml calendar overrides (the shipped ones when absent)"
+    )
+    timeliness_cutoff: time = Field(
+        time(15, 0), description="a dossier received after this time counts from the next day"
+    )
+    timeliness_count_paused: bool = Field(
+        False, description="count time with the applicant (documents, fees) against the agency"
+    )
+    timeliness_at_risk_hours: float = Field(
+        8.0,
+        ge=0,
+        le=400,
+        description="office hours before the due time that make a dossier at risk",
+    )
+    apology_on_at_risk: bool = Field(False, description="draft apologies already when at risk")
+    apology_extension_working_days: int = Field(
+        5, ge=1, le=60, description="working days a drafted apology proposes to add"
+    )
+    timeliness_interval_seconds: float = Field(
+        300.0,
+        ge=0,
+        description="seconds between procedure-deadline refreshes and apology drafts (0: never)",
+    )
+    apology_agency_name: str | None = Field(None, description="the agency named on apologies")
+    apology_font: Path | None = Field(None, description="a TTF covering Vietnamese for apologies")
 
     @property
     def mock_base_url(self) -> str:

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, tuple_, update
@@ -45,6 +45,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from schemas.errors import SchemaError
 from schemas.models import Dossier, DossierEvent
 from schemas.status import INITIAL_STATUSES, DossierStatus, check_transition
+from store.deadline_rules import (
+    DeadlineFacts,
+    DeadlineRules,
+    advance,
+    facts_columns,
+    facts_from_row,
+)
 from store.errors import DossierNotFound, InvalidInitialStatus, SequenceConflict, StoreError
 from store.outbox import DeliveryKind, ItemState, any_of
 from store.tables.dossiers import FEED_COUNTER, counters, dossier_events, dossiers
@@ -68,6 +75,8 @@ class DossierRecord:
     stored_at: dt.datetime
     change_seq: int
     last_sequence: int
+    #: the timeliness columns (``store.deadline_rules``)
+    deadline: DeadlineFacts = field(default_factory=DeadlineFacts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +89,8 @@ class DossierWrite:
     record: DossierRecord
     created: bool
     changed: bool
+    #: what the caller should know though the write went ahead (a contradicting due date)
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +112,9 @@ class PutDossier:
 
     dossier: Dossier
     sectors: Collection[str] | None = None
+    #: a new appointment date agreed with the applicant (a confirmed apology): its due date is
+    #: not checked against the procedure's, and the pauses before it are part of it
+    new_appointment: bool = False
 
     @property
     def code(self) -> str:
@@ -142,6 +156,7 @@ class _Dossier:
     stored_at: dt.datetime
     change_seq: int
     now: dt.datetime
+    facts: DeadlineFacts = field(default_factory=DeadlineFacts)
     created: bool = False
     changed: bool = False
     events: list[tuple[DossierEvent, DossierStatus]] = field(default_factory=list)
@@ -165,6 +180,7 @@ class _Dossier:
             row.updated_at,
             int(row.change_seq or 0),
             now,
+            facts_from_row(row),
         )
 
     def visible_to(self, sectors: Collection[str] | None) -> bool:
@@ -176,12 +192,14 @@ async def record_writes(
     writes: Sequence[Write],
     *,
     now: dt.datetime | None = None,
+    rules: DeadlineRules | None = None,
 ) -> list[WriteResult]:
     """Apply ``writes`` in order in the caller's transaction; one result (or error) per write.
 
     ``now`` times the events and deliveries and, when given, is also the store time of the
     changed dossiers (tests); otherwise the store time is read once the feed position is taken.
-    Database errors are raised (the caller rolls the whole batch back).
+    Database errors are raised (the caller rolls the whole batch back). ``rules`` compute due
+    dates and count paused working days (``store.deadline_rules``).
     """
     if not writes:
         return []
@@ -198,7 +216,7 @@ async def record_writes(
         states = {code: _Dossier.from_row(code, rows.get(code), now) for code in codes}
         stored_events = await _events_to_compare(connection, writes, by_code, states)
         for code, state in states.items():
-            _plan(state, [(i, writes[i]) for i in by_code[code]], stored_events, results)
+            _plan(state, [(i, writes[i]) for i in by_code[code]], stored_events, results, rules)
         new = [state for state in states.values() if state.created]
         taken = await _insert_new(connection, new, now)
         planned |= {code: state for code, state in states.items() if code not in taken}
@@ -231,20 +249,42 @@ def _plan(
     writes: list[tuple[int, Write]],
     stored_events: dict[tuple[str, int], DossierEvent],
     results: list[WriteResult | None],
+    rules: DeadlineRules | None,
 ) -> None:
     """Check ``writes`` of one dossier in order against ``state``, moving it as they go."""
     for index, write in writes:
         try:
             if isinstance(write, PutDossier):
-                state.answers.append((index, _put(state, write)))
+                state.answers.append((index, _put(state, write, rules)))
             else:
-                state.answers.append((index, _post(state, write, stored_events)))
+                state.answers.append((index, _post(state, write, stored_events, rules)))
         except (StoreError, SchemaError) as exc:
             results[index] = exc
 
 
-def _put(state: _Dossier, write: PutDossier) -> tuple[str, Dossier, int]:
-    dossier = write.dossier
+def _due(
+    dossier: Dossier, current: Dossier | None, check: bool, rules: DeadlineRules | None
+) -> tuple[Dossier, str | None]:
+    """``dossier`` with its due date filled in when it carries none (the stored one, else the
+    one its procedure gives), and a warning when the one it carries contradicts its procedure."""
+    if dossier.due_at is None:
+        if current is not None and current.due_at is not None:
+            return dossier.model_copy(update={"due_at": current.due_at}), None
+        if rules is None:
+            return dossier, None
+        computed, _ = rules.prepare(dossier)
+        return dossier.model_copy(update={"due_at": computed}), None
+    if rules is None or not check or (current is not None and current.due_at == dossier.due_at):
+        return dossier, None
+    return dossier, rules.prepare(dossier)[1]
+
+
+def _put(
+    state: _Dossier, write: PutDossier, rules: DeadlineRules | None
+) -> tuple[str, Dossier, int, str | None]:
+    dossier, warning = _due(write.dossier, state.dossier, not write.new_appointment, rules)
+    if write.new_appointment:
+        state.facts = replace(state.facts, paused_working_days=0)
     if state.dossier is None:
         if dossier.status not in INITIAL_STATUSES:
             raise InvalidInitialStatus(dossier.code, int(dossier.status))
@@ -254,13 +294,16 @@ def _put(state: _Dossier, write: PutDossier) -> tuple[str, Dossier, int]:
             True,
             True,
         )
+        state.facts = advance(
+            DeadlineFacts(), dossier, None, dossier.updated_at, rules, warning=warning
+        )
         state.deliveries.append(_dossier_delivery(dossier, state.now))
-        return ("created", dossier, 0)
+        return ("created", dossier, 0, warning)
     if state.stored and not state.visible_to(write.sectors):
         raise DossierNotFound(dossier.code)
     current = state.dossier
     if current == dossier:
-        return ("same", dossier, state.last_sequence)
+        return ("same", dossier, state.last_sequence, None)
     if dossier.status != current.status:
         check_transition(current.status, dossier.status)
         event = DossierEvent(
@@ -273,12 +316,18 @@ def _put(state: _Dossier, write: PutDossier) -> tuple[str, Dossier, int]:
         state.events.append((event, current.status))
         state.deliveries.append(_event_delivery(state, event))
     state.dossier, state.sector, state.changed = dossier, dossier.sector_code, True
+    state.facts = advance(
+        state.facts, dossier, current.status, dossier.updated_at, rules, warning=warning
+    )
     state.deliveries.append(_dossier_delivery(dossier, state.now))
-    return ("updated", dossier, state.last_sequence)
+    return ("updated", dossier, state.last_sequence, warning)
 
 
 def _post(
-    state: _Dossier, write: PostEvent, stored_events: dict[tuple[str, int], DossierEvent]
+    state: _Dossier,
+    write: PostEvent,
+    stored_events: dict[tuple[str, int], DossierEvent],
+    rules: DeadlineRules | None,
 ) -> tuple[str, DossierEvent, Dossier, int]:
     event = write.event
     if state.dossier is None or (state.stored and not state.visible_to(write.sectors)):
@@ -301,6 +350,7 @@ def _post(
         update={"status": event.status, "updated_at": max(current.updated_at, event.occurred_at)}
     )
     state.dossier, state.last_sequence, state.changed = moved, event.sequence, True
+    state.facts = advance(state.facts, moved, current.status, event.occurred_at, rules)
     state.events.append((event, current.status))
     state.deliveries.append(_event_delivery(state, event))
     return ("appended", event, moved, event.sequence)
@@ -310,14 +360,19 @@ def _answer(state: _Dossier, answer: Any) -> WriteResult:
     """A planned write's result, now that the dossier's feed position and store time are known."""
     kind = answer[0]
     if kind in ("created", "same", "updated"):
-        _, dossier, last_sequence = answer
+        _, dossier, last_sequence, warning = answer
         record = DossierRecord(
-            dossier, state.created_at, state.stored_at, state.change_seq, last_sequence
+            dossier, state.created_at, state.stored_at, state.change_seq, last_sequence, state.facts
         )
-        return DossierWrite(record, created=kind == "created", changed=kind != "same")
+        return DossierWrite(
+            record,
+            created=kind == "created",
+            changed=kind != "same",
+            warnings=(warning,) if warning else (),
+        )
     _, event, dossier, last_sequence = answer
     record = DossierRecord(
-        dossier, state.created_at, state.stored_at, state.change_seq, last_sequence
+        dossier, state.created_at, state.stored_at, state.change_seq, last_sequence, state.facts
     )
     return EventWrite(event, record, replayed=kind == "replayed")
 
@@ -414,6 +469,9 @@ async def _insert_new(
             "created_at": now,
             "updated_at": now,
             "change_seq": None,
+            "procedure_code": state.dossier.procedure_code,
+            "agency_code": state.dossier.agency_code,
+            **facts_columns(state.facts),
         }
         for state in new
         if state.dossier is not None
@@ -523,6 +581,15 @@ _UPDATE_DOSSIERS = (
         last_sequence=bindparam("b_last_sequence"),
         change_seq=bindparam("b_change_seq"),
         updated_at=bindparam("b_updated_at", type_=UtcDateTime()),
+        procedure_code=bindparam("b_procedure_code"),
+        agency_code=bindparam("b_agency_code"),
+        received_at=bindparam("b_received_at", type_=UtcDateTime()),
+        due_at=bindparam("b_due_at", type_=UtcDateTime()),
+        resolved_at=bindparam("b_resolved_at", type_=UtcDateTime()),
+        paused_since=bindparam("b_paused_since", type_=UtcDateTime()),
+        paused_working_days=bindparam("b_paused_working_days"),
+        outcome=bindparam("b_outcome"),
+        due_warning=bindparam("b_due_warning"),
     )
 )
 
@@ -537,6 +604,9 @@ async def _update_dossiers(connection: AsyncConnection, changed: Iterable[_Dossi
             "b_last_sequence": state.last_sequence,
             "b_change_seq": state.change_seq,
             "b_updated_at": state.stored_at,
+            "b_procedure_code": state.dossier.procedure_code,
+            "b_agency_code": state.dossier.agency_code,
+            **facts_columns(state.facts, "b_"),
         }
         for state in changed
         if state.dossier is not None

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.models import Dossier, DossierEvent
 from schemas.status import DossierStatus
+from store.deadline_rules import facts_from_row
 from store.dossier_writes import (
     DossierRecord,
     DossierWrite,
@@ -288,6 +289,7 @@ def record_from_row(row: Any) -> DossierRecord:
         stored_at=row.updated_at,
         change_seq=int(row.change_seq),
         last_sequence=int(row.last_sequence),
+        deadline=facts_from_row(row),
     )
 
 

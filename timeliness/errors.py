@@ -67,3 +67,9 @@ class ApologyAlreadyDecided(ApologyError):
     """The apology was confirmed already; a confirmed apology is not confirmed twice."""
 
     code = "apology_already_confirmed"
+
+
+class InvalidAppointment(ApologyError):
+    """The new appointment date is not after the original due date (or not in the future)."""
+
+    code = "invalid_appointment"

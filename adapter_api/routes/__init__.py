@@ -18,6 +18,7 @@ ROUTER_MODULES: tuple[tuple[str, bool], ...] = (
     ("adapter_api.routes.citizens", True),
     ("adapter_api.routes.businesses", True),
     ("adapter_api.routes.dossiers", True),
+    ("adapter_api.routes.timeliness", True),
     ("adapter_api.routes.access_log", False),
     ("adapter_api.routes.watch", False),
     ("adapter_api.routes.changes", False),

@@ -33,6 +33,7 @@ from adapter_api.models import (
     HistoryView,
     Instant,
     SyncStateView,
+    TimelinessView,
 )
 from adapter_api.openapi import responses
 from adapter_api.routes.citizens import DOSSIER_CODE_PATTERN
@@ -41,6 +42,7 @@ from adapter_api.routes.fast_path import FastPathRoute, fast_path
 from schemas.dossier_code import DossierCode
 from schemas.errors import SchemaError
 from schemas.models import Dossier, DossierEvent
+from schemas.times import utc_now
 from store.dossiers import (
     DossierRecord,
     SyncState,
@@ -50,6 +52,7 @@ from store.dossiers import (
     sync_states,
 )
 from store.feed import MAX_LIMIT, feed
+from timeliness.classify import Classifier
 
 #: valid writes skip FastAPI's parameter machinery (``fast_path``); the rest go through it
 router = APIRouter(prefix="/v1/dossiers", tags=["dossiers"], route_class=FastPathRoute)
@@ -83,11 +86,40 @@ def _sync_view(state: SyncState | None) -> SyncStateView | None:
     )
 
 
-def _dossier_view(record: DossierRecord, state: SyncState | None) -> DossierView:
+def _timeliness_view(
+    record: DossierRecord, classifier: Classifier | None, now: datetime
+) -> TimelinessView | None:
+    """The dossier's timeliness class at ``now`` (None when the adapter has no calendar)."""
+    if classifier is None:
+        return None
+    found = classifier.classify(record.deadline, record.dossier.status, now)
+    return TimelinessView(
+        state=found.state.value,
+        due_at=found.due_at,
+        resolved_at=record.deadline.resolved_at,
+        working_days_used=found.working_days_used,
+        working_days_paused=found.working_days_paused,
+        paused=found.paused,
+        due_warning=found.due_warning,
+    )
+
+
+def _classifier(request: Request) -> Classifier | None:
+    timeliness = container_of(request).timeliness
+    return timeliness.classifier if timeliness is not None else None
+
+
+def _dossier_view(
+    record: DossierRecord,
+    state: SyncState | None,
+    classifier: Classifier | None = None,
+    now: datetime | None = None,
+) -> DossierView:
     return DossierView(
         **record.dossier.model_dump(),
         last_sequence=record.last_sequence,
         sync=_sync_view(state),
+        timeliness=_timeliness_view(record, classifier, now or utc_now()),
     )
 
 
@@ -132,6 +164,8 @@ async def _put(request: Request, client: ApiClient, dossier: Dossier) -> Respons
         changed=write.changed,
         status=write.record.dossier.status,
         last_sequence=write.record.last_sequence,
+        due_at=write.record.dossier.due_at,
+        warnings=list(write.warnings) or None,
     )
     return json_response(result, status=201 if write.created else 200)
 
@@ -254,7 +288,7 @@ async def get_one(
     async with container_of(request).readers() as session:
         record = await _visible_dossier(session, client, dossier_code)
         state = await sync_state(session, dossier_code)
-    return json_response(_dossier_view(record, state))
+    return json_response(_dossier_view(record, state, _classifier(request)))
 
 
 @router.get(
@@ -272,7 +306,7 @@ async def get_history(
 ) -> Response:
     """Every recorded step, oldest first, and the sync state."""
     async with container_of(request).readers() as session:
-        await _visible_dossier(session, client, dossier_code)
+        record = await _visible_dossier(session, client, dossier_code)
         events = await history(session, dossier_code)
         state = await sync_state(session, dossier_code)
     view = HistoryView(
@@ -288,6 +322,7 @@ async def get_history(
             for e in events
         ],
         sync=_sync_view(state),
+        timeliness=_timeliness_view(record, _classifier(request), utc_now()),
     )
     return json_response(view)
 
@@ -319,8 +354,9 @@ async def get_feed(
             session, updated_since=since, cursor=cursor, sectors=client.sectors, limit=limit
         )
         states = await sync_states(session, [r.dossier.code for r in page.items])
+    classifier, now = _classifier(request), utc_now()
     view = FeedPage(
-        items=[_dossier_view(r, states.get(r.dossier.code)) for r in page.items],
+        items=[_dossier_view(r, states.get(r.dossier.code), classifier, now) for r in page.items],
         next_cursor=page.cursor,
         has_more=page.has_more,
     )

@@ -63,6 +63,8 @@ def test_register_then_update_then_repeat(sandbox: Sandbox) -> None:
         "changed": True,
         "status": 1,
         "last_sequence": 0,
+        # computed: 1.001193 takes one working day, from Thursday 26 Nov 08:30
+        "due_at": "2026-11-27T17:00:00+07:00",
     }
     assert (accepted.status_code, accepted.json()["changed"]) == (200, True)
     assert (again.status_code, again.json()["changed"]) == (200, False)

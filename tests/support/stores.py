@@ -20,7 +20,16 @@ from schemas.times import VN_TZ
 from store.db import create_engine, normalize_url, upgrade
 
 _MIGRATED: set[str] = set()
-_MY_TABLES = ("outbox_heads", "outbox", "dossier_events", "dossiers")
+#: locked in this order by the reset's TRUNCATE: dossiers first, as every writer that touches
+#: several of these tables (dossier writes, the worker's settle, the apology drafts) locks it first
+_MY_TABLES = (
+    "dossiers",
+    "dossier_events",
+    "outbox_heads",
+    "outbox",
+    "apologies",
+    "procedure_deadlines",
+)
 RECEIVED = dt.datetime(2026, 11, 26, 8, 30, tzinfo=VN_TZ)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 from sqlalchemy.exc import OperationalError
@@ -65,10 +66,12 @@ async def test_a_batch_that_fails_as_a_whole_is_retried_one_write_at_a_time(
     poisoned = make_dossier(3).code
     real = record_writes
 
-    async def failing(session: AsyncSession, writes: Sequence[Write]) -> list[WriteResult]:
+    async def failing(
+        session: AsyncSession, writes: Sequence[Write], **options: Any
+    ) -> list[WriteResult]:
         if any(write.code == poisoned for write in writes):
             raise OperationalError("INSERT", None, RuntimeError("disk I/O error"))
-        return await real(session, writes)
+        return await real(session, writes, **options)
 
     monkeypatch.setattr(dossier_writer, "record_writes", failing)
     writer = DossierWriter(create_sessionmaker(engine))

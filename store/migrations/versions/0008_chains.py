@@ -1,7 +1,7 @@
 """chain_dossiers, chain_steps: inter-agency chains and their steps (each step a delivery)
 
 Revision ID: 0008_chains
-Revises: 0003_access_log_key_id
+Revises: 0007_timeliness
 Create Date: 2026-12-05
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0008_chains"
-down_revision: str | None = "0003_access_log_key_id"
+down_revision: str | None = "0007_timeliness"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
