@@ -29,6 +29,7 @@ from tests.integration.chains_support import (
 )
 from tests.integration.sync_support import PortalMock, worker_for
 from tests.support.stores import FakeClock
+from timeliness.report import GroupBy, ReportQuery, timeliness_report
 
 
 @pytest.fixture(scope="module")
@@ -224,3 +225,30 @@ async def test_a_dropped_answer_is_read_back_not_sent_twice(
     assert view.state == "completed"
     assert len(mock.requests("residence")) == 1
     assert view.steps[1].attempts >= 2
+
+
+async def test_chain_timeliness_joins_the_timeliness_report(
+    engine: AsyncEngine, mock: AgencyMock, dev_keys: Path
+) -> None:
+    """A completed chain is a dossier resolved against the chain's deadline, a stopped one is
+    closed: the timeliness report counts both under the chain's sector."""
+    received = dt.datetime.now(VN_TZ).replace(microsecond=0)
+    runtime = chain_runtime(engine, mock, dev_keys)
+    mother = _people(mock)[0]
+    try:
+        await file(runtime, engine, birth_filing(11, mother, received_at=received))
+        await runtime.worker().drain()
+        mock.behave("residence", mode="refuse", reason="không đủ điều kiện")
+        await file(runtime, engine, birth_filing(12, mother, received_at=received))
+        await runtime.worker().drain()
+    finally:
+        await close(runtime)
+    day = received.date()
+    query = ReportQuery(start=day, end=day, group_by=GroupBy.SECTOR)
+    async with create_sessionmaker(engine)() as session:
+        report = await timeliness_report(session, query, dt.datetime.now(dt.UTC))
+    (row,) = [r for r in report.rows if r.key == "TP.HT"]
+    assert row.received == 2
+    assert row.resolved == 1
+    assert row.early + row.on_time == 1
+    assert row.closed == 1
