@@ -22,6 +22,7 @@ from adapter_api.dossier_writer import DossierWriter
 from adapter_api.issues import IssueDirectory
 from adapter_api.metrics import Metrics
 from adapter_api.rate_limits import RateLimiter
+from chains.runtime import ChainRuntime
 from connectors.base import CallContext, ConnectorHealth
 from connectors.portal import PortalConnector
 from schemas.models import Business, Citizen
@@ -94,6 +95,8 @@ class Container:
     log_group: GroupCommit | None = None
     #: rate limits per client and operation, the verify budget; none counted when absent
     rate_limiter: RateLimiter | None = None
+    #: inter-agency chains (definitions, calendar, step queue, agencies); None when not built
+    chains: ChainRuntime | None = None
     #: working-day calendar, deadline rules, classifier and apology policy
     timeliness: Timeliness | None = None
     services: list[Service] = field(default_factory=list)

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from connectors.agencies import AgencyConnector
 from connectors.base import (
     BreakerSettings,
     Connector,
@@ -209,12 +210,40 @@ def build_connectors(
     return Connectors(population, registry, _portal(config, signing, recorder))
 
 
+def build_agency(
+    config: ConnectorsConfig,
+    name: str,
+    base_url: str,
+    *,
+    recorder: ExchangeRecorder | None = None,
+    trust: TrustStore | None = None,
+) -> AgencyConnector:
+    """The connector to agency system ``name`` at ``base_url`` (replies signed by ``name``)."""
+    upstream = config.upstreams.get(name) or UpstreamConfig(
+        name=name,
+        base_url=base_url,
+        timeouts=config.timeouts,
+        retry=config.retry,
+        breaker=config.breaker,
+        max_concurrency=config.max_concurrency,
+    )
+    signing = _signing(config, trust)
+    return AgencyConnector(
+        upstream,
+        signer=signing.signer,
+        verifier=signing.verifier,
+        transport=_transport(config, upstream),
+        recorder=recorder,
+    )
+
+
 __all__ = [
     "POPULATION",
     "PORTAL",
     "REGISTRY",
     "Connectors",
     "ConnectorsConfig",
+    "build_agency",
     "build_connectors",
     "build_portal",
 ]

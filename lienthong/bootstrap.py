@@ -21,6 +21,7 @@ The commands build their parts here too: :func:`portal_connector` (``sync run``,
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -36,6 +37,8 @@ from adapter_api.clients import (
 from adapter_api.container import Container, ReadinessCheck
 from adapter_api.metrics import BREAKER_VALUES, MeteredRecorder, Metrics, MetricsRefresh
 from adapter_api.rate_limits import RateLimiter
+from chains.runtime import ChainOptions, ChainRuntime, build_agencies, sandbox_agency_urls
+from chains.worker import ChainWorkerService, ChainWorkerSettings
 from connectors.base import BreakerSettings, CallContext, RetrySettings, Timeouts
 from connectors.factory import Connectors, ConnectorsConfig, build_connectors, build_portal
 from connectors.population import PopulationConnector
@@ -279,6 +282,40 @@ def _anchor_service(settings: Settings, engine: AsyncEngine) -> AnchorService | 
     return AnchorService(engine, stamper, interval=settings.log_anchor_interval_seconds)
 
 
+def chain_agency_urls(settings: Settings) -> dict[str, str]:
+    """Each agency system's base URL: the settings', else the sandbox mock's."""
+    urls = sandbox_agency_urls(settings.mock_base_url)
+    given = {
+        "civil-status": settings.civil_status_url,
+        "residence": settings.residence_url,
+        "social-security": settings.social_security_url,
+    }
+    urls.update({name: url for name, url in given.items() if url})
+    return urls
+
+
+def chain_runtime(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    recorder: SqlMessageLog | None = None,
+) -> ChainRuntime:
+    """Chains as the settings describe them (definitions, agencies, polling, lanes)."""
+    agencies = build_agencies(
+        connectors_config(settings), chain_agency_urls(settings), recorder=recorder
+    )
+    options = ChainOptions(
+        definitions_dir=settings.chains_dir,
+        poll_interval=dt.timedelta(seconds=settings.chain_poll_seconds),
+        worker=ChainWorkerSettings(
+            lease=dt.timedelta(seconds=settings.chain_lease_seconds),
+            concurrency=settings.chain_lanes,
+            client_id=settings.party,
+        ),
+    )
+    return ChainRuntime.build(sessions, agencies, options)
+
+
 def build_timeliness(settings: Settings) -> Timeliness:
     """The calendar, deadline rules, classifier and apology policy from the settings."""
     return Timeliness.build(
@@ -409,6 +446,10 @@ def build_container(
             outbox, connectors.portal, settings=WorkerSettings(concurrency=settings.worker_lanes)
         )
         container.services.append(WorkerService(worker, stop_timeout=10.0))
+    chains = chain_runtime(settings, sessions, recorder=message_log)
+    container.chains = chains
+    if settings.run_worker:
+        container.services.append(ChainWorkerService(chains.worker()))
     if settings.refresh_interval_seconds > 0:
         container.services.append(_records_refresh_service(settings, sessions, connectors))
     anchors = _anchor_service(settings, engine)
@@ -428,6 +469,7 @@ def build_container(
     container.readiness["keys"] = _keys_check(settings)
     container.readiness["store"] = _store_check(engine)
     container.closers += [engine.dispose, message_log.aclose, connectors.aclose]
+    container.closers += [agency.aclose for agency in chains.agencies.values()]  # type: ignore[attr-defined]
     if read_engine is not engine:
         container.closers.insert(0, read_engine.dispose)
     return container
@@ -437,6 +479,8 @@ __all__ = [
     "StartupError",
     "build_container",
     "build_timeliness",
+    "chain_agency_urls",
+    "chain_runtime",
     "check_keys",
     "connectors_config",
     "load_client_registry",

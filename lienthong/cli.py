@@ -33,6 +33,11 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
         "List, verify and export the message log; rotate the access-log key.",
     ),
     "db": ("lienthong.db_cli", "db", "Create and migrate the database."),
+    "chains": (
+        "lienthong.chains_cli",
+        "chains",
+        "See, retry and reconcile inter-agency chains; run their worker.",
+    ),
     "report": (
         "lienthong.report_cli",
         "report",

@@ -239,6 +239,18 @@ class Settings(BaseSettings):
         "text", description="log lines as text (key=value fields) or one JSON object per line"
     )
     log_level: str = Field("info", description="the lowest level logged (debug, info, warning …)")
+    # Inter-agency chains (issue 19).
+    chains_dir: Path | None = Field(
+        None, description="folder of the province's chain definitions (TOML); shipped ones apply"
+    )
+    civil_status_url: str | None = Field(None, description="civil-status system's base URL")
+    residence_url: str | None = Field(None, description="residence system's base URL")
+    social_security_url: str | None = Field(None, description="social security system's base URL")
+    chain_poll_seconds: float = Field(
+        60.0, gt=0, description="seconds between asking an agency about an undecided step"
+    )
+    chain_lease_seconds: float = Field(60.0, gt=0, description="lease of a claimed chain step")
+    chain_lanes: int = Field(1, ge=1, le=64, description="chain worker lanes")
     # Timeliness: working-day due dates, the on-time report, apologies (docs/timeliness.md).
     calendar_overrides_dir: Path | None = Field(
         None, description="folder of YEAR.toml calendar overrides (the shipped ones when absent)"

@@ -7,6 +7,8 @@ URL layout (ARCHITECTURE §7)::
     GET  /registry/apiCSDLDKDN/1.0/chiTietDoanhNghiep?maSoDoanhNghiep=…
     POST /portal/login             POST /portal/api
     POST /tsa                      RFC 3161 time-stamps (when the key folder has a ``tsa`` party)
+    POST /{agency}/api/requests    GET /{agency}/api/requests/{reference}
+                                   (agency: civil-status, residence, social-security; agencies.py)
     /_admin/…                      test data, what the portal holds, faults (admin.py)
 
 Nothing is built at import; everything hangs off the app returned here. ``app.state.mock`` is the
@@ -15,15 +17,16 @@ Nothing is built at import; everything hangs off the app returned here. ``app.st
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from mock_endpoints import portal, registry
+from mock_endpoints import agencies, portal, registry
 from mock_endpoints.admin import AdminRoutes
+from mock_endpoints.agency_state import AgencyBook, AgencyClock, agency_books
 from mock_endpoints.data import SyntheticData
 from mock_endpoints.faults import UPSTREAMS, FaultPlan
 from mock_endpoints.population import PopulationService
@@ -51,6 +54,8 @@ class MockState:
     faults: FaultPlan
     portal: PortalState | None
     tokens: TokenStore | None
+    agencies: dict[str, AgencyBook] = field(default_factory=dict)
+    agency_clock: AgencyClock = field(default_factory=AgencyClock)
 
 
 def create_mock_app(settings: MockSettings) -> Starlette:
@@ -138,6 +143,25 @@ def create_mock_app(settings: MockSettings) -> Starlette:
         routes.append(
             Route(TSA_PATH, TsaService(load_party(keys_dir, TSA_PARTY)).handle, methods=["POST"])
         )
+    agency_clock = AgencyClock()
+    books = {
+        name: book for name, book in agency_books(records, agency_clock).items() if name in served
+    }
+    if books:
+        rests = {
+            name: SignedRest(
+                name,
+                signer=HttpSigner(load_party(keys_dir, name), ttl=settings.response_ttl),
+                verifier=verifier,
+                faults=faults,
+                signature_error=agencies.signature_error,
+                unavailable=agencies.unavailable,
+                allow_unsigned=settings.allow_unsigned,
+            )
+            for name in books
+        }
+        routes += agencies.agency_routes(books, rests)
+        routes += agencies.AgencyAdmin(books, agency_clock).routes()
 
     admin = AdminRoutes(
         records=records, faults=faults, portal=portal_state, tokens=tokens, served=served
@@ -156,7 +180,9 @@ def create_mock_app(settings: MockSettings) -> Starlette:
 
     routes.append(Route("/", index, methods=["GET"]))
     app = Starlette(routes=routes)
-    app.state.mock = MockState(settings, data, records, faults, portal_state, tokens)
+    app.state.mock = MockState(
+        settings, data, records, faults, portal_state, tokens, books, agency_clock
+    )
     return app
 
 

@@ -111,6 +111,15 @@ class MockRecords:
             self._citizens[citizen_id] = changed
             return changed
 
+    def add_citizen(self, citizen: Citizen) -> Versioned[Citizen]:
+        """Register a new citizen (a newborn given a personal identification number)."""
+        with self._lock:
+            if citizen.citizen_id in self._citizens:
+                raise InvalidChange("this citizen ID is taken")
+            added = Versioned(citizen, 1, _now())
+            self._citizens[citizen.citizen_id] = added
+            return added
+
     # -- businesses --------------------------------------------------------------------------
 
     def business(self, tax_code: str) -> Business | None:

@@ -37,6 +37,9 @@ PARTIES: tuple[str, ...] = (
     "province-app",
     "ministry",
     "integrator",
+    "civil-status",
+    "residence",
+    "social-security",
     "tsa",
 )
 #: the party that signs RFC 3161 time-stamps (its certificate is for nothing else)

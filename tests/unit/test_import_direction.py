@@ -23,7 +23,8 @@ ALLOWED: dict[str, set[str]] = {
     "sync": {"schemas", "security", "connectors", "store"},
     "mock_endpoints": {"schemas", "security"},
     "timeliness": {"schemas", "store"},
-    "adapter_api": {"schemas", "security", "connectors", "store", "sync", "timeliness"},
+    "chains": {"schemas", "security", "connectors", "store", "sync", "timeliness"},
+    "adapter_api": {"schemas", "security", "connectors", "store", "sync", "timeliness", "chains"},
     "lienthong": {
         "schemas",
         "security",
@@ -33,6 +34,7 @@ ALLOWED: dict[str, set[str]] = {
         "mock_endpoints",
         "adapter_api",
         "timeliness",
+        "chains",
     },
 }
 

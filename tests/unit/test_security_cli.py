@@ -38,17 +38,17 @@ def _party(keys_dir: Path, party: str) -> list[str]:
 
 
 def test_keys_init_creates_the_pki_and_keeps_it(runner: CliRunner, tmp_path: Path) -> None:
-    """keys init writes the layout (18 party and CA files, the adapter's TLS pair); a second run
+    """keys init writes the layout (24 party and CA files, the adapter's TLS pair); a second run
     creates nothing and keeps every key."""
     folder = tmp_path / "keys"
     result = runner.invoke(keys, ["init", str(folder)])
     assert result.exit_code == 0, result.output
-    assert "20 file(s) created" in result.stdout
+    assert "26 file(s) created" in result.stdout
     assert "adapter/tls-cert.pem" in result.stdout
     before = (folder / "adapter" / "key.pem").read_bytes()
     again = runner.invoke(keys, ["init", str(folder)])
     assert again.exit_code == 0
-    assert "0 file(s) created, 20 kept" in again.stdout
+    assert "0 file(s) created, 26 kept" in again.stdout
     assert (folder / "adapter" / "key.pem").read_bytes() == before
 
 

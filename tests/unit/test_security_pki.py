@@ -45,6 +45,9 @@ def test_init_dev_pki_writes_the_documented_folder_layout(dev_keys: Path) -> Non
         "province-app",
         "ministry",
         "integrator",
+        "civil-status",
+        "residence",
+        "social-security",
         "tsa",
     }
     for party in PARTIES:
