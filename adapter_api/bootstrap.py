@@ -28,6 +28,7 @@ from adapter_api.background import EmbeddedServer
 from adapter_api.clients import ClientConfigError, ClientRegistry, load_clients, sandbox_clients
 from adapter_api.container import Container, ReadinessCheck
 from adapter_api.metrics import BREAKER_VALUES, Metrics, MetricsRefresh
+from adapter_api.push_wiring import build_push, sandbox_webhook_url
 from adapter_api.settings import Settings
 from connectors.base import BreakerSettings, RetrySettings, Timeouts
 from connectors.factory import Connectors, ConnectorsConfig, build_connectors
@@ -87,7 +88,9 @@ def load_client_registry(settings: Settings) -> ClientRegistry:
     if settings.clients_file is not None:
         return load_clients(settings.clients_file)
     if settings.sandbox:
-        return sandbox_clients(settings.keys_dir)
+        return sandbox_clients(
+            settings.keys_dir, ministry_webhook_urls=[sandbox_webhook_url(settings)]
+        )
     raise ClientConfigError("outside the sandbox a clients file is required (--clients)")
 
 
@@ -279,6 +282,9 @@ def build_container(settings: Settings, *, nonces: ReplayCache | None = None) ->
             outbox, connectors.portal, settings=WorkerSettings(concurrency=settings.worker_lanes)
         )
         container.services.append(WorkerService(worker, stop_timeout=10.0))
+    container.push = build_push(settings, engine, signer, clients)
+    if settings.run_worker and settings.push_enabled:
+        container.services.append(container.push.service)
     if settings.refresh_interval_seconds > 0:
         container.services.append(_records_refresh_service(settings, sessions, connectors))
     container.readiness["keys"] = _keys_check(settings)

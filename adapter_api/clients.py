@@ -13,6 +13,8 @@ ARCHITECTURE §7). The clients file (JSON or TOML) lists them::
     sectors = ["TP.HT", "TP.CT"]          # a ministry: the sectors whose dossiers it sees
     citizen_fields = ["citizen_id", "full_name"]  # optional: the role's defaults otherwise
     standing_purposes = ["bhxh-dong-bo"]  # optional: purposes that allow watching citizens
+    webhook_urls = ["https://hooks.example.gov.vn/lienthong"]  # optional: the only URLs its
+                                          # webhook subscriptions may name (exact match)
 
 A certificate must chain to the trust store; a bare public key is trusted as registered.
 Sandbox mode registers ``province-app``, ``ministry`` and ``integrator`` from the dev PKI.
@@ -33,6 +35,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
+from push.errors import PushConfigError
+from push.webhooks.urls import check_allow_list_entry
 from security.errors import KeyLoadError
 from security.keys import PublicKey, load_certificate
 
@@ -62,6 +66,8 @@ class Operation(StrEnum):
     SERVICES_READ = "services.read"
     WATCH_WRITE = "watch.write"
     CHANGES_READ = "changes.read"
+    SUBSCRIPTIONS_WRITE = "subscriptions.write"
+    NOTICES_WRITE = "notices.write"
 
 
 #: The citizen fields of the canonical model, in the order a response lists them.
@@ -81,7 +87,12 @@ _MINIMAL_CITIZEN_FIELDS = frozenset({"citizen_id", "full_name", "date_of_birth",
 DEFAULT_OPERATIONS: Mapping[Role, frozenset[Operation]] = {
     Role.PROVINCE: frozenset(Operation),
     Role.MINISTRY: frozenset(
-        {Operation.DOSSIERS_READ, Operation.SERVICES_READ, Operation.CHANGES_READ}
+        {
+            Operation.DOSSIERS_READ,
+            Operation.SERVICES_READ,
+            Operation.CHANGES_READ,
+            Operation.SUBSCRIPTIONS_WRITE,
+        }
     ),
     Role.INTEGRATOR: frozenset(
         {
@@ -121,6 +132,8 @@ class ApiClient:
     public_key: PublicKey | None = field(default=None, repr=False, compare=False)
     #: purposes granted to this client that allow it to watch a citizen without naming a dossier
     standing_purposes: frozenset[str] = frozenset()
+    #: the URLs its webhook subscriptions may name, compared character for character
+    webhook_urls: frozenset[str] = frozenset()
 
     def may(self, operation: Operation) -> bool:
         """Whether the allow-list grants ``operation``."""
@@ -140,6 +153,7 @@ class ApiClient:
             "sectors": sorted(self.sectors) if self.sectors is not None else None,
             "citizen_fields": [name for name in CITIZEN_FIELDS if name in self.citizen_fields],
             "standing_purposes": sorted(self.standing_purposes),
+            "webhook_urls": sorted(self.webhook_urls),
         }
 
 
@@ -178,6 +192,7 @@ def make_client(
     citizen_fields: Iterable[str] | None = None,
     organisation: str | None = None,
     standing_purposes: Iterable[str] | None = None,
+    webhook_urls: Iterable[str] | None = None,
 ) -> ApiClient:
     """An :class:`ApiClient` with the role's defaults filled in; checks every name."""
     try:
@@ -209,7 +224,19 @@ def make_client(
         certificate,
         public_key,
         standing_purposes=frozenset(standing_purposes or ()),
+        webhook_urls=_webhook_urls(client_id, webhook_urls or ()),
     )
+
+
+def _webhook_urls(client_id: str, urls: Iterable[str]) -> frozenset[str]:
+    """The allow-list, each entry an absolute http(s) URL without user info or fragment."""
+    checked = set()
+    for url in urls:
+        try:
+            checked.add(check_allow_list_entry(str(url)))
+        except PushConfigError as exc:
+            raise ClientConfigError(f"client {client_id!r}: {exc}") from exc
+    return frozenset(checked)
 
 
 def _organisation_of(certificate: x509.Certificate | None) -> str:
@@ -277,6 +304,7 @@ def _client_from_entry(entry: Mapping[str, Any], base_dir: Path) -> ApiClient:
         citizen_fields=entry.get("citizen_fields"),
         organisation=entry.get("organisation"),
         standing_purposes=entry.get("standing_purposes"),
+        webhook_urls=entry.get("webhook_urls"),
     )
 
 
@@ -302,9 +330,15 @@ SANDBOX_MINISTRY_SECTORS: tuple[str, ...] = ("TP.HT", "TP.CT", "TP.LLTP")
 
 
 def sandbox_clients(
-    keys_dir: Path | str, *, ministry_sectors: Iterable[str] = SANDBOX_MINISTRY_SECTORS
+    keys_dir: Path | str,
+    *,
+    ministry_sectors: Iterable[str] = SANDBOX_MINISTRY_SECTORS,
+    ministry_webhook_urls: Iterable[str] = (),
 ) -> ClientRegistry:
-    """``province-app``, ``ministry`` and ``integrator`` from the dev PKI (ARCHITECTURE §7)."""
+    """``province-app``, ``ministry`` and ``integrator`` from the dev PKI.
+
+    ``ministry_webhook_urls`` is the sandbox ministry's webhook allow-list (the mock receiver).
+    """
     keys_dir = Path(keys_dir)
 
     def cert(party: str) -> x509.Certificate:
@@ -314,7 +348,11 @@ def sandbox_clients(
         [
             make_client("province-app", Role.PROVINCE, certificate=cert("province-app")),
             make_client(
-                "ministry", Role.MINISTRY, certificate=cert("ministry"), sectors=ministry_sectors
+                "ministry",
+                Role.MINISTRY,
+                certificate=cert("ministry"),
+                sectors=ministry_sectors,
+                webhook_urls=ministry_webhook_urls,
             ),
             make_client("integrator", Role.INTEGRATOR, certificate=cert("integrator")),
         ]

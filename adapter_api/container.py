@@ -21,6 +21,7 @@ from adapter_api.clients import ClientRegistry
 from adapter_api.dossier_writer import DossierWriter
 from adapter_api.issues import IssueDirectory
 from adapter_api.metrics import Metrics
+from adapter_api.push_wiring import Push
 from adapter_api.settings import Settings
 from connectors.base import CallContext, ConnectorHealth
 from connectors.portal import PortalConnector
@@ -90,6 +91,8 @@ class Container:
     read_engine: AsyncEngine | None = None
     #: the message log's group commit, shared by the access log (one transaction for both)
     log_group: GroupCommit | None = None
+    #: webhooks and notices (subscriptions, outboxes, the service that delivers)
+    push: Push | None = None
     services: list[Service] = field(default_factory=list)
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)

@@ -6,6 +6,8 @@ URL layout (ARCHITECTURE §7)::
     POST /registry/token
     GET  /registry/apiCSDLDKDN/1.0/chiTietDoanhNghiep?maSoDoanhNghiep=…
     POST /portal/login             POST /portal/api
+    POST /ministry/webhooks        POST /zns/message/template
+    POST /sms/SendMultipleMessage_V4_post_json/
     /_admin/…                      test data, what the portal holds, faults (admin.py)
 
 Nothing is built at import; everything hangs off the app returned here. ``app.state.mock`` is the
@@ -25,13 +27,16 @@ from mock_endpoints import portal, registry
 from mock_endpoints.admin import AdminRoutes
 from mock_endpoints.data import SyntheticData
 from mock_endpoints.faults import UPSTREAMS, FaultPlan
+from mock_endpoints.ministry import MinistryReceiver
 from mock_endpoints.population import PopulationService
 from mock_endpoints.portal_state import PortalState
 from mock_endpoints.records import MockRecords
 from mock_endpoints.responses import JsonResponse
 from mock_endpoints.rest import SignedRest
 from mock_endpoints.settings import MockSettings
+from mock_endpoints.sms import SmsService
 from mock_endpoints.tokens import TokenStore
+from mock_endpoints.zns import ZnsService
 from security.http_signatures import HttpSigner, HttpVerifier, TrustedKeyDirectory
 from security.keys import load_party
 from security.replay import MemoryReplayCache
@@ -129,6 +134,14 @@ def create_mock_app(settings: MockSettings) -> Starlette:
             Route(portal.LOGIN_PATH, portal_login, methods=["POST"]),
             Route(portal.API_PATH, portal_api, methods=["POST"]),
         ]
+
+    # push receivers: a ministry's webhook endpoint, Zalo ZNS and SMS brandname
+    if "ministry" in served:
+        routes += MinistryReceiver(verifier, faults).routes()
+    if "zns" in served:
+        routes += ZnsService(faults).routes()
+    if "sms" in served:
+        routes += SmsService(faults).routes()
 
     admin = AdminRoutes(
         records=records, faults=faults, portal=portal_state, tokens=tokens, served=served

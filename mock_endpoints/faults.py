@@ -1,6 +1,7 @@
 """Fault injection: what each mock upstream does wrong, set at start-up or at run time.
 
-One :class:`UpstreamFaults` per upstream (``population``, ``registry``, ``portal``), gathered in a
+One :class:`UpstreamFaults` per upstream (``population``, ``registry``, ``portal``, and the push
+receivers ``ministry``, ``zns`` and ``sms``), gathered in a
 :class:`FaultPlan` that the mock consults on every call to that upstream's data endpoints (the
 WSDL, the admin routes and the token/login calls of drops are never faulted, see below):
 
@@ -36,7 +37,7 @@ from typing import Any
 
 from mock_endpoints.errors import FaultSpecError
 
-UPSTREAMS: tuple[str, ...] = ("population", "registry", "portal")
+UPSTREAMS: tuple[str, ...] = ("population", "registry", "portal", "ministry", "zns", "sms")
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,13 @@ from schemas.models import Dossier, DossierEvent
 from schemas.status import INITIAL_STATUSES, DossierStatus, check_transition
 from store.errors import DossierNotFound, InvalidInitialStatus, SequenceConflict, StoreError
 from store.outbox import DeliveryKind, ItemState, any_of
+from store.push_writes import (
+    NOTICE_STATUSES,
+    NoticeEvent,
+    NoticeRequest,
+    PushChange,
+    enqueue_changes,
+)
 from store.tables.dossiers import FEED_COUNTER, counters, dossier_events, dossiers
 from store.tables.outbox import outbox, outbox_heads
 from store.types import UtcDateTime, utc_now
@@ -146,6 +153,8 @@ class _Dossier:
     changed: bool = False
     events: list[tuple[DossierEvent, DossierStatus]] = field(default_factory=list)
     deliveries: list[_Delivery] = field(default_factory=list)
+    #: notices to the applicant that the batch's writes call for
+    notices: list[NoticeRequest] = field(default_factory=list)
     #: each new event's JSON, by sequence
     payloads: dict[int, dict[str, Any]] = field(default_factory=dict)
     #: (index in the batch, what to answer once positions are known)
@@ -255,6 +264,8 @@ def _put(state: _Dossier, write: PutDossier) -> tuple[str, Dossier, int]:
             True,
         )
         state.deliveries.append(_dossier_delivery(dossier, state.now))
+        if dossier.status is DossierStatus.ACCEPTED:
+            state.notices.append(NoticeRequest(dossier.code, NoticeEvent.ACCEPTED, "created"))
         return ("created", dossier, 0)
     if state.stored and not state.visible_to(write.sectors):
         raise DossierNotFound(dossier.code)
@@ -272,6 +283,7 @@ def _put(state: _Dossier, write: PutDossier) -> tuple[str, Dossier, int]:
         state.last_sequence = event.sequence
         state.events.append((event, current.status))
         state.deliveries.append(_event_delivery(state, event))
+        _notice(state, event, current.status)
     state.dossier, state.sector, state.changed = dossier, dossier.sector_code, True
     state.deliveries.append(_dossier_delivery(dossier, state.now))
     return ("updated", dossier, state.last_sequence)
@@ -303,7 +315,16 @@ def _post(
     state.dossier, state.last_sequence, state.changed = moved, event.sequence, True
     state.events.append((event, current.status))
     state.deliveries.append(_event_delivery(state, event))
+    _notice(state, event, current.status)
     return ("appended", event, moved, event.sequence)
+
+
+def _notice(state: _Dossier, event: DossierEvent, previous: DossierStatus) -> None:
+    """Queue the applicant's notice when ``event`` moves the dossier into a status that matters."""
+    kind = NOTICE_STATUSES.get(event.status)
+    if kind is not None and event.status != previous:
+        key = f"seq:{event.sequence}"
+        state.notices.append(NoticeRequest(state.code, kind, key, sequence=event.sequence))
 
 
 def _answer(state: _Dossier, answer: Any) -> WriteResult:
@@ -467,6 +488,12 @@ async def _write(connection: AsyncConnection, changed: list[_Dossier], now: dt.d
         for state in changed
         for kind, payload, key in state.deliveries
     ]
+    await enqueue_changes(
+        connection,
+        [change for state in changed for change in _push_changes(state)],
+        [notice for state in changed for notice in state.notices],
+        now,
+    )
     if not items:
         return
     heads: dict[str, int] = {}
@@ -487,6 +514,22 @@ async def _write(connection: AsyncConnection, changed: list[_Dossier], now: dt.d
             for code, head in heads.items()
         ],
     )
+
+
+_PUSH_TYPES = {
+    DeliveryKind.SYNC_DOSSIER: ("dossier.changed", "dossier"),
+    DeliveryKind.PUSH_PROGRESS: ("dossier.event", "event"),
+}
+
+
+def _push_changes(state: _Dossier) -> list[PushChange]:
+    """The dossier's changes in this batch, in order, as webhook subscribers receive them."""
+    changes = []
+    for kind, payload, _ in state.deliveries:
+        event_type, field_name = _PUSH_TYPES[kind]
+        body = {"dossier_code": state.code, "sector": state.sector, field_name: payload}
+        changes.append(PushChange(state.code, state.sector, event_type, body))
+    return changes
 
 
 _TAKE_POSITIONS = (

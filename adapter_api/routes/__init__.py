@@ -22,6 +22,8 @@ ROUTER_MODULES: tuple[tuple[str, bool], ...] = (
     ("adapter_api.routes.watch", False),
     ("adapter_api.routes.changes", False),
     ("adapter_api.routes.records", False),
+    ("adapter_api.routes.subscriptions", False),
+    ("adapter_api.routes.notices", False),
 )
 
 

@@ -99,7 +99,14 @@ def test_fault_plan_round_trip(mock: tuple[str, MockState]) -> None:
 
 def test_index_lists_what_is_served(mock: tuple[str, MockState]) -> None:
     """``/`` and ``/_admin`` say which systems run."""
-    assert httpx.get(f"{mock[0]}/").json()["served"] == ["population", "registry", "portal"]
+    assert httpx.get(f"{mock[0]}/").json()["served"] == [
+        "population",
+        "registry",
+        "portal",
+        "ministry",
+        "zns",
+        "sms",
+    ]
     assert "/_admin/faults" in httpx.get(f"{mock[0]}/_admin").json()["routes"]
 
 

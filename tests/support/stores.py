@@ -20,7 +20,18 @@ from schemas.times import VN_TZ
 from store.db import create_engine, normalize_url, upgrade
 
 _MIGRATED: set[str] = set()
-_MY_TABLES = ("outbox_heads", "outbox", "dossier_events", "dossiers")
+_MY_TABLES = (
+    "push_heads",
+    "push_deliveries",
+    "push_subscriptions",
+    "push_notices",
+    "push_contacts",
+    "push_opt_outs",
+    "outbox_heads",
+    "outbox",
+    "dossier_events",
+    "dossiers",
+)
 RECEIVED = dt.datetime(2026, 11, 26, 8, 30, tzinfo=VN_TZ)
 
 

@@ -16,8 +16,9 @@ ALLOWED: dict[str, set[str]] = {
     "connectors": {"schemas", "security"},
     "store": {"schemas", "security"},
     "sync": {"schemas", "security", "connectors", "store"},
+    "push": {"schemas", "security", "connectors", "store"},
     "mock_endpoints": {"schemas", "security"},
-    "adapter_api": {"schemas", "security", "connectors", "store", "sync", "mock_endpoints"},
+    "adapter_api": {"schemas", "security", "connectors", "store", "sync", "push", "mock_endpoints"},
 }
 
 
