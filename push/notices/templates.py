@@ -2,16 +2,17 @@
 
 Each event of ``store.push_writes.NoticeEvent`` needs a table with ``zns_template_id``,
 ``zns_data`` (parameter → text with ``{variables}``) and ``sms`` (plain ASCII, as brandname
-messages are sent unaccented). Every ``{variable}`` must be one the event provides
-(:data:`VARIABLES`); a missing event, an unknown variable, a format error or a non-ASCII SMS text
-stops the start with ``PushConfigError`` naming the event and the field. The shipped file is
-``push/notices/templates.toml``.
+messages are sent unaccented; the variables put into it are unaccented too). Every
+``{variable}`` must be one the event provides (:data:`VARIABLES`); a missing event, an unknown
+variable, a format error or a non-ASCII SMS text stops the start with ``PushConfigError`` naming
+the event and the field. The shipped file is ``push/notices/templates.toml``.
 """
 
 from __future__ import annotations
 
 import string
 import tomllib
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,8 +56,18 @@ class Template:
         return Rendered(
             self.zns_template_id,
             {name: text.format_map(variables) for name, text in self.zns_data.items()},
-            self.sms.format_map(variables),
+            self.sms.format_map({name: unaccent(value) for name, value in variables.items()}),
         )
+
+
+def unaccent(text: str) -> str:
+    """``text`` without Vietnamese diacritics (``Hồ sơ đã`` → ``Ho so da``), other letters dropped.
+
+    Brandname SMS go out unaccented (``IsUnicode`` 0), so the variables put into them are too.
+    """
+    plain = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    stripped = "".join(c for c in plain if not unicodedata.combining(c))
+    return stripped.encode("ascii", "ignore").decode("ascii")
 
 
 def _fields(text: str, where: str) -> set[str]:
@@ -105,4 +116,4 @@ def load_templates(path: Path | None = None) -> dict[NoticeEvent, Template]:
     return {event: _template(event, raw.get(event.value)) for event in NoticeEvent}
 
 
-__all__ = ["DEFAULT_TEMPLATES", "VARIABLES", "Rendered", "Template", "load_templates"]
+__all__ = ["DEFAULT_TEMPLATES", "VARIABLES", "Rendered", "Template", "load_templates", "unaccent"]
