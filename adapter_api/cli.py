@@ -21,6 +21,11 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "mock": ("mock_endpoints.cli", "mock", "Run the mock national endpoints."),
     "serve": ("adapter_api.serve", "serve", "Run the adapter API (sandbox by default)."),
     "sync": ("sync.cli", "sync", "Operate the dossier sync queue to the portal."),
+    "notify": (
+        "adapter_api.notify_cli",
+        "notify",
+        "Webhooks to ministries and notices to citizens: run, status, retry.",
+    ),
     "records": ("adapter_api.records_cli", "records", "Watch, refresh and bulk-verify records."),
     "log": (
         "store.log_cli",

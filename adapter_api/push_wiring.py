@@ -88,6 +88,8 @@ def build_push(
             lanes=settings.push_webhook_lanes,
             concurrency=settings.push_webhook_concurrency,
             backoff=Backoff(attempts=settings.push_webhook_attempts),
+            lease=dt.timedelta(seconds=settings.push_webhook_lease_seconds),
+            lease_margin=dt.timedelta(seconds=min(5.0, settings.push_webhook_lease_seconds / 4)),
         ),
     )
     zns = ZnsChannel(

@@ -103,6 +103,7 @@ class Settings(BaseSettings):
     push_webhook_concurrency: int = Field(64, ge=1, le=1024, description="requests in flight")
     push_webhook_timeout: float = Field(10.0, gt=0, description="seconds per webhook delivery")
     push_webhook_attempts: int = Field(12, ge=1, le=100, description="attempts before dead")
+    push_webhook_lease_seconds: float = Field(60.0, gt=0, description="seconds a claim is held")
     push_notice_templates: Path | None = Field(
         None, description="TOML notice templates (the shipped ones when absent)"
     )

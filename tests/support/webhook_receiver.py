@@ -45,7 +45,7 @@ class WebhookReceiver:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def app(self) -> Starlette:
-        """The ASGI app: ``POST /hooks/{name}`` (anything else 404)."""
+        """The ASGI app: ``POST /hooks/{name}`` and ``/ministry/webhooks`` (the sandbox's URL)."""
 
         async def hook(request: Request) -> Response:
             body = await request.body()
@@ -60,7 +60,12 @@ class WebhookReceiver:
                 )
             return Response(status_code=204)
 
-        return Starlette(routes=[Route("/hooks/{name}", hook, methods=["POST"])])
+        return Starlette(
+            routes=[
+                Route("/hooks/{name}", hook, methods=["POST"]),
+                Route("/ministry/webhooks", hook, methods=["POST"]),
+            ]
+        )
 
     def snapshot(self) -> list[Received]:
         """What was received so far."""
