@@ -44,7 +44,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
-from harness import free_port, start_child  # noqa: E402
+from harness import cpu_seconds, free_port, start_child  # noqa: E402
 from sqlalchemy import delete  # noqa: E402
 
 from push.notices.outbox import SqlNotices  # noqa: E402
@@ -169,6 +169,9 @@ class Worker:
                 raise RuntimeError(log.read_text()[-2000:])
             time.sleep(0.01)
 
+    def cpu(self) -> float:
+        return cpu_seconds(self.process.pid)
+
     def kill(self) -> None:
         os.kill(self.process.pid, signal.SIGKILL)
         self.process.wait()
@@ -202,8 +205,11 @@ def _run_phase(
     *,
     faults: bool,
     upstream: str,
+    receiver_pid: int,
 ) -> dict[str, Any]:
     worker = start_worker(f"{name}-1")
+    worker_cpu = 0.0
+    receiver_cpu = cpu_seconds(receiver_pid)
     started = time.perf_counter()
     outage_done = killed = False
     deadline = time.monotonic() + 600
@@ -217,13 +223,22 @@ def _run_phase(
             admin.delete("/_admin/faults").raise_for_status()
             outage_done = True
         if faults and not killed and done >= 2 * total // 3:
+            worker_cpu += worker.cpu()
             worker.kill()
             killed = True
             worker = start_worker(f"{name}-2")
         time.sleep(0.02)
     elapsed = time.perf_counter() - started
+    worker_cpu += worker.cpu()
+    receiver_cpu = cpu_seconds(receiver_pid) - receiver_cpu
     worker.stop()
-    return {"items": total, "seconds": round(elapsed, 2), "per_second": round(total / elapsed, 1)}
+    return {
+        "items": total,
+        "seconds": round(elapsed, 2),
+        "per_second": round(total / elapsed, 1),
+        "worker_cpu_ms_per_item": round(1000 * worker_cpu / total, 3),
+        "receiver_cpu_ms_per_item": round(1000 * receiver_cpu / total, 3),
+    }
 
 
 def main() -> None:
@@ -288,6 +303,7 @@ def main() -> None:
                     admin,
                     faults=faults,
                     upstream="ministry",
+                    receiver_pid=mock.pid,
                 )
                 got = _received(admin)
                 figures |= {
@@ -320,6 +336,7 @@ def main() -> None:
                         admin,
                         faults=faults,
                         upstream="zns",
+                        receiver_pid=mock.pid,
                     )
                     unique, sent, zns, sms = _messages(admin)
                     figures |= {
