@@ -148,7 +148,7 @@ class Worker:
             [
                 sys.executable,
                 "-m",
-                "adapter_api.cli",
+                "lienthong.cli",
                 "notify",
                 "run",
                 "--data",
@@ -258,7 +258,7 @@ def main() -> None:
         mock = start_child(
             "-m",
             [
-                "adapter_api.cli",
+                "lienthong.cli",
                 "mock",
                 "serve",
                 "--port",

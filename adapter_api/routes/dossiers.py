@@ -35,7 +35,7 @@ from adapter_api.models import (
     SyncStateView,
 )
 from adapter_api.openapi import responses
-from adapter_api.push_wiring import push_state
+from adapter_api.push_parts import push_state
 from adapter_api.routes.citizens import DOSSIER_CODE_PATTERN
 from adapter_api.routes.context import container_of, json_response
 from adapter_api.routes.fast_path import FastPathRoute, fast_path

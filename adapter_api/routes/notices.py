@@ -19,7 +19,7 @@ from adapter_api.auth import require
 from adapter_api.clients import ApiClient, Operation
 from adapter_api.errors import InvalidInput, NotFoundError, ServiceUnavailable
 from adapter_api.openapi import responses
-from adapter_api.push_wiring import Push
+from adapter_api.push_parts import Push
 from adapter_api.routes.citizens import DOSSIER_CODE_PATTERN
 from adapter_api.routes.context import container_of
 from push.errors import InvalidPhone

@@ -20,7 +20,7 @@ from adapter_api.auth import require
 from adapter_api.clients import ApiClient, Operation
 from adapter_api.errors import Forbidden, InvalidInput, NotFoundError, ServiceUnavailable
 from adapter_api.openapi import responses
-from adapter_api.push_wiring import Push
+from adapter_api.push_parts import Push
 from adapter_api.routes.context import container_of, json_response
 from push.errors import InvalidSectors, SubscriptionNotFound, WebhookUrlNotAllowed
 from push.webhooks.subscriptions import Subscription

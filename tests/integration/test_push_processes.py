@@ -53,7 +53,7 @@ class _Worker:
             [
                 sys.executable,
                 "-m",
-                "adapter_api.cli",
+                "lienthong.cli",
                 "notify",
                 "run",
                 "--data",

@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 from sqlalchemy import update
 
-from adapter_api.notify_cli import notify
+from lienthong.notify_cli import notify
 from push.webhooks.subscriptions import SqlSubscriptions
 from store.db import create_engine, normalize_url, upgrade
 from store.tables.push import push_deliveries, push_notices

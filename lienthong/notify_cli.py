@@ -22,16 +22,16 @@ from urllib.parse import urlsplit
 import click
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapter_api.bootstrap import load_client_registry
 from adapter_api.clients import ClientConfigError
-from adapter_api.push_wiring import build_push
-from adapter_api.settings import Settings
+from lienthong.bootstrap import load_client_registry
+from lienthong.db_cli import data_option, database_url_option, resolve_url
+from lienthong.push_wiring import build_push
+from lienthong.settings import Settings
 from push.errors import DeliveryNotFound, NoticeNotFound, PushError
 from push.notices.outbox import SqlNotices
 from push.webhooks.outbox import SqlWebhookOutbox
 from security.http_signatures import HttpSigner
 from security.keys import load_party
-from store.cli import data_option, database_url_option, resolve_url
 from store.db import create_engine
 
 _T = TypeVar("_T")

@@ -24,16 +24,16 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from adapter_api.background import EmbeddedServer
 from adapter_api.clients import ClientConfigError, ClientRegistry, load_clients, sandbox_clients
 from adapter_api.container import Container, ReadinessCheck
 from adapter_api.metrics import BREAKER_VALUES, Metrics, MetricsRefresh
-from adapter_api.push_wiring import build_push, sandbox_webhook_url
-from adapter_api.settings import Settings
 from connectors.base import BreakerSettings, RetrySettings, Timeouts
 from connectors.factory import Connectors, ConnectorsConfig, build_connectors
 from connectors.population import PopulationConnector
 from connectors.registry import RegistryConnector
+from lienthong.background import EmbeddedServer
+from lienthong.push_wiring import build_push, sandbox_webhook_url
+from lienthong.settings import Settings
 from mock_endpoints.app import create_mock_app
 from mock_endpoints.settings import MockSettings
 from security.http_signatures import HttpSigner, HttpVerifier, StaticKeyResolver

@@ -1,6 +1,6 @@
 """Push wired from the adapter's settings: subscriptions, outboxes, channels, workers.
 
-Built once by :mod:`adapter_api.bootstrap` (and by ``lienthong notify``): the templates are read
+Built once by :mod:`lienthong.bootstrap` (and by ``lienthong notify``): the templates are read
 and checked here, so a bad template file stops the start. In sandbox mode the ZNS and SMS URLs
 default to the mock endpoints.
 """
@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapter_api.clients import ClientRegistry
-from adapter_api.models import NoticeStateView, PushStateView
-from adapter_api.settings import Settings
+from adapter_api.push_parts import Push
+from lienthong.settings import Settings
 from push.backoff import Backoff
 from push.notices.channels import SmsChannel, ZnsChannel
 from push.notices.notifier import Notifier, NotifierSettings
@@ -28,35 +27,6 @@ from push.webhooks.sender import AiohttpWebhookTransport
 from push.webhooks.subscriptions import SqlSubscriptions
 from push.webhooks.worker import WebhookSettings, WebhookWorker
 from security.http_signatures import HttpSigner
-
-
-@dataclass
-class Push:
-    """What the routes and the CLI use, and the service that delivers."""
-
-    subscriptions: SqlSubscriptions
-    webhooks: SqlWebhookOutbox
-    notices: SqlNotices
-    service: PushService
-
-
-async def push_state(push: Push, dossier_code: str) -> PushStateView:
-    """The dossier's webhook deliveries by state and its notices, for the dossier view."""
-    notices = await push.notices.for_dossier(dossier_code)
-    return PushStateView(
-        webhooks=await push.webhooks.counts_for_dossier(dossier_code),
-        notices=[
-            NoticeStateView(
-                event=n.event,
-                state=n.state,
-                channel=n.channel,
-                attempts=n.attempts,
-                sent_at=n.sent_at,
-                last_error=n.last_error,
-            )
-            for n in notices
-        ],
-    )
 
 
 def sandbox_webhook_url(settings: Settings) -> str:
@@ -120,4 +90,4 @@ def build_push(
     return Push(SqlSubscriptions(engine), webhooks, notices, service)
 
 
-__all__ = ["Push", "build_push", "push_state", "sandbox_webhook_url"]
+__all__ = ["build_push", "sandbox_webhook_url"]
