@@ -59,7 +59,7 @@ def test_status_dead_letters_and_retry(tmp_path: Path) -> None:
     assert letters.exit_code == 0
     lines = letters.output.splitlines()
     assert [line.split("\t")[:2] for line in lines] == [["webhook", "1"], ["notice", "1"]]
-    assert "84" not in letters.output
+    assert lines[1] == "notice\t1\t-\taccepted by sms\tattempts=0\tsms: error 108"
     retried = runner.invoke(notify, ["retry", "webhook", "1", "--data", data])
     assert retried.exit_code == 0, retried.output
     again = runner.invoke(notify, ["retry", "webhook", "1", "--data", data])
