@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.e2e.api_harness import Sandbox, register_dossier, running_sandbox
@@ -81,6 +82,10 @@ def test_a_ministry_subscribes_and_receives_signed_changes(sandbox: Sandbox) -> 
         assert [m["phone"] for m in zns if m["template_data"]["ma_ho_so"] == code] == [
             "84912345678"
         ]
+        metrics = httpx.get(sandbox.base_url + "/metrics", timeout=10).text
+        assert 'lienthong_push_total{channel="webhook",outcome="delivered"}' in metrics
+        assert 'lienthong_push_total{channel="zns",outcome="delivered"}' in metrics
+        assert "84912345678" not in metrics
 
 
 def test_a_url_outside_the_allow_list_is_refused(sandbox: Sandbox) -> None:
