@@ -20,6 +20,8 @@ ARCHITECTURE §7). The clients file (JSON or TOML) lists them::
 operation it does not name gets the adapter's default (settings ``rate_limit_requests`` per
 ``rate_limit_window_seconds``), as does a client without it; likewise ``verify_daily_budget``
 (settings ``verify_daily_budget``).
+    webhook_urls = ["https://hooks.example.gov.vn/lienthong"]  # optional: the only URLs its
+                                          # webhook subscriptions may name (exact match)
 
 A certificate must chain to the trust store; a bare public key is trusted as registered.
 Sandbox mode registers ``province-app``, ``ministry`` and ``integrator`` from the dev PKI.
@@ -40,6 +42,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
+from push.errors import PushConfigError
+from push.webhooks.urls import check_allow_list_entry
 from security.errors import KeyLoadError
 from security.keys import PublicKey, load_certificate
 
@@ -93,6 +97,8 @@ class Operation(StrEnum):
     CHANGES_READ = "changes.read"
     REPORTS_READ = "reports.read"
     APOLOGIES_WRITE = "apologies.write"
+    SUBSCRIPTIONS_WRITE = "subscriptions.write"
+    NOTICES_WRITE = "notices.write"
 
 
 #: The citizen fields of the canonical model, in the order a response lists them.
@@ -117,6 +123,7 @@ DEFAULT_OPERATIONS: Mapping[Role, frozenset[Operation]] = {
             Operation.SERVICES_READ,
             Operation.CHANGES_READ,
             Operation.REPORTS_READ,
+            Operation.SUBSCRIPTIONS_WRITE,
         }
     ),
     Role.INTEGRATOR: frozenset(
@@ -161,6 +168,8 @@ class ApiClient:
     rate_limits: Mapping[str, RateLimit] = field(default_factory=dict, compare=False)
     #: verify calls it may make per citizen per day; the adapter's default when ``None``
     verify_daily_budget: int | None = None
+    #: the URLs its webhook subscriptions may name, compared character for character
+    webhook_urls: frozenset[str] = frozenset()
 
     def may(self, operation: Operation) -> bool:
         """Whether the allow-list grants ``operation``."""
@@ -180,6 +189,7 @@ class ApiClient:
             "sectors": sorted(self.sectors) if self.sectors is not None else None,
             "citizen_fields": [name for name in CITIZEN_FIELDS if name in self.citizen_fields],
             "standing_purposes": sorted(self.standing_purposes),
+            "webhook_urls": sorted(self.webhook_urls),
         }
 
 
@@ -220,6 +230,7 @@ def make_client(
     standing_purposes: Iterable[str] | None = None,
     rate_limits: Mapping[str, object] | None = None,
     verify_daily_budget: int | None = None,
+    webhook_urls: Iterable[str] | None = None,
 ) -> ApiClient:
     """An :class:`ApiClient` with the role's defaults filled in; checks every name."""
     try:
@@ -253,6 +264,7 @@ def make_client(
         standing_purposes=frozenset(standing_purposes or ()),
         rate_limits=_rate_limits(client_id, rate_limits),
         verify_daily_budget=_budget(client_id, verify_daily_budget),
+        webhook_urls=_webhook_urls(client_id, webhook_urls or ()),
     )
 
 
@@ -275,6 +287,17 @@ def _budget(client_id: str, budget: object) -> int | None:
     if not isinstance(budget, int) or isinstance(budget, bool) or budget < 1:
         raise ClientConfigError(f"client {client_id!r}: verify_daily_budget must be a count >= 1")
     return budget
+
+
+def _webhook_urls(client_id: str, urls: Iterable[str]) -> frozenset[str]:
+    """The allow-list, each entry an absolute http(s) URL without user info or fragment."""
+    checked = set()
+    for url in urls:
+        try:
+            checked.add(check_allow_list_entry(str(url)))
+        except PushConfigError as exc:
+            raise ClientConfigError(f"client {client_id!r}: {exc}") from exc
+    return frozenset(checked)
 
 
 def _organisation_of(certificate: x509.Certificate | None) -> str:
@@ -344,6 +367,7 @@ def _client_from_entry(entry: Mapping[str, Any], base_dir: Path) -> ApiClient:
         standing_purposes=entry.get("standing_purposes"),
         rate_limits=entry.get("rate_limits"),
         verify_daily_budget=entry.get("verify_daily_budget"),
+        webhook_urls=entry.get("webhook_urls"),
     )
 
 
@@ -369,9 +393,15 @@ SANDBOX_MINISTRY_SECTORS: tuple[str, ...] = ("TP.HT", "TP.CT", "TP.LLTP")
 
 
 def sandbox_clients(
-    keys_dir: Path | str, *, ministry_sectors: Iterable[str] = SANDBOX_MINISTRY_SECTORS
+    keys_dir: Path | str,
+    *,
+    ministry_sectors: Iterable[str] = SANDBOX_MINISTRY_SECTORS,
+    ministry_webhook_urls: Iterable[str] = (),
 ) -> ClientRegistry:
-    """``province-app``, ``ministry`` and ``integrator`` from the dev PKI (ARCHITECTURE §7)."""
+    """``province-app``, ``ministry`` and ``integrator`` from the dev PKI.
+
+    ``ministry_webhook_urls`` is the sandbox ministry's webhook allow-list (the mock receiver).
+    """
     keys_dir = Path(keys_dir)
 
     def cert(party: str) -> x509.Certificate:
@@ -381,7 +411,11 @@ def sandbox_clients(
         [
             make_client("province-app", Role.PROVINCE, certificate=cert("province-app")),
             make_client(
-                "ministry", Role.MINISTRY, certificate=cert("ministry"), sectors=ministry_sectors
+                "ministry",
+                Role.MINISTRY,
+                certificate=cert("ministry"),
+                sectors=ministry_sectors,
+                webhook_urls=ministry_webhook_urls,
             ),
             make_client("integrator", Role.INTEGRATOR, certificate=cert("integrator")),
         ]

@@ -21,6 +21,7 @@ from adapter_api.clients import ClientRegistry
 from adapter_api.dossier_writer import DossierWriter
 from adapter_api.issues import IssueDirectory
 from adapter_api.metrics import Metrics
+from adapter_api.push_parts import Push
 from adapter_api.rate_limits import RateLimiter
 from chains.runtime import ChainRuntime
 from connectors.base import CallContext, ConnectorHealth
@@ -99,6 +100,8 @@ class Container:
     chains: ChainRuntime | None = None
     #: working-day calendar, deadline rules, classifier and apology policy
     timeliness: Timeliness | None = None
+    #: webhooks and notices (subscriptions, outboxes, the service that delivers)
+    push: Push | None = None
     services: list[Service] = field(default_factory=list)
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)

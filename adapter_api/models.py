@@ -178,6 +178,28 @@ class TimelinessView(BaseModel):
     )
 
 
+class NoticeStateView(BaseModel):
+    """One notice to the applicant: its event and where it is (no phone, no text)."""
+
+    model_config = _OUT
+
+    event: str
+    state: str = Field(description="pending, delivered, skipped or dead")
+    channel: str | None = Field(None, description="zns or sms")
+    attempts: int
+    sent_at: datetime | None = None
+    last_error: str | None = None
+
+
+class PushStateView(BaseModel):
+    """Where the dossier's webhooks (counts by state) and applicant notices are."""
+
+    model_config = _OUT
+
+    webhooks: dict[str, int] = Field(description="webhook deliveries by state")
+    notices: list[NoticeStateView]
+
+
 class DossierView(BaseModel):
     """A dossier as stored, with its sync state."""
 
@@ -198,6 +220,7 @@ class DossierView(BaseModel):
     last_sequence: int = Field(description="sequence of the last event recorded")
     timeliness: TimelinessView | None = None
     sync: SyncStateView | None = None
+    push: PushStateView | None = Field(None, description="webhooks and notices (one dossier)")
 
 
 class DossierWriteResult(BaseModel):

@@ -46,6 +46,7 @@ from connectors.portal import PortalConnector
 from connectors.registry import RegistryConnector
 from lienthong.background import EmbeddedServer
 from lienthong.preflight import StartupError, check_keys, load_client_registry
+from lienthong.push_wiring import build_push
 from lienthong.settings import Settings
 from mock_endpoints.app import create_mock_app
 from mock_endpoints.settings import MockSettings
@@ -450,6 +451,9 @@ def build_container(
     container.chains = chains
     if settings.run_worker:
         container.services.append(ChainWorkerService(chains.worker()))
+    container.push = build_push(settings, engine, signer, clients)
+    if settings.run_worker and settings.push_enabled:
+        container.services.append(container.push.service)
     if settings.refresh_interval_seconds > 0:
         container.services.append(_records_refresh_service(settings, sessions, connectors))
     anchors = _anchor_service(settings, engine)

@@ -26,6 +26,11 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "config": ("lienthong.config_cli", "config", "Show and check the effective settings."),
     "serve": ("lienthong.serve", "serve", "Run the adapter API (sandbox by default)."),
     "sync": ("lienthong.sync_cli", "sync", "Operate the dossier sync queue to the portal."),
+    "notify": (
+        "lienthong.notify_cli",
+        "notify",
+        "Webhooks to ministries and notices to citizens: run, status, retry.",
+    ),
     "records": ("lienthong.records_cli", "records", "Watch, refresh and bulk-verify records."),
     "log": (
         "lienthong.log_cli",

@@ -11,6 +11,7 @@ import socket
 from pathlib import Path
 
 from adapter_api.clients import ClientConfigError, ClientRegistry, load_clients, sandbox_clients
+from lienthong.push_wiring import sandbox_webhook_url
 from lienthong.settings import Settings
 from security.errors import SecurityError
 from security.keys import load_party
@@ -84,7 +85,9 @@ def load_client_registry(settings: Settings) -> ClientRegistry:
     if settings.clients_file is not None:
         return load_clients(settings.clients_file)
     if settings.sandbox:
-        return sandbox_clients(settings.keys_dir)
+        return sandbox_clients(
+            settings.keys_dir, ministry_webhook_urls=[sandbox_webhook_url(settings)]
+        )
     raise ClientConfigError("outside the sandbox a clients file is required (--clients)")
 
 

@@ -283,6 +283,26 @@ class Settings(BaseSettings):
     )
     apology_agency_name: str | None = Field(None, description="the agency named on apologies")
     apology_font: Path | None = Field(None, description="a TTF covering Vietnamese for apologies")
+    # Push: webhooks to ministries, notices to citizens (ZNS, SMS brandname).
+    push_enabled: bool = Field(True, description="run the push workers with the outbox worker")
+    push_webhook_lanes: int = Field(2, ge=1, le=16, description="webhook claim loops")
+    push_webhook_concurrency: int = Field(64, ge=1, le=1024, description="requests in flight")
+    push_webhook_timeout: float = Field(10.0, gt=0, description="seconds per webhook delivery")
+    push_webhook_attempts: int = Field(12, ge=1, le=100, description="attempts before dead")
+    push_webhook_lease_seconds: float = Field(60.0, gt=0, description="seconds a claim is held")
+    push_notice_templates: Path | None = Field(
+        None, description="TOML notice templates (the shipped ones when absent)"
+    )
+    push_quiet_hours: str = Field(
+        "21:00-07:00", description="local HH:MM-HH:MM when no notice is sent ('' for none)"
+    )
+    push_notice_attempts: int = Field(8, ge=1, le=100, description="attempts before dead")
+    push_zns_url: str | None = Field(None, description="ZNS send URL (the sandbox mock's)")
+    push_zns_access_token: str = "sandbox-zns-token"  # noqa: S105 - the sandbox's token
+    push_sms_url: str | None = Field(None, description="SMS brandname URL (the sandbox mock's)")
+    push_sms_api_key: str = "sandbox-sms-key"
+    push_sms_secret_key: str = "sandbox-sms-secret"  # noqa: S105 - the sandbox's secret
+    push_sms_brandname: str = "LIENTHONG"
 
     @property
     def mock_base_url(self) -> str:

@@ -9,6 +9,8 @@ URL layout (ARCHITECTURE §7)::
     POST /tsa                      RFC 3161 time-stamps (when the key folder has a ``tsa`` party)
     POST /{agency}/api/requests    GET /{agency}/api/requests/{reference}
                                    (agency: civil-status, residence, social-security; agencies.py)
+    POST /ministry/webhooks        POST /zns/message/template
+    POST /sms/SendMultipleMessage_V4_post_json/
     /_admin/…                      test data, what the portal holds, faults (admin.py)
 
 Nothing is built at import; everything hangs off the app returned here. ``app.state.mock`` is the
@@ -29,14 +31,17 @@ from mock_endpoints.admin import AdminRoutes
 from mock_endpoints.agency_state import AgencyBook, AgencyClock, agency_books
 from mock_endpoints.data import SyntheticData
 from mock_endpoints.faults import UPSTREAMS, FaultPlan
+from mock_endpoints.ministry import MinistryReceiver
 from mock_endpoints.population import PopulationService
 from mock_endpoints.portal_state import PortalState
 from mock_endpoints.records import MockRecords
 from mock_endpoints.responses import JsonResponse
 from mock_endpoints.rest import SignedRest
 from mock_endpoints.settings import MockSettings
+from mock_endpoints.sms import SmsService
 from mock_endpoints.tokens import TokenStore
 from mock_endpoints.tsa import TSA_PATH, TsaService
+from mock_endpoints.zns import ZnsService
 from security.http_signatures import HttpSigner, HttpVerifier, TrustedKeyDirectory
 from security.keys import load_party
 from security.pki import TSA_PARTY
@@ -162,6 +167,13 @@ def create_mock_app(settings: MockSettings) -> Starlette:
         }
         routes += agencies.agency_routes(books, rests)
         routes += agencies.AgencyAdmin(books, agency_clock).routes()
+    # push receivers: a ministry's webhook endpoint, Zalo ZNS and SMS brandname
+    if "ministry" in served:
+        routes += MinistryReceiver(verifier, faults).routes()
+    if "zns" in served:
+        routes += ZnsService(faults).routes()
+    if "sms" in served:
+        routes += SmsService(faults).routes()
 
     admin = AdminRoutes(
         records=records, faults=faults, portal=portal_state, tokens=tokens, served=served

@@ -35,7 +35,7 @@ def mock() -> None:
     "--only",
     multiple=True,
     type=click.Choice(UPSTREAMS),
-    help="Serve only this system (repeatable); all three by default.",
+    help="Serve only this system (repeatable); all of them by default.",
 )
 @click.option(
     "--allow-unsigned",
@@ -82,7 +82,8 @@ def serve(
     log_level: str,
     access_log: bool,
 ) -> None:
-    """Serve the mocks at /population/soap, /registry/…, /portal/… and /_admin/… ."""
+    """Serve the mocks: /population/soap, /registry/…, /portal/…, /ministry/webhooks, /zns/…,
+    /sms/… and /_admin/… ."""
     import uvicorn
 
     from mock_endpoints.app import create_mock_app

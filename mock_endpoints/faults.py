@@ -1,7 +1,8 @@
 """Fault injection: what each mock upstream does wrong, set at start-up or at run time.
 
-One :class:`UpstreamFaults` per upstream (``population``, ``registry``, ``portal``, and the agency
-systems ``civil-status``, ``residence``, ``social-security``), gathered in a
+One :class:`UpstreamFaults` per upstream (``population``, ``registry``, ``portal``, the agency
+systems ``civil-status``, ``residence``, ``social-security``, and the push receivers
+``ministry``, ``zns`` and ``sms``), gathered in a
 :class:`FaultPlan` that the mock consults on every call to that upstream's data endpoints (the
 WSDL, the admin routes and the token/login calls of drops are never faulted, see below):
 
@@ -44,6 +45,9 @@ UPSTREAMS: tuple[str, ...] = (
     "civil-status",
     "residence",
     "social-security",
+    "ministry",
+    "zns",
+    "sms",
 )
 
 

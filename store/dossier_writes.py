@@ -68,6 +68,13 @@ from store.errors import (
     StoreError,
 )
 from store.outbox import DeliveryKind, ItemState, any_of
+from store.push_writes import (
+    NOTICE_STATUSES,
+    NoticeEvent,
+    NoticeRequest,
+    PushChange,
+    enqueue_changes,
+)
 from store.tables.dossiers import FEED_COUNTER, counters, dossier_events, dossiers
 from store.tables.outbox import outbox, outbox_heads
 from store.types import UtcDateTime, utc_now
@@ -177,6 +184,8 @@ class _Dossier:
     changed: bool = False
     events: list[tuple[DossierEvent, DossierStatus]] = field(default_factory=list)
     deliveries: list[_Delivery] = field(default_factory=list)
+    #: notices to the applicant that the batch's writes call for
+    notices: list[NoticeRequest] = field(default_factory=list)
     #: each new event's JSON, by sequence
     payloads: dict[int, dict[str, Any]] = field(default_factory=dict)
     #: (index in the batch, what to answer once positions are known)
@@ -333,6 +342,8 @@ def _put(
             DeadlineFacts(), dossier, None, dossier.updated_at, rules, warning=warning
         )
         state.deliveries.append(_dossier_delivery(dossier, state.now))
+        if dossier.status is DossierStatus.ACCEPTED:
+            state.notices.append(NoticeRequest(dossier.code, NoticeEvent.ACCEPTED, "created"))
         return ("created", dossier, 0, warning)
     if state.stored and not state.visible_to(write.sectors):
         raise DossierNotFound(dossier.code)
@@ -349,6 +360,7 @@ def _put(
         )
         state.check_time(event)
         state.append(event, current.status)
+        _notice(state, event, current.status)
     state.dossier, state.sector, state.changed = dossier, dossier.sector_code, True
     state.facts = advance(
         state.facts, dossier, current.status, dossier.updated_at, rules, warning=warning
@@ -387,7 +399,16 @@ def _post(
     state.dossier, state.changed = moved, True
     state.facts = advance(state.facts, moved, current.status, event.occurred_at, rules)
     state.append(event, current.status)
+    _notice(state, event, current.status)
     return ("appended", event, moved, event.sequence)
+
+
+def _notice(state: _Dossier, event: DossierEvent, previous: DossierStatus) -> None:
+    """Queue the applicant's notice when ``event`` moves the dossier into a status that matters."""
+    kind = NOTICE_STATUSES.get(event.status)
+    if kind is not None and event.status != previous:
+        key = f"seq:{event.sequence}"
+        state.notices.append(NoticeRequest(state.code, kind, key, sequence=event.sequence))
 
 
 def _answer(state: _Dossier, answer: Any) -> WriteResult:
@@ -563,6 +584,12 @@ async def _write(connection: AsyncConnection, changed: list[_Dossier], now: dt.d
         for state in changed
         for kind, payload, key in state.deliveries
     ]
+    await enqueue_changes(
+        connection,
+        [change for state in changed for change in _push_changes(state)],
+        [notice for state in changed for notice in state.notices],
+        now,
+    )
     if not items:
         return
     heads: dict[str, int] = {}
@@ -583,6 +610,22 @@ async def _write(connection: AsyncConnection, changed: list[_Dossier], now: dt.d
             for code, head in heads.items()
         ],
     )
+
+
+_PUSH_TYPES = {
+    DeliveryKind.SYNC_DOSSIER: ("dossier.changed", "dossier"),
+    DeliveryKind.PUSH_PROGRESS: ("dossier.event", "event"),
+}
+
+
+def _push_changes(state: _Dossier) -> list[PushChange]:
+    """The dossier's changes in this batch, in order, as webhook subscribers receive them."""
+    changes = []
+    for kind, payload, _ in state.deliveries:
+        event_type, field_name = _PUSH_TYPES[kind]
+        body = {"dossier_code": state.code, "sector": state.sector, field_name: payload}
+        changes.append(PushChange(state.code, state.sector, event_type, body))
+    return changes
 
 
 _TAKE_POSITIONS = (

@@ -24,6 +24,8 @@ ROUTER_MODULES: tuple[tuple[str, bool], ...] = (
     ("adapter_api.routes.changes", False),
     ("adapter_api.routes.records", False),
     ("adapter_api.routes.chains", False),
+    ("adapter_api.routes.subscriptions", False),
+    ("adapter_api.routes.notices", False),
 )
 
 

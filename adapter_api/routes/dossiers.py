@@ -37,6 +37,7 @@ from adapter_api.models import (
     TimelinessView,
 )
 from adapter_api.openapi import responses
+from adapter_api.push_parts import push_state
 from adapter_api.routes.citizens import DOSSIER_CODE_PATTERN
 from adapter_api.routes.context import container_of, json_response
 from adapter_api.routes.fast_path import FastPathRoute, fast_path
@@ -288,10 +289,14 @@ async def get_one(
     client: Annotated[ApiClient, Depends(_read)],
 ) -> Response:
     """The stored dossier with its sync state."""
-    async with container_of(request).readers() as session:
+    container = container_of(request)
+    async with container.readers() as session:
         record = await _visible_dossier(session, client, dossier_code)
         state = await sync_state(session, dossier_code)
-    return json_response(_dossier_view(record, state, _classifier(request)))
+    view = _dossier_view(record, state, _classifier(request))
+    if container.push is not None:
+        view = view.model_copy(update={"push": await push_state(container.push, dossier_code)})
+    return json_response(view)
 
 
 @router.get(

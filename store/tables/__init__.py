@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-_AREAS = ("dossiers", "outbox", "message_log", "access_log", "records", "chains")
+_AREAS = ("dossiers", "outbox", "message_log", "access_log", "records", "chains", "push")
 
 for _area in _AREAS:
     try:

@@ -106,6 +106,9 @@ def test_index_lists_what_is_served(mock: tuple[str, MockState]) -> None:
         "civil-status",
         "residence",
         "social-security",
+        "ministry",
+        "zns",
+        "sms",
     ]
     assert "/_admin/faults" in httpx.get(f"{mock[0]}/_admin").json()["routes"]
 

@@ -29,6 +29,12 @@ _MY_TABLES = (
     "outbox",
     "apologies",
     "procedure_deadlines",
+    "push_heads",
+    "push_deliveries",
+    "push_subscriptions",
+    "push_notices",
+    "push_contacts",
+    "push_opt_outs",
 )
 RECEIVED = dt.datetime(2026, 11, 26, 8, 30, tzinfo=VN_TZ)
 

@@ -1,0 +1,3 @@
+"""Signed webhooks: subscriptions, their durable outbox, the sender and the worker."""
+
+from __future__ import annotations
