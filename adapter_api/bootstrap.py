@@ -16,6 +16,7 @@ applies the store's migrations. :func:`build_container` then builds, without net
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -23,18 +24,31 @@ from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.types import ASGIApp
 
 from adapter_api.background import EmbeddedServer
 from adapter_api.clients import ClientConfigError, ClientRegistry, load_clients, sandbox_clients
 from adapter_api.container import Container, ReadinessCheck
 from adapter_api.metrics import BREAKER_VALUES, Metrics, MetricsRefresh
 from adapter_api.settings import Settings
-from connectors.base import BreakerSettings, RetrySettings, Timeouts
+from connectors.base import BreakerSettings, CallContext, RetrySettings, Timeouts
+from connectors.errors import NotFound
 from connectors.factory import Connectors, ConnectorsConfig, build_connectors
 from connectors.population import PopulationConnector
 from connectors.registry import RegistryConnector
+from console import (
+    Accounts,
+    AuditTrail,
+    Console,
+    ConsoleBackend,
+    ConsoleSettings,
+    LockoutPolicy,
+    SessionManager,
+    SessionPolicy,
+)
 from mock_endpoints.app import create_mock_app
 from mock_endpoints.settings import MockSettings
+from schemas.wire.portal import dossier_to_portal
 from security.http_signatures import HttpSigner, HttpVerifier, StaticKeyResolver
 from security.keys import load_party
 from security.pki import dev_pki_exists, init_dev_pki
@@ -46,7 +60,9 @@ from store.log_keys import message_log_key
 from store.message_log import BodyCipher, KeyFolderCertificates, SqlMessageLog
 from store.message_log.group_commit import GroupCommit
 from store.outbox import SqlOutbox
+from sync.backoff import RetryPolicy
 from sync.rate_budget import RateBudget
+from sync.reconcile import reconcile_one
 from sync.records_refresh import RecordsRefresher, RecordsRefreshService, RefreshSettings
 from sync.worker import SyncWorker, WorkerService, WorkerSettings
 
@@ -210,6 +226,59 @@ def _engines(settings: Settings) -> tuple[AsyncEngine, AsyncEngine]:
     return engine, engine
 
 
+def build_console(
+    settings: Settings,
+    container: Container,
+    outbox: SqlOutbox,
+    connectors: Connectors,
+    trust: TrustStore,
+) -> ASGIApp:
+    """The operator console over the container's parts (mounted by the app at ``/console``)."""
+    keys = Path(settings.keys_dir)
+    portal = connectors.portal
+
+    async def portal_lookup(code: str) -> dict[str, str] | None:
+        try:
+            held = await portal.lookup_dossier(code, CallContext.new("console", issue=code))
+        except NotFound:
+            return None
+        return None if held is None else dossier_to_portal(held.dossier)
+
+    async def reconcile_dossier(code: str) -> str:
+        return await reconcile_one(container.engine, portal, code, client_id="console")
+
+    backend = ConsoleBackend(
+        engine=container.engine,
+        outbox=outbox,
+        upstream_health=lambda: [upstream.health() for upstream in container.upstreams],
+        readiness=container.readiness,
+        portal_lookup=portal_lookup,
+        reconcile_one=reconcile_dossier,
+        access_log_keys=container.access_log_keys,
+        clients=lambda: [client.as_dict() for client in container.clients],
+        log_cipher=BodyCipher(message_log_key(keys)),
+        log_trust=trust,
+        ca_pem=(keys / "ca" / "cert.pem").read_bytes(),
+    )
+    sessions = create_sessionmaker(container.engine)
+    console = Console(
+        backend,
+        Accounts(
+            sessions,
+            lockout=LockoutPolicy(
+                after=settings.console_lockout_attempts,
+                duration=dt.timedelta(minutes=settings.console_lockout_minutes),
+            ),
+        ),
+        SessionManager(
+            sessions, policy=SessionPolicy(idle=dt.timedelta(minutes=settings.console_idle_minutes))
+        ),
+        AuditTrail(sessions),
+        ConsoleSettings(secure_cookies=settings.console_secure_cookies),
+    )
+    return console.asgi()
+
+
 def build_container(settings: Settings, *, nonces: ReplayCache | None = None) -> Container:
     """Everything the API needs, built once (see the module docstring); no network I/O.
 
@@ -275,14 +344,18 @@ def build_container(settings: Settings, *, nonces: ReplayCache | None = None) ->
             )
         )
     if settings.run_worker:
-        worker = SyncWorker(
-            outbox, connectors.portal, settings=WorkerSettings(concurrency=settings.worker_lanes)
+        worker_settings = WorkerSettings(
+            concurrency=settings.worker_lanes,
+            retry=RetryPolicy(max_attempts=settings.worker_max_attempts),
         )
+        worker = SyncWorker(outbox, connectors.portal, settings=worker_settings)
         container.services.append(WorkerService(worker, stop_timeout=10.0))
     if settings.refresh_interval_seconds > 0:
         container.services.append(_records_refresh_service(settings, sessions, connectors))
     container.readiness["keys"] = _keys_check(settings)
     container.readiness["store"] = _store_check(engine)
+    if settings.console_enabled:
+        container.console = build_console(settings, container, outbox, connectors, trust)
     container.closers += [engine.dispose, message_log.aclose, connectors.aclose]
     if read_engine is not engine:
         container.closers.insert(0, read_engine.dispose)
@@ -290,6 +363,7 @@ def build_container(settings: Settings, *, nonces: ReplayCache | None = None) ->
 
 
 __all__ = [
+    "build_console",
     "build_container",
     "connectors_config",
     "load_client_registry",

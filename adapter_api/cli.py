@@ -28,6 +28,7 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
         "Verify and export the message log; rotate the access-log key.",
     ),
     "db": ("store.cli", "db", "Create and migrate the database."),
+    "operators": ("console.cli", "operators", "Manage the operator console's accounts."),
 }
 
 

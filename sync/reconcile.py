@@ -30,9 +30,11 @@ from store.dossiers import (
     SyncState,
     count_dossiers,
     dossier_page,
+    get_dossier,
     requeue,
     sync_states,
 )
+from store.errors import DossierNotFound
 from sync.portal import PortalClient
 
 log = logging.getLogger("lienthong.sync")
@@ -103,14 +105,9 @@ async def reconcile(
             if isinstance(remote, _Unknown):
                 report.lookup_failed += 1
                 continue
-            if remote is None:
-                report.missing += 1
-            elif int(remote.status) != int(record.dossier.status):
-                report.behind += 1
-            elif _as_held(remote.dossier) != _as_held(record.dossier):
-                report.drifted += 1
-            else:
-                report.in_sync += 1
+            verdict = _verdict(record, remote)
+            setattr(report, verdict, getattr(report, verdict) + 1)
+            if verdict == "in_sync":
                 continue
             missing = remote is None
             if not dry_run:
@@ -124,6 +121,44 @@ async def reconcile(
     return report
 
 
+async def reconcile_one(
+    engine: AsyncEngine, portal: PortalClient, code: str, *, client_id: str = "adapter"
+) -> str:
+    """Reconcile one dossier (an operator's request); what was found: ``in_sync``, ``missing``,
+    ``behind``, ``drifted`` or ``in_flight`` (deliveries still pending or dead: left to them).
+
+    Raises ``store.errors.DossierNotFound`` when the dossier is not stored, and the connector's
+    error when the portal cannot be asked.
+    """
+    async with create_sessionmaker(reader(engine))() as session:
+        record = await get_dossier(session, code)
+        if record is None:
+            raise DossierNotFound(code)
+        state = (await sync_states(session, [code])).get(code)
+    if _in_flight(state):
+        return "in_flight"
+    try:
+        remote = await portal.lookup_dossier(code, CallContext.new(client_id, issue=code))
+    except NotFound:
+        remote = None
+    verdict = _verdict(record, remote)
+    if verdict != "in_sync":
+        async with create_sessionmaker(engine)() as session, session.begin():
+            await requeue(session, code, from_scratch=remote is None)
+    return verdict
+
+
+def _verdict(record: DossierRecord, remote: PortalDossier | None) -> str:
+    """How the portal's copy compares: the name of the report's counter it adds to."""
+    if remote is None:
+        return "missing"
+    if int(remote.status) != int(record.dossier.status):
+        return "behind"
+    if _as_held(remote.dossier) != _as_held(record.dossier):
+        return "drifted"
+    return "in_sync"
+
+
 def _as_held(dossier: Dossier) -> dict[str, str]:
     """What the portal holds of ``dossier``, but for its last-change time (the portal's own)."""
     held = dossier_to_portal(dossier)
@@ -135,4 +170,4 @@ def _in_flight(state: SyncState | None) -> bool:
     return state is not None and (state.pending > 0 or state.dead > 0)
 
 
-__all__ = ["ReconcileReport", "reconcile"]
+__all__ = ["ReconcileReport", "reconcile", "reconcile_one"]

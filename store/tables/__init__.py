@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-_AREAS = ("dossiers", "outbox", "message_log", "access_log", "records")
+_AREAS = ("dossiers", "outbox", "message_log", "access_log", "records", "operators")
 
 for _area in _AREAS:
     try:

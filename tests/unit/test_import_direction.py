@@ -17,7 +17,16 @@ ALLOWED: dict[str, set[str]] = {
     "store": {"schemas", "security"},
     "sync": {"schemas", "security", "connectors", "store"},
     "mock_endpoints": {"schemas", "security"},
-    "adapter_api": {"schemas", "security", "connectors", "store", "sync", "mock_endpoints"},
+    "console": {"schemas", "security", "connectors", "store"},
+    "adapter_api": {
+        "schemas",
+        "security",
+        "connectors",
+        "store",
+        "sync",
+        "mock_endpoints",
+        "console",
+    },
 }
 
 
