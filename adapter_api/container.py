@@ -1,4 +1,4 @@
-"""Everything a running adapter holds, built once by :mod:`adapter_api.bootstrap`.
+"""Everything a running adapter holds, built once by :mod:`lienthong.bootstrap`.
 
 Routes reach it as ``request.app.state.container``; ``sessions`` are for writes, ``readers`` for
 read-only work (on SQLite they do not take the write lock). The upstreams are typed by the small
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp
@@ -22,7 +22,6 @@ from adapter_api.clients import ClientRegistry
 from adapter_api.dossier_writer import DossierWriter
 from adapter_api.issues import IssueDirectory
 from adapter_api.metrics import Metrics
-from adapter_api.settings import Settings
 from connectors.base import CallContext, ConnectorHealth
 from connectors.portal import PortalConnector
 from schemas.models import Business, Citizen
@@ -75,7 +74,8 @@ ReadinessCheck = Callable[[], Awaitable[tuple[bool, str]]]
 class Container:
     """The wired adapter: settings, callers, signatures, upstreams, store, background services."""
 
-    settings: Settings
+    #: the root's ``lienthong.settings.Settings`` (typed loosely: the HTTP face imports no root)
+    settings: Any
     clients: ClientRegistry
     metrics: Metrics
     signer: HttpSigner

@@ -43,7 +43,6 @@ from prometheus_client import (
 from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from adapter_api.workers import MULTIPROCESS_VARIABLE
 from connectors.errors import (
     CircuitOpen,
     ConnectorError,
@@ -59,6 +58,8 @@ log = logging.getLogger("lienthong.api")
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 BREAKER_VALUES = {"closed": 0, "half_open": 1, "open": 2}
+#: prometheus_client reads it when imported: the supervisor sets it before a worker starts
+MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def result_of(exc: BaseException | None) -> str:
@@ -279,6 +280,7 @@ class MetricsMiddleware:
 
 __all__ = [
     "BREAKER_VALUES",
+    "MULTIPROCESS_VARIABLE",
     "PROMETHEUS_CONTENT_TYPE",
     "Metrics",
     "MetricsMiddleware",

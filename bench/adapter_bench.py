@@ -8,7 +8,7 @@ Three processes on this machine, in one run so noise cancels out:
 
 * the **mock** national endpoints (one uvicorn worker, a fresh development PKI, ``allow_unsigned``
   so a raw unsigned SOAP request is answered too — replies are signed either way);
-* the **adapter** (one uvicorn worker served by ``adapter_api.serve.run_server`` as
+* the **adapter** (one uvicorn worker served by ``lienthong.serve.run_server`` as
   ``lienthong serve --no-sandbox`` runs it: clients file, SQLite store, message log and access
   log written for every lookup);
 * this process, the **load generator** (uvloop and the connectors' lean HTTP client for both
@@ -137,9 +137,9 @@ def serve_adapter(port: int) -> None:
     import uvicorn
 
     from adapter_api.app import create_app
-    from adapter_api.bootstrap import build_container, prepare
-    from adapter_api.serve import run_server
-    from adapter_api.settings import Settings
+    from lienthong.bootstrap import build_container, prepare
+    from lienthong.serve import run_server
+    from lienthong.settings import Settings
 
     settings = Settings(port=port)
     prepare(settings)
@@ -245,7 +245,7 @@ async def run(
     environment = adapter_environment(data, keys, mock_url, workers, database_url, redis)
     if workers > 1:  # the command itself: its supervisor and workers are what is measured
         command = [
-            "adapter_api.cli",
+            "lienthong.cli",
             "serve",
             "--port",
             str(adapter_port),

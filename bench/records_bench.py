@@ -47,9 +47,9 @@ import httpx  # noqa: E402
 from harness import free_port, start_child  # noqa: E402
 
 import store.tables  # noqa: E402, F401 - registers every table
-from adapter_api.bootstrap import upstream_connectors  # noqa: E402
-from adapter_api.settings import Settings  # noqa: E402
 from connectors.base import CallContext  # noqa: E402
+from lienthong.bootstrap import upstream_connectors  # noqa: E402
+from lienthong.settings import Settings  # noqa: E402
 from security.pki import init_dev_pki  # noqa: E402
 from store.db import create_engine, create_sessionmaker  # noqa: E402
 from store.metadata import metadata  # noqa: E402

@@ -82,7 +82,7 @@ AGENCY = "000.00.04.H04"
 
 def serve_mock(port: int, keys: str) -> None:
     """Child process: the mock endpoints on 127.0.0.1:port (one uvicorn worker)."""
-    from adapter_api.serve import run_server
+    from lienthong.serve import run_server
     from mock_endpoints.app import create_mock_app
     from mock_endpoints.settings import MockSettings
 
@@ -95,9 +95,9 @@ def serve_adapter(
 ) -> None:
     """Child process: the adapter as ``lienthong serve --no-sandbox`` wires it."""
     from adapter_api.app import create_app
-    from adapter_api.bootstrap import build_container, prepare
-    from adapter_api.serve import run_server
-    from adapter_api.settings import Settings
+    from lienthong.bootstrap import build_container, prepare
+    from lienthong.serve import run_server
+    from lienthong.settings import Settings
 
     clients = Path(data) / "clients.toml"
     clients.write_text(
@@ -150,7 +150,7 @@ def _start(args: list[str], port: int, log: Path) -> subprocess.Popen[bytes]:
 
 def _spawn_cli(args: list[str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "adapter_api.cli", *args],
+        [sys.executable, "-m", "lienthong.cli", *args],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=log.open("wb"),

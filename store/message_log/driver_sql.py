@@ -10,7 +10,7 @@ directly, inside a transaction taken as the store takes any other:
   ``store.db`` takes it), the statements, ``COMMIT``. SQLAlchemy's own begin and commit would
   cost ~200 µs more per transaction; what is skipped is ``store.db``'s in-process writer lock,
   which only matters with several pooled write connections: the adapter gives writes one
-  (``adapter_api.bootstrap``), so its writers queue on the pool, and elsewhere a writer that
+  (``lienthong.bootstrap``), so its writers queue on the pool, and elsewhere a writer that
   finds the lock taken waits in SQLite's busy handler;
 * PostgreSQL: a pooled connection and an asyncpg transaction on it.
 

@@ -20,9 +20,9 @@ from typing import Any
 import httpx
 
 from adapter_api.app import create_app
-from adapter_api.bootstrap import build_container, prepare
 from adapter_api.container import Container
-from adapter_api.settings import Settings
+from lienthong.bootstrap import build_container, prepare
+from lienthong.settings import Settings
 from schemas.dossier_code import make_dossier_code
 from schemas.times import VN_TZ
 from security.http_signatures import HttpSigner, HttpVerifier, TrustedKeyDirectory

@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import store.tables  # noqa: F401 - registers every table on the metadata
 from adapter_api.app import create_app
-from adapter_api.bootstrap import build_container
-from adapter_api.settings import Settings
+from lienthong.bootstrap import build_container
+from lienthong.settings import Settings
 from schemas.models import Dossier
 from schemas.status import DossierStatus
 from schemas.times import VN_TZ

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from adapter_api.cli import main
+from lienthong.cli import main
 from store.db import create_engine
 from store.log_keys import access_log_key, key_id
 from store.tables.access_log import access_log

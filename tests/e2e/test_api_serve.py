@@ -24,7 +24,7 @@ def test_serve_creates_keys_starts_mocks_and_answers_signed_calls(tmp_path: Path
     port, mock_port = free_port(), free_port()
     keys, data = tmp_path / "keys", tmp_path / "data"
     command = [
-        sys.executable, "-m", "adapter_api.cli", "serve",
+        sys.executable, "-m", "lienthong.cli", "serve",
         "--port", str(port), "--mock-port", str(mock_port),
         "--keys", str(keys), "--data", str(data), "--log-level", "warning",
     ]  # fmt: skip

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from adapter_api.serve import serve
+from lienthong.serve import serve
 from security.http_signatures import HttpSigner
 from security.httpx_auth import HttpSignatureAuth
 from security.keys import load_party
@@ -64,7 +64,7 @@ def _name(pid: int) -> str:
 
 def _command(port: int, mock_port: int, keys: Path, data: Path, *extra: str) -> list[str]:
     return [
-        sys.executable, "-m", "adapter_api.cli", "serve", "--workers", "2",
+        sys.executable, "-m", "lienthong.cli", "serve", "--workers", "2",
         "--port", str(port), "--mock-port", str(mock_port),
         "--keys", str(keys), "--data", str(data), "--log-level", "info", *extra,
     ]  # fmt: skip

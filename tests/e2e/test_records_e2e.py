@@ -19,9 +19,9 @@ import httpx
 import pytest
 from click.testing import CliRunner, Result
 
-from adapter_api.bootstrap import upstream_connectors
-from adapter_api.records_cli import EXIT_PARTIAL, records
 from connectors.base import CallContext
+from lienthong.bootstrap import upstream_connectors
+from lienthong.records_cli import EXIT_PARTIAL, records
 from schemas.citizen_id import Sex, make_citizen_id
 from schemas.tax_code import make_tax_code
 from store.records import WatchKind

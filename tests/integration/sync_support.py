@@ -13,13 +13,13 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connectors.base import BreakerSettings, RetrySettings, Timeouts
+from lienthong.connect import PortalOptions, build_portal
 from mock_endpoints.app import create_mock_app
 from mock_endpoints.settings import MockSettings
 from store.db import create_sessionmaker
 from store.dossiers import record_dossier, record_event
 from store.outbox import SqlOutbox
 from sync.backoff import RetryPolicy
-from sync.connect import PortalOptions, build_portal
 from sync.worker import SyncWorker, WorkerSettings
 from tests.support.servers import serve_app
 from tests.support.stores import LIFECYCLE, FakeClock, make_dossier, make_event

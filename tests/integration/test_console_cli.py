@@ -6,7 +6,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from adapter_api.cli import main
+from lienthong.cli import main
 from store.db import normalize_url, upgrade
 
 

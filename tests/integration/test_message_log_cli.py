@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import update
 
-from adapter_api.cli import main
 from connectors.exchange import Exchange
+from lienthong.cli import main
 from store.log_keys import message_log_key
 from store.message_log import BodyCipher, SqlMessageLog
 from store.tables.message_log import message_log

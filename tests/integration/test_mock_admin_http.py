@@ -137,7 +137,7 @@ def test_mock_serve_creates_keys_and_answers(tmp_path: Path) -> None:
     port = free_port()
     keys = tmp_path / "keys"
     command = [
-        sys.executable, "-m", "adapter_api.cli", "mock", "serve", "--port", str(port),
+        sys.executable, "-m", "lienthong.cli", "mock", "serve", "--port", str(port),
         "--keys", str(keys), "--citizens", "5", "--businesses", "1", "--log-level", "warning",
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

@@ -71,8 +71,8 @@ def test_an_unreachable_cache_refuses_rather_than_accepts() -> None:
 
 def test_the_adapter_shares_nonces_when_a_replay_cache_url_is_set(redis_url: str) -> None:
     """``LIENTHONG_REPLAY_CACHE_URL`` gives the adapter the Redis cache; without it, memory."""
-    from adapter_api.bootstrap import replay_cache
-    from adapter_api.settings import Settings
+    from lienthong.bootstrap import replay_cache
+    from lienthong.settings import Settings
     from security.replay import MemoryReplayCache
 
     shared = replay_cache(Settings(replay_cache_url=redis_url))

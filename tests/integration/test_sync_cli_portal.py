@@ -15,10 +15,10 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 import store.tables  # noqa: F401 - every area's tables
+from lienthong.sync_cli import sync
 from store.db import create_engine
 from store.metadata import metadata
 from store.outbox import SqlOutbox
-from sync.cli import sync
 from tests.integration.sync_support import (
     PortalMock,
     assert_portal_has_exactly,

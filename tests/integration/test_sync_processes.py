@@ -110,7 +110,7 @@ def _start_worker(url: str, mock: PortalMock, keys: Path, log: Path, *extra: str
     command = [
         sys.executable,
         "-m",
-        "adapter_api.cli",
+        "lienthong.cli",
         "sync",
         "run",
         "--database-url",

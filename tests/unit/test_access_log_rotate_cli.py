@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from adapter_api.cli import main
+from lienthong.cli import main
 from store.access_log_keys import load_access_log_keys
 from store.log_keys import access_log_key, key_id
 

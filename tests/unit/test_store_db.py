@@ -16,7 +16,7 @@ from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import store.tables
-from store.cli import db
+from lienthong.db_cli import db
 from store.db import current, database_url, head_revision, normalize_url
 from store.errors import DatabaseUrlError
 from store.metadata import metadata

@@ -7,10 +7,10 @@ import json
 
 from click.testing import CliRunner
 
+from lienthong.sync_cli import sync
 from store.db import create_engine, create_sessionmaker
 from store.dossiers import record_dossier, record_event
 from store.outbox import Outcome, SqlOutbox
-from sync.cli import sync
 from tests.support.stores import LIFECYCLE, make_dossier, make_event
 
 

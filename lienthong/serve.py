@@ -4,7 +4,7 @@ Sandbox (the default) creates development keys on first run, keeps SQLite under 
 starts the mock endpoints on their own port in the same process and registers the sandbox
 clients. ``--no-sandbox`` wires production: upstream URLs, credentials, the clients file and
 the database come from ``LIENTHONG_*`` settings and nothing is created. ``--workers N`` (N > 1)
-binds the port here and hands it to :class:`adapter_api.workers.Supervisor`, which runs N
+binds the port here and hands it to :class:`lienthong.workers.Supervisor`, which runs N
 adapter processes on it.
 """
 
@@ -23,7 +23,7 @@ from typing import Any
 import click
 
 from adapter_api.request_id import RequestIdLogFilter
-from adapter_api.settings import DEFAULT_DATA_DIR, DEFAULT_KEYS_DIR, Settings
+from lienthong.settings import DEFAULT_DATA_DIR, DEFAULT_KEYS_DIR, Settings
 
 
 def _settings(
@@ -192,7 +192,7 @@ def serve(
     log_level: str,
 ) -> None:
     """Run the adapter API (sandbox by default: mocks, development keys, SQLite)."""
-    from adapter_api.workers import STARTUP_FAILURE, Supervisor, prepare_elsewhere
+    from lienthong.workers import STARTUP_FAILURE, Supervisor, prepare_elsewhere
 
     configure_logging(log_level)
     settings = _settings(host, port, keys, data, sandbox, mock_port, clients, database_url, workers)
@@ -206,7 +206,7 @@ def serve(
         sys.exit(Supervisor(settings, listener, log_level).run())
 
     from adapter_api.app import create_app
-    from adapter_api.bootstrap import build_container, prepare
+    from lienthong.bootstrap import build_container, prepare
 
     try:
         prepare(settings)

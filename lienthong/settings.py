@@ -1,6 +1,6 @@
 """The adapter's one settings object (pydantic-settings, environment prefix ``LIENTHONG_``).
 
-Everything the process needs is here and passed down explicitly by :mod:`adapter_api.bootstrap`;
+Everything the process needs is here and passed down explicitly by :mod:`lienthong.bootstrap`;
 nothing else reads the environment. Sandbox mode (the default) fills in what a laptop lacks:
 development keys under ``keys_dir``, SQLite under ``data_dir``, the mock national endpoints on
 ``mock_port`` and the sandbox API clients.

@@ -27,10 +27,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from lienthong.db_cli import data_dir_option, database_url_option, resolve_url
 from security.errors import SecurityError
 from security.trust import TrustStore
 from store.access_log_keys import ACCESS_LOG_RETIRED, rotate_access_log_key
-from store.cli import data_dir_option, database_url_option, resolve_url
 from store.db import SQLITE_FILE, create_engine
 from store.log_keys import MESSAGE_LOG_KEY, LogKeyError, load_key
 from store.message_log import (

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from console.accounts import Accounts
 from console.errors import ConsoleError
 from console.roles import ConsoleRole
-from store.cli import data_option, database_url_option, resolve_url
+from lienthong.db_cli import data_option, database_url_option, resolve_url
 from store.db import create_engine, create_sessionmaker
 
 T = TypeVar("T")

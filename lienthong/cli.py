@@ -19,16 +19,16 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "sign": ("security.cli", "sign", "Sign a SOAP envelope or an HTTP request."),
     "verify": ("security.cli", "verify", "Verify a signed SOAP envelope or HTTP message."),
     "mock": ("mock_endpoints.cli", "mock", "Run the mock national endpoints."),
-    "serve": ("adapter_api.serve", "serve", "Run the adapter API (sandbox by default)."),
-    "sync": ("sync.cli", "sync", "Operate the dossier sync queue to the portal."),
-    "records": ("adapter_api.records_cli", "records", "Watch, refresh and bulk-verify records."),
+    "serve": ("lienthong.serve", "serve", "Run the adapter API (sandbox by default)."),
+    "sync": ("lienthong.sync_cli", "sync", "Operate the dossier sync queue to the portal."),
+    "records": ("lienthong.records_cli", "records", "Watch, refresh and bulk-verify records."),
     "log": (
-        "store.log_cli",
+        "lienthong.log_cli",
         "log",
         "Verify and export the message log; rotate the access-log key.",
     ),
-    "db": ("store.cli", "db", "Create and migrate the database."),
-    "operators": ("console.cli", "operators", "Manage the operator console's accounts."),
+    "db": ("lienthong.db_cli", "db", "Create and migrate the database."),
+    "operators": ("lienthong.operators_cli", "operators", "The operator console's accounts."),
 }
 
 

@@ -26,11 +26,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp
 
-from adapter_api.background import EmbeddedServer
 from adapter_api.clients import ClientConfigError, ClientRegistry, load_clients, sandbox_clients
 from adapter_api.container import Container, ReadinessCheck
 from adapter_api.metrics import BREAKER_VALUES, Metrics, MetricsRefresh
-from adapter_api.settings import Settings
 from connectors.base import BreakerSettings, CallContext, RetrySettings, Timeouts
 from connectors.errors import NotFound
 from connectors.factory import Connectors, ConnectorsConfig, build_connectors
@@ -46,6 +44,8 @@ from console import (
     SessionManager,
     SessionPolicy,
 )
+from lienthong.background import EmbeddedServer
+from lienthong.settings import Settings
 from mock_endpoints.app import create_mock_app
 from mock_endpoints.settings import MockSettings
 from schemas.wire.portal import dossier_to_portal

@@ -44,7 +44,8 @@ from multiprocessing.synchronize import Event
 from pathlib import Path
 from types import FrameType
 
-from adapter_api.settings import Settings
+from adapter_api.metrics import MULTIPROCESS_VARIABLE
+from lienthong.settings import Settings
 from security.host_replay import HostReplayCache, HostReplayTable
 
 log = logging.getLogger("lienthong.api")
@@ -54,8 +55,6 @@ STARTUP_TIMEOUT = 60.0
 MAX_QUICK_FAILURES = 3
 RESTART_PAUSE = 1.0
 STOP_TIMEOUT = 20.0
-#: prometheus_client reads it when imported: the supervisor sets it before a worker starts
-MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 #: what a worker exits with when its server did not start (uvicorn's own code for it)
 STARTUP_FAILURE = 3
 
@@ -65,7 +64,7 @@ class WorkersError(Exception):
 
 
 def prepare_elsewhere(settings: Settings) -> None:
-    """:func:`adapter_api.bootstrap.prepare` in a short-lived process, so that the supervisor
+    """:func:`lienthong.bootstrap.prepare` in a short-lived process, so that the supervisor
     does not carry the adapter's modules; its error is raised here as a :class:`WorkersError`."""
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         error = pool.apply(_prepare, (settings,))
@@ -74,7 +73,7 @@ def prepare_elsewhere(settings: Settings) -> None:
 
 
 def _prepare(settings: Settings) -> str | None:
-    from adapter_api.bootstrap import prepare
+    from lienthong.bootstrap import prepare
 
     try:
         prepare(settings)
@@ -102,8 +101,8 @@ def _worker_main(
 ) -> None:
     """A worker process: build the adapter and serve it on ``listener`` (spawn target)."""
     from adapter_api.app import create_app
-    from adapter_api.bootstrap import build_container
-    from adapter_api.serve import configure_logging, run_server
+    from lienthong.bootstrap import build_container
+    from lienthong.serve import configure_logging, run_server
 
     configure_logging(log_level, worker=index)
     with contextlib.suppress(OSError):  # Linux: `ps` and `top` show which worker this is

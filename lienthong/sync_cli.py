@@ -20,12 +20,12 @@ import click
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tqdm import tqdm
 
-from store.cli import data_option, database_url_option, resolve_url
+from lienthong.connect import DEFAULT_KEYS_DIR, DEFAULT_PORTAL_URL, PortalOptions, open_portal
+from lienthong.db_cli import data_option, database_url_option, resolve_url
 from store.db import create_engine
 from store.errors import OutboxItemNotFound
 from store.outbox import QueueStats, SqlOutbox
 from sync.backoff import RetryPolicy
-from sync.connect import DEFAULT_KEYS_DIR, DEFAULT_PORTAL_URL, PortalOptions, open_portal
 from sync.errors import SyncError
 from sync.reconcile import reconcile
 from sync.worker import SyncWorker, WorkerSettings

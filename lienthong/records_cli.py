@@ -31,10 +31,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tqdm import tqdm
 
 import store.tables  # noqa: F401 - registers every table on the metadata
-from adapter_api import bootstrap
 from adapter_api.record_purposes import ClientWatchPolicy
-from adapter_api.settings import Settings
 from connectors.base import CallContext
+from lienthong import bootstrap
+from lienthong.settings import Settings
 from schemas.citizen_id import validate_citizen_id
 from schemas.dossier_code import validate_dossier_code
 from schemas.errors import SchemaError
