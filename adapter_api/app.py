@@ -51,6 +51,8 @@ from store.errors import StoreError
 EXEMPT_PATHS: frozenset[str] = frozenset(
     {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect"}
 )
+#: The operator console authenticates people with its own sessions, not request signatures.
+CONSOLE_PATH = "/console"
 
 DESCRIPTION = """\
 One signed JSON API over the national population database (SOAP), the business registry and
@@ -114,6 +116,8 @@ def create_app(container: Container) -> FastAPI:
     app.state.container = container
     for router in api_routers():
         app.include_router(router)
+    if container.console is not None:
+        app.mount(CONSOLE_PATH, container.console)
     install_handlers(
         app, ConnectorError, SchemaError, StoreError, OperationalError, InterfaceError, PoolTimeout
     )
@@ -127,7 +131,7 @@ def create_app(container: Container) -> FastAPI:
         HttpSignatureMiddleware,
         verifier=container.verifier,
         signer=container.signer,
-        exempt_paths=EXEMPT_PATHS,
+        exempt_paths=EXEMPT_PATHS | {CONSOLE_PATH, CONSOLE_PATH + "/*"},
         on_error=signature_failure,
         body_limit=BodyLimits(settings.max_body_bytes, settings.body_limits),
         in_flight=BodiesInFlight(
@@ -139,4 +143,4 @@ def create_app(container: Container) -> FastAPI:
     return app
 
 
-__all__ = ["EXEMPT_PATHS", "create_app", "signature_failure"]
+__all__ = ["CONSOLE_PATH", "EXEMPT_PATHS", "create_app", "signature_failure"]

@@ -15,6 +15,7 @@ from datetime import date
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.types import ASGIApp
 
 from adapter_api.access import AccessLogWriter
 from adapter_api.clients import ClientRegistry
@@ -102,6 +103,8 @@ class Container:
     timeliness: Timeliness | None = None
     #: webhooks and notices (subscriptions, outboxes, the service that delivers)
     push: Push | None = None
+    #: the operator console's ASGI app, mounted at ``/console`` (None when disabled)
+    console: ASGIApp | None = None
     services: list[Service] = field(default_factory=list)
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)

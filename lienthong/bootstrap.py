@@ -30,6 +30,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.types import ASGIApp
 
 from adapter_api.clients import (
     RateLimit,
@@ -40,16 +41,28 @@ from adapter_api.rate_limits import RateLimiter
 from chains.runtime import ChainOptions, ChainRuntime, build_agencies, sandbox_agency_urls
 from chains.worker import ChainWorkerService, ChainWorkerSettings
 from connectors.base import BreakerSettings, CallContext, RetrySettings, Timeouts
+from connectors.errors import NotFound
 from connectors.factory import Connectors, ConnectorsConfig, build_connectors, build_portal
 from connectors.population import PopulationConnector
 from connectors.portal import PortalConnector
 from connectors.registry import RegistryConnector
+from console import (
+    Accounts,
+    AuditTrail,
+    Console,
+    ConsoleBackend,
+    ConsoleSettings,
+    LockoutPolicy,
+    SessionManager,
+    SessionPolicy,
+)
 from lienthong.background import EmbeddedServer
 from lienthong.preflight import StartupError, check_keys, load_client_registry
 from lienthong.push_wiring import build_push
 from lienthong.settings import Settings
 from mock_endpoints.app import create_mock_app
 from mock_endpoints.settings import MockSettings
+from schemas.wire.portal import dossier_to_portal
 from security.http_signatures import HttpSigner, HttpVerifier, StaticKeyResolver
 from security.keys import load_party
 from security.pki import dev_pki_exists, init_dev_pki
@@ -73,7 +86,10 @@ from store.message_log.group_commit import GroupCommit
 from store.outbox import SqlOutbox
 from store.records import last_refresh_finished
 from store.types import utc_now
+from sync.backoff import RetryPolicy
 from sync.rate_budget import RateBudget
+from sync.reconcile import outcome as reconcile_outcome
+from sync.reconcile import reconcile_one
 from sync.records_refresh import RecordsRefresher, RecordsRefreshService, RefreshSettings
 from sync.worker import SyncWorker, WorkerService, WorkerSettings
 from timeliness.procedures import ProcedureDeadline
@@ -361,6 +377,60 @@ def _engines(settings: Settings) -> tuple[AsyncEngine, AsyncEngine]:
     return engine, engine
 
 
+def build_console(
+    settings: Settings,
+    container: Container,
+    outbox: SqlOutbox,
+    connectors: Connectors,
+    trust: TrustStore,
+) -> ASGIApp:
+    """The operator console over the container's parts (mounted by the app at ``/console``)."""
+    keys = Path(settings.keys_dir)
+    portal = connectors.portal
+
+    async def portal_lookup(code: str) -> dict[str, str] | None:
+        try:
+            held = await portal.lookup_dossier(code, CallContext.new("console", issue=code))
+        except NotFound:
+            return None
+        return None if held is None else dossier_to_portal(held.dossier)
+
+    async def reconcile_dossier(code: str) -> str:
+        report = await reconcile_one(container.engine, portal, code, client_id="console")
+        return reconcile_outcome(report)
+
+    backend = ConsoleBackend(
+        engine=container.engine,
+        outbox=outbox,
+        upstream_health=lambda: [upstream.health() for upstream in container.upstreams],
+        readiness=container.readiness,
+        portal_lookup=portal_lookup,
+        reconcile_one=reconcile_dossier,
+        access_log_keys=container.access_log_keys,
+        clients=lambda: [client.as_dict() for client in container.clients],
+        log_cipher=BodyCipher(message_log_key(keys)),
+        log_trust=trust,
+        ca_pem=(keys / "ca" / "cert.pem").read_bytes(),
+    )
+    sessions = create_sessionmaker(container.engine)
+    console = Console(
+        backend,
+        Accounts(
+            sessions,
+            lockout=LockoutPolicy(
+                after=settings.console_lockout_attempts,
+                duration=dt.timedelta(minutes=settings.console_lockout_minutes),
+            ),
+        ),
+        SessionManager(
+            sessions, policy=SessionPolicy(idle=dt.timedelta(minutes=settings.console_idle_minutes))
+        ),
+        AuditTrail(sessions),
+        ConsoleSettings(secure_cookies=settings.console_secure_cookies),
+    )
+    return console.asgi()
+
+
 def build_container(
     settings: Settings,
     *,
@@ -443,9 +513,11 @@ def build_container(
             )
         )
     if settings.run_worker:
-        worker = SyncWorker(
-            outbox, connectors.portal, settings=WorkerSettings(concurrency=settings.worker_lanes)
+        worker_settings = WorkerSettings(
+            concurrency=settings.worker_lanes,
+            retry=RetryPolicy(max_attempts=settings.worker_max_attempts),
         )
+        worker = SyncWorker(outbox, connectors.portal, settings=worker_settings)
         container.services.append(WorkerService(worker, stop_timeout=10.0))
     chains = chain_runtime(settings, sessions, recorder=message_log)
     container.chains = chains
@@ -472,6 +544,8 @@ def build_container(
     )
     container.readiness["keys"] = _keys_check(settings)
     container.readiness["store"] = _store_check(engine)
+    if settings.console_enabled:
+        container.console = build_console(settings, container, outbox, connectors, trust)
     container.closers += [engine.dispose, message_log.aclose, connectors.aclose]
     container.closers += [agency.aclose for agency in chains.agencies.values()]  # type: ignore[attr-defined]
     if read_engine is not engine:
@@ -481,6 +555,7 @@ def build_container(
 
 __all__ = [
     "StartupError",
+    "build_console",
     "build_container",
     "build_timeliness",
     "chain_agency_urls",

@@ -53,6 +53,7 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
         "calendar",
         "Show the working-day calendar; count working days from a date.",
     ),
+    "operators": ("lienthong.operators_cli", "operators", "The operator console's accounts."),
 }
 
 

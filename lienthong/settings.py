@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     # Sync worker.
     run_worker: bool = Field(True, description="run the outbox worker inside the API process")
     worker_lanes: int = Field(2, ge=1, le=64)
+    worker_max_attempts: int = Field(
+        500, ge=1, description="failed deliveries of one item before it is a dead letter"
+    )
     migrate_on_start: bool = Field(True, description="apply the store's migrations at start-up")
     db_pool_size: int = Field(10, ge=1, le=200)
 
@@ -303,6 +306,22 @@ class Settings(BaseSettings):
     push_sms_api_key: str = "sandbox-sms-key"
     push_sms_secret_key: str = "sandbox-sms-secret"  # noqa: S105 - the sandbox's secret
     push_sms_brandname: str = "LIENTHONG"
+    # Operator console.
+    console_enabled: bool = Field(True, description="serve the operator console at /console")
+    console_idle_minutes: int = Field(
+        15, ge=1, le=720, description="minutes without a request that end a console session"
+    )
+    console_lockout_attempts: int = Field(
+        5, ge=1, le=100, description="failed logins in a row that lock an operator out"
+    )
+    console_lockout_minutes: int = Field(15, ge=1, description="how long a lockout lasts")
+    console_secure_cookies: bool = Field(
+        True,
+        description=(
+            "mark console cookies Secure (browsers keep them over HTTPS, and over plain HTTP "
+            "only for localhost); turn off only behind a proxy that strips TLS on one host"
+        ),
+    )
 
     @property
     def mock_base_url(self) -> str:

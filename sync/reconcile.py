@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from connectors.base import CallContext
 from connectors.errors import ConnectorError, NotFound
 from connectors.portal import PortalDossier
-from schemas.models import Dossier
+from schemas.models import Dossier, DossierEvent
 from schemas.wire.portal import dossier_to_portal
 from store.db import create_sessionmaker, reader
 from store.dossiers import (
@@ -35,10 +35,12 @@ from store.dossiers import (
     SyncState,
     count_dossiers,
     dossier_page,
+    get_dossier,
     histories,
     requeue,
     sync_states,
 )
+from store.errors import DossierNotFound
 from sync.portal import PortalClient
 from sync.readback import compare
 
@@ -63,6 +65,23 @@ class ReconcileReport:
     foreign: list[tuple[str, int]] = field(default_factory=list)
     #: why lookups failed: the connector's fault code (or error type) -> how many
     failure_reasons: dict[str, int] = field(default_factory=dict)
+
+
+def outcome(report: ReconcileReport) -> str:
+    """What a reconciliation found and did, in a few words (the counts that are not zero)."""
+    names = (
+        "in_sync",
+        "missing",
+        "behind",
+        "drifted",
+        "steps_missing",
+        "foreign_steps",
+        "in_flight",
+        "lookup_failed",
+        "enqueued",
+    )
+    found = [f"{name} {getattr(report, name)}" for name in names if getattr(report, name)]
+    return ", ".join(found) or "nothing to do"
 
 
 class _Unknown:
@@ -128,23 +147,8 @@ async def reconcile(
             if isinstance(remote, _Unknown):
                 report.lookup_failed += 1
                 continue
-            if remote is None:
-                report.missing += 1
-            else:
-                steps = compare(events.get(record.dossier.code, []), remote.steps)
-                if steps.foreign:
-                    report.foreign_steps += len(steps.foreign)
-                    report.foreign.append((record.dossier.code, len(steps.foreign)))
-                if steps.missing:
-                    report.steps_missing += len(steps.missing)
-                    report.dossiers_missing_steps += 1
-                if int(remote.status) != int(record.dossier.status):
-                    report.behind += 1
-                elif _as_held(remote.dossier) != _as_held(record.dossier):
-                    report.drifted += 1
-                elif not steps.missing:
-                    report.in_sync += 1
-                    continue
+            if not _tally(report, record, remote, events.get(record.dossier.code, [])):
+                continue
             missing = remote is None
             if not dry_run:
                 async with write_sessions() as session, session.begin():
@@ -155,6 +159,62 @@ async def reconcile(
         if on_progress is not None:
             on_progress(len(page))
     return report
+
+
+async def reconcile_one(
+    engine: AsyncEngine, portal: PortalClient, code: str, *, client_id: str = "adapter"
+) -> ReconcileReport:
+    """Reconcile one dossier (an operator's request), as :func:`reconcile` does each.
+
+    A dossier with deliveries still pending or dead is left to them (``in_flight``). Raises
+    ``store.errors.DossierNotFound`` when the dossier is not stored, and the connector's error
+    when the portal cannot be asked.
+    """
+    report = ReconcileReport(checked=1)
+    async with create_sessionmaker(reader(engine))() as session:
+        record = await get_dossier(session, code)
+        if record is None:
+            raise DossierNotFound(code)
+        state = (await sync_states(session, [code])).get(code)
+        events = (await histories(session, [code])).get(code, [])
+    if _in_flight(state):
+        report.in_flight = 1
+        return report
+    try:
+        remote = await portal.lookup_dossier(code, CallContext.new(client_id, issue=code))
+    except NotFound:
+        remote = None
+    if _tally(report, record, remote, events):
+        async with create_sessionmaker(engine)() as session, session.begin():
+            report.enqueued += await requeue(session, code, from_scratch=remote is None)
+    return report
+
+
+def _tally(
+    report: ReconcileReport,
+    record: DossierRecord,
+    remote: PortalDossier | None,
+    events: list[DossierEvent],
+) -> bool:
+    """Count what the portal's copy lacks or holds extra; whether the dossier needs mending."""
+    if remote is None:
+        report.missing += 1
+        return True
+    steps = compare(events, remote.steps)
+    if steps.foreign:
+        report.foreign_steps += len(steps.foreign)
+        report.foreign.append((record.dossier.code, len(steps.foreign)))
+    if steps.missing:
+        report.steps_missing += len(steps.missing)
+        report.dossiers_missing_steps += 1
+    if int(remote.status) != int(record.dossier.status):
+        report.behind += 1
+    elif _as_held(remote.dossier) != _as_held(record.dossier):
+        report.drifted += 1
+    elif not steps.missing:
+        report.in_sync += 1
+        return False
+    return True
 
 
 def _as_held(dossier: Dossier) -> dict[str, Any]:
@@ -168,4 +228,4 @@ def _in_flight(state: SyncState | None) -> bool:
     return state is not None and (state.pending > 0 or state.dead > 0)
 
 
-__all__ = ["ReconcileReport", "reconcile"]
+__all__ = ["ReconcileReport", "outcome", "reconcile", "reconcile_one"]

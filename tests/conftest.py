@@ -73,6 +73,21 @@ def redis_url() -> str:
 
 
 @pytest.fixture(scope="session")
+def chromium() -> tuple[str, str]:
+    """Debian's Chromium and its driver (skipped outside CI when they are not installed)."""
+    browser = shutil.which("chromium")
+    driver = shutil.which("chromedriver")
+    if browser is None or driver is None:
+        if _required("CHROMIUM"):
+            pytest.fail(
+                "chromium and chromedriver are required here (apt-get install chromium "
+                "chromium-driver)"
+            )
+        pytest.skip("chromium or chromedriver is not installed")
+    return browser, driver
+
+
+@pytest.fixture(scope="session")
 def dev_keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A development PKI (ECDSA P-256) made once per session by ``security.pki``."""
     from security.pki import init_dev_pki

@@ -8,7 +8,16 @@ from __future__ import annotations
 
 import importlib
 
-_AREAS = ("dossiers", "outbox", "message_log", "access_log", "records", "chains", "push")
+_AREAS = (
+    "dossiers",
+    "outbox",
+    "message_log",
+    "access_log",
+    "records",
+    "chains",
+    "push",
+    "operators",
+)
 
 for _area in _AREAS:
     try:

@@ -35,6 +35,7 @@ ALLOWED: dict[str, set[str]] = {
         "chains",
         "push",
     },
+    "console": {"schemas", "security", "connectors", "store"},
     "lienthong": {
         "schemas",
         "security",
@@ -43,6 +44,7 @@ ALLOWED: dict[str, set[str]] = {
         "sync",
         "push",
         "mock_endpoints",
+        "console",
         "adapter_api",
         "timeliness",
         "chains",
