@@ -15,6 +15,9 @@ from pathlib import Path
 import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.e2e.api_harness import Sandbox, register_dossier, running_sandbox
 from tests.support.browser import artifacts_dir, chromium_driver
@@ -55,7 +58,14 @@ def _login(driver: webdriver.Chrome, sandbox: Sandbox, name: str, password: str 
     driver.get(sandbox.base_url + "/console/login")
     driver.find_element(By.ID, "name").send_keys(name)
     driver.find_element(By.ID, "password").send_keys(password)
-    driver.find_element(By.ID, "login").click()
+    _submit(driver, driver.find_element(By.ID, "login"))
+
+
+def _submit(driver: webdriver.Chrome, button: WebElement) -> None:
+    """Click ``button`` and wait until the page it posts to has replaced this one."""
+    old = driver.find_element(By.TAG_NAME, "html")
+    button.click()
+    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(old))
 
 
 def _until(check: Callable[[], bool], seconds: float = 30.0, every: float = 0.2) -> None:
@@ -143,7 +153,7 @@ def test_a_form_without_its_csrf_token_is_refused(
         "arguments[0].removeAttribute('data-confirm');",
         form,
     )
-    form.find_element(By.CLASS_NAME, "retry").click()
+    _submit(browser, form.find_element(By.CLASS_NAME, "retry"))
     _shot(browser, "05-csrf-refused")
     assert _text(browser, "notice").startswith("Biểu mẫu đã hết hạn")
     assert _sync_status(sandbox, code) == "dead"
@@ -191,7 +201,7 @@ def test_every_page_renders_for_an_auditor_in_both_languages(
     assert (cookie["httpOnly"], cookie["secure"], cookie["sameSite"]) == (True, True, "Strict")
     browser.get(sandbox.base_url + "/console/access-log")
     browser.find_element(By.ID, "citizen_id").send_keys(citizen)
-    browser.find_element(By.CSS_SELECTOR, "#access-form button").click()
+    _submit(browser, browser.find_element(By.CSS_SELECTOR, "#access-form button"))
     assert citizen not in browser.current_url
     _shot(browser, "08-access-log")
     for page in ("message-log", "clients", "audit", "dossiers"):
