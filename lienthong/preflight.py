@@ -11,7 +11,6 @@ import socket
 from pathlib import Path
 
 from adapter_api.clients import ClientConfigError, ClientRegistry, load_clients, sandbox_clients
-from lienthong.push_wiring import sandbox_webhook_url
 from lienthong.settings import Settings
 from security.errors import SecurityError
 from security.keys import load_party
@@ -80,6 +79,11 @@ def check_keys(settings: Settings) -> None:
         ) from None
 
 
+def sandbox_webhook_url(settings: Settings) -> str:
+    """The mock ministry receiver's URL (the sandbox ministry's one allowed URL)."""
+    return f"{settings.mock_base_url}/ministry/webhooks"
+
+
 def load_client_registry(settings: Settings) -> ClientRegistry:
     """The clients file when set; the sandbox clients in sandbox mode; otherwise an error."""
     if settings.clients_file is not None:
@@ -91,4 +95,11 @@ def load_client_registry(settings: Settings) -> ClientRegistry:
     raise ClientConfigError("outside the sandbox a clients file is required (--clients)")
 
 
-__all__ = ["StartupError", "check_keys", "load_client_registry", "port_free", "preflight"]
+__all__ = [
+    "StartupError",
+    "check_keys",
+    "load_client_registry",
+    "port_free",
+    "preflight",
+    "sandbox_webhook_url",
+]

@@ -29,11 +29,6 @@ from push.webhooks.worker import WebhookSettings, WebhookWorker
 from security.http_signatures import HttpSigner
 
 
-def sandbox_webhook_url(settings: Settings) -> str:
-    """The mock ministry receiver's URL (the sandbox ministry's one allowed URL)."""
-    return f"{settings.mock_base_url}/ministry/webhooks"
-
-
 def build_push(
     settings: Settings, engine: AsyncEngine, signer: HttpSigner, clients: ClientRegistry
 ) -> Push:
@@ -90,4 +85,4 @@ def build_push(
     return Push(SqlSubscriptions(engine), webhooks, notices, service)
 
 
-__all__ = ["build_push", "sandbox_webhook_url"]
+__all__ = ["build_push"]

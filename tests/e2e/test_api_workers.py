@@ -212,14 +212,16 @@ def test_a_worker_that_cannot_start_stops_the_server(tmp_path: Path) -> None:
 
 
 def test_the_supervisor_does_not_import_prometheus_before_its_folder_is_set() -> None:
-    """prometheus_client picks its multiprocess mode once, when imported: importing the workers'
-    module must not import it (the supervisor sets PROMETHEUS_MULTIPROC_DIR first), and both
-    modules name the same variable."""
+    """prometheus_client picks its multiprocess mode once, when imported: importing ``serve``
+    and the workers' module must not import it (the supervisor sets PROMETHEUS_MULTIPROC_DIR
+    first), and both modules name the same variable."""
     from adapter_api.metrics import MULTIPROCESS_VARIABLE
     from lienthong import workers
 
     assert workers.MULTIPROCESS_VARIABLE == MULTIPROCESS_VARIABLE
-    probe = "import sys, lienthong.workers; print('prometheus_client' in sys.modules)"
+    probe = (
+        "import sys, lienthong.serve, lienthong.workers; print('prometheus_client' in sys.modules)"
+    )
     found = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )
