@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from connectors.base import ConnectorHealth
 from schemas.models import Dossier, DossierEvent
+from schemas.status import DossierStatus
 from schemas.wire.portal import dossier_to_portal
 from security.trust import TrustStore
 from store import inspect
@@ -31,6 +32,10 @@ from store.message_log.bundle import export_bundle
 from store.message_log.verify import VerifyReport, verify_log
 from store.outbox import DeadLetter, QueueStats, SqlOutbox
 from store.types import utc_now
+from timeliness.apology import Apology, ApologyState, confirm_apology, list_apologies
+from timeliness.classify import Classifier, TimelinessClass
+from timeliness.report import Report, ReportQuery, timeliness_report
+from timeliness.rules import CalendarRules
 
 #: a readiness check as the adapter keeps them: ``(ok, short detail)``
 ReadinessCheck = Callable[[], Awaitable[tuple[bool, str]]]
@@ -119,6 +124,29 @@ class AccessLogResult:
     items: Sequence[AccessLogItem]
 
 
+@dataclass(frozen=True, slots=True)
+class TimelinessParts:
+    """What the timeliness page needs: the classifier, and the rules a confirmed apology uses."""
+
+    classifier: Classifier
+    rules: CalendarRules
+
+
+@dataclass(frozen=True, slots=True)
+class LateDossier:
+    """An open dossier overdue or at risk, as the timeliness page lists it."""
+
+    code: str
+    agency_code: str | None
+    sector: str | None
+    state: TimelinessClass
+    due_at: dt.datetime | None
+
+
+#: how far ahead of now open dossiers are looked at for "at risk" (then classified exactly)
+AT_RISK_HORIZON = dt.timedelta(days=14)
+
+
 @dataclass
 class ConsoleBackend:
     """The console's view of the running adapter (see the module docstring)."""
@@ -134,6 +162,7 @@ class ConsoleBackend:
     log_cipher: BodyCipher | None = None
     log_trust: TrustStore | None = None
     ca_pem: bytes | None = None
+    timeliness: TimelinessParts | None = None
     window: dt.timedelta = dt.timedelta(minutes=5)
     clock: Callable[[], dt.datetime] = utc_now
     readers: async_sessionmaker[AsyncSession] = field(init=False, repr=False)
@@ -231,6 +260,51 @@ class ConsoleBackend:
                 session, dossier_code=dossier_code, message_id=message_id
             )
 
+    async def timeliness_report(self, query: ReportQuery) -> Report:
+        """The on-time report (computed by the database)."""
+        counts_paused = self.timeliness is not None and (
+            self.timeliness.classifier.counts_paused_time
+        )
+        async with self.readers() as session:
+            return await timeliness_report(
+                session, query, self.clock(), counts_paused_time=counts_paused
+            )
+
+    async def late_dossiers(self, limit: int = 200) -> list[LateDossier]:
+        """Open dossiers overdue or at risk now, soonest due first."""
+        if self.timeliness is None:
+            return []
+        now = self.clock()
+        async with self.readers() as session:
+            found = await inspect.open_due_before(session, now + AT_RISK_HORIZON, limit=limit)
+        late = []
+        for item in found:
+            seen = self.timeliness.classifier.classify(item.facts, DossierStatus(item.status), now)
+            if seen.state in (TimelinessClass.OVERDUE, TimelinessClass.AT_RISK):
+                late.append(
+                    LateDossier(item.code, item.agency_code, item.sector, seen.state, seen.due_at)
+                )
+        return late
+
+    async def draft_apologies(self, limit: int = 200) -> list[Apology]:
+        """Apologies drafted and waiting for the one-stop shop's confirmation."""
+        async with self.readers() as session:
+            return await list_apologies(session, state=ApologyState.DRAFT, limit=limit)
+
+    async def confirm_apology(self, dossier_code: str, apology_id: int, operator: str) -> Apology:
+        """Confirm a drafted apology: the due date moves and is queued for the portal."""
+        rules = self.timeliness.rules if self.timeliness is not None else None
+        async with create_sessionmaker(self.engine)() as session, session.begin():
+            confirmed, _ = await confirm_apology(
+                session,
+                dossier_code,
+                apology_id,
+                by=f"console:{operator}",
+                now=self.clock(),
+                rules=rules,
+            )
+        return confirmed
+
     async def bundle(self, message_id: str) -> bytes:
         """The evidence bundle (zip) of ``message_id``."""
         with tempfile.TemporaryDirectory(prefix="lienthong-bundle-") as folder:
@@ -246,11 +320,13 @@ __all__ = [
     "ConsoleBackend",
     "DossierView",
     "FieldComparison",
+    "LateDossier",
     "Overview",
     "PortalLookup",
     "PortalView",
     "ReadinessCheck",
     "ReconcileOne",
+    "TimelinessParts",
     "UpstreamState",
     "compare_with_portal",
 ]

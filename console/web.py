@@ -40,6 +40,9 @@ from schemas.status import DossierStatus
 from schemas.times import to_vn_time
 from store.errors import DossierNotFound, OutboxItemNotFound
 from store.message_log.errors import MessageLogError
+from store.types import utc_now
+from timeliness.errors import InvalidReportQuery, TimelinessError
+from timeliness.report import GroupBy, ReportQuery, report_csv
 
 HERE = Path(__file__).resolve().parent
 LANGUAGE_COOKIE = "lienthong_lang"
@@ -156,6 +159,13 @@ class Console:
             Route(
                 "/message-log/bundle/{message_id}",
                 guard(self.bundle, Permission.EVIDENCE),
+            ),
+            Route("/timeliness", guard(self.timeliness, Permission.VIEW)),
+            Route("/timeliness.csv", guard(self.timeliness_csv, Permission.VIEW)),
+            Route(
+                "/timeliness/apologies/{code}/{apology_id:int}/confirm",
+                guard(self.confirm_apology, Permission.ACT, changes=True),
+                methods=["POST"],
             ),
             Route("/clients", guard(self.clients, Permission.VIEW)),
             Route("/audit", guard(self.audit_trail, Permission.VIEW)),
@@ -513,6 +523,74 @@ class Console:
             media_type="application/zip",
             headers={"content-disposition": f'attachment; filename="evidence-{safe}.zip"'},
         )
+
+    def _report_query(self, request: Request) -> ReportQuery:
+        """The report asked for: ``from``/``to``/``group_by``, by default this year by agency."""
+        today = to_vn_time(utc_now()).date()
+        params = request.query_params
+        return ReportQuery.parse(
+            params.get("from") or today.replace(month=1, day=1).isoformat(),
+            params.get("to") or today.isoformat(),
+            params.get("group_by") or GroupBy.AGENCY.value,
+            None,
+        )
+
+    async def timeliness(
+        self, request: Request, live: ConsoleSession, form: Mapping[str, str], **notice: Any
+    ) -> Response:
+        """The on-time report with a chart, the overdue and at-risk dossiers, the drafts."""
+        try:
+            query = self._report_query(request)
+        except InvalidReportQuery:
+            return self._page(
+                request, live, "message.html", status=400, message="timeliness.bad_query"
+            )
+        report = await self.backend.timeliness_report(query)
+        return self._page(
+            request,
+            live,
+            "timeliness.html",
+            report=report,
+            query=query,
+            group_bys=[g.value for g in GroupBy],
+            late=await self.backend.late_dossiers(),
+            apologies=await self.backend.draft_apologies(),
+            **notice,
+        )
+
+    async def timeliness_csv(
+        self, request: Request, live: ConsoleSession, form: Mapping[str, str]
+    ) -> Response:
+        """The report as a CSV download."""
+        try:
+            query = self._report_query(request)
+        except InvalidReportQuery:
+            return self._page(
+                request, live, "message.html", status=400, message="timeliness.bad_query"
+            )
+        report = await self.backend.timeliness_report(query)
+        name = f"timeliness-{query.group_by.value}-{query.start}-{query.end}.csv"
+        return Response(
+            report_csv(report).encode("utf-8"),
+            media_type="text/csv; charset=utf-8",
+            headers={"content-disposition": f'attachment; filename="{name}"'},
+        )
+
+    async def confirm_apology(
+        self, request: Request, live: ConsoleSession, form: Mapping[str, str]
+    ) -> Response:
+        """Confirm a drafted apology (the due date moves and goes to the portal)."""
+        code = request.path_params["code"]
+        apology_id = int(request.path_params["apology_id"])
+        try:
+            await self.backend.confirm_apology(code, apology_id, live.operator)
+            outcome = "ok"
+        except TimelinessError as exc:
+            outcome = type(exc).__name__
+        await self.audit.record(
+            live.operator, "apology.confirm", target=f"{code}#{apology_id}", outcome=outcome
+        )
+        return await self.timeliness(request, live, form, confirmed=outcome)
 
     async def clients(
         self, request: Request, live: ConsoleSession, form: Mapping[str, str]

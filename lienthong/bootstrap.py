@@ -56,6 +56,7 @@ from console import (
     SessionManager,
     SessionPolicy,
 )
+from console.backend import TimelinessParts
 from lienthong.background import EmbeddedServer
 from lienthong.preflight import StartupError, check_keys, load_client_registry
 from lienthong.push_wiring import build_push
@@ -411,6 +412,11 @@ def build_console(
         log_cipher=BodyCipher(message_log_key(keys)),
         log_trust=trust,
         ca_pem=(keys / "ca" / "cert.pem").read_bytes(),
+        timeliness=(
+            None
+            if container.timeliness is None
+            else TimelinessParts(container.timeliness.classifier, container.timeliness.rules)
+        ),
     )
     sessions = create_sessionmaker(container.engine)
     console = Console(

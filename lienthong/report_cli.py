@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import json
 
 import click
@@ -13,21 +11,13 @@ from lienthong.options import command_settings, existing_store, store_options
 from schemas.times import utc_now
 from store.db import create_engine, create_sessionmaker
 from timeliness.errors import InvalidReportQuery
-from timeliness.report import GroupBy, Report, ReportQuery, timeliness_report
-
-_COLUMNS = (
-    "key",
-    "received",
-    "resolved",
-    "early",
-    "on_time",
-    "late",
-    "open",
-    "open_overdue",
-    "closed",
-    "on_time_rate",
-    "early_rate",
-    "late_rate",
+from timeliness.report import (
+    REPORT_COLUMNS,
+    GroupBy,
+    Report,
+    ReportQuery,
+    report_csv,
+    timeliness_report,
 )
 
 
@@ -92,14 +82,10 @@ def render(result: Report, fmt: str) -> str:
         }
         return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
     if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        return out.getvalue()
-    cells = [[_cell(row[c]) for c in _COLUMNS] for row in rows]
-    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(_COLUMNS)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(_COLUMNS, widths, strict=True))]
+        return report_csv(result)
+    cells = [[_cell(row[c]) for c in REPORT_COLUMNS] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(REPORT_COLUMNS)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(REPORT_COLUMNS, widths, strict=True))]
     lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
     return "\n".join(lines) + "\n"
 

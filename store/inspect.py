@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store.deadline_rules import DeadlineFacts, facts_from_row
+from store.tables.dossiers import dossiers
 from store.tables.message_log import message_log
 from store.tables.outbox import outbox
 
@@ -64,6 +66,38 @@ class Exchange:
     status: int | None
     started_at: dt.datetime
     duration_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class OpenDossier:
+    """An open dossier with a due date: where it stands, for the timeliness page."""
+
+    code: str
+    status: int
+    agency_code: str | None
+    sector: str | None
+    facts: DeadlineFacts
+
+
+async def open_due_before(
+    session: AsyncSession, before: dt.datetime, *, limit: int = 200
+) -> list[OpenDossier]:
+    """Open dossiers (not resolved) whose due date is before ``before``, soonest due first."""
+    rows = await session.execute(
+        select(dossiers)
+        .where(
+            dossiers.c.resolved_at.is_(None),
+            dossiers.c.outcome.is_(None),
+            dossiers.c.due_at.is_not(None),
+            dossiers.c.due_at < before,
+        )
+        .order_by(dossiers.c.due_at)
+        .limit(limit)
+    )
+    return [
+        OpenDossier(row.code, int(row.status), row.agency_code, row.sector, facts_from_row(row))
+        for row in rows
+    ]
 
 
 async def deliveries(
@@ -178,8 +212,10 @@ async def exchanges(
 __all__ = [
     "Delivery",
     "Exchange",
+    "OpenDossier",
     "UpstreamFigures",
     "deliveries",
     "exchanges",
+    "open_due_before",
     "upstream_figures",
 ]

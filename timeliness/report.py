@@ -17,6 +17,8 @@ resolved is null.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
@@ -241,3 +243,29 @@ async def timeliness_report(
         },
     )
     return Report(query=query, now=now, rows=rows, total=total)
+
+
+#: the columns of a report's CSV and table, in order
+REPORT_COLUMNS: tuple[str, ...] = (
+    "key",
+    "received",
+    "resolved",
+    "early",
+    "on_time",
+    "late",
+    "open",
+    "open_overdue",
+    "closed",
+    "on_time_rate",
+    "early_rate",
+    "late_rate",
+)
+
+
+def report_csv(report: Report) -> str:
+    """The report as CSV: one line per group, then the total (rates as fractions)."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=REPORT_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(r.as_dict() for r in [*report.rows, report.total])
+    return out.getvalue()

@@ -17,7 +17,13 @@ from sqlalchemy import select
 
 from console.headers import CONTENT_SECURITY_POLICY
 from store.tables.operators import console_audit
-from tests.e2e.api_harness import Sandbox, register_dossier, running_sandbox
+from tests.e2e.api_harness import (
+    Sandbox,
+    dossier_body,
+    new_dossier_code,
+    register_dossier,
+    running_sandbox,
+)
 from tests.support.console import ConsoleUser, add_operator
 
 
@@ -27,7 +33,11 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory, dev_keys: Path) -> Iterato
     stays closed, so a retried delivery is really sent)."""
     root = tmp_path_factory.mktemp("console_http")
     with running_sandbox(
-        root, dev_keys, worker_max_attempts=1, breaker_failure_threshold=1000
+        root,
+        dev_keys,
+        worker_max_attempts=1,
+        breaker_failure_threshold=1000,
+        timeliness_interval_seconds=0.5,
     ) as running:
         yield running
 
@@ -242,3 +252,51 @@ def test_message_log_verify_and_bundle_download(
     assert bundle.content[:2] == b"PK"
     actions = [a for a, _, _ in _audit(sandbox, operators["auditor"])]
     assert {"message_log.verify", "message_log.bundle"} <= set(actions)
+
+
+def test_timeliness_page_csv_and_apology_confirmation(
+    sandbox: Sandbox, operators: dict[str, str]
+) -> None:
+    """A dossier past its due date is listed overdue, its drafted apology is confirmed from the
+    page (audited; the dossier's due date moves), and the CSV download holds the report's
+    rows with the same total as the API's report."""
+    code = new_dossier_code()
+    body = {**dossier_body(code), "due_at": "2026-11-27T17:00:00+07:00"}
+    with sandbox.client() as client:
+        assert client.put(f"/v1/dossiers/{code}", json=body).status_code == 201
+        api = client.get(
+            "/v1/reports/timeliness",
+            params={"from": "2026-01-01", "to": "2026-12-31", "group_by": "sector"},
+        ).json()
+    with ConsoleUser(sandbox.base_url) as user:
+        user.login(operators["operator"])
+        deadline = time.monotonic() + 30
+        page = user.get("/timeliness", params={"from": "2026-01-01", "to": "2026-12-31"})
+        while 'data-apology="' not in page.text or code not in page.text:
+            assert time.monotonic() < deadline, "no apology was drafted"
+            time.sleep(0.3)
+            page = user.get("/timeliness", params={"from": "2026-01-01", "to": "2026-12-31"})
+        assert page.status_code == 200
+        late = page.text.split('id="late"', 1)[1].split("</table>", 1)[0]
+        assert code in late
+        assert "overdue" in late
+        assert '<svg id="chart"' in page.text
+        apology = page.text.split(f"/timeliness/apologies/{code}/", 1)[1].split("/", 1)[0]
+        confirmed = user.post(f"/timeliness/apologies/{code}/{apology}/confirm")
+        assert confirmed.status_code == 200
+        assert "Xác nhận phiếu xin lỗi: ok" in confirmed.text
+        csv_answer = user.get(
+            "/timeliness.csv",
+            params={"from": "2026-01-01", "to": "2026-12-31", "group_by": "sector"},
+        )
+    assert csv_answer.headers["content-type"].startswith("text/csv")
+    assert "attachment" in csv_answer.headers["content-disposition"]
+    lines = csv_answer.text.splitlines()
+    assert lines[0].split(",")[:3] == ["key", "received", "resolved"]
+    total = lines[-1].split(",")
+    assert total[0] == "total"
+    assert int(total[1]) >= api["total"]["received"]
+    assert ("apology.confirm", f"{code}#{apology}", "ok") in _audit(sandbox, operators["operator"])
+    with sandbox.client() as client:
+        due = client.get(f"/v1/dossiers/{code}").json()["due_at"]
+    assert not due.startswith("2026-11-27")

@@ -40,8 +40,11 @@ def artifacts_dir() -> Path:
 
 
 @contextmanager
-def chromium_driver(browser: str, driver: str) -> Iterator[webdriver.Chrome]:
-    """A headless Chromium with a fresh profile, quit at the end of the block."""
+def chromium_driver(
+    browser: str, driver: str, *, downloads: Path | None = None
+) -> Iterator[webdriver.Chrome]:
+    """A headless Chromium with a fresh profile (saving downloads in ``downloads``), quit at the
+    end of the block."""
     with tempfile.TemporaryDirectory(prefix="lienthong-chromium-") as profile:
         options = webdriver.ChromeOptions()
         options.binary_location = browser
@@ -51,6 +54,10 @@ def chromium_driver(browser: str, driver: str) -> Iterator[webdriver.Chrome]:
         chrome = webdriver.Chrome(service=Service(executable_path=driver), options=options)
         chrome.set_page_load_timeout(30)
         chrome.implicitly_wait(10)  # an element a submitted form brings is waited for
+        if downloads is not None:
+            chrome.execute_cdp_cmd(
+                "Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
+            )
         try:
             yield chrome
         finally:

@@ -35,7 +35,7 @@ ALLOWED: dict[str, set[str]] = {
         "chains",
         "push",
     },
-    "console": {"schemas", "security", "connectors", "store"},
+    "console": {"schemas", "security", "connectors", "store", "timeliness"},
     "lienthong": {
         "schemas",
         "security",
