@@ -272,8 +272,9 @@ def test_timeliness_page_csv_and_apology_confirmation(
         user.login(operators["operator"])
         deadline = time.monotonic() + 30
         page = user.get("/timeliness", params={"from": "2026-01-01", "to": "2026-12-31"})
-        while 'data-apology="' not in page.text or code not in page.text:
-            assert time.monotonic() < deadline, "no apology was drafted"
+        apology_link = f"/timeliness/apologies/{code}/"
+        while apology_link not in page.text:
+            assert time.monotonic() < deadline, "no apology was drafted for the dossier"
             time.sleep(0.3)
             page = user.get("/timeliness", params={"from": "2026-01-01", "to": "2026-12-31"})
         assert page.status_code == 200
@@ -281,7 +282,7 @@ def test_timeliness_page_csv_and_apology_confirmation(
         assert code in late
         assert "overdue" in late
         assert '<svg id="chart"' in page.text
-        apology = page.text.split(f"/timeliness/apologies/{code}/", 1)[1].split("/", 1)[0]
+        apology = page.text.split(apology_link, 1)[1].split("/", 1)[0]
         confirmed = user.post(f"/timeliness/apologies/{code}/{apology}/confirm")
         assert confirmed.status_code == 200
         assert "Xác nhận phiếu xin lỗi: ok" in confirmed.text
