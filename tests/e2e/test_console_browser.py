@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.e2e.api_harness import Sandbox, register_dossier, running_sandbox
@@ -63,10 +63,23 @@ def _login(driver: webdriver.Chrome, sandbox: Sandbox, name: str, password: str 
 
 
 def _submit(driver: webdriver.Chrome, button: WebElement) -> None:
-    """Click ``button`` and wait until the page it posts to has replaced this one."""
-    old = driver.find_element(By.TAG_NAME, "html")
+    """Click ``button`` and wait until the page it posts to has replaced this one and loaded.
+
+    The old page is marked in its own window object, so "replaced" does not depend on how the
+    browser reports a node of a document that is going away (Chromium may answer "stale", or
+    "node does not belong to the document", or nothing while it unloads).
+    """
+    driver.execute_script("window.__lienthongOldPage = true;")
     button.click()
-    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(old))
+    WebDriverWait(driver, 30, ignored_exceptions=(WebDriverException,)).until(_new_page_loaded)
+
+
+def _new_page_loaded(driver: webdriver.Chrome) -> bool:
+    return bool(
+        driver.execute_script(
+            "return !window.__lienthongOldPage && document.readyState === 'complete';"
+        )
+    )
 
 
 def _until(check: Callable[[], bool], seconds: float = 30.0, every: float = 0.2) -> None:
