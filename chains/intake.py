@@ -27,9 +27,9 @@ from chains.states import ChainState, StepState
 from schemas.errors import SchemaError
 from schemas.models import Dossier
 from schemas.status import DossierStatus
+from schemas.times import utc_now
 from store.dossiers import get_dossier, record_dossier
 from store.tables.chains import chain_dossiers, chain_steps
-from store.types import utc_now
 
 MAX_FIELD = 500
 

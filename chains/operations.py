@@ -25,8 +25,8 @@ from chains.states import StepState
 from chains.worker import AgencyClient
 from connectors.base import CallContext
 from connectors.errors import ConnectorError
+from schemas.times import utc_now
 from store.tables.chains import chain_steps
-from store.types import utc_now
 from sync.delivery import describe
 
 _UNSETTLED = (

@@ -37,10 +37,10 @@ from chains.states import ACTIVE_STATES, ChainState, StepState
 from connectors.agencies import AgencyAnswer
 from schemas.models import Dossier, DossierEvent
 from schemas.status import DossierStatus
+from schemas.times import utc_now
 from store.dossiers import get_dossier, record_dossier, record_event
 from store.outbox import any_of
 from store.tables.chains import chain_dossiers, chain_steps
-from store.types import utc_now
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from chains.worker import AgencyClient, ChainWorker, ChainWorkerSettings
 from connectors.agencies import AgencyConnector
 from connectors.exchange import ExchangeRecorder
 from connectors.factory import ConnectorsConfig, build_agency
-from store.types import utc_now
+from schemas.times import utc_now
 from timeliness.calendar import WorkingCalendar
 
 

@@ -20,8 +20,8 @@ from chains.deadlines import WorkingDays, is_late, working_days_used
 from chains.definitions import ChainDefinition
 from chains.errors import ChainNotFound
 from chains.states import StepState
+from schemas.times import utc_now
 from store.tables.chains import chain_dossiers, chain_steps
-from store.types import utc_now
 
 _NOT_STARTED = (StepState.WAITING.value, StepState.NOT_REACHED.value)
 

@@ -27,7 +27,7 @@ from chains.queue import ClaimedStep, SettleFigures, SqlChainQueue, StepOutcome
 from connectors.agencies import AgencyAnswer
 from connectors.base import CallContext
 from connectors.errors import ConnectorError, TransientError
-from store.types import utc_now
+from schemas.times import utc_now
 from sync.backoff import RetryPolicy
 from sync.delivery import describe
 from sync.worker import default_worker_id

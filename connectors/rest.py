@@ -31,7 +31,8 @@ from connectors.errors import (
 from connectors.exchange import ExchangeRecorder
 from connectors.resilience import Resilience
 from connectors.transport import HttpResponse, Transport
-from connectors.upstream import UpstreamClient, utc_now
+from connectors.upstream import UpstreamClient
+from schemas.times import utc_now
 from security.errors import SecurityError
 from security.http_signatures import HttpSigner, HttpVerifier, RequestView
 

@@ -42,9 +42,10 @@ from connectors.errors import (
 from connectors.exchange import ExchangeRecorder
 from connectors.resilience import Resilience
 from connectors.transport import HttpResponse, Transport
-from connectors.upstream import UpstreamClient, utc_now
+from connectors.upstream import UpstreamClient
 from connectors.wsdl import SoapContract, SoapOperation
 from schemas.errors import SchemaError
+from schemas.times import utc_now
 from schemas.wire.xroad import NSMAP as XROAD_NSMAP
 from schemas.wire.xroad import (
     XRoadClient,

@@ -20,13 +20,9 @@ from connectors.errors import ConnectorError
 from connectors.exchange import OK, Exchange, ExchangeRecorder, NullRecorder
 from connectors.resilience import Resilience
 from connectors.transport import DEFAULT_TRANSPORT, HttpResponse, Transport, make_transport
+from schemas.times import utc_now
 
 logger = logging.getLogger("lienthong.connectors")
-
-
-def utc_now() -> dt.datetime:
-    """The current time, aware, in UTC."""
-    return dt.datetime.now(dt.UTC)
 
 
 #: the outcome of an attempt cut off by its time limit (``Resilience`` cancels it)
@@ -185,4 +181,4 @@ def _log_fields(exchange: Exchange) -> dict[str, object]:
     }
 
 
-__all__ = ["TIMEOUT", "UpstreamClient", "elapsed", "logger", "outcome_of", "utc_now"]
+__all__ = ["TIMEOUT", "UpstreamClient", "elapsed", "logger", "outcome_of"]

@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from console.errors import LockedOut, LoginRefused, OperatorError
 from console.roles import ConsoleRole
+from schemas.times import utc_now
 from store import operators as rows
-from store.types import utc_now
 
 #: what an operator may be called: letters, digits, dot, dash, underscore; 2 to 64 characters
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,63}")

@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from schemas.times import utc_now
 from store import operators as rows
-from store.types import utc_now
 
 
 class AuditTrail:

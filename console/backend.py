@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from connectors.base import ConnectorHealth
 from schemas.models import Dossier, DossierEvent
 from schemas.status import DossierStatus
+from schemas.times import utc_now
 from schemas.wire.portal import dossier_to_portal
 from security.trust import TrustStore
 from store import inspect
@@ -31,7 +32,6 @@ from store.message_log import BodyCipher
 from store.message_log.bundle import export_bundle
 from store.message_log.verify import VerifyReport, verify_log
 from store.outbox import DeadLetter, QueueStats, SqlOutbox
-from store.types import utc_now
 from timeliness.apology import Apology, ApologyState, confirm_apology, list_apologies
 from timeliness.classify import Classifier, TimelinessClass
 from timeliness.report import Report, ReportQuery, timeliness_report

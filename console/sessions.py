@@ -23,8 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from console.accounts import Identity
 from console.roles import ConsoleRole
+from schemas.times import utc_now
 from store import operators as rows
-from store.types import utc_now
 
 COOKIE_NAME = "lienthong_console"
 

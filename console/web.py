@@ -37,10 +37,9 @@ from schemas.citizen_id import validate_citizen_id
 from schemas.dossier_code import validate_dossier_code
 from schemas.errors import SchemaError
 from schemas.status import DossierStatus
-from schemas.times import to_vn_time
+from schemas.times import to_vn_time, utc_now
 from store.errors import DossierNotFound, OutboxItemNotFound
 from store.message_log.errors import MessageLogError
-from store.types import utc_now
 from timeliness.errors import InvalidReportQuery, TimelinessError
 from timeliness.report import GroupBy, ReportQuery, report_csv
 

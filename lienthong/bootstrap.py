@@ -63,6 +63,7 @@ from lienthong.push_wiring import build_push
 from lienthong.settings import Settings
 from mock_endpoints.app import create_mock_app
 from mock_endpoints.settings import MockSettings
+from schemas.times import utc_now
 from schemas.wire.portal import dossier_to_portal
 from security.http_signatures import HttpSigner, HttpVerifier, StaticKeyResolver
 from security.keys import load_party
@@ -86,7 +87,6 @@ from store.message_log.anchors import AnchorService
 from store.message_log.group_commit import GroupCommit
 from store.outbox import SqlOutbox
 from store.records import last_refresh_finished
-from store.types import utc_now
 from sync.backoff import RetryPolicy
 from sync.rate_budget import RateBudget
 from sync.reconcile import outcome as reconcile_outcome

@@ -50,9 +50,9 @@ from lienthong.settings import Settings
 from schemas.citizen_id import validate_citizen_id
 from schemas.dossier_code import validate_dossier_code
 from schemas.errors import SchemaError
+from schemas.times import utc_now
 from store.db import create_engine, create_sessionmaker
 from store.records import count_watched_records
-from store.types import utc_now
 from sync.errors import RecordFileError
 from sync.rate_budget import RateBudget
 from sync.records_files import read_rows

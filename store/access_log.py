@@ -30,12 +30,12 @@ from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql import ColumnElement
 
+from schemas.times import utc_now
 from store.access_log_keys import KeyRing
 from store.errors import InvalidCursor
 from store.log_keys import key_id
 from store.message_log.driver_sql import DriverStatement, DriverTransaction, StatementBuilder
 from store.tables.access_log import access_log
-from store.types import utc_now
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200

@@ -52,6 +52,7 @@ from schemas.errors import SchemaError
 from schemas.models import Dossier, DossierEvent
 from schemas.status import INITIAL_STATUSES, DossierStatus, check_transition, is_terminal
 from schemas.text import STORED
+from schemas.times import utc_now
 from store.deadline_rules import (
     DeadlineFacts,
     DeadlineRules,
@@ -77,7 +78,7 @@ from store.push_writes import (
 )
 from store.tables.dossiers import FEED_COUNTER, counters, dossier_events, dossiers
 from store.tables.outbox import outbox, outbox_heads
-from store.types import UtcDateTime, utc_now
+from store.types import UtcDateTime
 
 #: attempts at a batch whose new dossiers another process created at the same moment
 _CREATE_ATTEMPTS = 5

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.models import Dossier, DossierEvent
 from schemas.text import STORED
+from schemas.times import utc_now
 from store.deadline_rules import facts_from_row
 from store.dossier_writes import (
     DossierRecord,
@@ -40,7 +41,6 @@ from store.errors import DossierNotFound
 from store.outbox import DeliveryKind, ItemState, enqueue, mark_in_doubt
 from store.tables.dossiers import dossier_events, dossiers
 from store.tables.outbox import outbox
-from store.types import utc_now
 
 
 class SyncStatus(StrEnum):

@@ -35,10 +35,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from schemas.times import utc_now
 from store.errors import OutboxItemNotFound
 from store.tables.dossiers import dossier_events, dossiers
 from store.tables.outbox import outbox, outbox_heads
-from store.types import UtcDateTime, utc_now
+from store.types import UtcDateTime
 
 
 class DeliveryKind(StrEnum):

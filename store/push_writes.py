@@ -26,8 +26,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from schemas.status import DossierStatus
+from schemas.times import utc_now
 from store.tables.push import push_deliveries, push_heads, push_notices, push_subscriptions
-from store.types import utc_now
 
 
 class NoticeEvent(StrEnum):

@@ -48,9 +48,4 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
         return value.astimezone(UTC)
 
 
-def utc_now() -> dt.datetime:
-    """The current time, aware, in UTC."""
-    return dt.datetime.now(UTC)
-
-
-__all__ = ["BigIntPk", "JsonDocument", "UtcDateTime", "utc_now"]
+__all__ = ["BigIntPk", "JsonDocument", "UtcDateTime"]

@@ -59,9 +59,9 @@ from schemas.errors import SchemaError
 from schemas.models import Dossier, DossierEvent
 from schemas.status import DossierStatus
 from schemas.text import STORED
+from schemas.times import utc_now
 from schemas.wire.portal import ProgressStep, event_to_portal
 from store.outbox import Claim, DeliveryKind, OutboxItem, Outcome
-from store.types import utc_now
 from sync import metrics
 from sync.backoff import RetryPolicy
 from sync.portal import PortalClient

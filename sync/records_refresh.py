@@ -32,6 +32,7 @@ from connectors.base import CallContext
 from connectors.errors import ConnectorError, NotFound, TransientError
 from schemas.dossier_code import validate_dossier_code
 from schemas.errors import SchemaError
+from schemas.times import utc_now
 from store.records import (
     Observation,
     RefreshRun,
@@ -44,7 +45,6 @@ from store.records import (
     refresh_targets,
     save_refresh_progress,
 )
-from store.types import utc_now
 from sync.rate_budget import RateBudget
 
 logger = logging.getLogger(__name__)

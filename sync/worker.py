@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from schemas.times import utc_now
 from store.outbox import Outcome, SqlOutbox
-from store.types import utc_now
 from sync import metrics
 from sync.backoff import RetryPolicy
 from sync.delivery import BatchDelivery, DeliverySettings

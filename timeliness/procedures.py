@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from schemas.times import utc_now
 from store.tables.dossiers import procedure_deadlines
-from store.types import utc_now
 
 #: the longest processing time believed (a catalogue value above it is refused as malformed)
 MAX_WORKING_DAYS = 365

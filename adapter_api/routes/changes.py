@@ -31,6 +31,7 @@ from adapter_api.routes.context import call_context, container_of, json_response
 from schemas.citizen_id import validate_citizen_id
 from schemas.errors import SchemaError
 from schemas.tax_code import validate_tax_code
+from schemas.times import utc_now
 from store.access_log import AccessLogEntry, record_lookup
 from store.db import reader
 from store.record_diff import changed_fields, minimise_diff
@@ -43,7 +44,6 @@ from store.records import (
     encode_change_cursor,
     get_watch,
 )
-from store.types import utc_now
 
 router = APIRouter(prefix="/v1/changes", tags=["records"])
 

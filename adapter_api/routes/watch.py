@@ -26,8 +26,8 @@ from adapter_api.record_purposes import ClientWatchPolicy
 from adapter_api.routes.citizens import OFFICIAL_PATTERN
 from adapter_api.routes.context import container_of, json_response
 from schemas.text import clean_line
+from schemas.times import utc_now
 from store.records import Watch, WatchKind, delete_watch, get_watch, list_watches, put_watch
-from store.types import utc_now
 from sync.records_import import MAX_PURPOSE_LENGTH, Refusal, make_watch
 
 router = APIRouter(prefix="/v1/watch", tags=["records"])

@@ -36,9 +36,8 @@ from push.notices.outbox import ClaimedNotice, NoticeOutcome, SqlNotices
 from push.notices.quiet_hours import QuietHours
 from push.notices.templates import Template
 from schemas.status import DossierStatus
-from schemas.times import VN_TZ
+from schemas.times import VN_TZ, utc_now
 from store.push_writes import ItemState, NoticeEvent
-from store.types import utc_now
 
 log = logging.getLogger("lienthong.push")
 

@@ -22,11 +22,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from push.errors import NoticeNotFound
+from schemas.times import utc_now
 from store.outbox import any_of
 from store.push_writes import ItemState, NoticeEvent
 from store.tables.dossiers import dossiers
 from store.tables.push import push_contacts, push_notices, push_opt_outs
-from store.types import UtcDateTime, utc_now
+from store.types import UtcDateTime
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,11 +22,12 @@ from sqlalchemy import bindparam, delete, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from push.errors import DeliveryNotFound
+from schemas.times import utc_now
 from store.outbox import any_of
 from store.push_writes import ItemState, SubscriptionState
 from store.tables.dossiers import dossiers
 from store.tables.push import push_deliveries, push_heads, push_subscriptions
-from store.types import UtcDateTime, utc_now
+from store.types import UtcDateTime
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from push.errors import InvalidSectors, SubscriptionNotFound
 from push.webhooks.urls import require_allowed
+from schemas.times import utc_now
 from store.push_writes import SubscriptionState
 from store.tables.push import push_heads, push_subscriptions
-from store.types import utc_now
 
 
 @dataclass(frozen=True, slots=True)

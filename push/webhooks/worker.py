@@ -30,8 +30,8 @@ from push.backoff import Backoff
 from push.webhooks.outbox import Delivery, SqlWebhookOutbox, WebhookClaim, WebhookOutcome
 from push.webhooks.sender import WebhookTransport, delivery_request
 from push.webhooks.urls import allowed
+from schemas.times import utc_now
 from security.http_signatures import HttpSigner
-from store.types import utc_now
 
 log = logging.getLogger("lienthong.push")
 

@@ -38,13 +38,13 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from schemas.times import utc_now
 from security.errors import SecurityError
 from security.timestamps import TimeStamp, verify_token
 from security.trust import TrustStore
 from store.message_log.chain import GENESIS, format_time
 from store.message_log.records import snapshot
 from store.tables.message_log import message_log, message_log_anchors, message_log_head
-from store.types import utc_now
 
 ANCHOR_FORMAT = "lienthong-messagelog-anchor/1"
 MAX_ANCHOR_RECORDS = 20_000

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from schemas.times import utc_now
 from store.message_log.anchors import Anchor, anchor_covering
 from store.message_log.answers import describe_answer
 from store.message_log.chain import format_time, sha256_hex
@@ -36,7 +37,6 @@ from store.message_log.redaction import is_redacted
 from store.message_log.signers import STORED_LIMITS
 from store.message_log.wire import body_of
 from store.tables.message_log import message_log_certificates, message_log_head
-from store.types import utc_now
 
 BUNDLE_FORMAT = "lienthong-evidence/1"
 WSU_NS = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"

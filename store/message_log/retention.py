@@ -17,10 +17,10 @@ import datetime as dt
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from schemas.times import utc_now
 from store.message_log.chain import format_time
 from store.message_log.crypto import BodyCipher
 from store.tables.message_log import message_log
-from store.types import utc_now
 
 PURGE_BATCH = 1000
 

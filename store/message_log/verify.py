@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives import hashes
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from schemas.times import utc_now
 from security.trust import TrustStore
 from store.message_log.anchors import check_anchors
 from store.message_log.chain import GENESIS, format_time, sha256_hex
@@ -38,7 +39,6 @@ from store.message_log.records import StoredRecord, iter_records, record_at, sna
 from store.message_log.signatures import OfflineVerifier
 from store.message_log.wire import body_of
 from store.tables.message_log import message_log, message_log_certificates, message_log_head
-from store.types import utc_now
 
 #: how far in the future a purge marker may be dated (clocks of other machines)
 PURGE_SKEW = dt.timedelta(minutes=5)

@@ -28,6 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from schemas.times import utc_now
 from store.message_log.chain import GENESIS, SealedFields, format_time, sha256_hex
 from store.message_log.crypto import BodyCipher
 from store.message_log.driver_sql import DriverStatement, DriverTransaction, StatementBuilder
@@ -37,7 +38,6 @@ from store.message_log.redaction import redact
 from store.message_log.signers import CertificateLookup, envelope_certificate, signature_keyid
 from store.message_log.wire import body_of, encode_request, encode_response, endpoint_of
 from store.tables.message_log import message_log, message_log_certificates, message_log_head
-from store.types import utc_now
 
 HEAD_ID = 1
 MAX_BATCH = 256
