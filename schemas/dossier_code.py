@@ -18,8 +18,8 @@ from typing import Annotated
 from pydantic import AfterValidator
 
 from schemas.errors import InvalidDossierCode
+from schemas.patterns import AGENCY_CODE as _AGENCY
 
-_AGENCY = r"[0-9]{3}\.[0-9]{2}\.[0-9]{2}\.[A-Z][0-9]{2}"
 AGENCY_CODE_PATTERN = re.compile(_AGENCY, re.ASCII)
 _DOSSIER = re.compile(rf"({_AGENCY})-([0-9]{{6}})-([0-9]{{4}})", re.ASCII)
 

@@ -24,12 +24,11 @@ from adapter_api.clients import ApiClient, Operation
 from adapter_api.openapi import responses
 from adapter_api.routes.context import container_of, json_response
 from schemas.citizen_id import CitizenId
+from schemas.patterns import CITIZEN_ID_PATTERN
 from store.access_log import DEFAULT_LIMIT, MAX_LIMIT, AccessLogItem, list_for_citizen
 from store.db import reader
 
 router = APIRouter(prefix="/v1/access-log", tags=["access log"])
-
-CITIZEN_ID_PATTERN = r"^[0-9]{12}$"
 
 _read = require(Operation.ACCESS_LOG_READ)
 

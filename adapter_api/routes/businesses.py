@@ -13,12 +13,12 @@ from adapter_api.clients import ApiClient, Operation
 from adapter_api.openapi import UPSTREAM_STATUSES, responses
 from adapter_api.routes.context import call_context, container_of, json_response
 from schemas.models import Business
+from schemas.patterns import TAX_CODE_PATTERN
 from schemas.tax_code import TaxCode
 
 router = APIRouter(prefix="/v1/businesses", tags=["businesses"])
 
 GET_BUSINESS = "GetBusiness"
-TAX_CODE_PATTERN = r"^[0-9]{10}(-[0-9]{3})?$"
 
 _read = require(Operation.BUSINESSES_READ)
 

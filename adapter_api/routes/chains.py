@@ -23,12 +23,12 @@ from adapter_api.auth import require
 from adapter_api.clients import ApiClient, Operation
 from adapter_api.errors import Conflict, InvalidInput, NotFoundError, ServiceUnavailable
 from adapter_api.openapi import responses
-from adapter_api.routes.citizens import DOSSIER_CODE_PATTERN
 from adapter_api.routes.context import container_of, json_response
 from chains.errors import ChainConflict, ChainNotFound, InvalidFiling
 from chains.intake import ChainFiling, take_in
 from chains.runtime import ChainRuntime
 from chains.views import ChainView, chain_view
+from schemas.patterns import DOSSIER_CODE_PATTERN
 
 router = APIRouter(prefix="/v1/chains", tags=["chains"])
 

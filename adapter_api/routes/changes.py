@@ -26,10 +26,10 @@ from starlette.responses import Response
 from adapter_api.auth import require
 from adapter_api.clients import CITIZEN_FIELDS, ApiClient, Operation
 from adapter_api.errors import Forbidden, InvalidInput
-from adapter_api.routes.citizens import OFFICIAL_PATTERN
 from adapter_api.routes.context import call_context, container_of, json_response, request_id_of
 from schemas.citizen_id import validate_citizen_id
 from schemas.errors import SchemaError
+from schemas.patterns import OFFICIAL_PATTERN
 from schemas.tax_code import validate_tax_code
 from schemas.times import utc_now
 from store.access_log import AccessLogEntry, record_lookup

@@ -41,15 +41,13 @@ from connectors.errors import NotFound
 from schemas.citizen_id import CitizenId, validate_citizen_id
 from schemas.dossier_code import DossierCode, validate_dossier_code
 from schemas.errors import SchemaError
+from schemas.patterns import CITIZEN_ID_PATTERN, DOSSIER_CODE_PATTERN, OFFICIAL_PATTERN
 
 #: valid lookups skip FastAPI's parameter machinery (``fast_path``); the rest go through it
 router = APIRouter(prefix="/v1/citizens", tags=["citizens"], route_class=FastPathRoute)
 
 GET_CITIZEN = "GetCitizen"
 VERIFY_CITIZEN = "VerifyCitizen"
-CITIZEN_ID_PATTERN = r"^[0-9]{12}$"
-OFFICIAL_PATTERN = r"^VN[0-9]{12}$"
-DOSSIER_CODE_PATTERN = r"^[0-9]{3}\.[0-9]{2}\.[0-9]{2}\.[A-Z][0-9]{2}-[0-9]{6}-[0-9]{4}$"
 
 
 def validate_official(value: str) -> str:

@@ -38,12 +38,12 @@ from adapter_api.models import (
 )
 from adapter_api.openapi import responses
 from adapter_api.push_parts import push_state
-from adapter_api.routes.citizens import DOSSIER_CODE_PATTERN
 from adapter_api.routes.context import container_of, json_response
 from adapter_api.routes.fast_path import FastPathRoute, fast_path
 from schemas.dossier_code import DossierCode
 from schemas.errors import SchemaError
 from schemas.models import Dossier, DossierEvent
+from schemas.patterns import DOSSIER_CODE_PATTERN
 from schemas.times import utc_now
 from store.dossiers import (
     DossierRecord,

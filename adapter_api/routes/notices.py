@@ -20,10 +20,10 @@ from adapter_api.clients import ApiClient, Operation
 from adapter_api.errors import InvalidInput, NotFoundError, ServiceUnavailable
 from adapter_api.openapi import responses
 from adapter_api.push_parts import Push
-from adapter_api.routes.citizens import DOSSIER_CODE_PATTERN
 from adapter_api.routes.context import container_of
 from push.errors import InvalidPhone
 from push.notices.phones import normalise_phone
+from schemas.patterns import DOSSIER_CODE_PATTERN
 from store.dossiers import get_dossier
 
 router = APIRouter(tags=["push"])

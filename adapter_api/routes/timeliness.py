@@ -28,9 +28,9 @@ from adapter_api.models import (
     TimelinessReportView,
 )
 from adapter_api.openapi import responses
-from adapter_api.routes.citizens import DOSSIER_CODE_PATTERN
 from adapter_api.routes.context import container_of, json_response
 from schemas.dossier_code import DossierCode
+from schemas.patterns import DOSSIER_CODE_PATTERN
 from schemas.times import utc_now
 from store.dossiers import get_dossier
 from timeliness.apology import (

@@ -23,8 +23,8 @@ from adapter_api.clients import ApiClient, Operation
 from adapter_api.errors import Forbidden, InvalidInput, NotFoundError
 from adapter_api.openapi import responses
 from adapter_api.record_purposes import ClientWatchPolicy
-from adapter_api.routes.citizens import OFFICIAL_PATTERN
 from adapter_api.routes.context import container_of, json_response
+from schemas.patterns import OFFICIAL_PATTERN
 from schemas.text import clean_line
 from schemas.times import utc_now
 from store.records import Watch, WatchKind, delete_watch, get_watch, list_watches, put_watch
