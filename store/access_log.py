@@ -18,8 +18,6 @@ unsearchable. Only field names are stored, never their values.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import hashlib
 import hmac
@@ -32,7 +30,7 @@ from sqlalchemy.sql import ColumnElement
 
 from schemas.times import utc_now
 from store.access_log_keys import KeyRing
-from store.errors import InvalidCursor
+from store.cursors import ACCESS_LOG_CURSOR
 from store.log_keys import key_id
 from store.message_log.driver_sql import DriverStatement, DriverTransaction, StatementBuilder
 from store.tables.access_log import access_log
@@ -87,21 +85,6 @@ class AccessLogPage:
 def citizen_key(key: bytes, citizen_id: str) -> str:
     """The keyed hash the access log finds a citizen by (HMAC-SHA256, hex)."""
     return hmac.new(key, citizen_id.encode("utf-8"), hashlib.sha256).hexdigest()
-
-
-def _encode_cursor(entry_id: int) -> str:
-    return base64.urlsafe_b64encode(f"al:{entry_id}".encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> int:
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise InvalidCursor("the access-log cursor was not issued here") from exc
-    prefix, _, number = text.partition(":")
-    if prefix != "al" or not number.isdigit():
-        raise InvalidCursor("the access-log cursor was not issued here")
-    return int(number)
 
 
 async def record_lookup(
@@ -211,7 +194,7 @@ async def list_for_citizen(
         .limit(limit + 1)
     )
     if cursor is not None:
-        query = query.where(access_log.c.id < _decode_cursor(cursor))
+        query = query.where(access_log.c.id < ACCESS_LOG_CURSOR.decode(cursor))
     rows = (await session.execute(query)).all()
     items = [
         AccessLogItem(
@@ -229,7 +212,7 @@ async def list_for_citizen(
         )
         for row in rows[:limit]
     ]
-    next_cursor = _encode_cursor(items[-1].id) if len(rows) > limit else None
+    next_cursor = ACCESS_LOG_CURSOR.encode(items[-1].id) if len(rows) > limit else None
     return AccessLogPage(items, next_cursor)
 
 

@@ -11,8 +11,6 @@ the page is empty (poll again with it later).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import heapq
 from collections.abc import Collection
@@ -22,11 +20,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store.cursors import FEED_CURSOR
 from store.dossiers import DossierRecord, record_from_row
-from store.errors import InvalidCursor
 from store.tables.dossiers import dossiers
 
-_PREFIX = "feed1:"
 MAX_LIMIT = 1000
 
 
@@ -41,20 +38,12 @@ class FeedPage:
 
 def encode_cursor(change_seq: int) -> str:
     """The opaque cursor for the position just after ``change_seq``."""
-    raw = f"{_PREFIX}{change_seq}".encode("ascii")
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+    return FEED_CURSOR.encode(change_seq)
 
 
 def decode_cursor(cursor: str) -> int:
     """The position a cursor names; ``InvalidCursor`` when this store did not issue it."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        text = base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii")
-    except (binascii.Error, UnicodeError, ValueError) as exc:
-        raise InvalidCursor("the feed cursor is malformed") from exc
-    if not text.startswith(_PREFIX) or not text[len(_PREFIX) :].isdigit():
-        raise InvalidCursor("the feed cursor is malformed")
-    return int(text[len(_PREFIX) :])
+    return FEED_CURSOR.decode(cursor)
 
 
 async def feed(

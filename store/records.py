@@ -13,8 +13,6 @@ one change twice. First sight is not a change: it only stores the baseline.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import json
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -25,7 +23,7 @@ from typing import Any
 from sqlalchemy import RowMapping, and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.errors import InvalidCursor
+from store.cursors import CHANGE_CURSOR
 from store.record_diff import DiffEntry, canonical_json, diff_records, record_digest
 from store.tables.records import (
     record_changes,
@@ -36,7 +34,6 @@ from store.tables.records import (
 
 #: the digest a snapshot carries while the national system does not know the record
 NOT_FOUND_DIGEST = "not-found"
-_CURSOR_PREFIX = "changes1:"
 
 
 class WatchKind(StrEnum):
@@ -440,21 +437,12 @@ async def changes_since(
 
 def encode_change_cursor(position: int) -> str:
     """The opaque cursor of the change feed just after ``position``."""
-    raw = f"{_CURSOR_PREFIX}{position}".encode("ascii")
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+    return CHANGE_CURSOR.encode(position)
 
 
 def decode_change_cursor(cursor: str) -> int:
     """The position a change-feed cursor names; ``InvalidCursor`` when it was not issued here."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        text = base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii")
-    except (binascii.Error, UnicodeError, ValueError) as exc:
-        raise InvalidCursor("the change feed cursor is malformed") from exc
-    number = text[len(_CURSOR_PREFIX) :]
-    if not text.startswith(_CURSOR_PREFIX) or not number.isdigit() or len(number) > 19:
-        raise InvalidCursor("the change feed cursor is malformed")
-    return int(number)
+    return CHANGE_CURSOR.decode(cursor)
 
 
 async def count_changes(
