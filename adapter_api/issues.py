@@ -27,12 +27,10 @@ import datetime as dt
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from store.tables.dossiers import dossiers
+from store.dossier_persons import purpose_facts
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,17 +46,6 @@ class Issue:
         if self.closed_at is not None and now - self.closed_at > grace:
             return False
         return citizen_id in self.persons
-
-
-def dossier_persons(payload: Any) -> frozenset[str]:
-    """The applicant and related persons of a stored dossier's JSON (validated on the way in)."""
-    if not isinstance(payload, dict):
-        return frozenset()
-    ids = {payload.get("applicant_id")}
-    for person in payload.get("related_persons") or ():
-        if isinstance(person, dict):
-            ids.add(person.get("citizen_id"))
-    return frozenset(i for i in ids if isinstance(i, str))
 
 
 class IssueDirectory:
@@ -83,17 +70,11 @@ class IssueDirectory:
         if hit is not None and hit[1] > now:
             return hit[0]
         async with self._sessions() as session:
-            row = (
-                await session.execute(
-                    select(dossiers.c.sector, dossiers.c.payload, dossiers.c.closed_at).where(
-                        dossiers.c.code == dossier_code
-                    )
-                )
-            ).first()
-        if row is None:
+            facts = await purpose_facts(session, dossier_code)
+        if facts is None:
             self._cache.pop(dossier_code, None)
             return None
-        issue = Issue(row.sector, dossier_persons(row.payload), row.closed_at)
+        issue = Issue(facts.sector, facts.persons, facts.closed_at)
         self._cache[dossier_code] = (issue, now + self._ttl)
         self._cache.move_to_end(dossier_code)
         while len(self._cache) > self._max:
@@ -116,4 +97,4 @@ class IssueDirectory:
         self._cache.pop(dossier_code, None)
 
 
-__all__ = ["Issue", "IssueDirectory", "dossier_persons"]
+__all__ = ["Issue", "IssueDirectory"]

@@ -16,7 +16,7 @@ in one run, so that noise cancels out:
    direct and refresh runs alternate for ``--rounds`` rounds and the medians are kept (the
    machine is shared: single runs are noisy);
 4. **bulk verify** — one verify-citizen per row (a third with a wrong name) through
-   ``sync.records_verify`` against the bare ``verify_citizen`` calls: rows/s;
+   ``watches.verify`` against the bare ``verify_citizen`` calls: rows/s;
 
 and the ratios refresh/direct and bulk-verify/direct (what the store, diff and bookkeeping cost).
 No rate budget is applied here: in production the per-upstream budget is the limit. Figures are
@@ -53,10 +53,12 @@ from lienthong.settings import Settings  # noqa: E402
 from security.pki import init_dev_pki  # noqa: E402
 from store.db import create_engine, create_sessionmaker  # noqa: E402
 from store.metadata import metadata  # noqa: E402
-from store.records import Watch, WatchKind, count_changes, put_watch  # noqa: E402
-from sync.records_files import SourceRow  # noqa: E402
-from sync.records_refresh import RecordsRefresher, RefreshReport, RefreshSettings  # noqa: E402
-from sync.records_verify import summarise, verify_rows  # noqa: E402
+from store.watches.changes import count_changes  # noqa: E402
+from store.watches.types import Watch, WatchKind  # noqa: E402
+from store.watches.watch_list import put_watch  # noqa: E402
+from watches.files import SourceRow  # noqa: E402
+from watches.refresh import RefreshReport, RefreshSettings, WatchRefresher  # noqa: E402
+from watches.verify import summarise, verify_rows  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "records.json"
 OFFICIAL = "VN001085000123"
@@ -162,7 +164,7 @@ async def measure(
                 )
 
             await bounded(citizen_reads[:10] + business_reads[:10], concurrency)  # warm up
-            refresher = RecordsRefresher(
+            refresher = WatchRefresher(
                 sessions,
                 population=population,
                 registry=registry,

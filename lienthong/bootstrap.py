@@ -86,15 +86,15 @@ from store.message_log import BodyCipher, KeyFolderCertificates, SqlMessageLog
 from store.message_log.anchors import AnchorService
 from store.message_log.group_commit import GroupCommit
 from store.outbox import SqlOutbox
-from store.records import last_refresh_finished
+from store.watches.refresh_runs import last_refresh_finished
 from sync.backoff import RetryPolicy
-from sync.rate_budget import RateBudget
 from sync.reconcile import outcome as reconcile_outcome
 from sync.reconcile import reconcile_one
-from sync.records_refresh import RecordsRefresher, RecordsRefreshService, RefreshSettings
 from sync.worker import SyncWorker, WorkerService, WorkerSettings
 from timeliness.procedures import ProcedureDeadline
 from timeliness.service import CatalogueSource, Timeliness, TimelinessService
+from watches.rate_budget import RateBudget
+from watches.refresh import RefreshSettings, WatchRefresher, WatchRefreshService
 
 log = logging.getLogger("lienthong.api")
 
@@ -270,9 +270,9 @@ async def upstream_connectors(
 
 def _records_refresh_service(
     settings: Settings, sessions: async_sessionmaker[AsyncSession], connectors: Connectors
-) -> RecordsRefreshService:
+) -> WatchRefreshService:
     """The scheduled refresh of watched records, within the per-upstream rate budget."""
-    refresher = RecordsRefresher(
+    refresher = WatchRefresher(
         sessions,
         population=connectors.population,
         registry=connectors.registry,
@@ -284,7 +284,7 @@ def _records_refresh_service(
         ),
         settings=RefreshSettings(user_id=settings.refresh_official),
     )
-    return RecordsRefreshService(refresher, interval=settings.refresh_interval_seconds)
+    return WatchRefreshService(refresher, interval=settings.refresh_interval_seconds)
 
 
 def _anchor_service(settings: Settings, engine: AsyncEngine) -> AnchorService | None:

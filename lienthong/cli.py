@@ -31,7 +31,7 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
         "notify",
         "Webhooks to ministries and notices to citizens: run, status, retry.",
     ),
-    "records": ("lienthong.records_cli", "records", "Watch, refresh and bulk-verify records."),
+    "records": ("lienthong.watches_cli", "records", "Watch, refresh and bulk-verify records."),
     "log": (
         "lienthong.log_cli",
         "log",

@@ -3,9 +3,7 @@
 Tree::
 
     SyncError               base of every error the sync package raises itself
-    ├── SyncConfigError     the worker cannot be built: no portal URL, keys missing, bad settings
-    └── RecordFileError     a watch-list or bulk-verify file that cannot be read as a whole
-                            (encoding, missing columns, not CSV or JSON); bad rows are reported
+    └── SyncConfigError     the worker cannot be built: no portal URL, keys missing, bad settings
 
 Delivery failures are not raised to callers: the worker records them on the outbox item (its
 last error, its next attempt, or its death) using the ``connectors.errors`` split between
@@ -23,8 +21,4 @@ class SyncConfigError(SyncError):
     """Raised when a worker cannot be built from the settings it was given."""
 
 
-class RecordFileError(SyncError):
-    """Raised when a records file cannot be read as a whole (format, encoding, columns)."""
-
-
-__all__ = ["RecordFileError", "SyncConfigError", "SyncError"]
+__all__ = ["SyncConfigError", "SyncError"]

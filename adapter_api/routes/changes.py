@@ -33,17 +33,12 @@ from schemas.patterns import OFFICIAL_PATTERN
 from schemas.tax_code import validate_tax_code
 from schemas.times import utc_now
 from store.access_log import AccessLogEntry, record_lookup
+from store.cursors import CHANGE_CURSOR
 from store.db import reader
-from store.record_diff import changed_fields, minimise_diff
-from store.records import (
-    ChangeEvent,
-    ChangeType,
-    WatchKind,
-    changes_since,
-    decode_change_cursor,
-    encode_change_cursor,
-    get_watch,
-)
+from store.watches.changes import changes_since
+from store.watches.types import ChangeEvent, ChangeType, WatchKind
+from store.watches.watch_list import get_watch
+from watches.diff import changed_fields, minimise_diff
 
 router = APIRouter(prefix="/v1/changes", tags=["records"])
 
@@ -111,7 +106,7 @@ def _view(event: ChangeEvent, client: ApiClient) -> ChangeView:
     if event.kind is WatchKind.CITIZEN:
         diff = minimise_diff(diff, client.citizen_fields)
     return ChangeView(
-        cursor=encode_change_cursor(event.position),
+        cursor=CHANGE_CURSOR.encode(event.position),
         kind=event.kind,
         id=event.record_id,
         type=event.change_type.value,
@@ -145,7 +140,7 @@ async def list_changes(
     ] = None,
 ) -> Response:
     """Events after ``since`` that the caller may see, oldest first, at most ``limit``."""
-    after = decode_change_cursor(since) if since else 0
+    after = CHANGE_CURSOR.decode(since) if since else 0
     kinds = [kind] if kind is not None else list(WatchKind)
     container = container_of(request)
     async with AsyncSession(reader(container.engine)) as session:
@@ -178,7 +173,7 @@ async def list_changes(
     if citizen_views:
         await _log_citizen_changes(request, client, user_id, citizen_views)
     next_cursor = (
-        encode_change_cursor(events[-1].position) if events else (since or encode_change_cursor(0))
+        CHANGE_CURSOR.encode(events[-1].position) if events else (since or CHANGE_CURSOR.encode(0))
     )
     page = ChangesPage(
         changes=[view for _, view in handed_out], next_cursor=next_cursor, has_more=has_more

@@ -22,13 +22,14 @@ from adapter_api.auth import require
 from adapter_api.clients import ApiClient, Operation
 from adapter_api.errors import Forbidden, InvalidInput, NotFoundError
 from adapter_api.openapi import responses
-from adapter_api.record_purposes import ClientWatchPolicy
 from adapter_api.routes.context import container_of, json_response
 from schemas.patterns import OFFICIAL_PATTERN
 from schemas.text import clean_line
 from schemas.times import utc_now
-from store.records import Watch, WatchKind, delete_watch, get_watch, list_watches, put_watch
-from sync.records_import import MAX_PURPOSE_LENGTH, Refusal, make_watch
+from store.watches.types import Watch, WatchKind
+from store.watches.watch_list import delete_watch, get_watch, list_watches, put_watch
+from watches.purposes import ClientWatchPolicy
+from watches.registration import MAX_PURPOSE_LENGTH, Refusal, make_watch
 
 router = APIRouter(prefix="/v1/watch", tags=["records"])
 

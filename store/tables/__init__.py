@@ -13,7 +13,7 @@ _AREAS = (
     "outbox",
     "message_log",
     "access_log",
-    "records",
+    "watches",
     "chains",
     "push",
     "operators",

@@ -1,7 +1,10 @@
 """Imports point one way only, and no module imports itself through others.
 
 The packages' arrows: ``schemas ← security ← connectors / store ← sync ← adapter_api``,
-``mock_endpoints`` on ``schemas`` and ``security``; ``lienthong`` (the composition root) on top.
+``watches`` on ``schemas``, ``connectors`` and ``store`` (only ``adapter_api`` and ``lienthong``
+import it), ``mock_endpoints`` on ``schemas`` and ``security``; ``lienthong`` (the composition
+root) on top. The HTTP face, the outbox delivery and the watched records ask the store through
+its functions, never its tables (``store.tables``).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     "security": {"schemas"},
     "connectors": {"schemas", "security"},
     "store": {"schemas", "security"},
+    "watches": {"schemas", "connectors", "store"},
     "sync": {"schemas", "security", "connectors", "store"},
     "push": {"schemas", "security", "connectors", "store"},
     "mock_endpoints": {"schemas", "security"},
@@ -30,6 +34,7 @@ ALLOWED: dict[str, set[str]] = {
         "security",
         "connectors",
         "store",
+        "watches",
         "sync",
         "timeliness",
         "chains",
@@ -41,6 +46,7 @@ ALLOWED: dict[str, set[str]] = {
         "security",
         "connectors",
         "store",
+        "watches",
         "sync",
         "push",
         "mock_endpoints",
@@ -79,6 +85,46 @@ def violations(package: str) -> list[str]:
 def test_package_imports_only_along_the_arrows(package: str) -> None:
     """No module of a package imports a package that sits above it in ARCHITECTURE §2."""
     assert violations(package) == []
+
+
+#: packages that ask the store through its functions and never read its tables directly
+NO_TABLES = ("adapter_api", "sync", "watches")
+
+
+def _table_imports(path: Path) -> list[str]:
+    """The modules under ``store.tables`` that the file at ``path`` imports (lazily or not)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module] + [
+                f"{node.module}.{alias.name}" for alias in node.names if node.module == "store"
+            ]
+        else:
+            continue
+        found.extend(n for n in names if n == "store.tables" or n.startswith("store.tables."))
+    return sorted(set(found))
+
+
+@pytest.mark.parametrize("package", NO_TABLES)
+def test_package_asks_the_store_not_its_tables(package: str) -> None:
+    """``adapter_api``, ``sync`` and ``watches`` import no ``store.tables`` module."""
+    assert [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for name in _table_imports(path)
+    ] == []
+
+
+def test_table_checker_sees_every_form(tmp_path: Path) -> None:
+    """Both import forms of a table module are seen (so the test above could fail)."""
+    module = tmp_path / "m.py"
+    module.write_text(
+        "from store.tables.dossiers import dossiers\nfrom store import tables\nimport store.db\n"
+    )
+    assert _table_imports(module) == ["store.tables", "store.tables.dossiers"]
 
 
 def test_checker_catches_a_backward_import(tmp_path: Path) -> None:

@@ -25,8 +25,8 @@ from connectors.base import CallContext
 from connectors.errors import ConnectorError, NotFound, PermanentError, TransientError
 from schemas.citizen_id import parse_citizen_id
 from schemas.errors import SchemaError
-from sync.rate_budget import RateBudget
-from sync.records_files import SourceRow
+from watches.files import SourceRow
+from watches.rate_budget import RateBudget
 
 VERIFY_COLUMNS = ("citizen_id", "full_name", "date_of_birth")
 VERIFY_COLUMN_ALIASES = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from store.record_diff import (
+from watches.diff import (
     canonical_json,
     changed_fields,
     diff_records,

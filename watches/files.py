@@ -1,4 +1,4 @@
-"""Reading the rows of a records file (CSV with a header row, or JSON) for import and verify.
+"""Reading the rows of a source file (a watch list or a bulk-verify list: CSV or JSON).
 
 CSV files are UTF-8 (a byte-order mark is allowed, as spreadsheet programs write one); column names
 are matched without regard to case or surrounding spaces, and known aliases are accepted. JSON files
@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sync.errors import RecordFileError
+from watches.errors import SourceFileError
 
 _JSON_LIST_KEYS = ("rows", "watches", "citizens")
 
 
 @dataclass(frozen=True, slots=True)
 class SourceRow:
-    """One row of a records file: its number in the file and its values by column name."""
+    """One row of a source file: its number in the file and its values by column name."""
 
     line: int
     values: Mapping[str, str]
@@ -40,15 +40,15 @@ def read_rows(
     required: Sequence[str],
     aliases: Mapping[str, str] | None = None,
 ) -> list[SourceRow]:
-    """The rows of the CSV or JSON file at ``path``; ``RecordFileError`` if it is unreadable."""
+    """The rows of the CSV or JSON file at ``path``; ``SourceFileError`` if it is unreadable."""
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise RecordFileError(f"cannot read {path.name}: {exc.strerror}") from exc
+        raise SourceFileError(f"cannot read {path.name}: {exc.strerror}") from exc
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise RecordFileError(f"{path.name} is not UTF-8 text") from exc
+        raise SourceFileError(f"{path.name} is not UTF-8 text") from exc
     return parse_rows(text, required=required, aliases=aliases, json_format=_is_json(path, text))
 
 
@@ -66,7 +66,7 @@ def parse_rows(
         present = set().union(*(row.values.keys() for row in rows))
         missing = [column for column in required if column not in present]
         if missing:
-            raise RecordFileError(f"the file has no column {', '.join(missing)}")
+            raise SourceFileError(f"the file has no column {', '.join(missing)}")
     return rows
 
 
@@ -100,7 +100,7 @@ def _csv_rows(text: str, aliases: Mapping[str, str]) -> list[SourceRow]:
                 values["__extra__"] = ",".join(cells[len(columns) :])
             rows.append(SourceRow(reader.line_num, values))
     except csv.Error as exc:
-        raise RecordFileError(f"line {reader.line_num}: not valid CSV") from exc
+        raise SourceFileError(f"line {reader.line_num}: not valid CSV") from exc
     return rows
 
 
@@ -108,14 +108,14 @@ def _json_rows(text: str, aliases: Mapping[str, str]) -> list[SourceRow]:
     try:
         data: Any = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise RecordFileError(f"line {exc.lineno}: not valid JSON") from exc
+        raise SourceFileError(f"line {exc.lineno}: not valid JSON") from exc
     if isinstance(data, dict):
         for key in _JSON_LIST_KEYS:
             if isinstance(data.get(key), list):
                 data = data[key]
                 break
     if not isinstance(data, list):
-        raise RecordFileError("a JSON records file holds a list of objects")
+        raise SourceFileError("a JSON source file holds a list of objects")
     rows = []
     for number, item in enumerate(data, start=1):
         if not isinstance(item, dict):

@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from store.records import ChangeType, Watch, WatchKind, changes_since, count_changes, put_watch
-from sync.rate_budget import RateBudget, TokenBucket
-from sync.records_refresh import RecordsRefresher, RecordsRefreshService, RefreshSettings
+from store.watches.changes import changes_since, count_changes
+from store.watches.types import ChangeType, Watch, WatchKind
+from store.watches.watch_list import put_watch
 from tests.support.records import FakePopulation, FakeRegistry, sqlite_sessions
+from watches.rate_budget import RateBudget, TokenBucket
+from watches.refresh import RefreshSettings, WatchRefresher, WatchRefreshService
 
 T0 = dt.datetime(2026, 11, 26, 8, 0, tzinfo=dt.UTC)
 TAX_CODES = [f"01001091{index:02d}" for index in range(12)]
@@ -42,8 +44,8 @@ def _refresher(
     population: FakePopulation,
     registry: FakeRegistry,
     **settings: object,
-) -> RecordsRefresher:
-    return RecordsRefresher(
+) -> WatchRefresher:
+    return WatchRefresher(
         sessions,
         population=population,
         registry=registry,
@@ -255,7 +257,7 @@ async def test_the_scheduled_service_runs_passes_and_stops(
     """Started, the service runs a pass (after its initial delay); stopped, it runs no more."""
     registry = FakeRegistry({TAX_CODES[0]: _business()})
     await _watch_all(sessions, WatchKind.BUSINESS, [TAX_CODES[0]])
-    service = RecordsRefreshService(
+    service = WatchRefreshService(
         _refresher(sessions, FakePopulation(), registry), interval=3600, initial_delay=0.01
     )
     await service.start()

@@ -14,24 +14,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 import store.tables  # noqa: F401 - registers every table
 from store.db import create_engine, create_sessionmaker
 from store.metadata import metadata
-from store.records import (
-    ChangeType,
-    Observation,
-    Watch,
-    WatchKind,
-    apply_observation,
-    changes_since,
-    count_changes,
-    put_watch,
-)
-from store.tables.records import (
+from store.tables.watches import (
     record_changes,
     record_refresh_runs,
     record_snapshots,
     record_watches,
 )
-from sync.records_refresh import RecordsRefresher, RefreshSettings
+from store.watches.changes import changes_since, count_changes
+from store.watches.types import ChangeType, Watch, WatchKind
+from store.watches.watch_list import put_watch
 from tests.support.records import FakePopulation, FakeRegistry
+from watches.observations import Observation, apply_observation
+from watches.refresh import RefreshSettings, WatchRefresher
 
 T0 = dt.datetime(2026, 11, 26, 8, 0, tzinfo=dt.UTC)
 TABLES = [record_changes, record_refresh_runs, record_snapshots, record_watches]
@@ -92,7 +86,7 @@ async def test_refresh_with_an_outage_resumes_without_duplicates(
             await put_watch(session, Watch(WatchKind.BUSINESS, code, "app", ""), now=T0)
         await put_watch(session, Watch(WatchKind.CITIZEN, "001085000001", "app", "P"), now=T0)
     settings = RefreshSettings(batch_size=7, concurrency=4)
-    refresher = RecordsRefresher(
+    refresher = WatchRefresher(
         sessions, population=population, registry=registry, settings=settings
     )
     assert (await refresher.run_once()).finished

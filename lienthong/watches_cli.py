@@ -13,6 +13,9 @@
 Settings come from the config file, ``LIENTHONG_*`` and the flags like ``lienthong serve``'s (same
 store, keys, clients, mock port); the first line names the store, which must exist (``lienthong db
 upgrade``). Personal data go only to the reports asked for, never to the logs.
+
+The code is the ``watches`` package; the group keeps its name ``records`` and every command its
+name, as integrators' scripts call them.
 """
 
 from __future__ import annotations
@@ -32,7 +35,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tqdm import tqdm
 
 import store.tables  # noqa: F401 - registers every table on the metadata
-from adapter_api.record_purposes import ClientWatchPolicy
 from connectors.base import CallContext
 from lienthong import bootstrap
 from lienthong.logs import configure_logging
@@ -52,13 +54,14 @@ from schemas.dossier_code import validate_dossier_code
 from schemas.errors import SchemaError
 from schemas.times import utc_now
 from store.db import create_engine, create_sessionmaker
-from store.records import count_watched_records
-from sync.errors import RecordFileError
-from sync.rate_budget import RateBudget
-from sync.records_files import read_rows
-from sync.records_import import WATCH_COLUMN_ALIASES, WATCH_COLUMNS, ImportReport, import_watches
-from sync.records_refresh import RecordsRefresher, RefreshReport, RefreshSettings
-from sync.records_verify import (
+from store.watches.watch_list import count_watched_records
+from watches.errors import SourceFileError
+from watches.files import read_rows
+from watches.purposes import ClientWatchPolicy
+from watches.rate_budget import RateBudget
+from watches.refresh import RefreshReport, RefreshSettings, WatchRefresher
+from watches.registration import WATCH_COLUMN_ALIASES, WATCH_COLUMNS, ImportReport, import_watches
+from watches.verify import (
     VERIFY_COLUMN_ALIASES,
     VERIFY_COLUMNS,
     CitizenVerifier,
@@ -173,7 +176,7 @@ def import_command(
     """Register the watches listed in FILE (CSV with a header row, or JSON)."""
     try:
         rows = read_rows(file, required=WATCH_COLUMNS, aliases=WATCH_COLUMN_ALIASES)
-    except RecordFileError as exc:
+    except SourceFileError as exc:
         raise click.ClickException(f"{exc}; nothing was imported") from exc
     settings = _settings()
 
@@ -284,7 +287,7 @@ def refresh_command(
                 async with sessions() as session:
                     total = await count_watched_records(session)
                 with _bar(total, "record", progress) as bar:
-                    refresher = RecordsRefresher(
+                    refresher = WatchRefresher(
                         sessions,
                         population=upstreams.population,
                         registry=upstreams.registry,
@@ -338,7 +341,7 @@ def verify_command(
     """Check ID + full name + date of birth rows of FILE against the population database."""
     try:
         rows = read_rows(file, required=VERIFY_COLUMNS, aliases=VERIFY_COLUMN_ALIASES)
-    except RecordFileError as exc:
+    except SourceFileError as exc:
         raise click.ClickException(str(exc)) from exc
     _check_official(user_id)
     try:

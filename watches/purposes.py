@@ -12,16 +12,16 @@ write lock checks its rows without waiting on itself.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Collection
+from typing import Protocol
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from adapter_api.clients import ClientRegistry
-from adapter_api.issues import dossier_persons
 from schemas.dossier_code import validate_dossier_code
 from schemas.errors import SchemaError
-from store.records import Watch, WatchKind
-from store.tables.dossiers import dossiers
-from sync.records_import import Refusal
+from store.dossier_persons import purpose_facts
+from store.watches.types import Watch, WatchKind
+from watches.registration import Refusal
 
 PURPOSE_NOT_GRANTED = Refusal(
     "purpose_not_granted",
@@ -34,10 +34,35 @@ PURPOSE_MISMATCH = Refusal(
 )
 
 
-class ClientWatchPolicy:
-    """The :class:`sync.records_import.WatchPolicy` of the client registry and the dossier store."""
+class Client(Protocol):
+    """What the policy needs of a registered client (``adapter_api.clients.ApiClient``)."""
 
-    def __init__(self, clients: ClientRegistry) -> None:
+    @property
+    def standing_purposes(self) -> Collection[str]:
+        """The purposes granted to the client that allow watching any citizen."""
+        ...
+
+    def sees_sector(self, sector: str | None) -> bool:
+        """Whether the client may see dossiers of ``sector``."""
+        ...
+
+
+class Clients(Protocol):
+    """The registered clients by id (``adapter_api.clients.ClientRegistry``)."""
+
+    def __contains__(self, client_id: object) -> bool:
+        """Whether ``client_id`` is registered."""
+        ...
+
+    def get(self, client_id: str) -> Client | None:
+        """The client ``client_id``, or ``None``."""
+        ...
+
+
+class ClientWatchPolicy:
+    """The :class:`watches.registration.WatchPolicy` of the client registry and the dossiers."""
+
+    def __init__(self, clients: Clients) -> None:
         self._clients = clients
 
     def knows_client(self, client: str) -> bool:
@@ -57,16 +82,12 @@ class ClientWatchPolicy:
             code = validate_dossier_code(watch.purpose)
         except SchemaError:
             return PURPOSE_NOT_GRANTED
-        row = (
-            await session.execute(
-                select(dossiers.c.sector, dossiers.c.payload).where(dossiers.c.code == code)
-            )
-        ).first()
-        if row is None or not client.sees_sector(row.sector):
+        facts = await purpose_facts(session, code)
+        if facts is None or not client.sees_sector(facts.sector):
             return PURPOSE_NOT_GRANTED
-        if watch.record_id not in dossier_persons(row.payload):
+        if watch.record_id not in facts.persons:
             return PURPOSE_MISMATCH
         return None
 
 
-__all__ = ["PURPOSE_MISMATCH", "PURPOSE_NOT_GRANTED", "ClientWatchPolicy"]
+__all__ = ["PURPOSE_MISMATCH", "PURPOSE_NOT_GRANTED", "Client", "ClientWatchPolicy", "Clients"]

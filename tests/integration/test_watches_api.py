@@ -28,8 +28,9 @@ from store.access_log import list_for_citizen
 from store.access_log_keys import KeyRing
 from store.dossiers import record_dossier
 from store.errors import StoreError
-from store.records import Observation, WatchKind, apply_observation
+from store.watches.types import WatchKind
 from tests.support.records import sqlite_sessions
+from watches.observations import Observation, apply_observation
 
 KEY = b"k" * 32
 CITIZEN = make_citizen_id("001", 1985, Sex.MALE, 1)

@@ -21,12 +21,12 @@ from click.testing import CliRunner, Result
 
 from connectors.base import CallContext
 from lienthong.bootstrap import upstream_connectors
-from lienthong.records_cli import EXIT_PARTIAL, records
+from lienthong.watches_cli import EXIT_PARTIAL, records
 from schemas.citizen_id import Sex, make_citizen_id
 from schemas.tax_code import make_tax_code
-from store.records import WatchKind
-from sync.records_refresh import RecordsRefresher, RefreshReport, RefreshSettings
+from store.watches.types import WatchKind
 from tests.e2e.api_harness import OFFICIAL, Sandbox, register_dossier, running_sandbox
+from watches.refresh import RefreshReport, RefreshSettings, WatchRefresher
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +171,7 @@ def _refresh_in_process(sandbox: Sandbox, outage_after: int | None = None) -> Re
                     if outage_after is None
                     else _OutageAfter(registry, sandbox, outage_after)
                 )
-                refresher = RecordsRefresher(
+                refresher = WatchRefresher(
                     create_sessionmaker(engine),
                     population=population,
                     registry=reader,

@@ -9,27 +9,20 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from store.records import (
-    ChangeType,
-    Observation,
-    Watch,
-    WatchKind,
-    apply_observation,
-    changes_since,
-    classify_change,
-    close_refresh_run,
-    count_changes,
+from store.watches.changes import changes_since, count_changes
+from store.watches.refresh_runs import close_refresh_run, open_refresh_run, save_refresh_progress
+from store.watches.snapshots import get_snapshot
+from store.watches.types import ChangeType, Watch, WatchKind
+from store.watches.watch_list import (
     count_watched_records,
     delete_watch,
-    get_snapshot,
     get_watch,
     list_watches,
-    open_refresh_run,
     put_watch,
     refresh_targets,
-    save_refresh_progress,
 )
 from tests.support.records import sqlite_sessions
+from watches.observations import Observation, apply_observation, classify_change
 
 T0 = dt.datetime(2026, 11, 26, 8, 0, tzinfo=dt.UTC)
 CITIZEN = WatchKind.CITIZEN

@@ -23,7 +23,7 @@ import json
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-DiffEntry = dict[str, Any]
+from store.watches.types import DiffEntry
 
 #: keys that identify an item of a list of objects, tried in this order
 DEFAULT_ITEM_KEYS: tuple[str, ...] = (

@@ -12,17 +12,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from schemas.citizen_id import Sex, make_citizen_id
 from schemas.tax_code import make_tax_code
-from store.records import Watch, WatchKind, list_watches
-from sync.errors import RecordFileError
-from sync.records_files import parse_rows, read_rows
-from sync.records_import import (
+from store.watches.types import Watch, WatchKind
+from store.watches.watch_list import list_watches
+from tests.support.records import sqlite_sessions
+from watches.errors import SourceFileError
+from watches.files import parse_rows, read_rows
+from watches.registration import (
     WATCH_COLUMN_ALIASES,
     WATCH_COLUMNS,
     Refusal,
     import_watches,
     make_watch,
 )
-from tests.support.records import sqlite_sessions
 
 T0 = dt.datetime(2026, 11, 26, 8, 0, tzinfo=dt.UTC)
 CITIZEN = make_citizen_id("001", 1985, Sex.MALE, 1)
@@ -164,9 +165,9 @@ def test_json_files_are_read_with_item_numbers(tmp_path: Path) -> None:
 
 def test_a_file_without_the_needed_columns_is_refused_as_a_whole() -> None:
     """A CSV without an ``id`` column is a file error, not a thousand row errors."""
-    with pytest.raises(RecordFileError, match="no column id"):
+    with pytest.raises(SourceFileError, match="no column id"):
         _csv("kind,purpose\ncitizen,x\n")
-    with pytest.raises(RecordFileError, match="not valid JSON"):
+    with pytest.raises(SourceFileError, match="not valid JSON"):
         parse_rows("[{", required=WATCH_COLUMNS, json_format=True)
 
 

@@ -5,11 +5,11 @@ connector, businesses through the registry connector, both kinds side by side), 
 batch is read concurrently within the upstream's rate budget; the observations are then applied in
 order, in one transaction together with the pass's progress, up to the first transient failure
 (an outage, an open circuit). That kind then stops; the pass is released and the next refresh
-resumes it from the last record applied. Applying is idempotent (see ``store.records``), so the
-records re-read on resume never produce a second event.
+resumes it from the last record applied. Applying is idempotent (see ``watches.observations``),
+so the records re-read on resume never produce a second event.
 
-A national "not found" is an observation like any other (the store turns it into a ``not_found``
-event); any other permanent refusal of one record is counted and skipped.
+A national "not found" is an observation like any other (``watches.observations`` turns it into a
+``not_found`` event); any other permanent refusal of one record is counted and skipped.
 
 Logs carry counts, kinds and upstreams only: never a record id (a citizen ID is personal data).
 """
@@ -33,19 +33,11 @@ from connectors.errors import ConnectorError, NotFound, TransientError
 from schemas.dossier_code import validate_dossier_code
 from schemas.errors import SchemaError
 from schemas.times import utc_now
-from store.records import (
-    Observation,
-    RefreshRun,
-    RefreshTarget,
-    Watch,
-    WatchKind,
-    apply_observation,
-    close_refresh_run,
-    open_refresh_run,
-    refresh_targets,
-    save_refresh_progress,
-)
-from sync.rate_budget import RateBudget
+from store.watches.refresh_runs import close_refresh_run, open_refresh_run, save_refresh_progress
+from store.watches.types import RefreshRun, RefreshTarget, Watch, WatchKind
+from store.watches.watch_list import refresh_targets
+from watches.observations import Observation, apply_observation
+from watches.rate_budget import RateBudget
 
 logger = logging.getLogger(__name__)
 
@@ -177,7 +169,7 @@ _SKIPPED = _Skipped()
 _Outcome = Observation | ConnectorError | _Skipped
 
 
-class RecordsRefresher:
+class WatchRefresher:
     """Runs refresh passes over the watch list (``run_once``, or ``run_forever`` on a schedule)."""
 
     def __init__(
@@ -367,7 +359,7 @@ class RecordsRefresher:
         return Observation(canonical_record(model, exclude=exclude))
 
 
-class RecordsRefreshService:
+class WatchRefreshService:
     """The scheduled refresh as a service started and stopped with the adapter (or a worker).
 
     Every ``interval`` seconds it runs a pass (an interrupted pass is retried after
@@ -379,7 +371,7 @@ class RecordsRefreshService:
 
     def __init__(
         self,
-        refresher: RecordsRefresher,
+        refresher: WatchRefresher,
         *,
         interval: float = 3600.0,
         retry_interval: float = 60.0,
@@ -422,9 +414,9 @@ __all__ = [
     "BusinessReader",
     "CitizenReader",
     "KindReport",
-    "RecordsRefreshService",
-    "RecordsRefresher",
     "RefreshReport",
     "RefreshSettings",
+    "WatchRefreshService",
+    "WatchRefresher",
     "canonical_record",
 ]

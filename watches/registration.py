@@ -23,8 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from schemas.citizen_id import validate_citizen_id
 from schemas.errors import SchemaError
 from schemas.tax_code import validate_tax_code
-from store.records import Watch, WatchKind, put_watch
-from sync.records_files import SourceRow
+from store.watches.types import Watch, WatchKind
+from store.watches.watch_list import put_watch
+from watches.files import SourceRow
 
 #: column aliases accepted in import files (left: as written, lower case; right: canonical)
 WATCH_COLUMN_ALIASES = {

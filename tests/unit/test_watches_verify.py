@@ -8,8 +8,9 @@ import io
 
 from connectors.base import CallContext
 from schemas.citizen_id import Sex, make_citizen_id
-from sync.records_files import parse_rows
-from sync.records_verify import (
+from tests.support.records import FakePopulation
+from watches.files import parse_rows
+from watches.verify import (
     REPORT_COLUMNS,
     VERIFY_COLUMN_ALIASES,
     VERIFY_COLUMNS,
@@ -19,7 +20,6 @@ from sync.records_verify import (
     verify_rows,
     write_report,
 )
-from tests.support.records import FakePopulation
 
 KNOWN = make_citizen_id("001", 1985, Sex.MALE, 1)
 UNKNOWN = make_citizen_id("079", 1990, Sex.FEMALE, 2)
