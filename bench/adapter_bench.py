@@ -467,9 +467,11 @@ async def _measure(
     _, _, exposition = await client.request("GET", f"{base}/metrics", {}, None)
     per_transaction = _records_per_transaction(exposition.decode())
     profile = await _profile_round(
-        pids["adapter"], prepare, through_adapter, max(calls, 2000), concurrency
+        pids["adapter"], prepare, through_adapter, max(calls, 3000), concurrency
     )
     check_answers()
+    if profile is not None:  # the stacks themselves, for a closer look
+        (paths.work / "profile.txt").write_text(profile, encoding="utf-8")
     # the floor's in-process parts, on this run's keys and messages
     _, _, answer = await client.request("POST", soap_url, soap_headers, envelopes[0])
     pick = random.randrange(len(citizens))
@@ -495,6 +497,7 @@ async def _measure(
     floor = {"forwarder": cpu["forwarder"]["forwarder"], **signatures, "log_writes": log_writes}
     floor_total = sum(floor.values())
     adapter_cpu = cpu["adapter"]["adapter"]
+    loop_cpu = statistics.median(r["cpu_ms_per_call_adapter_event_loop"] for r in runs["adapter"])
     return {
         "benchmark": "adapter",
         "machine": {
@@ -528,7 +531,10 @@ async def _measure(
         "floor_lookups_per_transaction": lookups_per_transaction,
         "adapter_cpu_ms_per_lookup": adapter_cpu,
         "adapter_to_floor": adapter_cpu / floor_total,
-        "profile": None if profile is None else stage_figures(profile, adapter_cpu),
+        "profile": None
+        if profile is None
+        else stage_figures(profile, loop_cpu, adapter_cpu - loop_cpu),
+        "profile_stacks": None if profile is None else str(paths.work / "profile.txt"),
         "adapter_memory_kib": {
             "rss_before_load": memory_before["VmRSS"],
             "rss_after_load": memory_after["VmRSS"],

@@ -1,10 +1,11 @@
 """A py-spy profile of the adapter under load, turned into each stage's share of its CPU.
 
 ``bench/adapter_bench.py`` drives one more adapter round while :class:`Profile` samples the
-adapter's process (every thread: the event loop and SQLite's driver threads; idle threads are
-left out, as py-spy does by default; ``--nonblocking`` so the adapter is never paused), then
-:func:`profile_stages.count_stages` puts each sample in its stage. py-spy comes with the
-``bench`` extra (``pip install -e '.[bench]'``); without it the bench reports no shares.
+adapter's process (only the thread holding the GIL, ``--gil``; ``--nonblocking`` so the adapter
+is never paused), then :func:`profile_stages.count_stages` puts each of the event loop thread's
+samples in its stage; the driver threads' CPU comes from ``/proc`` and counts as log writes.
+py-spy comes with the ``bench`` extra (``pip install -e '.[bench]'``); without it the bench
+reports no shares.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import IO
 
 from profile_stages import FLOOR_STAGES, count_stages, shares
 
-RATE = 250
+RATE = 500
 
 
 def py_spy() -> str | None:
@@ -54,6 +55,7 @@ class Profile:
                 "raw",
                 "--full-filenames",
                 "--nonblocking",
+                "--gil",
                 "--output",
                 str(self._output),
             ],
@@ -77,16 +79,20 @@ class Profile:
         return text
 
 
-def stage_figures(collapsed: str, cpu_ms_per_lookup: float) -> dict[str, object]:
-    """Each stage's share of the samples and, from the adapter's CPU per lookup, its ms."""
+def stage_figures(collapsed: str, loop_ms: float, threads_ms: float) -> dict[str, object]:
+    """Each stage's ms per lookup and share of the adapter's CPU: the event loop thread's
+    ``loop_ms`` divided as its samples are, the driver threads' ``threads_ms`` counted as log
+    writes."""
     counts = count_stages(collapsed)
-    share = shares(counts)
+    ms = {stage: value * loop_ms for stage, value in shares(counts).items()}
+    ms["log_writes"] += threads_ms
+    total = sum(ms.values())
+    share = {stage: value / total if total else 0.0 for stage, value in ms.items()}
     return {
         "samples": sum(counts.values()),
+        "driver_threads_ms_per_lookup": round(threads_ms, 4),
         "share": {stage: round(value, 4) for stage, value in share.items()},
-        "ms_per_lookup": {
-            stage: round(value * cpu_ms_per_lookup, 4) for stage, value in share.items()
-        },
+        "ms_per_lookup": {stage: round(value, 4) for stage, value in ms.items()},
         "floor_stages": list(FLOOR_STAGES),
         "outside_floor_share": round(
             sum(value for stage, value in share.items() if stage not in FLOOR_STAGES), 4

@@ -9,6 +9,11 @@ to its caller, so a digest computed for the message log counts as a log write an
 model built while reading the answer counts as answer reading. A stack no rule matches at all
 is ``other``.
 
+Only the event loop's thread is classified (``count_stages`` skips the stacks that start in
+``threading.py``, the driver threads): its CPU is what the samples divide, while the SQLite
+driver threads' CPU is read from ``/proc`` and counted as log writes whole (a thread waiting
+for a core looks busy to a sampler, the kernel's count does not).
+
 The stages in :data:`FLOOR_STAGES` are the work the floor (``bench/adapter_floor.py``) contains
 too; the others are what the adapter does beyond it.
 """
@@ -113,14 +118,23 @@ def stage_of_stack(frames: Iterable[str]) -> str:
     return "other"
 
 
-def count_stages(collapsed: str) -> Counter[str]:
-    """Samples per stage in py-spy's collapsed (``raw``) output."""
+def is_other_thread(frames: list[str]) -> bool:
+    """Whether a stack is of a thread started by ``threading`` (not the main thread)."""
+    return bool(frames) and frame_path(frames[0]).endswith("/threading.py")
+
+
+def count_stages(collapsed: str, *, main_thread_only: bool = True) -> Counter[str]:
+    """Samples per stage in py-spy's collapsed (``raw``) output (the main thread's only,
+    unless ``main_thread_only`` is false)."""
     counts: Counter[str] = Counter()
     for line in collapsed.splitlines():
         stack, _, number = line.rstrip().rpartition(" ")
         if not stack or not number.isdigit():
             continue
-        counts[stage_of_stack(stack.split(";"))] += int(number)
+        frames = stack.split(";")
+        if main_thread_only and is_other_thread(frames):
+            continue
+        counts[stage_of_stack(frames)] += int(number)
     return counts
 
 
@@ -136,6 +150,7 @@ __all__ = [
     "STAGES",
     "count_stages",
     "frame_path",
+    "is_other_thread",
     "shares",
     "stage_of_path",
     "stage_of_stack",

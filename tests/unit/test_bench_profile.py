@@ -109,3 +109,18 @@ def test_counts_and_shares_from_collapsed_output() -> None:
 def test_floor_stages_are_stages() -> None:
     """Every stage the floor contains is one the classifier can give."""
     assert set(stages.FLOOR_STAGES) <= set(stages.STAGES)
+
+
+def test_only_the_main_thread_is_classified() -> None:
+    """Stacks of threads started by ``threading`` (SQLite's driver threads) are skipped."""
+    thread = frame("_bootstrap", f"{STDLIB}/threading.py")
+    worker = frame("_connection_worker_thread", f"{SITE}/aiosqlite/core.py")
+    main = frame("run", f"{SITE}/uvicorn/server.py")
+    collapsed = f"{thread};{worker} 40\n{main} 10\n"
+    assert stages.is_other_thread([thread, worker])
+    assert not stages.is_other_thread([main])
+    assert stages.count_stages(collapsed) == {"server_loop_client": 10}
+    assert stages.count_stages(collapsed, main_thread_only=False) == {
+        "server_loop_client": 10,
+        "log_writes": 40,
+    }
