@@ -466,9 +466,11 @@ async def _measure(
     memory_after = tree_memory_kib(pids["adapter"])
     _, _, exposition = await client.request("GET", f"{base}/metrics", {}, None)
     per_transaction = _records_per_transaction(exposition.decode())
-    profile = await _profile_round(
-        pids["adapter"], prepare, through_adapter, max(calls, 3000), concurrency
-    )
+    profile = None
+    if workers == 1:  # a profile of one process: with --workers the load is spread over several
+        profile = await _profile_round(
+            pids["adapter"], prepare, through_adapter, max(calls, 3000), concurrency
+        )
     check_answers()
     if profile is not None:  # the stacks themselves, for a closer look
         (paths.work / "profile.txt").write_text(profile, encoding="utf-8")
@@ -639,7 +641,7 @@ def report(result: dict[str, Any]) -> None:
     )
     profile = result["profile"]
     if profile is None:
-        print("no profile (py-spy is not installed: pip install -e '.[bench]')")
+        print("no profile (one adapter worker only, with py-spy: pip install -e '.[bench]')")
         return
     print(f"adapter profile under load ({profile['samples']} samples), share and ms per lookup:")
     for stage, share in sorted(profile["share"].items(), key=lambda item: -item[1]):
