@@ -36,7 +36,14 @@ Reported, in ``bench/results/adapter.json`` and on stdout:
   would sustain if each process had a core of its own, ``1 / the busiest process's CPU per
   call``, and their ratio;
 * the log group commit's records per transaction (from the adapter's ``/metrics``) and the
-  adapter's memory: RSS before and after the load, peak (VmHWM).
+  adapter's memory: RSS before and after the load, peak (VmHWM);
+* the **floor** (``bench/adapter_floor.py``), in the same run: a bare forwarder on the adapter's
+  own server settings and HTTP client, driven as a third path, plus the four signature
+  operations and the two durable log writes a lookup needs, measured in this process; the
+  adapter's CPU per lookup (every thread of its process) as a **multiple of the floor**;
+* with py-spy installed (the ``bench`` extra), one more adapter round under a profile
+  (``bench/adapter_profile.py``): each stage's share of the adapter's CPU and its ms per lookup
+  (``bench/profile_stages.py`` says which module belongs to which stage).
 """
 
 from __future__ import annotations
@@ -53,6 +60,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +68,13 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from adapter_floor import (  # noqa: E402
+    SIGNATURE_PARTS,
+    SOAP_HEADERS,
+    log_write_floor,
+    signature_floor,
+)
+from adapter_profile import Profile, py_spy, stage_figures  # noqa: E402
 from harness import (  # noqa: E402
     free_port,
     get_citizen_envelope,
@@ -259,6 +274,25 @@ async def run(
             __file__, ["--serve-adapter", str(adapter_port)], adapter_port, env=environment
         )
     base = f"http://127.0.0.1:{adapter_port}"
+    # the floor's forwarder: one GetCitizen envelope (a citizen the mock knows) on every request
+    client = ConnectionPool(max_connections=concurrency * 2, connect_timeout=5.0)
+    _, _, listing = await client.request(
+        "GET", f"{mock_url}/_admin/population/citizens?limit=1", {}, None
+    )
+    envelope_file = work / "forwarded.xml"
+    first = json.loads(listing)["citizens"][0]["citizen_id"]
+    envelope_file.write_bytes(soap_envelope(first, "000.00.04.H04-261126-0001"))
+    forwarder_port = free_port()
+    forwarder = start_child(
+        str(ROOT / "bench" / "adapter_floor.py"),
+        [
+            "--serve-forwarder",
+            str(forwarder_port),
+            f"{mock_url}/population/soap",
+            str(envelope_file),
+        ],
+        forwarder_port,
+    )
     pids = {"adapter": adapter.pid, "mock": mock.pid}
     redis_pid = redis_server_pid() if redis else None
     if redis_pid is not None:  # its CPU is the gateway's too: count it beside the adapter's
@@ -266,17 +300,17 @@ async def run(
     trust = TrustStore.from_pem_file(keys / "ca" / "cert.pem")
     signer = HttpSigner(load_party(keys, "province-app"), ttl=60)
     verifier = HttpVerifier(TrustedKeyDirectory(keys, trust), None)
-    # the same lean client for both paths: the load generator's CPU is not what is measured
-    client = ConnectionPool(max_connections=concurrency * 2, connect_timeout=5.0)
+    # the same lean client for every path: the load generator's CPU is not what is measured
     try:
         await _until_ready(client, base)
         await _until_idle(adapter.pid)
+        paths = Paths(base, mock_url, f"http://127.0.0.1:{forwarder_port}", forwarder.pid, work)
         return await _measure(
-            client, signer, verifier, base, mock_url, pids, calls, concurrency, rounds, workers
+            client, signer, verifier, paths, pids, calls, concurrency, rounds, workers
         )
     finally:
         client.close()
-        for process in (adapter, mock):
+        for process in (adapter, mock, forwarder):
             process.terminate()
             process.wait(timeout=20)
 
@@ -304,18 +338,30 @@ async def _until_idle(pid: int) -> None:
     raise RuntimeError("the adapter's processes did not settle")
 
 
+@dataclass(frozen=True, slots=True)
+class Paths:
+    """Where the run's servers listen, the forwarder's process and the run's folder."""
+
+    base: str
+    mock_url: str
+    forwarder_url: str
+    forwarder_pid: int
+    work: Path
+
+
 async def _measure(
     client: ConnectionPool,
     signer: HttpSigner,
     verifier: HttpVerifier,
-    base: str,
-    mock_url: str,
+    paths: Paths,
     pids: dict[str, int],
     calls: int,
     concurrency: int,
     rounds: int,
     workers: int,
 ) -> dict[str, Any]:
+    base, mock_url = paths.base, paths.mock_url
+
     async def signed(
         method: str, path: str, body: bytes = b"", extra: dict[str, str] | None = None
     ) -> Any:
@@ -357,10 +403,7 @@ async def _measure(
     issue = issues[0]
 
     envelopes = [soap_envelope(random.choice(citizens), issue) for _ in range(512)]
-    soap_headers = {
-        "Content-Type": "text/xml; charset=utf-8",
-        "SOAPAction": '"urn:vn:csdlqgdc:population:1.0#GetCitizen"',
-    }
+    soap_headers = SOAP_HEADERS
     soap_url = f"{mock_url}/population/soap"
     counter = 0
 
@@ -403,22 +446,60 @@ async def _measure(
         status, answer_headers, content = await client.request("GET", url, headers, None)
         answered.append((url, headers, status, answer_headers, content))
 
+    async def forward() -> None:
+        status, _, _ = await client.request("GET", paths.forwarder_url, {}, None)
+        assert status == 200, status
+
+    forwarder_pids = {"forwarder": paths.forwarder_pid, "mock": pids["mock"]}
     memory_before = tree_memory_kib(pids["adapter"])
-    runs: dict[str, list[dict[str, float]]] = {"direct": [], "adapter": []}
+    runs: dict[str, list[dict[str, float]]] = {"direct": [], "adapter": [], "forwarder": []}
     for _ in range(rounds):
-        for name, call in (("direct", direct), ("adapter", through_adapter)):
+        paths_of_round = (("direct", direct), ("adapter", through_adapter), ("forwarder", forward))
+        for name, call in paths_of_round:
             for count in (concurrency * 4, calls):  # a warm-up, then the measured round
                 if call is through_adapter:
                     prepare(count)
-                measured = await drive(call, count, concurrency, pids)
+                watched = forwarder_pids if name == "forwarder" else pids
+                measured = await drive(call, count, concurrency, watched)
                 check_answers()
             runs[name].append(measured)
     memory_after = tree_memory_kib(pids["adapter"])
     _, _, exposition = await client.request("GET", f"{base}/metrics", {}, None)
+    per_transaction = _records_per_transaction(exposition.decode())
+    profile = None
+    if workers == 1:  # a profile of one process: with --workers the load is spread over several
+        profile = await _profile_round(
+            pids["adapter"], prepare, through_adapter, max(calls, 3000), concurrency
+        )
+    check_answers()
+    if profile is not None:  # the stacks themselves, for a closer look
+        (paths.work / "profile.txt").write_text(profile, encoding="utf-8")
+    # the floor's in-process parts, on this run's keys and messages
+    _, _, answer = await client.request("POST", soap_url, soap_headers, envelopes[0])
+    pick = random.randrange(len(citizens))
+    signatures = signature_floor(
+        paths.work / "keys",
+        f"{base}/v1/citizens/{citizens[pick]}",
+        {"X-User-Id": OFFICIAL, "X-Issue": issues[pick]},
+        answer,
+        calls=300,
+    )
+    lookups_per_transaction = max(1, round((per_transaction or 2.0) / 2))
+    log_writes = log_write_floor(
+        paths.work,
+        len(envelopes[0]) + 2600,  # the signed request: its Security header added
+        len(answer),
+        lookups_per_transaction,
+        lookups=lookups_per_transaction * max(1, 1200 // lookups_per_transaction),
+    )
     best = {name: max(found, key=lambda r: r["per_second"]) for name, found in runs.items()}
     ratio = best["adapter"]["per_second"] / best["direct"]["per_second"]
     cpu = {name: _median_cpu(found) for name, found in runs.items()}
     capacity = {name: 1000 / _busiest_core(found, workers) for name, found in cpu.items()}
+    floor = {"forwarder": cpu["forwarder"]["forwarder"], **signatures, "log_writes": log_writes}
+    floor_total = sum(floor.values())
+    adapter_cpu = cpu["adapter"]["adapter"]
+    loop_cpu = statistics.median(r["cpu_ms_per_call_adapter_event_loop"] for r in runs["adapter"])
     return {
         "benchmark": "adapter",
         "machine": {
@@ -447,13 +528,40 @@ async def _measure(
         "cpu_ms_per_call_median": cpu,
         "capacity_per_second": capacity,
         "capacity_ratio": capacity["adapter"] / capacity["direct"],
-        "log_records_per_transaction": _records_per_transaction(exposition.decode()),
+        "log_records_per_transaction": per_transaction,
+        "floor_ms_per_lookup": {**floor, "total": floor_total},
+        "floor_lookups_per_transaction": lookups_per_transaction,
+        "adapter_cpu_ms_per_lookup": adapter_cpu,
+        "adapter_to_floor": adapter_cpu / floor_total,
+        "profile": None
+        if profile is None
+        else stage_figures(profile, loop_cpu, adapter_cpu - loop_cpu),
+        "profile_stacks": None if profile is None else str(paths.work / "profile.txt"),
         "adapter_memory_kib": {
             "rss_before_load": memory_before["VmRSS"],
             "rss_after_load": memory_after["VmRSS"],
             "peak_rss": memory_after["VmHWM"],
         },
     }
+
+
+async def _profile_round(
+    pid: int,
+    prepare: Callable[[int], None],
+    call: Callable[[], Awaitable[None]],
+    calls: int,
+    concurrency: int,
+) -> str | None:
+    """One more adapter round under py-spy: its collapsed stacks (None without py-spy)."""
+    command = py_spy()
+    if command is None:
+        return None
+    profile = Profile(pid, command)
+    prepare(calls)
+    profile.start()
+    await asyncio.sleep(1.0)  # attached before the load starts
+    await drive(call, calls, concurrency, {})
+    return profile.stop()
 
 
 def _median_cpu(found: list[dict[str, float]]) -> dict[str, float]:
@@ -519,6 +627,26 @@ def report(result: dict[str, Any]) -> None:
         f"adapter memory: RSS {memory['rss_before_load'] / 1024:.0f} MiB before load, "
         f"{memory['rss_after_load'] / 1024:.0f} MiB after, peak {memory['peak_rss'] / 1024:.0f} MiB"
     )
+    floor = result["floor_ms_per_lookup"]
+    parts = ", ".join(
+        f"{name} {floor[name]:.3f}" for name in ("forwarder", *SIGNATURE_PARTS, "log_writes")
+    )
+    print(
+        f"floor per signed lookup: {floor['total']:.3f} ms CPU ({parts}; log writes in "
+        f"transactions of {result['floor_lookups_per_transaction']} lookups)"
+    )
+    print(
+        f"adapter CPU per lookup: {result['adapter_cpu_ms_per_lookup']:.3f} ms = "
+        f"{result['adapter_to_floor']:.2f}x the floor (goal <= 1.3x)"
+    )
+    profile = result["profile"]
+    if profile is None:
+        print("no profile (one adapter worker only, with py-spy: pip install -e '.[bench]')")
+        return
+    print(f"adapter profile under load ({profile['samples']} samples), share and ms per lookup:")
+    for stage, share in sorted(profile["share"].items(), key=lambda item: -item[1]):
+        mark = "" if stage in profile["floor_stages"] else "  (outside the floor)"
+        print(f"  {stage:<20}{share * 100:>6.1f} %{profile['ms_per_lookup'][stage]:>9.3f} ms{mark}")
 
 
 def main() -> None:

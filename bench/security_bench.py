@@ -25,6 +25,12 @@ Two more figures say what the SOAP ratio can come down to and what it costs a se
   request verified, answered, and the answer signed; and an unsigned one (``allow_unsigned``),
   which only signs the answer.
 
+And the peers, on the same messages in the same process (``bench/security_peers.py``):
+python-xmlsec and signxml signing and verifying the same envelope with the same references,
+`http-message-signatures` signing and verifying the same JSON request over the same components;
+each reported as a multiple of ours (a peer not installed is left out: ``pip install -e
+'.[bench]'``). WS-Security is also reported as a multiple of its floor (from an element).
+
 Each figure is the best of several rounds (the rounds interleave ours and bare), in µs of this
 process's CPU time per message (CPU time, not wall time: on a shared machine the time spent
 waiting for a core is not ours). Goals: ≤ 3× for SOAP and ≤ 2× for JSON.
@@ -51,6 +57,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from harness import get_citizen_envelope  # noqa: E402
+from security_peers import (  # noqa: E402
+    http_message_signatures_case,
+    signxml_case,
+    unsigned_with_ids,
+    xmlsec_case,
+)
 
 from mock_endpoints.data import SyntheticData  # noqa: E402
 from mock_endpoints.faults import FaultPlan  # noqa: E402
@@ -203,12 +215,22 @@ def main() -> None:
 
         parse_only = _best({"parse": fresh_tree}, 500)["parse"]
         signed = sign_envelope(envelope, adapter)
+        unsigned, ids = unsigned_with_ids(signed)
+        soap_peers = {
+            name: case
+            for name, case in (
+                ("python-xmlsec", xmlsec_case(unsigned, ids, adapter)),
+                ("signxml", signxml_case(unsigned, ids, adapter)),
+            )
+            if case is not None
+        }
         soap = _best(
             {
                 "bare": bare(adapter.key, envelope),
                 "bytes": soap_from_bytes,
                 "element": (fresh_tree, soap_from_element),
                 "floor": (fresh_tree, _floor(adapter.key, signed)),
+                **soap_peers,
             },
             300,
         )
@@ -230,7 +252,9 @@ def main() -> None:
             etree.tostring(signed_root, encoding="utf-8")
 
         xml_floor = _best({"xml": xml_work}, 300)["xml"]
-        rest = _best({"bare": bare(client.key, body), "ours": http_request}, 1000)
+        json_peer = http_message_signatures_case(client, "province-app", url, headers, body)
+        json_peers = {} if json_peer is None else {"http-message-signatures": json_peer}
+        rest = _best({"bare": bare(client.key, body), "ours": http_request, **json_peers}, 1000)
 
         # The population mock's whole answer, in this process.
         records = MockRecords(SyntheticData(5, 30, 0))
@@ -268,7 +292,12 @@ def main() -> None:
             "floor_ratio_bare_plus_libxml2": round((soap["bare"] + xml_floor) / soap["bare"], 2),
             "in_flow_floor_us": round(soap["floor"], 1),
             "in_flow_floor_ratio": round(soap["floor"] / soap["bare"], 2),
+            "from_element_to_floor": round(soap["element"] / soap["floor"], 2),
             "goal": SOAP_GOAL,
+            "peers_us": {name: round(soap[name], 1) for name in soap_peers},
+            "peers_to_ours_from_bytes": {
+                name: round(soap[name] / soap["bytes"], 2) for name in soap_peers
+            },
         },
         "population_mock": {
             "signed_request_bytes": len(signed_request),
@@ -282,6 +311,8 @@ def main() -> None:
             "rfc9421_sign_verify_us": round(rest["ours"], 1),
             "ratio": round(rest["ours"] / rest["bare"], 2),
             "goal": JSON_GOAL,
+            "peers_us": {name: round(rest[name], 1) for name in json_peers},
+            "peers_to_ours": {name: round(rest[name] / rest["ours"], 2) for name in json_peers},
         },
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -302,6 +333,17 @@ def main() -> None:
         f" µs: bare + that = {s['floor_ratio_bare_plus_libxml2']}×; the same calls in one "
         f"flow with the crypto: {s['in_flow_floor_us']} µs ({s['in_flow_floor_ratio']}×)"
     )
+    print(
+        f"            ours from an element = {s['from_element_to_floor']}× its floor; peers "
+        "(sign + verify, same references, from bytes): "
+        + (
+            ", ".join(
+                f"{name} {s['peers_us'][name]} µs = {s['peers_to_ours_from_bytes'][name]}× ours"
+                for name in s["peers_us"]
+            )
+            or "none installed (pip install -e '.[bench]')"
+        )
+    )
     m = results["population_mock"]
     print(
         f"Mock      : population answer {m['answer_signed_request_us']} µs for a signed request, "
@@ -311,6 +353,8 @@ def main() -> None:
         f"JSON 1 KB : bare {j['bare_ecdsa_sign_verify_us']} µs | RFC 9421 "
         f"{j['rfc9421_sign_verify_us']} µs ({j['ratio']}×) | goal ≤ {JSON_GOAL}×"
     )
+    for name, cost in j["peers_us"].items():
+        print(f"            {name} {cost} µs = {j['peers_to_ours'][name]}× ours")
     print(f"written to {RESULTS.relative_to(ROOT)}")
 
 
