@@ -39,7 +39,7 @@ from adapter_api.problems import PROBLEM_MEDIA_TYPE, problem_body
 from adapter_api.rate_limits import RateLimitHeaders
 from adapter_api.request_guard import RequestGuard
 from adapter_api.request_id import RequestIdMiddleware, current_request_id
-from adapter_api.routes import api_routers
+from adapter_api.routes import ROUTERS
 from connectors.errors import ConnectorError
 from schemas.errors import SchemaError
 from security.admission import BodiesInFlight, BodyLimits
@@ -114,7 +114,7 @@ def create_app(container: Container) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.container = container
-    for router in api_routers():
+    for router in ROUTERS:
         app.include_router(router)
     if container.console is not None:
         app.mount(CONSOLE_PATH, container.console)

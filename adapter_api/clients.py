@@ -1,7 +1,7 @@
 """The registered API clients: who may call, with which key, for which operations and sectors.
 
 A client is identified by its signing key: its ``id`` is the RFC 9421 ``keyid`` (the party name of
-ARCHITECTURE §7). The clients file (JSON or TOML) lists them::
+docs/design.md). The clients file (JSON or TOML) lists them::
 
     [[clients]]
     id = "province-app"

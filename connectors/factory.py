@@ -72,7 +72,7 @@ class ConnectorsConfig:
 
     @classmethod
     def sandbox(cls, base_url: str, keys_dir: Path | str, **changes: object) -> ConnectorsConfig:
-        """All three upstreams on one mock server at ``base_url`` (ARCHITECTURE §7 layout)."""
+        """All three upstreams on one mock server at ``base_url`` (``mock_endpoints.app`` URLs)."""
         root = base_url.rstrip("/")
         config = cls(
             keys_dir=Path(keys_dir),

@@ -4,8 +4,7 @@ The integrators' tools (``keys``, ``sign``, ``verify``) come from ``security``; 
 command lives in this package, the composition root, and takes its settings from the one
 settings object (``--config FILE`` or ``LIENTHONG_CONFIG``, then ``LIENTHONG_*``, then flags;
 ``--config``, ``--log-format`` and ``--log-level`` may be given here for every command).
-Groups are imported when first used, which keeps ``lienthong --help`` fast and lets one broken
-part not take the whole command line down with it.
+Groups are imported when first used, which keeps ``lienthong --help`` fast.
 """
 
 from __future__ import annotations
@@ -65,14 +64,8 @@ class _LazyGroup(click.Group):
         entry = _COMMANDS.get(cmd_name)
         if entry is None:
             return None
-        module_name, attribute, short_help = entry
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            return _unavailable(cmd_name, short_help)
-        command = getattr(module, attribute)
+        module_name, attribute, _ = entry
+        command = getattr(importlib.import_module(module_name), attribute)
         assert isinstance(command, click.Command)
         return command
 
@@ -80,14 +73,6 @@ class _LazyGroup(click.Group):
         rows = [(name, _COMMANDS[name][2]) for name in self.list_commands(ctx)]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
-
-
-def _unavailable(name: str, short_help: str) -> click.Command:
-    @click.command(name=name, help=short_help)
-    def command() -> None:
-        raise click.ClickException(f"'{name}' is not available in this build")
-
-    return command
 
 
 @click.group(cls=_LazyGroup)

@@ -1,7 +1,7 @@
 """Mock national endpoints (population SOAP, business registry REST, public service portal).
 
-``create_mock_app(MockSettings(keys_dir=…))`` serves all three at the URL layout of
-ARCHITECTURE §7; ``lienthong mock serve`` runs it. See ``mock_endpoints/README.md``.
+``create_mock_app(MockSettings(keys_dir=…))`` serves all three at the URL layout listed
+in ``mock_endpoints/app.py``; ``lienthong mock serve`` runs it. See ``mock_endpoints/README.md``.
 """
 
 from __future__ import annotations

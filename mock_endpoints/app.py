@@ -1,6 +1,6 @@
 """``create_mock_app``: the three mock national systems (or some of them) in one ASGI app.
 
-URL layout (ARCHITECTURE §7)::
+URL layout::
 
     GET  /population/soap?wsdl     POST /population/soap
     POST /registry/token

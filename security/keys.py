@@ -132,7 +132,7 @@ def load_credentials(
 
 
 def load_party(keys_dir: Path | str, party: str) -> Credentials:
-    """Load ``keys_dir/<party>/key.pem`` and ``cert.pem`` (the key folder of ARCHITECTURE §7)."""
+    """Load ``keys_dir/<party>/key.pem`` and ``cert.pem`` (the key folder of ``security.pki``)."""
     folder = Path(keys_dir) / party
     return load_credentials(folder / "key.pem", folder / "cert.pem")
 

@@ -1,4 +1,4 @@
-"""A development PKI: one CA and a key + certificate for every party (ARCHITECTURE §7).
+"""A development PKI: one CA and a key + certificate for every party.
 
 Folder layout written by :func:`init_dev_pki`::
 

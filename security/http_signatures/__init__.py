@@ -16,25 +16,24 @@ Algorithms: ``ecdsa-p256-sha256`` (raw ``r || s``), ``rsa-pss-sha512`` (RSA defa
 ``created`` in the future beyond the skew, an ``expires`` in the past, a window longer than the
 maximum, an uncovered required component and a nonce seen before inside its window.
 
-The package: ``names`` (label, defaults, algorithms, the ``Headers`` type), ``digest``
-(:func:`content_digest`, :func:`check_content_digest`), ``headers`` (:class:`HeaderFields`,
-:func:`header_fields`), ``targets`` (reading a request's URL), ``components`` (covered
-components, :class:`RequestView` and the signature base), ``patterns`` and ``parse`` (reading
-``Signature-Input`` and ``Signature``, the usual forms by regular expression), ``sign``
-(:class:`HttpSigner`), ``verify`` (:class:`HttpVerifier`, :class:`VerifiedRequest`) and
-``resolvers`` (:class:`KeyResolver`, :class:`TrustedKeyDirectory`, :class:`StaticKeyResolver`).
-A few private names are re-exported here too, for the tests that compare the fast paths.
+The package: ``names`` (label, defaults, algorithms, the ``Headers`` type), ``message``
+(:class:`HeaderFields`, :func:`header_fields`, a request's target, :class:`RequestView`,
+:func:`content_digest`, :func:`check_content_digest`), ``components`` (covered components
+compiled into getters, and the signature base), ``parse`` (reading ``Signature-Input`` and
+``Signature``), ``sign`` (:class:`HttpSigner`), ``verify`` (:class:`HttpVerifier`,
+:class:`VerifiedRequest`) and ``resolvers`` (:class:`KeyResolver`,
+:class:`TrustedKeyDirectory`, :class:`StaticKeyResolver`). ``fast`` is the fast path: the usual
+URLs and headers read with regular expressions, each reader beside its general twin in
+``tests/unit/test_security_http_fast_paths.py``. No module imports another's private names.
 """
 
 from __future__ import annotations
 
-from security.http_signatures.components import RequestView as RequestView
-from security.http_signatures.components import _Message as _Message
-from security.http_signatures.components import _plan as _plan
-from security.http_signatures.digest import check_content_digest as check_content_digest
-from security.http_signatures.digest import content_digest as content_digest
-from security.http_signatures.headers import HeaderFields as HeaderFields
-from security.http_signatures.headers import header_fields as header_fields
+from security.http_signatures.message import HeaderFields as HeaderFields
+from security.http_signatures.message import RequestView as RequestView
+from security.http_signatures.message import check_content_digest as check_content_digest
+from security.http_signatures.message import content_digest as content_digest
+from security.http_signatures.message import header_fields as header_fields
 from security.http_signatures.names import ALGORITHMS as ALGORITHMS
 from security.http_signatures.names import COVERED_WHEN_PRESENT as COVERED_WHEN_PRESENT
 from security.http_signatures.names import DEFAULT_MAX_SKEW as DEFAULT_MAX_SKEW
@@ -43,16 +42,11 @@ from security.http_signatures.names import DEFAULT_TTL as DEFAULT_TTL
 from security.http_signatures.names import LABEL as LABEL
 from security.http_signatures.names import REQUEST_COMPONENTS as REQUEST_COMPONENTS
 from security.http_signatures.names import Headers as Headers
-from security.http_signatures.parse import _fast_parse as _fast_parse
-from security.http_signatures.parse import _full_parse as _full_parse
-from security.http_signatures.parse import _Parsed as _Parsed
 from security.http_signatures.resolvers import KeyResolver as KeyResolver
 from security.http_signatures.resolvers import ResolvedKey as ResolvedKey
 from security.http_signatures.resolvers import StaticKeyResolver as StaticKeyResolver
 from security.http_signatures.resolvers import TrustedKeyDirectory as TrustedKeyDirectory
 from security.http_signatures.sign import HttpSigner as HttpSigner
-from security.http_signatures.targets import _PLAIN_URL as _PLAIN_URL
-from security.http_signatures.targets import _Target as _Target
 from security.http_signatures.verify import HttpVerifier as HttpVerifier
 from security.http_signatures.verify import VerifiedRequest as VerifiedRequest
 

@@ -1,38 +1,25 @@
-"""Reading ``Signature-Input`` and ``Signature`` into what the verifier needs (``_Parsed``: the
-compiled covered components, the parameters, the ``@signature-params`` text and the signature
-bytes). ``_fast_parse`` reads the signer's exact form or any canonical one-member form with
-regular expressions (covered component lists cached) and steps aside otherwise;
-``_full_parse`` reads anything through the RFC 8941 parser and says what is wrong.
+"""Reading ``Signature-Input`` and ``Signature`` into what the verifier needs (:class:`Parsed`:
+the compiled covered components, the parameters, the ``@signature-params`` text and the
+signature bytes). :func:`parse_signature` takes the fast path (:func:`fast_parse`, from the
+regular-expression readers of :mod:`~security.http_signatures.fast`) and, when it steps aside,
+the general one (:func:`full_parse`, the RFC 8941 parser, which says what is wrong).
 """
 
 from __future__ import annotations
 
-import binascii
 from typing import Any, NamedTuple
 
 from security.errors import InvalidSignature, MissingSignature
-from security.http_signatures.components import _params_text, _Plan, _plan
+from security.http_signatures.components import Plan, params_text, plan
+from security.http_signatures.fast import read_signature, read_signature_input
 from security.http_signatures.names import LABEL
-from security.http_signatures.patterns import (
-    _FAST_COMPONENT,
-    _FAST_COMPONENT_PARAM,
-    _FAST_INPUT,
-    _FAST_PARAM,
-    _FAST_SIGNATURE,
-    _INNER_LIST,
-    _SIGNER_INPUT,
-)
-from security.structured_fields import (
-    InnerList,
-    Item,
-    Token,
-    parse_dictionary,
-    serialize_item,
-)
+from security.structured_fields import InnerList, Item, parse_dictionary, serialize_item
 
 
-class _Parsed(NamedTuple):
-    plan: _Plan
+class Parsed(NamedTuple):
+    """A signature as read: covered components, parameters, their text, the signature bytes."""
+
+    plan: Plan
     params: dict[str, Any]
     params_text: str
     signature: bytes
@@ -42,93 +29,26 @@ class _Parsed(NamedTuple):
         return self.plan.ids
 
 
-def _signer_form(inputs: str) -> tuple[str, str, dict[str, Any]] | None:
-    """Signature-params text, inner list and parameters when ``inputs`` is the signer's form."""
-    found = _SIGNER_INPUT.fullmatch(inputs)
-    if found is None:
+def parse_signature(headers: dict[str, str]) -> Parsed:
+    """The ``sig1`` signature of a message's header fields; refused when absent or malformed."""
+    inputs, signatures = headers.get("signature-input"), headers.get("signature")
+    if not inputs or not signatures:
+        raise MissingSignature("the message carries no HTTP message signature")
+    return fast_parse(inputs, signatures) or full_parse(inputs, signatures)
+
+
+def fast_parse(inputs: str, signatures: str) -> Parsed | None:
+    """The usual headers, read by the fast path; ``None`` to leave them to :func:`full_parse`."""
+    signature = read_signature(signatures)
+    if signature is None:
         return None
-    params_text, inner, created, expires, nonce, keyid, alg = found.groups()
-    params: dict[str, Any] = {"created": int(created), "expires": int(expires)}
-    if nonce is not None:
-        params["nonce"] = nonce
-    params["keyid"] = keyid
-    params["alg"] = alg
-    return params_text, inner, params
-
-
-def _canonical_form(inputs: str) -> tuple[str, str, dict[str, Any]] | None:
-    """The same for any canonical one-member Signature-Input (parameters in any order)."""
-    found = _FAST_INPUT.fullmatch(inputs)
-    if found is None:
+    read = read_signature_input(inputs)
+    if read is None:
         return None
-    params: dict[str, Any] = {}
-    raw_params = _FAST_PARAM.findall(found.group(3))
-    for key, raw in raw_params:
-        if raw.startswith('"'):
-            params[key] = raw[1:-1]
-        elif raw[0] == "-" or raw[0].isdigit():
-            params[key] = int(raw)
-        else:
-            params[key] = Token(raw)
-    if len(params) != len(raw_params):
-        return None
-    return found.group(1), found.group(2) or "", params
+    return Parsed(plan(read.components, read.ids), read.params, read.params_text, signature)
 
 
-def _fast_parse(inputs: str, signatures: str) -> _Parsed | None:
-    value = _FAST_SIGNATURE.fullmatch(signatures)
-    if value is None:
-        return None
-    form = _signer_form(inputs) or _canonical_form(inputs)
-    if form is None:
-        return None
-    params_text, inner, params = form
-    covered = _fast_components(inner)
-    if covered is None:
-        return None
-    try:
-        signature = binascii.a2b_base64(value.group(1), strict_mode=True)
-    except binascii.Error:
-        return None
-    return _Parsed(covered, params, params_text, signature)
-
-
-_COMPONENT_CACHE: dict[str, _Plan | None] = {}
-
-
-def _fast_components(text: str) -> _Plan | None:
-    """The covered components of a canonical inner list (cached: signers repeat theirs)."""
-    if text in _COMPONENT_CACHE:
-        return _COMPONENT_CACHE[text]
-    result = _read_components(text)
-    if len(_COMPONENT_CACHE) >= 256:
-        _COMPONENT_CACHE.clear()
-    _COMPONENT_CACHE[text] = result
-    return result
-
-
-def _read_components(text: str) -> _Plan | None:
-    if text and _INNER_LIST.fullmatch(text) is None:
-        return None
-    components: list[Item] = []
-    ids: list[str] = []
-    for part in _FAST_COMPONENT.finditer(text):
-        item_text = part.group()
-        end = item_text.index('"', 1)
-        item_params: dict[str, Any] = {
-            param.group(1): True if param.group(2) is None else param.group(2)
-            for param in _FAST_COMPONENT_PARAM.finditer(item_text, end + 1)
-        }
-        if len(item_params) != item_text.count(";"):
-            return None
-        components.append(Item(item_text[1:end], item_params))
-        ids.append(item_text)
-    if len(set(ids)) != len(ids):
-        return None
-    return _plan(components, ids)
-
-
-def _full_parse(inputs: str, signatures: str) -> _Parsed:
+def full_parse(inputs: str, signatures: str) -> Parsed:
     """Any Signature-Input / Signature pair, through the RFC 8941 parser."""
     try:
         input_member = parse_dictionary(inputs).get(LABEL)
@@ -155,9 +75,9 @@ def _full_parse(inputs: str, signatures: str) -> _Parsed:
             "the covered components are malformed or repeated", reason="malformed_signature"
         )
     params = dict(input_member.params)
-    return _Parsed(
-        _plan(input_member.items, ids),
+    return Parsed(
+        plan(input_member.items, ids),
         params,
-        _params_text(ids, params),
+        params_text(ids, params),
         signature_member.value,
     )

@@ -14,15 +14,15 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from security import algorithms
-from security.http_signatures.components import (
+from security.http_signatures.components import Plan, plan, signature_base
+from security.http_signatures.message import (
+    Message,
     RequestView,
-    _Message,
-    _Plan,
-    _plan,
-    _signature_base,
+    Target,
+    b64,
+    content_digest,
+    new_header_fields,
 )
-from security.http_signatures.digest import _b64, content_digest
-from security.http_signatures.headers import _header_map
 from security.http_signatures.names import (
     COVERED_WHEN_PRESENT,
     DEFAULT_TTL,
@@ -30,7 +30,6 @@ from security.http_signatures.names import (
     REQUEST_COMPONENTS,
     Headers,
 )
-from security.http_signatures.targets import _Target
 from security.keys import Credentials
 from security.structured_fields import Item, serialize_item, serialize_params
 
@@ -38,13 +37,13 @@ from security.structured_fields import Item, serialize_item, serialize_params
 class _Covered(NamedTuple):
     """What a signer covers: the compiled components and their inner list, ``(…)``."""
 
-    plan: _Plan
+    plan: Plan
     inner_list: str
 
 
 def _covered(*components: Item) -> _Covered:
     ids = [serialize_item(item) for item in components]
-    return _Covered(_plan(components, ids), "(" + " ".join(ids) + ")")
+    return _Covered(plan(components, ids), "(" + " ".join(ids) + ")")
 
 
 def _response_covered(typed: bool, bound_signature: bool) -> _Covered:
@@ -97,25 +96,25 @@ class HttpSigner:
         # the parameters after created/expires/nonce never change
         self._params_tail = serialize_params({"keyid": self.keyid, "alg": self.algorithm})
 
-    def _sign(self, message: _Message, covered: _Covered, *, nonce: bool) -> dict[str, str]:
+    def _sign(self, message: Message, covered: _Covered, *, nonce: bool) -> dict[str, str]:
         created = int(self._clock())
         params_text = f"{covered.inner_list};created={created};expires={created + self._ttl}"
         if nonce:  # token_urlsafe is [A-Za-z0-9_-]: an sf-string with nothing to escape
             params_text += f';nonce="{secrets.token_urlsafe(16)}"'
         params_text += self._params_tail
-        base = _signature_base(message, covered.plan, params_text)
+        base = signature_base(message, covered.plan, params_text)
         value = algorithms.sign(self._key, self.algorithm, base)
         return {
             "Signature-Input": f"{LABEL}={params_text}",
-            "Signature": f"{LABEL}=:{_b64(value)}:",
+            "Signature": f"{LABEL}=:{b64(value)}:",
         }
 
     def sign_request(self, method: str, url: str, headers: Headers, body: bytes) -> dict[str, str]:
         """Headers to add to the request: Content-Digest, Signature-Input, Signature."""
-        header_map = _header_map(headers)
+        header_map = new_header_fields(headers)
         digest = content_digest(body)
         header_map["content-digest"] = digest
-        message = _Message(method.upper(), _Target.from_url(url), header_map)
+        message = Message(method.upper(), Target.from_url(url), header_map)
         key = (
             "content-type" in header_map,
             tuple(name for name in COVERED_WHEN_PRESENT if name in header_map),
@@ -129,10 +128,10 @@ class HttpSigner:
         self, status: int, headers: Headers, body: bytes, *, request: RequestView
     ) -> dict[str, str]:
         """Headers to add to the response, bound to ``request`` (whose signature it covers)."""
-        header_map = _header_map(headers)
+        header_map = new_header_fields(headers)
         digest = content_digest(body)
         header_map["content-digest"] = digest
-        bound = _Message.request_of(request.method, request.url, request.headers)
-        message = _Message(None, None, header_map, status=status, request=bound)
+        bound = Message.request_of(request.method, request.url, request.headers)
+        message = Message(None, None, header_map, status=status, request=bound)
         covered = _RESPONSE_COVERED["content-type" in header_map, "signature" in bound.headers]
         return {"Content-Digest": digest, **self._sign(message, covered, nonce=False)}

@@ -25,9 +25,14 @@ from security.errors import (
     UnsupportedAlgorithm,
     UntrustedCertificate,
 )
-from security.http_signatures.components import RequestView, _Message, _signature_base
-from security.http_signatures.digest import check_content_digest
-from security.http_signatures.headers import _header_map, header_fields
+from security.http_signatures.components import signature_base
+from security.http_signatures.message import (
+    Message,
+    RequestView,
+    check_content_digest,
+    header_fields,
+    new_header_fields,
+)
 from security.http_signatures.names import (
     ALGORITHMS,
     COVERED_WHEN_PRESENT,
@@ -37,7 +42,7 @@ from security.http_signatures.names import (
     REQUEST_COMPONENTS,
     Headers,
 )
-from security.http_signatures.parse import _fast_parse, _full_parse, _Parsed
+from security.http_signatures.parse import parse_signature
 from security.http_signatures.resolvers import KeyResolver, ResolvedKey
 from security.replay import ReplayCache
 
@@ -85,14 +90,7 @@ class HttpVerifier:
             None if authorities is None else frozenset(a.lower() for a in authorities)
         )
 
-    # -- parsing and policy
-
-    @staticmethod
-    def _parse(headers: dict[str, str]) -> _Parsed:
-        inputs, signatures = headers.get("signature-input"), headers.get("signature")
-        if not inputs or not signatures:
-            raise MissingSignature("the message carries no HTTP message signature")
-        return _fast_parse(inputs, signatures) or _full_parse(inputs, signatures)
+    # -- policy
 
     def _check_times(self, params: dict[str, Any], now: int, *, need_nonce: bool) -> None:
         created, expires = params.get("created"), params.get("expires")
@@ -158,7 +156,7 @@ class HttpVerifier:
         known key (``unknown_key``) can be refused before its body is read. The signature
         itself is checked later by :meth:`verify_request`.
         """
-        keyid = self._parse(header_fields(headers)).params.get("keyid")
+        keyid = parse_signature(header_fields(headers)).params.get("keyid")
         if not isinstance(keyid, str) or not keyid:
             raise MissingSignature("the signature has no keyid", reason="missing_keyid")
         self._resolver.resolve(keyid)
@@ -173,8 +171,8 @@ class HttpVerifier:
         the signature, which covers the ``Content-Digest`` header, is still checked; that the
         header matches the body cannot be.
         """
-        message = _Message.request_of(method, url, headers)
-        parsed = self._parse(message.headers)
+        message = Message.request_of(method, url, headers)
+        parsed = parse_signature(message.headers)
         params = parsed.params
         alg = params.get("alg")
         if alg is not None and alg not in ALGORITHMS:
@@ -203,7 +201,7 @@ class HttpVerifier:
             check_content_digest(message.headers.get("content-digest"), body)
         keyid = str(params["keyid"])
         resolved, scheme = self._key_for(keyid, params)
-        base = _signature_base(message, parsed.plan, parsed.params_text)
+        base = signature_base(message, parsed.plan, parsed.params_text)
         if not algorithms.verify(resolved.public_key, scheme, parsed.signature, base):
             raise InvalidSignature("the request signature does not verify")
         nonce = str(params["nonce"])
@@ -235,9 +233,9 @@ class HttpVerifier:
 
         ``body=None``: withheld from an archive, as for :meth:`verify_request`.
         """
-        bound = _Message.request_of(request.method, request.url, request.headers)
-        message = _Message(None, None, _header_map(headers), status=status, request=bound)
-        parsed = self._parse(message.headers)
+        bound = Message.request_of(request.method, request.url, request.headers)
+        message = Message(None, None, new_header_fields(headers), status=status, request=bound)
+        parsed = parse_signature(message.headers)
         params = parsed.params
         alg = params.get("alg")
         if alg is not None and alg not in ALGORITHMS:
@@ -257,7 +255,7 @@ class HttpVerifier:
                 "the response is signed by another party than expected", reason="unexpected_party"
             )
         resolved, scheme = self._key_for(keyid, params)
-        base = _signature_base(message, parsed.plan, parsed.params_text)
+        base = signature_base(message, parsed.plan, parsed.params_text)
         if not algorithms.verify(resolved.public_key, scheme, parsed.signature, base):
             raise InvalidSignature("the response signature does not verify")
         return keyid

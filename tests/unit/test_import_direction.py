@@ -83,7 +83,7 @@ def violations(package: str) -> list[str]:
 
 @pytest.mark.parametrize("package", sorted(ALLOWED))
 def test_package_imports_only_along_the_arrows(package: str) -> None:
-    """No module of a package imports a package that sits above it in ARCHITECTURE §2."""
+    """No module of a package imports a package that sits above it in docs/design.md."""
     assert violations(package) == []
 
 

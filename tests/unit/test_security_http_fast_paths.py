@@ -1,14 +1,15 @@
 """RFC 9421 fast paths: each gives exactly what the general path gives, or steps aside.
 
-The verifier reads the usual headers and URLs with regular expressions and compiled component
-getters, and falls back to ``urlsplit`` and the full RFC 8941 parser for anything else. These
-tests run both paths over tables of variants (and generated ones) and require the same
-acceptance, the same values and the same refusal.
+The verifier reads the usual headers and URLs with the regular expressions of
+``security.http_signatures.fast``, and falls back to ``urlsplit`` and the full RFC 8941 parser
+for anything else. These tests run both paths over tables of variants (and generated ones) and
+require the same acceptance, the same values and the same refusal.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -19,7 +20,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from security import http_signatures
 from security.errors import CertificateError, CertificateExpired, SecurityError
 from security.http_signatures import (
     LABEL,
@@ -28,13 +28,14 @@ from security.http_signatures import (
     RequestView,
     StaticKeyResolver,
     TrustedKeyDirectory,
-    _fast_parse,
-    _full_parse,
-    _Message,
-    _plan,
-    _Target,
+    check_content_digest,
+    content_digest,
 )
-from security.http_signatures import verify as verify_module
+from security.http_signatures import parse as parse_module
+from security.http_signatures.components import plan
+from security.http_signatures.fast import PLAIN_URL, read_sha256_digest
+from security.http_signatures.message import Message, Target
+from security.http_signatures.parse import Parsed, fast_parse, full_parse
 from security.keys import Credentials, load_party
 from security.structured_fields import Item, parse_dictionary, serialize_member
 from security.trust import TrustStore
@@ -109,13 +110,13 @@ URLS = [
 @pytest.mark.parametrize("url", URLS)
 def test_plain_url_reading_matches_urlsplit(url: str) -> None:
     """@authority, @path, @query and @target-uri are the same as urlsplit gives (or refused)."""
-    assert _outcome(lambda: _Target.from_url(url)) == _outcome(lambda: _Target.from_split(url))
+    assert _outcome(lambda: Target.from_url(url)) == _outcome(lambda: Target.from_split(url))
 
 
 def test_the_usual_urls_take_the_fast_path() -> None:
     """The adapter's own URLs are read without urlsplit (else the fast path is dead code)."""
-    assert http_signatures._PLAIN_URL.fullmatch("http://127.0.0.1:8080/v1/citizens/1?a=b")
-    assert http_signatures._PLAIN_URL.fullmatch(URL)
+    assert PLAIN_URL.fullmatch("http://127.0.0.1:8080/v1/citizens/1?a=b")
+    assert PLAIN_URL.fullmatch(URL)
 
 
 _URL_PART = st.text(alphabet="aZ09.-_:/?#%@[] \t\\é=&;", max_size=12)
@@ -130,7 +131,7 @@ _URL_PART = st.text(alphabet="aZ09.-_:/?#%@[] \t\\é=&;", max_size=12)
 def test_generated_urls_read_the_same(scheme: str, host: str, port: str | None, rest: str) -> None:
     """Generated URLs: the fast reading equals urlsplit's, refusals included."""
     url = f"{scheme}://{host}" + ("" if port is None else f":{port}") + rest
-    assert _outcome(lambda: _Target.from_url(url)) == _outcome(lambda: _Target.from_split(url))
+    assert _outcome(lambda: Target.from_url(url)) == _outcome(lambda: Target.from_split(url))
 
 
 # ------------------------------------------------------------------------ signature headers
@@ -207,7 +208,7 @@ def _variants(inputs: str, signature: str) -> list[tuple[str, str]]:
     ]
 
 
-def _parsed_form(parsed: http_signatures._Parsed) -> tuple[Any, ...]:
+def _parsed_form(parsed: Parsed) -> tuple[Any, ...]:
     typed = {key: (type(value).__name__, value) for key, value in parsed.params.items()}
     return parsed.ids, typed, parsed.params_text, parsed.signature
 
@@ -217,11 +218,11 @@ def test_fast_header_parse_agrees_with_the_full_parser(client: Credentials) -> N
     headers = _signed_headers(client)
     answered = 0
     for inputs, signature in _variants(headers["Signature-Input"], headers["Signature"]):
-        fast = _fast_parse(inputs, signature)
+        fast = fast_parse(inputs, signature)
         if fast is None:
             continue
         answered += 1
-        assert _parsed_form(fast) == _parsed_form(_full_parse(inputs, signature)), inputs
+        assert _parsed_form(fast) == _parsed_form(full_parse(inputs, signature)), inputs
     assert answered >= 3  # the canonical form and a few harmless variants
 
 
@@ -245,13 +246,13 @@ def test_both_header_paths_accept_and_refuse_the_same_requests(
     def fast_off(inputs: str, signature: str) -> None:
         parsed["fast"] += 1
 
-    def full_parse(inputs: str, signature: str) -> Any:
+    def counted_full_parse(inputs: str, signature: str) -> Any:
         parsed["full"] += 1
-        return _full_parse(inputs, signature)
+        return full_parse(inputs, signature)
 
-    # the verifier's own names: switching the fast path off must reach it
-    monkeypatch.setattr(verify_module, "_fast_parse", fast_off)
-    monkeypatch.setattr(verify_module, "_full_parse", full_parse)
+    # the names the verifier's parse_signature calls: switching the fast path off must reach it
+    monkeypatch.setattr(parse_module, "fast_parse", fast_off)
+    monkeypatch.setattr(parse_module, "full_parse", counted_full_parse)
     without = [_verify(verifier, case) for case in cases]
     assert parsed["fast"] == parsed["full"] > len(cases) // 2
     assert with_fast == without
@@ -264,9 +265,9 @@ _SF = st.text(alphabet='sig1=:()" ;,ab-@AZ09+/=?*\\é\t', max_size=40)
 @given(inputs=_SF, signature=_SF)
 def test_generated_headers_parse_the_same(inputs: str, signature: str) -> None:
     """Generated header pairs: the fast parse either steps aside or agrees with the full one."""
-    fast = _fast_parse(inputs, signature)
+    fast = fast_parse(inputs, signature)
     if fast is not None:
-        assert _parsed_form(fast) == _parsed_form(_full_parse(inputs, signature))
+        assert _parsed_form(fast) == _parsed_form(full_parse(inputs, signature))
 
 
 @given(data=st.data())
@@ -283,9 +284,9 @@ def test_mutated_signer_headers_parse_the_same(data: st.DataObject) -> None:
     tail = inputs[position + (0 if how == "insert" else 1) :]
     mutated = inputs[:position] + ("" if how == "drop" else char) + tail
     signature = "sig1=:" + "A" * 86 + "==:"
-    fast = _fast_parse(mutated, signature)
+    fast = fast_parse(mutated, signature)
     if fast is not None:
-        assert _parsed_form(fast) == _parsed_form(_full_parse(mutated, signature))
+        assert _parsed_form(fast) == _parsed_form(full_parse(mutated, signature))
 
 
 # ----------------------------------------------------------------------- component values
@@ -312,8 +313,8 @@ def test_mutated_signer_headers_parse_the_same(data: st.DataObject) -> None:
 )
 def test_signature_member_value_matches_the_full_parser(value: str) -> None:
     """``"signature";req;key="sig1"`` reads the member as parse + serialize would."""
-    getter = _plan([Item("signature", {"key": LABEL})], ['"signature";key="sig1"']).getters[0]
-    message = _Message("GET", _Target.from_url(URL), {"signature": value})
+    getter = plan([Item("signature", {"key": LABEL})], ['"signature";key="sig1"']).getters[0]
+    message = Message("GET", Target.from_url(URL), {"signature": value})
 
     def general() -> str:
         try:
@@ -327,6 +328,59 @@ def test_signature_member_value_matches_the_full_parser(value: str) -> None:
     except SecurityError as exc:
         fast = "absent" if exc.reason == "missing_component" else "malformed"
     assert fast == general()
+
+
+# ------------------------------------------------------------------------- Content-Digest
+
+
+def _general_digest_check(value: str, body: bytes) -> Any:
+    """``check_content_digest`` with the fast reader switched off: the RFC 8941 reading only."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("security.http_signatures.message.read_sha256_digest", lambda value: None)
+        return _outcome(lambda: check_content_digest(value, body))
+
+
+_GOOD_DIGEST = "sha-256=:RBNvo1WzZ4oRRq0W9+hknpT7T8If536DEMBg9hyq/4o=:"  # sha-256 of b"{}"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        _GOOD_DIGEST,
+        _GOOD_DIGEST.replace("RBN", "SBN"),
+        _GOOD_DIGEST.replace("o=:", "p=:"),  # non-zero padding bits
+        _GOOD_DIGEST + " ",
+        " " + _GOOD_DIGEST,
+        _GOOD_DIGEST + ", sha-512=:AAAA:",
+        _GOOD_DIGEST.replace("sha-256", "SHA-256"),
+        _GOOD_DIGEST.replace("=:", ":"),
+        "sha-256=:AAAA:",
+        "sha-256=?1",
+        "md5=:AAAA:",
+    ],
+)
+def test_usual_digest_reading_matches_the_general_one(value: str) -> None:
+    """The one-member sha-256 Content-Digest is accepted or refused as the parser decides."""
+    fast = _outcome(lambda: check_content_digest(value, b"{}"))
+    assert fast == _general_digest_check(value, b"{}")
+
+
+def test_the_signers_digest_takes_the_fast_path() -> None:
+    """What ``content_digest`` writes is read by the fast reader (else it is dead code)."""
+    assert read_sha256_digest(content_digest(b"{}")) == hashlib.sha256(b"{}").digest()
+
+
+@given(data=st.data())
+def test_mutated_digests_read_the_same(data: st.DataObject) -> None:
+    """One character of a real Content-Digest inserted, dropped or changed: still the same."""
+    position = data.draw(st.integers(min_value=0, max_value=len(_GOOD_DIGEST) - 1))
+    char = data.draw(st.sampled_from("=:;, -_+/?*aAzZ09\\té"))
+    how = data.draw(st.sampled_from(["insert", "drop", "change"]))
+    tail = _GOOD_DIGEST[position + (0 if how == "insert" else 1) :]
+    value = _GOOD_DIGEST[:position] + ("" if how == "drop" else char) + tail
+    assert _outcome(lambda: check_content_digest(value, b"{}")) == _general_digest_check(
+        value, b"{}"
+    )
 
 
 # --------------------------------------------------------------------------------- signer
