@@ -27,10 +27,11 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import SQLAlchemyError
 
 from schemas.times import utc_now
-from store.outbox import Outcome, SqlOutbox
+from store.outbox import Outcome
 from sync import metrics
 from sync.backoff import RetryPolicy
 from sync.delivery import BatchDelivery, DeliverySettings
+from sync.outbox import Outbox
 from sync.portal import PortalClient
 
 log = logging.getLogger("lienthong.sync")
@@ -78,7 +79,7 @@ class SyncWorker:
 
     def __init__(
         self,
-        outbox: SqlOutbox,
+        outbox: Outbox,
         portal: PortalClient,
         *,
         settings: WorkerSettings | None = None,
