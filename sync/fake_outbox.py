@@ -19,8 +19,7 @@ from typing import Any
 
 from schemas.models import Dossier, DossierEvent
 from schemas.times import utc_now
-from store.outbox import Claim, DeliveryKind, ItemState, OutboxItem, Outcome
-from sync.outbox import Outbox
+from sync.outbox import Claim, DeliveryKind, ItemState, Outbox, OutboxItem, Outcome
 
 
 @dataclass

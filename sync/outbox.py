@@ -1,10 +1,11 @@
 """What the worker needs from the outbox: the ``Outbox`` role.
 
 ``store.outbox.SqlOutbox`` (the transactional outbox on SQLite or PostgreSQL) satisfies it;
-``sync.fake_outbox`` ships ``FakeOutbox``, in memory, for tests. A worker ``claim``\\ s dossier
-heads under a lease — each ``Claim`` holds one dossier's oldest pending items, in order — delivers
-them, and ``settle``\\ s what became of each claim (an ``Outcome``: a delivered prefix, then at most
-one failure with its retry time, or none for a dead letter).
+``sync.fake_outbox`` ships ``FakeOutbox``, in memory, for tests. A worker leases dossier heads
+(``claim``: each ``Claim`` holds one dossier's oldest pending items, in order), delivers them,
+and records what became of each claim (``settle``: an ``Outcome`` is a delivered prefix, then at
+most one failure with its retry time, or with none for a dead letter). The types the role speaks
+in are the store's (``store.outbox``), exported here: sync takes them from this module only.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Protocol
 
-from store.outbox import Claim, OutboxItem, Outcome
+from store.outbox import Claim, DeliveryKind, ItemState, OutboxItem, Outcome
 
 
 class Outbox(Protocol):
@@ -38,4 +39,4 @@ class Outbox(Protocol):
         ...
 
 
-__all__ = ["Claim", "Outbox", "OutboxItem", "Outcome"]
+__all__ = ["Claim", "DeliveryKind", "ItemState", "Outbox", "OutboxItem", "Outcome"]

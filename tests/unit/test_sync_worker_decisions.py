@@ -10,9 +10,9 @@ import random
 
 import pytest
 
-from store.outbox import DeliveryKind, ItemState, Outcome
 from sync.backoff import RetryPolicy
 from sync.fake_outbox import FakeOutbox
+from sync.outbox import DeliveryKind, ItemState, Outcome
 from sync.testing import FakePortal
 from sync.worker import CycleResult, SyncWorker, WorkerSettings
 from tests.support.stores import LIFECYCLE, FakeClock, make_dossier, make_event
