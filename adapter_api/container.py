@@ -19,7 +19,6 @@ from starlette.types import ASGIApp
 
 from adapter_api.access import AccessLogWriter
 from adapter_api.clients import ClientRegistry
-from adapter_api.dossier_writer import DossierWriter
 from adapter_api.issues import IssueDirectory
 from adapter_api.metrics import Metrics
 from adapter_api.push_parts import Push
@@ -31,6 +30,7 @@ from schemas.models import Business, Citizen
 from security.http_signatures import HttpSigner, HttpVerifier
 from store.access_log_keys import KeyRing
 from store.db import create_sessionmaker, reader
+from store.dossier_queue import DossierQueue
 from store.message_log.group_commit import GroupCommit
 from timeliness.service import Timeliness
 
@@ -112,7 +112,7 @@ class Container:
     issues: IssueDirectory = field(init=False)
     access_log: AccessLogWriter = field(init=False)
     #: the dossier routes' group commit (concurrent writes share one transaction)
-    dossier_writes: DossierWriter = field(init=False)
+    dossier_writes: DossierQueue = field(init=False)
 
     def __post_init__(self) -> None:
         # read-only sessions: on SQLite their transactions do not take the write lock
@@ -120,7 +120,7 @@ class Container:
         self.issues = IssueDirectory(self.readers)
         self.access_log = AccessLogWriter(self.engine, self.access_log_keys, group=self.log_group)
         rules = self.timeliness.rules if self.timeliness is not None else None
-        self.dossier_writes = DossierWriter(self.sessions, rules=rules)
+        self.dossier_writes = DossierQueue(self.sessions, rules=rules)
 
     async def start(self) -> None:
         """Start the background services in order."""

@@ -8,7 +8,7 @@ Processes on this machine: the mock endpoints (one uvicorn worker: the ministry 
 verifies every delivery's RFC 9421 signature and digest and deduplicates by delivery id, and the
 ZNS and SMS mocks); ``lienthong notify run`` (the push workers, as ``lienthong serve`` runs them
 beside the API); this process, which preloads the store (dossier writes through
-``store.dossier_writes.record_writes``, so deliveries and notices are enqueued as the API
+``store.dossier_batch.record_writes``, so deliveries and notices are enqueued as the API
 enqueues them) and polls the mocks' admin routes.
 
 1. ``webhooks``: N×5 deliveries preloaded, the clock runs from the worker's start until the
@@ -54,7 +54,7 @@ from schemas.models import Dossier, DossierEvent  # noqa: E402
 from schemas.status import DossierStatus  # noqa: E402
 from schemas.times import VN_TZ  # noqa: E402
 from store.db import create_engine, normalize_url, upgrade  # noqa: E402
-from store.dossier_writes import PostEvent, PutDossier, Write, record_writes  # noqa: E402
+from store.dossier_batch import PostEvent, PutDossier, Write, record_writes  # noqa: E402
 from store.tables.push import push_notices  # noqa: E402
 
 AGENCY = "000.00.04.H04"

@@ -44,7 +44,8 @@ if TYPE_CHECKING:
     from connectors.exchange import Exchange, ExchangeRecorder, MemoryRecorder, NullRecorder
     from connectors.factory import Connectors, ConnectorsConfig, build_connectors
     from connectors.population import PopulationConnector
-    from connectors.portal import BatchResult, ItemResult, PortalConnector, PortalDossier, Procedure
+    from connectors.portal import PortalConnector, Procedure
+    from connectors.portal_answers import BatchResult, ItemResult, PortalDossier
     from connectors.registry import RegistryConnector
     from connectors.transport import (
         AiohttpTransport,
@@ -61,7 +62,7 @@ _MODULES: dict[str, str] = {
     "AlreadyExists": "connectors.errors",
     "BadUpstreamResponse": "connectors.errors",
     "BadUpstreamSignature": "connectors.errors",
-    "BatchResult": "connectors.portal",
+    "BatchResult": "connectors.portal_answers",
     "BreakerSettings": "connectors.base",
     "BreakerState": "connectors.base",
     "CallContext": "connectors.base",
@@ -78,7 +79,7 @@ _MODULES: dict[str, str] = {
     "HttptoolsTransport": "connectors.transport",
     "IllegalMove": "connectors.errors",
     "InvalidRequest": "connectors.errors",
-    "ItemResult": "connectors.portal",
+    "ItemResult": "connectors.portal_answers",
     "MemoryRecorder": "connectors.exchange",
     "NotFound": "connectors.errors",
     "NullRecorder": "connectors.exchange",
@@ -86,7 +87,7 @@ _MODULES: dict[str, str] = {
     "PermanentError": "connectors.errors",
     "PopulationConnector": "connectors.population",
     "PortalConnector": "connectors.portal",
-    "PortalDossier": "connectors.portal",
+    "PortalDossier": "connectors.portal_answers",
     "Procedure": "connectors.portal",
     "RegistryConnector": "connectors.registry",
     "RetrySettings": "connectors.base",

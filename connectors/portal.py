@@ -46,12 +46,12 @@ from connectors.errors import (
     UpstreamUnavailable,
 )
 from connectors.exchange import ExchangeRecorder
+from connectors.portal_answers import BatchResult, ItemResult, PortalDossier
 from connectors.resilience import Clock, Resilience
 from connectors.rest import RestConnector, RestReply, encode_json
 from connectors.transport import Transport
 from schemas.errors import InvalidWireRecord, SchemaError
 from schemas.models import Dossier
-from schemas.status import DossierStatus
 from schemas.wire import portal as wire
 from security.http_signatures import HttpSigner, HttpVerifier
 
@@ -96,17 +96,6 @@ def _fault_name(code: str) -> str:
 def _session_expired(answer: tuple[RestReply, dict[str, Any]]) -> bool:
     """Whether the portal answered that the session sent is no longer valid."""
     return _code_text(answer[1].get("error_code")) == SESSION_EXPIRED
-
-
-@dataclass(frozen=True, slots=True)
-class PortalDossier:
-    """A dossier as the portal holds it (``TraCuuHoSo``), with the progress records it holds
-    (``QuaTrinhXuLy``, as text, in the order they arrived)."""
-
-    code: str
-    status: DossierStatus
-    dossier: Dossier
-    steps: tuple[dict[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,38 +144,6 @@ class Procedure:
             processing_days=number("ThoiHanGiaiQuyet"),
             fee_vnd=number("LePhi"),
         )
-
-
-@dataclass(frozen=True, slots=True)
-class ItemResult:
-    """The portal's answer for one item of a batch: ok, or the error it names."""
-
-    dossier_code: str | None
-    idempotency_key: str | None
-    error: ConnectorError | None
-    duplicate: bool = False
-
-    @property
-    def ok(self) -> bool:
-        """Whether the portal accepted (or had already applied) this item."""
-        return self.error is None
-
-
-@dataclass(frozen=True, slots=True)
-class BatchResult:
-    """Per-item results of a ``DongBoHoSoMC`` or ``CapNhatTienDoHoSoMC`` call, in order."""
-
-    items: tuple[ItemResult, ...]
-
-    @property
-    def ok(self) -> bool:
-        """Whether every item was accepted."""
-        return all(item.ok for item in self.items)
-
-    @property
-    def failed(self) -> tuple[ItemResult, ...]:
-        """The items the portal refused."""
-        return tuple(item for item in self.items if not item.ok)
 
 
 class PortalConnector(RestConnector):

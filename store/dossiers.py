@@ -2,8 +2,8 @@
 
 Every function takes an ``AsyncSession`` and leaves the transaction to its caller (the unit of
 work): ``record_dossier`` or ``record_event`` and the outbox items they enqueue commit together or
-not at all. Both are ``store.dossier_writes.record_writes`` with one write; the API groups the
-writes of concurrent requests into one such call (``adapter_api.dossier_writer``). Writers lock
+not at all. Both are ``store.dossier_batch.record_writes`` with one write; the API groups the
+writes of concurrent requests into one such call (``store.dossier_queue``). Writers lock
 the dossier's row first (``FOR UPDATE`` on PostgreSQL; on SQLite the ``BEGIN IMMEDIATE`` of
 ``store.db`` already serialises writers) and take the feed counter last.
 
@@ -28,7 +28,7 @@ from schemas.models import Dossier, DossierEvent
 from schemas.text import STORED
 from schemas.times import utc_now
 from store.deadline_rules import facts_from_row
-from store.dossier_writes import (
+from store.dossier_batch import (
     DossierRecord,
     DossierWrite,
     EventWrite,

@@ -151,6 +151,16 @@ def _insert_for(session: AsyncSession) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    """A delivery to add to the outbox: what to do at the portal for which dossier."""
+
+    dossier_code: str
+    kind: DeliveryKind
+    payload: dict[str, Any]
+    idempotency_key: str
+
+
 async def enqueue(
     session: AsyncSession,
     *,
@@ -165,28 +175,70 @@ async def enqueue(
     The caller must hold the dossier's row lock (``store.dossiers`` takes it), so that items of one
     dossier get increasing ids in commit order.
     """
-    now = now or utc_now()
-    result = await session.execute(
-        insert(outbox)
-        .values(
-            dossier_code=dossier_code,
-            kind=kind.value,
-            payload=payload,
-            idempotency_key=idempotency_key,
-            state=ItemState.PENDING.value,
-            attempts=0,
-            created_at=now,
-        )
-        .returning(outbox.c.id)
-    )
-    item_id = int(result.scalar_one())
-    head = (
-        _insert_for(session)(outbox_heads)
-        .values(dossier_code=dossier_code, head_id=item_id, available_at=now)
-        .on_conflict_do_nothing(index_elements=["dossier_code"])
-    )
-    await session.execute(head)
+    delivery = NewDelivery(dossier_code, kind, payload, idempotency_key)
+    (item_id,) = await enqueue_many(session, [delivery], now=now or utc_now())
     return item_id
+
+
+_INSERT_ITEMS = insert(outbox).returning(
+    outbox.c.id, outbox.c.dossier_code, sort_by_parameter_order=True
+)
+_INSERT_ITEMS_NUMBERED = insert(outbox)
+_HIGHEST_ITEM = select(func.max(outbox.c.id))
+_INSERT_HEADS = {
+    postgres: (postgresql.insert if postgres else sqlite.insert)(
+        outbox_heads
+    ).on_conflict_do_nothing(index_elements=["dossier_code"])
+    for postgres in (True, False)
+}
+
+
+async def enqueue_many(
+    bind: AsyncSession | AsyncConnection, deliveries: Sequence[NewDelivery], *, now: dt.datetime
+) -> list[int]:
+    """Add ``deliveries`` in the caller's transaction, in order; return their ids, in order.
+
+    Ids increase in the order of ``deliveries``, so a dossier's deliveries keep it; a dossier
+    with no head gets one at its first new delivery (one with a head keeps it: the head moves
+    only when ``settle`` moves it). PostgreSQL: one ``INSERT … RETURNING`` sorted by parameter
+    order; SQLite, the only writer (``BEGIN IMMEDIATE``): numbered after the highest id. The
+    caller holds the dossiers' row locks, as for :func:`enqueue`.
+    """
+    if not deliveries:
+        return []
+    connection = await bind.connection() if isinstance(bind, AsyncSession) else bind
+    postgres = connection.dialect.name == "postgresql"
+    items = [
+        {
+            "dossier_code": delivery.dossier_code,
+            "kind": delivery.kind.value,
+            "payload": delivery.payload,
+            "idempotency_key": delivery.idempotency_key,
+            "state": ItemState.PENDING.value,
+            "attempts": 0,
+            "created_at": now,
+        }
+        for delivery in deliveries
+    ]
+    if postgres:
+        ids = [int(row.id) for row in await connection.execute(_INSERT_ITEMS, items)]
+    else:
+        last = int(await connection.scalar(_HIGHEST_ITEM) or 0)
+        ids = list(range(last + 1, last + 1 + len(items)))
+        for item, number in zip(items, ids, strict=True):
+            item["id"] = number
+        await connection.execute(_INSERT_ITEMS_NUMBERED, items)
+    heads: dict[str, int] = {}
+    for delivery, item_id in zip(deliveries, ids, strict=True):
+        heads.setdefault(delivery.dossier_code, item_id)
+    await connection.execute(
+        _INSERT_HEADS[postgres],
+        [
+            {"dossier_code": code, "head_id": head, "available_at": now}
+            for code, head in heads.items()
+        ],
+    )
+    return ids
 
 
 _ITEM_COLUMNS = (
@@ -633,11 +685,13 @@ __all__ = [
     "DeadLetter",
     "DeliveryKind",
     "ItemState",
+    "NewDelivery",
     "OutboxItem",
     "Outcome",
     "QueueStats",
     "SqlOutbox",
     "any_of",
     "enqueue",
+    "enqueue_many",
     "mark_in_doubt",
 ]

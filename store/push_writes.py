@@ -1,6 +1,6 @@
 """The write side of push: webhook deliveries and applicant notices, enqueued with the change.
 
-``store.dossier_writes`` calls :func:`enqueue_changes` inside the transaction that records a batch
+``store.dossier_batch`` calls :func:`enqueue_changes` inside the transaction that records a batch
 of dossier changes (the dossiers' rows are locked, in code order): each change becomes one
 ``push_deliveries`` row per subscription (active or paused) whose sectors hold the dossier's, with
 a ``push_heads`` row for each (subscription, dossier) that had none; each status change that

@@ -54,17 +54,16 @@ from connectors.errors import (
     NotFound,
     TransientError,
 )
-from connectors.portal import BatchResult, ItemResult, PortalDossier
 from schemas.errors import SchemaError
 from schemas.models import Dossier, DossierEvent
 from schemas.status import DossierStatus
 from schemas.text import STORED
 from schemas.times import utc_now
 from schemas.wire.portal import ProgressStep, event_to_portal
-from store.outbox import Claim, DeliveryKind, OutboxItem, Outcome
 from sync import metrics
 from sync.backoff import RetryPolicy
-from sync.portal import PortalClient
+from sync.outbox import Claim, DeliveryKind, OutboxItem, Outcome
+from sync.portal import BatchResult, ItemResult, PortalClient, PortalDossier
 from sync.readback import compare
 
 log = logging.getLogger("lienthong.sync")

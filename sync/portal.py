@@ -1,7 +1,11 @@
 """What the worker needs from the National Public Service Portal: the ``PortalClient`` role.
 
 ``connectors.portal.PortalConnector`` (signed REST over HTTP) satisfies it; ``sync.testing``
-ships ``FakePortal`` for tests. A call that fails as a whole raises ``connectors.errors``
+ships ``FakePortal`` for tests. The role's answers — ``PortalDossier``, ``BatchResult``,
+``ItemResult`` — are exported here; sync takes them from this module. They are defined in
+``connectors.portal_answers``, beside the error tree an ``ItemResult`` carries, because the
+connector that builds them may not import ``sync``; nothing in sync imports the concrete
+connector. A call that fails as a whole raises ``connectors.errors``
 (``TransientError`` is retried later with backoff, ``PermanentError`` narrows the batch down and
 makes a dead letter); a batch call answers one ``ItemResult`` per record, each ok or with its own
 error, so one refused dossier does not fail the others.
@@ -13,7 +17,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from connectors.base import CallContext
-from connectors.portal import BatchResult, PortalDossier
+from connectors.portal_answers import BatchResult, ItemResult, PortalDossier
 from schemas.models import Dossier
 from schemas.wire.portal import ProgressStep
 
@@ -37,4 +41,4 @@ class PortalClient(Protocol):
         ...
 
 
-__all__ = ["PortalClient"]
+__all__ = ["BatchResult", "ItemResult", "PortalClient", "PortalDossier"]

@@ -26,7 +26,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connectors.base import CallContext
 from connectors.errors import ConnectorError, NotFound
-from connectors.portal import PortalDossier
 from schemas.models import Dossier, DossierEvent
 from schemas.wire.portal import dossier_to_portal
 from store.db import create_sessionmaker, reader
@@ -41,7 +40,7 @@ from store.dossiers import (
     sync_states,
 )
 from store.errors import DossierNotFound
-from sync.portal import PortalClient
+from sync.portal import PortalClient, PortalDossier
 from sync.readback import compare
 
 log = logging.getLogger("lienthong.sync")

@@ -29,12 +29,11 @@ from connectors.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from connectors.portal import BatchResult, ItemResult, PortalDossier
 from schemas.errors import IllegalTransition, SchemaError
 from schemas.models import Dossier
 from schemas.status import check_transition
 from schemas.wire.portal import ProgressStep, step_identity, step_to_portal
-from sync.portal import PortalClient
+from sync.portal import BatchResult, ItemResult, PortalClient, PortalDossier
 
 _UPSTREAM = "portal"
 

@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import SQLAlchemyError
 
 from schemas.times import utc_now
-from store.outbox import Outcome, SqlOutbox
 from sync import metrics
 from sync.backoff import RetryPolicy
 from sync.delivery import BatchDelivery, DeliverySettings
+from sync.outbox import Outbox, Outcome
 from sync.portal import PortalClient
 
 log = logging.getLogger("lienthong.sync")
@@ -78,7 +78,7 @@ class SyncWorker:
 
     def __init__(
         self,
-        outbox: SqlOutbox,
+        outbox: Outbox,
         portal: PortalClient,
         *,
         settings: WorkerSettings | None = None,

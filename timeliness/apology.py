@@ -26,7 +26,7 @@ from schemas.errors import SchemaError
 from schemas.status import DossierStatus
 from schemas.times import VN_TZ
 from store.deadline_rules import DeadlineRules
-from store.dossier_writes import DossierWrite, PutDossier, record_writes
+from store.dossier_batch import DossierWrite, PutDossier, record_writes
 from store.dossiers import get_dossier
 from store.errors import StoreError
 from store.tables.dossiers import apologies, dossiers

@@ -242,3 +242,37 @@ def test_the_http_face_imports_no_part_of_the_root() -> None:
         for target in targets
         if target.startswith("lienthong")
     ]
+
+
+def test_sync_takes_the_roles_never_the_concrete_portal_or_outbox() -> None:
+    """``sync`` works through its roles (``sync.portal.PortalClient``, ``sync.outbox.Outbox``):
+    no sync module imports the portal connector, and only the role module imports the store's
+    outbox, for the types the role speaks in (``SqlOutbox`` is wired in by the root)."""
+    graph = module_graph()
+    assert (
+        sorted(
+            (module, target)
+            for module, targets in graph.items()
+            if module.startswith("sync.")
+            for target in targets
+            if target == "connectors.portal"
+            or (target == "store.outbox" and module != "sync.outbox")
+        )
+        == []
+    )
+
+
+def test_the_dossier_rules_touch_no_database_and_no_network() -> None:
+    """``schemas.dossier_rules`` is pure: it imports only ``schemas`` and the standard library."""
+    tree = ast.parse((ROOT / "schemas" / "dossier_rules.py").read_text(encoding="utf-8"))
+    imported = {
+        (node.module or "").split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+    } | {
+        alias.name.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    assert imported <= {"__future__", "schemas", "datetime", "enum", "collections", "typing"}

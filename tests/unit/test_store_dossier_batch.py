@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from schemas.errors import IllegalTransition
 from schemas.status import DossierStatus
 from store.db import create_sessionmaker
-from store.dossier_writes import (
+from store.dossier_batch import (
     DossierWrite,
     EventWrite,
     PostEvent,

@@ -13,7 +13,7 @@ from schemas.status import DossierStatus
 from store.db import create_sessionmaker
 from store.dossiers import record_dossier, record_event
 from store.errors import OutboxItemNotFound
-from store.outbox import Claim, DeliveryKind, Outcome, SqlOutbox
+from store.outbox import Claim, DeliveryKind, NewDelivery, Outcome, SqlOutbox, enqueue_many
 from tests.support.stores import (
     LIFECYCLE,
     FakeClock,
@@ -51,6 +51,39 @@ async def test_claim_takes_a_dossier_whole_and_in_order(engine: AsyncEngine) -> 
     assert [item.id for item in claim.items] == sorted(item.id for item in claim.items)
     assert [item.payload.get("sequence") for item in claim.items[1:]] == [1, 2, 3]
     assert await outbox.claim("b", lease=LEASE) == []
+
+
+async def test_enqueue_many_numbers_in_order_and_keeps_an_existing_head(
+    engine: AsyncEngine,
+) -> None:
+    """A batch enqueue gives increasing ids in the order given, interleaved dossiers included;
+    a dossier with a head keeps it, one without gets its first new item as head."""
+    await _dossier_with_events(engine, 1, 0)  # its sync item is its head
+    await _dossier_with_events(engine, 2, 0)
+    clock = _clock()
+    outbox = SqlOutbox(engine, clock=clock)
+    (claim,) = await outbox.claim("a", dossiers_limit=1, lease=LEASE)
+    await outbox.settle([Outcome(claim, _all(claim))])  # one of them has no head any more
+    headless, headed = (
+        claim.dossier_code,
+        ({make_dossier(1).code, make_dossier(2).code} - {claim.dossier_code}).pop(),
+    )
+
+    def delivery(code: str, key: str) -> NewDelivery:
+        return NewDelivery(code, DeliveryKind.SYNC_DOSSIER, {"key": key}, key)
+
+    batch = [delivery(headless, "a1"), delivery(headed, "b1"), delivery(headless, "a2")]
+    sessions = create_sessionmaker(engine)
+    async with sessions() as session, session.begin():
+        ids = await enqueue_many(session, batch, now=clock())
+        assert await enqueue_many(session, [], now=clock()) == []
+    assert ids == sorted(ids)
+    assert len(set(ids)) == 3
+    claims = {c.dossier_code: c for c in await outbox.claim("b", lease=LEASE)}
+    assert [item.idempotency_key for item in claims[headless].items] == ["a1", "a2"]
+    assert [item.id for item in claims[headless].items] == [ids[0], ids[2]]
+    assert claims[headed].items[0].id < ids[1]  # its old head still leads
+    assert [item.idempotency_key for item in claims[headed].items][-1] == "b1"
 
 
 async def test_items_per_dossier_bounds_a_claim(engine: AsyncEngine) -> None:

@@ -21,7 +21,7 @@ from schemas.models import Dossier
 from schemas.times import VN_TZ
 from schemas.wire.portal import dossier_to_portal
 from store.db import create_sessionmaker
-from store.dossier_writes import DossierWrite, PutDossier, record_writes
+from store.dossier_batch import DossierWrite, PutDossier, record_writes
 from store.dossiers import get_dossier
 from store.tables.outbox import outbox
 from tests.support.stores import make_dossier

@@ -18,7 +18,7 @@ from schemas.times import VN_TZ
 from schemas.wire.portal import dossier_to_portal
 from store.db import create_sessionmaker
 from store.deadline_rules import Outcome
-from store.dossier_writes import DossierWrite, EventWrite, PostEvent, PutDossier, record_writes
+from store.dossier_batch import DossierWrite, EventWrite, PostEvent, PutDossier, record_writes
 from store.dossiers import get_dossier
 from store.tables.dossiers import dossiers
 from store.tables.outbox import outbox

@@ -22,7 +22,7 @@ from schemas.models import Dossier, DossierEvent
 from schemas.status import DossierStatus
 from schemas.times import VN_TZ
 from store.db import create_sessionmaker
-from store.dossier_writes import PostEvent, PutDossier, Write, record_writes
+from store.dossier_batch import PostEvent, PutDossier, Write, record_writes
 from timeliness.calendar import WorkingCalendar
 from timeliness.errors import InvalidReportQuery
 from timeliness.procedures import ProcedureDeadlines

@@ -1,4 +1,4 @@
-"""The dossier routes' group commit (``DossierWriter``) over the real store, both databases."""
+"""The dossier write queue's group commit (``DossierQueue``) over the real store, both databases."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-import adapter_api.dossier_writer as dossier_writer
-from adapter_api.dossier_writer import DossierWriter
+import store.dossier_queue as dossier_queue
 from schemas.errors import IllegalTransition
 from schemas.status import DossierStatus
 from store.db import create_sessionmaker
-from store.dossier_writes import Write, WriteResult, record_writes
+from store.dossier_batch import Write, WriteResult, record_writes
+from store.dossier_queue import DossierQueue
 from store.dossiers import history
 from store.errors import SequenceConflict
 from tests.support.stores import make_dossier, make_event
@@ -29,7 +29,7 @@ async def test_concurrent_writes_share_transactions_and_each_gets_its_own_answer
 ) -> None:
     """Writes submitted together are committed in fewer transactions than writes, in order;
     an illegal move among them fails only its own caller."""
-    writer = DossierWriter(create_sessionmaker(engine))
+    writer = DossierQueue(create_sessionmaker(engine))
     await writer.put(make_dossier(1))
     before = writer.transactions
     calls = [
@@ -73,9 +73,9 @@ async def test_a_batch_that_fails_as_a_whole_is_retried_one_write_at_a_time(
             raise OperationalError("INSERT", None, RuntimeError("disk I/O error"))
         return await real(session, writes, **options)
 
-    monkeypatch.setattr(dossier_writer, "record_writes", failing)
-    writer = DossierWriter(create_sessionmaker(engine))
-    with caplog.at_level(logging.WARNING, logger="lienthong.api"):
+    monkeypatch.setattr(dossier_queue, "record_writes", failing)
+    writer = DossierQueue(create_sessionmaker(engine))
+    with caplog.at_level(logging.WARNING, logger="lienthong.store"):
         results = await asyncio.gather(
             writer.put(make_dossier(1)),
             writer.put(make_dossier(3)),

@@ -1,15 +1,15 @@
-"""Dossier writes, many at once: each checked against its dossier, all written in one transaction.
+"""The dossier batch writer: many dossier writes checked and written in one transaction (SQL).
 
 ``record_writes`` takes a batch of writes — ``PutDossier`` (register or update a dossier) and
 ``PostEvent`` (a status change or progress step) — and applies them in order inside the caller's
 transaction. Each write is checked against its dossier as the writes before it in the batch left
-it (transition from the current status, next sequence, replay), so a batch gives exactly what the
-same writes one transaction each would have given. A write that is refused gets its own error
-(``IllegalTransition``, ``SequenceConflict``, ``DossierNotFound``, ``InvalidInitialStatus``,
-``EventBeforeReceipt``, ``EventOutOfOrder``) in its place in the result list and changes
-nothing; the others go ahead. The events and their outbox deliveries are written by the same
-statements, in the same transaction (the transactional outbox): they commit together or not at
-all.
+it, by the rules of ``schemas.dossier_rules`` (initial status, next sequence or replay, time,
+transition), so a batch gives exactly what the same writes one transaction each would have given.
+A write that is refused gets its own error (``IllegalTransition``, ``SequenceConflict``,
+``DossierNotFound``, ``InvalidInitialStatus``, ``EventBeforeReceipt``, ``EventOutOfOrder``) in its
+place in the result list and changes nothing; the others go ahead. The events and their outbox
+deliveries are written in the same transaction (the transactional outbox): they commit together
+or not at all. The outbox rows are written by their one owner, ``store.outbox.enqueue_many``.
 
 The statements, whatever the batch size (executemany where rows are many):
 
@@ -20,9 +20,9 @@ The statements, whatever the batch size (executemany where rows are many):
 2. only when a write may be a client's retry (a sequence already used): read those events;
 3. insert the new dossiers (``ON CONFLICT DO NOTHING``: one created meanwhile by another process
    is locked and its writes checked again);
-4. the events; 5. the outbox items, ids in the order of the writes so that a dossier's deliveries
-   keep their order (PostgreSQL: one ``INSERT … RETURNING`` sorted by parameter order; SQLite,
-   the only writer: numbered after the highest id); 6. the outbox heads of dossiers that had none;
+4. the events; 5. the webhook changes and notices (``store.push_writes``); 6. the outbox items,
+   ids in the order of the writes so that a dossier's deliveries keep their order, and the heads
+   of dossiers that had none (``store.outbox.enqueue_many``);
 7. the feed positions, last: on PostgreSQL one ``UPDATE`` of the ``counters`` row takes one per
    changed dossier and reads the store time (``clock_timestamp()``) under its lock, held until
    commit, so positions become visible in order; on SQLite (one writer) the highest plus one;
@@ -40,7 +40,7 @@ feed shows); the records returned for its writes all carry it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -48,9 +48,21 @@ from sqlalchemy import bindparam, func, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from schemas.dossier_rules import (
+    SequenceCheck,
+    TimeRefusal,
+    apply_event,
+    check_sequence,
+    closes,
+    may_register,
+    next_sequence,
+    sequence_used,
+    status_change_event,
+    time_refusal,
+)
 from schemas.errors import SchemaError
 from schemas.models import Dossier, DossierEvent
-from schemas.status import INITIAL_STATUSES, DossierStatus, check_transition, is_terminal
+from schemas.status import DossierStatus
 from schemas.text import STORED
 from schemas.times import utc_now
 from store.deadline_rules import (
@@ -64,11 +76,12 @@ from store.errors import (
     DossierNotFound,
     EventBeforeReceipt,
     EventOutOfOrder,
+    EventTimeConflict,
     InvalidInitialStatus,
     SequenceConflict,
     StoreError,
 )
-from store.outbox import DeliveryKind, ItemState, any_of
+from store.outbox import DeliveryKind, NewDelivery, any_of, enqueue_many
 from store.push_writes import (
     NOTICE_STATUSES,
     NoticeEvent,
@@ -77,11 +90,16 @@ from store.push_writes import (
     enqueue_changes,
 )
 from store.tables.dossiers import FEED_COUNTER, counters, dossier_events, dossiers
-from store.tables.outbox import outbox, outbox_heads
 from store.types import UtcDateTime
 
 #: attempts at a batch whose new dossiers another process created at the same moment
 _CREATE_ATTEMPTS = 5
+
+#: the store's error for each time rule a write breaks
+_TIME_ERRORS: dict[TimeRefusal, Callable[[str], EventTimeConflict]] = {
+    TimeRefusal.BEFORE_RECEIPT: EventBeforeReceipt,
+    TimeRefusal.OUT_OF_ORDER: EventOutOfOrder,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,18 +233,17 @@ class _Dossier:
         return sectors is None or (self.sector is not None and self.sector in sectors)
 
     def check_time(self, event: DossierEvent) -> None:
-        """Refuse an event that goes back in time (see the module docstring)."""
+        """Refuse an event that goes back in time (``schemas.dossier_rules.time_refusal``)."""
         assert self.dossier is not None
-        if event.occurred_at < self.dossier.received_at:
-            raise EventBeforeReceipt(self.code)
-        if self.last_event_at is not None and event.occurred_at < self.last_event_at:
-            raise EventOutOfOrder(self.code)
+        refusal = time_refusal(event.occurred_at, self.dossier.received_at, self.last_event_at)
+        if refusal is not None:
+            raise _TIME_ERRORS[refusal](self.code)
 
     def append(self, event: DossierEvent, previous: DossierStatus) -> None:
         """Record ``event`` (checked) as the dossier's newest; a terminal one closes it."""
         self.last_sequence = event.sequence
         self.last_event_at = event.occurred_at
-        if is_terminal(event.status) and self.closed_at is None:
+        if closes(event.status) and self.closed_at is None:
             self.closed_at = self.now
         self.events.append((event, previous))
         self.deliveries.append(_event_delivery(self, event))
@@ -331,7 +348,7 @@ def _put(
     if write.new_appointment:
         state.facts = replace(state.facts, paused_working_days=0)
     if state.dossier is None:
-        if dossier.status not in INITIAL_STATUSES:
+        if not may_register(dossier.status):
             raise InvalidInitialStatus(dossier.code, int(dossier.status))
         state.dossier, state.sector, state.created, state.changed = (
             dossier,
@@ -351,14 +368,8 @@ def _put(
     current = state.dossier
     if current == dossier:
         return ("same", dossier, state.last_sequence, None)
-    if dossier.status != current.status:
-        check_transition(current.status, dossier.status)
-        event = DossierEvent(
-            dossier_code=dossier.code,
-            sequence=state.last_sequence + 1,
-            status=dossier.status,
-            occurred_at=dossier.updated_at,
-        )
+    event = status_change_event(current, dossier, state.last_sequence)
+    if event is not None:
         state.check_time(event)
         state.append(event, current.status)
         _notice(state, event, current.status)
@@ -379,24 +390,23 @@ def _post(
     event = write.event
     if state.dossier is None or (state.stored and not state.visible_to(write.sectors)):
         raise DossierNotFound(event.dossier_code)
-    expected = state.last_sequence + 1
+    expected = next_sequence(state.last_sequence)
     if write.assign_sequence:
         event = event.model_copy(update={"sequence": expected})
-    elif event.sequence < expected:
-        earlier = stored_events.get((event.dossier_code, event.sequence))
-        if earlier is None:
-            earlier = next((e for e, _ in state.events if e.sequence == event.sequence), None)
-        if earlier == event:
+    else:
+        earlier = None
+        if sequence_used(event.sequence, state.last_sequence):
+            earlier = stored_events.get((event.dossier_code, event.sequence))
+            if earlier is None:
+                earlier = next((e for e, _ in state.events if e.sequence == event.sequence), None)
+        verdict = check_sequence(event, state.last_sequence, earlier)
+        if verdict is SequenceCheck.REPLAY:
             return ("replayed", event, state.dossier, state.last_sequence)
-        raise SequenceConflict(event.dossier_code, expected=expected, given=event.sequence)
-    elif event.sequence != expected:
-        raise SequenceConflict(event.dossier_code, expected=expected, given=event.sequence)
+        if verdict is SequenceCheck.CONFLICT:
+            raise SequenceConflict(event.dossier_code, expected=expected, given=event.sequence)
     current = state.dossier
-    check_transition(current.status, event.status)
+    moved = apply_event(current, event)  # the lifecycle's move first, then the time
     state.check_time(event)
-    moved = current.model_copy(
-        update={"status": event.status, "updated_at": max(current.updated_at, event.occurred_at)}
-    )
     state.dossier, state.changed = moved, True
     state.facts = advance(state.facts, moved, current.status, event.occurred_at, rules)
     state.append(event, current.status)
@@ -482,7 +492,7 @@ async def _events_to_compare(
             if (
                 isinstance(write, PostEvent)
                 and not write.assign_sequence
-                and write.event.sequence <= state.last_sequence
+                and sequence_used(write.event.sequence, state.last_sequence)
             ):
                 wanted.add((code, write.event.sequence))
     if not wanted:
@@ -542,21 +552,11 @@ async def _insert_new(
 
 
 _INSERT_EVENTS = insert(dossier_events)
-_INSERT_ITEMS = insert(outbox).returning(
-    outbox.c.id, outbox.c.dossier_code, sort_by_parameter_order=True
-)
-_INSERT_ITEMS_NUMBERED = insert(outbox)
-_HIGHEST_ITEM = select(func.max(outbox.c.id))
-_INSERT_HEADS = {
-    postgres: (postgresql.insert if postgres else sqlite.insert)(
-        outbox_heads
-    ).on_conflict_do_nothing(index_elements=["dossier_code"])
-    for postgres in (True, False)
-}
 
 
 async def _write(connection: AsyncConnection, changed: list[_Dossier], now: dt.datetime) -> None:
-    """The events, the outbox items in order, and a head for each dossier that had none."""
+    """The events, then the deliveries in order (``store.outbox.enqueue_many``: ids in the order
+    of the writes, a head for each dossier that had none), then the webhook changes and notices."""
     events = [
         {
             "dossier_code": state.code,
@@ -572,44 +572,20 @@ async def _write(connection: AsyncConnection, changed: list[_Dossier], now: dt.d
     ]
     if events:
         await connection.execute(_INSERT_EVENTS, events)
-    items = [
-        {
-            "dossier_code": state.code,
-            "kind": kind.value,
-            "payload": payload,
-            "idempotency_key": key,
-            "state": ItemState.PENDING.value,
-            "attempts": 0,
-            "created_at": now,
-        }
-        for state in changed
-        for kind, payload, key in state.deliveries
-    ]
     await enqueue_changes(
         connection,
         [change for state in changed for change in _push_changes(state)],
         [notice for state in changed for notice in state.notices],
         now,
     )
-    if not items:
-        return
-    heads: dict[str, int] = {}
-    if _is_postgres(connection):
-        for row in await connection.execute(_INSERT_ITEMS, items):
-            heads.setdefault(row.dossier_code, int(row.id))
-    else:  # the only writer (BEGIN IMMEDIATE): number the items, in order, after the highest
-        last = int(await connection.scalar(_HIGHEST_ITEM) or 0)
-        owners = [state.code for state in changed for _ in state.deliveries]
-        for number, (item, code) in enumerate(zip(items, owners, strict=True), start=last + 1):
-            item["id"] = number
-            heads.setdefault(code, number)
-        await connection.execute(_INSERT_ITEMS_NUMBERED, items)
-    await connection.execute(
-        _INSERT_HEADS[_is_postgres(connection)],
+    await enqueue_many(
+        connection,
         [
-            {"dossier_code": code, "head_id": head, "available_at": now}
-            for code, head in heads.items()
+            NewDelivery(state.code, kind, payload, key)
+            for state in changed
+            for kind, payload, key in state.deliveries
         ],
+        now=now,
     )
 
 

@@ -1,9 +1,9 @@
-"""Group commit of dossier writes: concurrent PUTs and event POSTs share one transaction.
+"""The dossier write queue: concurrent PUTs and event POSTs share one transaction (group commit).
 
 Every accepted dossier change costs a transaction (and on SQLite an fsync); one per request caps
-the API at a few hundred changes a second. :class:`DossierWriter` queues the writes of concurrent
+the API at a few hundred changes a second. :class:`DossierQueue` queues the writes of concurrent
 requests; one writer task takes everything queued while the previous transaction ran (up to
-``max_batch``), applies it with ``store.dossier_writes.record_writes`` in one transaction — each
+``max_batch``), applies it with ``store.dossier_batch.record_writes`` in one transaction — each
 write checked against its dossier as the writes before it left it, the events and their outbox
 deliveries written together — commits, and wakes each request with its own outcome. A write the
 store refuses (illegal move, sequence conflict, unknown dossier) fails only its own request. No
@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from schemas.models import Dossier, DossierEvent
 from store.commit_queue import CommitQueue, QueueFigures, Written
 from store.deadline_rules import DeadlineRules
-from store.dossier_writes import (
+from store.dossier_batch import (
     DossierWrite,
     EventWrite,
     PostEvent,
@@ -35,13 +35,13 @@ from store.dossier_writes import (
     record_writes,
 )
 
-log = logging.getLogger("lienthong.api")
+log = logging.getLogger("lienthong.store")
 
 MAX_BATCH = 500
 
 
-class DossierWriter(QueueFigures):
-    """One write queue on ``sessions`` for the dossier routes (see the module docstring)."""
+class DossierQueue(QueueFigures):
+    """One dossier write queue on ``sessions`` (see the module docstring)."""
 
     def __init__(
         self,
@@ -94,4 +94,4 @@ def _split(size: int, exc: Exception) -> None:
     log.warning("dossier batch of %d failed (%s); writing one by one", size, type(exc).__name__)
 
 
-__all__ = ["MAX_BATCH", "DossierWriter"]
+__all__ = ["MAX_BATCH", "DossierQueue"]
