@@ -23,7 +23,6 @@ from store.batching.driver import (
     DriverTransaction,
     StatementBuilder,
     driver_transaction,
-    translate,
 )
 from store.batching.group_commit import MAX_BATCH, GroupCommit, Journal
 
@@ -38,5 +37,4 @@ __all__ = [
     "StatementBuilder",
     "Written",
     "driver_transaction",
-    "translate",
 ]

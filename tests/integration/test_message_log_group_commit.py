@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from security.keys import load_party
@@ -23,6 +22,7 @@ from security.trust import TrustStore
 from store.access_log import AccessLogEntry, list_for_citizen
 from store.batching import GroupCommit, StatementBuilder, driver_transaction
 from store.db import create_engine
+from store.errors import ConstraintViolation
 from store.log_keys import message_log_key
 from store.logs import AccessLogWriter, LookupLogs
 from store.message_log import BodyCipher, SqlMessageLog, verify_log
@@ -159,7 +159,7 @@ async def test_a_failing_item_fails_only_its_caller(
         log.append(make_soap_exchange(dev_keys)),
         return_exceptions=True,
     )
-    assert isinstance(results[2], IntegrityError)
+    assert isinstance(results[2], ConstraintViolation)
     assert sorted(r for r in (results[0], results[3]) if isinstance(r, int)) == [1, 2]
     assert results[1] is None
     report = await verify_log(engine, cipher=cipher)
@@ -203,7 +203,7 @@ async def test_driver_errors_roll_back_the_whole_transaction(engine: AsyncEngine
             tx.queue(insert, row)
             tx.queue(insert, (*row[:2], None, *row[3:]))
 
-    with pytest.raises(IntegrityError):
+    with pytest.raises(ConstraintViolation):
         await write_with_a_bad_row()
     async with driver_transaction(engine) as tx:
         tx.queue(insert, row)
@@ -249,7 +249,7 @@ async def test_a_failed_record_fails_its_together_block(
             await access.record(_entry(2))
             raise LookupError("the block's own error")
 
-    with pytest.raises(IntegrityError):
+    with pytest.raises(ConstraintViolation):
         await failing_block()
     with pytest.raises(LookupError):
         await plain_block()

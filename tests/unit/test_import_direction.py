@@ -146,6 +146,38 @@ def test_store_internals_checker_sees_a_reach_in(tmp_path: Path) -> None:
     ]
 
 
+def database_errors_imported(package: str, root: Path = ROOT) -> list[str]:
+    """Every ``file imports sqlalchemy.exc…`` of ``package``: the database's errors are the
+    store's to translate (``store.db_errors``), everyone else handles ``store.errors``."""
+    return [
+        f"{path.relative_to(root).as_posix()} imports {module}"
+        for path in sorted((root / package).rglob("*.py"))
+        for module in sorted(_imported_modules(path))
+        if module == "sqlalchemy.exc" or module.startswith("sqlalchemy.exc.")
+    ]
+
+
+@pytest.mark.parametrize("package", sorted(set(ALLOWED) - {"store"}))
+def test_only_the_store_handles_the_database_errors(package: str) -> None:
+    """No package but the store imports SQLAlchemy's errors: they leave the store translated
+    into ``store.errors.DatabaseFailure`` and its subclasses."""
+    assert database_errors_imported(package) == []
+
+
+def test_database_errors_checker_sees_an_import(tmp_path: Path) -> None:
+    """The checker above flags ``sqlalchemy.exc`` imported either way, not the rest of
+    SQLAlchemy."""
+    package = tmp_path / "worker"
+    package.mkdir()
+    (package / "a.py").write_text("from sqlalchemy.exc import SQLAlchemyError\n")
+    (package / "b.py").write_text("import sqlalchemy.exc\n")
+    (package / "c.py").write_text("from sqlalchemy.ext.asyncio import AsyncEngine\n")
+    assert database_errors_imported("worker", tmp_path) == [
+        "worker/a.py imports sqlalchemy.exc",
+        "worker/b.py imports sqlalchemy.exc",
+    ]
+
+
 def _module_name(path: Path, root: Path) -> str:
     parts = list(path.relative_to(root).with_suffix("").parts)
     if parts[-1] == "__init__":
