@@ -28,8 +28,6 @@ from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from adapter_api.container import Container
 from adapter_api.handlers import ErrorBoundary, install_handlers
@@ -118,9 +116,7 @@ def create_app(container: Container) -> FastAPI:
         app.include_router(router)
     if container.console is not None:
         app.mount(CONSOLE_PATH, container.console)
-    install_handlers(
-        app, ConnectorError, SchemaError, StoreError, OperationalError, InterfaceError, PoolTimeout
-    )
+    install_handlers(app, ConnectorError, SchemaError, StoreError)
     install_openapi(app)
     # add_middleware puts each new one outside the previous: innermost first.
     app.add_middleware(ErrorBoundary)

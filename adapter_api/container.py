@@ -17,7 +17,6 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp
 
-from adapter_api.access import AccessLogWriter
 from adapter_api.clients import ClientRegistry
 from adapter_api.issues import IssueDirectory
 from adapter_api.metrics import Metrics
@@ -31,7 +30,7 @@ from security.http_signatures import HttpSigner, HttpVerifier
 from store.access_log_keys import KeyRing
 from store.db import create_sessionmaker, reader
 from store.dossier_queue import DossierQueue
-from store.message_log.group_commit import GroupCommit
+from store.logs import AccessLogWriter, LookupLogs
 from timeliness.service import Timeliness
 
 
@@ -93,8 +92,9 @@ class Container:
     access_log_keys: KeyRing
     portal: PortalConnector | None = None
     read_engine: AsyncEngine | None = None
-    #: the message log's group commit, shared by the access log (one transaction for both)
-    log_group: GroupCommit | None = None
+    #: the message log and the access log on one group commit (one transaction for both); when
+    #: absent, the access log is written on a commit queue of its own
+    logs: LookupLogs | None = None
     #: rate limits per client and operation, the verify budget; none counted when absent
     rate_limiter: RateLimiter | None = None
     #: inter-agency chains (definitions, calendar, step queue, agencies); None when not built
@@ -118,7 +118,11 @@ class Container:
         # read-only sessions: on SQLite their transactions do not take the write lock
         self.readers = create_sessionmaker(reader(self.read_engine or self.engine))
         self.issues = IssueDirectory(self.readers)
-        self.access_log = AccessLogWriter(self.engine, self.access_log_keys, group=self.log_group)
+        self.access_log = (
+            self.logs.access_log
+            if self.logs is not None
+            else AccessLogWriter(self.engine, self.access_log_keys)
+        )
         rules = self.timeliness.rules if self.timeliness is not None else None
         self.dossier_writes = DossierQueue(self.sessions, rules=rules)
 

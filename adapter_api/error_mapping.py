@@ -19,7 +19,7 @@
 | store | ``EventOutOfOrder`` | 409 | ``event_out_of_order`` |
 | store | ``InvalidInitialStatus`` | 422 | ``invalid_initial_status`` |
 | store | ``InvalidCursor`` | 400 | ``invalid_cursor`` |
-| store | SQLAlchemy ``OperationalError`` / ``InterfaceError`` | 503 | ``store_unavailable`` |
+| store | ``DatabaseUnavailable`` | 503 | ``store_unavailable`` |
 | timeliness | ``InvalidReportQuery`` | 400 | ``invalid_report_query`` (``field``) |
 | timeliness | ``ApologyNotFound`` | 404 | ``apology_not_found`` |
 | timeliness | ``ApologyAlreadyDecided`` | 409 | ``apology_already_confirmed`` |
@@ -30,9 +30,6 @@ Every upstream problem carries ``upstream`` and, when known, the upstream ``mess
 """
 
 from __future__ import annotations
-
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from adapter_api.errors import (
     ApiError,
@@ -57,6 +54,7 @@ from connectors.errors import (
 from schemas.errors import IllegalTransition, InconsistentRecord, InvalidWireRecord, SchemaError
 from security.errors import SecurityError
 from store.errors import (
+    DatabaseUnavailable,
     DossierNotFound,
     EventTimeConflict,
     InvalidCursor,
@@ -200,7 +198,7 @@ def to_api_error(exc: BaseException, *, upstream: str | None = None) -> ApiError
         return from_schema_error(exc)
     if isinstance(exc, SecurityError):
         return Unauthenticated(exc.message, code=exc.reason)
-    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
+    if isinstance(exc, DatabaseUnavailable):
         return ServiceUnavailable("the store is unavailable", code="store_unavailable")
     return None
 

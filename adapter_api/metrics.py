@@ -60,7 +60,6 @@ from connectors.errors import (
     UpstreamUnavailable,
 )
 from connectors.exchange import Exchange, ExchangeRecorder
-from store.message_log.group_commit import GroupCommit
 from store.outbox import QueueStats
 
 log = logging.getLogger("lienthong.api")
@@ -89,6 +88,20 @@ def result_of(exc: BaseException | None) -> str:
     if isinstance(exc, ConnectorError):
         return "error"
     return "internal_error"
+
+
+class CommitFigures(Protocol):
+    """What the store tells of a group commit (``store.logs.LookupLogs``): counters only."""
+
+    @property
+    def transactions(self) -> int:
+        """Transactions committed so far."""
+        ...
+
+    @property
+    def items(self) -> int:
+        """Records the committed transactions held."""
+        ...
 
 
 class Metrics:
@@ -201,7 +214,7 @@ class Metrics:
         """This process's metrics, shared with the other workers when the supervisor says so."""
         return cls(os.environ.get(MULTIPROCESS_VARIABLE) or None)
 
-    def watch_log_group(self, group: GroupCommit) -> None:
+    def watch_log_group(self, group: CommitFigures) -> None:
         """Count the log group commit's transactions and records (``lienthong_log_*``)."""
         counted = [0, 0]
 
@@ -394,6 +407,7 @@ __all__ = [
     "BREAKER_VALUES",
     "MULTIPROCESS_VARIABLE",
     "PROMETHEUS_CONTENT_TYPE",
+    "CommitFigures",
     "ExchangeLike",
     "MeteredRecorder",
     "Metrics",

@@ -19,8 +19,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from chains.definitions import ChainDefinition, step_inputs
 from chains.errors import InvalidFiling
 from chains.queue import ClaimedStep, SettleFigures, SqlChainQueue, StepOutcome
@@ -28,6 +26,7 @@ from connectors.agencies import AgencyAnswer
 from connectors.base import CallContext
 from connectors.errors import ConnectorError, TransientError
 from schemas.times import utc_now
+from store.errors import DatabaseFailure
 from sync.backoff import RetryPolicy
 from sync.delivery import describe
 from sync.worker import default_worker_id
@@ -126,8 +125,8 @@ class ChainWorker:
         while not stop.is_set():
             try:
                 figures = await self.run_once()
-            except SQLAlchemyError as exc:
-                log.warning("chain lane: database error (%s); pausing", type(exc).__name__)
+            except DatabaseFailure as exc:
+                log.warning("chain lane: database error (%s); pausing", exc.kind)
                 await _sleep_unless(stop, self._settings.error_pause)
                 continue
             if not _handled(figures):

@@ -28,9 +28,7 @@ from store.access_log import AccessLogItem, citizen_key, list_for_citizen
 from store.access_log_keys import KeyRing
 from store.db import create_sessionmaker, reader
 from store.dossiers import SyncState, get_dossier, history, requeue, sync_state
-from store.message_log import BodyCipher
-from store.message_log.bundle import export_bundle
-from store.message_log.verify import VerifyReport, verify_log
+from store.message_log import BodyCipher, VerifyReport, export_bundle, verify_log
 from store.outbox import DeadLetter, QueueStats, SqlOutbox
 from timeliness.apology import Apology, ApologyState, confirm_apology, list_apologies
 from timeliness.classify import Classifier, TimelinessClass

@@ -39,7 +39,7 @@ from schemas.errors import SchemaError
 from schemas.status import DossierStatus
 from schemas.times import to_vn_time, utc_now
 from store.errors import DossierNotFound, OutboxItemNotFound
-from store.message_log.errors import MessageLogError
+from store.message_log import MessageLogError
 from timeliness.errors import InvalidReportQuery, TimelinessError
 from timeliness.report import GroupBy, ReportQuery, report_csv
 

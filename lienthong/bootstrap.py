@@ -82,9 +82,9 @@ from store.db import (
     upgrade_async,
 )
 from store.log_keys import message_log_key
+from store.logs import LookupLogs
 from store.message_log import BodyCipher, KeyFolderCertificates, SqlMessageLog
 from store.message_log.anchors import AnchorService
-from store.message_log.group_commit import GroupCommit
 from store.outbox import SqlOutbox
 from store.watches.refresh_runs import last_refresh_finished
 from sync.backoff import RetryPolicy
@@ -216,15 +216,20 @@ def _metrics_refresh(
     return refresh
 
 
-def _message_log(
-    engine: AsyncEngine, keys: Path, *, group: GroupCommit | None = None
-) -> SqlMessageLog:
+def _message_log(engine: AsyncEngine, keys: Path) -> SqlMessageLog:
     """The message log on ``engine``, its bodies encrypted with the key folder's log key."""
     return SqlMessageLog(
+        engine, BodyCipher(message_log_key(keys)), certificates=KeyFolderCertificates(keys)
+    )
+
+
+def _lookup_logs(engine: AsyncEngine, keys: Path, access_log_keys: KeyRing) -> LookupLogs:
+    """The message log (as :func:`_message_log`) and the access log on one group commit."""
+    return LookupLogs(
         engine,
         BodyCipher(message_log_key(keys)),
+        access_log_keys,
         certificates=KeyFolderCertificates(keys),
-        group=group,
     )
 
 
@@ -477,18 +482,18 @@ def build_container(
     engine, read_engine = _engines(settings)
     sessions = create_sessionmaker(engine)
     # one group commit for the message log and the access log: a lookup's rows share commits
-    log_group = GroupCommit(engine)
-    message_log = _message_log(engine, keys, group=log_group)
+    access_log_keys = load_access_log_keys(keys)
+    logs = _lookup_logs(engine, keys, access_log_keys)
+    message_log = logs.message_log
     metrics = Metrics.for_process()
     connectors = build_connectors(
         connectors_config(settings), recorder=MeteredRecorder(metrics, message_log), trust=trust
     )
-    metrics.watch_log_group(log_group)
+    metrics.watch_log_group(logs)
     outbox = SqlOutbox(engine)
     readers = create_sessionmaker(reader(read_engine))
     metrics.on_scrape(_metrics_refresh(metrics, connectors, outbox, readers))
 
-    access_log_keys = load_access_log_keys(keys)
     container = Container(
         settings=settings,
         clients=clients,
@@ -503,7 +508,7 @@ def build_container(
         access_log_keys=access_log_keys,
         portal=connectors.portal,
         read_engine=read_engine,
-        log_group=log_group,
+        logs=logs,
         rate_limiter=rate_limiter(
             settings, rates if rates is not None else rate_counter(settings), access_log_keys
         ),

@@ -28,7 +28,6 @@ from typing import TypeVar
 
 import click
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from lienthong.options import (
@@ -44,6 +43,7 @@ from security.trust import TrustStore
 from security.tsa_client import TsaClient
 from store.access_log_keys import ACCESS_LOG_RETIRED, rotate_access_log_key
 from store.db import create_engine
+from store.errors import DatabaseFailure
 from store.log_keys import MESSAGE_LOG_KEY, LogKeyError, load_key
 from store.message_log import (
     BodyCipher,
@@ -96,9 +96,9 @@ def _run(url: str, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(main())
-    except SQLAlchemyError as exc:
+    except DatabaseFailure as exc:
         raise OneLineError(
-            f"the message log cannot be read ({type(exc).__name__}); "
+            f"the message log cannot be read ({exc.kind}); "
             "is the database migrated ('lienthong db upgrade')?"
         ) from exc
 

@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from console.accounts import Accounts
@@ -20,6 +19,7 @@ from console.errors import ConsoleError
 from console.roles import ConsoleRole
 from lienthong.options import OneLineError, command_settings, existing_store, store_options
 from store.db import create_engine, create_sessionmaker
+from store.errors import DatabaseFailure
 
 T = TypeVar("T")
 
@@ -38,9 +38,9 @@ def _run(work: Callable[[Accounts], Awaitable[T]]) -> T:
         return asyncio.run(main())
     except ConsoleError as exc:
         raise OneLineError(str(exc)) from exc
-    except SQLAlchemyError as exc:
+    except DatabaseFailure as exc:
         raise OneLineError(
-            f"the operator accounts cannot be read ({type(exc).__name__}); "
+            f"the operator accounts cannot be read ({exc.kind}); "
             "is the database migrated ('lienthong db upgrade')?"
         ) from exc
 

@@ -60,10 +60,8 @@ async def check_existing_store(url: str) -> str:
     Nothing is created: a SQLite file is looked for before any engine opens it (opening one
     would make an empty file).
     """
-    from sqlalchemy.exc import SQLAlchemyError
-
     from store.db import current_async, head_revision, normalize_url
-    from store.errors import StoreError
+    from store.errors import DatabaseFailure, StoreError
 
     label = store_label(url)
     path = sqlite_file(url)
@@ -75,9 +73,11 @@ async def check_existing_store(url: str) -> str:
     try:
         normalized = normalize_url(url)
         revision = await current_async(normalized)
+    except DatabaseFailure as exc:
+        raise StoreUnavailable(f"{label} cannot be reached ({exc.kind})") from None
     except StoreError as exc:
         raise StoreUnavailable(f"{label}: {exc}") from None
-    except (SQLAlchemyError, OSError) as exc:
+    except OSError as exc:
         raise StoreUnavailable(f"{label} cannot be reached ({type(exc).__name__})") from None
     head = head_revision()
     if revision is None:

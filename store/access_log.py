@@ -30,9 +30,9 @@ from sqlalchemy.sql import ColumnElement
 
 from schemas.times import utc_now
 from store.access_log_keys import KeyRing
+from store.batching import DriverStatement, DriverTransaction, StatementBuilder
 from store.cursors import ACCESS_LOG_CURSOR
 from store.log_keys import key_id
-from store.message_log.driver_sql import DriverStatement, DriverTransaction, StatementBuilder
 from store.tables.access_log import access_log
 
 DEFAULT_LIMIT = 50
@@ -132,7 +132,7 @@ async def insert_lookups(
     tx: DriverTransaction, entries: Sequence[AccessLogEntry], *, key: bytes | KeyRing
 ) -> None:
     """:func:`record_lookups` on the database driver, inside a log group commit's transaction
-    (``store.message_log.group_commit``): the same rows, without SQLAlchemy's per-statement work.
+    (``store.batching``): the same rows, without SQLAlchemy's per-statement work.
     """
     if not entries:
         return

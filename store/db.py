@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.util import await_only
 
+from store.db_errors import StorePool, translate_errors
 from store.errors import DatabaseUrlError
 
 #: The SQLite file kept in a data folder.
@@ -76,15 +77,27 @@ def database_url(*, data_dir: str | Path | None = None, database_url: str | None
 
 
 def create_engine(url: str | Path, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
-    """An async engine for ``url`` (see ``normalize_url``); SQLite is set up for concurrent use."""
+    """An async engine for ``url`` (see ``normalize_url``); SQLite is set up for concurrent use.
+
+    What its database raises comes out as the store's ``DatabaseFailure`` (``store.db_errors``).
+    """
     normalized = normalize_url(url)
     if normalized.startswith("sqlite"):
-        engine = create_async_engine(normalized, echo=echo, pool_size=pool_size, max_overflow=0)
+        engine = create_async_engine(
+            normalized, echo=echo, pool_size=pool_size, max_overflow=0, poolclass=StorePool
+        )
         _set_up_sqlite(engine)
-        return engine
-    return create_async_engine(
-        normalized, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
-    )
+    else:
+        engine = create_async_engine(
+            normalized,
+            echo=echo,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
+            poolclass=StorePool,
+        )
+    translate_errors(engine)
+    return engine
 
 
 def _set_up_sqlite(engine: AsyncEngine) -> None:

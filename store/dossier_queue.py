@@ -23,7 +23,7 @@ from collections.abc import Collection
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from schemas.models import Dossier, DossierEvent
-from store.commit_queue import CommitQueue, QueueFigures, Written
+from store.batching import CommitQueue, QueueFigures, Written
 from store.deadline_rules import DeadlineRules
 from store.dossier_batch import (
     DossierWrite,

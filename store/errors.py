@@ -12,10 +12,20 @@ Tree::
     │   └── EventOutOfOrder     it happened before the dossier's previous event
     ├── OutboxItemNotFound      no delivery with that id (or it is not in the state asked for)
     ├── InvalidCursor           a feed cursor that this store did not issue
-    └── DatabaseUrlError        a database URL or data folder that cannot be used
+    ├── DatabaseUrlError        a database URL or data folder that cannot be used
+    └── DatabaseFailure         the database failed a statement or a transaction
+        ├── DatabaseUnavailable it cannot be reached, is locked or busy, lost the connection,
+        │                       or no pooled connection came in time (try again later)
+        └── ConstraintViolation it refused a row for a constraint (most often a key that a
+                                concurrent writer took first)
 
 A transition the dossier lifecycle forbids raises ``schemas.errors.IllegalTransition`` unchanged,
 before anything is written. Messages carry codes and ids, never personal data.
+
+The database's own errors (SQLAlchemy's, the driver's) never leave the store: every engine the
+store makes translates them into a :class:`DatabaseFailure` (``store.db_errors``), the original
+kept as its ``__cause__``. Its message names the kind of failure only, never the statement or
+its values.
 """
 
 from __future__ import annotations
@@ -102,7 +112,38 @@ class DatabaseUrlError(StoreError):
     """Raised when a database URL or data folder cannot be turned into a usable engine URL."""
 
 
+class DatabaseFailure(StoreError):
+    """Raised when the database fails a statement or a transaction.
+
+    ``kind`` is the name of the database error's class as SQLAlchemy calls it
+    (``OperationalError``, ``IntegrityError``, ``DatabaseError``…), for logs and figures.
+    """
+
+    def __init__(self, kind: str, message: str = "the database failed") -> None:
+        super().__init__(f"{message} ({kind})")
+        self.kind = kind
+
+
+class DatabaseUnavailable(DatabaseFailure):
+    """Raised when the database cannot be reached, is locked or busy, lost the connection, or
+    no pooled connection was free in time: a transient failure, worth trying again later."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind, "the database is unavailable")
+
+
+class ConstraintViolation(DatabaseFailure):
+    """Raised when the database refuses a row for a constraint (a unique key, most often taken
+    by a concurrent writer first; a missing required value; a foreign key)."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind, "the database refused a row for a constraint")
+
+
 __all__ = [
+    "ConstraintViolation",
+    "DatabaseFailure",
+    "DatabaseUnavailable",
     "DatabaseUrlError",
     "DossierNotFound",
     "EventBeforeReceipt",

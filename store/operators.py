@@ -11,9 +11,9 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store.errors import ConstraintViolation
 from store.tables.operators import console_audit, console_operators, console_sessions
 
 
@@ -70,7 +70,7 @@ async def add_operator(
                     created_at=now,
                 )
             )
-    except IntegrityError:
+    except ConstraintViolation:
         return False
     return True
 

@@ -24,9 +24,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from schemas.times import utc_now
+from store.errors import DatabaseFailure
 from sync import metrics
 from sync.backoff import RetryPolicy
 from sync.delivery import BatchDelivery, DeliverySettings
@@ -159,8 +158,8 @@ class SyncWorker:
         while not stop.is_set():
             try:
                 result = await self.run_once()
-            except SQLAlchemyError as exc:
-                log.warning("sync lane: database error (%s); pausing", type(exc).__name__)
+            except DatabaseFailure as exc:
+                log.warning("sync lane: database error (%s); pausing", exc.kind)
                 await _sleep_unless(stop, self._settings.error_pause)
                 continue
             handled = result.delivered + result.retrying + result.dead

@@ -15,7 +15,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -29,6 +28,7 @@ from chains.intake import ChainFiling, take_in
 from chains.runtime import ChainRuntime
 from chains.views import ChainView, chain_view
 from schemas.patterns import DOSSIER_CODE_PATTERN
+from store.errors import ConstraintViolation
 
 router = APIRouter(prefix="/v1/chains", tags=["chains"])
 
@@ -179,7 +179,7 @@ async def put_chain(
             async with sessions() as session, session.begin():
                 taken = await take_in(session, definition, filing, runtime.calendar)
             break
-        except IntegrityError as exc:  # the same chain taken in at once by another request
+        except ConstraintViolation as exc:  # the same chain taken in at once by another request
             if attempt:
                 message = "the chain dossier is being taken in"
                 raise Conflict(message, code="chain_conflict") from exc

@@ -45,9 +45,9 @@ def call_context(
 
 def records_together(container: Container) -> AbstractAsyncContextManager[None]:
     """A block whose message-log and access-log records are committed together at its end
-    (``GroupCommit.together``): one commit to wait for per lookup instead of two in a row."""
-    group = container.log_group
-    return group.together() if group is not None else contextlib.nullcontext()
+    (``LookupLogs.together``): one commit to wait for per lookup instead of two in a row."""
+    logs = container.logs
+    return logs.together() if logs is not None else contextlib.nullcontext()
 
 
 def json_response(

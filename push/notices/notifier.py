@@ -27,8 +27,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from push import metrics
 from push.backoff import Backoff
 from push.notices.channels import NoticeChannel, SendResult, Verdict
@@ -37,6 +35,7 @@ from push.notices.quiet_hours import QuietHours
 from push.notices.templates import Template
 from schemas.status import DossierStatus
 from schemas.times import VN_TZ, utc_now
+from store.errors import DatabaseFailure
 from store.push_writes import ItemState, NoticeEvent
 
 log = logging.getLogger("lienthong.push")
@@ -101,8 +100,8 @@ class Notifier:
         while not stop.is_set():
             try:
                 handled = await self.run_once()
-            except SQLAlchemyError as exc:
-                log.warning("notifier: database error (%s); pausing", type(exc).__name__)
+            except DatabaseFailure as exc:
+                log.warning("notifier: database error (%s); pausing", exc.kind)
                 await _sleep_unless(stop, self._settings.error_pause)
                 continue
             if not handled:

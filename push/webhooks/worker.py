@@ -23,7 +23,6 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 import aiohttp
-from sqlalchemy.exc import SQLAlchemyError
 
 from push import metrics
 from push.backoff import Backoff
@@ -32,6 +31,7 @@ from push.webhooks.sender import WebhookTransport, delivery_request
 from push.webhooks.urls import allowed
 from schemas.times import utc_now
 from security.http_signatures import HttpSigner
+from store.errors import DatabaseFailure
 
 log = logging.getLogger("lienthong.push")
 
@@ -112,8 +112,8 @@ class WebhookWorker:
         while not stop.is_set():
             try:
                 handled = await self.run_once()
-            except SQLAlchemyError as exc:
-                log.warning("webhook lane: database error (%s); pausing", type(exc).__name__)
+            except DatabaseFailure as exc:
+                log.warning("webhook lane: database error (%s); pausing", exc.kind)
                 await _sleep_unless(stop, self._settings.error_pause)
                 continue
             if not handled:

@@ -35,13 +35,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from schemas.times import utc_now
 from security.errors import SecurityError
 from security.timestamps import TimeStamp, verify_token
 from security.trust import TrustStore
+from store.errors import ConstraintViolation
 from store.message_log.chain import GENESIS, format_time
 from store.message_log.records import snapshot
 from store.tables.message_log import message_log, message_log_anchors, message_log_head
@@ -180,7 +180,7 @@ async def anchor_log(
             async with engine.begin() as conn:
                 result = await conn.execute(insert(message_log_anchors).values(**values))
                 anchor_id = int(result.inserted_primary_key[0])  # type: ignore[index]
-        except IntegrityError:
+        except ConstraintViolation:
             logger.info("another process anchored the same head first")
             return made
         made.append(_anchor(_Row(anchor_id, values)))

@@ -3,7 +3,7 @@
 ``record(exchange)`` satisfies ``connectors.exchange.ExchangeRecorder`` structurally: it takes any
 object with the attributes of :class:`ExchangeLike` (the connectors' ``Exchange`` has them all) and
 returns once the record is committed. Concurrent calls in one process are group-committed
-(:class:`~store.message_log.group_commit.GroupCommit`, which the access log may share): each
+(:class:`~store.batching.GroupCommit`, which the access log may share): each
 batch is one transaction, its statements run on the database driver. Across processes the chain
 is kept single-file by the head row, which every append updates first (a row lock on PostgreSQL;
 SQLite's write lock, taken by ``BEGIN IMMEDIATE``).
@@ -29,11 +29,16 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from schemas.times import utc_now
+from store.batching import (
+    DriverStatement,
+    DriverTransaction,
+    GroupCommit,
+    StatementBuilder,
+    Written,
+)
 from store.message_log.chain import GENESIS, SealedFields, format_time, sha256_hex
 from store.message_log.crypto import BodyCipher
-from store.message_log.driver_sql import DriverStatement, DriverTransaction, StatementBuilder
 from store.message_log.errors import MessageLogError
-from store.message_log.group_commit import GroupCommit, Written
 from store.message_log.redaction import redact
 from store.message_log.signers import CertificateLookup, envelope_certificate, signature_keyid
 from store.message_log.wire import body_of, encode_request, encode_response, endpoint_of
@@ -252,7 +257,7 @@ class SqlMessageLog:
         ``(seq, digest)`` remembered) both takes the head's lock and moves it; otherwise (first
         batch, another process appended, or the remembered head is stale) the head is locked
         and read first, as :func:`lock_head` does, and the batch chained onto what it holds.
-        This is the :class:`~store.message_log.group_commit.Journal` side of the log.
+        This is the :class:`~store.batching.Journal` side of the log.
         """
         batch: Sequence[_Prepared] = items
         now = self._clock()

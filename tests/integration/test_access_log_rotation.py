@@ -14,11 +14,11 @@ from alembic import command
 from sqlalchemy import Connection, insert, inspect, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from adapter_api.access import AccessLogWriter
 from store.access_log import AccessLogEntry, citizen_key, list_for_citizen, record_lookup
 from store.access_log_keys import KeyRing, load_access_log_keys, rotate_access_log_key
 from store.db import alembic_config, create_engine, normalize_url, upgrade_async
 from store.log_keys import access_log_key, key_id
+from store.logs import AccessLogWriter
 from store.tables.access_log import access_log
 from tests.support.message_log import (  # noqa: F401 - the db_url and engine fixtures
     access_entry,

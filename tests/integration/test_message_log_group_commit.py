@@ -15,19 +15,18 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from adapter_api.access import AccessLogWriter
 from security.keys import load_party
 from security.trust import TrustStore
 from store.access_log import AccessLogEntry, list_for_citizen
+from store.batching import GroupCommit, StatementBuilder, driver_transaction
 from store.db import create_engine
+from store.errors import ConstraintViolation
 from store.log_keys import message_log_key
+from store.logs import AccessLogWriter, LookupLogs
 from store.message_log import BodyCipher, SqlMessageLog, verify_log
 from store.message_log import writer as writer_module
-from store.message_log.driver_sql import StatementBuilder, driver_transaction
-from store.message_log.group_commit import GroupCommit
 from store.message_log.records import record_at
 from store.message_log.writer import fingerprint
 from store.tables.access_log import access_log
@@ -75,6 +74,25 @@ async def test_both_logs_share_transactions_and_the_chain_holds(
     async with engine.connect() as connection:
         rows = await connection.scalar(select(func.count()).select_from(access_log))
     assert rows == 20
+
+
+async def test_lookup_logs_commit_a_lookups_records_together(
+    engine: AsyncEngine, cipher: BodyCipher, dev_keys: Path
+) -> None:
+    """The store's face for the two logs: a lookup's exchange and access row recorded inside
+    ``together()`` share one transaction, both durable when the block ends, and its figures
+    count them."""
+    logs = LookupLogs(engine, cipher, KEY)
+    async with logs.together():
+        await logs.message_log.record(make_soap_exchange(dev_keys))
+        await logs.access_log.record(_entry(1))
+    assert (logs.transactions, logs.items) == (1, 2)
+    async with engine.connect() as connection:
+        rows = await connection.scalar(select(func.count()).select_from(access_log))
+    assert rows == 1
+    report = await verify_log(engine, cipher=cipher)
+    assert report.records == 1
+    await logs.aclose()
 
 
 async def test_access_rows_read_back_as_a_core_insert_would_store_them(
@@ -141,7 +159,7 @@ async def test_a_failing_item_fails_only_its_caller(
         log.append(make_soap_exchange(dev_keys)),
         return_exceptions=True,
     )
-    assert isinstance(results[2], IntegrityError)
+    assert isinstance(results[2], ConstraintViolation)
     assert sorted(r for r in (results[0], results[3]) if isinstance(r, int)) == [1, 2]
     assert results[1] is None
     report = await verify_log(engine, cipher=cipher)
@@ -185,7 +203,7 @@ async def test_driver_errors_roll_back_the_whole_transaction(engine: AsyncEngine
             tx.queue(insert, row)
             tx.queue(insert, (*row[:2], None, *row[3:]))
 
-    with pytest.raises(IntegrityError):
+    with pytest.raises(ConstraintViolation):
         await write_with_a_bad_row()
     async with driver_transaction(engine) as tx:
         tx.queue(insert, row)
@@ -231,7 +249,7 @@ async def test_a_failed_record_fails_its_together_block(
             await access.record(_entry(2))
             raise LookupError("the block's own error")
 
-    with pytest.raises(IntegrityError):
+    with pytest.raises(ConstraintViolation):
         await failing_block()
     with pytest.raises(LookupError):
         await plain_block()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy.exc import OperationalError
 
 from adapter_api.error_mapping import to_api_error
 from adapter_api.errors import ApiError
@@ -23,7 +22,13 @@ from connectors.errors import (
 from schemas.errors import IllegalTransition, InconsistentRecord, InvalidTaxCode
 from schemas.status import DossierStatus
 from security.errors import ReplayedMessage, UnknownKey
-from store.errors import DossierNotFound, InvalidCursor, InvalidInitialStatus, SequenceConflict
+from store.errors import (
+    DatabaseUnavailable,
+    DossierNotFound,
+    InvalidCursor,
+    InvalidInitialStatus,
+    SequenceConflict,
+)
 
 
 def test_problem_response_has_rfc9457_members() -> None:
@@ -74,7 +79,7 @@ def test_problem_response_has_rfc9457_members() -> None:
         (InconsistentRecord("x", field="citizen_id"), 502, "upstream_bad_record"),
         (UnknownKey("no such key"), 401, "unknown_key"),
         (ReplayedMessage("replayed"), 401, "replayed_nonce"),
-        (OperationalError("SELECT 1", {}, Exception("down")), 503, "store_unavailable"),
+        (DatabaseUnavailable("OperationalError"), 503, "store_unavailable"),
     ],
 )
 def test_errors_map_to_status_and_code(exc: Exception, status: int, code: str) -> None:

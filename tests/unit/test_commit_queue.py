@@ -1,4 +1,4 @@
-"""The commit queue shared by the group commits (``store.commit_queue``), on a fake commit."""
+"""The commit queue shared by the group commits (``store.batching``), on a fake commit."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from store.commit_queue import CommitQueue, Written
+from store.batching import CommitQueue, Written
 
 
 class FakeStore:

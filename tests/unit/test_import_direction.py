@@ -134,6 +134,89 @@ def test_checker_catches_a_backward_import(tmp_path: Path) -> None:
     assert _internal_imports(module) == {"lienthong", "sync"}
 
 
+#: the store's machinery: outside the store only the composition root may import it; the others
+#: ask the store's faces (``store.logs``, ``store.message_log`` and its ``__all__``, the writers)
+STORE_INTERNALS = ("store.batching", "store.message_log.")
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """The absolute module names ``path`` imports (``from m import x`` gives ``m``)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+    return found
+
+
+def store_internals_imported(package: str, root: Path = ROOT) -> list[str]:
+    """Every ``file imports module`` of ``package`` that reaches into the store's machinery."""
+    bad = []
+    for path in sorted((root / package).rglob("*.py")):
+        name = path.relative_to(root).as_posix()
+        for module in sorted(_imported_modules(path)):
+            if module.startswith(STORE_INTERNALS):
+                bad.append(f"{name} imports {module}")
+    return bad
+
+
+@pytest.mark.parametrize("package", sorted(set(ALLOWED) - {"store", "lienthong"}))
+def test_only_the_store_reaches_into_its_batching_and_message_log(package: str) -> None:
+    """Outside the store (the composition root aside), nothing imports ``store.batching`` or a
+    module inside ``store.message_log``: the API asks ``store.logs`` for the lookup logs."""
+    assert store_internals_imported(package) == []
+
+
+def test_store_internals_checker_sees_a_reach_in(tmp_path: Path) -> None:
+    """The checker above flags the batching and message-log modules, not the public faces."""
+    package = tmp_path / "api"
+    package.mkdir()
+    (package / "m.py").write_text(
+        "from store.batching import GroupCommit\n"
+        "import store.message_log.driver_sql\n"
+        "from store.message_log import SqlMessageLog\n"
+        "from store.logs import LookupLogs\n"
+    )
+    assert store_internals_imported("api", tmp_path) == [
+        "api/m.py imports store.batching",
+        "api/m.py imports store.message_log.driver_sql",
+    ]
+
+
+def database_errors_imported(package: str, root: Path = ROOT) -> list[str]:
+    """Every ``file imports sqlalchemy.exc…`` of ``package``: the database's errors are the
+    store's to translate (``store.db_errors``), everyone else handles ``store.errors``."""
+    return [
+        f"{path.relative_to(root).as_posix()} imports {module}"
+        for path in sorted((root / package).rglob("*.py"))
+        for module in sorted(_imported_modules(path))
+        if module == "sqlalchemy.exc" or module.startswith("sqlalchemy.exc.")
+    ]
+
+
+@pytest.mark.parametrize("package", sorted(set(ALLOWED) - {"store"}))
+def test_only_the_store_handles_the_database_errors(package: str) -> None:
+    """No package but the store imports SQLAlchemy's errors: they leave the store translated
+    into ``store.errors.DatabaseFailure`` and its subclasses."""
+    assert database_errors_imported(package) == []
+
+
+def test_database_errors_checker_sees_an_import(tmp_path: Path) -> None:
+    """The checker above flags ``sqlalchemy.exc`` imported either way, not the rest of
+    SQLAlchemy."""
+    package = tmp_path / "worker"
+    package.mkdir()
+    (package / "a.py").write_text("from sqlalchemy.exc import SQLAlchemyError\n")
+    (package / "b.py").write_text("import sqlalchemy.exc\n")
+    (package / "c.py").write_text("from sqlalchemy.ext.asyncio import AsyncEngine\n")
+    assert database_errors_imported("worker", tmp_path) == [
+        "worker/a.py imports sqlalchemy.exc",
+        "worker/b.py imports sqlalchemy.exc",
+    ]
+
+
 def _module_name(path: Path, root: Path) -> str:
     parts = list(path.relative_to(root).with_suffix("").parts)
     if parts[-1] == "__init__":

@@ -15,8 +15,9 @@ directly, inside a transaction taken as the store takes any other:
 * PostgreSQL: a pooled connection and an asyncpg transaction on it.
 
 Values go through each column's own SQLAlchemy bind processor, so what is stored is exactly what
-a Core ``insert`` would store; driver errors are raised as SQLAlchemy's ``OperationalError``,
-``IntegrityError`` or ``DatabaseError`` (their ``orig`` the driver's), like any other store error.
+a Core ``insert`` would store; driver errors are raised as the store's ``DatabaseUnavailable``,
+``ConstraintViolation`` or ``DatabaseFailure`` (``store.db_errors.from_driver``, the driver's
+error as their cause), as on any other path of the store.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ from typing import Any, Protocol
 
 from sqlalchemy import Table
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from store.db_errors import from_driver
 
 Processor = Callable[[Any], Any] | None
 
@@ -140,25 +142,6 @@ class DriverTransaction(Protocol):
         ...
 
 
-def translate(exc: BaseException, sql: str) -> Exception:
-    """A driver's error as the SQLAlchemy error the rest of the store would raise."""
-    if isinstance(exc, sqlite3.IntegrityError) or type(exc).__name__.endswith("ViolationError"):
-        return IntegrityError(sql, None, exc)
-    if isinstance(exc, sqlite3.OperationalError | OSError | ConnectionError) or _connection_lost(
-        exc
-    ):
-        return OperationalError(sql, None, exc)
-    return DatabaseError(sql, None, exc)
-
-
-def _connection_lost(exc: BaseException) -> bool:
-    try:
-        import asyncpg
-    except ImportError:  # pragma: no cover - asyncpg is a dependency
-        return False
-    return isinstance(exc, asyncpg.PostgresConnectionError | asyncpg.InterfaceError)
-
-
 #: one queued operation: (many?, sql, parameters or rows of parameters)
 _Operation = tuple[bool, str, Any]
 
@@ -241,7 +224,7 @@ class _SqliteTransaction(_Queue):
                     raise _FailedOperation(index, exc) from exc
             return rows
         except _FailedOperation as failed:
-            raise translate(failed.error, operations[failed.index][1]) from failed.error
+            raise from_driver(failed.error) from failed.error
 
     async def execute(self, statement: DriverStatement, values: Sequence[Any] = ()) -> list[Any]:
         return await self._flush(self._take((False, statement.sql, statement.params(values))))
@@ -272,7 +255,7 @@ class _PostgresTransaction(_Queue):
                 else:
                     rows = list(await self._driver.fetch(sql, *params))
             except Exception as exc:
-                raise translate(exc, sql) from exc
+                raise from_driver(exc) from exc
         return rows
 
     async def execute(self, statement: DriverStatement, values: Sequence[Any] = ()) -> list[Any]:
@@ -308,7 +291,7 @@ async def driver_transaction(engine: AsyncEngine) -> AsyncIterator[DriverTransac
         try:
             await transaction.start()
         except Exception as exc:
-            raise translate(exc, "BEGIN") from exc
+            raise from_driver(exc) from exc
         pg = _PostgresTransaction(driver, dialect)
         try:
             yield pg
@@ -322,7 +305,7 @@ async def driver_transaction(engine: AsyncEngine) -> AsyncIterator[DriverTransac
         try:
             await transaction.commit()
         except Exception as exc:
-            raise translate(exc, "COMMIT") from exc
+            raise from_driver(exc) from exc
 
 
 __all__ = [
@@ -330,5 +313,4 @@ __all__ = [
     "DriverTransaction",
     "StatementBuilder",
     "driver_transaction",
-    "translate",
 ]

@@ -1,6 +1,6 @@
 """A commit queue: what concurrent callers queue, one writer task commits in shared transactions.
 
-The gateway's group commits — the logs' (:mod:`store.message_log.group_commit`) and the dossier
+The gateway's group commits — the logs' (:mod:`store.batching.group_commit`) and the dossier
 writes' (``store.dossier_queue``) — are each a :class:`CommitQueue` and a ``commit``
 function of their own. A caller queues an item with ``put`` and awaits the future it gets back.
 One writer task, started when an item arrives and none is running, takes everything queued (up to

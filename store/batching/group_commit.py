@@ -4,11 +4,11 @@ The message log and the access log are written for every citizen lookup, and a l
 only once its rows are committed. :class:`GroupCommit` gives both one queue: callers ``submit``
 an item to a :class:`Journal` (the message log, the access log) and wait; one writer task takes
 everything queued since its last commit (up to ``max_batch``), asks each journal to write its
-items in one transaction on the driver (``driver_sql``), commits, and wakes the callers with
-their results. Under load one transaction (one fsync on SQLite) serves many lookups, and the
-message-log record of one lookup shares it with the access-log rows of others. The queue and
-its writer task are a :class:`~store.commit_queue.CommitQueue`; the journals and ``together``
-are this module's own.
+items in one transaction on the driver (:mod:`store.batching.driver`), commits, and wakes the
+callers with their results. Under load one transaction (one fsync on SQLite) serves many
+lookups, and the message-log record of one lookup shares it with the access-log rows of others.
+The queue and its writer task are a :class:`~store.batching.commit_queue.CommitQueue`; the
+journals and ``together`` are this module's own.
 
 If a transaction fails, each of its items is retried alone, so that one bad item fails only its
 own caller. A journal's ``on_commit`` runs only after its items are durable.
@@ -31,8 +31,8 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from store.commit_queue import CommitQueue, QueueFigures, Written
-from store.message_log.driver_sql import DriverTransaction, driver_transaction
+from store.batching.commit_queue import CommitQueue, QueueFigures, Written
+from store.batching.driver import DriverTransaction, driver_transaction
 
 MAX_BATCH = 256
 

@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import store.tables  # noqa: F401 - registers every table
-from adapter_api.access import AccessLogWriter
 from store.access_log import AccessLogEntry, citizen_key
 from store.db import create_engine
+from store.logs import AccessLogWriter
 from store.metadata import metadata
 from store.tables.access_log import access_log
 
