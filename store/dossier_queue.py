@@ -12,7 +12,7 @@ timer: an idle writer starts at once, a busy one batches what arrived meanwhile.
 A transaction that fails as a whole (a database error) is retried one write per transaction, so
 that a write that cannot be stored fails its own request only. Writes of one dossier keep the
 order in which they were submitted. The queue and its writer task are a
-``store.commit_queue.CommitQueue``; how a batch is committed is this module's own.
+``store.batching.CommitQueue``; how a batch is committed is this module's own.
 """
 
 from __future__ import annotations
