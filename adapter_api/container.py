@@ -1,10 +1,12 @@
 """Everything a running adapter holds, built once by :mod:`lienthong.bootstrap`.
 
-Routes reach it as ``request.app.state.container``; ``sessions`` are for writes, ``readers`` for
-read-only work (on SQLite they do not take the write lock). The upstreams are typed by the small
-protocols below (what the routes call), so tests can pass fakes; bootstrap passes the real
-connectors. ``services`` are started and stopped with the app (the sync worker, the sandbox mock
-server), in order and in reverse.
+Routes reach it as ``request.app.state.container`` and ask the store through its faces
+(``dossier_reads``, ``change_reads``, ``access_log_book``, ``dossier_writes``, ``access_log``),
+which open their own sessions; ``sessions`` (writes) and ``readers`` (read-only work, which on
+SQLite does not take the write lock) remain for the routes that still open theirs. The upstreams
+are typed by the small protocols below (what the routes call), so tests can pass fakes; bootstrap
+passes the real connectors. ``services`` are started and stopped with the app (the sync worker,
+the sandbox mock server), in order and in reverse.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp
 
 from adapter_api.clients import ClientRegistry
@@ -27,10 +28,14 @@ from connectors.base import CallContext, ConnectorHealth
 from connectors.portal import PortalConnector
 from schemas.models import Business, Citizen
 from security.http_signatures import HttpSigner, HttpVerifier
+from store.access_log_book import AccessLogBook
 from store.access_log_keys import KeyRing
 from store.db import create_sessionmaker, reader
 from store.dossier_queue import DossierQueue
+from store.dossier_reads import DossierReads
 from store.logs import AccessLogWriter, LookupLogs
+from store.sessions import Engine, SessionFactory
+from store.watches.change_reads import ChangeReads
 from timeliness.service import Timeliness
 
 
@@ -86,12 +91,18 @@ class Container:
     population: PopulationPort
     registry: RegistryPort
     upstreams: Sequence[Upstream]
-    engine: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
+    engine: Engine
+    sessions: SessionFactory
     #: the access log's key ring as loaded at start (a rotation takes effect at the next start)
     access_log_keys: KeyRing
+    #: the dossier routes' reads and the purposes of citizen lookups (on the read engine)
+    dossier_reads: DossierReads
+    #: the change feed's pages
+    change_reads: ChangeReads
+    #: the access log's pages, and the change feed's entries (one transaction per page)
+    access_log_book: AccessLogBook
     portal: PortalConnector | None = None
-    read_engine: AsyncEngine | None = None
+    read_engine: Engine | None = None
     #: the message log and the access log on one group commit (one transaction for both); when
     #: absent, the access log is written on a commit queue of its own
     logs: LookupLogs | None = None
@@ -108,7 +119,7 @@ class Container:
     services: list[Service] = field(default_factory=list)
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-    readers: async_sessionmaker[AsyncSession] = field(init=False)
+    readers: SessionFactory = field(init=False)
     issues: IssueDirectory = field(init=False)
     access_log: AccessLogWriter = field(init=False)
     #: the dossier routes' group commit (concurrent writes share one transaction)
@@ -117,7 +128,7 @@ class Container:
     def __post_init__(self) -> None:
         # read-only sessions: on SQLite their transactions do not take the write lock
         self.readers = create_sessionmaker(reader(self.read_engine or self.engine))
-        self.issues = IssueDirectory(self.readers)
+        self.issues = IssueDirectory(self.dossier_reads)
         self.access_log = (
             self.logs.access_log
             if self.logs is not None

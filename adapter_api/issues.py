@@ -28,9 +28,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from store.dossier_persons import purpose_facts
+from store.dossier_reads import DossierReads
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,12 +51,12 @@ class IssueDirectory:
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        dossiers: DossierReads,
         *,
         ttl_seconds: float = 60.0,
         max_entries: int = 10_000,
     ) -> None:
-        self._sessions = sessions
+        self._dossiers = dossiers
         self._ttl = ttl_seconds
         self._max = max_entries
         self._cache: OrderedDict[str, tuple[Issue, float]] = OrderedDict()
@@ -69,8 +67,7 @@ class IssueDirectory:
         hit = None if fresh else self._cache.get(dossier_code)
         if hit is not None and hit[1] > now:
             return hit[0]
-        async with self._sessions() as session:
-            facts = await purpose_facts(session, dossier_code)
+        facts = await self._dossiers.purpose(dossier_code)
         if facts is None:
             self._cache.pop(dossier_code, None)
             return None

@@ -72,6 +72,7 @@ from security.rate_counters import MemoryRateCounter, RateCounter, RedisRateCoun
 from security.replay import MemoryReplayCache, RedisReplayCache, ReplayCache
 from security.trust import TrustStore
 from security.tsa_client import TsaClient
+from store.access_log_book import AccessLogBook
 from store.access_log_keys import KeyRing, load_access_log_keys
 from store.db import (
     create_engine,
@@ -81,11 +82,14 @@ from store.db import (
     upgrade,
     upgrade_async,
 )
+from store.dossier_reads import DossierReads
 from store.log_keys import message_log_key
 from store.logs import LookupLogs
 from store.message_log import BodyCipher, KeyFolderCertificates, SqlMessageLog
 from store.message_log.anchors import AnchorService
 from store.outbox import SqlOutbox
+from store.reconciliation import Reconciliation
+from store.watches.change_reads import ChangeReads
 from store.watches.refresh_runs import last_refresh_finished
 from sync.backoff import RetryPolicy
 from sync.reconcile import outcome as reconcile_outcome
@@ -401,8 +405,10 @@ def build_console(
             return None
         return None if held is None else dossier_to_portal(held.dossier)
 
+    reconciliation = Reconciliation(container.engine)
+
     async def reconcile_dossier(code: str) -> str:
-        report = await reconcile_one(container.engine, portal, code, client_id="console")
+        report = await reconcile_one(reconciliation, portal, code, client_id="console")
         return reconcile_outcome(report)
 
     backend = ConsoleBackend(
@@ -506,6 +512,10 @@ def build_container(
         engine=engine,
         sessions=sessions,
         access_log_keys=access_log_keys,
+        dossier_reads=DossierReads(read_engine),
+        # the change feed and the access log are read on the engine that writes them
+        change_reads=ChangeReads(engine),
+        access_log_book=AccessLogBook(engine, access_log_keys),
         portal=connectors.portal,
         read_engine=read_engine,
         logs=logs,

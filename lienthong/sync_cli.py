@@ -35,6 +35,7 @@ from lienthong.settings import Settings
 from store.db import create_engine
 from store.errors import OutboxItemNotFound
 from store.outbox import QueueStats, SqlOutbox
+from store.reconciliation import Reconciliation
 from sync.backoff import RetryPolicy
 from sync.errors import SyncError
 from sync.reconcile import reconcile
@@ -270,7 +271,7 @@ def reconcile_command(message_log: bool, dry_run: bool, concurrency: int) -> Non
                     bar.update(n)
 
                 return await reconcile(
-                    engine,
+                    Reconciliation(engine),
                     portal,
                     dry_run=dry_run,
                     concurrency=concurrency,

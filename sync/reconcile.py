@@ -22,24 +22,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from connectors.base import CallContext
 from connectors.errors import ConnectorError, NotFound
 from schemas.models import Dossier, DossierEvent
 from schemas.wire.portal import dossier_to_portal
-from store.db import create_sessionmaker, reader
-from store.dossiers import (
-    DossierRecord,
-    SyncState,
-    count_dossiers,
-    dossier_page,
-    get_dossier,
-    histories,
-    requeue,
-    sync_states,
-)
-from store.errors import DossierNotFound
+from store.dossiers import DossierRecord, SyncState
+from store.reconciliation import Reconciliation
 from sync.portal import PortalClient, PortalDossier
 from sync.readback import compare
 
@@ -88,7 +76,7 @@ class _Unknown:
 
 
 async def reconcile(
-    engine: AsyncEngine,
+    store: Reconciliation,
     portal: PortalClient,
     *,
     dry_run: bool = False,
@@ -100,10 +88,7 @@ async def reconcile(
 ) -> ReconcileReport:
     """Walk every dossier; ``on_total``/``on_progress`` feed a progress bar."""
     report = ReconcileReport()
-    read_sessions = create_sessionmaker(reader(engine))
-    write_sessions = create_sessionmaker(engine)
-    async with read_sessions() as session:
-        total = await count_dossiers(session)
+    total = await store.count_dossiers()
     if on_total is not None:
         on_total(total)
     limit = asyncio.Semaphore(concurrency)
@@ -132,36 +117,30 @@ async def reconcile(
 
     after: str | None = None
     while True:
-        async with read_sessions() as session:
-            page = await dossier_page(session, after=after, limit=page_size)
-            states = await sync_states(session, [r.dossier.code for r in page])
-            settled = [r for r in page if not _in_flight(states.get(r.dossier.code))]
-            events = await histories(session, [r.dossier.code for r in settled])
-        if not page:
+        page = await store.page(after=after, limit=page_size, settled=_settled)
+        if not page.records:
             break
-        after = page[-1].dossier.code
-        report.in_flight += len(page) - len(settled)
-        found = await asyncio.gather(*(look_up(record) for record in settled))
-        for record, remote in zip(settled, found, strict=True):
+        after = page.records[-1].dossier.code
+        report.in_flight += len(page.records) - len(page.settled)
+        found = await asyncio.gather(*(look_up(record) for record in page.settled))
+        for record, remote in zip(page.settled, found, strict=True):
             if isinstance(remote, _Unknown):
                 report.lookup_failed += 1
                 continue
-            if not _tally(report, record, remote, events.get(record.dossier.code, [])):
+            if not _tally(report, record, remote, page.events.get(record.dossier.code, [])):
                 continue
-            missing = remote is None
             if not dry_run:
-                async with write_sessions() as session, session.begin():
-                    report.enqueued += await requeue(
-                        session, record.dossier.code, from_scratch=missing
-                    )
-        report.checked += len(page)
+                report.enqueued += await store.requeue(
+                    record.dossier.code, from_scratch=remote is None
+                )
+        report.checked += len(page.records)
         if on_progress is not None:
-            on_progress(len(page))
+            on_progress(len(page.records))
     return report
 
 
 async def reconcile_one(
-    engine: AsyncEngine, portal: PortalClient, code: str, *, client_id: str = "adapter"
+    store: Reconciliation, portal: PortalClient, code: str, *, client_id: str = "adapter"
 ) -> ReconcileReport:
     """Reconcile one dossier (an operator's request), as :func:`reconcile` does each.
 
@@ -170,22 +149,16 @@ async def reconcile_one(
     when the portal cannot be asked.
     """
     report = ReconcileReport(checked=1)
-    async with create_sessionmaker(reader(engine))() as session:
-        record = await get_dossier(session, code)
-        if record is None:
-            raise DossierNotFound(code)
-        state = (await sync_states(session, [code])).get(code)
-        events = (await histories(session, [code])).get(code, [])
-    if _in_flight(state):
+    stored = await store.dossier(code)
+    if not _settled(stored.sync):
         report.in_flight = 1
         return report
     try:
         remote = await portal.lookup_dossier(code, CallContext.new(client_id, issue=code))
     except NotFound:
         remote = None
-    if _tally(report, record, remote, events):
-        async with create_sessionmaker(engine)() as session, session.begin():
-            report.enqueued += await requeue(session, code, from_scratch=remote is None)
+    if _tally(report, stored.record, remote, stored.events):
+        report.enqueued += await store.requeue(code, from_scratch=remote is None)
     return report
 
 
@@ -223,8 +196,9 @@ def _as_held(dossier: Dossier) -> dict[str, Any]:
     return held
 
 
-def _in_flight(state: SyncState | None) -> bool:
-    return state is not None and (state.pending > 0 or state.dead > 0)
+def _settled(state: SyncState | None) -> bool:
+    """Nothing pending or dead for the dossier: the worker has nothing left to bring level."""
+    return state is None or (state.pending == 0 and state.dead == 0)
 
 
 __all__ = ["ReconcileReport", "outcome", "reconcile", "reconcile_one"]

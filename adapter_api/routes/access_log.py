@@ -15,7 +15,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -25,8 +24,7 @@ from adapter_api.openapi import responses
 from adapter_api.routes.context import container_of, json_response
 from schemas.citizen_id import CitizenId
 from schemas.patterns import CITIZEN_ID_PATTERN
-from store.access_log import DEFAULT_LIMIT, MAX_LIMIT, AccessLogItem, list_for_citizen
-from store.db import reader
+from store.access_log import DEFAULT_LIMIT, MAX_LIMIT, AccessLogItem
 
 router = APIRouter(prefix="/v1/access-log", tags=["access log"])
 
@@ -98,11 +96,8 @@ async def get_access_log(
     ] = None,
 ) -> Response:
     """The lookups of this citizen, newest first."""
-    container = container_of(request)
-    async with AsyncSession(reader(container.engine)) as session:
-        page = await list_for_citizen(
-            session, citizen_id, key=container.access_log_keys, limit=limit, cursor=cursor
-        )
+    book = container_of(request).access_log_book
+    page = await book.page_for(citizen_id, limit=limit, cursor=cursor)
     view = AccessLogPageView(
         citizen_id=citizen_id,
         entries=[_view(item) for item in page.items],

@@ -19,7 +19,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -32,12 +31,10 @@ from schemas.errors import SchemaError
 from schemas.patterns import OFFICIAL_PATTERN
 from schemas.tax_code import validate_tax_code
 from schemas.times import utc_now
-from store.access_log import AccessLogEntry, record_lookup
+from store.access_log import AccessLogEntry
 from store.cursors import CHANGE_CURSOR
-from store.db import reader
-from store.watches.changes import changes_since
+from store.watches.change_reads import ChangeReads
 from store.watches.types import ChangeEvent, ChangeType, WatchKind
-from store.watches.watch_list import get_watch
 from watches.diff import changed_fields, minimise_diff
 
 router = APIRouter(prefix="/v1/changes", tags=["records"])
@@ -141,26 +138,14 @@ async def list_changes(
 ) -> Response:
     """Events after ``since`` that the caller may see, oldest first, at most ``limit``."""
     after = CHANGE_CURSOR.decode(since) if since else 0
-    kinds = [kind] if kind is not None else list(WatchKind)
-    container = container_of(request)
-    async with AsyncSession(reader(container.engine)) as session:
-        if record_id is not None:
-            kinds = [_kind_of(record_id, kind)]
-            if kinds[0] is WatchKind.CITIZEN:
-                watch = await get_watch(session, WatchKind.CITIZEN, record_id, client.client_id)
-                if watch is None:
-                    raise Forbidden(
-                        "the client does not watch this citizen for a purpose",
-                        code="purpose_not_granted",
-                    )
-        events = await changes_since(
-            session,
-            after=after,
-            client=client.client_id,
-            kinds=kinds,
-            record_id=record_id,
-            limit=limit + 1,
-        )
+    events = await _events(
+        container_of(request).change_reads,
+        client,
+        after=after,
+        kind=kind,
+        record_id=record_id,
+        limit=limit + 1,
+    )
     has_more = len(events) > limit
     events = events[:limit]
     handed_out = [
@@ -179,6 +164,35 @@ async def list_changes(
         changes=[view for _, view in handed_out], next_cursor=next_cursor, has_more=has_more
     )
     return json_response(page)
+
+
+async def _events(
+    reads: ChangeReads,
+    client: ApiClient,
+    *,
+    after: int,
+    kind: WatchKind | None,
+    record_id: str | None,
+    limit: int,
+) -> list[ChangeEvent]:
+    """The events after ``after`` the filters name; a citizen's only for a client watching
+    them (else 403 ``purpose_not_granted``, read in the same session as the events)."""
+    kinds = [kind] if kind is not None else list(WatchKind)
+    if record_id is not None:
+        kinds = [_kind_of(record_id, kind)]
+        if kinds[0] is WatchKind.CITIZEN:
+            watched = await reads.watched_citizen_changes(
+                record_id, client=client.client_id, after=after, limit=limit
+            )
+            if watched is None:
+                raise Forbidden(
+                    "the client does not watch this citizen for a purpose",
+                    code="purpose_not_granted",
+                )
+            return watched
+    return await reads.changes(
+        client=client.client_id, after=after, kinds=kinds, record_id=record_id, limit=limit
+    )
 
 
 def _invisible(event: ChangeEvent, view: ChangeView) -> bool:
@@ -201,25 +215,24 @@ async def _log_citizen_changes(
     request_id = request_id_of(request)
     now = utc_now()
     message_id = call_context(request, client, user_id=user_id).message_id
-    async with container.sessions.begin() as session:
-        for event, view in handed_out:
-            seen = {"citizen_id"} | changed_fields([entry.model_dump() for entry in view.diff])
-            await record_lookup(
-                session,
-                AccessLogEntry(
-                    citizen_id=event.record_id,
-                    client_id=client.client_id,
-                    organisation=client.organisation,
-                    official=user_id,
-                    dossier_code=event.purpose,
-                    operation=FEED_OPERATION,
-                    fields=tuple(name for name in CITIZEN_FIELDS if name in seen),
-                    request_id=request_id,
-                    message_id=message_id,
-                    occurred_at=now,
-                ),
-                key=container.access_log_keys,
+    entries = []
+    for event, view in handed_out:
+        seen = {"citizen_id"} | changed_fields([entry.model_dump() for entry in view.diff])
+        entries.append(
+            AccessLogEntry(
+                citizen_id=event.record_id,
+                client_id=client.client_id,
+                organisation=client.organisation,
+                official=user_id,
+                dossier_code=event.purpose,
+                operation=FEED_OPERATION,
+                fields=tuple(name for name in CITIZEN_FIELDS if name in seen),
+                request_id=request_id,
+                message_id=message_id,
+                occurred_at=now,
             )
+        )
+    await container.access_log_book.record_together(entries)
 
 
 __all__ = ["FEED_OPERATION", "ChangeView", "ChangesPage", "DiffEntryView", "router"]

@@ -15,7 +15,6 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -45,15 +44,8 @@ from schemas.errors import SchemaError
 from schemas.models import Dossier, DossierEvent
 from schemas.patterns import DOSSIER_CODE_PATTERN
 from schemas.times import utc_now
-from store.dossiers import (
-    DossierRecord,
-    SyncState,
-    get_dossier,
-    history,
-    sync_state,
-    sync_states,
-)
-from store.feed import MAX_LIMIT, feed
+from store.dossiers import DossierRecord, SyncState
+from store.feed import MAX_LIMIT
 from timeliness.classify import Classifier
 
 #: valid writes skip FastAPI's parameter machinery (``fast_path``); the rest go through it
@@ -65,14 +57,9 @@ _read = require(Operation.DOSSIERS_READ)
 Code = Annotated[DossierCode, Path(pattern=DOSSIER_CODE_PATTERN, description="dossier code")]
 
 
-async def _visible_dossier(
-    session: AsyncSession, client: ApiClient, dossier_code: str
-) -> DossierRecord:
-    """The stored dossier if ``client`` may see it; else 404, the same as for a missing one."""
-    record = await get_dossier(session, dossier_code)
-    if record is None or not client.sees_sector(record.dossier.sector_code):
-        raise NotFoundError("no such dossier", code="dossier_not_found")
-    return record
+def _no_such_dossier() -> NotFoundError:
+    """404 for a dossier not stored, and the same for one the client may not see."""
+    return NotFoundError("no such dossier", code="dossier_not_found")
 
 
 def _sync_view(state: SyncState | None) -> SyncStateView | None:
@@ -290,10 +277,10 @@ async def get_one(
 ) -> Response:
     """The stored dossier with its sync state."""
     container = container_of(request)
-    async with container.readers() as session:
-        record = await _visible_dossier(session, client, dossier_code)
-        state = await sync_state(session, dossier_code)
-    view = _dossier_view(record, state, _classifier(request))
+    found = await container.dossier_reads.visible_dossier(dossier_code, visible=client.sees_sector)
+    if found is None:
+        raise _no_such_dossier()
+    view = _dossier_view(found.record, found.sync, _classifier(request))
     if container.push is not None:
         view = view.model_copy(update={"push": await push_state(container.push, dossier_code)})
     return json_response(view)
@@ -313,10 +300,10 @@ async def get_history(
     client: Annotated[ApiClient, Depends(_read)],
 ) -> Response:
     """Every recorded step, oldest first, and the sync state."""
-    async with container_of(request).readers() as session:
-        record = await _visible_dossier(session, client, dossier_code)
-        events = await history(session, dossier_code)
-        state = await sync_state(session, dossier_code)
+    reads = container_of(request).dossier_reads
+    timeline = await reads.timeline(dossier_code, visible=client.sees_sector)
+    if timeline is None:
+        raise _no_such_dossier()
     view = HistoryView(
         dossier_code=dossier_code,
         events=[
@@ -327,10 +314,10 @@ async def get_history(
                 officer=e.officer,
                 note=e.note,
             )
-            for e in events
+            for e in timeline.events
         ],
-        sync=_sync_view(state),
-        timeliness=_timeliness_view(record, _classifier(request), utc_now()),
+        sync=_sync_view(timeline.sync),
+        timeliness=_timeliness_view(timeline.record, _classifier(request), utc_now()),
     )
     return json_response(view)
 
@@ -357,11 +344,10 @@ async def get_feed(
 ) -> Response:
     """One page of dossiers in the caller's sectors; continue with ``next_cursor``."""
     since: datetime | None = updated_since
-    async with container_of(request).readers() as session:
-        page = await feed(
-            session, updated_since=since, cursor=cursor, sectors=client.sectors, limit=limit
-        )
-        states = await sync_states(session, [r.dossier.code for r in page.items])
+    found = await container_of(request).dossier_reads.feed_page(
+        updated_since=since, cursor=cursor, sectors=client.sectors, limit=limit
+    )
+    page, states = found.page, found.sync
     classifier, now = _classifier(request), utc_now()
     view = FeedPage(
         items=[_dossier_view(r, states.get(r.dossier.code), classifier, now) for r in page.items],

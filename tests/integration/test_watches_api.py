@@ -14,7 +14,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapter_api.clients import ClientRegistry, Role, make_client
 from adapter_api.handlers import install_handlers
@@ -25,9 +25,11 @@ from schemas.status import DossierStatus
 from schemas.tax_code import make_tax_code
 from schemas.times import VN_TZ
 from store.access_log import list_for_citizen
+from store.access_log_book import AccessLogBook
 from store.access_log_keys import KeyRing
 from store.dossiers import record_dossier
 from store.errors import StoreError
+from store.watches.change_reads import ChangeReads
 from store.watches.types import WatchKind
 from tests.support.records import sqlite_sessions
 from watches.observations import Observation, apply_observation
@@ -43,9 +45,9 @@ OFFICIAL = "VN" + make_citizen_id("001", 1980, Sex.MALE, 9)
 @dataclass
 class _Container:
     clients: ClientRegistry
-    engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
-    access_log_keys: KeyRing
+    change_reads: ChangeReads
+    access_log_book: AccessLogBook
     rate_limiter: None = None
 
 
@@ -109,7 +111,9 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
     async with sqlite_sessions(tmp_path) as sessions:
         engine = sessions.kw["bind"]
         app = FastAPI()
-        app.state.container = _Container(_registry(), engine, sessions, KeyRing(KEY))
+        app.state.container = _Container(
+            _registry(), sessions, ChangeReads(engine), AccessLogBook(engine, KeyRing(KEY))
+        )
         app.include_router(watch.router)
         app.include_router(changes.router)
         install_handlers(app, StoreError)

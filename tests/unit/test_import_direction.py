@@ -4,7 +4,8 @@ The packages' arrows: ``schemas ← security ← connectors / store ← sync ←
 ``watches`` on ``schemas``, ``connectors`` and ``store`` (only ``adapter_api`` and ``lienthong``
 import it), ``mock_endpoints`` on ``schemas`` and ``security``; ``lienthong`` (the composition
 root) on top. The HTTP face, the outbox delivery and the watched records ask the store through
-its functions, never its tables (``store.tables``).
+its functions, never its tables (``store.tables``); the HTTP face and the outbox delivery hold no
+session either (the store's faces open their own).
 """
 
 from __future__ import annotations
@@ -185,15 +186,21 @@ def test_store_internals_checker_sees_a_reach_in(tmp_path: Path) -> None:
     ]
 
 
-def database_errors_imported(package: str, root: Path = ROOT) -> list[str]:
-    """Every ``file imports sqlalchemy.exc…`` of ``package``: the database's errors are the
-    store's to translate (``store.db_errors``), everyone else handles ``store.errors``."""
+def imports_of(package: str, module_name: str, root: Path = ROOT) -> list[str]:
+    """Every ``file imports m`` of ``package`` where ``m`` is ``module_name`` or inside it
+    (under ``if TYPE_CHECKING:`` too)."""
     return [
         f"{path.relative_to(root).as_posix()} imports {module}"
         for path in sorted((root / package).rglob("*.py"))
         for module in sorted(_imported_modules(path))
-        if module == "sqlalchemy.exc" or module.startswith("sqlalchemy.exc.")
+        if module == module_name or module.startswith(f"{module_name}.")
     ]
+
+
+def database_errors_imported(package: str, root: Path = ROOT) -> list[str]:
+    """Every ``file imports sqlalchemy.exc…`` of ``package``: the database's errors are the
+    store's to translate (``store.db_errors``), everyone else handles ``store.errors``."""
+    return imports_of(package, "sqlalchemy.exc", root)
 
 
 @pytest.mark.parametrize("package", sorted(set(ALLOWED) - {"store"}))
@@ -214,6 +221,36 @@ def test_database_errors_checker_sees_an_import(tmp_path: Path) -> None:
     assert database_errors_imported("worker", tmp_path) == [
         "worker/a.py imports sqlalchemy.exc",
         "worker/b.py imports sqlalchemy.exc",
+    ]
+
+
+#: packages that ask the store's faces (``store.dossier_reads``, ``store.reconciliation`` …),
+#: which open their own sessions: they import nothing of the database library, not even types
+NO_DATABASE_LIBRARY = ("adapter_api", "sync")
+
+
+@pytest.mark.parametrize("package", NO_DATABASE_LIBRARY)
+def test_the_api_and_sync_import_no_sqlalchemy(package: str) -> None:
+    """No module of ``adapter_api`` or ``sync`` imports SQLAlchemy: no engine, session or
+    query of their own."""
+    assert imports_of(package, "sqlalchemy") == []
+
+
+def test_database_library_checker_sees_every_form(tmp_path: Path) -> None:
+    """The checker above flags SQLAlchemy imported either way, for annotations only too, and
+    not a store face or a package whose name merely starts the same."""
+    package = tmp_path / "api"
+    package.mkdir()
+    (package / "a.py").write_text(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n"
+        "    from sqlalchemy.ext.asyncio import AsyncSession\n"
+    )
+    (package / "b.py").write_text("import sqlalchemy\nimport sqlalchemy_utils\n")
+    (package / "c.py").write_text("from store.dossier_reads import DossierReads\n")
+    assert imports_of("api", "sqlalchemy", tmp_path) == [
+        "api/a.py imports sqlalchemy.ext.asyncio",
+        "api/b.py imports sqlalchemy",
     ]
 
 
