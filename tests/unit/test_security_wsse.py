@@ -371,7 +371,9 @@ def test_missing_timestamp_is_refused(signed: bytes, trust: TrustStore) -> None:
 
 def test_replayed_envelope_is_refused(signed: bytes, trust: TrustStore) -> None:
     """With a replay cache, the same signed envelope is accepted once: replayed_message."""
-    cache = MemoryReplayCache()
+    # the cache forgets by its own clock: the test's (NOW is fixed when the module is imported,
+    # and a slow run may reach this test after the envelope would have expired by the wall clock)
+    cache = MemoryReplayCache(clock=NOW.timestamp)
     wsse.verify_envelope(signed, trust, now=NOW, replay_cache=cache)
     assert _reason(signed, trust, ReplayedMessage, replay_cache=cache) == "replayed_message"
 
