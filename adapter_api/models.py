@@ -13,9 +13,9 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
-from schemas.citizen_id import CitizenId, Sex
+from schemas.citizen_id import CitizenId, Sex, validate_citizen_id
 from schemas.dossier_code import AgencyCode
 from schemas.models import (
     MAX_RELATED_PERSONS,
@@ -69,6 +69,16 @@ IsoDate = Annotated[date, BeforeValidator(_date_text)]
 BirthDateText = Annotated[BirthDate, BeforeValidator(_date_text)]
 #: A dossier status given as a JSON integer.
 StatusCode = Annotated[DossierStatus, BeforeValidator(_status_number)]
+
+
+def validate_official(value: str) -> str:
+    """``VN`` followed by the official's CCCD (the form ``OFFICIAL_PATTERN`` checks first)."""
+    validate_citizen_id(value[2:])
+    return value
+
+
+#: The official a query is made for (``X-User-Id``): ``VN`` + their CCCD.
+Official = Annotated[str, AfterValidator(validate_official)]
 _OUT = ConfigDict(frozen=True)
 
 
@@ -406,6 +416,7 @@ __all__ = [
     "HistoryView",
     "Instant",
     "IsoDate",
+    "Official",
     "ReadinessView",
     "ReportRowView",
     "ServiceView",
@@ -415,4 +426,5 @@ __all__ = [
     "TimelinessView",
     "VerifyCitizenRequest",
     "VerifyCitizenResult",
+    "validate_official",
 ]

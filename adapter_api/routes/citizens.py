@@ -15,11 +15,9 @@ the request fails.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path
-from pydantic import AfterValidator
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -27,7 +25,7 @@ from adapter_api.access import access_entry, refused_entry
 from adapter_api.auth import require
 from adapter_api.clients import ApiClient, Operation
 from adapter_api.errors import Forbidden, InvalidInput
-from adapter_api.models import CitizenView, VerifyCitizenRequest, VerifyCitizenResult
+from adapter_api.models import CitizenView, Official, VerifyCitizenRequest, VerifyCitizenResult
 from adapter_api.openapi import UPSTREAM_STATUSES, responses
 from adapter_api.routes.context import (
     call_context,
@@ -36,11 +34,10 @@ from adapter_api.routes.context import (
     records_together,
     request_id_of,
 )
-from adapter_api.routes.fast_path import FastPathRoute, fast_path
+from adapter_api.routes.fast_path import FastPathRoute, fast_path, read_citizen_lookup
 from connectors.errors import NotFound
-from schemas.citizen_id import CitizenId, validate_citizen_id
-from schemas.dossier_code import DossierCode, validate_dossier_code
-from schemas.errors import SchemaError
+from schemas.citizen_id import CitizenId
+from schemas.dossier_code import DossierCode
 from schemas.patterns import CITIZEN_ID_PATTERN, DOSSIER_CODE_PATTERN, OFFICIAL_PATTERN
 
 #: valid lookups skip FastAPI's parameter machinery (``fast_path``); the rest go through it
@@ -49,14 +46,6 @@ router = APIRouter(prefix="/v1/citizens", tags=["citizens"], route_class=FastPat
 GET_CITIZEN = "GetCitizen"
 VERIFY_CITIZEN = "VerifyCitizen"
 
-
-def validate_official(value: str) -> str:
-    """``VN`` followed by the official's CCCD."""
-    validate_citizen_id(value[2:])
-    return value
-
-
-Official = Annotated[str, AfterValidator(validate_official)]
 
 _read = require(Operation.CITIZENS_READ)
 UserIdHeader = Annotated[
@@ -145,49 +134,6 @@ async def _lookup(
     return json_response(citizen, include=fields)
 
 
-_CITIZEN_ID = re.compile(CITIZEN_ID_PATTERN)
-_OFFICIAL = re.compile(OFFICIAL_PATTERN)
-_DOSSIER_CODE = re.compile(DOSSIER_CODE_PATTERN)
-
-
-def _single_header(request: Request, name: bytes) -> str | None:
-    """The one value of header ``name`` (lower-case), or ``None`` if absent or repeated."""
-    found: str | None = None
-    for key, value in request.scope["headers"]:
-        if key == name:
-            if found is not None:
-                return None
-            found = value.decode("latin-1")
-    return found
-
-
-async def _get_citizen_fast(request: Request) -> Response | None:
-    """:func:`get_citizen` for requests whose inputs are valid (``None``: let FastAPI check them).
-
-    Accepts exactly what the declared parameters accept: the same patterns and validators.
-    """
-    citizen_id = request.path_params.get("citizen_id")
-    user_id = _single_header(request, b"x-user-id")
-    issue = _single_header(request, b"x-issue")
-    if (
-        not isinstance(citizen_id, str)
-        or user_id is None
-        or issue is None
-        or _CITIZEN_ID.fullmatch(citizen_id) is None
-        or _OFFICIAL.fullmatch(user_id) is None
-        or _DOSSIER_CODE.fullmatch(issue) is None
-    ):
-        return None
-    try:
-        validate_citizen_id(citizen_id)
-        validate_official(user_id)
-        validate_dossier_code(issue)
-    except SchemaError:
-        return None
-    client = await _read(request)
-    return await _lookup(request, client, citizen_id, user_id, issue)
-
-
 @router.get(
     "/{citizen_id}",
     operation_id="get_citizen",
@@ -196,7 +142,7 @@ async def _get_citizen_fast(request: Request) -> Response | None:
     response_model_exclude_none=True,
     responses=responses(403, 404, *UPSTREAM_STATUSES),
 )
-@fast_path(_get_citizen_fast)
+@fast_path(read_citizen_lookup)
 async def get_citizen(
     request: Request,
     citizen_id: Annotated[CitizenId, Path(pattern=CITIZEN_ID_PATTERN, description="CCCD")],
@@ -246,4 +192,4 @@ async def verify_citizen(
     return json_response(VerifyCitizenResult(match=match))
 
 
-__all__ = ["IssueHeader", "UserIdHeader", "check_issue", "router", "validate_official"]
+__all__ = ["IssueHeader", "UserIdHeader", "check_issue", "router"]

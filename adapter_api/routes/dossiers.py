@@ -9,12 +9,11 @@ that does not exist.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -38,7 +37,7 @@ from adapter_api.models import (
 from adapter_api.openapi import responses
 from adapter_api.push_parts import push_state
 from adapter_api.routes.context import container_of, json_response
-from adapter_api.routes.fast_path import FastPathRoute, fast_path
+from adapter_api.routes.fast_path import FastPathRoute, fast_path, read_dossier_write, read_event
 from schemas.dossier_code import DossierCode
 from schemas.errors import SchemaError
 from schemas.models import Dossier, DossierEvent
@@ -172,56 +171,6 @@ async def _post(request: Request, client: ApiClient, event: DossierEvent) -> Res
     return json_response(result, status=202)
 
 
-_DOSSIER_CODE = re.compile(DOSSIER_CODE_PATTERN)
-_Body = TypeVar("_Body", bound=BaseModel)
-
-
-async def _fast_body(request: Request, model: type[_Body]) -> tuple[str, _Body] | None:
-    """The path's dossier code (pattern checked) and the JSON body as ``model``, or None.
-
-    The fast handlers accept exactly what the declared parameters accept: the same pattern, the
-    same model (read from the JSON text by pydantic rather than from ``json.loads``'s objects),
-    and the code's own validator when the canonical record is built from them; anything else
-    (None) goes through FastAPI, which answers the problem.
-    """
-    code = request.path_params.get("dossier_code")
-    content_type = request.headers.get("content-type", "")
-    if (
-        not isinstance(code, str)
-        or _DOSSIER_CODE.fullmatch(code) is None
-        or content_type.partition(";")[0].strip().lower() != "application/json"
-    ):
-        return None
-    try:
-        return code, model.model_validate_json(await request.body())
-    except ValidationError:
-        return None
-
-
-async def _put_dossier_fast(request: Request) -> Response | None:
-    """:func:`put_dossier` for valid inputs (``None``: let FastAPI check them)."""
-    inputs = await _fast_body(request, DossierBody)
-    if inputs is None:
-        return None
-    try:
-        dossier = Dossier(code=inputs[0], **inputs[1].model_dump())
-    except ValidationError:
-        return None
-    return await _put(request, await _write(request), dossier)
-
-
-async def _post_event_fast(request: Request) -> Response | None:
-    """:func:`post_event` for valid inputs (``None``: let FastAPI check them)."""
-    inputs = await _fast_body(request, EventBody)
-    if inputs is None:
-        return None
-    try:
-        event = DossierEvent(dossier_code=inputs[0], **inputs[1].model_dump())
-    except ValidationError:
-        return None
-    return await _post(request, await _write(request), event)
-
-
 @router.put(
     "/{dossier_code}",
     operation_id="put_dossier",
@@ -232,7 +181,7 @@ async def _post_event_fast(request: Request) -> Response | None:
         **responses(404, 409),
     },
 )
-@fast_path(_put_dossier_fast)
+@fast_path(read_dossier_write)
 async def put_dossier(
     request: Request,
     dossier_code: Code,
@@ -251,7 +200,7 @@ async def put_dossier(
     response_model=EventAccepted,
     responses=responses(404, 409),
 )
-@fast_path(_post_event_fast)
+@fast_path(read_event)
 async def post_event(
     request: Request,
     dossier_code: Code,

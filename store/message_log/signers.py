@@ -12,10 +12,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from cryptography import x509
-from http_sfv.dictionary import Dictionary
 
 from security.errors import SecurityError
 from security.keys import load_certificate
+from security.structured_fields import parse_dictionary
 from security.xml import XmlLimits, parse_xml
 
 WSSE_NS = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
@@ -46,14 +46,13 @@ def signature_keyid(headers: Mapping[str, str]) -> str | None:
     value = next((v for k, v in headers.items() if k.lower() == "signature-input"), None)
     if value is None:
         return None
-    parsed = Dictionary()
     try:
-        parsed.parse(value.encode("ascii"))
-    except (ValueError, UnicodeEncodeError):
+        members = parse_dictionary(value)
+    except ValueError:  # malformed or not ASCII: no keyid can be read from it
         return None
-    for member in parsed.values():
-        keyid = getattr(member, "params", {}).get("keyid")
-        return keyid if isinstance(keyid, str) else None
+    for member in members.values():
+        keyid = member.params.get("keyid")
+        return str(keyid) if isinstance(keyid, str) else None
     return None
 
 

@@ -21,6 +21,7 @@ import httpx
 
 from adapter_api.app import create_app
 from adapter_api.container import Container
+from adapter_api.routes.fast_path import without_fast_paths
 from lienthong.bootstrap import build_container, prepare
 from lienthong.settings import Settings
 from schemas.dossier_code import make_dossier_code
@@ -144,9 +145,17 @@ def register_dossier(
 
 @contextmanager
 def running_sandbox(
-    root: Path, keys_dir: Path, *, database_url: str | None = None, **overrides: Any
+    root: Path,
+    keys_dir: Path,
+    *,
+    database_url: str | None = None,
+    fast_paths: bool = True,
+    **overrides: Any,
 ) -> Iterator[Sandbox]:
-    """The adapter (sandbox mode) on a free port, its mocks on another, until the block ends."""
+    """The adapter (sandbox mode) on a free port, its mocks on another, until the block ends.
+
+    ``fast_paths=False``: every request takes the routes' declared parameters
+    (``adapter_api.routes.fast_path.without_fast_paths``), for the parity tests."""
     settings = Settings(
         sandbox=True,
         keys_dir=keys_dir,
@@ -159,6 +168,8 @@ def running_sandbox(
     prepare(settings)
     container = build_container(settings)
     app = create_app(container)
+    if not fast_paths:
+        without_fast_paths(app)
     with serve_app(app, port=settings.port, startup_seconds=30) as base_url:
         yield Sandbox(base_url, settings, container, keys_dir)
 

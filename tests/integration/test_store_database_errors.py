@@ -8,6 +8,7 @@ as it answered SQLAlchemy's: 503 ``store_unavailable`` when the store cannot be 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import delete, insert, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from adapter_api.handlers import ErrorBoundary, install_handlers
@@ -25,6 +26,7 @@ from store.db_errors import StorePool, from_sqlalchemy
 from store.errors import ConstraintViolation, DatabaseFailure, DatabaseUnavailable, StoreError
 from store.tables.message_log import message_log_head
 from tests.support.message_log import log_db_url, log_engine_on_both  # noqa: F401 - fixtures
+from tests.support.servers import free_port
 
 T0 = dt.datetime(2026, 11, 26, 8, 0, tzinfo=dt.UTC)
 #: a value that must not appear in an error's message
@@ -136,3 +138,73 @@ async def test_an_unavailable_store_is_answered_503_store_unavailable(tmp_path: 
             assert response.json()["code"] == "store_unavailable"
     finally:
         await engine.dispose()
+
+
+async def test_a_refused_connection_is_unavailable() -> None:
+    """A PostgreSQL server that is not listening (asyncpg raises the socket's
+    ``ConnectionRefusedError``, which SQLAlchemy lets through) raises ``DatabaseUnavailable``
+    whose cause is the refusal."""
+    engine = create_engine(f"postgresql+asyncpg://nobody:secret@127.0.0.1:{free_port()}/test")
+    try:
+        with pytest.raises(DatabaseUnavailable) as raised:
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+    finally:
+        await engine.dispose()
+    assert raised.value.kind == "ConnectionRefusedError"
+    assert isinstance(raised.value.__cause__, ConnectionRefusedError)
+    assert "secret" not in str(raised.value)
+
+
+@pytest.mark.postgres
+async def test_a_connection_lost_mid_statement_is_unavailable(postgres_dsn: str) -> None:
+    """A connection the server drops while a statement runs (an administrator's terminate, as a
+    restart does) reaches SQLAlchemy as a plain ``DBAPIError`` under asyncpg; it raises
+    ``DatabaseUnavailable``, not the ``DatabaseFailure`` of a statement that failed."""
+    engine = create_engine(postgres_dsn)
+    other = create_engine(postgres_dsn)
+
+    async def terminate(pid: int) -> None:
+        async with other.connect() as connection:
+            while not await connection.scalar(
+                text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid AND state = 'active'"),
+                {"pid": pid},
+            ):
+                await asyncio.sleep(0.02)
+            await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+
+    try:
+        async with engine.connect() as connection:
+            pid = await connection.scalar(text("SELECT pg_backend_pid()"))
+            killer = asyncio.create_task(terminate(pid))
+            with pytest.raises(DatabaseUnavailable) as raised:
+                await connection.execute(text("SELECT pg_sleep(30)"))
+            await killer
+    finally:
+        await engine.dispose()
+        await other.dispose()
+    assert raised.value.kind == "DBAPIError"
+
+
+def _plain_dbapi_error(orig: BaseException, *, invalidated: bool = False) -> DBAPIError:
+    return DBAPIError("SELECT 1", {}, orig, connection_invalidated=invalidated)
+
+
+def test_a_plain_dbapi_error_is_unavailable_only_when_the_connection_is_gone() -> None:
+    """A plain ``DBAPIError`` is ``DatabaseUnavailable`` when SQLAlchemy invalidated the
+    connection or the driver's error (or its cause) is a lost or refused connection; any
+    other plain one stays a ``DatabaseFailure``, and a refused row a ``ConstraintViolation``."""
+    import asyncpg
+
+    lost = RuntimeError("adapter error")
+    lost.__cause__ = asyncpg.ConnectionDoesNotExistError("closed in the middle of operation")
+    for unavailable in (
+        _plain_dbapi_error(lost),
+        _plain_dbapi_error(ConnectionResetError()),
+        _plain_dbapi_error(RuntimeError("gone"), invalidated=True),
+    ):
+        assert type(from_sqlalchemy(unavailable)) is DatabaseUnavailable
+    failure = from_sqlalchemy(_plain_dbapi_error(RuntimeError("value too long")))
+    assert type(failure) is DatabaseFailure
+    refused = from_sqlalchemy(IntegrityError("INSERT", {}, RuntimeError("duplicate key")))
+    assert type(refused) is ConstraintViolation

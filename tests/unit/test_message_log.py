@@ -167,6 +167,25 @@ def test_signature_keyid_reads_the_first_signature_input() -> None:
     assert signature_keyid({}) is None
 
 
+@pytest.mark.parametrize(
+    ("value", "keyid"),
+    [
+        ('sig1=("@method");keyid=registry, sig2=("@path");keyid="other"', "registry"),
+        ('sig1=("@method");keyid=7;alg="x"', None),
+        ('sig1=("@method");created=1', None),
+        ('sig1=("@method");keyid="s\u1ed1"', None),
+        ("", None),
+    ],
+)
+def test_signature_keyid_takes_the_first_members_string_keyid(
+    value: str, keyid: str | None
+) -> None:
+    """A token keyid reads as a plain string; a number, none, non-ASCII or empty field give none."""
+    found = signature_keyid({"Signature-Input": value})
+    assert found == keyid
+    assert found is None or type(found) is str
+
+
 def test_envelope_certificate_is_the_signers(dev_keys: Path) -> None:
     """The certificate in an envelope's BinarySecurityToken is the signer's; none if unsigned."""
     exchange = make_soap_exchange(dev_keys)
