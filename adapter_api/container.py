@@ -1,9 +1,9 @@
 """Everything a running adapter holds, built once by :mod:`lienthong.bootstrap`.
 
 Routes reach it as ``request.app.state.container`` and ask the store through its faces
-(``dossier_reads``, ``change_reads``, ``access_log_book``, ``dossier_writes``, ``access_log``),
-which open their own sessions; ``sessions`` (writes) and ``readers`` (read-only work, which on
-SQLite does not take the write lock) remain for the routes that still open theirs. The upstreams
+(``dossier_reads``, ``change_reads``, ``access_log_book``, ``dossier_writes``, ``access_log``)
+and the domains through their desks (``watch_desk``, ``chain_desk``, ``timeliness_desk``), which
+open their own sessions: the container holds no engine and no session. The upstreams
 are typed by the small protocols below (what the routes call), so tests can pass fakes; bootstrap
 passes the real connectors. ``services`` are started and stopped with the app (the sync worker,
 the sandbox mock server), in order and in reverse.
@@ -23,20 +23,20 @@ from adapter_api.issues import IssueDirectory
 from adapter_api.metrics import Metrics
 from adapter_api.push_parts import Push
 from adapter_api.rate_limits import RateLimiter
-from chains.runtime import ChainRuntime
+from chains.desk import ChainDesk
 from connectors.base import CallContext, ConnectorHealth
 from connectors.portal import PortalConnector
 from schemas.models import Business, Citizen
 from security.http_signatures import HttpSigner, HttpVerifier
 from store.access_log_book import AccessLogBook
 from store.access_log_keys import KeyRing
-from store.db import create_sessionmaker, reader
 from store.dossier_queue import DossierQueue
 from store.dossier_reads import DossierReads
 from store.logs import AccessLogWriter, LookupLogs
-from store.sessions import Engine, SessionFactory
 from store.watches.change_reads import ChangeReads
+from timeliness.desk import TimelinessDesk
 from timeliness.service import Timeliness
+from watches.desk import WatchDesk
 
 
 class Upstream(Protocol):
@@ -91,8 +91,6 @@ class Container:
     population: PopulationPort
     registry: RegistryPort
     upstreams: Sequence[Upstream]
-    engine: Engine
-    sessions: SessionFactory
     #: the access log's key ring as loaded at start (a rotation takes effect at the next start)
     access_log_keys: KeyRing
     #: the dossier routes' reads and the purposes of citizen lookups (on the read engine)
@@ -101,15 +99,19 @@ class Container:
     change_reads: ChangeReads
     #: the access log's pages, and the change feed's entries (one transaction per page)
     access_log_book: AccessLogBook
+    #: the message log and the access log on one group commit (one transaction for both)
+    logs: LookupLogs
+    #: the dossier routes' group commit (concurrent writes share one transaction)
+    dossier_writes: DossierQueue
+    #: the callers' watches of national records
+    watch_desk: WatchDesk
+    #: the timeliness report and the apologies
+    timeliness_desk: TimelinessDesk
     portal: PortalConnector | None = None
-    read_engine: Engine | None = None
-    #: the message log and the access log on one group commit (one transaction for both); when
-    #: absent, the access log is written on a commit queue of its own
-    logs: LookupLogs | None = None
     #: rate limits per client and operation, the verify budget; none counted when absent
     rate_limiter: RateLimiter | None = None
-    #: inter-agency chains (definitions, calendar, step queue, agencies); None when not built
-    chains: ChainRuntime | None = None
+    #: inter-agency chains as the routes take them in and show them; None when not built
+    chain_desk: ChainDesk | None = None
     #: working-day calendar, deadline rules, classifier and apology policy
     timeliness: Timeliness | None = None
     #: webhooks and notices (subscriptions, outboxes, the service that delivers)
@@ -119,23 +121,12 @@ class Container:
     services: list[Service] = field(default_factory=list)
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-    readers: SessionFactory = field(init=False)
     issues: IssueDirectory = field(init=False)
     access_log: AccessLogWriter = field(init=False)
-    #: the dossier routes' group commit (concurrent writes share one transaction)
-    dossier_writes: DossierQueue = field(init=False)
 
     def __post_init__(self) -> None:
-        # read-only sessions: on SQLite their transactions do not take the write lock
-        self.readers = create_sessionmaker(reader(self.read_engine or self.engine))
         self.issues = IssueDirectory(self.dossier_reads)
-        self.access_log = (
-            self.logs.access_log
-            if self.logs is not None
-            else AccessLogWriter(self.engine, self.access_log_keys)
-        )
-        rules = self.timeliness.rules if self.timeliness is not None else None
-        self.dossier_writes = DossierQueue(self.sessions, rules=rules)
+        self.access_log = self.logs.access_log
 
     async def start(self) -> None:
         """Start the background services in order."""

@@ -38,6 +38,7 @@ from adapter_api.clients import (
 from adapter_api.container import Container, ReadinessCheck
 from adapter_api.metrics import BREAKER_VALUES, MeteredRecorder, Metrics, MetricsRefresh
 from adapter_api.rate_limits import RateLimiter
+from chains.desk import ChainDesk
 from chains.runtime import ChainOptions, ChainRuntime, build_agencies, sandbox_agency_urls
 from chains.worker import ChainWorkerService, ChainWorkerSettings
 from connectors.base import BreakerSettings, CallContext, RetrySettings, Timeouts
@@ -82,6 +83,7 @@ from store.db import (
     upgrade,
     upgrade_async,
 )
+from store.dossier_queue import DossierQueue
 from store.dossier_reads import DossierReads
 from store.log_keys import message_log_key
 from store.logs import LookupLogs
@@ -89,14 +91,18 @@ from store.message_log import BodyCipher, KeyFolderCertificates, SqlMessageLog
 from store.message_log.anchors import AnchorService
 from store.outbox import SqlOutbox
 from store.reconciliation import Reconciliation
+from store.sessions import SessionRunner
 from store.watches.change_reads import ChangeReads
 from store.watches.refresh_runs import last_refresh_finished
 from sync.backoff import RetryPolicy
 from sync.reconcile import outcome as reconcile_outcome
 from sync.reconcile import reconcile_one
 from sync.worker import SyncWorker, WorkerService, WorkerSettings
+from timeliness.desk import TimelinessDesk
 from timeliness.procedures import ProcedureDeadline
 from timeliness.service import CatalogueSource, Timeliness, TimelinessService
+from watches.desk import WatchDesk
+from watches.purposes import ClientWatchPolicy
 from watches.rate_budget import RateBudget
 from watches.refresh import RefreshSettings, WatchRefresher, WatchRefreshService
 
@@ -390,11 +396,13 @@ def _engines(settings: Settings) -> tuple[AsyncEngine, AsyncEngine]:
 def build_console(
     settings: Settings,
     container: Container,
+    engine: AsyncEngine,
     outbox: SqlOutbox,
     connectors: Connectors,
     trust: TrustStore,
 ) -> ASGIApp:
-    """The operator console over the container's parts (mounted by the app at ``/console``)."""
+    """The operator console over the container's parts and the store's ``engine`` (its pages
+    and accounts read and write the store themselves), mounted by the app at ``/console``."""
     keys = Path(settings.keys_dir)
     portal = connectors.portal
 
@@ -405,14 +413,14 @@ def build_console(
             return None
         return None if held is None else dossier_to_portal(held.dossier)
 
-    reconciliation = Reconciliation(container.engine)
+    reconciliation = Reconciliation(engine)
 
     async def reconcile_dossier(code: str) -> str:
         report = await reconcile_one(reconciliation, portal, code, client_id="console")
         return reconcile_outcome(report)
 
     backend = ConsoleBackend(
-        engine=container.engine,
+        engine=engine,
         outbox=outbox,
         upstream_health=lambda: [upstream.health() for upstream in container.upstreams],
         readiness=container.readiness,
@@ -429,7 +437,7 @@ def build_console(
             else TimelinessParts(container.timeliness.classifier, container.timeliness.rules)
         ),
     )
-    sessions = create_sessionmaker(container.engine)
+    sessions = create_sessionmaker(engine)
     console = Console(
         backend,
         Accounts(
@@ -499,6 +507,10 @@ def build_container(
     outbox = SqlOutbox(engine)
     readers = create_sessionmaker(reader(read_engine))
     metrics.on_scrape(_metrics_refresh(metrics, connectors, outbox, readers))
+    # the desks write on ``engine`` and read on ``read_engine``; the watch list is read on the
+    # engine that writes it
+    runner = SessionRunner(engine, read_engine=read_engine)
+    timeliness = build_timeliness(settings)
 
     container = Container(
         settings=settings,
@@ -509,20 +521,20 @@ def build_container(
         population=connectors.population,
         registry=connectors.registry,
         upstreams=list(connectors),
-        engine=engine,
-        sessions=sessions,
         access_log_keys=access_log_keys,
         dossier_reads=DossierReads(read_engine),
         # the change feed and the access log are read on the engine that writes them
         change_reads=ChangeReads(engine),
         access_log_book=AccessLogBook(engine, access_log_keys),
-        portal=connectors.portal,
-        read_engine=read_engine,
         logs=logs,
+        dossier_writes=DossierQueue(sessions, rules=timeliness.rules),
+        watch_desk=WatchDesk(SessionRunner(engine), ClientWatchPolicy(clients)),
+        timeliness_desk=TimelinessDesk(runner),
+        portal=connectors.portal,
         rate_limiter=rate_limiter(
             settings, rates if rates is not None else rate_counter(settings), access_log_keys
         ),
-        timeliness=build_timeliness(settings),
+        timeliness=timeliness,
     )
     if metrics.multiprocess_dir is not None:
         container.services.append(MetricsRefresh(metrics))
@@ -541,7 +553,7 @@ def build_container(
         worker = SyncWorker(outbox, connectors.portal, settings=worker_settings)
         container.services.append(WorkerService(worker, stop_timeout=10.0))
     chains = chain_runtime(settings, sessions, recorder=message_log)
-    container.chains = chains
+    container.chain_desk = ChainDesk(chains, runner)
     if settings.run_worker:
         container.services.append(ChainWorkerService(chains.worker()))
     container.push = build_push(settings, engine, signer, clients)
@@ -553,10 +565,9 @@ def build_container(
     if anchors is not None:
         container.services.append(anchors)
 
-    assert container.timeliness is not None
     container.services.append(
         TimelinessService(
-            container.timeliness,
+            timeliness,
             sessions,
             _catalogue_source(connectors.portal, settings.party),
             interval=settings.timeliness_interval_seconds,
@@ -566,7 +577,7 @@ def build_container(
     container.readiness["keys"] = _keys_check(settings)
     container.readiness["store"] = _store_check(engine)
     if settings.console_enabled:
-        container.console = build_console(settings, container, outbox, connectors, trust)
+        container.console = build_console(settings, container, engine, outbox, connectors, trust)
     container.closers += [engine.dispose, message_log.aclose, connectors.aclose]
     container.closers += [agency.aclose for agency in chains.agencies.values()]  # type: ignore[attr-defined]
     if read_engine is not engine:

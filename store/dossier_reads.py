@@ -55,13 +55,17 @@ class DossierReads:
     def __init__(self, engine: AsyncEngine) -> None:
         self._run = SessionRunner(engine).read
 
+    async def record(self, dossier_code: str, *, visible: SectorVisible) -> DossierRecord | None:
+        """The stored dossier; None when it is not stored or not ``visible``."""
+        return await self._run(lambda session: visible_record(session, dossier_code, visible))
+
     async def visible_dossier(
         self, dossier_code: str, *, visible: SectorVisible
     ) -> DossierWithSync | None:
         """The dossier and its sync state; None when it is not stored or not ``visible``."""
 
         async def work(session: AsyncSession) -> DossierWithSync | None:
-            record = await _visible(session, dossier_code, visible)
+            record = await visible_record(session, dossier_code, visible)
             if record is None:
                 return None
             return DossierWithSync(record, await sync_state(session, dossier_code))
@@ -72,7 +76,7 @@ class DossierReads:
         """The dossier, its events and its sync state; None when not stored or not ``visible``."""
 
         async def work(session: AsyncSession) -> Timeline | None:
-            record = await _visible(session, dossier_code, visible)
+            record = await visible_record(session, dossier_code, visible)
             if record is None:
                 return None
             events = await history(session, dossier_code)
@@ -104,9 +108,11 @@ class DossierReads:
         return await self._run(lambda session: purpose_facts(session, dossier_code))
 
 
-async def _visible(
+async def visible_record(
     session: AsyncSession, dossier_code: str, visible: SectorVisible
 ) -> DossierRecord | None:
+    """The stored dossier read in ``session``; None when it is not stored or not ``visible``
+    (for the desks that read more in the same session)."""
     record = await get_dossier(session, dossier_code)
     if record is None or not visible(record.dossier.sector_code):
         return None
@@ -119,4 +125,5 @@ __all__ = [
     "FeedWithSync",
     "SectorVisible",
     "Timeline",
+    "visible_record",
 ]

@@ -23,10 +23,10 @@ from adapter_api.clients import ApiClient, Operation
 from adapter_api.errors import Conflict, InvalidInput, NotFoundError, ServiceUnavailable
 from adapter_api.openapi import responses
 from adapter_api.routes.context import container_of, json_response
+from chains.desk import ChainDesk
 from chains.errors import ChainConflict, ChainNotFound, InvalidFiling
-from chains.intake import ChainFiling, take_in
-from chains.runtime import ChainRuntime
-from chains.views import ChainView, chain_view
+from chains.intake import ChainFiling
+from chains.views import ChainView
 from schemas.patterns import DOSSIER_CODE_PATTERN
 from store.errors import ConstraintViolation
 
@@ -99,11 +99,11 @@ class ChainOut(BaseModel):
     steps: list[StepOut]
 
 
-def _runtime(request: Request) -> ChainRuntime:
-    runtime: ChainRuntime | None = getattr(container_of(request), "chains", None)
-    if runtime is None:
+def _desk(request: Request) -> ChainDesk:
+    desk: ChainDesk | None = getattr(container_of(request), "chain_desk", None)
+    if desk is None:
         raise ServiceUnavailable("chains are not configured", code="chains_unavailable")
-    return runtime
+    return desk
 
 
 def _out(view: ChainView) -> ChainOut:
@@ -158,8 +158,8 @@ async def put_chain(
     client: Annotated[ApiClient, Depends(_write)],
 ) -> Response:
     """201 when the chain is new, 200 when the same filing was taken in before."""
-    runtime = _runtime(request)
-    definition = runtime.definitions.get(body.chain)
+    desk = _desk(request)
+    definition = desk.definition(body.chain)
     if definition is None:
         raise NotFoundError("no chain has this id", code="chain_unknown")
     if not client.sees_sector(definition.sector):
@@ -173,23 +173,17 @@ async def put_chain(
         received_at=body.received_at,
         subject=body.subject,
     )
-    sessions = container_of(request).sessions
-    for attempt in range(2):
-        try:
-            async with sessions() as session, session.begin():
-                taken = await take_in(session, definition, filing, runtime.calendar)
-            break
-        except ConstraintViolation as exc:  # the same chain taken in at once by another request
-            if attempt:
-                message = "the chain dossier is being taken in"
-                raise Conflict(message, code="chain_conflict") from exc
-        except ChainConflict as exc:
-            raise Conflict(exc.message, code="chain_conflict") from exc
-        except InvalidFiling as exc:
-            field = f"body.{exc.field}" if exc.field else "body"
-            raise InvalidInput(
-                f"invalid input: {field}", errors=[{"field": field, "message": exc.message}]
-            ) from exc
+    try:
+        taken = await desk.take_in(definition, filing)
+    except ConstraintViolation as exc:  # lost the race to another request twice in a row
+        raise Conflict("the chain dossier is being taken in", code="chain_conflict") from exc
+    except ChainConflict as exc:
+        raise Conflict(exc.message, code="chain_conflict") from exc
+    except InvalidFiling as exc:
+        field = f"body.{exc.field}" if exc.field else "body"
+        raise InvalidInput(
+            f"invalid input: {field}", errors=[{"field": field, "message": exc.message}]
+        ) from exc
     result = ChainTaken(
         dossier_code=dossier_code, chain=body.chain, created=taken.created, due_at=taken.due_at
     )
@@ -207,18 +201,10 @@ async def get_chain(
     request: Request, dossier_code: Code, client: Annotated[ApiClient, Depends(_read)]
 ) -> Response:
     """The chain and the steps the caller may see."""
-    runtime = _runtime(request)
-    async with container_of(request).readers() as session:
-        try:
-            view = await chain_view(
-                session,
-                dossier_code,
-                runtime.definitions,
-                runtime.calendar,
-                sectors=client.sectors,
-            )
-        except ChainNotFound as exc:
-            raise NotFoundError("no such chain dossier", code="chain_not_found") from exc
+    try:
+        view = await _desk(request).view(dossier_code, sectors=client.sectors)
+    except ChainNotFound as exc:
+        raise NotFoundError("no such chain dossier", code="chain_not_found") from exc
     return json_response(_out(view))
 
 

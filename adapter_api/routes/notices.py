@@ -24,7 +24,6 @@ from adapter_api.routes.context import container_of
 from push.errors import InvalidPhone
 from push.notices.phones import normalise_phone
 from schemas.patterns import DOSSIER_CODE_PATTERN
-from store.dossiers import get_dossier
 
 router = APIRouter(tags=["push"])
 
@@ -83,10 +82,8 @@ async def put_contact(
 ) -> Response:
     """204 once recorded; 404 for a dossier the client may not see."""
     phone = _phone(body.phone)
-    container = container_of(request)
-    async with container.readers() as session:
-        record = await get_dossier(session, dossier_code)
-    if record is None or not client.sees_sector(record.dossier.sector_code):
+    reads = container_of(request).dossier_reads
+    if await reads.record(dossier_code, visible=client.sees_sector) is None:
         raise NotFoundError("no such dossier", code="dossier_not_found")
     await _push(request).notices.set_contact(dossier_code, phone, consent=body.consent)
     return Response(status_code=204)

@@ -32,16 +32,9 @@ from adapter_api.routes.context import container_of, json_response
 from schemas.dossier_code import DossierCode
 from schemas.patterns import DOSSIER_CODE_PATTERN
 from schemas.times import utc_now
-from store.dossiers import get_dossier
-from timeliness.apology import (
-    Apology,
-    ApologyState,
-    confirm_apology,
-    get_apology,
-    list_apologies,
-)
+from timeliness.apology import Apology, ApologyState
 from timeliness.apology_pdf import render_apology_pdf
-from timeliness.report import GroupBy, ReportQuery, ReportRow, timeliness_report
+from timeliness.report import GroupBy, ReportQuery, ReportRow
 from timeliness.service import Timeliness
 
 router = APIRouter(tags=["timeliness"])
@@ -107,8 +100,7 @@ async def get_report(
     now = utc_now()
     container = container_of(request)
     counts_paused = _timeliness(container).classifier.counts_paused_time
-    async with container.readers() as session:
-        report = await timeliness_report(session, query, now, counts_paused_time=counts_paused)
+    report = await container.timeliness_desk.report(query, now, counts_paused_time=counts_paused)
     view = TimelinessReportView(
         from_date=query.start,
         to_date=query.end,
@@ -134,8 +126,8 @@ async def get_apologies(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> Response:
     """The apologies of the dossiers the caller may see."""
-    async with container_of(request).readers() as session:
-        found = await list_apologies(session, state=state, sectors=client.sectors, limit=limit)
+    desk = container_of(request).timeliness_desk
+    found = await desk.apologies(state=state, sectors=client.sectors, limit=limit)
     return json_response(ApologyList(items=[_apology(a) for a in found]))
 
 
@@ -151,11 +143,10 @@ async def get_dossier_apologies(
     request: Request, dossier_code: Code, client: Annotated[ApiClient, Depends(_read)]
 ) -> Response:
     """Every apology of the dossier."""
-    async with container_of(request).readers() as session:
-        record = await get_dossier(session, dossier_code)
-        if record is None or not client.sees_sector(record.dossier.sector_code):
-            raise NotFoundError("no such dossier", code="dossier_not_found")
-        found = await list_apologies(session, dossier_code=dossier_code, limit=500)
+    desk = container_of(request).timeliness_desk
+    found = await desk.dossier_apologies(dossier_code, visible=client.sees_sector)
+    if found is None:
+        raise NotFoundError("no such dossier", code="dossier_not_found")
     return json_response(ApologyList(items=[_apology(a) for a in found]))
 
 
@@ -177,17 +168,15 @@ async def post_confirm(
     """The confirmed apology; the dossier's new due date is queued for the portal."""
     container = container_of(request)
     timeliness = _timeliness(container)
-    async with container.sessions() as session, session.begin():
-        confirmed, _ = await confirm_apology(
-            session,
-            dossier_code,
-            apology_id,
-            by=client.client_id,
-            now=utc_now(),
-            rules=timeliness.rules,
-            new_due_at=body.new_due_at if body is not None else None,
-            sectors=client.sectors,
-        )
+    confirmed = await container.timeliness_desk.confirm(
+        dossier_code,
+        apology_id,
+        by=client.client_id,
+        now=utc_now(),
+        rules=timeliness.rules,
+        new_due_at=body.new_due_at if body is not None else None,
+        sectors=client.sectors,
+    )
     return json_response(_apology(confirmed))
 
 
@@ -210,15 +199,16 @@ async def get_pdf(
     """Phiếu xin lỗi và hẹn lại ngày trả kết quả, ready to print or send."""
     container = container_of(request)
     timeliness = _timeliness(container)
-    async with container.readers() as session:
-        record = await get_dossier(session, dossier_code)
-        if record is None or not client.sees_sector(record.dossier.sector_code):
-            raise NotFoundError("no such dossier", code="dossier_not_found")
-        apology = await get_apology(session, dossier_code, apology_id)
+    printable = await container.timeliness_desk.printable(
+        dossier_code, apology_id, visible=client.sees_sector
+    )
+    if printable is None:
+        raise NotFoundError("no such dossier", code="dossier_not_found")
+    apology = printable.apology
     pdf = await run_in_threadpool(
         render_apology_pdf,
         apology,
-        record.dossier,
+        printable.dossier,
         agency_name=timeliness.agency_name,
         font_path=timeliness.font_path,
     )

@@ -25,10 +25,7 @@ from adapter_api.openapi import responses
 from adapter_api.routes.context import container_of, json_response
 from schemas.patterns import OFFICIAL_PATTERN
 from schemas.text import clean_line
-from schemas.times import utc_now
 from store.watches.types import Watch, WatchKind
-from store.watches.watch_list import delete_watch, get_watch, list_watches, put_watch
-from watches.purposes import ClientWatchPolicy
 from watches.registration import MAX_PURPOSE_LENGTH, Refusal, make_watch
 
 router = APIRouter(prefix="/v1/watch", tags=["records"])
@@ -122,16 +119,10 @@ async def put_watch_route(
     watch = make_watch(kind.value, record_id, client.client_id, purpose, user_id or "")
     if isinstance(watch, Refusal):
         raise _invalid(watch)
-    container = container_of(request)
-    policy = ClientWatchPolicy(container.clients)
-    async with container.sessions.begin() as session:
-        refusal = await policy.refusal(session, watch)
-        if refusal is not None:
-            raise Forbidden(refusal.message, code=refusal.code)
-        created = await put_watch(session, watch, now=utc_now())
-        stored = await get_watch(session, watch.kind, watch.record_id, watch.client)
-    assert stored is not None
-    return json_response(_view(stored), status=201 if created else 200)
+    registered = await container_of(request).watch_desk.register(watch)
+    if isinstance(registered, Refusal):
+        raise Forbidden(registered.message, code=registered.code)
+    return json_response(_view(registered.watch), status=201 if registered.created else 200)
 
 
 @router.delete(
@@ -148,9 +139,7 @@ async def delete_watch_route(
     client: Annotated[ApiClient, Depends(_write)],
 ) -> Response:
     """204 when the caller's watch was removed; 404 when it had none."""
-    async with container_of(request).sessions.begin() as session:
-        removed = await delete_watch(session, kind, record_id, client.client_id)
-    if not removed:
+    if not await container_of(request).watch_desk.remove(kind, record_id, client.client_id):
         raise NotFoundError("the client does not watch this record", code="watch_not_found")
     return Response(status_code=204)
 
@@ -168,8 +157,8 @@ async def list_watches_route(
     limit: Annotated[int, Query(ge=1, le=MAX_LIST)] = MAX_LIST,
 ) -> Response:
     """The caller's watches (never another client's)."""
-    async with container_of(request).sessions() as session:
-        watches = await list_watches(session, client=client.client_id, kind=kind, limit=limit)
+    desk = container_of(request).watch_desk
+    watches = await desk.watches_of(client.client_id, kind=kind, limit=limit)
     return json_response(WatchList(watches=[_view(watch) for watch in watches]))
 
 

@@ -29,10 +29,13 @@ from store.access_log_book import AccessLogBook
 from store.access_log_keys import KeyRing
 from store.dossiers import record_dossier
 from store.errors import StoreError
+from store.sessions import SessionRunner
 from store.watches.change_reads import ChangeReads
 from store.watches.types import WatchKind
 from tests.support.records import sqlite_sessions
+from watches.desk import WatchDesk
 from watches.observations import Observation, apply_observation
+from watches.purposes import ClientWatchPolicy
 
 KEY = b"k" * 32
 CITIZEN = make_citizen_id("001", 1985, Sex.MALE, 1)
@@ -45,7 +48,7 @@ OFFICIAL = "VN" + make_citizen_id("001", 1980, Sex.MALE, 9)
 @dataclass
 class _Container:
     clients: ClientRegistry
-    sessions: async_sessionmaker[AsyncSession]
+    watch_desk: WatchDesk
     change_reads: ChangeReads
     access_log_book: AccessLogBook
     rate_limiter: None = None
@@ -111,8 +114,12 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
     async with sqlite_sessions(tmp_path) as sessions:
         engine = sessions.kw["bind"]
         app = FastAPI()
+        clients = _registry()
         app.state.container = _Container(
-            _registry(), sessions, ChangeReads(engine), AccessLogBook(engine, KeyRing(KEY))
+            clients,
+            WatchDesk(SessionRunner(engine), ClientWatchPolicy(clients)),
+            ChangeReads(engine),
+            AccessLogBook(engine, KeyRing(KEY)),
         )
         app.include_router(watch.router)
         app.include_router(changes.router)

@@ -236,6 +236,36 @@ def test_the_api_and_sync_import_no_sqlalchemy(package: str) -> None:
     assert imports_of(package, "sqlalchemy") == []
 
 
+#: the store's engines, session makers and session runner: what opens a session
+SESSION_MAKERS = ("store.db", "store.sessions")
+
+
+def session_makers_imported(package: str, root: Path = ROOT) -> list[str]:
+    """Every ``file imports m`` of ``package`` where ``m`` makes engines or opens sessions."""
+    return [found for module in SESSION_MAKERS for found in imports_of(package, module, root)]
+
+
+def test_the_api_opens_no_session() -> None:
+    """No module of ``adapter_api`` (the container included) imports what makes an engine or
+    opens a session: the routes ask the store's faces and the domains' desks, which open their
+    own (``store.sessions.SessionRunner``), and the composition root builds them."""
+    assert session_makers_imported("adapter_api") == []
+
+
+def test_session_makers_checker_sees_an_import(tmp_path: Path) -> None:
+    """The checker above flags the engine and session modules, not a store face."""
+    package = tmp_path / "api"
+    package.mkdir()
+    (package / "a.py").write_text("from store.db import create_sessionmaker, reader\n")
+    (package / "b.py").write_text("import store.sessions\n")
+    (package / "c.py").write_text("from store.dossier_reads import DossierReads\n")
+    (package / "d.py").write_text("from store.dossiers import get_dossier\n")
+    assert session_makers_imported("api", tmp_path) == [
+        "api/a.py imports store.db",
+        "api/b.py imports store.sessions",
+    ]
+
+
 def test_database_library_checker_sees_every_form(tmp_path: Path) -> None:
     """The checker above flags SQLAlchemy imported either way, for annotations only too, and
     not a store face or a package whose name merely starts the same."""

@@ -38,6 +38,11 @@ async def test_a_dossier_is_found_only_when_its_sector_is_visible(engine: AsyncE
     assert await reads.visible_dossier(code, visible=lambda sector: False) is None
     assert await reads.visible_dossier(make_dossier(2).code, visible=only_tp) is None
     assert seen == ["TP"]  # a missing dossier asks nothing of the rule
+    record = await reads.record(code, visible=only_tp)
+    assert record is not None
+    assert record.dossier.code == code
+    assert await reads.record(code, visible=lambda sector: False) is None
+    assert await reads.record(make_dossier(2).code, visible=only_tp) is None
     timeline = await reads.timeline(code, visible=only_tp)
     assert timeline is not None
     assert [(e.sequence, e.status) for e in timeline.events] == [(1, DossierStatus.ACCEPTED)]
