@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 
 #: (stage, path fragments): a frame's path containing a fragment puts it in that stage
 RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("rfc9421", ("/security/http_signatures/", "/security/structured_fields.py", "/http_sfv/")),
+    ("rfc9421", ("/security/http_signatures/", "/security/structured_fields.py")),
     (
         "ws_security",
         (

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Set
 from contextlib import AbstractAsyncContextManager
@@ -46,8 +45,7 @@ def call_context(
 def records_together(container: Container) -> AbstractAsyncContextManager[None]:
     """A block whose message-log and access-log records are committed together at its end
     (``LookupLogs.together``): one commit to wait for per lookup instead of two in a row."""
-    logs = container.logs
-    return logs.together() if logs is not None else contextlib.nullcontext()
+    return container.logs.together()
 
 
 def json_response(
