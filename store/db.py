@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import PoolResetState
 from sqlalchemy.util import await_only
 
 from store.db_errors import StorePool, translate_errors
@@ -84,7 +85,12 @@ def create_engine(url: str | Path, *, echo: bool = False, pool_size: int = 10) -
     normalized = normalize_url(url)
     if normalized.startswith("sqlite"):
         engine = create_async_engine(
-            normalized, echo=echo, pool_size=pool_size, max_overflow=0, poolclass=StorePool
+            normalized,
+            echo=echo,
+            pool_size=pool_size,
+            max_overflow=0,
+            poolclass=StorePool,
+            pool_reset_on_return=None,  # _set_up_sqlite's reset does it
         )
         _set_up_sqlite(engine)
     else:
@@ -115,6 +121,18 @@ def _set_up_sqlite(engine: AsyncEngine) -> None:
             cursor.execute(pragma)
         cursor.close()
 
+    @event.listens_for(engine.sync_engine, "reset")
+    def _on_reset(dbapi_connection: Any, _record: Any, state: PoolResetState) -> None:
+        # The pool's rollback on return, only for a transaction still open: each rollback is a
+        # trip to aiosqlite's thread, and the logs' group commit (store.batching) returns its
+        # connection committed, without SQLAlchemy knowing. With isolation_level None, sqlite3's
+        # in_transaction says exactly whether a BEGIN is pending; the connection is idle here.
+        if state.transaction_was_reset or not state.asyncio_safe:
+            return
+        driver = dbapi_connection.driver_connection
+        if driver is not None and _transaction_open(driver):
+            dbapi_connection.rollback()
+
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
         mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
@@ -141,6 +159,14 @@ def _set_up_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "rollback")
     def _on_rollback(connection: Connection) -> None:
         _release(connection)
+
+
+def _transaction_open(driver: Any) -> bool:
+    """Whether an aiosqlite connection has a transaction open (not once it is closed)."""
+    try:
+        return bool(driver.in_transaction)
+    except ValueError:  # closed: the pool discards it, SQLAlchemy's own rollback skips it too
+        return False
 
 
 def is_sqlite(bind: AsyncEngine | AsyncConnection | AsyncSession) -> bool:

@@ -21,6 +21,7 @@ from store.batching.commit_queue import CommitQueue, QueueFigures, Written
 from store.batching.driver import (
     DriverStatement,
     DriverTransaction,
+    GuardFailed,
     StatementBuilder,
     driver_transaction,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "DriverStatement",
     "DriverTransaction",
     "GroupCommit",
+    "GuardFailed",
     "Journal",
     "QueueFigures",
     "StatementBuilder",

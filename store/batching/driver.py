@@ -7,8 +7,12 @@ statements, so the writers run them on the pooled connection's driver (aiosqlite
 directly, inside a transaction taken as the store takes any other:
 
 * SQLite: a pooled connection, ``BEGIN IMMEDIATE`` on it (the write lock up front, as
-  ``store.db`` takes it), the statements, ``COMMIT``. SQLAlchemy's own begin and commit would
-  cost ~200 µs more per transaction; what is skipped is ``store.db``'s in-process writer lock,
+  ``store.db`` takes it), the statements, ``COMMIT``: what is queued runs in one job on the
+  driver's thread, so a transaction that needs no rows back before its commit costs one trip
+  there (one wake of the event loop), its rollback on failure included; the connection goes
+  back to the pool without another (``store.db`` rolls back on return only a transaction left
+  open). SQLAlchemy's own begin and commit would cost ~200 µs more per transaction; what is
+  skipped is ``store.db``'s in-process writer lock,
   which only matters with several pooled write connections: the adapter gives writes one
   (``lienthong.bootstrap``), so its writers queue on the pool, and elsewhere a writer that
   finds the lock taken waits in SQLite's busy handler;
@@ -26,12 +30,14 @@ import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sqlalchemy import Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.util import greenlet_spawn
 
 from store.db_errors import from_driver
 
@@ -44,13 +50,25 @@ class DriverStatement:
 
     sql: str
     processors: tuple[Processor, ...]
+    #: the parameters that have a processor, and it (most have none: strings, integers)
+    _processed: tuple[tuple[int, Callable[[Any], Any]], ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        processed = tuple((n, p) for n, p in enumerate(self.processors) if p is not None)
+        object.__setattr__(self, "_processed", processed)
 
     def params(self, values: Sequence[Any]) -> tuple[Any, ...]:
         """``values`` (one per parameter, in order) as the driver takes them."""
-        return tuple(
-            value if process is None or value is None else process(value)
-            for process, value in zip(self.processors, values, strict=True)
-        )
+        if len(values) != len(self.processors):
+            raise ValueError(f"{len(self.processors)} values expected, not {len(values)}")
+        if not self._processed:
+            return tuple(values)
+        params = list(values)
+        for index, process in self._processed:
+            value = params[index]
+            if value is not None:
+                params[index] = process(value)
+        return tuple(params)
 
 
 class StatementBuilder:
@@ -116,12 +134,18 @@ class StatementBuilder:
         return DriverStatement(sql, ())
 
 
+class GuardFailed(Exception):
+    """A guard statement (:meth:`DriverTransaction.queue_guard`) returned no row: the
+    transaction was rolled back, nothing of it is kept; write it again on fresh reads."""
+
+
 class DriverTransaction(Protocol):
     """Statements in one open transaction on the driver's connection.
 
-    ``queue`` / ``queue_many`` hold statements whose result is not needed; they run, in order,
-    before the next ``execute`` or at commit. On SQLite everything that runs together is one hop
-    to the driver's thread (``BEGIN IMMEDIATE`` with the first batch, ``COMMIT`` with the last).
+    ``queue`` / ``queue_many`` / ``queue_guard`` hold statements whose rows are not needed; they
+    run, in order, before the next ``execute`` or at commit. On SQLite everything that runs
+    together is one trip to the driver's thread: ``BEGIN IMMEDIATE`` goes with the first,
+    ``COMMIT`` with the last, so a transaction that only queues is one trip in all.
     """
 
     @property
@@ -137,37 +161,69 @@ class DriverTransaction(Protocol):
         """Run ``statement`` once per row of values, before the next ``execute`` or commit."""
         ...
 
+    def queue_guard(self, statement: DriverStatement, values: Sequence[Any] = ()) -> None:
+        """Run ``statement`` like ``queue``; if it returns no row (e.g. an ``UPDATE … WHERE``
+        what this writer last read, ``RETURNING`` a column), what follows it is not run, the
+        transaction is rolled back and the block raises :class:`GuardFailed`."""
+        ...
+
     async def execute(self, statement: DriverStatement, values: Sequence[Any] = ()) -> list[Any]:
         """Run what is queued, then ``statement``; the rows it returns (``RETURNING``, …)."""
         ...
 
 
-#: one queued operation: (many?, sql, parameters or rows of parameters)
-_Operation = tuple[bool, str, Any]
-
-
-def _run_operations(connection: sqlite3.Connection, operations: list[_Operation]) -> list[Any]:
-    """Run ``operations`` on a sqlite3 connection (in its thread); the last one's rows."""
-    rows: list[Any] = []
-    for index, (many, sql, params) in enumerate(operations):
-        try:
-            if many:
-                connection.executemany(sql, params).close()
-                rows = []
-            else:
-                cursor = connection.execute(sql, params)
-                rows = cursor.fetchall()
-                cursor.close()
-        except sqlite3.Error as exc:
-            raise _FailedOperation(index, exc) from exc
-    return rows
+#: what a queued operation does with its parameters
+_ONE, _MANY, _GUARD = "one", "many", "guard"
+#: one queued operation: (kind, sql, parameters — or rows of parameters for ``_MANY``)
+_Operation = tuple[str, str, Any]
 
 
 class _FailedOperation(Exception):
+    """Operation ``index`` failed on the driver (``error``); the transaction is rolled back."""
+
     def __init__(self, index: int, error: sqlite3.Error) -> None:
         super().__init__(index)
         self.index = index
         self.error = error
+
+
+class _MissedGuard(Exception):
+    """A guard returned no row; the transaction is rolled back."""
+
+
+def _run_operations(connection: sqlite3.Connection, operations: list[_Operation]) -> list[Any]:
+    """Run ``operations`` on a sqlite3 connection (in its thread); the last one's rows.
+
+    If one fails (or a guard returns no row), the open transaction is rolled back right here,
+    in the same trip, and :class:`_FailedOperation` (:class:`_MissedGuard`) raised.
+    """
+    rows: list[Any] = []
+    try:
+        for index, (kind, sql, params) in enumerate(operations):
+            try:
+                if kind == _MANY:
+                    connection.executemany(sql, params).close()
+                    rows = []
+                else:
+                    cursor = connection.execute(sql, params)
+                    rows = cursor.fetchall()
+                    cursor.close()
+            except sqlite3.Error as exc:
+                raise _FailedOperation(index, exc) from exc
+            if kind == _GUARD and not rows:
+                raise _MissedGuard
+    except BaseException:
+        if connection.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                connection.execute("ROLLBACK")
+        raise
+    return rows
+
+
+def _roll_back(connection: sqlite3.Connection) -> None:
+    """Roll back the transaction still open on ``connection`` (in its thread), if any."""
+    if connection.in_transaction:
+        connection.execute("ROLLBACK")
 
 
 class _Queue:
@@ -176,12 +232,15 @@ class _Queue:
         self._operations: list[_Operation] = []
 
     def queue(self, statement: DriverStatement, values: Sequence[Any] = ()) -> None:
-        self._operations.append((False, statement.sql, statement.params(values)))
+        self._operations.append((_ONE, statement.sql, statement.params(values)))
 
     def queue_many(self, statement: DriverStatement, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
             params = [statement.params(values) for values in rows]
-            self._operations.append((True, statement.sql, params))
+            self._operations.append((_MANY, statement.sql, params))
+
+    def queue_guard(self, statement: DriverStatement, values: Sequence[Any] = ()) -> None:
+        self._operations.append((_GUARD, statement.sql, statement.params(values)))
 
     def _take(self, last: _Operation | None = None) -> list[_Operation]:
         operations, self._operations = self._operations, []
@@ -191,51 +250,53 @@ class _Queue:
 
 
 class _SqliteTransaction(_Queue):
-    """Statements on an aiosqlite connection, each flush one hop to its thread.
+    """Statements on an aiosqlite connection, each flush one trip to its thread.
 
-    The hop runs a function on the driver's own thread (aiosqlite's ``_execute``, the one
-    primitive all its public methods are built on); without it each statement is its own hop.
+    The trip runs :func:`_run_operations` on the driver's own thread (aiosqlite's ``_execute``,
+    the one primitive all its public methods are built on, there since before the 0.20 the
+    project requires): the statements, and the rollback when one fails, in one job, so the
+    event loop is woken once per flush.
     """
 
     def __init__(self, driver: Any, dialect: Dialect) -> None:
         super().__init__(dialect)
         self._driver = driver
-        self._run_in_thread = getattr(driver, "_execute", None)
-
-    def begin(self) -> None:
-        self._operations.append((False, "BEGIN IMMEDIATE", ()))
+        self._operations.append((_ONE, "BEGIN IMMEDIATE", ()))  # runs with the first flush
+        # the transaction may be open in the driver's thread: BEGIN was sent, and neither its
+        # commit nor a rollback came back
+        self._maybe_open = False
 
     async def _flush(self, operations: list[_Operation]) -> list[Any]:
+        self._maybe_open = True
         try:
-            if self._run_in_thread is not None:
-                result: list[Any] = await self._run_in_thread(
-                    _run_operations, self._driver._conn, operations
-                )
-                return result
-            rows: list[Any] = []
-            for index, (many, sql, params) in enumerate(operations):
-                try:
-                    if many:
-                        async with self._driver.executemany(sql, params):
-                            rows = []
-                    else:
-                        rows = list(await self._driver.execute_fetchall(sql, params))
-                except sqlite3.Error as exc:
-                    raise _FailedOperation(index, exc) from exc
-            return rows
+            rows: list[Any] = await self._in_thread(_run_operations, operations)
         except _FailedOperation as failed:
+            self._maybe_open = False
             raise from_driver(failed.error) from failed.error
+        except _MissedGuard:
+            self._maybe_open = False
+            raise GuardFailed("a guard statement returned no row") from None
+        return rows
 
     async def execute(self, statement: DriverStatement, values: Sequence[Any] = ()) -> list[Any]:
-        return await self._flush(self._take((False, statement.sql, statement.params(values))))
+        return await self._flush(self._take((_ONE, statement.sql, statement.params(values))))
 
     async def commit(self) -> None:
-        await self._flush(self._take((False, "COMMIT", ())))
+        await self._flush(self._take((_ONE, "COMMIT", ())))
+        self._maybe_open = False
 
     async def rollback(self) -> None:
+        """Drop what is queued; roll back in the driver's thread only if BEGIN went there and
+        nothing ended the transaction since (a failed flush rolled back already)."""
         self._operations = []
-        with contextlib.suppress(Exception):
-            await self._driver.execute_fetchall("ROLLBACK")
+        if self._maybe_open:
+            self._maybe_open = False
+            with contextlib.suppress(Exception):
+                await self._in_thread(_roll_back)
+
+    async def _in_thread(self, function: Callable[..., Any], *args: Any) -> Any:
+        """``function(connection, *args)`` run on the driver's thread, as one job."""
+        return await self._driver._execute(function, self._driver._conn, *args)
 
 
 class _PostgresTransaction(_Queue):
@@ -247,19 +308,38 @@ class _PostgresTransaction(_Queue):
 
     async def flush(self, operations: list[_Operation]) -> list[Any]:
         rows: list[Any] = []
-        for many, sql, params in operations:
+        for kind, sql, params in operations:
             try:
-                if many:
+                if kind == _MANY:
                     await self._driver.executemany(sql, params)
                     rows = []
                 else:
                     rows = list(await self._driver.fetch(sql, *params))
             except Exception as exc:
                 raise from_driver(exc) from exc
+            if kind == _GUARD and not rows:
+                raise GuardFailed("a guard statement returned no row")
         return rows
 
     async def execute(self, statement: DriverStatement, values: Sequence[Any] = ()) -> list[Any]:
-        return await self.flush(self._take((False, statement.sql, statement.params(values))))
+        return await self.flush(self._take((_ONE, statement.sql, statement.params(values))))
+
+
+@asynccontextmanager
+async def _pooled(engine: AsyncEngine) -> AsyncIterator[PoolProxiedConnection]:
+    """A connection straight from ``engine``'s pool, back to it when the block ends.
+
+    No SQLAlchemy ``Connection`` around it (its setup and teardown cost ~30 µs per transaction,
+    for nothing: the statements run on the driver); the pool's checkout (``StorePool``, the
+    pre-ping on PostgreSQL) and its reset on return (``store.db``) are the same.
+    """
+    pooled = await engine.raw_connection()
+    try:
+        yield pooled
+    finally:
+        # the transaction is over (committed or rolled back above): nothing for the pool's
+        # reset to wait on, unless a rollback was cut short; then the pool discards it
+        await greenlet_spawn(pooled.close)
 
 
 @asynccontextmanager
@@ -270,23 +350,19 @@ async def driver_transaction(engine: AsyncEngine) -> AsyncIterator[DriverTransac
     """
     dialect = engine.dialect
     if dialect.name == "sqlite":
-        async with engine.connect() as connection:
-            raw = await connection.get_raw_connection()
-            tx = _SqliteTransaction(raw.driver_connection, dialect)
-            tx.begin()  # runs with the first flush
+        async with _pooled(engine) as pooled:
+            tx = _SqliteTransaction(pooled.driver_connection, dialect)
             try:
                 yield tx
                 await tx.commit()
             except BaseException:
-                # returning the connection to the pool rolls back too (SQLAlchemy's reset)
                 await tx.rollback()
                 raise
         return
     if dialect.name != "postgresql":
         raise ValueError(f"unsupported database {dialect.name!r}")
-    async with engine.connect() as connection:
-        raw = await connection.get_raw_connection()
-        driver = raw.driver_connection
+    async with _pooled(engine) as pooled:
+        driver = pooled.driver_connection
         transaction = driver.transaction()  # type: ignore[union-attr]
         try:
             await transaction.start()
@@ -300,7 +376,7 @@ async def driver_transaction(engine: AsyncEngine) -> AsyncIterator[DriverTransac
             try:
                 await transaction.rollback()
             except Exception:  # the connection is gone; the pool discards it
-                raw.invalidate()
+                pooled.invalidate()
             raise
         try:
             await transaction.commit()
@@ -311,6 +387,7 @@ async def driver_transaction(engine: AsyncEngine) -> AsyncIterator[DriverTransac
 __all__ = [
     "DriverStatement",
     "DriverTransaction",
+    "GuardFailed",
     "StatementBuilder",
     "driver_transaction",
 ]

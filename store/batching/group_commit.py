@@ -10,8 +10,11 @@ lookups, and the message-log record of one lookup shares it with the access-log 
 The queue and its writer task are a :class:`~store.batching.commit_queue.CommitQueue`; the
 journals and ``together`` are this module's own.
 
-If a transaction fails, each of its items is retried alone, so that one bad item fails only its
-own caller. A journal's ``on_commit`` runs only after its items are durable.
+A transaction is one trip to the driver's thread on SQLite when no journal needs a row back
+before the commit (the message log checks its head with a guard, ``queue_guard``: a moved head
+fails the transaction, which is written again once). If a transaction fails, each of its items
+is retried alone, so that one bad item fails only its own caller. A journal's ``on_commit`` runs
+only after its items are durable.
 
 ``record`` (the journals' ``record``) returns once the item is committed — except inside
 ``async with group.together():``, where it returns at once and the block's end waits for every
@@ -32,7 +35,7 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from store.batching.commit_queue import CommitQueue, QueueFigures, Written
-from store.batching.driver import DriverTransaction, driver_transaction
+from store.batching.driver import DriverTransaction, GuardFailed, driver_transaction
 
 MAX_BATCH = 256
 
@@ -45,7 +48,12 @@ class Journal(Protocol):
     """
 
     async def write_batch(self, tx: DriverTransaction, items: Sequence[Any]) -> Written:
-        """Write ``items`` in ``tx`` (in order); raising rolls the whole transaction back."""
+        """Write ``items`` in ``tx`` (in order); raising rolls the whole transaction back.
+
+        A guard it queued (``tx.queue_guard``) that fails rolls the transaction back too, and
+        the batch is written again once: the journal must then read afresh what the guard
+        checked.
+        """
         ...
 
 
@@ -113,6 +121,14 @@ class GroupCommit(QueueFigures):
         await self._queue.aclose()
 
     async def _commit(self, batch: list[_Item]) -> Written:
+        """Write ``batch`` in one transaction; once more if a journal's guard failed (what it
+        had remembered was stale: it reads afresh the second time)."""
+        try:
+            return await self._write(batch)
+        except GuardFailed:
+            return await self._write(batch)
+
+    async def _write(self, batch: list[_Item]) -> Written:
         """Write ``batch`` in one transaction, each journal's items together, in queue order."""
         # each journal's items, and where they stand in the batch (its results go there)
         groups: dict[int, tuple[Journal, list[int], list[Any]]] = {}

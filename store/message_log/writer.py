@@ -144,7 +144,8 @@ class SqlMessageLog:
         self._known_certs: set[str] = set()
         self._fingerprints: dict[x509.Certificate, str] = {}
         # (seq, digest) of the head as this process last committed it: the next batch is
-        # chained onto it and a conditional UPDATE checks it (a moved head: read it again)
+        # chained onto it and a conditional UPDATE checks it (a moved head: read it again);
+        # None while a batch is being written, until it commits
         self._head: tuple[int, str] | None = None
 
     async def record(self, exchange: ExchangeLike) -> None:
@@ -253,11 +254,15 @@ class SqlMessageLog:
     async def write_batch(self, tx: DriverTransaction, items: Sequence[Any]) -> Written:
         """Chain ``items`` (prepared exchanges) onto the head and write them in ``tx``.
 
-        When this process wrote the head last, one conditional ``UPDATE`` (head still at the
-        ``(seq, digest)`` remembered) both takes the head's lock and moves it; otherwise (first
-        batch, another process appended, or the remembered head is stale) the head is locked
-        and read first, as :func:`lock_head` does, and the batch chained onto what it holds.
-        This is the :class:`~store.batching.Journal` side of the log.
+        When this process wrote the head last, the batch is chained onto the ``(seq, digest)``
+        remembered, and a guard (``queue_guard``: a conditional ``UPDATE``, head still there)
+        both takes the head's lock and moves it, queued with the inserts: on SQLite the whole
+        transaction is one trip to the driver's thread. If the head moved (another process
+        appended), the guard fails the transaction and the group commit writes it again, with
+        nothing remembered. Then (and for the first batch) the head is locked and read first,
+        as :func:`lock_head` does, and the batch chained onto what it holds. The head is
+        remembered again only once a batch has committed. This is the
+        :class:`~store.batching.Journal` side of the log.
         """
         batch: Sequence[_Prepared] = items
         now = self._clock()
@@ -267,19 +272,13 @@ class SqlMessageLog:
             certs.update(prepared.signers)
         for fp in self._known_certs.intersection(certs):
             del certs[fp]
-        remembered = self._head
-        chained = None
+        remembered, self._head = self._head, None
         if remembered is not None:
-            chained = self._chain(batch, *remembered)
-            moved = await tx.execute(
-                sql.move_head, (chained[1], chained[2], now, HEAD_ID, *remembered)
-            )
-            if not moved:
-                chained = None
-        if chained is None:
-            chained = self._chain(batch, *await _lock_head(tx, sql, now))
-            tx.queue(sql.set_head, (chained[1], chained[2], now, HEAD_ID))
-        rows, seq, digest = chained
+            rows, seq, digest = self._chain(batch, *remembered)
+            tx.queue_guard(sql.move_head, (seq, digest, now, HEAD_ID, *remembered))
+        else:
+            rows, seq, digest = self._chain(batch, *await _lock_head(tx, sql, now))
+            tx.queue(sql.set_head, (seq, digest, now, HEAD_ID))
         if certs:
             tx.queue_many(
                 sql.insert_certificate,

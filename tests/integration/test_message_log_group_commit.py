@@ -13,6 +13,7 @@ import dataclasses
 import datetime as dt
 from pathlib import Path
 
+import aiosqlite
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -20,7 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from security.keys import load_party
 from security.trust import TrustStore
 from store.access_log import AccessLogEntry, list_for_citizen
-from store.batching import GroupCommit, StatementBuilder, driver_transaction
+from store.batching import (
+    DriverTransaction,
+    GroupCommit,
+    GuardFailed,
+    StatementBuilder,
+    Written,
+    driver_transaction,
+)
 from store.db import create_engine
 from store.errors import ConstraintViolation
 from store.log_keys import message_log_key
@@ -30,10 +38,11 @@ from store.message_log import writer as writer_module
 from store.message_log.records import record_at
 from store.message_log.writer import fingerprint
 from store.tables.access_log import access_log
-from store.tables.message_log import message_log_certificates
+from store.tables.message_log import message_log_certificates, message_log_head
 from tests.support.message_log import (  # noqa: F401 - the db_url and engine fixtures
     access_entry,
     log_db_url,
+    log_engine,
     log_engine_on_both,
     make_soap_exchange,
 )
@@ -256,3 +265,95 @@ async def test_a_failed_record_fails_its_together_block(
     report = await verify_log(engine, cipher=cipher)
     assert report.intact, report.line()
     assert report.records == 1
+
+
+async def _access_rows(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        rows = await connection.scalar(select(func.count()).select_from(access_log))
+    return int(rows or 0)
+
+
+async def test_a_failed_guard_rolls_back_what_was_queued_before_it(engine: AsyncEngine) -> None:
+    """A guard that returns no row raises ``GuardFailed``: the row queued before it and the one
+    after it are not kept, and the next transaction writes (the write lock is free)."""
+    insert = StatementBuilder(access_log, engine.dialect).insert(
+        ["citizen_key", "occurred_at", "client_id", "organisation", "operation", "fields"]
+    )
+    row = ("k" * 64, T0, "province-app", "UBND", "GetCitizen", ["citizen_id"])
+    # the log is empty: no head row, so the guarded UPDATE … RETURNING finds none
+    no_head = StatementBuilder(message_log_head, engine.dialect).update(
+        ["updated_at"], where=["id"], returning=["seq"]
+    )
+
+    async def write_with_a_failing_guard() -> None:
+        async with driver_transaction(engine) as tx:
+            tx.queue(insert, row)
+            tx.queue_guard(no_head, (T0, 1))
+            tx.queue(insert, row)
+
+    with pytest.raises(GuardFailed):
+        await write_with_a_failing_guard()
+    assert await _access_rows(engine) == 0
+    async with driver_transaction(engine) as tx:
+        tx.queue(insert, row)
+    assert await _access_rows(engine) == 1
+
+
+class _StaleJournal:
+    """A journal whose guard never holds: it counts how often it was asked to write."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.writes = 0
+        self._no_head = StatementBuilder(message_log_head, engine.dialect).update(
+            ["updated_at"], where=["id"], returning=["seq"]
+        )
+
+    async def write_batch(self, tx: DriverTransaction, items: object) -> Written:
+        self.writes += 1
+        tx.queue_guard(self._no_head, (T0, 1))
+        return Written([None])
+
+
+async def test_a_batch_whose_guard_fails_is_written_again_once(
+    engine: AsyncEngine, cipher: BodyCipher, dev_keys: Path
+) -> None:
+    """A failed guard makes the group commit write the batch once more, not forever: a journal
+    whose guard fails twice fails its caller with ``GuardFailed``; the log still appends."""
+    group = GroupCommit(engine)
+    stale = _StaleJournal(engine)
+    with pytest.raises(GuardFailed):
+        await group.submit(stale, "item")
+    assert stale.writes == 2
+    log = SqlMessageLog(engine, cipher, group=group)
+    assert await log.append(make_soap_exchange(dev_keys)) == 1
+
+
+async def test_a_log_batch_is_one_trip_to_the_sqlite_driver_thread(
+    tmp_path: Path, cipher: BodyCipher, dev_keys: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once the message log knows its head, a lookup's exchange and access row are written in
+    one job on aiosqlite's thread (begin, head, inserts, commit), and the connection goes back
+    to the pool without a rollback; the chain holds."""
+    trips: list[str] = []
+    run_in_thread = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: object, *args: object) -> object:
+        trips.append(getattr(fn, "__name__", repr(fn)))
+        return await run_in_thread(self, fn, *args)
+
+    async with log_engine(tmp_path / "data") as engine:
+        logs = LookupLogs(engine, cipher, KEY)
+        await logs.message_log.append(make_soap_exchange(dev_keys))  # reads the head
+        exchanges = [make_soap_exchange(dev_keys) for _ in range(3)]
+        monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+        for n, exchange in enumerate(exchanges, start=1):
+            async with logs.together():
+                await logs.message_log.record(exchange)
+                await logs.access_log.record(_entry(n))
+        monkeypatch.undo()
+        assert trips == ["_run_operations"] * 3
+        report = await verify_log(engine, cipher=cipher)
+        assert report.intact, report.line()
+        assert report.records == 4
+        assert await _access_rows(engine) == 3
+        await logs.aclose()

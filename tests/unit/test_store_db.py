@@ -53,6 +53,46 @@ async def test_sqlite_runs_in_wal_with_foreign_keys(tmp_path: Path) -> None:
     assert busy >= 1000
 
 
+async def test_sqlite_rolls_back_on_return_only_a_transaction_left_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection returned to the pool with a transaction open is rolled back (its row is
+    gone, the write lock free); one returned with nothing open costs no trip to the driver."""
+    from store.db import create_engine
+
+    engine = create_engine(tmp_path, pool_size=1)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE kept (n INTEGER)"))
+        async with engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            driver = raw.driver_connection
+            assert driver is not None
+            await driver.execute("BEGIN IMMEDIATE")
+            await driver.execute("INSERT INTO kept VALUES (1)")
+        async with engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            driver = raw.driver_connection
+            assert driver is not None
+            assert not driver.in_transaction
+            trips: list[Any] = []
+            run_in_thread = driver._execute
+
+            async def counted(fn: Any, *args: Any, **kwargs: Any) -> Any:
+                trips.append(fn)
+                return await run_in_thread(fn, *args, **kwargs)
+
+            monkeypatch.setattr(driver, "_execute", counted)
+        assert trips == []
+        monkeypatch.undo()
+        async with engine.begin() as connection:
+            await connection.execute(text("INSERT INTO kept VALUES (2)"))
+            rows = (await connection.execute(text("SELECT n FROM kept"))).scalars().all()
+    finally:
+        await engine.dispose()
+    assert rows == [2]
+
+
 async def test_times_come_back_aware_utc_and_naive_ones_are_refused(engine: AsyncEngine) -> None:
     """A time written with any offset reads back as the same instant in UTC; naive is refused."""
     table = Table(
