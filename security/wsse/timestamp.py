@@ -27,7 +27,7 @@ def _parse_time(element: etree._Element, what: str) -> dt.datetime:
     return moment
 
 
-def _check_timestamp(
+def check_timestamp(
     timestamp: etree._Element,
     when: dt.datetime,
     max_skew: dt.timedelta,
