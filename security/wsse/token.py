@@ -85,7 +85,7 @@ def signer_certificate(
         )
     uri = token_ref.get("URI") or ""
     token = ids.get(uri[1:]) if uri.startswith("#") else None
-    if token is None or not any(token is candidate for candidate in tokens):
+    if token is None or token not in tokens:  # elements compare by identity
         raise MissingSignature(
             "the referenced BinarySecurityToken is not in the Security header",
             reason="missing_certificate",

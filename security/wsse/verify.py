@@ -87,11 +87,17 @@ def verify_envelope(
     header, body, xroad, security = envelope_parts(root)
     timestamp, signature, tokens = security_parts(security)
 
-    parts = [child for child in signature if isinstance(child.tag, str)]
-    if len(parts) != 3 or parts[0].tag != SIGNED_INFO or parts[1].tag != SIGNATURE_VALUE:
+    parts = []
+    tags = []
+    for child in signature:
+        tag = child.tag
+        if isinstance(tag, str):
+            parts.append(child)
+            tags.append(tag)
+    if len(parts) != 3 or tags[0] != SIGNED_INFO or tags[1] != SIGNATURE_VALUE:
         raise InvalidSignature("the signature does not have the required structure")
     signed_info, signature_value, key_info = parts
-    if key_info.tag != KEY_INFO:
+    if tags[2] != KEY_INFO:
         raise MissingSignature("the signature has no KeyInfo", reason="missing_certificate")
     c14n_method = signed_info[0] if len(signed_info) else None
     if c14n_method is None or c14n_method.tag != C14N_METHOD:
