@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
-import secrets
 from binascii import b2a_base64
 
 from lxml import etree
@@ -33,7 +33,16 @@ from security.xml import DEFAULT_LIMITS, XmlLimits, parse_xml
 
 
 def _format_time(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+    """A UTC moment as xsd:dateTime with milliseconds and ``Z`` (what isoformat gives, faster)."""
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (  # noqa: UP031 - twice as quick as format
+        moment.year,
+        moment.month,
+        moment.day,
+        moment.hour,
+        moment.minute,
+        moment.second,
+        moment.microsecond // 1000,
+    )
 
 
 # The Security header is written as text and spliced into the serialized envelope in place of a
@@ -66,6 +75,7 @@ def _declare_wsu(data: bytes) -> bytes:
 _SCHEMES: dict[type, str] = {}
 _TOKENS: dict[bytes, bytes] = {}
 _tostring = etree.tostring
+_XROAD_ANY = f"{{{XROAD_NS}}}*"  # any element in the X-Road namespace
 
 # The Security header's fixed texts, around the per-message Timestamp, ids, token and values.
 _SECURITY_START = (
@@ -139,20 +149,16 @@ def sign_envelope(
     if header is None:
         header = etree.Element(HEADER)
         root.insert(0, header)
-    xroad_prefix = "{" + XROAD_NS + "}"
-    parts = []
-    for child in header:
-        tag = child.tag
-        if tag == SECURITY:
-            raise ValueError("the envelope already has a wsse:Security header")
-        if isinstance(tag, str) and tag.startswith(xroad_prefix):
-            parts.append(child)
+    # Matched by lxml in C, without building each child's tag.
+    if next(header.iterchildren(SECURITY), None) is not None:
+        raise ValueError("the envelope already has a wsse:Security header")
+    parts = list(header.iterchildren(_XROAD_ANY))
     parts.append(body)
 
     scheme = _scheme_of(credentials)
     signature_method = ECDSA_SHA256 if scheme == algorithms.ECDSA_P256_SHA256 else RSA_SHA256
     created = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-    stem = secrets.token_hex(6)
+    stem = os.urandom(6).hex()  # what secrets.token_hex(6) gives
 
     # Each part is canonicalised once; its digest goes straight into the SignedInfo text.
     part_ids: list[bytes] = []
