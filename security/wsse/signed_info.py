@@ -1,4 +1,9 @@
-"""Read a ds:SignedInfo strictly from its canonical bytes, and explain a refusal precisely."""
+"""The plain reading of a ds:SignedInfo: strictly from its canonical bytes, reference by reference.
+
+:func:`read_any_form` reads every accepted form (and explains a refusal precisely),
+:func:`check_references` and :func:`check_digests` check what it read against the envelope.
+``security.wsse.fast_path`` shadows them for the form this package signs.
+"""
 
 from __future__ import annotations
 
