@@ -13,20 +13,22 @@ chain to the trust store and be valid and allowed to sign, and the Timestamp mus
 Cost: what a message needs is one parse, one exclusive C14N per signed part on each side plus
 one of SignedInfo, one serialization and the two ECDSA operations; the rest is kept small. The
 signer writes its Security header as text; the verifier lists the document's ``wsu:Id``
-attributes once (with the elements carrying them), and compares SignedInfo's canonical bytes
-with the text the signer would have written over the signed parts it found (``compact``): equal
-texts mean every reference and digest holds. Any other SignedInfo (another order, whitespace,
-InclusiveNamespaces) is read strictly from its canonical bytes and checked reference by
-reference. Per token text the decoded certificate, its party and public key are remembered (the
-trust store still judges the certificate on every call: chain and key usage cached per store,
-validity window checked each time).
+attributes once (with the elements carrying them). Its shortcuts are kept in ``fast_path``,
+each beside the plain reading it shadows and answering as that reading does or declining: it
+compares SignedInfo's canonical bytes with the text the signer would have written over the
+signed parts it found (equal texts mean every reference and digest holds), and reads a compact
+SignedInfo in another order or under another prefix with literal patterns. Any other SignedInfo
+(whitespace, InclusiveNamespaces) is read strictly from its canonical bytes by the plain reader
+and checked reference by reference. Per token text the decoded certificate, its party and
+public key are remembered (the trust store still judges the certificate on every call: chain
+and key usage cached per store, validity window checked each time).
 
 The package: ``names`` (namespaces, algorithm identifiers, element names, defaults), ``c14n``
 (exclusive canonicalization), ``compact`` (the SignedInfo text the signer writes), ``sign``
 (:func:`sign_envelope`), ``verify`` (:func:`verify_envelope`, :class:`VerifiedEnvelope`) and the
-verifier's parts: ``structure`` (the envelope's shape and identifiers), ``signed_info``
-(reading SignedInfo), ``timestamp`` (freshness) and ``token`` (the signer's certificate and
-key).
+verifier's parts: ``structure`` (the envelope's shape and identifiers), ``signed_info`` (the
+plain reading of SignedInfo and the checks of its references and digests), ``fast_path`` (the
+shortcuts over it), ``timestamp`` (freshness) and ``token`` (the signer's certificate and key).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 from lxml import etree
 
 
-def _c14n(element: etree._Element, prefixes: list[str] | None = None) -> bytes:
+def exclusive_c14n(element: etree._Element, prefixes: list[str] | None = None) -> bytes:
     return etree.tostring(
         element,
         method="c14n",

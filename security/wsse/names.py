@@ -29,7 +29,7 @@ DEFAULT_TTL = dt.timedelta(minutes=5)
 DEFAULT_MAX_SKEW = dt.timedelta(minutes=5)
 DEFAULT_MAX_VALIDITY = dt.timedelta(hours=1)
 
-_SIGNATURE_METHODS = {
+SIGNATURE_METHODS = {
     ECDSA_SHA256: algorithms.ECDSA_P256_SHA256,
     RSA_SHA256: algorithms.RSA_V1_5_SHA256,
 }

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
-import secrets
 from binascii import b2a_base64
 
 from lxml import etree
@@ -12,7 +12,6 @@ from lxml import etree
 from security import algorithms
 from security.keys import Credentials
 from security.wsse import compact
-from security.wsse.c14n import _c14n
 from security.wsse.names import (
     BASE64_BINARY,
     BODY,
@@ -34,7 +33,16 @@ from security.xml import DEFAULT_LIMITS, XmlLimits, parse_xml
 
 
 def _format_time(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+    """A UTC moment as xsd:dateTime with milliseconds and ``Z`` (what isoformat gives, faster)."""
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (  # noqa: UP031 - twice as quick as format
+        moment.year,
+        moment.month,
+        moment.day,
+        moment.hour,
+        moment.minute,
+        moment.second,
+        moment.microsecond // 1000,
+    )
 
 
 # The Security header is written as text and spliced into the serialized envelope in place of a
@@ -65,7 +73,27 @@ def _declare_wsu(data: bytes) -> bytes:
 
 
 _SCHEMES: dict[type, str] = {}
-_TOKENS: dict[bytes, str] = {}
+_TOKENS: dict[bytes, bytes] = {}
+_tostring = etree.tostring
+_XROAD_ANY = f"{{{XROAD_NS}}}*"  # any element in the X-Road namespace
+
+# The Security header's fixed texts, around the per-message Timestamp, ids, token and values.
+_SECURITY_START = (
+    f'<wsse:Security xmlns:wsse="{WSSE_NS}" xmlns:soapenv="{SOAP11_NS}" '
+    f'xmlns:wsu="{WSU_NS}" xmlns:ds="{DS_NS}" soapenv:mustUnderstand="1"><wsu:Timestamp '
+).encode("ascii")
+_CANONICAL_TIMESTAMP_START = f'<wsu:Timestamp xmlns:wsu="{WSU_NS}" '.encode("ascii")
+_TOKEN_START = (
+    f'<wsse:BinarySecurityToken EncodingType="{BASE64_BINARY}" ValueType="{X509V3}" wsu:Id="'
+).encode("ascii")
+_SIGNATURE_START = b"</wsse:BinarySecurityToken><ds:Signature><ds:SignedInfo>"
+_KEY_INFO_START = (
+    b'</ds:SignatureValue><ds:KeyInfo><wsse:SecurityTokenReference><wsse:Reference URI="#'
+)
+_SECURITY_END = (
+    f'" ValueType="{X509V3}"/></wsse:SecurityTokenReference></ds:KeyInfo></ds:Signature>'
+    "</wsse:Security>"
+).encode("ascii")
 
 
 def _scheme_of(credentials: Credentials) -> str:
@@ -77,18 +105,14 @@ def _scheme_of(credentials: Credentials) -> str:
     return scheme
 
 
-def _token_text(credentials: Credentials) -> str:
+def _token_text(credentials: Credentials) -> bytes:
     der = credentials.certificate_der
     text = _TOKENS.get(der)
     if text is None:
         if len(_TOKENS) > 64:
             _TOKENS.clear()
-        text = _TOKENS[der] = _b64text(der)
+        text = _TOKENS[der] = b2a_base64(der, newline=False)
     return text
-
-
-def _b64text(data: bytes) -> str:
-    return b2a_base64(data, newline=False).decode("ascii")
 
 
 def sign_envelope(
@@ -125,53 +149,54 @@ def sign_envelope(
     if header is None:
         header = etree.Element(HEADER)
         root.insert(0, header)
-    xroad_prefix = "{" + XROAD_NS + "}"
-    parts = []
-    for child in header:
-        tag = child.tag
-        if tag == SECURITY:
-            raise ValueError("the envelope already has a wsse:Security header")
-        if isinstance(tag, str) and tag.startswith(xroad_prefix):
-            parts.append(child)
+    # Matched by lxml in C, without building each child's tag.
+    if next(header.iterchildren(SECURITY), None) is not None:
+        raise ValueError("the envelope already has a wsse:Security header")
+    parts = list(header.iterchildren(_XROAD_ANY))
     parts.append(body)
 
     scheme = _scheme_of(credentials)
     signature_method = ECDSA_SHA256 if scheme == algorithms.ECDSA_P256_SHA256 else RSA_SHA256
     created = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-    stem = secrets.token_hex(6)
+    stem = os.urandom(6).hex()  # what secrets.token_hex(6) gives
 
     # Each part is canonicalised once; its digest goes straight into the SignedInfo text.
-    references = []
+    part_ids: list[bytes] = []
+    canonical_parts: list[bytes] = []
     for index, part in enumerate(parts):
         part_id = f"id-{stem}-{index}"
         part.set(WSU_ID, part_id)
-        references.append(compact.reference_text(part_id, _c14n(part)))
-    timestamp_id, token_id = f"TS-{stem}", f"X509-{stem}"
+        part_ids.append(part_id.encode("ascii"))
+        canonical_parts.append(_tostring(part, method="c14n", exclusive=True, with_comments=False))
     timestamp_content = (
-        f'wsu:Id="{timestamp_id}"><wsu:Created>{_format_time(created)}</wsu:Created>'
+        f'wsu:Id="TS-{stem}"><wsu:Created>{_format_time(created)}</wsu:Created>'
         f"<wsu:Expires>{_format_time(created + ttl)}</wsu:Expires></wsu:Timestamp>"
+    ).encode("ascii")
+    part_ids.insert(-1, f"TS-{stem}".encode("ascii"))
+    canonical_parts.insert(-1, _CANONICAL_TIMESTAMP_START + timestamp_content)
+    canonical = compact.canonical_signed_info(
+        signature_method, zip(part_ids, canonical_parts, strict=True)
     )
-    canonical_timestamp = f'<wsu:Timestamp xmlns:wsu="{WSU_NS}" ' + timestamp_content
-    references.insert(
-        len(references) - 1,
-        compact.reference_text(timestamp_id, canonical_timestamp.encode("ascii")),
-    )
-    signed_info_content = compact.signed_info_content(signature_method, references)
-    canonical = compact.canonical_signed_info(signed_info_content)
-    value = algorithms.sign(credentials.key, scheme, canonical.encode("ascii"))
+    value = algorithms.sign(credentials.key, scheme, canonical)
     # On the wire the wsu and ds prefixes are declared once, on Security: the Timestamp and
     # SignedInfo then canonicalise to the very texts digested and signed above.
-    security = (
-        f'<wsse:Security xmlns:wsse="{WSSE_NS}" xmlns:soapenv="{SOAP11_NS}" '
-        f'xmlns:wsu="{WSU_NS}" xmlns:ds="{DS_NS}" soapenv:mustUnderstand="1">'
-        "<wsu:Timestamp " + timestamp_content + f'<wsse:BinarySecurityToken EncodingType="'
-        f'{BASE64_BINARY}" ValueType="{X509V3}" wsu:Id="{token_id}">{_token_text(credentials)}'
-        "</wsse:BinarySecurityToken><ds:Signature><ds:SignedInfo>"
-        + signed_info_content
-        + f"<ds:SignatureValue>{_b64text(value)}</ds:SignatureValue>"
-        "<ds:KeyInfo><wsse:SecurityTokenReference>"
-        f'<wsse:Reference URI="#{token_id}" ValueType="{X509V3}"/>'
-        "</wsse:SecurityTokenReference></ds:KeyInfo></ds:Signature></wsse:Security>"
+    token_id = f"X509-{stem}".encode("ascii")
+    security = b"".join(
+        (
+            _SECURITY_START,
+            timestamp_content,
+            _TOKEN_START,
+            token_id,
+            b'">',
+            _token_text(credentials),
+            _SIGNATURE_START,
+            memoryview(canonical)[len(compact.OPEN) :],
+            b"<ds:SignatureValue>",
+            b2a_base64(value, newline=False),
+            _KEY_INFO_START,
+            token_id,
+            _SECURITY_END,
+        )
     )
     marker = etree.ProcessingInstruction(_PLACEHOLDER, stem)
     header.append(marker)
@@ -179,4 +204,4 @@ def sign_envelope(
         data = etree.tostring(root, encoding="utf-8", xml_declaration=False)
     finally:
         header.remove(marker)
-    return data.replace(f"<?{_PLACEHOLDER} {stem}?>".encode("ascii"), security.encode("ascii"), 1)
+    return data.replace(f"<?{_PLACEHOLDER} {stem}?>".encode("ascii"), security, 1)

@@ -29,7 +29,7 @@ from security.wsse.names import (
 _WSU_IDS = etree.XPath("//*/@wsu:Id", namespaces={"wsu": WSU_NS})
 
 
-def _envelope_parts(
+def envelope_parts(
     root: etree._Element,
 ) -> tuple[etree._Element, etree._Element, list[etree._Element], etree._Element]:
     """Header, Body, the X-Road header elements and wsse:Security, checking the envelope's shape."""
@@ -74,7 +74,7 @@ def _envelope_parts(
     return header, body, xroad, security
 
 
-def _security_parts(
+def security_parts(
     security: etree._Element,
 ) -> tuple[etree._Element, etree._Element, list[etree._Element]]:
     """The Timestamp, the Signature and the tokens of the Security header (nothing else)."""
@@ -104,7 +104,7 @@ def _security_parts(
     return timestamp, signature, tokens
 
 
-def _document_ids(root: etree._Element) -> dict[str, etree._Element]:
+def document_ids(root: etree._Element) -> dict[str, etree._Element]:
     """Every ``wsu:Id`` of the document and the element carrying it; no identifier may repeat."""
     found = cast(list[Any], _WSU_IDS(root))
     ids: dict[str, etree._Element] = {str(value): value.getparent() for value in found}

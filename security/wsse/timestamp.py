@@ -27,14 +27,20 @@ def _parse_time(element: etree._Element, what: str) -> dt.datetime:
     return moment
 
 
-def _check_timestamp(
+def check_timestamp(
     timestamp: etree._Element,
     when: dt.datetime,
     max_skew: dt.timedelta,
     max_validity: dt.timedelta,
 ) -> tuple[dt.datetime, dt.datetime]:
-    children = [child for child in timestamp if isinstance(child.tag, str)]
-    if len(children) != 2 or children[0].tag != CREATED or children[1].tag != EXPIRES:
+    children = []
+    tags = []
+    for child in timestamp:
+        tag = child.tag
+        if isinstance(tag, str):
+            children.append(child)
+            tags.append(tag)
+    if tags != [CREATED, EXPIRES]:
         raise StaleMessage(
             "the Timestamp must hold Created and Expires", reason="malformed_timestamp"
         )

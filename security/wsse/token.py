@@ -19,15 +19,15 @@ from security.errors import (
 from security.keys import party_of
 from security.trust import TrustStore
 from security.wsse.names import (
-    _SIGNATURE_METHODS,
     BASE64_BINARY,
+    SIGNATURE_METHODS,
     STR,
     WSSE_REFERENCE,
     X509V3,
 )
 
 
-def _b64(text: str | None, what: str) -> bytes:
+def decode_base64(text: str | None, what: str) -> bytes:
     """Decode base64 text, whitespace (line breaks) allowed, nothing else outside the alphabet."""
     try:
         return binascii.a2b_base64("".join((text or "").split()), strict_mode=True)
@@ -49,7 +49,7 @@ def _signer(der: bytes, certificate: x509.Certificate) -> _Signer:
     if not isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
         return _Signer(der, party_of(certificate), None, frozenset())
     schemes = {
-        scheme for scheme in _SIGNATURE_METHODS.values() if algorithms.key_matches(scheme, key)
+        scheme for scheme in SIGNATURE_METHODS.values() if algorithms.key_matches(scheme, key)
     }
     return _Signer(der, party_of(certificate), key, frozenset(schemes))
 
@@ -58,7 +58,7 @@ _SIGNER_CACHE_SIZE = 256
 _SIGNERS: dict[str, _Signer] = {}
 
 
-def _certificate(
+def signer_certificate(
     key_info: etree._Element,
     tokens: list[etree._Element],
     ids: dict[str, etree._Element],
@@ -85,7 +85,7 @@ def _certificate(
         )
     uri = token_ref.get("URI") or ""
     token = ids.get(uri[1:]) if uri.startswith("#") else None
-    if token is None or not any(token is candidate for candidate in tokens):
+    if token is None or token not in tokens:  # elements compare by identity
         raise MissingSignature(
             "the referenced BinarySecurityToken is not in the Security header",
             reason="missing_certificate",
@@ -98,7 +98,7 @@ def _certificate(
     signer = _SIGNERS.get(text)
     if signer is not None:
         return trust.validate_der(signer.der, at=when), signer
-    der = _b64(text, "security token")
+    der = decode_base64(text, "security token")
     certificate = trust.validate_der(der, at=when)
     signer = _signer(der, certificate)
     if len(_SIGNERS) >= _SIGNER_CACHE_SIZE:

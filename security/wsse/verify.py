@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import hmac
 from typing import NamedTuple
 
 from cryptography import x509
@@ -12,38 +11,37 @@ from lxml import etree
 
 from security import algorithms
 from security.errors import (
-    DigestMismatch,
     InvalidSignature,
     MissingSignature,
     ReplayedMessage,
-    SignatureWrapping,
     UnsupportedAlgorithm,
     UntrustedCertificate,
 )
 from security.replay import ReplayCache
 from security.trust import TrustStore
-from security.wsse import compact
-from security.wsse.c14n import _c14n
+from security.wsse.c14n import exclusive_c14n
+from security.wsse.fast_path import read_compact, signed_as_written
 from security.wsse.names import (
-    _SIGNATURE_METHODS,
     C14N_METHOD,
     DEFAULT_MAX_SKEW,
     DEFAULT_MAX_VALIDITY,
     EXC_C14N,
     KEY_INFO,
+    SIGNATURE_METHODS,
     SIGNATURE_VALUE,
     SIGNED_INFO,
 )
 from security.wsse.signed_info import (
-    _algorithm,
-    _is_reference_id,
-    _prefix_list,
-    _read_signed_info,
-    _Reference,
+    SignedReference,
+    check_digests,
+    check_references,
+    checked_algorithm,
+    prefix_list,
+    read_any_form,
 )
-from security.wsse.structure import _document_ids, _envelope_parts, _security_parts
-from security.wsse.timestamp import _check_timestamp
-from security.wsse.token import _b64, _certificate
+from security.wsse.structure import document_ids, envelope_parts, security_parts
+from security.wsse.timestamp import check_timestamp
+from security.wsse.token import decode_base64, signer_certificate
 from security.xml import DEFAULT_LIMITS, XmlLimits, parse_xml
 
 
@@ -86,42 +84,48 @@ def verify_envelope(
     :func:`security.xml.parse_xml` (which drops comments, so none can split signed text).
     """
     root = data if isinstance(data, etree._Element) else parse_xml(data, limits)
-    header, body, xroad, security = _envelope_parts(root)
-    timestamp, signature, tokens = _security_parts(security)
+    header, body, xroad, security = envelope_parts(root)
+    timestamp, signature, tokens = security_parts(security)
 
-    parts = [child for child in signature if isinstance(child.tag, str)]
-    if len(parts) != 3 or parts[0].tag != SIGNED_INFO or parts[1].tag != SIGNATURE_VALUE:
+    parts = []
+    tags = []
+    for child in signature:
+        tag = child.tag
+        if isinstance(tag, str):
+            parts.append(child)
+            tags.append(tag)
+    if len(parts) != 3 or tags[0] != SIGNED_INFO or tags[1] != SIGNATURE_VALUE:
         raise InvalidSignature("the signature does not have the required structure")
     signed_info, signature_value, key_info = parts
-    if key_info.tag != KEY_INFO:
+    if tags[2] != KEY_INFO:
         raise MissingSignature("the signature has no KeyInfo", reason="missing_certificate")
     c14n_method = signed_info[0] if len(signed_info) else None
     if c14n_method is None or c14n_method.tag != C14N_METHOD:
         raise InvalidSignature("SignedInfo does not have the required structure")
-    _algorithm(c14n_method, _C14N_METHODS, "canonicalization")
-    canonical_signed_info = _c14n(signed_info, _prefix_list(c14n_method))
+    checked_algorithm(c14n_method, _C14N_METHODS, "canonicalization")
+    canonical_signed_info = exclusive_c14n(signed_info, prefix_list(c14n_method))
 
     # -- identifiers: unique in the whole document; references are exactly the signed parts
     signed_parts = (*xroad, timestamp, body)
-    ids = _document_ids(root)
-    method = _as_signed(canonical_signed_info, signed_parts, ids)
-    references: list[_Reference] | None = None
+    ids = document_ids(root)
+    method = signed_as_written(canonical_signed_info, signed_parts, ids)
+    references: list[SignedReference] | None = None
     if method is None:  # not the compact form over these parts: read it and check each reference
-        method, references = _read_signed_info(signed_info, canonical_signed_info)
-        _check_references(references, signed_parts, ids)
+        method, references = read_signed_info(signed_info, canonical_signed_info)
+        check_references(references, signed_parts, ids)
 
     # -- freshness (cheap, before any signature check)
     when = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-    created, expires = _check_timestamp(timestamp, when, max_skew, max_validity)
+    created, expires = check_timestamp(timestamp, when, max_skew, max_validity)
 
     # -- the signer's certificate and key
-    certificate, signer = _certificate(key_info, tokens, ids, trust, when)
+    certificate, signer = signer_certificate(key_info, tokens, ids, trust, when)
     party = signer.party
     if expected_party is not None and party != expected_party:
         raise UntrustedCertificate(
             "the envelope is signed by another party than expected", reason="unexpected_party"
         )
-    scheme = _SIGNATURE_METHODS[method]
+    scheme = SIGNATURE_METHODS[method]
     public_key = signer.public_key
     if public_key is None or scheme not in signer.schemes:
         raise UnsupportedAlgorithm(
@@ -131,8 +135,8 @@ def verify_envelope(
 
     # -- digests (already part of the comparison for the compact form), then the signature value
     if references is not None:
-        _check_digests(references, ids)
-    value = _b64(signature_value.text, "signature value")
+        check_digests(references, ids)
+    value = decode_base64(signature_value.text, "signature value")
     if not algorithms.verify(public_key, scheme, value, canonical_signed_info):
         raise InvalidSignature("the signature value does not verify")
     if replay_cache is not None:
@@ -144,60 +148,9 @@ def verify_envelope(
     return VerifiedEnvelope(root, certificate, party, created, expires, header, body)
 
 
-def _as_signed(
-    canonical_signed_info: bytes,
-    signed_parts: tuple[etree._Element, ...],
-    ids: dict[str, etree._Element],
-) -> str | None:
-    """The signature method when SignedInfo is, byte for byte, what ``sign_envelope`` writes.
-
-    That is the compact form over exactly ``signed_parts``, in their order, each referenced by
-    its ``wsu:Id`` with the digest of its present content; each part is canonicalised once, and
-    equal texts mean every reference and digest check holds. None: read SignedInfo the long way.
-    """
-    method = compact.signature_method_of(canonical_signed_info)
-    if method not in _SIGNATURE_METHODS:
-        return None
-    part_ids = {element: part_id for part_id, element in ids.items()}
-    references = []
-    for part in signed_parts:
-        part_id = part_ids.get(part)
-        if part_id is None or not _is_reference_id(part_id):
-            return None
-        references.append(compact.reference_text(part_id, _c14n(part)))
-    expected = compact.canonical_signed_info(compact.signed_info_content(method, references))
-    return method if canonical_signed_info == expected.encode("ascii") else None
-
-
-def _check_references(
-    references: list[_Reference],
-    signed_parts: tuple[etree._Element, ...],
-    ids: dict[str, etree._Element],
-) -> None:
-    """Each reference resolves to a signed part, none twice, and every signed part is referenced."""
-    uris = [reference.uri for reference in references]
-    if len(set(uris)) != len(uris):
-        raise SignatureWrapping(
-            "two references point to the same element", reason="duplicate_reference"
-        )
-    for uri in uris:
-        element = ids.get(uri)
-        if element is None:
-            raise SignatureWrapping(
-                "a reference does not resolve to an element", reason="unresolved_reference"
-            )
-        if not any(element is part for part in signed_parts):
-            raise SignatureWrapping("a reference points outside the envelope's signed parts")
-    if len(uris) != len(signed_parts):
-        raise MissingSignature(
-            "the signature does not cover every part that must be signed", reason="unsigned_part"
-        )
-
-
-def _check_digests(references: list[_Reference], ids: dict[str, etree._Element]) -> None:
-    """Each referenced part's digest, recomputed, equals the one SignedInfo holds."""
-    for reference in references:
-        canonical = _c14n(ids[reference.uri], reference.prefixes)
-        digest = compact.digest_text(canonical).encode("ascii")
-        if not hmac.compare_digest(digest, reference.digest_b64):
-            raise DigestMismatch("a signed part was changed after signing (digest mismatch)")
+def read_signed_info(
+    signed_info: etree._Element, canonical: bytes
+) -> tuple[str, list[SignedReference]]:
+    """SignedInfo's method and references: the compact form by its fast path, any other plainly."""
+    found = read_compact(canonical, signed_info.prefix or "")
+    return found if found is not None else read_any_form(signed_info, canonical)

@@ -170,8 +170,8 @@ def test_own_signed_info_is_checked_by_comparing_it_whole(
     def not_expected(*args: object) -> None:
         raise AssertionError("SignedInfo was read the long way")
 
-    monkeypatch.setattr(verify_module, "_read_signed_info", not_expected)
-    monkeypatch.setattr(verify_module, "_check_digests", not_expected)
+    monkeypatch.setattr(verify_module, "read_signed_info", not_expected)
+    monkeypatch.setattr(verify_module, "check_digests", not_expected)
     assert wsse.verify_envelope(signed, trust, now=NOW).party == "adapter"
 
 
@@ -188,13 +188,13 @@ def test_references_in_another_order_are_read_the_long_way(
     signed_info.extend(reversed(references))
     data = _resign(root, signer)
     calls: list[object] = []
-    read = verify_module._read_signed_info
+    read = verify_module.read_signed_info
 
     def spy(*args: Any) -> Any:
         calls.append(args)
         return read(*args)
 
-    monkeypatch.setattr(verify_module, "_read_signed_info", spy)
+    monkeypatch.setattr(verify_module, "read_signed_info", spy)
     assert wsse.verify_envelope(data, trust, now=NOW).party == "adapter"
     assert len(calls) == 1
 
