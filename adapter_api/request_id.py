@@ -1,10 +1,12 @@
 """Correlation ids: every request gets one, every response and log line carries it.
 
-:class:`RequestIdMiddleware` (pure ASGI) takes the caller's ``X-Request-Id`` when it is a sane
-token (or makes a UUID), puts it in ``scope["state"]["request_id"]`` and in a context variable for
-the logs, and echoes it on the response. The request id is correlation only: the upstream
-message id (the X-Road ``id``) is a fresh UUID the adapter makes for each exchange
-(:func:`new_message_id`), so two requests that carry the same id never share a message id.
+:func:`adopt_request_id` takes the caller's ``X-Request-Id`` when it is a sane token (or makes a
+UUID) and puts it in ``scope["state"]["request_id"]`` and in a context variable for the logs;
+:func:`echo_request_id` puts it on the response. The adapter's front layer calls both;
+:class:`RequestIdMiddleware` is the same as a pure ASGI middleware of its own. The request id is
+correlation only: the upstream message id (the X-Road ``id``) is a fresh UUID the adapter makes for
+each exchange (:func:`new_message_id`), so two requests that carry the same id never share a
+message id.
 """
 
 from __future__ import annotations
@@ -51,6 +53,28 @@ class RequestIdLogFilter(logging.Filter):
         return True
 
 
+def adopt_request_id(scope: Scope) -> tuple[bytes, contextvars.Token[str | None]]:
+    """Take the request's id (its first ``X-Request-Id`` when sane, else a fresh UUID): put it in
+    ``scope["state"]["request_id"]`` and the logs' context. Returns the id as a header value and
+    the token that takes it out of the context again (``request_id_var.reset``)."""
+    incoming: str | None = None
+    for name, value in scope["headers"]:
+        if name == _HEADER_BYTES:
+            incoming = value.decode("latin-1")
+            break
+    request_id = accept_request_id(incoming)
+    state: dict[str, Any] = scope.setdefault("state", {})
+    state["request_id"] = request_id
+    return request_id.encode("ascii"), request_id_var.set(request_id)
+
+
+def echo_request_id(start: Message, raw: bytes) -> None:
+    """Make ``raw`` the one ``X-Request-Id`` of the response ``start`` (last of its headers)."""
+    headers = [(k, v) for k, v in start.get("headers", []) if k != _HEADER_BYTES]
+    headers.append((_HEADER_BYTES, raw))
+    start["headers"] = headers
+
+
 class RequestIdMiddleware:
     """Accepts or makes the request id, stores it in the scope and echoes it on the response."""
 
@@ -61,22 +85,11 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming: str | None = None
-        for name, value in scope["headers"]:
-            if name == _HEADER_BYTES:
-                incoming = value.decode("latin-1")
-                break
-        request_id = accept_request_id(incoming)
-        state: dict[str, Any] = scope.setdefault("state", {})
-        state["request_id"] = request_id
-        token = request_id_var.set(request_id)
-        raw = request_id.encode("ascii")
+        raw, token = adopt_request_id(scope)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", []) if k != _HEADER_BYTES]
-                headers.append((_HEADER_BYTES, raw))
-                message["headers"] = headers
+                echo_request_id(message, raw)
             await send(message)
 
         try:
@@ -90,7 +103,9 @@ __all__ = [
     "RequestIdLogFilter",
     "RequestIdMiddleware",
     "accept_request_id",
+    "adopt_request_id",
     "current_request_id",
+    "echo_request_id",
     "new_message_id",
     "request_id_var",
 ]
