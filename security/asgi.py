@@ -1,4 +1,8 @@
-"""A pure ASGI middleware: verify signed requests, sign responses (RFC 9421).
+"""Verify signed requests, sign responses (RFC 9421), in pure ASGI.
+
+:class:`SignatureGate` holds the steps and :class:`SignedResponse` the signing ``send``, for an
+ASGI layer that takes other steps too (the adapter's front layer);
+:class:`HttpSignatureMiddleware` is the same as a middleware of its own.
 
 For every HTTP request outside ``exempt_paths`` it first admits the request on its headers
 alone — a signature naming a known key, a ``Content-Length`` within the route's limit, a place
