@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import os
 import re
-import uuid
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -28,16 +28,26 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 )
 
 
+def fresh_uuid4() -> str:
+    """``str(uuid.uuid4())`` without the ``UUID`` object (a third of the cost; two per lookup):
+    16 random bytes with the version (4) and RFC 4122 variant bits set, in the usual form."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40
+    raw[8] = raw[8] & 0x3F | 0x80
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 def accept_request_id(value: str | None) -> str:
     """``value`` when it is a sane token (1–128 of ``A-Za-z0-9._:-``), else a fresh UUID."""
     if value and _VALID.fullmatch(value):
         return value
-    return str(uuid.uuid4())
+    return fresh_uuid4()
 
 
 def new_message_id() -> str:
     """A fresh upstream message id (UUID4): made here, never taken from the caller."""
-    return str(uuid.uuid4())
+    return fresh_uuid4()
 
 
 def current_request_id() -> str | None:
@@ -106,6 +116,7 @@ __all__ = [
     "adopt_request_id",
     "current_request_id",
     "echo_request_id",
+    "fresh_uuid4",
     "new_message_id",
     "request_id_var",
 ]
