@@ -2,7 +2,7 @@
 
 Six middleware layers would each wrap ``send`` and add a call to every request and every
 response message; this layer takes the same steps, in the same order, with one ``send`` the app
-sees (:meth:`_Exchange.send`). Outermost first:
+sees (:class:`_AppSend`). Outermost first:
 
 1. the request id — accepted or made, in the scope and the logs' context, echoed as the last
    ``X-Request-Id`` of every answer (:mod:`adapter_api.request_id`);
@@ -35,35 +35,43 @@ from security.asgi import SignatureGate, SignedResponse, replaying
 from security.http_signatures import RequestView
 
 
-class _Exchange:
-    """One request's answer on its way out: what the app's ``send`` passes through."""
+class _Out:
+    """The answer's way to the server: its status noted (for the metrics), the request id
+    echoed. Holds no reference back to what sends through it, so a request leaves no cycle
+    for the garbage collector."""
 
-    __slots__ = ("_request_id", "_send", "scope", "sink", "started", "status")
+    __slots__ = ("_request_id", "_send", "status")
 
-    def __init__(self, scope: Scope, send: Send, request_id: bytes) -> None:
-        self.scope = scope
+    def __init__(self, send: Send, request_id: bytes) -> None:
         self._send = send
         self._request_id = request_id
-        #: where the app's messages go once seen: the signing buffer, or straight out
-        self.sink: Send = self.out
-        #: whether the app has started its answer (the error boundary then raises on)
-        self.started = False
         #: the status sent to the server (500 until one is)
         self.status = 500
 
-    async def send(self, message: Message) -> None:
-        """The app's ``send``: RateLimit fields on the start, then to the sink."""
-        if message["type"] == "http.response.start":
-            self.started = True
-            add_rate_limit_fields(message, self.scope)
-        await self.sink(message)
-
-    async def out(self, message: Message) -> None:
-        """To the server: the status noted for the metrics, the request id echoed."""
+    async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
             self.status = message["status"]
             echo_request_id(message, self._request_id)
         await self._send(message)
+
+
+class _AppSend:
+    """The one ``send`` the app sees: RateLimit fields on the start, then on to ``sink`` (the
+    signing buffer, or straight out on an exempt path)."""
+
+    __slots__ = ("_scope", "_sink", "started")
+
+    def __init__(self, scope: Scope, sink: Send) -> None:
+        self._scope = scope
+        self._sink = sink
+        #: whether the app has started its answer (the error boundary then raises on)
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+            add_rate_limit_fields(message, self._scope)
+        await self._sink(message)
 
 
 class Front:
@@ -79,24 +87,24 @@ class Front:
             await self.app(scope, receive, send)
             return
         request_id, token = adopt_request_id(scope)
-        exchange = _Exchange(scope, send, request_id)
+        out = _Out(send, request_id)
         started = time.perf_counter()
         try:
             if self.gate.exempt(scope.get("path", "")):
-                await self._checked(scope, receive, None, exchange)
+                await self._checked(scope, receive, None, _AppSend(scope, out))
             else:
 
                 async def signed(request: RequestView, body: bytes) -> None:
-                    exchange.sink = SignedResponse(self.gate, request, exchange.out)
-                    await self._checked(scope, receive, body, exchange)
+                    sink = SignedResponse(self.gate, request, out)
+                    await self._checked(scope, receive, body, _AppSend(scope, sink))
 
-                await self.gate.verified(scope, receive, exchange.out, signed)
+                await self.gate.verified(scope, receive, out, signed)
         finally:
-            self.metrics.observe_request(scope, exchange.status, time.perf_counter() - started)
+            self.metrics.observe_request(scope, out.status, time.perf_counter() - started)
             request_id_var.reset(token)
 
     async def _checked(
-        self, scope: Scope, receive: Receive, body: bytes | None, exchange: _Exchange
+        self, scope: Scope, receive: Receive, body: bytes | None, send: _AppSend
     ) -> None:
         """Steps 5 and 6 for a request whose body the signature check read (``body``), or will
         be read here when a rule needs it (``None``: an exempt path)."""
@@ -109,15 +117,15 @@ class Front:
                 receive = replaying(body, receive)
             refusal = body_refusal(body)
         if refusal is not None:
-            await refusal.answer(scope, receive, exchange.send)
+            await refusal.answer(scope, receive, send)
             return
         try:
-            await self.app(scope, receive, exchange.send)
+            await self.app(scope, receive, send)
         except Exception as exc:
             api_error = unhandled_error(exc, scope)
-            if exchange.started:
+            if send.started:
                 raise
-            await api_error_response(api_error, scope)(scope, receive, exchange.send)
+            await api_error_response(api_error, scope)(scope, receive, send)
 
 
 __all__ = ["Front"]

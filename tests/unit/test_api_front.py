@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -199,3 +200,51 @@ async def test_a_bug_after_the_answer_started_is_raised_on(front: Setup) -> None
     assert "signature" not in response.headers
     assert b"a first part" not in response.content
     assert front.counted("/v1/broken", "GET", 500) == 1
+
+
+async def test_a_request_leaves_no_cyclic_garbage(front: Setup) -> None:
+    """Signed and exempt requests leave nothing for the cycle collector: its runs would cost
+    every request (and hold memory between them)."""
+
+    async def call(path: str, headers: dict[str, str]) -> int:
+        raw = [(b"host", b"adapter.example")]
+        raw += [(name.lower().encode(), value.encode()) for name, value in headers.items()]
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "server": ("127.0.0.1", 8000),
+            "headers": raw,
+        }
+        sent: list[int] = []
+
+        async def receive() -> dict[str, object]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, object]) -> None:
+            if message["type"] == "http.response.start":
+                sent.append(int(message["status"]))  # type: ignore[call-overload]
+
+        await front.app(scope, receive, send)
+        return sent[0]
+
+    def signed(path: str) -> dict[str, str]:
+        return front.signer.sign_request("GET", BASE + path, {}, b"")
+
+    assert await call("/v1/things/1", signed("/v1/things/1")) == 200  # warm: caches filled
+    assert await call("/open/none", {}) == 404
+    gc.collect()
+    gc.disable()
+    try:
+        statuses = [await call("/v1/things/2", signed("/v1/things/2"))]
+        statuses.append(await call("/open/none", {}))
+        assert statuses == [200, 404]
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
