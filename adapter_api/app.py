@@ -1,22 +1,21 @@
 """The app factory: the FastAPI app around a built :class:`~adapter_api.container.Container`.
 
-Middleware, outermost first (all pure ASGI — no ``BaseHTTPMiddleware``)::
+One ASGI layer in front of FastAPI (:class:`~adapter_api.front.Front`, pure ASGI) takes these
+steps, outermost first::
 
-    RequestIdMiddleware      accept or make X-Request-Id, echo it, put it in the logs
-    MetricsMiddleware        requests by route template and status, latency
-    HttpSignatureMiddleware  refuse on the headers alone what costs memory unsigned (no
-                             signature, unknown key, a body over the route's limit, too many
-                             bodies in flight: settings "Limits"); verify the RFC 9421 request
-                             signature (401 problem on failure: accountability headers
-                             uncovered, @authority not one of public_authorities …), sign
-                             the response; /healthz, /readyz, /metrics, /openapi.json and
-                             /docs are exempt
-    RateLimitHeaders         the RateLimit fields of a counted call (adapter_api.rate_limits)
-    RequestGuard             400 for a request with two readings: a repeated Host,
-                             X-Request-Id, X-User-Id or X-Issue, %2F in the path, a JSON
-                             body repeating a key
-    ErrorBoundary            anything unexpected becomes a signed 500 problem
-    FastAPI                  routes, validation (422 problems), error handlers
+    request id        accept or make X-Request-Id, echo it, put it in the logs
+    metrics           requests by route template and status, latency
+    signature         refuse on the headers alone what costs memory unsigned (no signature,
+                      unknown key, a body over the route's limit, too many bodies in flight:
+                      settings "Limits"); verify the RFC 9421 request signature (401 problem
+                      on failure: accountability headers uncovered, @authority not one of
+                      public_authorities …), sign the response; /healthz, /readyz, /metrics,
+                      /openapi.json and /docs are exempt
+    RateLimit fields  of a counted call (adapter_api.rate_limits)
+    two readings      400 for a repeated Host, X-Request-Id, X-User-Id or X-Issue, %2F in
+                      the path, a JSON body repeating a key (adapter_api.request_guard)
+    error boundary    anything unexpected becomes a signed 500 problem
+    FastAPI           routes, validation (422 problems), error handlers
 
 The container's services (sync worker, sandbox mock server) start and stop with the app.
 """
@@ -30,18 +29,16 @@ from importlib.metadata import PackageNotFoundError, version
 from fastapi import FastAPI
 
 from adapter_api.container import Container
-from adapter_api.handlers import ErrorBoundary, install_handlers
-from adapter_api.metrics import MetricsMiddleware
+from adapter_api.front import Front
+from adapter_api.handlers import install_handlers
 from adapter_api.openapi import install_openapi
 from adapter_api.problems import PROBLEM_MEDIA_TYPE, problem_body
-from adapter_api.rate_limits import RateLimitHeaders
-from adapter_api.request_guard import RequestGuard
-from adapter_api.request_id import RequestIdMiddleware, current_request_id
+from adapter_api.request_id import current_request_id
 from adapter_api.routes import ROUTERS
 from connectors.errors import ConnectorError
 from schemas.errors import SchemaError
 from security.admission import BodiesInFlight, BodyLimits
-from security.asgi import HttpSignatureMiddleware, refusal_status
+from security.asgi import SignatureGate, refusal_status
 from security.errors import Overloaded, SecurityError
 from store.errors import StoreError
 
@@ -118,13 +115,8 @@ def create_app(container: Container) -> FastAPI:
         app.mount(CONSOLE_PATH, container.console)
     install_handlers(app, ConnectorError, SchemaError, StoreError)
     install_openapi(app)
-    # add_middleware puts each new one outside the previous: innermost first.
-    app.add_middleware(ErrorBoundary)
-    app.add_middleware(RequestGuard)
-    app.add_middleware(RateLimitHeaders)
     settings = container.settings
-    app.add_middleware(
-        HttpSignatureMiddleware,
+    gate = SignatureGate(
         verifier=container.verifier,
         signer=container.signer,
         exempt_paths=EXEMPT_PATHS | {CONSOLE_PATH, CONSOLE_PATH + "/*"},
@@ -134,8 +126,7 @@ def create_app(container: Container) -> FastAPI:
             settings.max_bodies_in_flight, settings.max_bodies_in_flight_per_client
         ),
     )
-    app.add_middleware(MetricsMiddleware, metrics=container.metrics)
-    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(Front, gate=gate, metrics=container.metrics)
     return app
 
 

@@ -6,8 +6,9 @@
   stable kind (unclean text, a date outside its window: :data:`FIELD_ERROR_CODES`) carries it
   as ``errors[].code``, and when every error is of one such kind it is the problem's ``code``;
 * routing's 404/405 become ``not_found`` / ``method_not_allowed`` (``Allow`` kept);
-* :class:`ErrorBoundary` (pure ASGI, innermost) answers 500 ``internal_error`` for anything
-  unexpected, so even a bug's response is signed and carries the request id.
+* :func:`unhandled_error` turns anything unexpected into 500 ``internal_error``; the adapter's
+  front layer answers it inside its signing step, so even a bug's response is signed and carries
+  the request id (:class:`ErrorBoundary` is the same as a pure ASGI middleware of its own).
 """
 
 from __future__ import annotations
@@ -171,21 +172,27 @@ class ErrorBoundary:
         try:
             await self.app(scope, receive, watch)
         except Exception as exc:
-            api_error = to_api_error(exc)
-            if api_error is None:
-                # the frames, not the message: a message may quote personal data
-                logger.error(
-                    "unhandled %s on %s %s\n%s",
-                    type(exc).__name__,
-                    scope.get("method"),
-                    getattr(scope.get("route"), "path", "-"),
-                    "".join(traceback.format_tb(exc.__traceback__)),
-                )
-                api_error = ApiError("an internal error occurred; it has been logged")
+            api_error = unhandled_error(exc, scope)
             if started:
                 raise
-            response = api_error_response(api_error, scope)
-            await response(scope, receive, send)
+            await api_error_response(api_error, scope)(scope, receive, send)
+
+
+def unhandled_error(exc: Exception, scope: Scope) -> ApiError:
+    """The ``ApiError`` to answer for ``exc``, which no handler took: its mapping if it has one,
+    else 500 ``internal_error`` — logged with the exception's type, the route template and the
+    stack (the frames, not the message: a message may quote personal data)."""
+    api_error = to_api_error(exc)
+    if api_error is not None:
+        return api_error
+    logger.error(
+        "unhandled %s on %s %s\n%s",
+        type(exc).__name__,
+        scope.get("method"),
+        getattr(scope.get("route"), "path", "-"),
+        "".join(traceback.format_tb(exc.__traceback__)),
+    )
+    return ApiError("an internal error occurred; it has been logged")
 
 
 __all__ = [
@@ -196,4 +203,5 @@ __all__ = [
     "field_name",
     "install_handlers",
     "problem_code",
+    "unhandled_error",
 ]

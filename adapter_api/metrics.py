@@ -1,7 +1,8 @@
 """Prometheus metrics of one adapter process, on a registry of its own (no globals).
 
 * ``lienthong_http_requests_total{route,method,status}`` and ``lienthong_http_request_seconds``
-  — counted by :class:`MetricsMiddleware` (pure ASGI) with the route *template* as label;
+  — counted by :meth:`Metrics.observe_request` (the adapter's front layer calls it) with the
+  route *template* as label;
 * ``lienthong_upstream_calls_total{upstream,operation,result}`` and
   ``lienthong_upstream_call_seconds{upstream,operation}`` — by :meth:`Metrics.upstream_call`;
 * ``lienthong_upstream_breaker_state{upstream}`` (0 closed, 1 half-open, 2 open) and
@@ -49,7 +50,7 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.multiprocess import MultiProcessCollector
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from connectors.errors import (
     CircuitOpen,
@@ -208,6 +209,7 @@ class Metrics:
         self._refreshers: list[Callable[[], Awaitable[None]]] = []
         # labelled children, looked up once (``labels()`` takes a lock and validates each time)
         self._upstream_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+        self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     @classmethod
     def for_process(cls) -> Metrics:
@@ -272,6 +274,22 @@ class Metrics:
         self.outbox_dead_letters.set(stats.dead)
         age = stats.oldest_pending_age
         self.outbox_oldest_pending_age.set(age.total_seconds() if age is not None else 0.0)
+
+    def observe_request(self, scope: Scope, status: int, seconds: float) -> None:
+        """Count and time one HTTP request answered ``status`` after ``seconds``, labelled by its
+        route template (``unmatched`` when routing found none) and method."""
+        template = getattr(scope.get("route"), "path", None) or "unmatched"
+        method = scope["method"] if scope["method"] in _METHODS else "OTHER"
+        key = (template, method, status)
+        children = self._request_children.get(key)
+        if children is None:
+            children = (
+                self.requests.labels(template, method, str(status)),
+                self.request_seconds.labels(template),
+            )
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     @contextmanager
     def upstream_call(self, upstream: str, operation: str) -> Iterator[None]:
@@ -364,45 +382,6 @@ class MetricsRefresh:
                 log.warning("metrics refresh failed (%s)", type(exc).__name__)
 
 
-class MetricsMiddleware:
-    """Counts and times every HTTP request by route template (pure ASGI, no body buffering)."""
-
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_and_watch(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_watch)
-        finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
-            method = scope["method"] if scope["method"] in _METHODS else "OTHER"
-            key = (template, method, status)
-            children = self._children.get(key)
-            if children is None:
-                children = (
-                    self.metrics.requests.labels(template, method, str(status)),
-                    self.metrics.request_seconds.labels(template),
-                )
-                self._children[key] = children
-            children[0].inc()
-            children[1].observe(time.perf_counter() - started)
-
-
 __all__ = [
     "BREAKER_VALUES",
     "MULTIPROCESS_VARIABLE",
@@ -411,7 +390,6 @@ __all__ = [
     "ExchangeLike",
     "MeteredRecorder",
     "Metrics",
-    "MetricsMiddleware",
     "MetricsRefresh",
     "result_of",
 ]

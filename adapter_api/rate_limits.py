@@ -8,7 +8,7 @@ so a birth date cannot be found by trying dates: the budget is counted per day i
 Asia/Ho_Chi_Minh under a keyed hash of the citizen ID — the raw ID is never a counter's key.
 
 Every counted answer carries the IETF RateLimit header fields (draft-ietf-httpapi-ratelimit-
-headers; added by :class:`RateLimitHeaders`) saying what is left; over a limit the answer is
+headers; added by :func:`add_rate_limit_fields`) saying what is left; over a limit the answer is
 ``429`` with ``Retry-After`` and the fields saying nothing is::
 
     RateLimit-Policy: "citizens.read";q=600;w=60
@@ -24,7 +24,7 @@ import hashlib
 import hmac
 import math
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Scope
 
 from adapter_api.clients import ApiClient, Operation, RateLimit
 from adapter_api.errors import ServiceUnavailable, TooManyRequests
@@ -65,7 +65,7 @@ class RateLimiter:
         """Count one call; raise ``TooManyRequests`` when it is over the client's limit.
 
         Returns the RateLimit fields of the answer (what is left of the window and when it ends),
-        for :class:`RateLimitHeaders` to add to the response.
+        for :func:`add_rate_limit_fields` to add to the response.
         """
         limit = self.limit_of(client, operation)
         key = f"op:{client.client_id}:{operation.value}"
@@ -108,27 +108,13 @@ class RateLimiter:
             ) from exc
 
 
-class RateLimitHeaders:
-    """Pure ASGI: adds the RateLimit fields a counted call left in ``scope["state"]["ratelimit"]``
-    to its response (a response that carries its own — a 429 — is left as it is)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_fields(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                fields = (scope.get("state") or {}).get(STATE_KEY)
-                headers = list(message.get("headers", []))
-                if fields and not any(name.lower() == b"ratelimit" for name, _ in headers):
-                    message["headers"] = headers + fields
-            await send(message)
-
-        await self.app(scope, receive, send_with_fields)
+def add_rate_limit_fields(start: Message, scope: Scope) -> None:
+    """Add the RateLimit fields a counted call left in ``scope["state"]["ratelimit"]`` to its
+    response ``start`` (a response that carries its own — a 429 — is left as it is)."""
+    fields = (scope.get("state") or {}).get(STATE_KEY)
+    headers = list(start.get("headers", []))
+    if fields and not any(name.lower() == b"ratelimit" for name, _ in headers):
+        start["headers"] = headers + fields
 
 
 def _too_many(
@@ -146,4 +132,4 @@ def _too_many(
     )
 
 
-__all__ = ["DAY", "STATE_KEY", "VN_DAY_OFFSET", "RateLimitHeaders", "RateLimiter"]
+__all__ = ["DAY", "STATE_KEY", "VN_DAY_OFFSET", "RateLimiter", "add_rate_limit_fields"]

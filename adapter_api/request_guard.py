@@ -1,7 +1,7 @@
 """Requests that have two readings are refused before any route reads them (400 problems).
 
-:class:`RequestGuard` (pure ASGI) sits inside the signature middleware, so its refusals are
-signed like every answer, and refuses:
+The adapter's front layer asks these rules (:func:`head_refusal`, :func:`body_refusal`) inside
+its signing step, so their refusals are signed like every answer. Refused:
 
 - a repeated ``Host``, ``X-Request-Id``, ``X-User-Id`` or ``X-Issue`` (``repeated_header``).
   What names the official, the case and the correlation id is written to the message log and
@@ -13,23 +13,26 @@ signed like every answer, and refuses:
 - a JSON body with a key repeated in one object (``duplicate_key``): parsers disagree on which
   value wins (the last, the first, or an error), so the value checked may not be the one used.
 
-The body is the one the signature middleware has already read and checked; it is handed on
-unchanged.
+The body checked is the one the signature check has already read and verified (an unsigned
+path's is read here, :func:`read_body`); it is handed on unchanged.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from adapter_api.problems import problem_response
 from security.http_signatures import COVERED_WHEN_PRESENT
 
 #: the fields a request may carry at most once
 SINGLE_HEADERS: tuple[str, ...] = ("host", *COVERED_WHEN_PRESENT)
+#: the same, as the raw lower-case names of ASGI headers
+SINGLE_HEADER_NAMES = frozenset(name.lower().encode("latin-1") for name in SINGLE_HEADERS)
 
 _ENCODED_SLASH = (b"%2f", b"%2F")
 
@@ -69,66 +72,57 @@ def has_duplicate_key(body: bytes) -> bool:
     return False
 
 
-class RequestGuard:
-    """Refuses requests with two readings (see the module docstring)."""
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a request is refused: its problem ``code``, the ``detail`` and the ``field`` named."""
 
-    def __init__(self, app: ASGIApp, *, single_headers: Iterable[str] = SINGLE_HEADERS) -> None:
-        self.app = app
-        self._single = frozenset(name.lower().encode("latin-1") for name in single_headers)
+    code: str
+    detail: str
+    field: str
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        name = repeated_header(scope.get("headers", ()), self._single)
-        if name is not None:
-            await _refuse(
-                scope,
-                receive,
-                send,
-                "repeated_header",
-                f"the {name} header may appear only once",
-                field=f"header.{name}",
-            )
-            return
-        raw_path: bytes = scope.get("raw_path") or scope.get("path", "").encode("utf-8")
-        if any(marker in raw_path for marker in _ENCODED_SLASH):
-            await _refuse(
-                scope,
-                receive,
-                send,
-                "encoded_slash",
-                "the path may not hold an encoded slash",
-                field="path",
-            )
-            return
-        if scope.get("method") not in ("POST", "PUT", "PATCH"):
-            await self.app(scope, receive, send)
-            return
-        body, rest = await _read_body(receive)
-        if has_duplicate_key(body):
-            await _refuse(
-                scope,
-                receive,
-                send,
-                "duplicate_key",
-                "a JSON object in the body repeats a key",
-                field="body",
-            )
-            return
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await rest()
-
-        await self.app(scope, replay, send)
+    async def answer(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Send the 400 problem, with the request id the scope holds."""
+        state = scope.get("state") or {}
+        request_id = state.get("request_id")
+        response = problem_response(
+            400,
+            self.code,
+            "Bad request",
+            self.detail,
+            instance=scope.get("path"),
+            request_id=request_id if isinstance(request_id, str) else None,
+            extra={"errors": [{"field": self.field, "message": self.detail}]},
+        )
+        await response(scope, receive, send)
 
 
-async def _read_body(receive: Receive) -> tuple[bytes, Receive]:
+def head_refusal(scope: Scope, single: frozenset[bytes] = SINGLE_HEADER_NAMES) -> Refusal | None:
+    """The refusal of a request whose headers (a repeat of one of ``single``) or path (an
+    encoded slash) have two readings; None when they have one."""
+    name = repeated_header(scope.get("headers", ()), single)
+    if name is not None:
+        detail = f"the {name} header may appear only once"
+        return Refusal("repeated_header", detail, f"header.{name}")
+    raw_path: bytes = scope.get("raw_path") or scope.get("path", "").encode("utf-8")
+    if any(marker in raw_path for marker in _ENCODED_SLASH):
+        return Refusal("encoded_slash", "the path may not hold an encoded slash", "path")
+    return None
+
+
+def reads_body(scope: Scope) -> bool:
+    """True when the request's body is checked (a POST, PUT or PATCH)."""
+    return scope.get("method") in ("POST", "PUT", "PATCH")
+
+
+def body_refusal(body: bytes) -> Refusal | None:
+    """The refusal of a JSON ``body`` repeating a key in one object; None otherwise."""
+    if has_duplicate_key(body):
+        return Refusal("duplicate_key", "a JSON object in the body repeats a key", "body")
+    return None
+
+
+async def read_body(receive: Receive) -> bytes:
+    """The whole body ``receive`` hands on (up to a message that is not a body part)."""
     parts: list[bytes] = []
     while True:
         message = await receive()
@@ -137,24 +131,17 @@ async def _read_body(receive: Receive) -> tuple[bytes, Receive]:
         parts.append(message.get("body", b""))
         if not message.get("more_body", False):
             break
-    return b"".join(parts), receive
+    return b"".join(parts)
 
 
-async def _refuse(
-    scope: Scope, receive: Receive, send: Send, code: str, detail: str, *, field: str
-) -> None:
-    state = scope.get("state") or {}
-    request_id = state.get("request_id")
-    response = problem_response(
-        400,
-        code,
-        "Bad request",
-        detail,
-        instance=scope.get("path"),
-        request_id=request_id if isinstance(request_id, str) else None,
-        extra={"errors": [{"field": field, "message": detail}]},
-    )
-    await response(scope, receive, send)
-
-
-__all__ = ["SINGLE_HEADERS", "RequestGuard", "has_duplicate_key", "repeated_header"]
+__all__ = [
+    "SINGLE_HEADERS",
+    "SINGLE_HEADER_NAMES",
+    "Refusal",
+    "body_refusal",
+    "has_duplicate_key",
+    "head_refusal",
+    "read_body",
+    "reads_body",
+    "repeated_header",
+]

@@ -55,6 +55,7 @@ RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
             "/security/admission.py",
             "/security/replay.py",
             "/security/rate_counters.py",
+            "/adapter_api/front.py",
             "/adapter_api/request_id.py",
             "/adapter_api/metrics.py",
             "/adapter_api/request_guard.py",

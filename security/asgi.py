@@ -1,4 +1,8 @@
-"""A pure ASGI middleware: verify signed requests, sign responses (RFC 9421).
+"""Verify signed requests, sign responses (RFC 9421), in pure ASGI.
+
+:class:`SignatureGate` holds the steps and :class:`SignedResponse` the signing ``send``, for an
+ASGI layer that takes other steps too (the adapter's front layer);
+:class:`HttpSignatureMiddleware` is the same as a middleware of its own.
 
 For every HTTP request outside ``exempt_paths`` it first admits the request on its headers
 alone — a signature naming a known key, a ``Content-Length`` within the route's limit, a place
@@ -99,12 +103,31 @@ def _encoded(headers: Iterable[tuple[str, str]]) -> RawHeaders:
     return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
 
 
-class HttpSignatureMiddleware:
-    """Verifies every request's signature and signs every response (see module docstring)."""
+def replaying(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands on ``body`` (already read, whole) first, then ``receive``'s."""
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+#: what runs once a request is verified: the app, given the request and its body
+VerifiedCall = Callable[[RequestView, bytes], Awaitable[None]]
+
+
+class SignatureGate:
+    """The signature checks of a request and the signing of its answer, as parts an ASGI layer
+    calls (see the module docstring): :class:`HttpSignatureMiddleware` on its own, the adapter's
+    front layer among its other steps."""
 
     def __init__(
         self,
-        app: ASGIApp,
         *,
         verifier: HttpVerifier,
         signer: HttpSigner,
@@ -114,7 +137,6 @@ class HttpSignatureMiddleware:
         body_limit: Callable[[str, str], int] | None = None,
         in_flight: BodiesInFlight | None = None,
     ) -> None:
-        self.app = app
         self._verifier = verifier
         self._signer = signer
         exempt = list(exempt_paths)
@@ -124,13 +146,18 @@ class HttpSignatureMiddleware:
         self._body_limit = body_limit or (lambda _method, _path: max_body)
         self._in_flight = in_flight
 
-    def _exempt(self, path: str) -> bool:
+    def exempt(self, path: str) -> bool:
+        """True when ``path`` is served unsigned (an exempt path or under an exempt prefix)."""
         return path in self._exact or (bool(self._prefixes) and path.startswith(self._prefixes))
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self._exempt(scope.get("path", "")):
-            await self.app(scope, receive, send)
-            return
+    async def verified(
+        self, scope: Scope, receive: Receive, send: Send, call: VerifiedCall
+    ) -> None:
+        """Admit and verify the request of ``scope``, then ``await call(request, body)``.
+
+        A refused request is answered on ``send`` (signed) and ``call`` is not made. The place
+        among the bodies in flight is held until ``call`` returns.
+        """
         raw_headers: RawHeaders = list(scope.get("headers", []))
         headers = header_fields(raw_headers)  # read once, for the request and its response
         url = _request_url(scope, raw_headers)
@@ -144,7 +171,16 @@ class HttpSignatureMiddleware:
             await self._refuse(send, request, exc, close=has_body)
             return
         try:
-            await self._verified_call(scope, receive, send, request, headers, limit)
+            try:
+                body = await self._read_body(receive, limit)
+                verified = self._verifier.verify_request(scope["method"], url, headers, body)
+            except SecurityError as exc:
+                await self._refuse(send, request, exc, close=isinstance(exc, RequestTooLarge))
+                return
+            state = scope.setdefault("state", {})
+            state["client_id"] = verified.keyid
+            state["signature"] = verified
+            await call(request, body)
         finally:
             release()
 
@@ -166,55 +202,7 @@ class HttpSignatureMiddleware:
         headers = _encoded(error_headers)
         if close:  # the body is left unread: the connection cannot serve another request
             headers.append((b"connection", b"close"))
-        await self._send_signed(send, request, status, headers, error_body)
-
-    async def _verified_call(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        request: RequestView,
-        headers: HeaderFields,
-        limit: int,
-    ) -> None:
-        try:
-            body = await self._read_body(receive, limit)
-            verified = self._verifier.verify_request(scope["method"], request.url, headers, body)
-        except SecurityError as exc:
-            await self._refuse(send, request, exc, close=isinstance(exc, RequestTooLarge))
-            return
-        state = scope.setdefault("state", {})
-        state["client_id"] = verified.keyid
-        state["signature"] = verified
-
-        replayed = False
-
-        async def replay_receive() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        start: Message | None = None
-        chunks: list[bytes] = []
-
-        async def capture_send(message: Message) -> None:
-            nonlocal start
-            if message["type"] == "http.response.start":
-                start = message
-                return
-            if message["type"] != "http.response.body" or start is None:
-                await send(message)
-                return
-            chunks.append(message.get("body", b""))
-            if message.get("more_body", False):
-                return
-            await self._send_signed(
-                send, request, start["status"], start.get("headers", []), b"".join(chunks)
-            )
-
-        await self.app(scope, replay_receive, capture_send)
+        await self.send_signed(send, request, status, headers, error_body)
 
     async def _read_body(self, receive: Receive, limit: int) -> bytes:
         parts: list[bytes] = []
@@ -232,7 +220,7 @@ class HttpSignatureMiddleware:
                 break
         return b"".join(parts)
 
-    async def _send_signed(
+    async def send_signed(
         self,
         send: Send,
         request: RequestView,
@@ -240,6 +228,8 @@ class HttpSignatureMiddleware:
         headers: Iterable[tuple[bytes, bytes]],
         body: bytes,
     ) -> None:
+        """Send the whole answer on ``send``, signed bound to ``request``: header names lower
+        case, the app's own ``Content-Digest`` replaced, a ``Content-Length`` added if missing."""
         out = [
             (name.lower(), value) for name, value in headers if name.lower() != b"content-digest"
         ]
@@ -251,4 +241,83 @@ class HttpSignatureMiddleware:
         await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-__all__ = ["HttpSignatureMiddleware", "problem_response", "refusal_status"]
+class SignedResponse:
+    """A ``send`` for the app: holds its response until the last body chunk, then sends it
+    signed on ``send`` (messages other than a response's, and a body before any start, pass)."""
+
+    __slots__ = ("_chunks", "_gate", "_request", "_send", "start")
+
+    def __init__(self, gate: SignatureGate, request: RequestView, send: Send) -> None:
+        self._gate = gate
+        self._request = request
+        self._send = send
+        self._chunks: list[bytes] = []
+        #: the app's ``http.response.start``, once sent
+        self.start: Message | None = None
+
+    async def __call__(self, message: Message) -> None:
+        start = self.start
+        if message["type"] == "http.response.start":
+            self.start = message
+            return
+        if message["type"] != "http.response.body" or start is None:
+            await self._send(message)
+            return
+        self._chunks.append(message.get("body", b""))
+        if message.get("more_body", False):
+            return
+        await self._gate.send_signed(
+            self._send,
+            self._request,
+            start["status"],
+            start.get("headers", []),
+            b"".join(self._chunks),
+        )
+
+
+class HttpSignatureMiddleware:
+    """Verifies every request's signature and signs every response (see module docstring)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        verifier: HttpVerifier,
+        signer: HttpSigner,
+        exempt_paths: Iterable[str] = (),
+        on_error: ErrorRenderer | None = None,
+        max_body: int = DEFAULT_MAX_BODY,
+        body_limit: Callable[[str, str], int] | None = None,
+        in_flight: BodiesInFlight | None = None,
+    ) -> None:
+        self.app = app
+        self.gate = SignatureGate(
+            verifier=verifier,
+            signer=signer,
+            exempt_paths=exempt_paths,
+            on_error=on_error,
+            max_body=max_body,
+            body_limit=body_limit,
+            in_flight=in_flight,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.gate.exempt(scope.get("path", "")):
+            await self.app(scope, receive, send)
+            return
+
+        async def call(request: RequestView, body: bytes) -> None:
+            signed = SignedResponse(self.gate, request, send)
+            await self.app(scope, replaying(body, receive), signed)
+
+        await self.gate.verified(scope, receive, send, call)
+
+
+__all__ = [
+    "HttpSignatureMiddleware",
+    "SignatureGate",
+    "SignedResponse",
+    "problem_response",
+    "refusal_status",
+    "replaying",
+]

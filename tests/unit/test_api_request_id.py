@@ -12,6 +12,7 @@ from adapter_api.request_id import (
     RequestIdMiddleware,
     accept_request_id,
     current_request_id,
+    fresh_uuid4,
     new_message_id,
 )
 
@@ -51,3 +52,12 @@ async def test_middleware_echoes_and_exposes_the_id() -> None:
     assert fresh.json()["state"] == made
     uuid.UUID(made)
     assert current_request_id() is None
+
+
+def test_fresh_uuids_read_as_uuid4_in_the_usual_form() -> None:
+    """A made id parses as a version-4, RFC 4122 UUID and prints back the same, every time."""
+    for _ in range(1000):
+        made = fresh_uuid4()
+        parsed = uuid.UUID(made)
+        assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)
+        assert str(parsed) == made
