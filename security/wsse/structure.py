@@ -29,6 +29,19 @@ from security.wsse.names import (
 _WSU_IDS = etree.XPath("//*/@wsu:Id", namespaces={"wsu": WSU_NS})
 
 
+def child_elements(parent: etree._Element) -> tuple[list[etree._Element], list[str]]:
+    """The element children of ``parent`` and their tags (comments and processing instructions,
+    whose tag is not a string, left out)."""
+    children = []
+    tags = []
+    for child in parent:
+        tag = child.tag
+        if isinstance(tag, str):
+            children.append(child)
+            tags.append(tag)
+    return children, tags
+
+
 def envelope_parts(
     root: etree._Element,
 ) -> tuple[etree._Element, etree._Element, list[etree._Element], etree._Element]:

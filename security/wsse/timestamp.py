@@ -13,6 +13,7 @@ from security.wsse.names import (
     CREATED,
     EXPIRES,
 )
+from security.wsse.structure import child_elements
 
 
 def _parse_time(element: etree._Element, what: str) -> dt.datetime:
@@ -33,13 +34,7 @@ def check_timestamp(
     max_skew: dt.timedelta,
     max_validity: dt.timedelta,
 ) -> tuple[dt.datetime, dt.datetime]:
-    children = []
-    tags = []
-    for child in timestamp:
-        tag = child.tag
-        if isinstance(tag, str):
-            children.append(child)
-            tags.append(tag)
+    children, tags = child_elements(timestamp)
     if tags != [CREATED, EXPIRES]:
         raise StaleMessage(
             "the Timestamp must hold Created and Expires", reason="malformed_timestamp"

@@ -39,7 +39,12 @@ from security.wsse.signed_info import (
     prefix_list,
     read_any_form,
 )
-from security.wsse.structure import document_ids, envelope_parts, security_parts
+from security.wsse.structure import (
+    child_elements,
+    document_ids,
+    envelope_parts,
+    security_parts,
+)
 from security.wsse.timestamp import check_timestamp
 from security.wsse.token import decode_base64, signer_certificate
 from security.xml import DEFAULT_LIMITS, XmlLimits, parse_xml
@@ -87,13 +92,7 @@ def verify_envelope(
     header, body, xroad, security = envelope_parts(root)
     timestamp, signature, tokens = security_parts(security)
 
-    parts = []
-    tags = []
-    for child in signature:
-        tag = child.tag
-        if isinstance(tag, str):
-            parts.append(child)
-            tags.append(tag)
+    parts, tags = child_elements(signature)
     if len(parts) != 3 or tags[0] != SIGNED_INFO or tags[1] != SIGNATURE_VALUE:
         raise InvalidSignature("the signature does not have the required structure")
     signed_info, signature_value, key_info = parts
