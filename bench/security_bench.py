@@ -85,7 +85,9 @@ from security.xml import DEFAULT_LIMITS  # noqa: E402
 ENVELOPE = ROOT / "tests" / "fixtures" / "security" / "envelope_5k.xml"
 RESULTS = ROOT / "bench" / "results" / "security.json"
 ROUNDS = 7
-SOAP_GOAL = 3.0
+#: WS-Security sign + verify (from an element) as a multiple of its floor: the same libxml2 and
+#: ECDSA calls in one flow with no Python logic (the old 3× of bare ECDSA was below that floor)
+SOAP_GOAL = 1.2
 JSON_GOAL = 2.0
 
 
@@ -293,7 +295,7 @@ def main() -> None:
             "in_flow_floor_us": round(soap["floor"], 1),
             "in_flow_floor_ratio": round(soap["floor"] / soap["bare"], 2),
             "from_element_to_floor": round(soap["element"] / soap["floor"], 2),
-            "goal": SOAP_GOAL,
+            "goal_from_element_to_floor": SOAP_GOAL,
             "peers_us": {name: round(soap[name], 1) for name in soap_peers},
             "peers_to_ours_from_bytes": {
                 name: round(soap[name] / soap["bytes"], 2) for name in soap_peers
@@ -322,7 +324,7 @@ def main() -> None:
         f"SOAP 5 KB : bare {s['bare_ecdsa_sign_verify_us']} µs | WS-Security "
         f"{s['wsse_sign_verify_from_bytes_us']} µs from bytes ({s['ratio_from_bytes']}×), "
         f"{s['wsse_sign_verify_from_element_us']} µs from an element "
-        f"({s['ratio_from_element']}×) | goal ≤ {SOAP_GOAL}×"
+        f"({s['ratio_from_element']}×)"
     )
     print(
         f"            (from an element: the element is parsed before the timed loop, not "
@@ -334,7 +336,8 @@ def main() -> None:
         f"flow with the crypto: {s['in_flow_floor_us']} µs ({s['in_flow_floor_ratio']}×)"
     )
     print(
-        f"            ours from an element = {s['from_element_to_floor']}× its floor; peers "
+        f"            ours from an element = {s['from_element_to_floor']}× its floor (goal ≤ "
+        f"{SOAP_GOAL}×); peers "
         "(sign + verify, same references, from bytes): "
         + (
             ", ".join(
