@@ -18,10 +18,17 @@ Being ``ValueError`` subclasses, they become field errors when raised inside pyd
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from schemas.status import DossierStatus
+
+class StatusLike(Protocol):
+    """What an :class:`IllegalTransition` reads of a status (``schemas.status.DossierStatus``
+    fits; named here so that the error tree does not import the lifecycle that raises it)."""
+
+    @property
+    def label(self) -> str: ...
+
+    def __int__(self) -> int: ...
 
 
 class SchemaError(ValueError):
@@ -48,7 +55,7 @@ class InvalidDossierCode(SchemaError):
 class IllegalTransition(SchemaError):
     """Raised when a dossier would move between two statuses the lifecycle does not connect."""
 
-    def __init__(self, old: DossierStatus, new: DossierStatus) -> None:
+    def __init__(self, old: StatusLike, new: StatusLike) -> None:
         super().__init__(
             f"illegal dossier status transition {int(old)} ({old.label}) -> "
             f"{int(new)} ({new.label})",
