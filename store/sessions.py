@@ -1,10 +1,10 @@
 """Units of work in a session of their own, for the store's façades.
 
-The store's faces (``store.dossier_reads``, ``store.change_reads``, ``store.access_log_book``,
-``store.reconciliation``) and the domains' desks (``watches.desk``, ``chains.desk``,
-``timeliness.desk``) each answer one question or make one change; :class:`SessionRunner`
-is the one place that opens the session for it, so that every query of one answer shares one
-session (one snapshot) and their callers never hold a session themselves.
+The store's faces (``store.dossier_reads``, ``store.watches.change_reads``,
+``store.access_log_book``, ``store.reconciliation``) and the domains' desks (``watches.desk``,
+``chains.desk``, ``timeliness.desk``) each answer one question or make one change;
+:class:`SessionRunner` is the one place that opens the session for it, so that every query of
+one answer shares one session (one snapshot) and their callers never hold a session themselves.
 """
 
 from __future__ import annotations
