@@ -9,13 +9,16 @@ READ COMMITTED isolation is used and writers lock the rows they change (``FOR UP
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, Table, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import (
@@ -26,6 +29,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import PoolResetState
+from sqlalchemy.sql.dml import Insert
 from sqlalchemy.util import await_only
 
 from store.db_errors import StorePool, translate_errors
@@ -167,6 +171,19 @@ def _transaction_open(driver: Any) -> bool:
         return bool(driver.in_transaction)
     except ValueError:  # closed: the pool discards it, SQLAlchemy's own rollback skips it too
         return False
+
+
+def insert_ignoring(table: Table, keys: Sequence[str]) -> Mapping[bool, Insert]:
+    """``INSERT … ON CONFLICT (keys) DO NOTHING`` on ``table`` for each dialect the store runs
+    on, keyed by "is PostgreSQL" (both dialects spell it alike, each with its own construct)."""
+    return MappingProxyType(
+        {
+            postgres: (postgresql.insert if postgres else sqlite.insert)(
+                table
+            ).on_conflict_do_nothing(index_elements=list(keys))
+            for postgres in (True, False)
+        }
+    )
 
 
 def is_sqlite(bind: AsyncEngine | AsyncConnection | AsyncSession) -> bool:

@@ -45,7 +45,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from schemas.dossier_rules import (
@@ -65,6 +64,7 @@ from schemas.models import Dossier, DossierEvent
 from schemas.status import DossierStatus
 from schemas.text import STORED
 from schemas.times import utc_now
+from store.db import insert_ignoring
 from store.deadline_rules import (
     DeadlineFacts,
     DeadlineRules,
@@ -512,12 +512,10 @@ async def _events_to_compare(
     }
 
 
-def _insert_dossiers(postgres: bool) -> Any:
-    statement = (postgresql.insert if postgres else sqlite.insert)(dossiers)
-    return statement.on_conflict_do_nothing(index_elements=["code"]).returning(dossiers.c.code)
-
-
-_INSERT_DOSSIERS = {True: _insert_dossiers(True), False: _insert_dossiers(False)}
+_INSERT_DOSSIERS = {
+    postgres: statement.returning(dossiers.c.code)
+    for postgres, statement in insert_ignoring(dossiers, ["code"]).items()
+}
 
 
 async def _insert_new(

@@ -36,6 +36,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from schemas.times import utc_now
+from store.db import insert_ignoring
 from store.errors import OutboxItemNotFound
 from store.tables.dossiers import dossier_events, dossiers
 from store.tables.outbox import outbox, outbox_heads
@@ -185,12 +186,7 @@ _INSERT_ITEMS = insert(outbox).returning(
 )
 _INSERT_ITEMS_NUMBERED = insert(outbox)
 _HIGHEST_ITEM = select(func.max(outbox.c.id))
-_INSERT_HEADS = {
-    postgres: (postgresql.insert if postgres else sqlite.insert)(
-        outbox_heads
-    ).on_conflict_do_nothing(index_elements=["dossier_code"])
-    for postgres in (True, False)
-}
+_INSERT_HEADS = insert_ignoring(outbox_heads, ["dossier_code"])
 
 
 async def enqueue_many(

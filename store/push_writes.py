@@ -22,11 +22,11 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import func, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from schemas.status import DossierStatus
 from schemas.times import utc_now
+from store.db import insert_ignoring
 from store.tables.push import push_deliveries, push_heads, push_notices, push_subscriptions
 
 
@@ -107,18 +107,8 @@ _INSERT_RETURNING = insert(push_deliveries).returning(
     push_deliveries.c.id, sort_by_parameter_order=True
 )
 _HIGHEST = select(func.max(push_deliveries.c.id))
-_HEADS = {
-    postgres: (postgresql.insert if postgres else sqlite.insert)(push_heads).on_conflict_do_nothing(
-        index_elements=["subscription_id", "dossier_code"]
-    )
-    for postgres in (True, False)
-}
-_NOTICES = {
-    postgres: (postgresql.insert if postgres else sqlite.insert)(
-        push_notices
-    ).on_conflict_do_nothing(index_elements=["tracking_id"])
-    for postgres in (True, False)
-}
+_HEADS = insert_ignoring(push_heads, ["subscription_id", "dossier_code"])
+_NOTICES = insert_ignoring(push_notices, ["tracking_id"])
 
 
 async def enqueue_changes(

@@ -24,7 +24,6 @@ from typing import Any, Protocol
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -36,6 +35,7 @@ from store.batching import (
     StatementBuilder,
     Written,
 )
+from store.db import insert_ignoring
 from store.message_log.chain import GENESIS, SealedFields, format_time, sha256_hex
 from store.message_log.crypto import BodyCipher
 from store.message_log.errors import MessageLogError
@@ -48,6 +48,8 @@ HEAD_ID = 1
 MAX_BATCH = 256
 ENDPOINT_MAX = 512
 _FINGERPRINT_CACHE = 256
+#: the head row written once, if missing (``lock_head``)
+_INSERT_HEAD = insert_ignoring(message_log_head, ["id"])
 
 
 class ExchangeLike(Protocol):
@@ -421,17 +423,9 @@ async def lock_head(conn: AsyncConnection, now: dt.datetime) -> tuple[int, str]:
                 "the message log's head row is missing: run 'lienthong log verify'"
             )
         values = {"id": HEAD_ID, "seq": 0, "digest": GENESIS, "updated_at": now}
-        await conn.execute(_insert_ignore(conn, message_log_head, ["id"]).values(**values))
+        await conn.execute(_INSERT_HEAD[conn.dialect.name == "postgresql"].values(**values))
         row = (await conn.execute(touch)).one()
     return int(row.seq), str(row.digest)
-
-
-def _insert_ignore(conn: AsyncConnection, table: Any, keys: list[str]) -> Any:
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing(index_elements=keys)
-    if conn.dialect.name == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing(index_elements=keys)
-    raise MessageLogError(f"unsupported database {conn.dialect.name!r}")
 
 
 __all__ = ["RECORD_COLUMNS", "ExchangeLike", "SqlMessageLog", "fingerprint", "lock_head"]
