@@ -15,14 +15,41 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 
 FORMAT_VERSION = 1
 GENESIS = "0" * 64
+#: a time's textual form, from its UTC fields (years from 1000 on: see ``format_time``)
+_TIME_TEXT = "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ"
 
 
 def format_time(value: dt.datetime) -> str:
-    """A time in the chain's one textual form: UTC, microseconds, ``Z``; naive means UTC."""
+    """A time in the chain's one textual form: UTC, microseconds, ``Z``; naive means UTC.
+
+    A plain ``datetime`` (every time the gateway makes) is written from its UTC fields in one
+    formatting; anything else (a subclass, a year before 1000) the long way, whose output
+    decides: the two agree wherever both apply (tests/unit/test_message_log_encoding.py).
+    """
+    if type(value) is dt.datetime:
+        zone = value.tzinfo
+        utc = value if zone is None or zone is dt.UTC else value.astimezone(dt.UTC)
+        if utc.year >= 1000:
+            return _TIME_TEXT % (
+                utc.year,
+                utc.month,
+                utc.day,
+                utc.hour,
+                utc.minute,
+                utc.second,
+                utc.microsecond,
+            )
+    return format_time_plainly(value)
+
+
+def format_time_plainly(value: dt.datetime) -> str:
+    """:func:`format_time` the long way: to aware UTC, then ``isoformat`` (``strftime`` before
+    the year 1000, whose ``%Y`` is not padded: the form records were first sealed with)."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
     utc = value.astimezone(dt.UTC).replace(tzinfo=None)
@@ -74,11 +101,8 @@ class SealedFields:
 
     def canonical(self) -> bytes:
         """The exact bytes the digest is taken over."""
-        # built in sorted key order, so the encoder need not sort
-        document = {
-            name: FORMAT_VERSION if name == "v" else getattr(self, name) for name in _SORTED_KEYS
-        }
-        return _ENCODER.encode(document).encode("utf-8")
+        unplaced = {name: getattr(self, name) for name in _UNPLACED}
+        return SealedDocument(unplaced).canonical(self.seq, self.prev_digest)
 
     def digest(self) -> str:
         """SHA-256 of :meth:`canonical`, lowercase hex."""
@@ -92,6 +116,52 @@ class SealedFields:
 _FIELD_NAMES = tuple(field.name for field in fields(SealedFields))
 _SORTED_KEYS = tuple(sorted((*_FIELD_NAMES, "v")))
 _ENCODER = json.JSONEncoder(sort_keys=False, separators=(",", ":"), ensure_ascii=False)
+#: the fields a record's place in the chain gives it
+PLACE_FIELDS = ("seq", "prev_digest")
+#: the sealed fields known before a record has a place, in :class:`SealedFields`' order
+_UNPLACED = tuple(name for name in _FIELD_NAMES if name not in PLACE_FIELDS)
 
 
-__all__ = ["FORMAT_VERSION", "GENESIS", "SealedFields", "format_time", "sha256_hex"]
+class SealedDocument:
+    """What a record seals, all but its place in the chain: ready to be sealed at any place.
+
+    The writer knows an exchange's sealed fields when it is queued, its ``seq`` and
+    ``prev_digest`` only once its batch is chained onto the head (and again if the batch is
+    written twice). The document is laid out once, in the encoding's key order; each place then
+    costs a copy and the encoding, and no :class:`SealedFields` is built. ``values`` holds every
+    field of :class:`SealedFields` but the place fields (more is ignored);
+    :meth:`SealedFields.canonical` encodes through this class too, so there is one encoding.
+    """
+
+    __slots__ = ("_document",)
+
+    def __init__(self, values: Mapping[str, object]) -> None:
+        # built in sorted key order, so the encoder need not sort; the place fields are filled
+        # in by ``canonical``, in the places they hold now
+        self._document: dict[str, object] = {
+            name: FORMAT_VERSION if name == "v" else None if name in PLACE_FIELDS else values[name]
+            for name in _SORTED_KEYS
+        }
+
+    def canonical(self, seq: int, prev_digest: str) -> bytes:
+        """The exact bytes the digest of the record at ``seq`` after ``prev_digest`` covers."""
+        document = self._document.copy()
+        document["seq"] = seq
+        document["prev_digest"] = prev_digest
+        return _ENCODER.encode(document).encode("utf-8")
+
+    def digest(self, seq: int, prev_digest: str) -> str:
+        """SHA-256 of :meth:`canonical`, lowercase hex."""
+        return sha256_hex(self.canonical(seq, prev_digest))
+
+
+__all__ = [
+    "FORMAT_VERSION",
+    "GENESIS",
+    "PLACE_FIELDS",
+    "SealedDocument",
+    "SealedFields",
+    "format_time",
+    "format_time_plainly",
+    "sha256_hex",
+]

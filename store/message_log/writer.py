@@ -36,7 +36,7 @@ from store.batching import (
     Written,
 )
 from store.db import insert_ignoring
-from store.message_log.chain import GENESIS, SealedFields, format_time, sha256_hex
+from store.message_log.chain import GENESIS, SealedDocument, format_time, sha256_hex
 from store.message_log.crypto import BodyCipher
 from store.message_log.errors import MessageLogError
 from store.message_log.redaction import redact
@@ -106,18 +106,18 @@ def fingerprint(certificate: x509.Certificate) -> str:
 class _Prepared:
     """An exchange turned into what is stored, except what depends on its position.
 
-    ``fields`` holds every sealed field but ``seq`` and ``prev_digest`` (hashes computed once,
-    when the exchange is queued); ``signers`` maps the signers' fingerprints to certificates.
+    ``document`` is what the record seals but its place (hashes computed once, when the exchange
+    is queued); ``row`` its row in :data:`RECORD_COLUMNS` order, with ``None`` where its place
+    and its encrypted wire messages go (:meth:`SqlMessageLog._chain`); ``signers`` maps the signers'
+    fingerprints to certificates.
     """
 
-    exchange: ExchangeLike
+    message_id: str
     request_wire: bytes
     response_wire: bytes | None
-    fields: dict[str, Any]
+    document: SealedDocument
+    row: tuple[Any, ...]
     signers: dict[str, x509.Certificate]
-
-    def sealed(self, seq: int, prev_digest: str) -> SealedFields:
-        return SealedFields(seq=seq, prev_digest=prev_digest, **self.fields)
 
 
 class SqlMessageLog:
@@ -144,7 +144,12 @@ class SqlMessageLog:
         self._group = group if group is not None else GroupCommit(engine, max_batch=max_batch)
         self._statements: dict[str, _Statements] = {}
         self._known_certs: set[str] = set()
-        self._fingerprints: dict[x509.Certificate, str] = {}
+        # the signers' fingerprints by the id of their certificate object, kept alive here (so
+        # the id is not another's): the connectors pass the same objects on every call, and a
+        # certificate's own hash is far dearer than its id
+        self._fingerprints: dict[int, tuple[x509.Certificate, str]] = {}
+        # the last URL recorded and its endpoint (``_endpoint_of``)
+        self._last_endpoint: tuple[str, str] = ("", endpoint_of("")[:ENDPOINT_MAX])
         # (seq, digest) of the head as this process last committed it: the next batch is
         # chained onto it and a conditional UPDATE checks it (a moved head: read it again);
         # None while a batch is being written, until it commits
@@ -211,6 +216,7 @@ class SqlMessageLog:
             for fp, cert in ((request_signer, request_cert), (response_signer, response_cert))
             if fp is not None and cert is not None and fp not in self._known_certs
         }
+        started_at, finished_at = exchange.started_at, exchange.finished_at
         fields: dict[str, Any] = {
             "message_id": exchange.message_id,
             "attempt": exchange.attempt,
@@ -223,11 +229,11 @@ class SqlMessageLog:
             "user_id": exchange.user_id,
             "issue": exchange.issue,
             "method": exchange.method,
-            "endpoint": endpoint_of(exchange.url)[:ENDPOINT_MAX],
+            "endpoint": self._endpoint_of(exchange.url),
             "status": exchange.status,
             "outcome": exchange.outcome,
-            "started_at": format_time(exchange.started_at),
-            "finished_at": format_time(exchange.finished_at),
+            "started_at": format_time(started_at),
+            "finished_at": format_time(finished_at),
             "request_sha256": sha256_hex(request_wire),
             "request_body_sha256": sha256_hex(request_body),
             "request_signer": request_signer,
@@ -235,17 +241,34 @@ class SqlMessageLog:
             "response_body_sha256": sha256_hex(response) if response is not None else None,
             "response_signer": response_signer,
         }
-        return _Prepared(exchange, request_wire, response_wire, fields, signers)
+        document = SealedDocument(fields)
+        # the row holds the times themselves (the column's type stores them), not their text
+        fields["started_at"], fields["finished_at"] = started_at, finished_at
+        fields["body_key_id"] = self._cipher.key_id
+        row = tuple([fields.get(name) for name in RECORD_COLUMNS])
+        return _Prepared(exchange.message_id, request_wire, response_wire, document, row, signers)
 
     def _fingerprint(self, certificate: x509.Certificate | None) -> str | None:
         if certificate is None:
             return None
-        found = self._fingerprints.get(certificate)
-        if found is None:
-            if len(self._fingerprints) >= _FINGERPRINT_CACHE:
-                self._fingerprints.clear()
-            found = self._fingerprints[certificate] = fingerprint(certificate)
-        return found
+        found = self._fingerprints.get(id(certificate))
+        if found is not None and found[0] is certificate:
+            return found[1]
+        if len(self._fingerprints) >= _FINGERPRINT_CACHE:
+            self._fingerprints.clear()
+        computed = fingerprint(certificate)
+        self._fingerprints[id(certificate)] = (certificate, computed)
+        return computed
+
+    def _endpoint_of(self, url: str) -> str:
+        """The stored endpoint of ``url``; the last one is remembered (a connector calls one
+        URL: parsing it again each time costs more than the rest of its row)."""
+        last_url, last_endpoint = self._last_endpoint
+        if url == last_url:
+            return last_endpoint
+        endpoint = endpoint_of(url)[:ENDPOINT_MAX]
+        self._last_endpoint = (url, endpoint)
+        return endpoint
 
     def _http_signer(self, headers: Mapping[str, str]) -> x509.Certificate | None:
         keyid = signature_keyid(headers)
@@ -294,15 +317,13 @@ class SqlMessageLog:
                     for fp, cert in certs.items()
                 ],
             )
-        tx.queue_many(
-            sql.insert_record, [tuple(row[name] for name in RECORD_COLUMNS) for row in rows]
-        )
+        tx.queue_many(sql.insert_record, rows)
 
         def committed() -> None:
             self._head = (seq, digest)
             self._known_certs.update(certs)
 
-        return Written([row["seq"] for row in rows], committed)
+        return Written([row[_SEQ] for row in rows], committed)
 
     def _statements_for(self, tx: DriverTransaction) -> _Statements:
         found = self._statements.get(tx.dialect.name)
@@ -312,37 +333,27 @@ class SqlMessageLog:
 
     def _chain(
         self, batch: Sequence[_Prepared], seq: int, prev: str
-    ) -> tuple[list[dict[str, Any]], int, str]:
-        """The rows of ``batch`` chained after record ``seq`` of digest ``prev``, and the new
-        head's ``(seq, digest)``."""
-        rows: list[dict[str, Any]] = []
+    ) -> tuple[list[list[Any]], int, str]:
+        """The rows of ``batch`` chained after record ``seq`` of digest ``prev`` (values in
+        :data:`RECORD_COLUMNS` order), and the new head's ``(seq, digest)``."""
+        rows: list[list[Any]] = []
+        encrypt = self._cipher.encrypt
         for prepared in batch:
             seq += 1
-            sealed = prepared.sealed(seq, prev)
-            prev = sealed.digest()
-            rows.append(self._row(prepared, sealed, prev))
-        return rows, seq, prev
-
-    def _row(self, prepared: _Prepared, sealed: SealedFields, digest: str) -> dict[str, Any]:
-        ex = prepared.exchange
-        row: dict[str, Any] = dict(prepared.fields)
-        row["seq"] = sealed.seq
-        row["prev_digest"] = sealed.prev_digest
-        row["started_at"] = ex.started_at
-        row["finished_at"] = ex.finished_at
-        row["digest"] = digest
-        row["body_key_id"] = self._cipher.key_id
-        row["request_wire"] = self._cipher.encrypt(
-            prepared.request_wire, seq=sealed.seq, message_id=ex.message_id, kind="request"
-        )
-        row["response_wire"] = (
-            self._cipher.encrypt(
-                prepared.response_wire, seq=sealed.seq, message_id=ex.message_id, kind="response"
+            digest = prepared.document.digest(seq, prev)
+            message_id = prepared.message_id
+            row = list(prepared.row)
+            row[_SEQ], row[_PREV_DIGEST], row[_DIGEST] = seq, prev, digest
+            row[_REQUEST_WIRE] = encrypt(
+                prepared.request_wire, seq=seq, message_id=message_id, kind="request"
             )
-            if prepared.response_wire is not None
-            else None
-        )
-        return row
+            if prepared.response_wire is not None:
+                row[_RESPONSE_WIRE] = encrypt(
+                    prepared.response_wire, seq=seq, message_id=message_id, kind="response"
+                )
+            rows.append(row)
+            prev = digest
+        return rows, seq, prev
 
 
 #: the columns of a record row, in the order the insert statement takes them
@@ -350,6 +361,11 @@ RECORD_COLUMNS = tuple(
     column.name
     for column in message_log.columns
     if column.name not in ("purged_at", "purge_retention_days", "purge_mac")
+)
+#: where a record's place and encrypted wire messages go in its row
+_SEQ, _PREV_DIGEST, _DIGEST, _REQUEST_WIRE, _RESPONSE_WIRE = (
+    RECORD_COLUMNS.index(name)
+    for name in ("seq", "prev_digest", "digest", "request_wire", "response_wire")
 )
 
 
