@@ -19,7 +19,6 @@ unsearchable. Only field names are stored, never their values.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -84,7 +83,7 @@ class AccessLogPage:
 
 def citizen_key(key: bytes, citizen_id: str) -> str:
     """The keyed hash the access log finds a citizen by (HMAC-SHA256, hex)."""
-    return hmac.new(key, citizen_id.encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.digest(key, citizen_id.encode("utf-8"), "sha256").hex()
 
 
 async def record_lookup(
@@ -133,19 +132,20 @@ async def insert_lookups(
 ) -> None:
     """:func:`record_lookups` on the database driver, inside a log group commit's transaction
     (``store.batching``): the same rows, without SQLAlchemy's per-statement work.
+
+    The rows are built in one pass, as tuples; the field names are bound as their tuple, whose
+    JSON is remembered (``StatementBuilder.insert``'s ``remembered``: a handful of lists).
     """
     if not entries:
         return
     statement = _INSERTS.get(tx.dialect.name)
     if statement is None:
-        statement = StatementBuilder(access_log, tx.dialect).insert(_COLUMNS)
+        statement = StatementBuilder(access_log, tx.dialect).insert(
+            _COLUMNS, remembered={"fields": list}
+        )
         _INSERTS[tx.dialect.name] = statement
     current = _current(key)
-    rows = []
-    for entry in entries:
-        row = _row(entry, *current)
-        rows.append(tuple(row[name] for name in _COLUMNS))
-    tx.queue_many(statement, rows)
+    tx.queue_many(statement, [_values(entry, *current, fields=entry.fields) for entry in entries])
 
 
 def _current(key: bytes | KeyRing) -> tuple[bytes, str]:
@@ -154,21 +154,28 @@ def _current(key: bytes | KeyRing) -> tuple[bytes, str]:
     return current, key_id(current)
 
 
+def _values(
+    entry: AccessLogEntry, key: bytes, made_by: str, *, fields: object
+) -> tuple[object, ...]:
+    """The row of ``entry``, values in :data:`_COLUMNS` order (``fields`` as it is bound)."""
+    return (
+        citizen_key(key, entry.citizen_id),
+        made_by,
+        entry.occurred_at or utc_now(),
+        entry.client_id,
+        entry.organisation,
+        entry.official,
+        entry.dossier_code,
+        entry.operation,
+        fields,
+        entry.request_id,
+        entry.message_id,
+        entry.outcome,
+    )
+
+
 def _row(entry: AccessLogEntry, key: bytes, made_by: str) -> dict[str, object]:
-    return {
-        "citizen_key": citizen_key(key, entry.citizen_id),
-        "key_id": made_by,
-        "occurred_at": entry.occurred_at or utc_now(),
-        "client_id": entry.client_id,
-        "organisation": entry.organisation,
-        "official": entry.official,
-        "dossier_code": entry.dossier_code,
-        "operation": entry.operation,
-        "fields": list(entry.fields),
-        "request_id": entry.request_id,
-        "message_id": entry.message_id,
-        "outcome": entry.outcome,
-    }
+    return dict(zip(_COLUMNS, _values(entry, key, made_by, fields=list(entry.fields)), strict=True))
 
 
 async def list_for_citizen(

@@ -7,6 +7,7 @@ drops offsets, so every time is converted to UTC before it is written and comes 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, DateTime, Integer
@@ -15,6 +16,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 UTC = dt.UTC
+#: SQLAlchemy's text for a ``DATETIME`` on SQLite (its default storage format)
+_SQLITE_TEXT = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
 
 #: A 64-bit integer primary key that stays SQLite's auto-incrementing ``INTEGER PRIMARY KEY``.
 BigIntPk = BigInteger().with_variant(Integer(), "sqlite")
@@ -38,6 +41,45 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
         if dialect.name == "sqlite":
             return value.replace(tzinfo=None)
         return value
+
+    def driver_bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        """This type's bind processor on ``dialect``, with a shortcut for the value it nearly
+        always gets: a plain ``datetime`` in UTC (``dt.UTC``, what ``schemas.times.utc_now``
+        gives). On SQLite that is the text SQLAlchemy's ``DATETIME`` stores, from its fields
+        in one formatting (no conversion, no second processor); on PostgreSQL the value itself,
+        as it is already in UTC. Anything else goes through SQLAlchemy's own processor, which
+        is what decides: the store's driver statements (``store.batching.StatementBuilder``)
+        bind with this, and what they store is what a Core insert stores
+        (tests/unit/test_store_types.py).
+        """
+        plain = self.dialect_impl(dialect).bind_processor(dialect)
+        if plain is None:
+            return None
+        if dialect.name == "sqlite":
+
+            def process(value: Any) -> Any:
+                if type(value) is dt.datetime and value.tzinfo is UTC:
+                    return _SQLITE_TEXT % (
+                        value.year,
+                        value.month,
+                        value.day,
+                        value.hour,
+                        value.minute,
+                        value.second,
+                        value.microsecond,
+                    )
+                return plain(value)
+
+            return process
+        if dialect.name == "postgresql":
+
+            def process(value: Any) -> Any:
+                if type(value) is dt.datetime and value.tzinfo is UTC:
+                    return value
+                return plain(value)
+
+            return process
+        return plain
 
     def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
         if value is None:

@@ -18,8 +18,9 @@ directly, inside a transaction taken as the store takes any other:
   finds the lock taken waits in SQLite's busy handler;
 * PostgreSQL: a pooled connection and an asyncpg transaction on it.
 
-Values go through each column's own SQLAlchemy bind processor, so what is stored is exactly what
-a Core ``insert`` would store; driver errors are raised as the store's ``DatabaseUnavailable``,
+Values go through each column's own SQLAlchemy bind processor (a time column's with a shortcut
+for UTC times, ``store.types.UtcDateTime.driver_bind_processor``), so what is stored is exactly
+what a Core ``insert`` would store; driver errors are raised as the store's ``DatabaseUnavailable``,
 ``ConstraintViolation`` or ``DatabaseFailure`` (``store.db_errors.from_driver``, the driver's
 error as their cause), as on any other path of the store.
 """
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -40,6 +41,7 @@ from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
 
 from store.db_errors import from_driver
+from store.types import UtcDateTime
 
 Processor = Callable[[Any], Any] | None
 
@@ -88,16 +90,26 @@ class StatementBuilder:
 
     def _processor(self, column: str) -> Processor:
         kind = self.table.c[column].type
+        if isinstance(kind, UtcDateTime):  # the same values, bound with less work
+            return kind.driver_bind_processor(self.dialect)
         return kind.dialect_impl(self.dialect).bind_processor(self.dialect)
 
     def _names(self, columns: Sequence[str]) -> list[str]:
         return [self._quote(self.table.c[name].name) for name in columns]
 
     def insert(
-        self, columns: Sequence[str], *, ignore_conflicts_on: Sequence[str] = ()
+        self,
+        columns: Sequence[str],
+        *,
+        ignore_conflicts_on: Sequence[str] = (),
+        remembered: Mapping[str, Callable[[Any], Any]] | None = None,
     ) -> DriverStatement:
         """``INSERT INTO table (columns) VALUES (…)``; with ``ignore_conflicts_on``, a row whose
-        key already exists is skipped (``ON CONFLICT (key) DO NOTHING``)."""
+        key already exists is skipped (``ON CONFLICT (key) DO NOTHING``).
+
+        ``remembered`` maps a column whose few values repeat to what turns its (hashable) value
+        into the one its processor takes (``list`` for a tuple of names bound to a JSON list):
+        the processor's result is remembered by value (:func:`_remembering`)."""
         sql = (
             # names from the table's metadata, quoted; values are parameters
             f"INSERT INTO {self._quote(self.table.name)} ({', '.join(self._names(columns))}) "  # noqa: S608
@@ -105,7 +117,11 @@ class StatementBuilder:
         )
         if ignore_conflicts_on:
             sql += f" ON CONFLICT ({', '.join(self._names(ignore_conflicts_on))}) DO NOTHING"
-        return DriverStatement(sql, tuple(self._processor(name) for name in columns))
+        processors = [self._processor(name) for name in columns]
+        for name, bindable in (remembered or {}).items():
+            index = list(columns).index(name)
+            processors[index] = _remembering(processors[index], bindable)
+        return DriverStatement(sql, tuple(processors))
 
     def update(
         self, columns: Sequence[str], *, where: Sequence[str], returning: Sequence[str] = ()
@@ -132,6 +148,32 @@ class StatementBuilder:
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return DriverStatement(sql, ())
+
+
+#: how many values of a remembered parameter are kept (all of them are forgotten past it)
+_REMEMBERED = 64
+
+
+def _remembering(process: Processor, bindable: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``process(bindable(value))``, remembered by ``value`` (hashable; equal values must bind
+    the same, as tuples of strings do): for a parameter whose few values repeat, such as the
+    access log's field lists, bound to JSON by SQLAlchemy's processor on every row otherwise."""
+    if process is None:
+        return bindable
+    processor = process
+    memo: dict[Any, Any] = {}
+
+    def process_remembered(value: Any) -> Any:
+        try:
+            return memo[value]
+        except KeyError:
+            pass
+        if len(memo) >= _REMEMBERED:
+            memo.clear()
+        processed = memo[value] = processor(bindable(value))
+        return processed
+
+    return process_remembered
 
 
 class GuardFailed(Exception):

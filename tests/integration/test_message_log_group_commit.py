@@ -15,7 +15,7 @@ from pathlib import Path
 
 import aiosqlite
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from security.keys import load_party
@@ -38,7 +38,7 @@ from store.message_log import writer as writer_module
 from store.message_log.records import record_at
 from store.message_log.writer import fingerprint
 from store.tables.access_log import access_log
-from store.tables.message_log import message_log_certificates, message_log_head
+from store.tables.message_log import message_log, message_log_certificates, message_log_head
 from tests.support.message_log import (  # noqa: F401 - the db_url and engine fixtures
     access_entry,
     log_db_url,
@@ -118,6 +118,53 @@ async def test_access_rows_read_back_as_a_core_insert_would_store_them(
     assert item.occurred_at.tzinfo is not None
     assert item.fields == ("citizen_id", "full_name")
     assert (item.organisation, item.request_id) == ("UBND tỉnh Hà Giang", "req-1")
+
+
+async def _stored(engine: AsyncEngine, table: Table, order: str) -> list[tuple[object, ...]]:
+    """The rows of ``table`` as the driver gives them back, no type of SQLAlchemy's applied
+    (SQLite: the times' text, the JSON's text; PostgreSQL: what asyncpg decodes)."""
+    async with engine.connect() as connection:
+        query = f"SELECT * FROM {table.name} ORDER BY {order}"  # noqa: S608 - the metadata's names
+        result = await connection.execute(text(query))
+        return [tuple(row) for row in result]
+
+
+async def test_rows_written_on_the_driver_are_what_a_core_insert_stores(
+    engine: AsyncEngine, cipher: BodyCipher, dev_keys: Path
+) -> None:
+    """The lookup logs' rows, written on the driver (times in UTC and in another zone, field
+    lists, no response), are stored byte for byte as SQLAlchemy Core inserts the same values:
+    read back, deleted, inserted again through Core, they are read back unchanged."""
+    hanoi = dt.timezone(dt.timedelta(hours=7))
+    logs = LookupLogs(engine, cipher, KEY)
+    exchanges = [
+        make_soap_exchange(dev_keys, at=T0),
+        make_soap_exchange(dev_keys, at=T0.astimezone(hanoi).replace(microsecond=0)),
+        make_soap_exchange(dev_keys, at=T0, with_response=False),
+    ]
+    entries = [
+        _entry(1),
+        _entry(2, occurred_at=T0.astimezone(hanoi)),
+        _entry(3, fields=()),
+        _entry(4, fields=("citizen_id", "full_name", "tên")),
+        _entry(5, occurred_at=None, outcome="refused"),
+    ]
+    async with logs.together():
+        for exchange in exchanges:
+            await logs.message_log.record(exchange)
+        for entry in entries:
+            await logs.access_log.record(entry)
+    await logs.aclose()
+    for table, order in ((message_log, "seq"), (access_log, "id")):
+        written = await _stored(engine, table, order)
+        assert len(written) in (len(exchanges), len(entries))
+        async with engine.begin() as connection:
+            rows = [dict(row) for row in (await connection.execute(select(table))).mappings()]
+            await connection.execute(table.delete())
+            await connection.execute(insert(table), rows)
+        assert await _stored(engine, table, order) == written
+    report = await verify_log(engine, cipher=cipher)
+    assert report.intact, report.line()
 
 
 async def test_certificates_passed_by_the_connector_are_recorded_without_parsing(
