@@ -13,6 +13,11 @@ If ``commit`` raises, a batch of several items is retried one item per transacti
 (``split`` is told first), so that an item that cannot be written fails only its own future,
 with ``failure(item, error)`` (the error itself by default). Cancelling the writer task cancels
 the futures of its batch and of everything still queued.
+
+``add(item, waiter)`` queues an item whose outcome goes to a :class:`Waiter` of the caller's
+instead of a future of its own: the log group commit gives every record of one
+``together()`` block a slot of that block's, so that the block waits on one future, not one per
+record (``store.batching.group_commit``).
 """
 
 from __future__ import annotations
@@ -20,9 +25,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 T = TypeVar("T")
+
+
+class Waiter(Protocol):
+    """What gets a queued item's outcome (an ``asyncio.Future`` is one): ``done()`` says it was
+    settled already, and then nothing more is given to it."""
+
+    def done(self) -> bool: ...
+    def set_result(self, result: Any, /) -> None: ...
+    def set_exception(self, exception: BaseException, /) -> None: ...
+    def cancel(self) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,9 +72,9 @@ class CommitQueue(Generic[T]):
         self._name = name
         self._failure = failure
         self._split = split
-        # what is queued: the items and their futures, side by side
+        # what is queued: the items and their waiters (futures, mostly), side by side
         self._queued: list[T] = []
-        self._futures: list[asyncio.Future[Any]] = []
+        self._waiters: list[Waiter] = []
         self._writer: asyncio.Task[None] | None = None
         #: transactions committed and items they held (for figures and tests)
         self.transactions = 0
@@ -68,11 +83,15 @@ class CommitQueue(Generic[T]):
     def put(self, item: T) -> asyncio.Future[Any]:
         """Queue ``item``; its future gets its result once the transaction holding it committed."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.add(item, future)
+        return future
+
+    def add(self, item: T, waiter: Waiter) -> None:
+        """Queue ``item``; ``waiter`` gets its result (or failure) as a future would."""
         self._queued.append(item)
-        self._futures.append(future)
+        self._waiters.append(waiter)
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._drain(), name=self._name)
-        return future
 
     async def aclose(self) -> None:
         """Wait for the items already queued to be written."""
@@ -82,17 +101,17 @@ class CommitQueue(Generic[T]):
     async def _drain(self) -> None:
         while self._queued:
             size = self.max_batch
-            items, futures = self._queued[:size], self._futures[:size]
-            self._queued, self._futures = self._queued[size:], self._futures[size:]
+            items, waiters = self._queued[:size], self._waiters[:size]
+            self._queued, self._waiters = self._queued[size:], self._waiters[size:]
             try:
-                await self._write(items, futures)
+                await self._write(items, waiters)
             except asyncio.CancelledError:
-                for future in [*futures, *self._futures]:
-                    future.cancel()
-                self._queued, self._futures = [], []
+                for waiter in [*waiters, *self._waiters]:
+                    waiter.cancel()
+                self._queued, self._waiters = [], []
                 raise
 
-    async def _write(self, items: list[T], futures: list[asyncio.Future[Any]]) -> None:
+    async def _write(self, items: list[T], waiters: list[Waiter]) -> None:
         try:
             written = await self._commit(items)
         except Exception as exc:
@@ -100,19 +119,19 @@ class CommitQueue(Generic[T]):
                 if self._split is not None:
                     self._split(len(items), exc)
                 for n in range(len(items)):
-                    await self._write(items[n : n + 1], futures[n : n + 1])
+                    await self._write(items[n : n + 1], waiters[n : n + 1])
                 return
-            if not futures[0].done():
+            if not waiters[0].done():
                 error = exc if self._failure is None else self._failure(items[0], exc)
-                futures[0].set_exception(error)
+                waiters[0].set_exception(error)
             return
         self.transactions += 1
         self.items += len(items)
         if written.on_commit is not None:
             written.on_commit()
-        for future, result in zip(futures, written.results, strict=True):
-            if not future.done():
-                future.set_result(result)
+        for waiter, result in zip(waiters, written.results, strict=True):
+            if not waiter.done():
+                waiter.set_result(result)
 
 
 class QueueFigures:
@@ -137,4 +156,4 @@ class QueueFigures:
         return self._queue.items
 
 
-__all__ = ["CommitQueue", "QueueFigures", "Written"]
+__all__ = ["CommitQueue", "QueueFigures", "Waiter", "Written"]

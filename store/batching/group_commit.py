@@ -27,9 +27,9 @@ sent only once both are durable, and a failed record still fails the request.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -61,11 +61,87 @@ _Item = tuple[Journal, Any]
 
 
 class _Together:
-    """The items recorded inside one ``together()`` block."""
+    """One ``together()`` block: its records, and one future its end waits on for all of them.
+
+    Each record gets a :class:`_Slot` of the block's as its waiter in the commit queue (not a
+    future of its own); the block's end waits, if any record is unsettled, on one future that
+    the last to settle resolves, then raises the failure of the first record that failed.
+    """
+
+    __slots__ = ("_failures", "_future", "_token", "_unsettled", "count", "group")
 
     def __init__(self, group: GroupCommit) -> None:
         self.group = group
-        self.futures: list[asyncio.Future[Any]] = []
+        self.count = 0
+        self._unsettled = 0
+        # (the record's number in the block, its failure): the first one is raised
+        self._failures: list[tuple[int, BaseException]] = []
+        self._future: asyncio.Future[None] | None = None
+        self._token: contextvars.Token[_Together | None] | None = None
+
+    def slot(self) -> _Slot:
+        """The waiter of the block's next record."""
+        slot = _Slot(self, self.count)
+        self.count += 1
+        self._unsettled += 1
+        return slot
+
+    def settled(self, number: int, failure: BaseException | None) -> None:
+        """Record ``number`` was committed (``failure`` None) or failed."""
+        if failure is not None:
+            self._failures.append((number, failure))
+        self._unsettled -= 1
+        if not self._unsettled and self._future is not None and not self._future.done():
+            self._future.set_result(None)
+
+    async def __aenter__(self) -> None:
+        self._token = _together.set(self)
+
+    async def __aexit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        """Wait for the block's records and raise the first failure, over the block's own
+        exception if any (a record that could not be kept fails the request); a cancelled
+        block does not wait."""
+        if self._token is not None:
+            _together.reset(self._token)
+            self._token = None
+        if kind is not None and issubclass(kind, asyncio.CancelledError):
+            return
+        if self._unsettled:
+            self._future = asyncio.get_running_loop().create_future()
+            await self._future
+        if self._failures:
+            raise min(self._failures, key=lambda failure: failure[0])[1]
+
+
+class _Slot:
+    """The waiter of one record of a ``together()`` block (``store.batching.Waiter``)."""
+
+    __slots__ = ("_block", "_done", "_number")
+
+    def __init__(self, block: _Together, number: int) -> None:
+        self._block = block
+        self._number = number
+        self._done = False
+
+    def done(self) -> bool:
+        return self._done
+
+    def set_result(self, result: Any, /) -> None:
+        self._settle(None)
+
+    def set_exception(self, exception: BaseException, /) -> None:
+        self._settle(exception)
+
+    def cancel(self) -> bool:
+        if self._done:
+            return False
+        self._settle(asyncio.CancelledError())
+        return True
+
+    def _settle(self, failure: BaseException | None) -> None:
+        if not self._done:
+            self._done = True
+            self._block.settled(self._number, failure)
 
 
 _together: contextvars.ContextVar[_Together | None] = contextvars.ContextVar(
@@ -88,33 +164,19 @@ class GroupCommit(QueueFigures):
 
     async def record(self, journal: Journal, item: Any) -> None:
         """Queue ``item``; return once it is committed, or at once inside :meth:`together`."""
-        future = self._queue.put((journal, item))
         scope = _together.get()
         if scope is not None and scope.group is self:
-            scope.futures.append(future)
+            self._queue.add((journal, item), scope.slot())
             return
-        await future
+        await self._queue.put((journal, item))
 
-    @contextlib.asynccontextmanager
-    async def together(self) -> AsyncIterator[None]:
+    def together(self) -> AbstractAsyncContextManager[None]:
         """A block whose records are committed together: its end waits for all of them.
 
         Raises the first record's failure (over the block's own exception, if any: a record that
         could not be kept fails the request). A cancelled block does not wait.
         """
-        scope = _Together(self)
-        token = _together.set(scope)
-        try:
-            yield
-        except asyncio.CancelledError:
-            _together.reset(token)
-            raise
-        except BaseException:
-            _together.reset(token)
-            await _settle(scope.futures)
-            raise
-        _together.reset(token)
-        await _settle(scope.futures)
+        return _Together(self)
 
     async def aclose(self) -> None:
         """Wait for the items already queued to be written."""
@@ -161,15 +223,6 @@ def _failure(item: _Item, exc: Exception) -> Exception:
     """What the caller of ``item`` gets: its journal's ``failure(exc)``, else ``exc`` itself."""
     translate: Callable[[Exception], Exception] | None = getattr(item[0], "failure", None)
     return translate(exc) if translate is not None else exc
-
-
-async def _settle(futures: list[asyncio.Future[Any]]) -> None:
-    """Wait for ``futures``; raise the first failure among them."""
-    if not futures:
-        return
-    for outcome in await asyncio.gather(*futures, return_exceptions=True):
-        if isinstance(outcome, BaseException):
-            raise outcome
 
 
 __all__ = ["MAX_BATCH", "GroupCommit", "Journal", "Written"]

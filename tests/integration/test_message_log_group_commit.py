@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
 
 import aiosqlite
@@ -318,6 +319,64 @@ async def _access_rows(engine: AsyncEngine) -> int:
     async with engine.connect() as connection:
         rows = await connection.scalar(select(func.count()).select_from(access_log))
     return int(rows or 0)
+
+
+class _NotingJournal:
+    """A journal that writes nothing but notes what it was given; items starting with ``bad``
+    fail their batch (LookupError naming the first); ``hold`` keeps a write waiting."""
+
+    def __init__(self) -> None:
+        self.written: list[str] = []
+        self.hold: asyncio.Event | None = None
+        self.entered = asyncio.Event()
+
+    async def write_batch(self, tx: DriverTransaction, items: Sequence[str]) -> Written:
+        self.entered.set()
+        if self.hold is not None:
+            await self.hold.wait()
+        bad = [item for item in items if item.startswith("bad")]
+        if bad:
+            raise LookupError(bad[0])
+        self.written.extend(items)
+        return Written([None] * len(items))
+
+
+async def test_a_together_block_raises_its_first_records_failure(engine: AsyncEngine) -> None:
+    """Two records of a block fail (each alone, once their batch is split): the block raises
+    the failure of the first recorded; the good record is committed."""
+    group = GroupCommit(engine)
+    journal = _NotingJournal()
+
+    async def block() -> None:
+        async with group.together():
+            for item in ("ok", "bad-1", "bad-2"):
+                await group.record(journal, item)
+
+    with pytest.raises(LookupError, match="bad-1"):
+        await block()
+    assert journal.written == ["ok"]
+
+
+async def test_a_cancelled_together_block_does_not_wait(engine: AsyncEngine) -> None:
+    """A block cancelled while its end waits for the commit ends at once, cancelled; its
+    records are still written once the transaction goes on."""
+    group = GroupCommit(engine)
+    journal = _NotingJournal()
+    journal.hold = asyncio.Event()
+
+    async def block() -> None:
+        async with group.together():
+            await group.record(journal, "a")
+            await group.record(journal, "b")
+
+    task = asyncio.create_task(block())
+    await journal.entered.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    journal.hold.set()
+    await group.aclose()
+    assert journal.written == ["a", "b"]
 
 
 async def test_a_failed_guard_rolls_back_what_was_queued_before_it(engine: AsyncEngine) -> None:

@@ -152,3 +152,55 @@ def test_max_batch_must_be_positive() -> None:
     store = FakeStore()
     with pytest.raises(ValueError, match="max_batch"):
         CommitQueue(store.commit, name="test-commit", max_batch=0)
+
+
+class _Waiter:
+    """A waiter of the caller's own (``CommitQueue.add``): it notes what it was given."""
+
+    def __init__(self) -> None:
+        self.given: list[tuple[str, object]] = []
+
+    def done(self) -> bool:
+        return bool(self.given)
+
+    def set_result(self, result: object, /) -> None:
+        self.given.append(("result", result))
+
+    def set_exception(self, exception: BaseException, /) -> None:
+        self.given.append(("exception", type(exception).__name__))
+
+    def cancel(self) -> bool:
+        self.given.append(("cancelled", None))
+        return True
+
+
+async def test_an_item_added_with_a_waiter_settles_it_as_a_future() -> None:
+    """``add`` queues an item whose result, or failure after the split, goes to the waiter
+    given, once; items with futures share the batch."""
+    store = FakeStore()
+    queue: CommitQueue[str] = CommitQueue(store.commit, name="test-commit", max_batch=10)
+    good, bad = _Waiter(), _Waiter()
+    queue.add("a", good)
+    future = queue.put("b")
+    queue.add("bad", bad)
+    assert await future == "B"
+    await queue.aclose()
+    assert good.given == [("result", "A")]
+    assert bad.given == [("exception", "LookupError")]
+    assert store.committed == [["a"], ["b"]]
+
+
+async def test_cancelling_the_writer_cancels_the_waiters_of_its_batch() -> None:
+    """A waiter of the cancelled writer's batch, or queued behind it, is cancelled."""
+    store = FakeStore()
+    store.hold = asyncio.Event()
+    queue: CommitQueue[str] = CommitQueue(store.commit, name="test-commit", max_batch=1)
+    in_flight, queued = _Waiter(), _Waiter()
+    queue.add("a", in_flight)
+    queue.add("b", queued)
+    await store.entered.wait()
+    [writer] = _writer_tasks("test-commit")
+    writer.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await writer
+    assert in_flight.given == queued.given == [("cancelled", None)]
