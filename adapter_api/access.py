@@ -23,7 +23,6 @@ def access_entry(
     request_id: str,
 ) -> AccessLogEntry:
     """The access-log entry of ``client`` querying ``citizen_id`` for ``ctx.issue``."""
-    wanted = set(fields)
     return AccessLogEntry(
         citizen_id=citizen_id,
         client_id=client.client_id,
@@ -31,11 +30,35 @@ def access_entry(
         official=ctx.user_id,
         dossier_code=ctx.issue,
         operation=operation,
-        fields=tuple(name for name in CITIZEN_FIELDS if name in wanted),
+        fields=logged_fields(fields),
         request_id=request_id,
         message_id=ctx.message_id,
         occurred_at=utc_now(),
     )
+
+
+#: the logged form of the field sets seen (a client's set, none), by the set: a handful
+_LOGGED_FIELDS: dict[frozenset[str] | tuple[str, ...], tuple[str, ...]] = {}
+_LOGGED_FIELDS_KEPT = 64
+
+
+def logged_fields(fields: Iterable[str]) -> tuple[str, ...]:
+    """The names of ``fields`` as the access log keeps them: the known citizen fields among
+    them, in ``CITIZEN_FIELDS`` order. A frozenset or tuple (a client's set, ``()``) is
+    looked up in a small memo (its form does not change); anything else is read each time."""
+    if type(fields) is not frozenset and type(fields) is not tuple:
+        return _in_order(fields)
+    found = _LOGGED_FIELDS.get(fields)
+    if found is None:
+        if len(_LOGGED_FIELDS) >= _LOGGED_FIELDS_KEPT:
+            _LOGGED_FIELDS.clear()
+        found = _LOGGED_FIELDS[fields] = _in_order(fields)
+    return found
+
+
+def _in_order(fields: Iterable[str]) -> tuple[str, ...]:
+    wanted = set(fields)
+    return tuple(name for name in CITIZEN_FIELDS if name in wanted)
 
 
 def refused_entry(
@@ -64,4 +87,4 @@ def refused_entry(
     )
 
 
-__all__ = ["access_entry", "refused_entry"]
+__all__ = ["access_entry", "logged_fields", "refused_entry"]
