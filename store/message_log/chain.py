@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 
@@ -120,6 +121,11 @@ _ENCODER = json.JSONEncoder(sort_keys=False, separators=(",", ":"), ensure_ascii
 PLACE_FIELDS = ("seq", "prev_digest")
 #: the sealed fields known before a record has a place, in :class:`SealedFields`' order
 _UNPLACED = tuple(name for name in _FIELD_NAMES if name not in PLACE_FIELDS)
+_unplaced_values = operator.itemgetter(*_UNPLACED)
+#: the document's keys in the encoding's (sorted) order, the format version set
+_LAYOUT: dict[str, object] = {
+    name: FORMAT_VERSION if name == "v" else None for name in _SORTED_KEYS
+}
 
 
 class SealedDocument:
@@ -136,12 +142,10 @@ class SealedDocument:
     __slots__ = ("_document",)
 
     def __init__(self, values: Mapping[str, object]) -> None:
-        # built in sorted key order, so the encoder need not sort; the place fields are filled
-        # in by ``canonical``, in the places they hold now
-        self._document: dict[str, object] = {
-            name: FORMAT_VERSION if name == "v" else None if name in PLACE_FIELDS else values[name]
-            for name in _SORTED_KEYS
-        }
+        # a copy of the layout, in sorted key order (so the encoder need not sort), its values
+        # set in place; the place fields are filled in by ``canonical``, where they stand
+        self._document = _LAYOUT.copy()
+        self._document.update(zip(_UNPLACED, _unplaced_values(values), strict=True))
 
     def canonical(self, seq: int, prev_digest: str) -> bytes:
         """The exact bytes the digest of the record at ``seq`` after ``prev_digest`` covers."""

@@ -17,9 +17,10 @@ the exchange when the connector passed them on (``request_certificate`` /
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -102,8 +103,7 @@ def fingerprint(certificate: x509.Certificate) -> str:
     return certificate.fingerprint(hashes.SHA256()).hex()
 
 
-@dataclass(frozen=True, slots=True)
-class _Prepared:
+class _Prepared(NamedTuple):
     """An exchange turned into what is stored, except what depends on its position.
 
     ``document`` is what the record seals but its place (hashes computed once, when the exchange
@@ -245,7 +245,8 @@ class SqlMessageLog:
         # the row holds the times themselves (the column's type stores them), not their text
         fields["started_at"], fields["finished_at"] = started_at, finished_at
         fields["body_key_id"] = self._cipher.key_id
-        row = tuple([fields.get(name) for name in RECORD_COLUMNS])
+        fields.update(_PLACED_LATER)
+        row: tuple[Any, ...] = _row_of(fields)
         return _Prepared(exchange.message_id, request_wire, response_wire, document, row, signers)
 
     def _fingerprint(self, certificate: x509.Certificate | None) -> str | None:
@@ -362,10 +363,12 @@ RECORD_COLUMNS = tuple(
     for column in message_log.columns
     if column.name not in ("purged_at", "purge_retention_days", "purge_mac")
 )
-#: where a record's place and encrypted wire messages go in its row
-_SEQ, _PREV_DIGEST, _DIGEST, _REQUEST_WIRE, _RESPONSE_WIRE = (
-    RECORD_COLUMNS.index(name)
-    for name in ("seq", "prev_digest", "digest", "request_wire", "response_wire")
+_row_of = operator.itemgetter(*RECORD_COLUMNS)
+#: a record's place and encrypted wire messages: unknown when it is queued (``_chain`` sets them)
+_PLACED_LATER = dict.fromkeys(("seq", "prev_digest", "digest", "request_wire", "response_wire"))
+#: where they go in its row
+_SEQ, _PREV_DIGEST, _DIGEST, _REQUEST_WIRE, _RESPONSE_WIRE = map(
+    RECORD_COLUMNS.index, _PLACED_LATER
 )
 
 
