@@ -68,11 +68,11 @@ class _Together:
     the last to settle resolves, then raises the failure of the first record that failed.
     """
 
-    __slots__ = ("_failures", "_future", "_token", "_unsettled", "count", "group")
+    __slots__ = ("_count", "_failures", "_future", "_token", "_unsettled", "group")
 
     def __init__(self, group: GroupCommit) -> None:
         self.group = group
-        self.count = 0
+        self._count = 0
         self._unsettled = 0
         # (the record's number in the block, its failure): the first one is raised
         self._failures: list[tuple[int, BaseException]] = []
@@ -81,8 +81,8 @@ class _Together:
 
     def slot(self) -> _Slot:
         """The waiter of the block's next record."""
-        slot = _Slot(self, self.count)
-        self.count += 1
+        slot = _Slot(self, self._count)
+        self._count += 1
         self._unsettled += 1
         return slot
 
