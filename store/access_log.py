@@ -133,8 +133,9 @@ async def insert_lookups(
     """:func:`record_lookups` on the database driver, inside a log group commit's transaction
     (``store.batching``): the same rows, without SQLAlchemy's per-statement work.
 
-    The rows are built in one pass, as tuples; the field names are bound as their tuple, whose
-    JSON is remembered (``StatementBuilder.insert``'s ``remembered``: a handful of lists).
+    The rows are built in one pass, as tuples; the field names are bound as a tuple (the one
+    the entry holds), whose JSON is remembered (``StatementBuilder.insert``'s ``remembered``:
+    a handful of lists).
     """
     if not entries:
         return
@@ -145,7 +146,8 @@ async def insert_lookups(
         )
         _INSERTS[tx.dialect.name] = statement
     current = _current(key)
-    tx.queue_many(statement, [_values(entry, *current, fields=entry.fields) for entry in entries])
+    rows = [_values(entry, *current, fields=tuple(entry.fields)) for entry in entries]
+    tx.queue_many(statement, rows)
 
 
 def _current(key: bytes | KeyRing) -> tuple[bytes, str]:

@@ -149,6 +149,7 @@ async def test_rows_written_on_the_driver_are_what_a_core_insert_stores(
         _entry(3, fields=()),
         _entry(4, fields=("citizen_id", "full_name", "tên")),
         _entry(5, occurred_at=None, outcome="refused"),
+        _entry(6, fields=["full_name"]),  # a list, though the entry's type says tuple
     ]
     async with logs.together():
         for exchange in exchanges:
