@@ -68,10 +68,16 @@ def parse_citizen_id(s: str, *, field: str = "citizen_id") -> CitizenIdParts:
             f"{field} region code (digits 1-3) is not a known province or country code",
             field=field,
         )
+    year, sex = birth_year_and_sex(s)
+    return CitizenIdParts(region_code=region, birth_year=year, sex=sex, serial=s[6:])
+
+
+def birth_year_and_sex(s: str) -> tuple[int, Sex]:
+    """The birth year and sex a well-formed citizen ID encodes (``s`` already validated: a
+    record's consistency check needs only these, not all the parts parsed again)."""
     century_digit = int(s[3])
     year = (19 + century_digit // 2) * 100 + int(s[4:6])
-    sex = Sex.FEMALE if century_digit % 2 else Sex.MALE
-    return CitizenIdParts(region_code=region, birth_year=year, sex=sex, serial=s[6:])
+    return year, Sex.FEMALE if century_digit % 2 else Sex.MALE
 
 
 def is_citizen_id(s: object) -> bool:

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from schemas.citizen_id import (
     Sex,
+    birth_year_and_sex,
     is_citizen_id,
     make_citizen_id,
     parse_citizen_id,
@@ -112,3 +113,10 @@ def test_validate_citizen_id_refuses_with_the_parsers_error(value: Any) -> None:
         parse_citizen_id(value)
     assert validated.value.message == parsed.value.message
     assert validate_citizen_id(ID) is ID
+
+
+@given(citizen_id=citizen_ids)
+def test_birth_year_and_sex_are_the_parsed_parts(citizen_id: str) -> None:
+    """What a record's consistency check reads is what the parser reads."""
+    parts = parse_citizen_id(citizen_id)
+    assert birth_year_and_sex(citizen_id) == (parts.birth_year, parts.sex)
