@@ -243,7 +243,7 @@ def read_get_citizen_response(element: etree._Element) -> Citizen:
     if len(records) != 1 or records[0].tag != _q("citizen"):
         raise InvalidWireRecord(f"{what} must hold exactly one citizen", field=f"{what}/citizen")
     values = _children(records[0], f"{what}/citizen")
-    unknown = sorted(set(values) - set(_CITIZEN_FIELDS))
+    unknown = sorted(values.keys() - _CITIZEN_FIELDS.keys())
     if unknown:
         raise InvalidWireRecord(f"{what}/citizen has unknown elements: {', '.join(unknown)}")
     data: dict[str, Any] = {_CITIZEN_FIELDS[name]: text for name, text in values.items()}
