@@ -68,15 +68,34 @@ def parse_citizen_id(s: str, *, field: str = "citizen_id") -> CitizenIdParts:
             f"{field} region code (digits 1-3) is not a known province or country code",
             field=field,
         )
+    year, sex = birth_year_and_sex(s)
+    return CitizenIdParts(region_code=region, birth_year=year, sex=sex, serial=s[6:])
+
+
+def birth_year_and_sex(s: str) -> tuple[int, Sex]:
+    """The birth year and sex a well-formed citizen ID encodes (``s`` already validated: a
+    record's consistency check needs only these, not all the parts parsed again)."""
     century_digit = int(s[3])
     year = (19 + century_digit // 2) * 100 + int(s[4:6])
-    sex = Sex.FEMALE if century_digit % 2 else Sex.MALE
-    return CitizenIdParts(region_code=region, birth_year=year, sex=sex, serial=s[6:])
+    return year, Sex.FEMALE if century_digit % 2 else Sex.MALE
+
+
+def is_citizen_id(s: object) -> bool:
+    """True exactly when :func:`parse_citizen_id` accepts ``s`` (a ``str``): a check that
+    builds no parts, for the many places that only need to know (once per field per request)."""
+    return (
+        isinstance(s, str)
+        and len(s) == 12
+        and s.isascii()
+        and s.isdigit()
+        and is_region_code(s[:3])
+    )
 
 
 def validate_citizen_id(s: str) -> str:
     """``s`` unchanged when it is a well-formed citizen ID; ``InvalidCitizenId`` otherwise."""
-    parse_citizen_id(s)
+    if not is_citizen_id(s):
+        parse_citizen_id(s)  # raises, naming what is wrong
     return s
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Annotated
 
 from pydantic import AfterValidator
@@ -66,9 +67,29 @@ def parse_dossier_code(s: str, *, field: str = "dossier_code") -> DossierCodePar
     return DossierCodeParts(agency_code=agency, received_on=received_on, serial=serial)
 
 
+@lru_cache(maxsize=4096)
+def _is_real_receipt_day(day: str) -> bool:
+    """True when ``day`` (``YYMMDD``, six ASCII digits) is a real date of 20YY."""
+    try:
+        date(2000 + int(day[:2]), int(day[2:4]), int(day[4:]))
+    except ValueError:
+        return False
+    return True
+
+
+def is_dossier_code(s: object) -> bool:
+    """True exactly when :func:`parse_dossier_code` accepts ``s``, building no parts (a
+    dossier code is checked several times along one request: the header, the purpose, the log)."""
+    if not isinstance(s, str):
+        return False
+    match = _DOSSIER.fullmatch(s)
+    return match is not None and match[3] != "0000" and _is_real_receipt_day(match[2])
+
+
 def validate_dossier_code(s: str) -> str:
     """``s`` unchanged when it is a valid dossier code; ``InvalidDossierCode`` otherwise."""
-    parse_dossier_code(s)
+    if not is_dossier_code(s):
+        parse_dossier_code(s)  # raises, naming what is wrong
     return s
 
 

@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from schemas.citizen_id import CitizenId, Sex, parse_citizen_id
+from schemas.citizen_id import CitizenId, Sex, birth_year_and_sex, parse_citizen_id
 from schemas.dossier_code import AgencyCode, DossierCode, parse_dossier_code
 from schemas.errors import InconsistentRecord, SchemaError
 from schemas.status import DossierStatus
@@ -91,11 +91,11 @@ class Citizen(BaseModel):
 
     @model_validator(mode="after")
     def _agrees_with_citizen_id(self) -> Self:
-        parts = parse_citizen_id(self.citizen_id)
+        birth_year, sex = birth_year_and_sex(self.citizen_id)  # the field is valid by now
         problems = []
-        if parts.birth_year != self.date_of_birth.year:
+        if birth_year != self.date_of_birth.year:
             problems.append("citizen ID birth year does not match date_of_birth")
-        if parts.sex is not self.sex:
+        if sex is not self.sex:
             problems.append("citizen ID sex digit does not match sex")
         if problems:
             raise InconsistentRecord("; ".join(problems), field="citizen_id")

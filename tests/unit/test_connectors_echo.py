@@ -140,11 +140,21 @@ def _comment(header: etree._Element) -> None:
     _child(header, "client")[0].addnext(etree.Comment("a comment"))
 
 
+def _comment_between_fields(header: etree._Element) -> None:
+    _child(header, "id").addnext(etree.Comment("a comment"))
+
+
+def _instruction(header: etree._Element) -> None:
+    _child(header, "service")[0].addnext(etree.ProcessingInstruction("pi", "x"))
+
+
 CASES: dict[str, Change | None] = {
     "faithful": None,
     "padded": _pad,
     "reordered": _reverse,
     "with a comment": _comment,
+    "with a comment between fields": _comment_between_fields,
+    "with a processing instruction": _instruction,
     "beside another header": _extra(None, "{urn:other}note"),
     "client as MEMBER": _attribute("client", OBJECT_TYPE, "MEMBER"),
     "client as SERVICE": _attribute("client", OBJECT_TYPE, "SERVICE"),
@@ -180,6 +190,8 @@ FAST = {
     "padded",
     "reordered",
     "with a comment",
+    "with a comment between fields",
+    "with a processing instruction",
     "beside another header",
     "client as MEMBER",
 }
