@@ -173,7 +173,7 @@ class SignatureGate:
         try:
             try:
                 body = await self._read_body(receive, limit)
-                verified = self._verifier.verify_request(scope["method"], url, headers, body)
+                verified = self._verifier.verify_view(request, body)
             except SecurityError as exc:
                 await self._refuse(send, request, exc, close=isinstance(exc, RequestTooLarge))
                 return
