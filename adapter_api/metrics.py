@@ -36,8 +36,8 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
+from types import TracebackType
 from typing import Any, Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST as PROMETHEUS_CONTENT_TYPE
@@ -210,6 +210,7 @@ class Metrics:
         # labelled children, looked up once (``labels()`` takes a lock and validates each time)
         self._upstream_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
         self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._exchange_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
 
     @classmethod
     def for_process(cls) -> Metrics:
@@ -253,12 +254,16 @@ class Metrics:
 
     def observe_exchange(self, exchange: ExchangeLike) -> None:
         """Count and time one attempt with an upstream (see :class:`MeteredRecorder`)."""
-        self.upstream_exchanges.labels(
-            exchange.upstream, exchange.operation, exchange.outcome
-        ).inc()
-        self.upstream_exchange_seconds.labels(exchange.upstream, exchange.operation).observe(
-            exchange.duration_ms / 1000.0
-        )
+        key = (exchange.upstream, exchange.operation, exchange.outcome)
+        children = self._exchange_children.get(key)
+        if children is None:
+            children = (
+                self.upstream_exchanges.labels(*key),
+                self.upstream_exchange_seconds.labels(key[0], key[1]),
+            )
+            self._exchange_children[key] = children
+        children[0].inc()
+        children[1].observe(exchange.duration_ms / 1000.0)
 
     def observe_queue(self, stats: QueueStats) -> None:
         """Set the outbox gauges from one ``SqlOutbox.stats()``."""
@@ -291,27 +296,50 @@ class Metrics:
         children[0].inc()
         children[1].observe(seconds)
 
-    @contextmanager
-    def upstream_call(self, upstream: str, operation: str) -> Iterator[None]:
+    def upstream_call(self, upstream: str, operation: str) -> UpstreamCall:
         """Count and time one upstream call made inside the ``with`` block."""
-        started = time.perf_counter()
-        error: BaseException | None = None
-        try:
-            yield
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            key = (upstream, operation, result_of(error))
-            children = self._upstream_children.get(key)
-            if children is None:
-                children = (
-                    self.upstream_seconds.labels(upstream, operation),
-                    self.upstream_calls.labels(*key),
-                )
-                self._upstream_children[key] = children
-            children[0].observe(time.perf_counter() - started)
-            children[1].inc()
+        return UpstreamCall(self, upstream, operation)
+
+    def observe_upstream_call(
+        self, upstream: str, operation: str, error: BaseException | None, seconds: float
+    ) -> None:
+        """Count and time one upstream call that took ``seconds`` and raised ``error``."""
+        key = (upstream, operation, result_of(error))
+        children = self._upstream_children.get(key)
+        if children is None:
+            children = (
+                self.upstream_seconds.labels(upstream, operation),
+                self.upstream_calls.labels(*key),
+            )
+            self._upstream_children[key] = children
+        children[0].observe(seconds)
+        children[1].inc()
+
+
+class UpstreamCall:
+    """The ``with`` block of :meth:`Metrics.upstream_call`: times the call, counts its result
+    (the exception it raised, which goes on). A class rather than a generator: one call fewer
+    on each side of the block."""
+
+    __slots__ = ("_metrics", "_operation", "_started", "_upstream")
+
+    def __init__(self, metrics: Metrics, upstream: str, operation: str) -> None:
+        self._metrics = metrics
+        self._upstream = upstream
+        self._operation = operation
+        self._started = 0.0
+
+    def __enter__(self) -> None:
+        self._started = time.perf_counter()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        seconds = time.perf_counter() - self._started
+        self._metrics.observe_upstream_call(self._upstream, self._operation, error, seconds)
 
 
 class ExchangeLike(Protocol):
@@ -391,5 +419,6 @@ __all__ = [
     "MeteredRecorder",
     "Metrics",
     "MetricsRefresh",
+    "UpstreamCall",
     "result_of",
 ]

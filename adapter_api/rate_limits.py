@@ -112,9 +112,13 @@ def add_rate_limit_fields(start: Message, scope: Scope) -> None:
     """Add the RateLimit fields a counted call left in ``scope["state"]["ratelimit"]`` to its
     response ``start`` (a response that carries its own — a 429 — is left as it is)."""
     fields = (scope.get("state") or {}).get(STATE_KEY)
+    if not fields:
+        return
     headers = list(start.get("headers", []))
-    if fields and not any(name.lower() == b"ratelimit" for name, _ in headers):
-        start["headers"] = headers + fields
+    for name, _ in headers:
+        if name.lower() == b"ratelimit":
+            return
+    start["headers"] = headers + fields
 
 
 def _too_many(

@@ -104,7 +104,7 @@ def head_refusal(scope: Scope, single: frozenset[bytes] = SINGLE_HEADER_NAMES) -
         detail = f"the {name} header may appear only once"
         return Refusal("repeated_header", detail, f"header.{name}")
     raw_path: bytes = scope.get("raw_path") or scope.get("path", "").encode("utf-8")
-    if any(marker in raw_path for marker in _ENCODED_SLASH):
+    if b"%2" in raw_path and any(marker in raw_path for marker in _ENCODED_SLASH):
         return Refusal("encoded_slash", "the path may not hold an encoded slash", "path")
     return None
 

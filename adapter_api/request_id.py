@@ -28,14 +28,22 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 )
 
 
-def fresh_uuid4() -> str:
-    """``str(uuid.uuid4())`` without the ``UUID`` object (a third of the cost; two per lookup):
-    16 random bytes with the version (4) and RFC 4122 variant bits set, in the usual form."""
-    raw = bytearray(os.urandom(16))
-    raw[6] = raw[6] & 0x0F | 0x40
-    raw[8] = raw[8] & 0x3F | 0x80
+#: the RFC 4122 variant (``10`` in the two high bits) set in a hex digit: 8, 9, a or b
+_VARIANT_DIGIT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+
+
+def uuid4_text(raw: bytes) -> str:
+    """``str(uuid.UUID(bytes=raw, version=4))`` of 16 bytes, without the ``UUID`` object: the
+    version (4) and variant bits set, read on the hex digits."""
+    if len(raw) != 16:
+        raise ValueError("a UUID is 16 bytes")
     h = raw.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT_DIGIT[h[16]]}{h[17:20]}-{h[20:]}"
+
+
+def fresh_uuid4() -> str:
+    """``str(uuid.uuid4())`` without the ``UUID`` object (a third of the cost; two per lookup)."""
+    return uuid4_text(os.urandom(16))
 
 
 def accept_request_id(value: str | None) -> str:
@@ -80,9 +88,12 @@ def adopt_request_id(scope: Scope) -> tuple[bytes, contextvars.Token[str | None]
 
 def echo_request_id(start: Message, raw: bytes) -> None:
     """Make ``raw`` the one ``X-Request-Id`` of the response ``start`` (last of its headers)."""
-    headers = [(k, v) for k, v in start.get("headers", []) if k != _HEADER_BYTES]
-    headers.append((_HEADER_BYTES, raw))
-    start["headers"] = headers
+    headers = start.get("headers", [])
+    for name, _ in headers:
+        if name == _HEADER_BYTES:  # the app's own: dropped (rarely there)
+            headers = [(k, v) for k, v in headers if k != _HEADER_BYTES]
+            break
+    start["headers"] = [*headers, (_HEADER_BYTES, raw)]
 
 
 class RequestIdMiddleware:
@@ -119,4 +130,5 @@ __all__ = [
     "fresh_uuid4",
     "new_message_id",
     "request_id_var",
+    "uuid4_text",
 ]

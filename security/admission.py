@@ -4,7 +4,8 @@ The signature middleware asks these before it reads a byte of a body:
 
 * :class:`BodyLimits` — the largest body a route takes (``"POST /v1/citizens/verify"`` style
   patterns, ``*`` matching within a path, first match wins; a default for the rest). A
-  ``Content-Length`` over it is refused at once; a chunked body is cut off at it.
+  ``Content-Length`` over it is refused at once; a chunked body is cut off at it. The rules are
+  read as :func:`fnmatch.fnmatchcase` reads them, compiled once per method.
 * :class:`BodiesInFlight` — how many requests with a body may be open at once, per client
   (keyid) and in all; one more is refused at once (``Overloaded``) rather than queued, so a
   client trickling bodies cannot hold the adapter's memory or its other clients' turn.
@@ -14,11 +15,26 @@ Both are per process: with ``serve --workers N`` each worker has its own caps.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Mapping
-from fnmatch import fnmatchcase
+from fnmatch import translate
 
 from security.errors import Overloaded
+
+#: whether a path matches a rule's pattern; None: every path does
+_PathMatch = Callable[[str], object] | None
+_WILDCARDS = frozenset("*?[")
+
+
+def _path_match(pattern: str) -> _PathMatch:
+    """``fnmatchcase(path, pattern)`` as a function of ``path`` made once: None for ``*``
+    (every path), the text's equality when it holds no wildcard, else the pattern's regex."""
+    if pattern == "*":
+        return None
+    if _WILDCARDS.isdisjoint(pattern):
+        return pattern.__eq__
+    return re.compile(translate(pattern)).match
 
 
 class BodyLimits:
@@ -28,17 +44,25 @@ class BodyLimits:
         if default < 0:
             raise ValueError("a body limit cannot be negative")
         self.default = default
-        self._rules: list[tuple[str, str, int]] = []
+        rules: list[tuple[str, _PathMatch, int]] = []
         for rule, limit in (limits or {}).items():
             method, _, pattern = rule.strip().partition(" ")
             if not pattern or limit < 0:
                 raise ValueError(f"a body limit needs 'METHOD /path' and bytes >= 0: {rule!r}")
-            self._rules.append((method.upper(), pattern.strip(), int(limit)))
+            rules.append((method.upper(), _path_match(pattern.strip()), int(limit)))
+        # the rules that may apply to each method a rule names, in order; to any other method,
+        # the rules for every method ("*")
+        self._for_any = tuple((match, limit) for name, match, limit in rules if name == "*")
+        self._by_method = {
+            method: tuple((match, limit) for name, match, limit in rules if name in (method, "*"))
+            for method, _, _ in rules
+            if method != "*"
+        }
 
     def __call__(self, method: str, path: str) -> int:
         """The largest body ``method path`` may carry, in bytes."""
-        for rule_method, pattern, limit in self._rules:
-            if rule_method in (method, "*") and fnmatchcase(path, pattern):
+        for match, limit in self._by_method.get(method, self._for_any):
+            if match is None or match(path):
                 return limit
         return self.default
 

@@ -173,7 +173,7 @@ class SignatureGate:
         try:
             try:
                 body = await self._read_body(receive, limit)
-                verified = self._verifier.verify_request(scope["method"], url, headers, body)
+                verified = self._verifier.verify_view(request, body)
             except SecurityError as exc:
                 await self._refuse(send, request, exc, close=isinstance(exc, RequestTooLarge))
                 return
@@ -230,12 +230,16 @@ class SignatureGate:
     ) -> None:
         """Send the whole answer on ``send``, signed bound to ``request``: header names lower
         case, the app's own ``Content-Digest`` replaced, a ``Content-Length`` added if missing."""
-        out = [
-            (name.lower(), value) for name, value in headers if name.lower() != b"content-digest"
-        ]
-        signed = self._signer.sign_response(status, out, body, request=request)
-        out += _encoded(signed.items())
-        if not any(name == b"content-length" for name, _ in out):
+        out: RawHeaders = []
+        sized = False
+        for name, value in headers:
+            name = name.lower()
+            if name != b"content-digest":
+                out.append((name, value))
+                sized = sized or name == b"content-length"
+        signed = _encoded(self._signer.sign_response(status, out, body, request=request).items())
+        out += signed
+        if not (sized or any(name == b"content-length" for name, _ in signed)):
             out.append((b"content-length", str(len(body)).encode("ascii")))
         await send({"type": "http.response.start", "status": status, "headers": out})
         await send({"type": "http.response.body", "body": body, "more_body": False})

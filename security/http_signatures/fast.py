@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import binascii
 import re
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from security.http_signatures.names import LABEL
@@ -75,8 +76,13 @@ def read_sha256_digest(value: str) -> bytes | None:
 _SIGNATURE = re.compile(rf"{LABEL}=:([A-Za-z0-9+/]*={{0,2}}):")
 
 
+@lru_cache(maxsize=256)
 def read_signature(value: str) -> bytes | None:
-    """The bytes of a one-member ``sig1`` ``Signature`` header; ``None`` otherwise."""
+    """The bytes of a one-member ``sig1`` ``Signature`` header; ``None`` otherwise.
+
+    Kept for the last few values: a request's is read when it is verified, and again when its
+    response covers it (``"signature";req;key="sig1"``).
+    """
     found = _SIGNATURE.fullmatch(value)
     if found is None:
         return None

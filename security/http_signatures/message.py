@@ -22,13 +22,17 @@ import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import NamedTuple
+from functools import cached_property
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlsplit
 
 from security.errors import DigestMismatch, InvalidSignature, UnsupportedAlgorithm
 from security.http_signatures.fast import read_plain_url, read_sha256_digest
 from security.http_signatures.names import Headers
 from security.structured_fields import Item, parse_dictionary
+
+if TYPE_CHECKING:
+    from security.http_signatures.parse import Parsed
 
 # ---------------------------------------------------------------------------- header fields
 
@@ -40,6 +44,12 @@ class HeaderFields(dict[str, str]):
     message (verifying a request, then signing its response) to read the headers once.
     """
 
+    #: the ``sig1`` signature read from these fields, with the ``Signature-Input`` and
+    #: ``Signature`` values it was read from (kept by
+    #: :func:`~security.http_signatures.parse.parse_signature`: admitting a request and
+    #: verifying it read its signature once)
+    signature_read: tuple[str, str, Parsed] | None = None
+
 
 def header_fields(headers: Headers) -> HeaderFields:
     """``headers`` (str or latin-1 bytes pairs, or a mapping) as :class:`HeaderFields`."""
@@ -48,6 +58,28 @@ def header_fields(headers: Headers) -> HeaderFields:
 
 def new_header_fields(headers: Headers) -> HeaderFields:
     """A new map of lower-cased header names to their combined value (RFC 9421 §2.1)."""
+    if type(headers) is list:  # ASGI's latin-1 pairs, the usual case
+        try:
+            return _latin1_header_fields(headers)
+        except AttributeError:  # a str among them: the general reading below
+            pass
+    return _any_header_fields(headers)
+
+
+def _latin1_header_fields(headers: list[tuple[bytes, bytes]]) -> HeaderFields:
+    """:func:`new_header_fields` of byte pairs (``AttributeError`` on a str among them)."""
+    combined = HeaderFields()
+    for name, value in headers:
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1").strip(" \t")
+        if key in combined:
+            text = f"{combined[key]}, {text}"
+        combined[key] = text
+    return combined
+
+
+def _any_header_fields(headers: Headers) -> HeaderFields:
+    """:func:`new_header_fields` of any form of header fields (a mapping, str or bytes pairs)."""
     items: Iterable[tuple[str | bytes, str | bytes]]
     multi = getattr(headers, "multi_items", None)
     if callable(multi):
@@ -119,6 +151,11 @@ class RequestView:
     method: str
     url: str
     headers: Headers
+
+    @cached_property
+    def message(self) -> Message:
+        """The request as the covered components read it, read once (verified, then answered)."""
+        return Message.request_of(self.method, self.url, self.headers)
 
 
 class Message(NamedTuple):

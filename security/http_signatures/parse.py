@@ -2,7 +2,9 @@
 the compiled covered components, the parameters, the ``@signature-params`` text and the
 signature bytes). :func:`parse_signature` takes the fast path (:func:`fast_parse`, from the
 regular-expression readers of :mod:`~security.http_signatures.fast`) and, when it steps aside,
-the general one (:func:`full_parse`, the RFC 8941 parser, which says what is wrong).
+the general one (:func:`full_parse`, the RFC 8941 parser, which says what is wrong). A
+message's :class:`~security.http_signatures.message.HeaderFields` keep what was read, so the
+admission step and the verifier read a request's signature once.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any, NamedTuple
 from security.errors import InvalidSignature, MissingSignature
 from security.http_signatures.components import Plan, params_text, plan
 from security.http_signatures.fast import read_signature, read_signature_input
+from security.http_signatures.message import HeaderFields
 from security.http_signatures.names import LABEL
 from security.structured_fields import InnerList, Item, parse_dictionary, serialize_item
 
@@ -34,7 +37,14 @@ def parse_signature(headers: dict[str, str]) -> Parsed:
     inputs, signatures = headers.get("signature-input"), headers.get("signature")
     if not inputs or not signatures:
         raise MissingSignature("the message carries no HTTP message signature")
-    return fast_parse(inputs, signatures) or full_parse(inputs, signatures)
+    if not isinstance(headers, HeaderFields):
+        return fast_parse(inputs, signatures) or full_parse(inputs, signatures)
+    read = headers.signature_read
+    if read is not None and read[0] is inputs and read[1] is signatures:
+        return read[2]  # the same two values, already read for this message
+    parsed = fast_parse(inputs, signatures) or full_parse(inputs, signatures)
+    headers.signature_read = (inputs, signatures, parsed)
+    return parsed
 
 
 def fast_parse(inputs: str, signatures: str) -> Parsed | None:

@@ -131,7 +131,7 @@ class HttpSigner:
         header_map = new_header_fields(headers)
         digest = content_digest(body)
         header_map["content-digest"] = digest
-        bound = Message.request_of(request.method, request.url, request.headers)
+        bound = request.message
         message = Message(None, None, header_map, status=status, request=bound)
         covered = _RESPONSE_COVERED["content-type" in header_map, "signature" in bound.headers]
         return {"Content-Digest": digest, **self._sign(message, covered, nonce=False)}

@@ -46,6 +46,11 @@ from security.http_signatures.parse import parse_signature
 from security.http_signatures.resolvers import KeyResolver, ResolvedKey
 from security.replay import ReplayCache
 
+#: the components a request signature covers whatever the request: by ``@target-uri``, or by
+#: the target's parts
+_BY_TARGET_URI = ('"@method"', '"@target-uri"', '"content-digest"')
+_BY_TARGET_PARTS = ('"@method"', *(f'"{name}"' for name in REQUEST_COMPONENTS), '"content-digest"')
+
 
 @dataclass(frozen=True)
 class VerifiedRequest:
@@ -85,7 +90,9 @@ class HttpVerifier:
         self._max_skew = max_skew
         self._max_validity = max_validity
         self._clock = clock
-        self._when_present = tuple(name.lower() for name in covered_when_present)
+        #: each field covered when present, and its component identifier
+        names = [name.lower() for name in covered_when_present]
+        self._when_present_ids = tuple((name, f'"{name}"') for name in names)
         self._authorities = (
             None if authorities is None else frozenset(a.lower() for a in authorities)
         )
@@ -171,7 +178,14 @@ class HttpVerifier:
         the signature, which covers the ``Content-Digest`` header, is still checked; that the
         header matches the body cannot be.
         """
-        message = Message.request_of(method, url, headers)
+        return self._verified(Message.request_of(method, url, headers), body)
+
+    def verify_view(self, request: RequestView, body: bytes | None) -> VerifiedRequest:
+        """:meth:`verify_request` of ``request``, which keeps what was read of it (its target,
+        its headers, its signature) for the signing of its response."""
+        return self._verified(request.message, body)
+
+    def _verified(self, message: Message, body: bytes | None) -> VerifiedRequest:
         parsed = parse_signature(message.headers)
         params = parsed.params
         alg = params.get("alg")
@@ -180,15 +194,11 @@ class HttpVerifier:
         now = int(self._clock())
         self._check_times(params, now, need_nonce=True)
         covered = parsed.plan.names
-        target = (
-            ['"@target-uri"']
-            if '"@target-uri"' in covered
-            else [f'"{name}"' for name in REQUEST_COMPONENTS]
-        )
-        required = ['"@method"', *target, '"content-digest"']
-        if "content-type" in message.headers:
+        headers = message.headers
+        required = list(_BY_TARGET_URI if '"@target-uri"' in covered else _BY_TARGET_PARTS)
+        if "content-type" in headers:
             required.append('"content-type"')
-        required += [f'"{name}"' for name in self._when_present if name in message.headers]
+        required += [quoted for name, quoted in self._when_present_ids if name in headers]
         self._require(covered, required, "request")
         addressed = message.target
         if self._authorities is not None and (
@@ -233,7 +243,7 @@ class HttpVerifier:
 
         ``body=None``: withheld from an archive, as for :meth:`verify_request`.
         """
-        bound = Message.request_of(request.method, request.url, request.headers)
+        bound = request.message
         message = Message(None, None, new_header_fields(headers), status=status, request=bound)
         parsed = parse_signature(message.headers)
         params = parsed.params

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 
 import httpx
+import pytest
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -12,8 +14,10 @@ from adapter_api.request_id import (
     RequestIdMiddleware,
     accept_request_id,
     current_request_id,
+    echo_request_id,
     fresh_uuid4,
     new_message_id,
+    uuid4_text,
 )
 
 
@@ -61,3 +65,42 @@ def test_fresh_uuids_read_as_uuid4_in_the_usual_form() -> None:
         parsed = uuid.UUID(made)
         assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)
         assert str(parsed) == made
+
+
+def test_uuid4_text_is_the_uuid_modules_reading_of_the_same_bytes() -> None:
+    """Every value of the two bytes the version and variant bits land in, and random bytes:
+    the same text as ``uuid.UUID(bytes=raw, version=4)``."""
+    cases = [bytes(range(16)), bytes(16), b"\xff" * 16]
+    cases += [
+        bytes(6) + bytes([six]) + b"\x00" + bytes([eight]) + bytes(7)
+        for six in range(256)
+        for eight in (0, 0x3F, 0x40, 0x7F, 0x80, 0xBF, 0xC0, 0xFF, six)
+    ]
+    cases += [os.urandom(16) for _ in range(2000)]
+    for raw in cases:
+        assert uuid4_text(raw) == str(uuid.UUID(bytes=raw, version=4)), raw.hex()
+    for wrong in (b"", bytes(15), bytes(17)):
+        with pytest.raises(ValueError, match="16 bytes"):
+            uuid4_text(wrong)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [],
+        [(b"content-type", b"a")],
+        [(b"x-request-id", b"own"), (b"a", b"b"), (b"x-request-id", b"own2")],
+        [(b"X-Request-Id", b"upper is another name"), (b"a", b"b")],
+    ],
+)
+def test_the_echo_keeps_the_other_headers_and_puts_the_id_last(
+    headers: list[tuple[bytes, bytes]],
+) -> None:
+    """The app's own ids are dropped, the rest kept in order, ours last; the app's list is
+    left as it was."""
+    before = list(headers)
+    start = {"type": "http.response.start", "status": 200, "headers": headers}
+    echo_request_id(start, b"ours")
+    expected = [(k, v) for k, v in before if k != b"x-request-id"] + [(b"x-request-id", b"ours")]
+    assert start["headers"] == expected
+    assert headers == before

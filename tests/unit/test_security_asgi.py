@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
-from security.asgi import HttpSignatureMiddleware, Message, Receive, Scope, Send
+import pytest
+
+from security.asgi import HttpSignatureMiddleware, Message, Receive, Scope, Send, SignatureGate
 from security.http_signatures import (
     HttpSigner,
     HttpVerifier,
@@ -110,3 +113,67 @@ def test_header_fields_are_read_once_and_never_changed(dev_keys: Path) -> None:
     signer.sign_response(200, fields, BODY, request=view)
     signer.sign_request("GET", view.url, fields, b"")
     assert "content-digest" not in fields
+
+
+class _FixedSigner:
+    """Signs nothing: hands back fixed fields, and keeps the headers it was given."""
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        self.fields = fields
+        self.given: list[Any] = []
+
+    def sign_response(
+        self, status: int, headers: Any, body: bytes, *, request: RequestView
+    ) -> dict[str, str]:
+        self.given.append(list(headers))
+        return dict(self.fields)
+
+
+def _plain_signed_headers(
+    headers: list[tuple[bytes, bytes]], signed: dict[str, str], body: bytes
+) -> tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]]:
+    """What the answer's headers were made as first: (given to the signer, sent)."""
+    out = [(n.lower(), v) for n, v in headers if n.lower() != b"content-digest"]
+    given = list(out)
+    out += [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in signed.items()]
+    if not any(n == b"content-length" for n, _ in out):
+        out.append((b"content-length", str(len(body)).encode("ascii")))
+    return given, out
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [],
+        [(b"Content-Type", b"application/json"), (b"Content-Digest", b"sha-256=:own:")],
+        [(b"content-length", b"3"), (b"CONTENT-DIGEST", b"x"), (b"content-digest", b"y")],
+        [(b"Content-Length", b"99"), (b"X-A", b"1"), (b"x-a", b"2")],
+        [(b"\xc0", b"\xff"), (b"content-lengths", b"1")],
+    ],
+)
+@pytest.mark.parametrize(
+    "signed",
+    [
+        {"Content-Digest": "sha-256=:d:", "Signature-Input": "sig1=()", "Signature": "sig1=:s:"},
+        {"Content-Length": "7"},
+    ],
+)
+def test_signed_answer_headers_are_made_as_they_always_were(
+    headers: list[tuple[bytes, bytes]], signed: dict[str, str]
+) -> None:
+    """Names lower-cased, the app's Content-Digest dropped, the signer's fields after the
+    app's, a Content-Length added only when no header (the app's or the signer's) is one."""
+    signer = _FixedSigner(signed)
+    verifier = HttpVerifier(StaticKeyResolver({}), None)
+    gate = SignatureGate(verifier=verifier, signer=signer)  # type: ignore[arg-type]
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    view = RequestView("GET", "http://a.example/x", {})
+    asyncio.run(gate.send_signed(send, view, 200, headers, b"abc"))
+    given, expected = _plain_signed_headers(headers, signed, b"abc")
+    assert signer.given == [given]
+    assert sent[0]["headers"] == expected
+    assert sent[1] == {"type": "http.response.body", "body": b"abc", "more_body": False}
