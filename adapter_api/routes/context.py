@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Scope
 
 from adapter_api.clients import ApiClient
 from adapter_api.container import Container
@@ -25,15 +26,20 @@ def container_of(request: Request) -> Container:
     return container
 
 
-def request_id_of(request: Request) -> str:
+def request_id_in(scope: Scope) -> str:
     """The request id the middleware accepted (or a new one outside it)."""
-    state = request.scope.get("state") or {}
+    state = scope.get("state") or {}
     value = state.get("request_id")
     return value if isinstance(value, str) else accept_request_id(None)
 
 
+def request_id_of(request: Request) -> str:
+    """The request id the middleware accepted for ``request`` (:func:`request_id_in`)."""
+    return request_id_in(request.scope)
+
+
 def call_context(
-    request: Request, client: ApiClient, *, user_id: str | None = None, issue: str | None = None
+    client: ApiClient, *, user_id: str | None = None, issue: str | None = None
 ) -> CallContext:
     """The upstream call's context: a fresh message id, the caller, the purpose.
 
@@ -70,5 +76,6 @@ __all__ = [
     "json_bytes_response",
     "json_response",
     "records_together",
+    "request_id_in",
     "request_id_of",
 ]
