@@ -171,17 +171,14 @@ def single_header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> str | 
     return found
 
 
-def citizen_lookup_inputs(
-    citizen_id: object, headers: Iterable[tuple[bytes, bytes]]
-) -> Inputs | None:
+def citizen_lookup_inputs(citizen_id: str, headers: Iterable[tuple[bytes, bytes]]) -> Inputs | None:
     """``get_citizen``'s inputs when valid: the path's CCCD (``citizen_id``) and the purpose
     headers among the ASGI ``headers``, checked with the declared parameters' patterns and
     validators; None when any is missing, repeated or refused."""
     user_id = single_header(headers, b"x-user-id")
     issue = single_header(headers, b"x-issue")
     if (
-        not isinstance(citizen_id, str)
-        or user_id is None
+        user_id is None
         or issue is None
         or _CITIZEN_ID.fullmatch(citizen_id) is None
         or _OFFICIAL.fullmatch(user_id) is None
