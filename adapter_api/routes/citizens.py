@@ -31,9 +31,11 @@ from adapter_api.errors import Forbidden, InvalidInput
 from adapter_api.models import CitizenView, Official, VerifyCitizenRequest, VerifyCitizenResult
 from adapter_api.openapi import UPSTREAM_STATUSES, responses
 from adapter_api.routes.context import (
+    JSON_MEDIA_TYPE,
     call_context,
     container_of,
     json_response,
+    model_json,
     records_together,
     request_id_in,
 )
@@ -119,10 +121,11 @@ async def look_up_citizen(
     citizen_id: str,
     user_id: str,
     issue: str,
-) -> Response:
+) -> bytes:
     """A checked lookup for the request of ``scope``, its client admitted: purpose, upstream
-    call, access log, minimised answer. The route's body, whichever way the request came
-    (FastAPI's route below, or the direct route of ``adapter_api.routes.direct``)."""
+    call, access log; the answer's JSON, minimised to the fields the client may see. The
+    route's body, whichever way the request came (FastAPI's route below, or the direct route
+    of ``adapter_api.routes.direct``)."""
     await check_issue(
         container,
         scope,
@@ -148,7 +151,7 @@ async def look_up_citizen(
         await container.access_log.record(
             access_entry(citizen_id, client, ctx, GET_CITIZEN, fields, request_id)
         )
-    return json_response(citizen, include=fields)
+    return model_json(citizen, include=fields)
 
 
 @router.get(
@@ -170,9 +173,10 @@ async def get_citizen(
 
     A valid request is served by the direct route (``adapter_api.routes.direct``) before it
     gets here; this declaration documents the route and answers the rest (its refusals)."""
-    return await look_up_citizen(
+    body = await look_up_citizen(
         container_of(request), request.scope, client, citizen_id, user_id, issue
     )
+    return Response(body, media_type=JSON_MEDIA_TYPE)
 
 
 def lookup_route() -> APIRoute:

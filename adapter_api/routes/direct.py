@@ -14,9 +14,11 @@ inputs are what the route's declared parameters accept (the fast-path reader,
 does, in the same order: the route put in the scope (the metrics' ``route`` label, the error
 log); the client admitted as the route's ``require`` dependency admits it (401, 403, 429 with
 the RateLimit fields: :func:`~adapter_api.auth.admitted_client`); the route's body
-(:func:`~adapter_api.routes.citizens.look_up_citizen`). An exception goes up to the front
-layer's error boundary, which answers it as FastAPI's exception handlers would: both answer
-an exception with its ``to_api_error`` problem (:mod:`adapter_api.handlers`), else 500.
+(:func:`~adapter_api.routes.citizens.look_up_citizen`), its JSON sent as FastAPI's
+``Response`` would send it (:func:`~adapter_api.routes.context.send_json`). An exception goes
+up to the front layer's error boundary, which answers it as FastAPI's exception handlers
+would: both answer an exception with its ``to_api_error`` problem
+(:mod:`adapter_api.handlers`), else 500.
 
 Everything else goes on to FastAPI unchanged — another method (``HEAD``, ``OPTIONS``), a
 trailing slash or another path, an input missing, repeated or invalid — and is answered from
@@ -33,6 +35,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from adapter_api.auth import admitted_client
 from adapter_api.container import Container
 from adapter_api.routes.citizens import LOOKUP_OPERATION, look_up_citizen
+from adapter_api.routes.context import send_json
 from adapter_api.routes.fast_path import citizen_lookup_inputs, fast_paths_on
 
 
@@ -65,10 +68,10 @@ class DirectCitizenLookup:
         scope["route"] = self._route
         container = self._container
         client = admitted_client(scope, container.clients, container.rate_limiter, LOOKUP_OPERATION)
-        response = await look_up_citizen(
+        body = await look_up_citizen(
             container, scope, client, inputs["citizen_id"], inputs["user_id"], inputs["issue"]
         )
-        await response(scope, receive, send)
+        await send_json(send, body)
 
 
 __all__ = ["DirectCitizenLookup"]
