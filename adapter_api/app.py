@@ -15,6 +15,8 @@ steps, outermost first::
     two readings      400 for a repeated Host, X-Request-Id, X-User-Id or X-Issue, %2F in
                       the path, a JSON body repeating a key (adapter_api.request_guard)
     error boundary    anything unexpected becomes a signed 500 problem
+    direct route      a valid GET /v1/citizens/{citizen_id} served without FastAPI's
+                      routing and dependencies (adapter_api.routes.direct); the rest on
     FastAPI           routes, validation (422 problems), error handlers
 
 The container's services (sync worker, sandbox mock server) start and stop with the app.
@@ -35,6 +37,8 @@ from adapter_api.openapi import install_openapi
 from adapter_api.problems import PROBLEM_MEDIA_TYPE, problem_body
 from adapter_api.request_id import current_request_id
 from adapter_api.routes import ROUTERS
+from adapter_api.routes.citizens import lookup_route
+from adapter_api.routes.direct import DirectCitizenLookup
 from connectors.errors import ConnectorError
 from schemas.errors import SchemaError
 from security.admission import BodiesInFlight, BodyLimits
@@ -126,6 +130,8 @@ def create_app(container: Container) -> FastAPI:
             settings.max_bodies_in_flight, settings.max_bodies_in_flight_per_client
         ),
     )
+    # the last added is the outermost: the front layer, then the direct route, then FastAPI
+    app.add_middleware(DirectCitizenLookup, container=container, route=lookup_route())
     app.add_middleware(Front, gate=gate, metrics=container.metrics)
     return app
 

@@ -12,15 +12,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
+from starlette.types import Scope
 
 from adapter_api.clients import ApiClient, ClientRegistry, Operation
 from adapter_api.errors import Forbidden, Unauthenticated
-from adapter_api.rate_limits import STATE_KEY
+from adapter_api.rate_limits import STATE_KEY, RateLimiter
 
 
-def authenticated_client(request: Request, clients: ClientRegistry) -> ApiClient:
+def authenticated_client(scope: Scope, clients: ClientRegistry) -> ApiClient:
     """The registered client whose signature the middleware verified (401 when none)."""
-    state = request.scope.get("state") or {}
+    state = scope.get("state") or {}
     client_id = state.get("client_id")
     if not client_id:
         raise Unauthenticated("the request carries no verified signature", code="unsigned")
@@ -30,24 +31,34 @@ def authenticated_client(request: Request, clients: ClientRegistry) -> ApiClient
     return client
 
 
+def admitted_client(
+    scope: Scope, clients: ClientRegistry, limiter: RateLimiter | None, operation: Operation
+) -> ApiClient:
+    """The calling client of the request of ``scope`` when its allow-list grants ``operation``
+    (401 / 403 otherwise), the call counted against its rate limit (429 over it) and the
+    answer's RateLimit fields left in ``scope["state"]``."""
+    client = authenticated_client(scope, clients)
+    if operation not in client.operations:
+        raise Forbidden(
+            f"client {client.client_id} is not allowed {operation.value}",
+            code="operation_not_allowed",
+            operation=operation.value,
+        )
+    if limiter is not None:
+        scope.setdefault("state", {})[STATE_KEY] = limiter.check(client, operation)
+    return client
+
+
 def require(operation: Operation) -> Callable[[Request], Awaitable[ApiClient]]:
-    """A dependency that yields the calling client when its allow-list grants ``operation``."""
+    """A dependency that yields the calling client when its allow-list grants ``operation``
+    (:func:`admitted_client`)."""
 
     async def dependency(request: Request) -> ApiClient:
-        client = authenticated_client(request, request.app.state.container.clients)
-        if operation not in client.operations:
-            raise Forbidden(
-                f"client {client.client_id} is not allowed {operation.value}",
-                code="operation_not_allowed",
-                operation=operation.value,
-            )
-        limiter = request.app.state.container.rate_limiter
-        if limiter is not None:
-            request.scope.setdefault("state", {})[STATE_KEY] = limiter.check(client, operation)
-        return client
+        container = request.app.state.container
+        return admitted_client(request.scope, container.clients, container.rate_limiter, operation)
 
     dependency.__name__ = f"require_{operation.name.lower()}"
     return dependency
 
 
-__all__ = ["authenticated_client", "require"]
+__all__ = ["admitted_client", "authenticated_client", "require"]

@@ -38,7 +38,7 @@ async def get_business(
 ) -> Response:
     """The business and its legal representatives."""
     container = container_of(request)
-    ctx = call_context(request, client)
+    ctx = call_context(client)
     with container.metrics.upstream_call("registry", GET_BUSINESS):
         business = await container.registry.get_business(tax_code, ctx)
     return json_response(business)

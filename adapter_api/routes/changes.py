@@ -214,7 +214,7 @@ async def _log_citizen_changes(
     container = container_of(request)
     request_id = request_id_of(request)
     now = utc_now()
-    message_id = call_context(request, client, user_id=user_id).message_id
+    message_id = call_context(client, user_id=user_id).message_id
     entries = []
     for event, view in handed_out:
         seen = {"citizen_id"} | changed_fields([entry.model_dump() for entry in view.diff])

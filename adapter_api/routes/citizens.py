@@ -18,36 +18,41 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path
+from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Scope
 
 from adapter_api.access import access_entry, refused_entry
 from adapter_api.auth import require
 from adapter_api.clients import ApiClient, Operation
+from adapter_api.container import Container
 from adapter_api.errors import Forbidden, InvalidInput
 from adapter_api.models import CitizenView, Official, VerifyCitizenRequest, VerifyCitizenResult
 from adapter_api.openapi import UPSTREAM_STATUSES, responses
 from adapter_api.routes.context import (
+    JSON_MEDIA_TYPE,
     call_context,
     container_of,
     json_response,
+    model_json,
     records_together,
-    request_id_of,
+    request_id_in,
 )
-from adapter_api.routes.fast_path import FastPathRoute, fast_path, read_citizen_lookup
 from connectors.errors import NotFound
 from schemas.citizen_id import CitizenId
 from schemas.dossier_code import DossierCode
 from schemas.patterns import CITIZEN_ID_PATTERN, DOSSIER_CODE_PATTERN, OFFICIAL_PATTERN
 
-#: valid lookups skip FastAPI's parameter machinery (``fast_path``); the rest go through it
-router = APIRouter(prefix="/v1/citizens", tags=["citizens"], route_class=FastPathRoute)
+router = APIRouter(prefix="/v1/citizens", tags=["citizens"])
 
 GET_CITIZEN = "GetCitizen"
 VERIFY_CITIZEN = "VerifyCitizen"
+#: what a client's allow-list must grant for a lookup
+LOOKUP_OPERATION = Operation.CITIZENS_READ
 
 
-_read = require(Operation.CITIZENS_READ)
+_read = require(LOOKUP_OPERATION)
 UserIdHeader = Annotated[
     Official,
     Header(alias="X-User-Id", pattern=OFFICIAL_PATTERN, description="VN + the official's CCCD"),
@@ -63,7 +68,8 @@ IssueHeader = Annotated[
 
 
 async def check_issue(
-    request: Request,
+    container: Container,
+    scope: Scope,
     client: ApiClient,
     *,
     citizen_id: str,
@@ -71,14 +77,14 @@ async def check_issue(
     issue: str,
     operation: str,
 ) -> None:
-    """Return when ``issue`` justifies this query of ``citizen_id`` (``adapter_api.issues``).
+    """Return when ``issue`` justifies this query of ``citizen_id`` (``adapter_api.issues``)
+    made by the request of ``scope``.
 
     422 ``unknown_issue`` when it is not a registered dossier the client may see (malformed
     input, like a bad header: not logged); 403 ``purpose_mismatch`` when the dossier is closed
     beyond the grace period or does not name the citizen, written to the access log (outcome
     ``refused``, no upstream message) first.
     """
-    container = container_of(request)
     found = await container.issues.get(issue)
     if found is None or not client.sees_sector(found.sector):
         raise InvalidInput(
@@ -95,7 +101,7 @@ async def check_issue(
         official=user_id,
         dossier_code=issue,
         operation=operation,
-        request_id=request_id_of(request),
+        request_id=request_id_in(scope),
     )
     await container.access_log.record(entry)
     raise Forbidden(
@@ -108,16 +114,30 @@ async def check_issue(
 _verify = require(Operation.CITIZENS_VERIFY)
 
 
-async def _lookup(
-    request: Request, client: ApiClient, citizen_id: str, user_id: str, issue: str
-) -> Response:
-    """A checked lookup: purpose, upstream call, access log, minimised answer."""
+async def look_up_citizen(
+    container: Container,
+    scope: Scope,
+    client: ApiClient,
+    citizen_id: str,
+    user_id: str,
+    issue: str,
+) -> bytes:
+    """A checked lookup for the request of ``scope``, its client admitted: purpose, upstream
+    call, access log; the answer's JSON, minimised to the fields the client may see. The
+    route's body, whichever way the request came (FastAPI's route below, or the direct route
+    of ``adapter_api.routes.direct``)."""
     await check_issue(
-        request, client, citizen_id=citizen_id, user_id=user_id, issue=issue, operation=GET_CITIZEN
+        container,
+        scope,
+        client,
+        citizen_id=citizen_id,
+        user_id=user_id,
+        issue=issue,
+        operation=GET_CITIZEN,
     )
-    container = container_of(request)
-    ctx = call_context(request, client, user_id=user_id, issue=issue)
+    ctx = call_context(client, user_id=user_id, issue=issue)
     fields = client.citizen_fields
+    request_id = request_id_in(scope)
     # the exchange and the access-log row are committed together before the answer goes out
     async with records_together(container):
         try:
@@ -125,13 +145,13 @@ async def _lookup(
                 citizen = await container.population.get_citizen(citizen_id, ctx)
         except NotFound:
             await container.access_log.record(
-                access_entry(citizen_id, client, ctx, GET_CITIZEN, (), request_id_of(request))
+                access_entry(citizen_id, client, ctx, GET_CITIZEN, (), request_id)
             )
             raise
         await container.access_log.record(
-            access_entry(citizen_id, client, ctx, GET_CITIZEN, fields, request_id_of(request))
+            access_entry(citizen_id, client, ctx, GET_CITIZEN, fields, request_id)
         )
-    return json_response(citizen, include=fields)
+    return model_json(citizen, include=fields)
 
 
 @router.get(
@@ -142,7 +162,6 @@ async def _lookup(
     response_model_exclude_none=True,
     responses=responses(403, 404, *UPSTREAM_STATUSES),
 )
-@fast_path(read_citizen_lookup)
 async def get_citizen(
     request: Request,
     citizen_id: Annotated[CitizenId, Path(pattern=CITIZEN_ID_PATTERN, description="CCCD")],
@@ -150,8 +169,22 @@ async def get_citizen(
     issue: IssueHeader,
     client: Annotated[ApiClient, Depends(_read)],
 ) -> Response:
-    """The citizen, minimised to the fields the caller may see; the lookup is access-logged."""
-    return await _lookup(request, client, citizen_id, user_id, issue)
+    """The citizen, minimised to the fields the caller may see; the lookup is access-logged.
+
+    A valid request is served by the direct route (``adapter_api.routes.direct``) before it
+    gets here; this declaration documents the route and answers the rest (its refusals)."""
+    body = await look_up_citizen(
+        container_of(request), request.scope, client, citizen_id, user_id, issue
+    )
+    return Response(body, media_type=JSON_MEDIA_TYPE)
+
+
+def lookup_route() -> APIRoute:
+    """The route of ``get_citizen`` as FastAPI's routing puts it in the scope."""
+    for route in router.routes:
+        if isinstance(route, APIRoute) and route.endpoint is get_citizen:
+            return route
+    raise LookupError("get_citizen is not a route of the citizens router")
 
 
 @router.post(
@@ -169,27 +202,37 @@ async def verify_citizen(
     client: Annotated[ApiClient, Depends(_verify)],
 ) -> Response:
     """``{"match": true|false}``; nothing else about the citizen is disclosed (access-logged)."""
+    container = container_of(request)
     await check_issue(
-        request,
+        container,
+        request.scope,
         client,
         citizen_id=body.citizen_id,
         user_id=user_id,
         issue=issue,
         operation=VERIFY_CITIZEN,
     )
-    container = container_of(request)
     if container.rate_limiter is not None:  # one try of today's budget for this citizen
         container.rate_limiter.spend_verify(client, body.citizen_id)
-    ctx = call_context(request, client, user_id=user_id, issue=issue)
+    ctx = call_context(client, user_id=user_id, issue=issue)
+    request_id = request_id_in(request.scope)
     async with records_together(container):
         with container.metrics.upstream_call("population", VERIFY_CITIZEN):
             match = await container.population.verify_citizen(
                 body.citizen_id, body.full_name, body.date_of_birth, ctx
             )
         await container.access_log.record(
-            access_entry(body.citizen_id, client, ctx, VERIFY_CITIZEN, (), request_id_of(request))
+            access_entry(body.citizen_id, client, ctx, VERIFY_CITIZEN, (), request_id)
         )
     return json_response(VerifyCitizenResult(match=match))
 
 
-__all__ = ["IssueHeader", "UserIdHeader", "check_issue", "router"]
+__all__ = [
+    "LOOKUP_OPERATION",
+    "IssueHeader",
+    "UserIdHeader",
+    "check_issue",
+    "look_up_citizen",
+    "lookup_route",
+    "router",
+]

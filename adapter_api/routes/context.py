@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Scope, Send
 
 from adapter_api.clients import ApiClient
 from adapter_api.container import Container
@@ -17,6 +18,7 @@ from adapter_api.request_id import accept_request_id, new_message_id
 from connectors.base import CallContext
 
 JSON_MEDIA_TYPE = "application/json"
+_JSON_MEDIA_TYPE_BYTES = JSON_MEDIA_TYPE.encode("latin-1")
 
 
 def container_of(request: Request) -> Container:
@@ -25,15 +27,20 @@ def container_of(request: Request) -> Container:
     return container
 
 
-def request_id_of(request: Request) -> str:
+def request_id_in(scope: Scope) -> str:
     """The request id the middleware accepted (or a new one outside it)."""
-    state = request.scope.get("state") or {}
+    state = scope.get("state") or {}
     value = state.get("request_id")
     return value if isinstance(value, str) else accept_request_id(None)
 
 
+def request_id_of(request: Request) -> str:
+    """The request id the middleware accepted for ``request`` (:func:`request_id_in`)."""
+    return request_id_in(request.scope)
+
+
 def call_context(
-    request: Request, client: ApiClient, *, user_id: str | None = None, issue: str | None = None
+    client: ApiClient, *, user_id: str | None = None, issue: str | None = None
 ) -> CallContext:
     """The upstream call's context: a fresh message id, the caller, the purpose.
 
@@ -48,13 +55,31 @@ def records_together(container: Container) -> AbstractAsyncContextManager[None]:
     return container.logs.together()
 
 
+def model_json(model: BaseModel, *, include: Set[str] | None = None) -> bytes:
+    """``model`` serialised by pydantic-core straight to JSON bytes (no re-validation), its
+    ``None`` members left out; only the fields in ``include`` when given."""
+    fields = set(include) if include is not None else None
+    return model.__pydantic_serializer__.to_json(model, include=fields, exclude_none=True)
+
+
 def json_response(
     model: BaseModel, *, status: int = 200, include: Set[str] | None = None
 ) -> Response:
-    """``model`` serialised by pydantic-core straight to bytes (no re-validation)."""
-    fields = set(include) if include is not None else None
-    body = model.__pydantic_serializer__.to_json(model, include=fields, exclude_none=True)
+    """``model`` as a JSON response (:func:`model_json`)."""
+    body = model_json(model, include=include)
     return Response(body, status_code=status, media_type=JSON_MEDIA_TYPE)
+
+
+async def send_json(send: Send, body: bytes, *, status: int = 200) -> None:
+    """Answer the JSON ``body`` on ``send`` with the messages a ``Response(body,
+    status_code=status, media_type="application/json")`` sends (the same status and headers),
+    without making one: for a route served outside FastAPI (``adapter_api.routes.direct``)."""
+    headers = [
+        (b"content-length", str(len(body)).encode("latin-1")),
+        (b"content-type", _JSON_MEDIA_TYPE_BYTES),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def json_bytes_response(data: Any, *, status: int = 200) -> Response:
@@ -69,6 +94,9 @@ __all__ = [
     "container_of",
     "json_bytes_response",
     "json_response",
+    "model_json",
     "records_together",
+    "request_id_in",
     "request_id_of",
+    "send_json",
 ]

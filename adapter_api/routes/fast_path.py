@@ -15,8 +15,10 @@ precise problem.
 
 The readers and the plain paths they shadow:
 
-* :func:`read_citizen_lookup` — ``GET /v1/citizens/{citizen_id}``
+* :func:`citizen_lookup_inputs` — ``GET /v1/citizens/{citizen_id}``
   (``adapter_api.routes.citizens.get_citizen``): the path's CCCD, ``X-User-Id``, ``X-Issue``;
+  read by the direct route that serves this request before FastAPI sees it
+  (:mod:`adapter_api.routes.direct`);
 * :func:`read_dossier_write` — ``PUT /v1/dossiers/{dossier_code}``
   (``adapter_api.routes.dossiers.put_dossier``): the path's code and the ``DossierBody``;
 * :func:`read_event` — ``POST /v1/dossiers/{dossier_code}/events``
@@ -28,7 +30,8 @@ its JSON text by pydantic rather than from ``json.loads``'s objects). Whatever i
 (a header missing or repeated, another content type, a body the model refuses) it leaves to
 FastAPI. ``tests/unit/test_api_fast_path_parity.py`` sends the same requests, valid and invalid,
 through both paths (:func:`without_fast_paths` turns an app's fast paths off) and requires the
-same status, problem code and body.
+same status, problem code and body. The same switch turns the direct route off
+(:func:`fast_paths_on`).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from __future__ import annotations
 import inspect
 import re
 import weakref
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, TypeVar
 
 from fastapi import FastAPI
@@ -45,6 +48,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Scope
 
 from adapter_api.models import DossierBody, EventBody, validate_official
 from schemas.citizen_id import validate_citizen_id
@@ -101,6 +105,12 @@ def _resolver(dependency: Dependant) -> _Resolver | None:
 _PLAIN_APPS: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
+def fast_paths_on(scope: Scope) -> bool:
+    """Whether the request of ``scope`` may take a fast path (its app's choice,
+    :func:`without_fast_paths`)."""
+    return not _PLAIN_APPS or scope.get("app") not in _PLAIN_APPS
+
+
 class FastPathRoute(APIRoute):
     """An ``APIRoute`` that tries its endpoint's :func:`fast_path` reader first.
 
@@ -124,7 +134,7 @@ class FastPathRoute(APIRoute):
         endpoint = self.endpoint
 
         async def handler(request: Request) -> Response:
-            if not _PLAIN_APPS or request.scope.get("app") not in _PLAIN_APPS:
+            if fast_paths_on(request.scope):
                 inputs = await read(request)
                 if inputs is not None:
                     for name, resolve, request_parameter in resolvers:
@@ -149,10 +159,11 @@ _OFFICIAL = re.compile(OFFICIAL_PATTERN)
 _DOSSIER_CODE = re.compile(DOSSIER_CODE_PATTERN)
 
 
-def single_header(request: Request, name: bytes) -> str | None:
-    """The one value of header ``name`` (lower-case), or ``None`` if absent or repeated."""
+def single_header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> str | None:
+    """The one value of header ``name`` (lower-case) among the ASGI ``headers``, or ``None``
+    if absent or repeated."""
     found: str | None = None
-    for key, value in request.scope["headers"]:
+    for key, value in headers:
         if key == name:
             if found is not None:
                 return None
@@ -160,15 +171,14 @@ def single_header(request: Request, name: bytes) -> str | None:
     return found
 
 
-async def read_citizen_lookup(request: Request) -> Inputs | None:
-    """``get_citizen``'s inputs when valid: the path's CCCD and the purpose headers, checked
-    with the declared parameters' patterns and validators."""
-    citizen_id = request.path_params.get("citizen_id")
-    user_id = single_header(request, b"x-user-id")
-    issue = single_header(request, b"x-issue")
+def citizen_lookup_inputs(citizen_id: str, headers: Iterable[tuple[bytes, bytes]]) -> Inputs | None:
+    """``get_citizen``'s inputs when valid: the path's CCCD (``citizen_id``) and the purpose
+    headers among the ASGI ``headers``, checked with the declared parameters' patterns and
+    validators; None when any is missing, repeated or refused."""
+    user_id = single_header(headers, b"x-user-id")
+    issue = single_header(headers, b"x-issue")
     if (
-        not isinstance(citizen_id, str)
-        or user_id is None
+        user_id is None
         or issue is None
         or _CITIZEN_ID.fullmatch(citizen_id) is None
         or _OFFICIAL.fullmatch(user_id) is None
@@ -218,8 +228,9 @@ __all__ = [
     "FastPathRoute",
     "FastReader",
     "Inputs",
+    "citizen_lookup_inputs",
     "fast_path",
-    "read_citizen_lookup",
+    "fast_paths_on",
     "read_coded_body",
     "read_dossier_write",
     "read_event",
