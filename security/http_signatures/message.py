@@ -23,16 +23,13 @@ import hmac
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from security.errors import DigestMismatch, InvalidSignature, UnsupportedAlgorithm
 from security.http_signatures.fast import read_plain_url, read_sha256_digest
 from security.http_signatures.names import Headers
 from security.structured_fields import Item, parse_dictionary
-
-if TYPE_CHECKING:
-    from security.http_signatures.parse import Parsed
 
 # ---------------------------------------------------------------------------- header fields
 
@@ -47,8 +44,9 @@ class HeaderFields(dict[str, str]):
     #: the ``sig1`` signature read from these fields, with the ``Signature-Input`` and
     #: ``Signature`` values it was read from (kept by
     #: :func:`~security.http_signatures.parse.parse_signature`: admitting a request and
-    #: verifying it read its signature once)
-    signature_read: tuple[str, str, Parsed] | None = None
+    #: verifying it read its signature once; that module's ``Parsed``, held here as an object so
+    #: that the header fields know nothing of the parser)
+    signature_read: tuple[str, str, object] | None = None
 
 
 def header_fields(headers: Headers) -> HeaderFields:

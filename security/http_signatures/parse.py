@@ -9,7 +9,7 @@ admission step and the verifier read a request's signature once.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from security.errors import InvalidSignature, MissingSignature
 from security.http_signatures.components import Plan, params_text, plan
@@ -41,7 +41,7 @@ def parse_signature(headers: dict[str, str]) -> Parsed:
         return fast_parse(inputs, signatures) or full_parse(inputs, signatures)
     read = headers.signature_read
     if read is not None and read[0] is inputs and read[1] is signatures:
-        return read[2]  # the same two values, already read for this message
+        return cast(Parsed, read[2])  # the same two values, already read for this message
     parsed = fast_parse(inputs, signatures) or full_parse(inputs, signatures)
     headers.signature_read = (inputs, signatures, parsed)
     return parsed
