@@ -15,6 +15,51 @@ from schemas.status import DossierStatus
 from schemas.tax_code import make_tax_code, tax_check_digit
 from schemas.times import VN_TZ
 
+#: values a text may hold, hostile or not
+TEXT_VALUES = (
+    "An",
+    "Nguyễn Thị An",
+    " Nguyễn ",
+    "\tAn\n",
+    "\r\nAn\r\n",
+    "An\r",
+    "A\nn",
+    "A\tn",
+    "An\x00",
+    "A\x07n",
+    "An\x1c",
+    "\x1fAn",
+    "\x85An",
+    "A\x7fn",
+    "A\x9fn",
+    "\xa0An\xa0",
+    "\u2003An\u3000",
+    "\u2028An",
+    "An\u200b",
+    "\u200b",
+    "\u200b\u200c \u2060",
+    "\ufeffAn",
+    "A\u202en",
+    "A\u2066n",
+    "A\u200en",
+    "A\u061cn",
+    "\ufdd0An",
+    "An\ufffe",
+    "An\U0001fffe",
+    "An\U0010ffff",
+    "An\ud800",
+    "Nguye\u0302\u0303n",  # decomposed: NFC composes it
+    "e\u0301" * 300,
+    "\u2126hm",  # NFC changes the ohm sign into omega
+    "a" * 501,
+    "",
+    "   ",
+    "\u3000",
+    "\u180eAn",
+    "😀 An",
+    "Lê\u00a0Văn",
+)
+
 REGION_CODES = sorted({*PROVINCE_CODES, *COUNTRY_CODES})
 
 region_codes = st.sampled_from(REGION_CODES)

@@ -20,51 +20,7 @@ from hypothesis import strategies as st
 from pydantic_core import PydanticCustomError
 
 from schemas import text
-
-#: values a text may hold, hostile or not
-TEXT_VALUES = (
-    "An",
-    "Nguyễn Thị An",
-    " Nguyễn ",
-    "\tAn\n",
-    "\r\nAn\r\n",
-    "An\r",
-    "A\nn",
-    "A\tn",
-    "An\x00",
-    "A\x07n",
-    "An\x1c",
-    "\x1fAn",
-    "\x85An",
-    "A\x7fn",
-    "A\x9fn",
-    "\xa0An\xa0",
-    "\u2003An\u3000",
-    "\u2028An",
-    "An\u200b",
-    "\u200b",
-    "\u200b\u200c \u2060",
-    "\ufeffAn",
-    "A\u202en",
-    "A\u2066n",
-    "A\u200en",
-    "A\u061cn",
-    "\ufdd0An",
-    "An\ufffe",
-    "An\U0001fffe",
-    "An\U0010ffff",
-    "An\ud800",
-    "Nguye\u0302\u0303n",  # decomposed: NFC composes it
-    "e\u0301" * 300,
-    "\u2126hm",  # NFC changes the ohm sign into omega
-    "a" * 501,
-    "",
-    "   ",
-    "\u3000",
-    "\u180eAn",
-    "😀 An",
-    "Lê\u00a0Văn",
-)
+from tests.support.schemas_strategies import TEXT_VALUES
 
 
 @contextmanager

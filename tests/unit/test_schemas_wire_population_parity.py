@@ -23,7 +23,7 @@ from schemas.citizen_id import Sex, make_citizen_id, parse_citizen_id
 from schemas.errors import InvalidWireRecord, SchemaError
 from schemas.files import POPULATION_NS
 from schemas.wire import population as wire
-from tests.support.schemas_strategies import citizen_ids, citizens
+from tests.support.schemas_strategies import TEXT_VALUES, citizen_ids, citizens
 
 ID = make_citizen_id("001", 1990, Sex.FEMALE, 7)
 GOOD: dict[str, str] = {
@@ -38,50 +38,6 @@ GOOD: dict[str, str] = {
     "ethnicity": "Kinh",
 }
 TEXTS = ("fullName", "placeOfOrigin", "permanentAddress", "currentAddress", "ethnicity")
-#: values a text may hold, hostile or not
-TEXT_VALUES = (
-    "An",
-    "Nguyễn Thị An",
-    " Nguyễn ",
-    "\tAn\n",
-    "\r\nAn\r\n",
-    "An\r",
-    "A\nn",
-    "A\tn",
-    "An\x00",
-    "A\x07n",
-    "An\x1c",
-    "\x1fAn",
-    "\x85An",
-    "A\x7fn",
-    "A\x9fn",
-    "\xa0An\xa0",
-    "\u2003An\u3000",
-    "\u2028An",
-    "An\u200b",
-    "\u200b",
-    "\u200b\u200c \u2060",
-    "\ufeffAn",
-    "A\u202en",
-    "A\u2066n",
-    "A\u200en",
-    "A\u061cn",
-    "\ufdd0An",
-    "An\ufffe",
-    "An\U0001fffe",
-    "An\U0010ffff",
-    "An\ud800",
-    "Nguye\u0302\u0303n",  # decomposed: NFC composes it
-    "e\u0301" * 300,
-    "\u2126hm",  # NFC changes the ohm sign into omega
-    "a" * 501,
-    "",
-    "   ",
-    "\u3000",
-    "\u180eAn",
-    "😀 An",
-    "Lê\u00a0Văn",
-)
 
 
 def _children_with_qnames(element: etree._Element, what: str) -> dict[str, str]:

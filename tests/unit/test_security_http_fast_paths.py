@@ -227,6 +227,15 @@ def test_fast_header_parse_agrees_with_the_full_parser(client: Credentials) -> N
     assert answered >= 3  # the canonical form and a few harmless variants
 
 
+def _variant_requests(client: Credentials) -> list[dict[str, str]]:
+    """A signed request's headers with each variant of its two signature fields."""
+    headers = _signed_headers(client)
+    return [
+        {**headers, "Signature-Input": inputs, "Signature": signature}
+        for inputs, signature in _variants(headers["Signature-Input"], headers["Signature"])
+    ]
+
+
 def _verify(verifier: HttpVerifier, headers: dict[str, str]) -> Any:
     return _outcome(lambda: verifier.verify_request("POST", URL, headers, BODY).components)
 
@@ -236,11 +245,7 @@ def test_both_header_paths_accept_and_refuse_the_same_requests(
 ) -> None:
     """Every variant is accepted, or refused for the same reason, with the fast path off."""
     verifier = HttpVerifier(TrustedKeyDirectory(dev_keys, trust), None, clock=lambda: T0)
-    headers = _signed_headers(client)
-    cases = [
-        {**headers, "Signature-Input": inputs, "Signature": signature}
-        for inputs, signature in _variants(headers["Signature-Input"], headers["Signature"])
-    ]
+    cases = _variant_requests(client)
     with_fast = [_verify(verifier, case) for case in cases]
     parsed = {"fast": 0, "full": 0}
 
@@ -536,11 +541,7 @@ def test_verifying_a_view_is_verifying_its_parts(
 ) -> None:
     """``verify_view`` accepts and refuses as ``verify_request`` does (same reason)."""
     verifier = HttpVerifier(TrustedKeyDirectory(dev_keys, trust), None, clock=lambda: T0)
-    headers = _signed_headers(client)
-    cases = [
-        {**headers, "Signature-Input": inputs, "Signature": signature}
-        for inputs, signature in _variants(headers["Signature-Input"], headers["Signature"])
-    ]
+    cases = _variant_requests(client)
     for case in cases:
         fields = new_header_fields(case)
         view = RequestView("POST", URL, fields)
