@@ -42,6 +42,11 @@ Reported, in ``bench/results/adapter.json`` and on stdout:
   own server settings and HTTP client, driven as a third path, plus the four signature
   operations and the two durable log writes a lookup needs, measured in this process; the
   adapter's CPU per lookup (every thread of its process) as a **multiple of the floor**;
+* the **checks** the floor leaves out on purpose (``bench/adapter_checks.py``: request guard,
+  request id, admission, purpose, building the request, resilience, the echo, reading the
+  answer, metrics, the access entry, the answer's JSON, the lookup's inputs), each timed in this
+  process with the adapter's own functions on this run's lookup and a reply of its mock; the
+  adapter's CPU per lookup as a multiple of **the floor and the checks**;
 * with py-spy installed (the ``bench`` extra), one more adapter round under a profile
   (``bench/adapter_profile.py``): each stage's share of the adapter's CPU and its ms per lookup
   (``bench/profile_stages.py`` says which module belongs to which stage).
@@ -69,6 +74,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from adapter_checks import CHECKS, Lookup, clients_file_text, lookup_checks  # noqa: E402
+from adapter_checks import measure as measure_checks  # noqa: E402
 from adapter_floor import (  # noqa: E402
     SIGNATURE_PARTS,
     SOAP_HEADERS,
@@ -123,12 +130,8 @@ def adapter_environment(
     """The adapter's settings as ``LIENTHONG_*`` variables (and its clients file, written here):
     production wiring against the mock at ``mock_url``."""
     clients = data / "clients.toml"
-    clients.write_text(  # a limit the bench never reaches: it measures the adapter, not 429s
-        f'[[clients]]\nid = "province-app"\nrole = "province"\n'
-        f'certificate = "{keys}/province-app/cert.pem"\n'
-        'rate_limits = { "*" = "1000000000/60" }\n',
-        encoding="utf-8",
-    )
+    # a limit the bench never reaches: it measures the adapter, not 429s
+    clients.write_text(clients_file_text(keys), encoding="utf-8")
     settings = {
         "SANDBOX": "false",
         "KEYS_DIR": str(keys),
@@ -492,6 +495,7 @@ async def _measure(
         lookups_per_transaction,
         lookups=lookups_per_transaction * max(1, 1200 // lookups_per_transaction),
     )
+    checks = await _checks(client, paths, soap_url, citizens[pick], issues[pick])
     best = {name: max(found, key=lambda r: r["per_second"]) for name, found in runs.items()}
     ratio = best["adapter"]["per_second"] / best["direct"]["per_second"]
     cpu = {name: _median_cpu(found) for name, found in runs.items()}
@@ -531,6 +535,8 @@ async def _measure(
         "floor_lookups_per_transaction": lookups_per_transaction,
         "adapter_cpu_ms_per_lookup": adapter_cpu,
         "adapter_to_floor": adapter_cpu / floor_total,
+        "checks_ms_per_lookup": checks,
+        "adapter_to_floor_and_checks": adapter_cpu / (floor_total + checks["total"]),
         "profile": None
         if profile is None
         else stage_figures(profile, loop_cpu, adapter_cpu - loop_cpu),
@@ -541,6 +547,27 @@ async def _measure(
             "peak_rss": memory_after["VmHWM"],
         },
     }
+
+
+async def _checks(
+    client: ConnectionPool, paths: Paths, soap_url: str, citizen: str, issue: str
+) -> dict[str, float]:
+    """The checks outside the floor (``bench/adapter_checks.py``) on this run's keys, clients
+    file and lookup, the population's reply from this run's mock."""
+
+    async def post(signed: bytes) -> bytes:
+        status, _, reply = await client.request("POST", soap_url, SOAP_HEADERS, signed)
+        assert status == 200, status
+        return bytes(reply)
+
+    checks = await lookup_checks(
+        paths.work / "keys",
+        Lookup(paths.base, citizen, OFFICIAL, issue),
+        soap_url=soap_url,
+        clients_file=paths.work / "data" / "clients.toml",
+        post=post,
+    )
+    return await measure_checks(checks, calls=2000)
 
 
 async def _profile_round(
@@ -636,6 +663,17 @@ def report(result: dict[str, Any]) -> None:
     print(
         f"adapter CPU per lookup: {result['adapter_cpu_ms_per_lookup']:.3f} ms = "
         f"{result['adapter_to_floor']:.2f}x the floor (goal <= 1.3x)"
+    )
+    checks = result["checks_ms_per_lookup"]
+    print(
+        f"checks outside the floor, in this process: {checks['total']:.3f} ms CPU per lookup ("
+        + ", ".join(f"{name} {checks[name]:.3f}" for name in CHECKS)
+        + ")"
+    )
+    print(
+        f"adapter / (floor + checks): {result['adapter_to_floor_and_checks']:.2f}x "
+        f"({result['adapter_cpu_ms_per_lookup']:.3f} / "
+        f"{floor['total'] + checks['total']:.3f} ms)"
     )
     profile = result["profile"]
     if profile is None:
