@@ -23,25 +23,24 @@ minute. Three parts, summed:
   transaction). No queue, no thread hop, no SQLAlchemy: the cheapest way to make the same rows
   durable.
 
+The log rows and their transaction are ``bench/floor_log.py``'s, shared with the **integrated
+floor** (``bench/floor_server.py``): the same work done inline by one bare server under the
+same load, which says how far a sum of tight loops is from what any server doing this work
+reaches (``adapter_bench.py`` reports both).
+
 Each figure is the best of several rounds of CPU time (``time.process_time``: system time
 included, which is where an fsync's cost shows), in ms per lookup.
 """
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
-import hashlib
-import hmac
 import os
-import sqlite3
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from lxml import etree
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -180,110 +179,25 @@ def log_write_floor(
     folder: Path, request_bytes: int, answer_bytes: int, per_transaction: int, *, lookups: int
 ) -> float:
     """CPU ms per lookup of its two durable log rows (see the module docstring)."""
-    from sqlalchemy import create_engine
+    from floor_log import FloorLog, LoggedLookup
 
-    from store.tables.access_log import access_log
-    from store.tables.message_log import message_log, message_log_head
-
-    path = folder / "floor.db"
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
-    engine = create_engine(f"sqlite:///{path}")
-    for table in (message_log, message_log_head, access_log):
-        table.create(engine)
-    engine.dispose()
-    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON"):
-        connection.execute(f"PRAGMA {pragma}")
-    connection.execute("INSERT INTO message_log_head VALUES (1, 0, ?, ?)", ("0" * 64, "now"))
-    columns = [c.name for c in message_log.columns if c.name not in ("purged_at",)]
-    columns = [c for c in columns if c not in ("purge_retention_days", "purge_mac")]
-    insert_record = (
-        f"INSERT INTO message_log ({', '.join(columns)}) "  # noqa: S608 - names from the table
-        f"VALUES ({', '.join('?' * len(columns))})"
+    log = FloorLog(folder / "floor.db")
+    lookup = LoggedLookup(
+        os.urandom(request_bytes),
+        os.urandom(answer_bytes),
+        "VN001090000001",
+        "000.00.04.H04-261126-0001",
+        "001090000001",
     )
-    access_columns = [c.name for c in access_log.columns if c.name != "id"]
-    insert_access = (
-        f"INSERT INTO access_log ({', '.join(access_columns)}) "  # noqa: S608
-        f"VALUES ({', '.join('?' * len(access_columns))})"
-    )
-    aead = AESGCM(os.urandom(32))
-    hmac_key = os.urandom(32)
-    request, answer = os.urandom(request_bytes), os.urandom(answer_bytes)
-    state = {"seq": 0, "digest": "0" * 64}
-
-    def one_transaction(count: int) -> None:
-        records, accesses = [], []
-        now = dt.datetime.now(dt.UTC).isoformat()
-        for _ in range(count):
-            state["seq"] += 1
-            seq = state["seq"]
-            message_id = f"m-{seq}"
-            values: dict[str, Any] = {
-                "seq": seq,
-                "message_id": message_id,
-                "attempt": 1,
-                "protocol": "soap",
-                "upstream": "population",
-                "operation": "GetCitizen",
-                "client": "province-app",
-                "sender": "adapter",
-                "receiver": "population",
-                "user_id": "VN001090000001",
-                "issue": "000.00.04.H04-261126-0001",
-                "method": "POST",
-                "endpoint": "http://127.0.0.1/population/soap",
-                "status": 200,
-                "outcome": "ok",
-                "started_at": now,
-                "finished_at": now,
-                "request_sha256": hashlib.sha256(request).hexdigest(),
-                "request_body_sha256": hashlib.sha256(request).hexdigest(),
-                "request_signer": "a" * 64,
-                "response_sha256": hashlib.sha256(answer).hexdigest(),
-                "response_body_sha256": hashlib.sha256(answer).hexdigest(),
-                "response_signer": "b" * 64,
-                "request_wire": aead.encrypt(os.urandom(12), request, message_id.encode()),
-                "response_wire": aead.encrypt(os.urandom(12), answer, message_id.encode()),
-                "body_key_id": "k1",
-                "prev_digest": state["digest"],
-            }
-            sealed = "|".join(str(values[name]) for name in columns[:-1] if name[-5:] != "_wire")
-            values["digest"] = state["digest"] = hashlib.sha256(sealed.encode()).hexdigest()
-            records.append(tuple(values[name] for name in columns))
-            accesses.append(
-                (
-                    hmac.new(hmac_key, b"001090000001", hashlib.sha256).hexdigest(),
-                    "k1",
-                    now,
-                    "province-app",
-                    "province",
-                    "VN001090000001",
-                    "000.00.04.H04-261126-0001",
-                    "GetCitizen",
-                    '["citizen_id", "full_name"]',
-                    "req-1",
-                    message_id,
-                    "answered",
-                )
-            )
-        connection.execute("BEGIN IMMEDIATE")
-        connection.execute(
-            "UPDATE message_log_head SET seq = ?, digest = ?, updated_at = ? WHERE id = 1",
-            (state["seq"], state["digest"], now),
-        )
-        connection.executemany(insert_record, records)
-        connection.executemany(insert_access, accesses)
-        connection.execute("COMMIT")
-
     size = max(1, per_transaction)
+    batch = [lookup] * size
     best = float("inf")
     for _ in range(ROUNDS):
         start = time.process_time()
         for _ in range(lookups // size):
-            one_transaction(size)
+            log.commit(batch)
         best = min(best, (time.process_time() - start) / (lookups // size * size) * 1000)
-    connection.close()
+    log.close()
     return best
 
 
