@@ -173,3 +173,103 @@ async def test_adapter_checks_count_and_break(keys: Path, tmp_path: Path) -> Non
         breaker.on_failure()
     with pytest.raises(CircuitOpen):
         await checks.resilience(checks.reply_body)
+
+
+# ------------------------------------------------------------------ bench/floor_server.py
+
+
+async def test_integrated_floor_verifies_signs_and_logs(keys: Path, tmp_path: Path) -> None:
+    """The integrated floor does the work it is timed for: it refuses a request whose signature
+    was tampered with, its answers carry a signature the client verifies (bound to the request),
+    the population's answer comes back as it came, and each answered lookup has its two rows in
+    the SQLite file."""
+    import json
+    import sqlite3
+
+    from connectors.http_client import ConnectionPool
+    from security.http_signatures import HttpSigner, HttpVerifier, RequestView, TrustedKeyDirectory
+    from security.keys import load_party
+    from security.trust import TrustStore
+    from security.wsse import verify_envelope
+
+    if str(BENCH) not in sys.path:
+        sys.path.insert(0, str(BENCH))
+    from harness import free_port, start_child
+
+    mock_port, floor_port = free_port(), free_port()
+    mock_url = f"http://127.0.0.1:{mock_port}"
+    database = tmp_path / "floor.db"
+    mock = start_child(
+        str(BENCH / "adapter_bench.py"), ["--serve-mock", str(mock_port), str(keys)], mock_port
+    )
+    floor = None
+    client = ConnectionPool(max_connections=4, connect_timeout=5.0)
+    try:
+        floor = start_child(
+            str(BENCH / "floor_server.py"),
+            [str(floor_port), f"{mock_url}/population/soap", str(keys), str(database)],
+            floor_port,
+        )
+        _, _, listing = await client.request(
+            "GET", f"{mock_url}/_admin/population/citizens?limit=3", {}, None
+        )
+        citizens = [c["citizen_id"] for c in json.loads(listing)["citizens"]]
+        trust = TrustStore.from_pem_file(keys / "ca" / "cert.pem")
+        signer = HttpSigner(load_party(keys, "province-app"), ttl=60)
+        verifier = HttpVerifier(TrustedKeyDirectory(keys, trust), None)
+        base = f"http://127.0.0.1:{floor_port}"
+
+        def signed(citizen: str) -> tuple[str, dict[str, str]]:
+            url = f"{base}/v1/citizens/{citizen}"
+            headers = {"X-User-Id": "VN001090000001", "X-Issue": "000.00.04.H04-261126-0001"}
+            headers.update(signer.sign_request("GET", url, headers, b""))
+            return url, headers
+
+        for citizen in citizens:
+            url, headers = signed(citizen)
+            status, answer_headers, body = await client.request("GET", url, headers, None)
+            assert status == 200, body[:300]
+            assert (
+                verifier.verify_response(
+                    status,
+                    answer_headers,
+                    body,
+                    request=RequestView("GET", url, headers),
+                    expected_keyid="adapter",
+                )
+                == "adapter"
+            )
+            answered = verify_envelope(bytes(body), trust, expected_party="population")
+            assert answered is not None
+            assert citizen.encode() in body
+            # the same signed request again: the replay cache refuses it
+            again, _, _ = await client.request("GET", url, headers, None)
+            assert again == 401
+
+        url, headers = signed(citizens[0])
+        tampered = {**headers, "X-Issue": "000.00.04.H04-261126-0002"}  # not what was signed
+        status, _, body = await client.request("GET", url, tampered, None)
+        assert status == 401
+        assert body == b""
+        other_url = url.replace(citizens[0], citizens[1])  # the signature names another path
+        status, _, _ = await client.request("GET", other_url, headers, None)
+        assert status == 401
+        status, _, _ = await client.request("GET", url, headers, None)  # as signed: answered
+        assert status == 200
+
+        _, _, counters = await client.request("GET", f"{base}/_floor/log", {}, None)
+        assert json.loads(counters)["lookups"] == len(citizens) + 1
+        with sqlite3.connect(database) as connection:
+            records = connection.execute("SELECT seq, issue FROM message_log").fetchall()
+            accesses = connection.execute("SELECT count(*) FROM access_log").fetchone()
+            head = connection.execute("SELECT seq FROM message_log_head").fetchone()
+        assert sorted(seq for seq, _ in records) == list(range(1, len(citizens) + 2))
+        assert {issue for _, issue in records} == {"000.00.04.H04-261126-0001"}
+        assert accesses == (len(citizens) + 1,)
+        assert head == (len(citizens) + 1,)
+    finally:
+        client.close()
+        for process in (floor, mock):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=20)
