@@ -42,6 +42,12 @@ Reported, in ``bench/results/adapter.json`` and on stdout:
   own server settings and HTTP client, driven as a third path, plus the four signature
   operations and the two durable log writes a lookup needs, measured in this process; the
   adapter's CPU per lookup (every thread of its process) as a **multiple of the floor**;
+* the **integrated floor** (``bench/floor_server.py``), in the same run: the floor's work done
+  inline by one bare server (RFC 9421 verify, WS-Security sign, the population call,
+  WS-Security verify, the two log rows group-committed on its event loop, RFC 9421 sign of the
+  reply), served as the adapter is and driven as a fourth path with the same signed lookups,
+  every answer's signature checked; its process's CPU per lookup, the adapter's as a multiple
+  of it, and (with py-spy) its own stage profile beside the adapter's;
 * the **checks** the floor leaves out on purpose (``bench/adapter_checks.py``: request guard,
   request id, admission, purpose, building the request, resilience, the echo, reading the
   answer, metrics, the access entry, the answer's JSON, the lookup's inputs), each timed in this
@@ -82,7 +88,13 @@ from adapter_floor import (  # noqa: E402
     log_write_floor,
     signature_floor,
 )
-from adapter_profile import Profile, py_spy, stage_figures  # noqa: E402
+from adapter_profile import (  # noqa: E402
+    Profile,
+    integrated_stage_figures,
+    py_spy,
+    stage_figures,
+)
+from floor_server import LOG_PATH  # noqa: E402
 from harness import (  # noqa: E402
     free_port,
     get_citizen_envelope,
@@ -296,6 +308,17 @@ async def run(
         ],
         forwarder_port,
     )
+    integrated_port = free_port()
+    integrated = start_child(
+        str(ROOT / "bench" / "floor_server.py"),
+        [
+            str(integrated_port),
+            f"{mock_url}/population/soap",
+            str(keys),
+            str(work / "integrated-floor.db"),
+        ],
+        integrated_port,
+    )
     pids = {"adapter": adapter.pid, "mock": mock.pid}
     redis_pid = redis_server_pid() if redis else None
     if redis_pid is not None:  # its CPU is the gateway's too: count it beside the adapter's
@@ -307,13 +330,21 @@ async def run(
     try:
         await _until_ready(client, base)
         await _until_idle(adapter.pid)
-        paths = Paths(base, mock_url, f"http://127.0.0.1:{forwarder_port}", forwarder.pid, work)
+        paths = Paths(
+            base,
+            mock_url,
+            f"http://127.0.0.1:{forwarder_port}",
+            forwarder.pid,
+            f"http://127.0.0.1:{integrated_port}",
+            integrated.pid,
+            work,
+        )
         return await _measure(
             client, signer, verifier, paths, pids, calls, concurrency, rounds, workers
         )
     finally:
         client.close()
-        for process in (adapter, mock, forwarder):
+        for process in (adapter, mock, forwarder, integrated):
             process.terminate()
             process.wait(timeout=20)
 
@@ -343,12 +374,14 @@ async def _until_idle(pid: int) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Paths:
-    """Where the run's servers listen, the forwarder's process and the run's folder."""
+    """Where the run's servers listen, the floor servers' processes and the run's folder."""
 
     base: str
     mock_url: str
     forwarder_url: str
     forwarder_pid: int
+    integrated_url: str
+    integrated_pid: int
     work: Path
 
 
@@ -423,11 +456,11 @@ async def _measure(
     prepared: list[tuple[str, dict[str, str]]] = []
     answered: list[tuple[str, dict[str, str], int, dict[str, str], bytes]] = []
 
-    def prepare(count: int) -> None:
+    def prepare(count: int, server: str = base) -> None:
         prepared.clear()
         for _ in range(count):
             pick = random.randrange(len(citizens))
-            url = f"{base}/v1/citizens/{citizens[pick]}"
+            url = f"{server}/v1/citizens/{citizens[pick]}"
             headers = {"X-User-Id": OFFICIAL, "X-Issue": issues[pick]}
             headers.update(signer.sign_request("GET", url, headers, b""))
             prepared.append((url, headers))
@@ -453,30 +486,68 @@ async def _measure(
         status, _, _ = await client.request("GET", paths.forwarder_url, {}, None)
         assert status == 200, status
 
-    forwarder_pids = {"forwarder": paths.forwarder_pid, "mock": pids["mock"]}
+    async def integrated_log() -> dict[str, float]:
+        """The integrated floor's group commit counters (``bench/floor_server.py``)."""
+        status, _, counters = await client.request("GET", paths.integrated_url + LOG_PATH, {}, None)
+        assert status == 200, status
+        return dict(json.loads(counters))
+
+    watched_of = {
+        "forwarder": {"forwarder": paths.forwarder_pid, "mock": pids["mock"]},
+        "integrated_floor": {"integrated_floor": paths.integrated_pid, "mock": pids["mock"]},
+    }
     memory_before = tree_memory_kib(pids["adapter"])
-    runs: dict[str, list[dict[str, float]]] = {"direct": [], "adapter": [], "forwarder": []}
+    runs: dict[str, list[dict[str, float]]] = {
+        "direct": [],
+        "adapter": [],
+        "forwarder": [],
+        "integrated_floor": [],
+    }
     for _ in range(rounds):
-        paths_of_round = (("direct", direct), ("adapter", through_adapter), ("forwarder", forward))
+        paths_of_round = (
+            ("direct", direct),
+            ("adapter", through_adapter),
+            ("forwarder", forward),
+            ("integrated_floor", through_adapter),
+        )
         for name, call in paths_of_round:
             for count in (concurrency * 4, calls):  # a warm-up, then the measured round
-                if call is through_adapter:
+                if name == "adapter":
                     prepare(count)
-                watched = forwarder_pids if name == "forwarder" else pids
-                measured = await drive(call, count, concurrency, watched)
+                elif name == "integrated_floor":  # the same signed lookups, to the floor server
+                    prepare(count, paths.integrated_url)
+                    log_before = await integrated_log()
+                measured = await drive(call, count, concurrency, watched_of.get(name, pids))
                 check_answers()
+            if name == "integrated_floor":  # its commits' CPU and lookups per transaction
+                log_after = await integrated_log()
+                commits = log_after["transactions"] - log_before["transactions"]
+                measured["commit_cpu_ms_per_lookup"] = (
+                    (log_after["cpu_seconds"] - log_before["cpu_seconds"]) / count * 1000
+                )
+                measured["lookups_per_transaction"] = count / max(1, commits)
             runs[name].append(measured)
     memory_after = tree_memory_kib(pids["adapter"])
     _, _, exposition = await client.request("GET", f"{base}/metrics", {}, None)
     per_transaction = _records_per_transaction(exposition.decode())
-    profile = None
+    profile = integrated_profile = None
     if workers == 1:  # a profile of one process: with --workers the load is spread over several
         profile = await _profile_round(
             pids["adapter"], prepare, through_adapter, max(calls, 3000), concurrency
         )
+        check_answers()
+        integrated_profile = await _profile_round(
+            paths.integrated_pid,
+            lambda count: prepare(count, paths.integrated_url),
+            through_adapter,
+            max(calls, 3000),
+            concurrency,
+        )
     check_answers()
     if profile is not None:  # the stacks themselves, for a closer look
         (paths.work / "profile.txt").write_text(profile, encoding="utf-8")
+    if integrated_profile is not None:
+        (paths.work / "integrated-profile.txt").write_text(integrated_profile, encoding="utf-8")
     # the floor's in-process parts, on this run's keys and messages
     _, _, answer = await client.request("POST", soap_url, soap_headers, envelopes[0])
     pick = random.randrange(len(citizens))
@@ -504,6 +575,12 @@ async def _measure(
     floor_total = sum(floor.values())
     adapter_cpu = cpu["adapter"]["adapter"]
     loop_cpu = statistics.median(r["cpu_ms_per_call_adapter_event_loop"] for r in runs["adapter"])
+    integrated_runs = runs["integrated_floor"]
+    integrated_cpu = cpu["integrated_floor"]["integrated_floor"]
+    integrated_loop = statistics.median(
+        r["cpu_ms_per_call_integrated_floor_event_loop"] for r in integrated_runs
+    )
+    integrated_commit = statistics.median(r["commit_cpu_ms_per_lookup"] for r in integrated_runs)
     return {
         "benchmark": "adapter",
         "machine": {
@@ -535,12 +612,29 @@ async def _measure(
         "floor_lookups_per_transaction": lookups_per_transaction,
         "adapter_cpu_ms_per_lookup": adapter_cpu,
         "adapter_to_floor": adapter_cpu / floor_total,
+        "integrated_floor_ms_per_lookup": integrated_cpu,
+        "adapter_to_integrated_floor": adapter_cpu / integrated_cpu,
+        "integrated_floor_to_floor": integrated_cpu / floor_total,
+        "integrated_floor_log": {
+            "commit_cpu_ms_per_lookup": integrated_commit,
+            "lookups_per_transaction": statistics.median(
+                r["lookups_per_transaction"] for r in integrated_runs
+            ),
+        },
         "checks_ms_per_lookup": checks,
         "adapter_to_floor_and_checks": adapter_cpu / (floor_total + checks["total"]),
         "profile": None
         if profile is None
         else stage_figures(profile, loop_cpu, adapter_cpu - loop_cpu),
         "profile_stacks": None if profile is None else str(paths.work / "profile.txt"),
+        "integrated_floor_profile": None
+        if integrated_profile is None
+        else integrated_stage_figures(
+            integrated_profile,
+            integrated_loop,
+            integrated_cpu - integrated_loop,
+            integrated_commit,
+        ),
         "adapter_memory_kib": {
             "rss_before_load": memory_before["VmRSS"],
             "rss_after_load": memory_after["VmRSS"],
@@ -664,6 +758,19 @@ def report(result: dict[str, Any]) -> None:
         f"adapter CPU per lookup: {result['adapter_cpu_ms_per_lookup']:.3f} ms = "
         f"{result['adapter_to_floor']:.2f}x the floor (goal <= 1.3x)"
     )
+    integrated_log = result["integrated_floor_log"]
+    print(
+        f"integrated floor (the same work in one bare server under the same load): "
+        f"{result['integrated_floor_ms_per_lookup']:.3f} ms CPU per lookup = "
+        f"{result['integrated_floor_to_floor']:.2f}x the sum of parts (log commits "
+        f"{integrated_log['commit_cpu_ms_per_lookup']:.3f} ms, "
+        f"{integrated_log['lookups_per_transaction']:.1f} lookups per transaction)"
+    )
+    print(
+        f"adapter / integrated floor: {result['adapter_to_integrated_floor']:.2f}x "
+        f"({result['adapter_cpu_ms_per_lookup']:.3f} / "
+        f"{result['integrated_floor_ms_per_lookup']:.3f} ms)"
+    )
     checks = result["checks_ms_per_lookup"]
     print(
         f"checks outside the floor, in this process: {checks['total']:.3f} ms CPU per lookup ("
@@ -679,10 +786,20 @@ def report(result: dict[str, Any]) -> None:
     if profile is None:
         print("no profile (one adapter worker only, with py-spy: pip install -e '.[bench]')")
         return
-    print(f"adapter profile under load ({profile['samples']} samples), share and ms per lookup:")
+    integrated = result["integrated_floor_profile"] or {"samples": 0, "ms_per_lookup": {}}
+    print(
+        f"profiles under load ({profile['samples']} samples of the adapter, "
+        f"{integrated['samples']} of the integrated floor), ms per lookup (share):"
+    )
+    print(f"  {'stage':<20}{'adapter':>18}{'integrated floor':>20}")
     for stage, share in sorted(profile["share"].items(), key=lambda item: -item[1]):
         mark = "" if stage in profile["floor_stages"] else "  (outside the floor)"
-        print(f"  {stage:<20}{share * 100:>6.1f} %{profile['ms_per_lookup'][stage]:>9.3f} ms{mark}")
+        theirs = integrated["ms_per_lookup"].get(stage, 0.0)
+        their_share = integrated.get("share", {}).get(stage, 0.0)
+        print(
+            f"  {stage:<20}{profile['ms_per_lookup'][stage]:>9.3f} ({share * 100:4.1f} %)"
+            f"{theirs:>11.3f} ({their_share * 100:4.1f} %){mark}"
+        )
 
 
 def main() -> None:

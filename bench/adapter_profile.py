@@ -100,4 +100,32 @@ def stage_figures(collapsed: str, loop_ms: float, threads_ms: float) -> dict[str
     }
 
 
-__all__ = ["RATE", "Profile", "py_spy", "stage_figures"]
+def integrated_stage_figures(
+    collapsed: str, loop_ms: float, threads_ms: float, commit_ms: float
+) -> dict[str, object]:
+    """:func:`stage_figures` of the integrated floor (``bench/floor_server.py``), whose log
+    commits run on the event loop's thread: their CPU, ``commit_ms`` per lookup as the server
+    counts it, is the log writes' (with any other thread's ``threads_ms``), and the rest of the
+    loop's CPU is divided as its samples outside the log writes are. (The commit releases the
+    GIL around SQLite's work and the fsync, so its samples would understate it.)"""
+    counts = count_stages(collapsed)
+    samples = sum(counts.values())
+    counts.pop("log_writes", None)
+    ms = {stage: value * max(0.0, loop_ms - commit_ms) for stage, value in shares(counts).items()}
+    ms["log_writes"] = commit_ms + threads_ms
+    total = sum(ms.values())
+    share = {stage: value / total if total else 0.0 for stage, value in ms.items()}
+    return {
+        "samples": samples,
+        "driver_threads_ms_per_lookup": round(threads_ms, 4),
+        "commit_ms_per_lookup": round(commit_ms, 4),
+        "share": {stage: round(value, 4) for stage, value in share.items()},
+        "ms_per_lookup": {stage: round(value, 4) for stage, value in ms.items()},
+        "floor_stages": list(FLOOR_STAGES),
+        "outside_floor_share": round(
+            sum(value for stage, value in share.items() if stage not in FLOOR_STAGES), 4
+        ),
+    }
+
+
+__all__ = ["RATE", "Profile", "integrated_stage_figures", "py_spy", "stage_figures"]

@@ -15,7 +15,9 @@ driver threads' CPU is read from ``/proc`` and counted as log writes whole (a th
 for a core looks busy to a sampler, the kernel's count does not).
 
 The stages in :data:`FLOOR_STAGES` are the work the floor (``bench/adapter_floor.py``) contains
-too; the others are what the adapter does beyond it.
+too; the others are what the adapter does beyond it. The integrated floor
+(``bench/floor_server.py``) is profiled with the same rules: its log rows and group commit
+(``bench/floor_log.py``) are log writes, its own few lines of glue count with the server.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
             "/sqlalchemy/",
             "/asyncpg/",
             "/adapter_api/access.py",
+            "/bench/floor_log.py",
         ),
     ),
     ("resilience", ("/connectors/resilience.py", "/connectors/upstream.py", "/tenacity/")),
@@ -81,6 +84,7 @@ RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
             "/h11/",
             "/threading.py",
             "/concurrent/",
+            "/bench/floor_server.py",
         ),
     ),
     ("connector", ("/connectors/",)),

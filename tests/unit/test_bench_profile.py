@@ -60,6 +60,8 @@ def test_each_stage_is_named_by_its_module_paths() -> None:
         f"{STDLIB}/asyncio/events.py": "server_loop_client",
         f"{REPO}/lienthong/server.py": "server_loop_client",
         f"{REPO}/connectors/exchange.py": "connector",
+        f"{REPO}/bench/floor_log.py": "log_writes",
+        f"{REPO}/bench/floor_server.py": "server_loop_client",
     }
     for path, stage in expected.items():
         assert stages.stage_of_path(path) == stage, path
@@ -124,3 +126,29 @@ def test_only_the_main_thread_is_classified() -> None:
         "server_loop_client": 10,
         "log_writes": 40,
     }
+
+
+def test_the_integrated_floor_counts_its_commits_whole() -> None:
+    """The integrated floor commits on its event loop: the commits' counted CPU is the log
+    writes', the rest of the loop's CPU is divided as the samples outside the log writes."""
+    spec = importlib.util.spec_from_file_location("adapter_profile", BENCH / "adapter_profile.py")
+    assert spec is not None
+    assert spec.loader is not None
+    profile = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(profile)
+    server = frame("__call__", f"{REPO}/bench/floor_server.py")
+    collapsed = "\n".join(
+        [
+            f"{server};{frame('verify', f'{REPO}/security/http_signatures/verify.py')} 30",
+            f"{server};{frame('commit', f'{REPO}/bench/floor_log.py')} 50",
+            f"{server} 10",
+            f"{frame('run', f'{SITE}/uvicorn/server.py')} 20",
+        ]
+    )
+    figures = profile.integrated_stage_figures(collapsed, 1.0, 0.05, 0.4)
+    ms = figures["ms_per_lookup"]
+    assert figures["samples"] == 110
+    assert ms["log_writes"] == 0.45
+    assert ms["rfc9421"] == 0.3
+    assert ms["server_loop_client"] == 0.3
+    assert abs(sum(ms.values()) - 1.05) < 1e-9
