@@ -258,7 +258,11 @@ async def test_integrated_floor_verifies_signs_and_logs(keys: Path, tmp_path: Pa
         assert status == 200
 
         _, _, counters = await client.request("GET", f"{base}/_floor/log", {}, None)
-        assert json.loads(counters)["lookups"] == len(citizens) + 1
+        log = json.loads(counters)
+        assert log["lookups"] == len(citizens) + 1
+        assert 1 <= log["transactions"] <= log["lookups"]
+        for spent in ("cpu_seconds", "rfc9421_cpu_seconds", "ws_security_cpu_seconds"):
+            assert log[spent] > 0.0, spent
         with sqlite3.connect(database) as connection:
             records = connection.execute("SELECT seq, issue FROM message_log").fetchall()
             accesses = connection.execute("SELECT count(*) FROM access_log").fetchone()
