@@ -21,6 +21,7 @@ import hmac
 import os
 import sqlite3
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,7 +81,8 @@ class FloorLog:
         """The message-log record and the access-log row of ``lookup`` (the chain moved on)."""
         self.seq += 1
         seq = self.seq
-        message_id = f"m-{seq}"
+        # a random id, as the connectors give each message: its index takes it anywhere
+        message_id = str(uuid.uuid4())
         request, answer = lookup.request, lookup.answer
         values: dict[str, Any] = {
             "seq": seq,
