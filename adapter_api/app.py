@@ -1,7 +1,8 @@
 """The app factory: the FastAPI app around a built :class:`~adapter_api.container.Container`.
 
-One ASGI layer in front of FastAPI (:class:`~adapter_api.front.Front`, pure ASGI) takes these
-steps, outermost first::
+One ASGI layer in front of FastAPI (:class:`~adapter_api.front.Front`, pure ASGI), to which the
+app hands HTTP requests directly (:class:`~adapter_api.served.AdapterApp`: FastAPI's layers above
+it do nothing the front layer does not do), takes these steps, outermost first::
 
     request id        accept or make X-Request-Id, echo it, put it in the logs
     metrics           requests by route template and status, latency
@@ -39,6 +40,7 @@ from adapter_api.request_id import current_request_id
 from adapter_api.routes import ROUTERS
 from adapter_api.routes.citizens import lookup_route
 from adapter_api.routes.direct import DirectCitizenLookup
+from adapter_api.served import AdapterApp
 from connectors.errors import ConnectorError
 from schemas.errors import SchemaError
 from security.admission import BodiesInFlight, BodyLimits
@@ -100,7 +102,7 @@ def create_app(container: Container) -> FastAPI:
         finally:
             await container.stop()
 
-    app = FastAPI(
+    app = AdapterApp(
         title="lienthong adapter API",
         version=_version(),
         description=DESCRIPTION,

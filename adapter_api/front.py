@@ -2,7 +2,9 @@
 
 Six middleware layers would each wrap ``send`` and add a call to every request and every
 response message; this layer takes the same steps, in the same order, with one ``send`` the app
-sees (:class:`_AppSend`). Outermost first:
+sees (:class:`_SignedAppSend`, which also holds and signs the answer; :class:`_AppSend` on an
+exempt path) and no callback of its own between the signature check and the app
+(:meth:`SignatureGate.admitted`). Outermost first:
 
 1. the request id — accepted or made, in the scope and the logs' context, echoed as the last
    ``X-Request-Id`` of every answer (:mod:`adapter_api.request_id`);
@@ -18,12 +20,17 @@ sees (:class:`_AppSend`). Outermost first:
 6. the error boundary — an exception no handler took becomes a problem (500 ``internal_error``
    unless mapped), signed like any answer; once the app has started its answer it is raised on
    (:func:`adapter_api.handlers.unhandled_error`).
+
+An exception that escapes these steps is answered as Starlette's ``ServerErrorMiddleware``
+answers it — a plain 500 unless an answer already went out — and raised on to the server: the
+layer answers the same whether that middleware is around it or not (``adapter_api.served``).
 """
 
 from __future__ import annotations
 
 import time
 
+from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapter_api.handlers import api_error_response, unhandled_error
@@ -31,8 +38,16 @@ from adapter_api.metrics import Metrics
 from adapter_api.rate_limits import add_rate_limit_fields
 from adapter_api.request_guard import body_refusal, head_refusal, read_body, reads_body
 from adapter_api.request_id import adopt_request_id, echo_request_id, request_id_var
-from security.asgi import SignatureGate, SignedResponse, replaying
+from security.asgi import SignatureGate, replaying
 from security.http_signatures import RequestView
+
+RawHeaders = list[tuple[bytes, bytes]]
+
+
+def _server_error() -> PlainTextResponse:
+    """The answer to an exception that escapes the front layer's steps, as Starlette's
+    ``ServerErrorMiddleware`` (not debugging, no handler of its own) gives it."""
+    return PlainTextResponse("Internal Server Error", status_code=500)
 
 
 class _Out:
@@ -40,30 +55,33 @@ class _Out:
     echoed. Holds no reference back to what sends through it, so a request leaves no cycle
     for the garbage collector."""
 
-    __slots__ = ("_request_id", "_send", "status")
+    __slots__ = ("_request_id", "_send", "started", "status")
 
     def __init__(self, send: Send, request_id: bytes) -> None:
         self._send = send
         self._request_id = request_id
         #: the status sent to the server (500 until one is)
         self.status = 500
+        #: whether an answer has started on the server's ``send``
+        self.started = False
 
     async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
             self.status = message["status"]
+            self.started = True
             echo_request_id(message, self._request_id)
         await self._send(message)
 
 
 class _AppSend:
-    """The one ``send`` the app sees: RateLimit fields on the start, then on to ``sink`` (the
-    signing buffer, or straight out on an exempt path)."""
+    """The one ``send`` the app sees on an exempt path: RateLimit fields on the start, then
+    straight out."""
 
-    __slots__ = ("_scope", "_sink", "started")
+    __slots__ = ("_out", "_scope", "started")
 
-    def __init__(self, scope: Scope, sink: Send) -> None:
+    def __init__(self, scope: Scope, out: _Out) -> None:
         self._scope = scope
-        self._sink = sink
+        self._out = out
         #: whether the app has started its answer (the error boundary then raises on)
         self.started = False
 
@@ -71,7 +89,56 @@ class _AppSend:
         if message["type"] == "http.response.start":
             self.started = True
             add_rate_limit_fields(message, self._scope)
-        await self._sink(message)
+        await self._out(message)
+
+
+class _SignedAppSend:
+    """The one ``send`` the app sees on a signed path: RateLimit fields on the start, the
+    answer held until its last body chunk, then signed bound to the request and sent out
+    (:meth:`SignatureGate.send_signed`; messages other than a response's, and a body before
+    any start, pass). The same steps as ``_AppSend`` in front of a
+    :class:`~security.asgi.SignedResponse`, in one call per message; :meth:`send_whole` takes
+    a whole answer in one call (:func:`adapter_api.routes.context.send_json`)."""
+
+    __slots__ = ("_chunks", "_gate", "_out", "_request", "_scope", "_start", "started")
+
+    def __init__(self, scope: Scope, gate: SignatureGate, request: RequestView, out: _Out) -> None:
+        self._scope = scope
+        self._gate = gate
+        self._request = request
+        self._out = out
+        self._chunks: list[bytes] = []
+        self._start: Message | None = None
+        #: whether the app has started its answer (the error boundary then raises on)
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
+            self.started = True
+            add_rate_limit_fields(message, self._scope)
+            self._start = message
+            return
+        start = self._start
+        if kind != "http.response.body" or start is None:
+            await self._out(message)
+            return
+        chunks = self._chunks
+        chunks.append(message.get("body", b""))
+        if message.get("more_body", False):
+            return
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        await self._gate.send_signed(
+            self._out, self._request, start["status"], start.get("headers", []), body
+        )
+
+    async def send_whole(self, status: int, headers: RawHeaders, body: bytes) -> None:
+        """Answer ``status``, ``headers`` and ``body`` as a start and one last body message
+        would be answered."""
+        self.started = True
+        start: Message = {"type": "http.response.start", "status": status, "headers": headers}
+        add_rate_limit_fields(start, self._scope)
+        await self._gate.send_signed(self._out, self._request, status, start["headers"], body)
 
 
 class Front:
@@ -89,22 +156,32 @@ class Front:
         request_id, token = adopt_request_id(scope)
         out = _Out(send, request_id)
         started = time.perf_counter()
+        gate = self.gate
         try:
-            if self.gate.exempt(scope.get("path", "")):
+            if gate.exempt(scope.get("path", "")):
                 await self._checked(scope, receive, None, _AppSend(scope, out))
             else:
-
-                async def signed(request: RequestView, body: bytes) -> None:
-                    sink = SignedResponse(self.gate, request, out)
-                    await self._checked(scope, receive, body, _AppSend(scope, sink))
-
-                await self.gate.verified(scope, receive, out, signed)
+                admitted = await gate.admitted(scope, receive, out)
+                if admitted is not None:
+                    request, body, release = admitted
+                    try:
+                        sink = _SignedAppSend(scope, gate, request, out)
+                        await self._checked(scope, receive, body, sink)
+                    finally:
+                        release()
+        except Exception:
+            # what escapes the steps above is answered as Starlette's ServerErrorMiddleware
+            # answers it (plain 500, unless an answer went out) and raised on to the server,
+            # so the layer may be served with or without that middleware around it
+            if not out.started:
+                await _server_error()(scope, receive, send)
+            raise
         finally:
             self.metrics.observe_request(scope, out.status, time.perf_counter() - started)
             request_id_var.reset(token)
 
     async def _checked(
-        self, scope: Scope, receive: Receive, body: bytes | None, send: _AppSend
+        self, scope: Scope, receive: Receive, body: bytes | None, send: _AppSend | _SignedAppSend
     ) -> None:
         """Steps 5 and 6 for a request whose body the signature check read (``body``), or will
         be read here when a rule needs it (``None``: an exempt path)."""

@@ -59,7 +59,7 @@ class RateLimiter:
     def limit_of(self, client: ApiClient, operation: Operation) -> RateLimit:
         """The limit that applies to ``client`` calling ``operation``."""
         limits = client.rate_limits
-        return limits.get(operation.value) or limits.get("*") or self._default
+        return limits.get(operation) or limits.get("*") or self._default
 
     def check(self, client: ApiClient, operation: Operation) -> RawHeaders:
         """Count one call; raise ``TooManyRequests`` when it is over the client's limit.
@@ -67,20 +67,21 @@ class RateLimiter:
         Returns the RateLimit fields of the answer (what is left of the window and when it ends),
         for :func:`add_rate_limit_fields` to add to the response.
         """
+        name = str.__str__(operation)  # its value: a StrEnum is that string
         limit = self.limit_of(client, operation)
-        key = f"op:{client.client_id}:{operation.value}"
+        key = f"op:{client.client_id}:{name}"
         count = self._hit(key, limit.seconds, 0)
         if count.calls > limit.calls:
             raise _too_many(
-                operation.value,
+                name,
                 limit.calls,
                 limit.seconds,
                 count,
-                f"client {client.client_id} is over its limit of {operation.value} calls",
+                f"client {client.client_id} is over its limit of {name} calls",
             )
         reset = max(1, math.ceil(count.reset_after))
-        policy = f'"{operation.value}";q={limit.calls};w={limit.seconds}'
-        left = f'"{operation.value}";r={limit.calls - count.calls};t={reset}'
+        policy = f'"{name}";q={limit.calls};w={limit.seconds}'
+        left = f'"{name}";r={limit.calls - count.calls};t={reset}'
         return [(b"ratelimit-policy", policy.encode("ascii")), (b"ratelimit", left.encode("ascii"))]
 
     def spend_verify(self, client: ApiClient, citizen_id: str) -> None:

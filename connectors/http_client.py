@@ -225,7 +225,10 @@ class ConnectionPool:
         payload = body or b""
         async with self._slots:
             for attempt in (1, 2):
-                connection, reused = await self._connection(target)
+                connection = self._idle_connection(target)
+                reused = connection is not None
+                if connection is None:
+                    connection = await self._connect(target)
                 try:
                     status, answer_headers, data, keep = await connection.exchange(head, payload)
                 except (ConnectionError, OSError):
@@ -240,15 +243,23 @@ class ConnectionPool:
                 return status, answer_headers, data
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _connection(self, target: Target) -> tuple[_Connection, bool]:
+    def _idle_connection(self, target: Target) -> _Connection | None:
+        """The most recently idle connection to ``target`` still fit for use (the stale ones
+        met on the way are closed), or None: a plain call, no coroutine when one is idle."""
         idle = self._idle.get((target.scheme, target.host, target.port))
+        if not idle:
+            return None
         now = time.monotonic()
         while idle:
             connection = idle.pop()
             if connection.closed or now - connection.idle_since > self._keepalive:
                 connection.close()
                 continue
-            return connection, True
+            return connection
+        return None
+
+    async def _connect(self, target: Target) -> _Connection:
+        """A new connection to ``target``."""
         context = None
         if target.scheme == "https":
             context = self._ssl_context or ssl.create_default_context()
@@ -260,7 +271,7 @@ class ConnectionPool:
                 ssl=context,
                 server_hostname=target.host if context is not None else None,
             )
-        return protocol, False
+        return protocol
 
     def _release(self, target: Target, connection: _Connection, keep: bool) -> None:
         if not keep or self.closed or connection.closed:

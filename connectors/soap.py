@@ -281,7 +281,9 @@ class SoapConnector(UpstreamClient):
         error: BaseException | None = None
         replier: x509.Certificate | None = None
         try:
-            response = await self.transport.post(self.url, signed, headers, time_limit)
+            # the attempt runs under Resilience's ``asyncio.timeout(time_limit)``: the transport
+            # need not arm a second timer for the same limit (``None``)
+            response = await self.transport.post(self.url, signed, headers, None)
             element, replier = self._read_verified(op, header, signed, response, ctx.message_id)
             return element
         except BaseException as exc:

@@ -40,15 +40,23 @@ class HttpResponse(NamedTuple):
 
 
 class Transport(Protocol):
-    """Sends one HTTP request to an upstream and returns its response."""
+    """Sends one HTTP request to an upstream and returns its response.
+
+    ``time_limit`` is the seconds the exchange may take (``UpstreamTimeout`` after them), or
+    ``None`` when the caller already bounds it (an ``asyncio.timeout`` around the call, as
+    :class:`~connectors.resilience.Resilience` puts around every attempt): then the transport
+    arms no timer of its own, which would only repeat the caller's.
+    """
 
     async def post(
-        self, url: str, body: bytes, headers: Mapping[str, str], time_limit: float
+        self, url: str, body: bytes, headers: Mapping[str, str], time_limit: float | None
     ) -> HttpResponse:
         """POST ``body`` to ``url``; raise ``UpstreamTimeout`` / ``UpstreamUnavailable``."""
         ...
 
-    async def get(self, url: str, headers: Mapping[str, str], time_limit: float) -> HttpResponse:
+    async def get(
+        self, url: str, headers: Mapping[str, str], time_limit: float | None
+    ) -> HttpResponse:
         """GET ``url``; raise ``UpstreamTimeout`` / ``UpstreamUnavailable``."""
         ...
 
@@ -111,7 +119,7 @@ class _LoopBoundTransport(Generic[ClientT]):
         url: str,
         body: bytes | None,
         headers: Mapping[str, str],
-        time_limit: float,
+        time_limit: float | None,
     ) -> HttpResponse:
         raise NotImplementedError
 
@@ -124,14 +132,16 @@ class _LoopBoundTransport(Generic[ClientT]):
         return client
 
     async def post(
-        self, url: str, body: bytes, headers: Mapping[str, str], time_limit: float
+        self, url: str, body: bytes, headers: Mapping[str, str], time_limit: float | None
     ) -> HttpResponse:
         try:
             return await self._exchange("POST", url, body, headers, time_limit)
         except self._translatable as exc:
             raise self._translated("POST", exc) from exc
 
-    async def get(self, url: str, headers: Mapping[str, str], time_limit: float) -> HttpResponse:
+    async def get(
+        self, url: str, headers: Mapping[str, str], time_limit: float | None
+    ) -> HttpResponse:
         try:
             return await self._exchange("GET", url, None, headers, time_limit)
         except self._translatable as exc:
@@ -197,11 +207,14 @@ class HttptoolsTransport(_LoopBoundTransport[ConnectionPool]):
         url: str,
         body: bytes | None,
         headers: Mapping[str, str],
-        time_limit: float,
+        time_limit: float | None,
     ) -> HttpResponse:
         pool = self._client_of_this_loop()
-        async with asyncio.timeout(time_limit):
+        if time_limit is None:  # bounded by the caller
             status, names, data = await pool.request(method, url, headers, body)
+        else:
+            async with asyncio.timeout(time_limit):
+                status, names, data = await pool.request(method, url, headers, body)
         return HttpResponse(status, names, data)
 
 
@@ -234,11 +247,12 @@ class AiohttpTransport(_LoopBoundTransport[aiohttp.ClientSession]):
         url: str,
         body: bytes | None,
         headers: Mapping[str, str],
-        time_limit: float,
+        time_limit: float | None,
     ) -> HttpResponse:
         session = self._client_of_this_loop()
+        connect = self._connect_timeout if time_limit is None else time_limit
         timeout = aiohttp.ClientTimeout(
-            total=time_limit, sock_connect=min(self._connect_timeout, time_limit)
+            total=time_limit, sock_connect=min(self._connect_timeout, connect)
         )
         async with session.request(
             method, url, data=body, headers=dict(headers), timeout=timeout
@@ -288,7 +302,7 @@ class HttpxTransport(_LoopBoundTransport["httpx.AsyncClient"]):
         url: str,
         body: bytes | None,
         headers: Mapping[str, str],
-        time_limit: float,
+        time_limit: float | None,
     ) -> HttpResponse:
         import httpx
 
@@ -298,7 +312,13 @@ class HttpxTransport(_LoopBoundTransport["httpx.AsyncClient"]):
             url,
             content=body,
             headers=dict(headers),
-            timeout=httpx.Timeout(time_limit, connect=min(self._connect_timeout, time_limit)),
+            timeout=httpx.Timeout(
+                time_limit,
+                connect=min(
+                    self._connect_timeout,
+                    self._connect_timeout if time_limit is None else time_limit,
+                ),
+            ),
         )
         return HttpResponse(
             response.status_code, _lower_case_names(response.headers.items()), response.content
@@ -320,12 +340,14 @@ class FakeTransport:
         self.closed = False
 
     async def post(
-        self, url: str, body: bytes, headers: Mapping[str, str], time_limit: float
+        self, url: str, body: bytes, headers: Mapping[str, str], time_limit: float | None
     ) -> HttpResponse:
         self.requests.append(("POST", url, dict(headers), body))
         return await self._handler("POST", url, headers, body)
 
-    async def get(self, url: str, headers: Mapping[str, str], time_limit: float) -> HttpResponse:
+    async def get(
+        self, url: str, headers: Mapping[str, str], time_limit: float | None
+    ) -> HttpResponse:
         self.requests.append(("GET", url, dict(headers), b""))
         return await self._handler("GET", url, headers, b"")
 

@@ -123,8 +123,11 @@ class UpstreamClient:
         seconds the attempt was given: cancelled after it, the attempt timed out.
         """
         if outcome is None:
-            timed_out = time_limit is not None and elapsed(started_at) >= time_limit * 0.99
-            outcome = OK if error is None else outcome_of(error, timed_out=timed_out)
+            if error is None:
+                outcome = OK
+            else:
+                timed_out = time_limit is not None and elapsed(started_at) >= time_limit * 0.99
+                outcome = outcome_of(error, timed_out=timed_out)
         status = response.status if response is not None else None
         exchange = Exchange(
             upstream=self.config.name,

@@ -119,6 +119,9 @@ def replaying(body: bytes, receive: Receive) -> Receive:
 
 #: what runs once a request is verified: the app, given the request and its body
 VerifiedCall = Callable[[RequestView, bytes], Awaitable[None]]
+#: a request admitted and verified (:meth:`SignatureGate.admitted`): its view, its body, and
+#: what frees its place among the bodies in flight once it is served
+Admitted = tuple[RequestView, bytes, Callable[[], None]]
 
 
 class SignatureGate:
@@ -158,6 +161,21 @@ class SignatureGate:
         A refused request is answered on ``send`` (signed) and ``call`` is not made. The place
         among the bodies in flight is held until ``call`` returns.
         """
+        admitted = await self.admitted(scope, receive, send)
+        if admitted is None:
+            return
+        request, body, release = admitted
+        try:
+            await call(request, body)
+        finally:
+            release()
+
+    async def admitted(self, scope: Scope, receive: Receive, send: Send) -> Admitted | None:
+        """:meth:`verified`'s steps for a layer that calls on by itself: the verified request,
+        its body and ``release``, which the caller must call once the request is served (it
+        frees the place among the bodies in flight); None when the request was refused
+        (answered on ``send``, signed; nothing to release).
+        """
         raw_headers: RawHeaders = list(scope.get("headers", []))
         headers = header_fields(raw_headers)  # read once, for the request and its response
         url = _request_url(scope, raw_headers)
@@ -169,20 +187,23 @@ class SignatureGate:
             release = self._admit(headers, length, limit, has_body)
         except SecurityError as exc:
             await self._refuse(send, request, exc, close=has_body)
-            return
+            return None
         try:
+            body = await self._read_body(receive, limit)
+            verified = self._verifier.verify_view(request, body)
+        except SecurityError as exc:
             try:
-                body = await self._read_body(receive, limit)
-                verified = self._verifier.verify_view(request, body)
-            except SecurityError as exc:
                 await self._refuse(send, request, exc, close=isinstance(exc, RequestTooLarge))
-                return
-            state = scope.setdefault("state", {})
-            state["client_id"] = verified.keyid
-            state["signature"] = verified
-            await call(request, body)
-        finally:
+            finally:
+                release()
+            return None
+        except BaseException:
             release()
+            raise
+        state = scope.setdefault("state", {})
+        state["client_id"] = verified.keyid
+        state["signature"] = verified
+        return request, body, release
 
     def _admit(
         self, headers: HeaderFields, length: int | None, limit: int, has_body: bool
@@ -318,6 +339,7 @@ class HttpSignatureMiddleware:
 
 
 __all__ = [
+    "Admitted",
     "HttpSignatureMiddleware",
     "SignatureGate",
     "SignedResponse",

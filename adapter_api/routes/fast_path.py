@@ -103,12 +103,19 @@ def _resolver(dependency: Dependant) -> _Resolver | None:
 #: the apps whose requests all take the plain path (:func:`without_fast_paths`); a route is
 #: shared by every app that includes its router, so the choice is the app's, made per request
 _PLAIN_APPS: weakref.WeakSet[Any] = weakref.WeakSet()
+#: whether any app ever took the plain path (a plain flag: the set's ``len`` is Python code)
+_plain_apps_made = False
 
 
 def fast_paths_on(scope: Scope) -> bool:
     """Whether the request of ``scope`` may take a fast path (its app's choice,
     :func:`without_fast_paths`)."""
-    return not _PLAIN_APPS or scope.get("app") not in _PLAIN_APPS
+    return not _plain_apps_made or scope.get("app") not in _PLAIN_APPS
+
+
+def fast_paths_on_app(app: Any) -> bool:
+    """Whether ``app``'s requests may take fast paths (:func:`without_fast_paths`)."""
+    return not _plain_apps_made or app not in _PLAIN_APPS
 
 
 class FastPathRoute(APIRoute):
@@ -149,7 +156,9 @@ class FastPathRoute(APIRoute):
 def without_fast_paths(app: FastAPI) -> None:
     """Answer every request of ``app`` through the declared parameters only (the parity
     tests' plain side; also a way to rule a fast path out when chasing a bug)."""
+    global _plain_apps_made
     _PLAIN_APPS.add(app)
+    _plain_apps_made = True
 
 
 # ------------------------------------------------------------------------------- readers
@@ -231,6 +240,7 @@ __all__ = [
     "citizen_lookup_inputs",
     "fast_path",
     "fast_paths_on",
+    "fast_paths_on_app",
     "read_coded_body",
     "read_dossier_write",
     "read_event",

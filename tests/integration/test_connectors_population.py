@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -140,13 +141,20 @@ async def test_invalid_official_is_a_permanent_client_fault(
 async def test_latency_beyond_the_timeout_is_an_upstream_timeout(
     dev_keys: Path, mock: MockServer, contract: SoapContract, citizen: dict[str, Any]
 ) -> None:
-    """A mock slower than the attempt timeout: each attempt times out, then UpstreamTimeout."""
+    """A mock slower than the attempt timeout: each attempt times out (the attempt's own time
+    limit, which the transport does not repeat), is recorded as a ``timeout``, then
+    UpstreamTimeout."""
     mock.faults("population", latency_ms=800)
-    c = make(dev_keys, f"{mock.url}/population/soap", contract, attempt=0.2, attempts=2)
+    recorder = MemoryRecorder()
+    c = make(dev_keys, f"{mock.url}/population/soap", contract, recorder, attempt=0.2, attempts=2)
     try:
-        with pytest.raises(UpstreamTimeout):
+        started = time.monotonic()
+        with pytest.raises(UpstreamTimeout) as info:
             await c.get_citizen(citizen["citizen_id"], context())
+        assert time.monotonic() - started < 0.8  # neither attempt waited for the answer
+        assert info.value.fault_code == "timeout"
         assert c.resilience.attempts == 2
+        assert [exchange.outcome for exchange in recorder.exchanges] == ["timeout", "timeout"]
     finally:
         await c.aclose()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx
@@ -36,7 +36,7 @@ FIELDS = [(b"ratelimit-policy", b'"things";q=10;w=60'), (b"ratelimit", b'"things
 class Setup:
     """An app behind the front layer, a client that signs, and a verifier of the answers."""
 
-    def __init__(self, dev_keys: Path) -> None:
+    def __init__(self, dev_keys: Path, app_class: Callable[[], FastAPI] = FastAPI) -> None:
         trust = TrustStore.from_pem_file(dev_keys / "ca" / "cert.pem")
         client = load_party(dev_keys, "province-app")
         self.signer = HttpSigner(client)
@@ -52,7 +52,7 @@ class Setup:
             exempt_paths={"/open", "/open/*"},
             on_error=signature_failure,
         )
-        self.app = _app(self.calls)
+        self.app = _app(self.calls, app_class)
         self.app.add_middleware(Front, gate=gate, metrics=self.metrics)
 
     async def send(
@@ -86,8 +86,8 @@ class Setup:
         return value or 0.0
 
 
-def _app(calls: list[str]) -> FastAPI:
-    app = FastAPI()
+def _app(calls: list[str], app_class: Callable[[], FastAPI] = FastAPI) -> FastAPI:
+    app = app_class()
 
     @app.get("/v1/things/{thing_id}")
     async def thing(thing_id: str, request: Request) -> JSONResponse:

@@ -54,7 +54,7 @@ class StandInTransport(_LoopBoundTransport[FakeClient]):
         url: str,
         body: bytes | None,
         headers: Mapping[str, str],
-        time_limit: float,
+        time_limit: float | None,
     ) -> HttpResponse:
         client = self._client_of_this_loop()
         if self.raising is not None:
