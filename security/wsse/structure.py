@@ -15,10 +15,14 @@ from security.errors import (
 from security.wsse.names import (
     BODY,
     BST,
+    C14N_METHOD,
     ENVELOPE,
     HEADER,
+    KEY_INFO,
     SECURITY,
     SIGNATURE,
+    SIGNATURE_VALUE,
+    SIGNED_INFO,
     TIMESTAMP,
     WSU_NS,
     XROAD_NS,
@@ -115,6 +119,23 @@ def security_parts(
     if timestamp is None:
         raise StaleMessage("the Security header holds no Timestamp", reason="missing_timestamp")
     return timestamp, signature, tokens
+
+
+def signature_parts(
+    signature: etree._Element,
+) -> tuple[etree._Element, etree._Element, etree._Element, etree._Element]:
+    """SignedInfo, SignatureValue, KeyInfo (nothing else) and SignedInfo's first child, the
+    CanonicalizationMethod."""
+    parts, tags = child_elements(signature)
+    if len(parts) != 3 or tags[0] != SIGNED_INFO or tags[1] != SIGNATURE_VALUE:
+        raise InvalidSignature("the signature does not have the required structure")
+    signed_info, signature_value, key_info = parts
+    if tags[2] != KEY_INFO:
+        raise MissingSignature("the signature has no KeyInfo", reason="missing_certificate")
+    c14n_method = signed_info[0] if len(signed_info) else None
+    if c14n_method is None or c14n_method.tag != C14N_METHOD:
+        raise InvalidSignature("SignedInfo does not have the required structure")
+    return signed_info, signature_value, key_info, c14n_method
 
 
 def document_ids(root: etree._Element) -> dict[str, etree._Element]:
