@@ -9,11 +9,11 @@ inputs, hostile ones included.
 * :func:`signed_as_written` shadows reading SignedInfo the plain way and checking each reference
   and digest (:func:`security.wsse.signed_info.read_any_form`, ``check_references``,
   ``check_digests``). It rebuilds the compact SignedInfo the signer writes over the envelope's
-  signed parts (their own ids, unique in the document, and current canonical bytes) and
-  compares it, byte for byte, with SignedInfo's canonical bytes: equal texts mean the
-  references are exactly the signed parts, each id a plain name, each digest current. Why: one
-  canonicalization and one hash per part and one comparison, instead of a regular-expression
-  reading plus a lookup and a digest comparison per reference.
+  signed parts (their ids and current canonical bytes) and compares it, byte for byte, with
+  SignedInfo's canonical bytes: equal texts mean the references are exactly the signed parts,
+  each id a plain name, each digest current. Why: one canonicalization and one hash per part and
+  one comparison, instead of a regular-expression reading plus a lookup and a digest comparison
+  per reference.
 * :func:`read_compact` shadows :func:`security.wsse.signed_info.read_any_form` for SignedInfo in
   the compact form (no whitespace, no InclusiveNamespaces, any prefix): one literal head per
   signature method and one anchored match per reference, instead of the general patterns (which
@@ -25,12 +25,11 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import cast
 
 from lxml import etree
 
 from security.wsse.compact import canonical_signed_info, signature_method_of
-from security.wsse.names import DS_NS, EXC_C14N, SHA256_DIGEST, SIGNATURE_METHODS, WSU_ID
+from security.wsse.names import DS_NS, EXC_C14N, SHA256_DIGEST, SIGNATURE_METHODS
 from security.wsse.signed_info import NAME, SignedReference
 
 # The ids of the signed parts, joined by line feeds: each must be a plain name.
@@ -38,22 +37,28 @@ _PLAIN_NAMES = re.compile(rf"{NAME}(?:\n{NAME})*")
 _tostring = etree.tostring
 
 
-def signed_as_written(canonical: bytes, signed_parts: tuple[etree._Element, ...]) -> str | None:
+def signed_as_written(
+    canonical: bytes,
+    signed_parts: tuple[etree._Element, ...],
+    ids: dict[str, etree._Element],
+) -> str | None:
     """The signature method when SignedInfo is, byte for byte, what ``sign_envelope`` writes.
 
     That is the compact form over exactly ``signed_parts``, in their order, each referenced by
-    its own ``wsu:Id`` with the digest of its present content. The caller has checked that no
-    id occurs twice in the document (:func:`security.wsse.structure.check_unique_ids`), so each
-    of those ids names its part and nothing else. None: SignedInfo is to be read the plain way
-    (which accepts or refuses it).
+    its ``wsu:Id`` (``ids``: the document's, each unique) with the digest of its present
+    content. None: SignedInfo is to be read the plain way (which accepts or refuses it).
     """
     method = signature_method_of(canonical)
     if method not in SIGNATURE_METHODS:
         return None
-    names = [part.get(WSU_ID) for part in signed_parts]
-    if None in names:
-        return None
-    joined = "\n".join(cast(list[str], names))
+    part_ids = {element: part_id for part_id, element in ids.items()}
+    names = []
+    for part in signed_parts:
+        part_id = part_ids.get(part)
+        if part_id is None:
+            return None
+        names.append(part_id)
+    joined = "\n".join(names)
     if _PLAIN_NAMES.fullmatch(joined) is None:
         return None
     encoded = joined.encode("ascii").split(b"\n")

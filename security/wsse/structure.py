@@ -31,8 +31,6 @@ from security.wsse.names import (
 # Every wsu:Id attribute of the document, in one pass (//*/@ visits elements only: the same set
 # as //@, and quicker); as "smart" strings, each result knows the element that carries it.
 _WSU_IDS = etree.XPath("//*/@wsu:Id", namespaces={"wsu": WSU_NS})
-# The same values as plain strings (no element kept with each): enough to find a repeat.
-_WSU_ID_VALUES = etree.XPath("//*/@wsu:Id", namespaces={"wsu": WSU_NS}, smart_strings=False)
 
 
 def child_elements(parent: etree._Element) -> tuple[list[etree._Element], list[str]]:
@@ -147,14 +145,3 @@ def document_ids(root: etree._Element) -> dict[str, etree._Element]:
     if len(ids) != len(found):
         raise SignatureWrapping("an identifier occurs more than once", reason="duplicate_id")
     return ids
-
-
-def check_unique_ids(root: etree._Element) -> None:
-    """Refuse a document in which some ``wsu:Id`` value occurs more than once.
-
-    Once it passes, an id read from an element's own ``wsu:Id`` names that element and no
-    other: :func:`document_ids` (the map from id to element) is built only where needed.
-    """
-    found = cast(list[str], _WSU_ID_VALUES(root))
-    if len(set(found)) != len(found):
-        raise SignatureWrapping("an identifier occurs more than once", reason="duplicate_id")

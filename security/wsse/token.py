@@ -23,7 +23,6 @@ from security.wsse.names import (
     SIGNATURE_METHODS,
     STR,
     WSSE_REFERENCE,
-    WSU_ID,
     X509V3,
 )
 
@@ -62,14 +61,14 @@ _SIGNERS: dict[str, _Signer] = {}
 def signer_certificate(
     key_info: etree._Element,
     tokens: list[etree._Element],
+    ids: dict[str, etree._Element],
     trust: TrustStore,
     when: dt.datetime,
 ) -> tuple[x509.Certificate, _Signer]:
     """The signer's certificate (checked by ``trust`` at ``when``), its party and its key.
 
-    KeyInfo must reference, by ``wsu:Id``, one of the Security header's ``tokens`` (the caller
-    has checked that no id occurs twice in the document, so a token carrying the id is the
-    element it names). The token's base64 decoding, the party, the public key and the
+    KeyInfo must reference, by ``wsu:Id`` (``ids``: the document's, each unique), one of the
+    Security header's ``tokens``. The token's base64 decoding, the party, the public key and the
     schemes it fits are remembered by the token's text (a bounded cache); the trust store checks
     chain and key usage once per certificate and the validity window on every call.
     """
@@ -85,11 +84,8 @@ def signer_certificate(
             "KeyInfo must reference the BinarySecurityToken", reason="missing_certificate"
         )
     uri = token_ref.get("URI") or ""
-    token = None
-    if uri.startswith("#"):
-        wanted = uri[1:]
-        token = next((found for found in tokens if found.get(WSU_ID) == wanted), None)
-    if token is None:
+    token = ids.get(uri[1:]) if uri.startswith("#") else None
+    if token is None or token not in tokens:  # elements compare by identity
         raise MissingSignature(
             "the referenced BinarySecurityToken is not in the Security header",
             reason="missing_certificate",

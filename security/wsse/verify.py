@@ -35,7 +35,6 @@ from security.wsse.signed_info import (
     read_any_form,
 )
 from security.wsse.structure import (
-    check_unique_ids,
     document_ids,
     envelope_parts,
     security_parts,
@@ -94,12 +93,10 @@ def verify_envelope(
 
     # -- identifiers: unique in the whole document; references are exactly the signed parts
     signed_parts = (*xroad, timestamp, body)
-    check_unique_ids(root)
-    method = signed_as_written(canonical_signed_info, signed_parts)
+    ids = document_ids(root)
+    method = signed_as_written(canonical_signed_info, signed_parts, ids)
     references: list[SignedReference] | None = None
-    ids: dict[str, etree._Element] = {}
     if method is None:  # not the compact form over these parts: read it and check each reference
-        ids = document_ids(root)
         method, references = read_signed_info(signed_info, canonical_signed_info)
         check_references(references, signed_parts, ids)
 
@@ -108,7 +105,7 @@ def verify_envelope(
     created, expires = check_timestamp(timestamp, when, max_skew, max_validity)
 
     # -- the signer's certificate and key
-    certificate, signer = signer_certificate(key_info, tokens, trust, when)
+    certificate, signer = signer_certificate(key_info, tokens, ids, trust, when)
     party = signer.party
     if expected_party is not None and party != expected_party:
         raise UntrustedCertificate(
