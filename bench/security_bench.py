@@ -36,7 +36,8 @@ process's CPU time per message (CPU time, not wall time: on a shared machine the
 waiting for a core is not ours). Goals: ≤ 3× for SOAP and ≤ 2× for JSON.
 Run: ``.venv/bin/python bench/security_bench.py``. ``--breakdown``: WS-Security's time step by
 step against the floor's calls for each step; ``--callgrind [N]``: its instructions per sign +
-verify and the floor's, under valgrind (both in ``bench/security_breakdown.py``).
+verify and the floor's, under valgrind; ``--callgrind-steps [N]``: the same per step (all in
+``bench/security_breakdown.py``).
 """
 
 from __future__ import annotations
@@ -366,7 +367,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if "--breakdown" in sys.argv or "--callgrind" in sys.argv:
+    if {"--breakdown", "--callgrind", "--callgrind-steps"} & set(sys.argv):
         from security_breakdown import main as breakdown_main
 
         breakdown_main([arg for arg in sys.argv[1:] if arg != "--breakdown"])

@@ -21,6 +21,8 @@ floor over N more through a second one: only what runs inside ``starmap`` is cou
 stage dumped to its own file (``.2`` ours, the final dump the floor); divide by N.
 ``PYTHONHASHSEED=0`` keeps the counts the same from run to run. ``--root DIR`` counts the package
 of another checkout (``--callgrind --root /path/to/main`` for a "before" figure).
+``--callgrind-steps [N]`` counts each step of the breakdown and the floor's calls for it the same
+way (``--step-calls N`` under valgrind): the Python work of each step in instructions.
 """
 
 from __future__ import annotations
@@ -341,6 +343,22 @@ def _count(calls: int) -> None:
         collections.deque(itertools.starmap(floor, floor_trees), 0)
 
 
+def _count_steps(calls: int) -> None:
+    """Under callgrind: each step's own calls, then the floor's for it, each through a starmap."""
+    with tempfile.TemporaryDirectory() as folder:
+        s = setup(Path(folder))
+        steps = [*_sign_steps(s), *_verify_steps(s)]
+        for step in steps:  # warm, as a running server is
+            for _ in range(3):
+                step.ours()
+                if step.floor is not None:
+                    step.floor()
+        for step in steps:
+            collections.deque(itertools.starmap(step.ours, itertools.repeat((), calls)), 0)
+            if step.floor is not None:
+                collections.deque(itertools.starmap(step.floor, itertools.repeat((), calls)), 0)
+
+
 def _collected(path: Path) -> int:
     for line in path.read_text().splitlines():
         if line.startswith(("summary:", "totals:")):
@@ -348,8 +366,9 @@ def _collected(path: Path) -> int:
     raise ValueError(f"no instruction count in {path}")
 
 
-def callgrind(calls: int) -> None:
-    """Run ``--calls`` under callgrind and print the instructions per sign + verify."""
+def _under_callgrind(calls: int, mode: str) -> list[int]:
+    """Run this file's ``mode`` (``--calls`` or ``--step-calls``) under callgrind; the counts
+    of its starmap stages, in order."""
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "callgrind.out"
         command = [
@@ -360,7 +379,7 @@ def callgrind(calls: int) -> None:
             f"--callgrind-out-file={out}",
             sys.executable,
             str(Path(__file__).resolve()),
-            "--calls",
+            mode,
             str(calls),
             "--root",
             str(CODE),
@@ -377,15 +396,36 @@ def callgrind(calls: int) -> None:
             Path(folder).glob("callgrind.out*"),
             key=lambda path: int(path.suffix[1:]) if path.suffix[1:].isdigit() else 1 << 30,
         )
-        counts = [_collected(path) for path in dumps]
-    nonzero = [count for count in counts if count > 0]
-    if len(nonzero) != 2:
+        return [_collected(path) for path in dumps][1:]  # the first: before any starmap
+
+
+def callgrind(calls: int) -> None:
+    """Instructions per sign + verify, ours and the floor's, counted under callgrind."""
+    counts = _under_callgrind(calls, "--calls")
+    if len(counts) != 2:
         raise SystemExit(f"expected two counted stages, found {counts}")
-    ours, floor = (count / calls for count in nonzero)
+    ours, floor = (count / calls for count in counts)
     print(
         f"instructions per sign + verify ({calls} calls): ours {ours / 1e6:.3f} M, floor "
         f"{floor / 1e6:.3f} M, ratio {ours / floor:.3f}"
     )
+
+
+def callgrind_steps(calls: int) -> None:
+    """Instructions per step, ours and the floor's calls for it, counted under callgrind."""
+    with tempfile.TemporaryDirectory() as folder:
+        steps = [*_sign_steps(setup(Path(folder))), *_verify_steps(setup(Path(folder)))]
+    counts = iter(_under_callgrind(calls, "--step-calls"))
+    print(f"{'side':7}{'step':40}{'ours k':>9}{'floor k':>9}{'Python k':>10}  (instructions)")
+    totals = {"sign": [0.0, 0.0], "verify": [0.0, 0.0]}
+    for step in steps:
+        ours = next(counts) / calls / 1e3
+        floor = next(counts) / calls / 1e3 if step.floor is not None else 0.0
+        totals[step.side][0] += ours
+        totals[step.side][1] += floor
+        print(f"{step.side:7}{step.name:40}{ours:9.1f}{floor:9.1f}{ours - floor:10.1f}")
+    for side, (ours, floor) in totals.items():
+        print(f"{side:7}{'sum of the steps':40}{ours:9.1f}{floor:9.1f}{ours - floor:10.1f}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -398,10 +438,22 @@ def main(argv: list[str] | None = None) -> None:
         const=CALLGRIND_CALLS,
         help=f"re-run under callgrind with this many calls (default {CALLGRIND_CALLS})",
     )
+    parser.add_argument("--step-calls", type=int, help="count mode per step (under callgrind)")
+    parser.add_argument(
+        "--callgrind-steps",
+        nargs="?",
+        type=int,
+        const=CALLGRIND_CALLS,
+        help="instructions per step under callgrind (this checkout's steps)",
+    )
     parser.add_argument("--root", type=Path, help="count another checkout's package")
     args = parser.parse_args(argv)
     if args.calls is not None:
         _count(args.calls)
+    elif args.step_calls is not None:
+        _count_steps(args.step_calls)
+    elif args.callgrind_steps is not None:
+        callgrind_steps(args.callgrind_steps)
     elif args.callgrind is not None:
         callgrind(args.callgrind)
     else:
