@@ -30,7 +30,9 @@ from security.wsse.names import (
 
 # Every wsu:Id attribute of the document, in one pass (//*/@ visits elements only: the same set
 # as //@, and quicker); as "smart" strings, each result knows the element that carries it.
-_WSU_IDS = etree.XPath("//*/@wsu:Id", namespaces={"wsu": WSU_NS})
+# regexp=False: no EXSLT regular-expression functions registered for each call (none is used).
+_WSU_IDS = etree.XPath("//*/@wsu:Id", namespaces={"wsu": WSU_NS}, regexp=False)
+_parent_of = etree._ElementUnicodeResult.getparent
 
 
 def child_elements(parent: etree._Element) -> tuple[list[etree._Element], list[str]]:
@@ -141,7 +143,8 @@ def signature_parts(
 def document_ids(root: etree._Element) -> dict[str, etree._Element]:
     """Every ``wsu:Id`` of the document and the element carrying it; no identifier may repeat."""
     found = cast(list[Any], _WSU_IDS(root))
-    ids: dict[str, etree._Element] = {str(value): value.getparent() for value in found}
+    # Keyed by the results themselves (str subclasses: a plain str finds them), without copies.
+    ids = cast(dict[str, etree._Element], dict(zip(found, map(_parent_of, found), strict=True)))
     if len(ids) != len(found):
         raise SignatureWrapping("an identifier occurs more than once", reason="duplicate_id")
     return ids
