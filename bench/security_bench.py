@@ -36,7 +36,8 @@ process's CPU time per message (CPU time, not wall time: on a shared machine the
 waiting for a core is not ours). Goals: ≤ 3× for SOAP and ≤ 2× for JSON.
 Run: ``.venv/bin/python bench/security_bench.py``. ``--breakdown``: WS-Security's time step by
 step against the floor's calls for each step; ``--callgrind [N]``: its instructions per sign +
-verify and the floor's, under valgrind; ``--callgrind-steps [N]``: the same per step (all in
+verify and the floor's, under valgrind (``--simulate``: cache misses and mispredicted branches
+too); ``--callgrind-steps [N]``: the same per step (all in
 ``bench/security_breakdown.py``).
 """
 

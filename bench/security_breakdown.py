@@ -6,7 +6,8 @@
 ``bench/security_bench.py``. Beside each step it times the libxml2 and ECDSA calls the floor
 makes for that step (``security_bench.floor_flow``: the same calls in one flow, no Python in
 between), so the third column is the step's own Python work. The steps' sum is printed against
-the end-to-end figures (a step timed alone runs with warm caches, so the sum comes out lower).
+the end-to-end figures (a step timed alone runs with warm caches, so the sum comes out lower:
+the Python between the C calls also costs the C calls their cached state).
 
 ``python bench/security_bench.py --callgrind`` re-runs this file under valgrind and prints the
 instructions per sign + verify for ours and for the floor: counts that do not depend on the
@@ -21,6 +22,9 @@ floor over N more through a second one: only what runs inside ``starmap`` is cou
 stage dumped to its own file (``.2`` ours, the final dump the floor); divide by N.
 ``PYTHONHASHSEED=0`` keeps the counts the same from run to run. ``--root DIR`` counts the package
 of another checkout (``--callgrind --root /path/to/main`` for a "before" figure).
+``--simulate`` (with ``--callgrind``) adds callgrind's cache and branch-predictor simulation:
+L1 misses and mispredicted branches per sign + verify, ours and the floor's (what makes the
+Python between the C calls cost more time than its share of instructions).
 ``--callgrind-steps [N]`` counts each step of the breakdown and the floor's calls for it the same
 way (``--step-calls N`` under valgrind): the Python work of each step in instructions.
 """
@@ -265,27 +269,31 @@ def _per_call(function: Callable[[], object], number: int) -> float:
 
 
 def _whole(s: Setup) -> dict[str, float]:
-    """End to end, best of rounds: sign (a fresh element each call), verify, the floor's flow."""
+    """End to end, best of rounds, each on fresh elements: sign alone, sign + verify of each
+    message in turn (as ``security_bench.py`` times it), the floor's flow; verify = the
+    difference."""
     from security_bench import floor_flow
 
     key = s.credentials.key
     assert isinstance(key, ec.EllipticCurvePrivateKey)
     floor = floor_flow(key, s.signed)
-    best = {"sign": float("inf"), "verify": float("inf"), "floor": float("inf")}
+    credentials, trust = s.credentials, s.trust
+
+    def both(tree: etree._Element) -> None:
+        verify_envelope(sign_envelope(tree, credentials), trust)
+
+    def sign(tree: etree._Element) -> None:
+        sign_envelope(tree, credentials)
+
+    best = {"sign": float("inf"), "both": float("inf"), "floor": float("inf")}
     for _ in range(ROUNDS):
-        trees = [etree.fromstring(s.declared) for _ in range(NUMBER)]
-        start = time.process_time()
-        for tree in trees:
-            sign_envelope(tree, s.credentials)
-        best["sign"] = min(best["sign"], (time.process_time() - start) / NUMBER * 1e6)
-        best["verify"] = min(
-            best["verify"], _per_call(lambda: verify_envelope(s.signed, s.trust), NUMBER)
-        )
-        trees = [etree.fromstring(s.declared) for _ in range(NUMBER)]
-        start = time.process_time()
-        for tree in trees:
-            floor(tree)
-        best["floor"] = min(best["floor"], (time.process_time() - start) / NUMBER * 1e6)
+        for name, run in (("sign", sign), ("both", both), ("floor", floor)):
+            trees = [etree.fromstring(s.declared) for _ in range(NUMBER)]
+            start = time.process_time()
+            for tree in trees:
+                run(tree)
+            best[name] = min(best[name], (time.process_time() - start) / NUMBER * 1e6)
+    best["verify"] = best["both"] - best["sign"]
     return best
 
 
@@ -314,10 +322,10 @@ def breakdown() -> None:
             f"{side:7}{'sum of the steps':40}{total[0]:9.1f}{total[1]:10.1f}"
             f"{total[0] - total[1]:11.1f}   (end to end: {whole[side]:.1f})"
         )
-    ours = whole["sign"] + whole["verify"]
+    ours = whole["both"]
     print(
-        f"end to end: ours sign {whole['sign']:.1f} + verify {whole['verify']:.1f} = {ours:.1f} µs;"
-        f" floor {whole['floor']:.1f} µs; ratio {ours / whole['floor']:.2f}"
+        f"end to end: ours sign + verify {ours:.1f} µs (sign alone {whole['sign']:.1f}); floor "
+        f"{whole['floor']:.1f} µs; ratio {ours / whole['floor']:.2f}"
     )
 
 
@@ -359,14 +367,18 @@ def _count_steps(calls: int) -> None:
                 collections.deque(itertools.starmap(step.floor, itertools.repeat((), calls)), 0)
 
 
-def _collected(path: Path) -> int:
+def _collected(path: Path) -> dict[str, int]:
+    """The dump's totals by event (Ir; with the simulation, cache misses and mispredictions)."""
+    events: list[str] = []
     for line in path.read_text().splitlines():
-        if line.startswith(("summary:", "totals:")):
-            return int(line.split()[1])
+        if line.startswith("events:"):
+            events = line.split()[1:]
+        elif line.startswith(("summary:", "totals:")):
+            return dict(zip(events, map(int, line.split()[1:]), strict=False))
     raise ValueError(f"no instruction count in {path}")
 
 
-def _under_callgrind(calls: int, mode: str) -> list[int]:
+def _under_callgrind(calls: int, mode: str, simulate: bool = False) -> list[dict[str, int]]:
     """Run this file's ``mode`` (``--calls`` or ``--step-calls``) under callgrind; the counts
     of its starmap stages, in order."""
     with tempfile.TemporaryDirectory() as folder:
@@ -374,6 +386,7 @@ def _under_callgrind(calls: int, mode: str) -> list[int]:
         command = [
             "valgrind",
             "--tool=callgrind",
+            *(["--cache-sim=yes", "--branch-sim=yes"] if simulate else []),
             "--toggle-collect=starmap_next",
             "--dump-before=itertools_starmap",
             f"--callgrind-out-file={out}",
@@ -399,16 +412,34 @@ def _under_callgrind(calls: int, mode: str) -> list[int]:
         return [_collected(path) for path in dumps][1:]  # the first: before any starmap
 
 
-def callgrind(calls: int) -> None:
-    """Instructions per sign + verify, ours and the floor's, counted under callgrind."""
-    counts = _under_callgrind(calls, "--calls")
+#: what the simulation adds, per event: L1 instruction and data misses, mispredicted branches
+_SIMULATED = {
+    "L1 instruction misses": ("I1mr",),
+    "L1 data misses": ("D1mr", "D1mw"),
+    "conditional branches mispredicted": ("Bcm",),
+    "indirect branches mispredicted": ("Bim",),
+}
+
+
+def callgrind(calls: int, simulate: bool = False) -> None:
+    """Instructions per sign + verify, ours and the floor's, counted under callgrind; with
+    ``simulate``, callgrind's cache and branch-predictor simulation too."""
+    counts = _under_callgrind(calls, "--calls", simulate)
     if len(counts) != 2:
-        raise SystemExit(f"expected two counted stages, found {counts}")
-    ours, floor = (count / calls for count in counts)
+        raise SystemExit(f"expected two counted stages, found {len(counts)}")
+    ours, floor = counts
     print(
-        f"instructions per sign + verify ({calls} calls): ours {ours / 1e6:.3f} M, floor "
-        f"{floor / 1e6:.3f} M, ratio {ours / floor:.3f}"
+        f"instructions per sign + verify ({calls} calls): ours {ours['Ir'] / calls / 1e6:.3f} M,"
+        f" floor {floor['Ir'] / calls / 1e6:.3f} M, ratio {ours['Ir'] / floor['Ir']:.3f}"
     )
+    if simulate:
+        for label, events in _SIMULATED.items():
+            mine = sum(ours[event] for event in events) / calls
+            theirs = sum(floor[event] for event in events) / calls
+            print(
+                f"  {label}: ours {mine / 1e3:.1f} k, floor {theirs / 1e3:.1f} k, "
+                f"ratio {mine / theirs:.2f}"
+            )
 
 
 def callgrind_steps(calls: int) -> None:
@@ -419,8 +450,8 @@ def callgrind_steps(calls: int) -> None:
     print(f"{'side':7}{'step':40}{'ours k':>9}{'floor k':>9}{'Python k':>10}  (instructions)")
     totals = {"sign": [0.0, 0.0], "verify": [0.0, 0.0]}
     for step in steps:
-        ours = next(counts) / calls / 1e3
-        floor = next(counts) / calls / 1e3 if step.floor is not None else 0.0
+        ours = next(counts)["Ir"] / calls / 1e3
+        floor = next(counts)["Ir"] / calls / 1e3 if step.floor is not None else 0.0
         totals[step.side][0] += ours
         totals[step.side][1] += floor
         print(f"{step.side:7}{step.name:40}{ours:9.1f}{floor:9.1f}{ours - floor:10.1f}")
@@ -446,6 +477,11 @@ def main(argv: list[str] | None = None) -> None:
         const=CALLGRIND_CALLS,
         help="instructions per step under callgrind (this checkout's steps)",
     )
+    parser.add_argument(
+        "--simulate",
+        action="store_true",
+        help="with --callgrind: cache and branch-predictor simulation too (slower)",
+    )
     parser.add_argument("--root", type=Path, help="count another checkout's package")
     args = parser.parse_args(argv)
     if args.calls is not None:
@@ -455,7 +491,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.callgrind_steps is not None:
         callgrind_steps(args.callgrind_steps)
     elif args.callgrind is not None:
-        callgrind(args.callgrind)
+        callgrind(args.callgrind, args.simulate)
     else:
         breakdown()
 
