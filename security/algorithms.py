@@ -6,6 +6,8 @@ ECDSA values are the raw ``r || s`` concatenation (32 + 32 bytes for P-256), as 
 
 from __future__ import annotations
 
+from typing import cast
+
 from cryptography.exceptions import InvalidSignature as _CryptoInvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
@@ -74,12 +76,21 @@ def key_matches(scheme: str, key: PublicKey) -> bool:
     return False
 
 
+# The key classes found to be EC keys. isinstance() against cryptography's abstract classes runs
+# an ABC check on every call (about as many instructions as turning r || s into DER); whether a
+# class is an EC key class never changes (an ABC's registrations are only ever added).
+_EC_PRIVATE_CLASSES: set[type] = set()
+_EC_PUBLIC_CLASSES: set[type] = set()
+
+
 def sign(key: PrivateKey, scheme: str, data: bytes) -> bytes:
     """Sign ``data`` with ``scheme``; an ECDSA value comes back as raw ``r || s``."""
     if scheme == ECDSA_P256_SHA256:
-        if not isinstance(key, ec.EllipticCurvePrivateKey):
-            raise ValueError("an ECDSA scheme needs an EC key")
-        return der_to_raw(key.sign(data, _ECDSA))
+        if type(key) not in _EC_PRIVATE_CLASSES:
+            if not isinstance(key, ec.EllipticCurvePrivateKey):
+                raise ValueError("an ECDSA scheme needs an EC key")
+            _EC_PRIVATE_CLASSES.add(type(key))
+        return der_to_raw(cast(ec.EllipticCurvePrivateKey, key).sign(data, _ECDSA))
     if not isinstance(key, rsa.RSAPrivateKey):
         raise ValueError("an RSA scheme needs an RSA key")
     if scheme == RSA_V1_5_SHA256:
@@ -93,11 +104,15 @@ def verify(key: PublicKey, scheme: str, signature: bytes, data: bytes) -> bool:
     """True when ``signature`` over ``data`` verifies with ``key`` under ``scheme``."""
     try:
         if scheme == ECDSA_P256_SHA256:
-            if not isinstance(key, ec.EllipticCurvePublicKey) or len(signature) != 2 * _P256_BYTES:
+            if len(signature) != 2 * _P256_BYTES:
                 return False
+            if type(key) not in _EC_PUBLIC_CLASSES:
+                if not isinstance(key, ec.EllipticCurvePublicKey):
+                    return False
+                _EC_PUBLIC_CLASSES.add(type(key))
             r = int.from_bytes(signature[:_P256_BYTES], "big")
             s = int.from_bytes(signature[_P256_BYTES:], "big")
-            key.verify(encode_dss_signature(r, s), data, _ECDSA)
+            cast(ec.EllipticCurvePublicKey, key).verify(encode_dss_signature(r, s), data, _ECDSA)
             return True
         if not isinstance(key, rsa.RSAPublicKey):
             return False

@@ -138,7 +138,7 @@ def sign_envelope(
     header, parts = signing_parts(root)
     scheme = _scheme_of(credentials)
     signature_method = ECDSA_SHA256 if scheme == algorithms.ECDSA_P256_SHA256 else RSA_SHA256
-    created = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    created = dt.datetime.now(dt.UTC) if now is None else now.astimezone(dt.UTC)
     stem = os.urandom(6).hex()  # what secrets.token_hex(6) gives
     part_ids, canonical_parts = identify_parts(parts, stem)
     timestamp_content = timestamp_text(created, ttl, stem)

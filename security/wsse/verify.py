@@ -101,7 +101,7 @@ def verify_envelope(
         check_references(references, signed_parts, ids)
 
     # -- freshness (cheap, before any signature check)
-    when = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    when = dt.datetime.now(dt.UTC) if now is None else now.astimezone(dt.UTC)
     created, expires = check_timestamp(timestamp, when, max_skew, max_validity)
 
     # -- the signer's certificate and key

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
@@ -83,3 +83,14 @@ def test_sign_and_verify_round_trip() -> None:
     assert not algorithms.verify(
         key.public_key(), algorithms.ECDSA_P256_SHA256, b"\x00" * 64, b"data"
     )
+
+
+def test_a_key_of_another_family_is_still_refused_after_an_ec_key() -> None:
+    """The EC key classes remembered by ``sign`` and ``verify`` admit no other class."""
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    value = algorithms.sign(ec_key, algorithms.ECDSA_P256_SHA256, b"data")  # remembered
+    assert algorithms.verify(ec_key.public_key(), algorithms.ECDSA_P256_SHA256, value, b"data")
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    with pytest.raises(ValueError, match="EC key"):
+        algorithms.sign(rsa_key, algorithms.ECDSA_P256_SHA256, b"data")
+    assert not algorithms.verify(rsa_key.public_key(), algorithms.ECDSA_P256_SHA256, value, b"data")
