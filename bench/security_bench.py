@@ -34,7 +34,11 @@ each reported as a multiple of ours (a peer not installed is left out: ``pip ins
 Each figure is the best of several rounds (the rounds interleave ours and bare), in µs of this
 process's CPU time per message (CPU time, not wall time: on a shared machine the time spent
 waiting for a core is not ours). Goals: ≤ 3× for SOAP and ≤ 2× for JSON.
-Run: ``.venv/bin/python bench/security_bench.py``.
+Run: ``.venv/bin/python bench/security_bench.py``. ``--breakdown``: WS-Security's time step by
+step against the floor's calls for each step; ``--callgrind [N]``: its instructions per sign +
+verify and the floor's, under valgrind (``--simulate``: cache misses and mispredicted branches
+too); ``--callgrind-steps [N]``: the same per step (all in
+``bench/security_breakdown.py``).
 """
 
 from __future__ import annotations
@@ -143,7 +147,9 @@ def _get_citizen_request(citizen_id: str, credentials: Credentials | None) -> by
     return sign_envelope(root, credentials)
 
 
-def _floor(key: ec.EllipticCurvePrivateKey, signed: bytes) -> Callable[[etree._Element], object]:
+def floor_flow(
+    key: ec.EllipticCurvePrivateKey, signed: bytes
+) -> Callable[[etree._Element], object]:
     """The libxml2 and ECDSA calls of sign(element) + verify(bytes), and nothing else."""
     ecdsa = ec.ECDSA(hashes.SHA256())
     public = key.public_key()
@@ -231,7 +237,7 @@ def main() -> None:
                 "bare": bare(adapter.key, envelope),
                 "bytes": soap_from_bytes,
                 "element": (fresh_tree, soap_from_element),
-                "floor": (fresh_tree, _floor(adapter.key, signed)),
+                "floor": (fresh_tree, floor_flow(adapter.key, signed)),
                 **soap_peers,
             },
             300,
@@ -362,4 +368,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if {"--breakdown", "--callgrind", "--callgrind-steps"} & set(sys.argv):
+        from security_breakdown import main as breakdown_main
+
+        breakdown_main([arg for arg in sys.argv[1:] if arg != "--breakdown"])
+    else:
+        main()

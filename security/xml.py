@@ -68,7 +68,8 @@ def _parser() -> etree.XMLParser:
 @lru_cache(maxsize=16)
 def _too_deep(max_depth: int) -> etree.XPath:
     # True when some element sits below ``max_depth`` levels (the root is level 1).
-    return etree.XPath("boolean(/" + "*/" * max_depth + "*)")
+    # regexp=False: no EXSLT regular-expression functions registered for each call
+    return etree.XPath("boolean(/" + "*/" * max_depth + "*)", regexp=False)
 
 
 def _scan_text(data: bytes) -> bytes:

@@ -51,7 +51,7 @@ def signed_as_written(
     method = signature_method_of(canonical)
     if method not in SIGNATURE_METHODS:
         return None
-    part_ids = {element: part_id for part_id, element in ids.items()}
+    part_ids = dict(zip(ids.values(), ids.keys(), strict=True))
     names = []
     for part in signed_parts:
         part_id = part_ids.get(part)

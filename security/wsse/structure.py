@@ -15,10 +15,14 @@ from security.errors import (
 from security.wsse.names import (
     BODY,
     BST,
+    C14N_METHOD,
     ENVELOPE,
     HEADER,
+    KEY_INFO,
     SECURITY,
     SIGNATURE,
+    SIGNATURE_VALUE,
+    SIGNED_INFO,
     TIMESTAMP,
     WSU_NS,
     XROAD_NS,
@@ -26,7 +30,9 @@ from security.wsse.names import (
 
 # Every wsu:Id attribute of the document, in one pass (//*/@ visits elements only: the same set
 # as //@, and quicker); as "smart" strings, each result knows the element that carries it.
-_WSU_IDS = etree.XPath("//*/@wsu:Id", namespaces={"wsu": WSU_NS})
+# regexp=False: no EXSLT regular-expression functions registered for each call (none is used).
+_WSU_IDS = etree.XPath("//*/@wsu:Id", namespaces={"wsu": WSU_NS}, regexp=False)
+_parent_of = etree._ElementUnicodeResult.getparent
 
 
 def child_elements(parent: etree._Element) -> tuple[list[etree._Element], list[str]]:
@@ -117,10 +123,28 @@ def security_parts(
     return timestamp, signature, tokens
 
 
+def signature_parts(
+    signature: etree._Element,
+) -> tuple[etree._Element, etree._Element, etree._Element, etree._Element]:
+    """SignedInfo, SignatureValue, KeyInfo (nothing else) and SignedInfo's first child, the
+    CanonicalizationMethod."""
+    parts, tags = child_elements(signature)
+    if len(parts) != 3 or tags[0] != SIGNED_INFO or tags[1] != SIGNATURE_VALUE:
+        raise InvalidSignature("the signature does not have the required structure")
+    signed_info, signature_value, key_info = parts
+    if tags[2] != KEY_INFO:
+        raise MissingSignature("the signature has no KeyInfo", reason="missing_certificate")
+    c14n_method = signed_info[0] if len(signed_info) else None
+    if c14n_method is None or c14n_method.tag != C14N_METHOD:
+        raise InvalidSignature("SignedInfo does not have the required structure")
+    return signed_info, signature_value, key_info, c14n_method
+
+
 def document_ids(root: etree._Element) -> dict[str, etree._Element]:
     """Every ``wsu:Id`` of the document and the element carrying it; no identifier may repeat."""
     found = cast(list[Any], _WSU_IDS(root))
-    ids: dict[str, etree._Element] = {str(value): value.getparent() for value in found}
+    # Keyed by the results themselves (str subclasses: a plain str finds them), without copies.
+    ids = cast(dict[str, etree._Element], dict(zip(found, map(_parent_of, found), strict=True)))
     if len(ids) != len(found):
         raise SignatureWrapping("an identifier occurs more than once", reason="duplicate_id")
     return ids

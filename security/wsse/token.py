@@ -28,7 +28,16 @@ from security.wsse.names import (
 
 
 def decode_base64(text: str | None, what: str) -> bytes:
-    """Decode base64 text, whitespace (line breaks) allowed, nothing else outside the alphabet."""
+    """Decode base64 text, whitespace (line breaks) allowed, nothing else outside the alphabet.
+
+    Text without whitespace (as most signers write it) is decoded as it stands; any other is
+    decoded with its whitespace removed (strict mode refuses whitespace, so the first attempt
+    fails on it and only on what the second refuses too, or accepts the same).
+    """
+    try:
+        return binascii.a2b_base64(text or "", strict_mode=True)
+    except (binascii.Error, ValueError):
+        pass
     try:
         return binascii.a2b_base64("".join((text or "").split()), strict_mode=True)
     except (binascii.Error, ValueError) as exc:

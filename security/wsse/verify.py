@@ -12,7 +12,6 @@ from lxml import etree
 from security import algorithms
 from security.errors import (
     InvalidSignature,
-    MissingSignature,
     ReplayedMessage,
     UnsupportedAlgorithm,
     UntrustedCertificate,
@@ -22,14 +21,10 @@ from security.trust import TrustStore
 from security.wsse.c14n import exclusive_c14n
 from security.wsse.fast_path import read_compact, signed_as_written
 from security.wsse.names import (
-    C14N_METHOD,
     DEFAULT_MAX_SKEW,
     DEFAULT_MAX_VALIDITY,
     EXC_C14N,
-    KEY_INFO,
     SIGNATURE_METHODS,
-    SIGNATURE_VALUE,
-    SIGNED_INFO,
 )
 from security.wsse.signed_info import (
     SignedReference,
@@ -40,10 +35,10 @@ from security.wsse.signed_info import (
     read_any_form,
 )
 from security.wsse.structure import (
-    child_elements,
     document_ids,
     envelope_parts,
     security_parts,
+    signature_parts,
 )
 from security.wsse.timestamp import check_timestamp
 from security.wsse.token import decode_base64, signer_certificate
@@ -92,15 +87,7 @@ def verify_envelope(
     header, body, xroad, security = envelope_parts(root)
     timestamp, signature, tokens = security_parts(security)
 
-    parts, tags = child_elements(signature)
-    if len(parts) != 3 or tags[0] != SIGNED_INFO or tags[1] != SIGNATURE_VALUE:
-        raise InvalidSignature("the signature does not have the required structure")
-    signed_info, signature_value, key_info = parts
-    if tags[2] != KEY_INFO:
-        raise MissingSignature("the signature has no KeyInfo", reason="missing_certificate")
-    c14n_method = signed_info[0] if len(signed_info) else None
-    if c14n_method is None or c14n_method.tag != C14N_METHOD:
-        raise InvalidSignature("SignedInfo does not have the required structure")
+    signed_info, signature_value, key_info, c14n_method = signature_parts(signature)
     checked_algorithm(c14n_method, _C14N_METHODS, "canonicalization")
     canonical_signed_info = exclusive_c14n(signed_info, prefix_list(c14n_method))
 
@@ -114,7 +101,7 @@ def verify_envelope(
         check_references(references, signed_parts, ids)
 
     # -- freshness (cheap, before any signature check)
-    when = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    when = dt.datetime.now(dt.UTC) if now is None else now.astimezone(dt.UTC)
     created, expires = check_timestamp(timestamp, when, max_skew, max_validity)
 
     # -- the signer's certificate and key

@@ -304,6 +304,53 @@ def test_duplicate_id_is_refused(signed: bytes, trust: TrustStore) -> None:
     assert _reason(_edit(signed, duplicate), trust, SignatureWrapping) == "duplicate_id"
 
 
+def _token_reference(root: etree._Element) -> etree._Element:
+    return _one(
+        root,
+        "/soapenv:Envelope/soapenv:Header/wsse:Security/ds:Signature/ds:KeyInfo"
+        "/wsse:SecurityTokenReference/wsse:Reference",
+    )
+
+
+@pytest.mark.parametrize(
+    "uri",
+    ["#body", "#nowhere", "#", "", "token", "#token-elsewhere"],
+)
+def test_key_info_must_reference_a_token_of_the_security_header(
+    uri: str, signed: bytes, trust: TrustStore
+) -> None:
+    """KeyInfo naming the Body, an unknown id, no id, an id without ``#``, or an element that
+    carries no token (a BinarySecurityToken outside the Security header): missing_certificate."""
+
+    def point(root: etree._Element) -> None:
+        reference = _token_reference(root)
+        token_id = str(reference.get("URI"))[1:]
+        body = _one(root, "/soapenv:Envelope/soapenv:Body")
+        if uri == "#token-elsewhere":  # the token moved into the Body, its id kept
+            token = _one(root, f"//wsse:BinarySecurityToken[@wsu:Id='{token_id}']")
+            security = token.getparent()
+            assert security is not None
+            security.remove(token)
+            body[0].append(token)
+            reference.set("URI", "#" + token_id)
+            return
+        named = {"#body": "#" + str(body.get(wsse.WSU_ID)), "token": token_id}
+        reference.set("URI", named.get(uri, uri))
+
+    assert _reason(_edit(signed, point), trust, MissingSignature) == "missing_certificate"
+
+
+def test_token_id_repeated_is_refused(signed: bytes, trust: TrustStore) -> None:
+    """A second element carrying the token's wsu:Id: duplicate_id (never "whichever is first")."""
+
+    def repeat(root: etree._Element) -> None:
+        token_id = str(_token_reference(root).get("URI"))[1:]
+        body = _one(root, "/soapenv:Envelope/soapenv:Body")
+        etree.SubElement(body[0], "{urn:attacker}Copy").set(wsse.WSU_ID, token_id)
+
+    assert _reason(_edit(signed, repeat), trust, SignatureWrapping) == "duplicate_id"
+
+
 def test_second_security_header_is_refused(signed: bytes, trust: TrustStore) -> None:
     """Two wsse:Security headers: signature_wrapping."""
 
