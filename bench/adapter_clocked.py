@@ -1,0 +1,391 @@
+"""The adapter with a CPU clock per stage: the same process ``bench/adapter_bench.py`` serves,
+with ``time.thread_time`` read around the functions of each stage of a signed lookup.
+
+``bench/floor_server.py`` reads its own thread CPU clock around each operation, so the
+integrated floor's stages are exact; a sampler (py-spy) on this loaded 2-core machine is not (it
+counts a thread that holds the GIL while it waits for a core, and its samples land on system
+calls). This launcher gives the adapter the same clock without a change to its packages: before
+the app is built, it replaces the functions of each stage (class attributes, and every module's
+name for a module-level function) with wrappers that charge the event loop thread's CPU to the
+stage while they run. The stages, named as the integrated floor's clock names them:
+
+* ``rfc9421`` — :class:`security.http_signatures.HttpVerifier` and ``HttpSigner`` (the front
+  layer's admission and verify of the request, the sign of the reply);
+* ``ws_security`` — ``sign_envelope`` and ``verify_envelope`` where ``connectors.soap`` looks
+  them up, and the envelope's copy from its template (the integrated floor counts filling its
+  template with its sign);
+* ``log_writes`` — loop side: the log's entry points (:data:`LOG_ENTRY_POINTS`: the message
+  log's and the access log's ``record``, the ``together()`` block's end, the commit queue's
+  task) and all they call (the record's preparation, the chain, the rows queued on the SQLite
+  driver transaction, the waiters' release); driver side: the CPU of the process's other
+  threads (the aiosqlite driver threads; every thread but the event loop's: the process's CPU
+  less the event loop thread's);
+* ``answer_reading`` — the population reader (``schemas.wire.population.read_*_response``) and
+  the echo check (``echoes_faithfully``, ``request_hash`` as ``connectors.soap`` calls them);
+* ``server_loop_client`` — the rest of the event loop thread's CPU: uvicorn, the loop, the HTTP
+  client and, unlike the integrated floor's, the adapter's route, middleware and resilience.
+
+A wrapper charges only its own time: entering a stage stops the clock of the stage it runs in
+(a stack per thread), so nested wrappers never count twice and code no wrapper names counts with
+the innermost stage that called it. A coroutine is timed step by step (only while it runs, not
+while it waits), so time spent by other tasks during its awaits is not charged to it. Wrappers
+are active on the event loop's thread only; elsewhere they call through.
+
+``GET /_bench/clock`` (unsigned, answered before the app) returns the seconds so far as JSON:
+each stage's, the event loop thread's CPU, the process's CPU, the wrappers' entries and the
+calibrated cost of one (so the clock's own overhead per lookup can be stated).
+
+Run: ``python bench/adapter_clocked.py PORT`` with the adapter's ``LIENTHONG_*`` settings in the
+environment (``bench/adapter_bench.py`` starts it so).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable, Coroutine, Generator, Iterable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+CLOCK_PATH = "/_bench/clock"
+#: the stages a wrapper charges (the rest is the event loop thread's CPU less their sum)
+WRAPPED_STAGES = ("rfc9421", "ws_security", "log_writes", "answer_reading")
+#: every stage of :func:`stages_per_lookup`, in the integrated floor's names and order
+STAGES = ("rfc9421", "ws_security", "log_writes", "answer_reading", "server_loop_client")
+#: (module, class, methods) through which the event loop's thread enters the log's code on a
+#: lookup: the records handed to the group commit, the ``together()`` block's end (it waits for
+#: the commit, then releases its records' waiters) and the commit queue's task (the batch, its
+#: SQL queued for the driver thread, the chain); the group commit's inner calls count with the
+#: record that makes them. The block's start (a context variable set, ≈ 1 µs) is left to the
+#: route that opens it: a wrapper would cost about as much (:func:`calibrate`)
+LOG_ENTRY_POINTS = (
+    ("store.message_log.writer", "SqlMessageLog", ("record", "append")),
+    ("store.logs", "AccessLogWriter", ("record",)),
+    ("store.batching.group_commit", "_Together", ("__aexit__",)),
+    ("store.batching.commit_queue", "CommitQueue", ("_drain",)),
+)
+
+
+class StageClock:
+    """Thread CPU seconds per stage on one thread (the event loop's), charged exclusively."""
+
+    def __init__(self, now: Callable[[], float] = time.thread_time) -> None:
+        self.now = now
+        self.seconds = dict.fromkeys(WRAPPED_STAGES, 0.0)
+        self.entries = 0
+        self.coroutines = 0
+        self.thread = threading.get_ident()
+        self._stack: list[str] = []
+        self._since = 0.0
+
+    def enter(self, stage: str) -> None:
+        now = self.now()
+        if self._stack:
+            top = self._stack[-1]
+            self.seconds[top] += now - self._since
+        self._stack.append(stage)
+        self._since = now
+        self.entries += 1
+
+    def leave(self) -> None:
+        now = self.now()
+        stage = self._stack.pop()
+        self.seconds[stage] += now - self._since
+        self._since = now
+
+    def wrap(self, function: Callable[..., Any], stage: str) -> Callable[..., Any]:
+        """``function`` charging its own CPU to ``stage`` (a coroutine function stays one)."""
+        clock = self
+        if inspect.iscoroutinefunction(function):
+
+            async def timed_coroutine(*args: Any, **kwargs: Any) -> Any:
+                coroutine = function(*args, **kwargs)
+                if threading.get_ident() != clock.thread:
+                    return await coroutine
+                clock.coroutines += 1
+                return await _Stepped(coroutine, clock, stage)
+
+            wrapper: Callable[..., Any] = timed_coroutine
+        else:
+
+            def timed(*args: Any, **kwargs: Any) -> Any:
+                if threading.get_ident() != clock.thread:
+                    return function(*args, **kwargs)
+                clock.enter(stage)
+                try:
+                    return function(*args, **kwargs)
+                finally:
+                    clock.leave()
+
+            wrapper = timed
+        wrapper.__name__ = getattr(function, "__name__", "wrapped")
+        wrapper.__qualname__ = getattr(function, "__qualname__", wrapper.__name__)
+        wrapper.__doc__ = function.__doc__
+        wrapper.__wrapped__ = function  # type: ignore[attr-defined]
+        return wrapper
+
+
+class _Stepped:
+    """Await ``coroutine`` with the clock on ``stage`` during each of its steps only."""
+
+    __slots__ = ("clock", "coroutine", "stage")
+
+    def __init__(self, coroutine: Coroutine[Any, Any, Any], clock: StageClock, stage: str) -> None:
+        self.coroutine = coroutine
+        self.clock = clock
+        self.stage = stage
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        clock, stage, coroutine = self.clock, self.stage, self.coroutine
+        sent: Any = None
+        thrown: BaseException | None = None
+        while True:
+            clock.enter(stage)
+            try:
+                yielded = coroutine.send(sent) if thrown is None else coroutine.throw(thrown)
+            except StopIteration as done:
+                return done.value
+            finally:
+                clock.leave()
+            try:
+                sent, thrown = (yield yielded), None
+            except GeneratorExit:
+                coroutine.close()
+                raise
+            except BaseException as exc:  # handed on into the coroutine (a cancellation)
+                sent, thrown = None, exc
+
+
+# ------------------------------------------------------------------------------ what is wrapped
+
+
+def _functions_of(owner: type) -> Iterable[tuple[str, Callable[..., Any]]]:
+    """The plain and coroutine functions ``owner`` defines itself (no generators)."""
+    for name, value in list(vars(owner).items()):
+        if not inspect.isfunction(value):
+            continue
+        if inspect.isgeneratorfunction(value) or inspect.isasyncgenfunction(value):
+            continue
+        yield name, value
+
+
+def install(clock: StageClock) -> dict[Callable[..., Any], Callable[..., Any]]:
+    """Wrap each stage's functions; the originals mapped to their wrappers (module-level ones
+    are also replaced wherever another module imported them by name: :func:`rebind`)."""
+    import importlib
+
+    import connectors.echo
+    import connectors.soap
+    import schemas.wire.population
+    import security.http_signatures.sign
+    import security.http_signatures.verify
+    import security.wsse
+
+    replaced: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+    def method(owner: type, name: str, stage: str) -> None:
+        original = vars(owner)[name]
+        wrapper = clock.wrap(original, stage)
+        setattr(owner, name, wrapper)
+        replaced[original] = wrapper
+
+    def function(module: ModuleType, name: str, stage: str) -> None:
+        original = getattr(module, name)
+        wrapper = replaced.get(original) or clock.wrap(original, stage)
+        setattr(module, name, wrapper)
+        replaced[original] = wrapper
+
+    signers: tuple[type, ...] = (
+        security.http_signatures.verify.HttpVerifier,
+        security.http_signatures.sign.HttpSigner,
+    )
+    for owner in signers:
+        for name, _ in _functions_of(owner):
+            if not name.startswith("_"):  # the entry points; what they call counts with them
+                method(owner, name, "rfc9421")
+    for name in ("sign_envelope", "verify_envelope"):
+        function(security.wsse, name, "ws_security")
+    method(connectors.soap.SoapConnector, "envelope", "ws_security")
+    for name in ("read_get_citizen_response", "read_verify_citizen_response"):
+        function(schemas.wire.population, name, "answer_reading")
+    function(connectors.echo, "echoes_faithfully", "answer_reading")
+    function(connectors.soap, "request_hash", "answer_reading")
+    # the log's entry points only (what they call counts with them): the writers' record, the
+    # together() block, and the commit queue's task (the batch, its SQL, the waiters' release)
+    for module_name, owner_name, names in LOG_ENTRY_POINTS:
+        owner = getattr(importlib.import_module(module_name), owner_name)
+        for name in names:
+            method(owner, name, "log_writes")
+    rebind(replaced)
+    return replaced
+
+
+def rebind(replaced: dict[Callable[..., Any], Callable[..., Any]]) -> int:
+    """Replace, in every loaded module, a name bound to an original by its wrapper (a module that
+    did ``from x import f``); the number of names replaced."""
+    count = 0
+    for module in list(sys.modules.values()):
+        names = getattr(module, "__dict__", None)
+        if not isinstance(names, dict):
+            continue
+        for name, value in list(names.items()):
+            if inspect.isfunction(value) and value in replaced:
+                names[name] = replaced[value]
+                count += 1
+    return count
+
+
+def calibrate(clock: StageClock, calls: int = 20000) -> tuple[float, float]:
+    """Thread CPU seconds one wrapper entry adds (a wrapped no-op against a bare one), and what a
+    wrapped coroutine's call adds beyond its one step's entry; on a clock of its own, so that
+    ``clock``'s counts are not touched."""
+    import asyncio
+
+    probe = StageClock()
+    probe.thread = clock.thread
+
+    def nothing() -> None:
+        return None
+
+    async def nothing_awaited() -> None:
+        return None
+
+    wrapped = probe.wrap(nothing, "rfc9421")
+    awaited = probe.wrap(nothing_awaited, "rfc9421")
+
+    def extra(bare: Callable[[], Any], timed: Callable[[], Any]) -> float:
+        best = float("inf")
+        for _ in range(3):
+            started = time.thread_time()
+            bare()
+            spent = time.thread_time() - started
+            started = time.thread_time()
+            timed()
+            best = min(best, (time.thread_time() - started - spent) / calls)
+        return max(best, 0.0)
+
+    def call(function: Callable[[], Any]) -> Callable[[], None]:
+        def run() -> None:
+            for _ in range(calls):
+                function()
+
+        return run
+
+    def run_awaited(function: Callable[[], Any]) -> Callable[[], None]:
+        async def loop() -> None:
+            for _ in range(calls):
+                await function()
+
+        return lambda: asyncio.run(loop())
+
+    entry = extra(call(nothing), call(wrapped))
+    coroutine = extra(run_awaited(nothing_awaited), run_awaited(awaited))
+    return entry, max(coroutine - entry, 0.0)
+
+
+# ------------------------------------------------------------------------------ serving
+
+
+class ClockedApp:
+    """The adapter's ASGI app, with ``GET /_bench/clock`` answered before it."""
+
+    def __init__(self, app: Any, clock: StageClock, costs: tuple[float, float]) -> None:
+        self.app = app
+        self.clock = clock
+        self.entry_cost, self.coroutine_cost = costs
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == CLOCK_PATH:
+            body = json.dumps(self.readings()).encode()
+            headers = [(b"content-type", b"application/json")]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)
+
+    def readings(self) -> dict[str, Any]:
+        """Seconds so far: each wrapped stage's, the event loop thread's, the process's."""
+        return {
+            "stages": dict(self.clock.seconds),
+            "event_loop_seconds": time.thread_time(),
+            "process_seconds": time.process_time(),
+            "entries": self.clock.entries,
+            "coroutines": self.clock.coroutines,
+            "entry_cost_seconds": self.entry_cost,
+            "coroutine_cost_seconds": self.coroutine_cost,
+        }
+
+
+def stages_per_lookup(
+    before: dict[str, Any], after: dict[str, Any], lookups: int
+) -> dict[str, float]:
+    """ms per lookup of each stage between two readings of ``/_bench/clock``: the wrapped stages,
+    the driver threads' CPU added to ``log_writes``, the rest of the event loop's thread as
+    ``server_loop_client``; and ``log_writes_loop``, ``log_writes_driver``, ``process``,
+    ``clock_overhead`` beside them (not stages: the first two split ``log_writes``)."""
+
+    def spent(key: str) -> float:
+        return float(after[key] - before[key]) / lookups * 1000
+
+    stages = {
+        stage: (after["stages"][stage] - before["stages"][stage]) / lookups * 1000
+        for stage in WRAPPED_STAGES
+    }
+    loop, process = spent("event_loop_seconds"), spent("process_seconds")
+    driver = process - loop
+    loop_side = stages["log_writes"]
+    stages["server_loop_client"] = loop - sum(stages.values())
+    stages["log_writes"] = loop_side + driver
+    overhead = (
+        spent("entries") * after["entry_cost_seconds"]
+        + spent("coroutines") * after["coroutine_cost_seconds"]
+    )
+    return {
+        **stages,
+        "log_writes_loop": loop_side,
+        "log_writes_driver": driver,
+        "process": process,
+        "clock_overhead": overhead,
+    }
+
+
+def serve(port: int) -> None:
+    """The adapter on 127.0.0.1:port as ``adapter_bench.serve_adapter`` serves it, clocked."""
+    clock = StageClock()
+    costs = calibrate(clock)
+    replaced = install(clock)
+
+    from adapter_api.app import create_app
+    from lienthong.bootstrap import build_container, prepare
+    from lienthong.serve import run_server
+    from lienthong.settings import Settings
+
+    settings = Settings(port=port)
+    prepare(settings)
+    app = create_app(build_container(settings))
+    rebind(replaced)  # the modules the app imported while it was built
+    run_server(ClockedApp(app, clock, costs), host="127.0.0.1", port=port, log_level="warning")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        raise SystemExit(__doc__.rsplit("Run: ", 1)[1].split("(")[0].strip())
+    serve(int(sys.argv[1]))
+
+__all__ = [
+    "CLOCK_PATH",
+    "STAGES",
+    "ClockedApp",
+    "StageClock",
+    "install",
+    "serve",
+    "stages_per_lookup",
+]
