@@ -9,8 +9,8 @@ Three processes on this machine, in one run so noise cancels out:
 * the **mock** national endpoints (one uvicorn worker, a fresh development PKI, ``allow_unsigned``
   so a raw unsigned SOAP request is answered too — replies are signed either way);
 * the **adapter** (one uvicorn worker served by ``lienthong.serve.run_server`` as
-  ``lienthong serve --no-sandbox`` runs it: clients file, SQLite store, message log and access
-  log written for every lookup);
+  ``lienthong serve --no-sandbox`` runs it, through ``bench/adapter_clocked.py``: clients
+  file, SQLite store, message log and access log written for every lookup);
 * this process, the **load generator** (uvloop and the connectors' lean HTTP client for both
   paths, ``C`` requests in flight), whose CPU is measured but is not what is compared.
 
@@ -53,6 +53,13 @@ Reported, in ``bench/results/adapter.json`` and on stdout:
   answer, metrics, the access entry, the answer's JSON, the lookup's inputs), each timed in this
   process with the adapter's own functions on this run's lookup and a reply of its mock; the
   adapter's CPU per lookup as a multiple of **the floor and the checks**;
+* the adapter's **CPU clock per stage** (one worker): the adapter is served through
+  ``bench/adapter_clocked.py``, which reads ``time.thread_time`` around the functions of each
+  stage (RFC 9421, WS-Security, the log writes — their driver threads' CPU from the kernel —
+  and reading the answer; the rest of its CPU is the server, the loop, the client, the route
+  and the middleware) at 11–17 µs a lookup (< 1 % of its CPU; measured and printed on each
+  run); each measured adapter round's stages beside the integrated floor's own clock, stage by
+  stage, and their ratios;
 * with py-spy installed (the ``bench`` extra), one more adapter round under a profile
   (``bench/adapter_profile.py``): each stage's share of the adapter's CPU and its ms per lookup
   (``bench/profile_stages.py`` says which module belongs to which stage).
@@ -82,6 +89,7 @@ if str(ROOT) not in sys.path:
 
 from adapter_checks import CHECKS, Lookup, clients_file_text, lookup_checks  # noqa: E402
 from adapter_checks import measure as measure_checks  # noqa: E402
+from adapter_clocked import CLOCK_PATH, STAGES, stages_per_lookup  # noqa: E402
 from adapter_floor import (  # noqa: E402
     SIGNATURE_PARTS,
     SOAP_HEADERS,
@@ -286,9 +294,16 @@ async def run(
             "warning",
         ]
         adapter = start_child("-m", command, adapter_port, env=environment)
-    else:
+    elif os.environ.get("LIENTHONG_BENCH_PROFILE"):  # cProfile: serve_adapter
         adapter = start_child(
             __file__, ["--serve-adapter", str(adapter_port)], adapter_port, env=environment
+        )
+    else:  # the same process with its CPU clock per stage (bench/adapter_clocked.py)
+        adapter = start_child(
+            str(ROOT / "bench" / "adapter_clocked.py"),
+            [str(adapter_port)],
+            adapter_port,
+            env=environment,
         )
     base = f"http://127.0.0.1:{adapter_port}"
     # the floor's forwarder: one GetCitizen envelope (a citizen the mock knows) on every request
@@ -488,6 +503,14 @@ async def _measure(
         status, _, _ = await client.request("GET", paths.forwarder_url, {}, None)
         assert status == 200, status
 
+    clocked_adapter = workers == 1 and not os.environ.get("LIENTHONG_BENCH_PROFILE")
+
+    async def adapter_clock() -> dict[str, Any]:
+        """The adapter's CPU clock per stage so far (``bench/adapter_clocked.py``)."""
+        status, _, readings = await client.request("GET", base + CLOCK_PATH, {}, None)
+        assert status == 200, status
+        return dict(json.loads(readings))
+
     async def integrated_log() -> dict[str, float]:
         """The integrated floor's group commit counters (``bench/floor_server.py``)."""
         status, _, counters = await client.request("GET", paths.integrated_url + LOG_PATH, {}, None)
@@ -519,8 +542,14 @@ async def _measure(
                 elif name == "integrated_floor":  # the same signed lookups, to the floor server
                     prepare(count, paths.integrated_url)
                     log_before = await integrated_log()
+                if name == "adapter" and clocked_adapter:
+                    clock_before = await adapter_clock()
                 measured = await drive(call, count, concurrency, watched_of.get(name, pids))
                 check_answers()
+            if name == "adapter" and clocked_adapter:  # the adapter's own clock per stage
+                stages = stages_per_lookup(clock_before, await adapter_clock(), count)
+                for stage, spent_ms in stages.items():
+                    measured[f"clock_{stage}_ms_per_lookup"] = spent_ms
             if name == "integrated_floor":  # its commits' CPU and lookups per transaction
                 log_after = await integrated_log()
                 commits = log_after["transactions"] - log_before["transactions"]
@@ -593,6 +622,7 @@ async def _measure(
     clocked["log_writes"] = integrated_commit
     # the rest of its process's CPU: the server, the loop, the client (and its few lines of glue)
     clocked["server_loop_client"] = integrated_cpu - sum(clocked.values())
+    adapter_clocked = _median_clock(runs["adapter"]) if clocked_adapter else None
     return {
         "benchmark": "adapter",
         "machine": {
@@ -634,6 +664,10 @@ async def _measure(
             ),
         },
         "integrated_floor_clocked_ms_per_lookup": clocked,
+        "adapter_clocked_ms_per_lookup": adapter_clocked,
+        "stage_ratios_to_integrated_floor": None
+        if adapter_clocked is None
+        else stage_ratios(adapter_clocked, clocked),
         "checks_ms_per_lookup": checks,
         "adapter_to_floor_and_checks": adapter_cpu / (floor_total + checks["total"]),
         "profile": None
@@ -694,6 +728,29 @@ async def _profile_round(
     await asyncio.sleep(1.0)  # attached before the load starts
     await drive(call, calls, concurrency, {})
     return profile.stop()
+
+
+def _median_clock(found: list[dict[str, float]]) -> dict[str, float]:
+    """The adapter's clock per stage (and its split of the log writes, its process CPU and the
+    clock's own overhead), ms per lookup, median of the rounds."""
+    keys = [key for key in found[0] if key.startswith("clock_")]
+    return {
+        key.removeprefix("clock_").removesuffix("_ms_per_lookup"): statistics.median(
+            r[key] for r in found
+        )
+        for key in keys
+    }
+
+
+def stage_ratios(adapter: dict[str, float], floor: dict[str, float]) -> dict[str, float | None]:
+    """The adapter's ms per lookup of each stage (by its clock) over the integrated floor's (by
+    its clock); None for a stage the floor does not have (reading the answer); ``total`` the
+    sums of the stages over each other."""
+    ratios: dict[str, float | None] = {
+        stage: adapter[stage] / floor[stage] if floor.get(stage) else None for stage in STAGES
+    }
+    ratios["total"] = sum(adapter[stage] for stage in STAGES) / sum(floor.values())
+    return ratios
 
 
 def _median_cpu(found: list[dict[str, float]]) -> dict[str, float]:
@@ -801,6 +858,7 @@ def report(result: dict[str, Any]) -> None:
         f"({result['adapter_cpu_ms_per_lookup']:.3f} / "
         f"{floor['total'] + checks['total']:.3f} ms)"
     )
+    report_clocks(result)
     profile = result["profile"]
     if profile is None:
         print("no profile (one adapter worker only, with py-spy: pip install -e '.[bench]')")
@@ -822,6 +880,39 @@ def report(result: dict[str, Any]) -> None:
             + (f"{clocked[stage]:>15.3f}" if stage in clocked else f"{'':>15}")
             + mark
         )
+
+
+def report_clocks(result: dict[str, Any]) -> None:
+    """The adapter's CPU clock per stage beside the integrated floor's, ms per lookup."""
+    adapter = result.get("adapter_clocked_ms_per_lookup")
+    if adapter is None:
+        print("no stage clock for the adapter (one worker, without LIENTHONG_BENCH_PROFILE)")
+        return
+    floor = result["integrated_floor_clocked_ms_per_lookup"]
+    ratios = result["stage_ratios_to_integrated_floor"]
+    print(
+        "CPU clock per stage, ms per lookup (median of the rounds; thread_time around each "
+        "stage's functions, the rest of each process's CPU as server_loop_client):"
+    )
+    print(f"  {'stage':<20}{'adapter':>10}{'integrated floor':>18}{'ratio':>8}")
+    for stage in STAGES:
+        theirs = floor.get(stage, 0.0)
+        ratio = ratios[stage]
+        print(
+            f"  {stage:<20}{adapter[stage]:>10.3f}{theirs:>18.3f}"
+            + (f"{ratio:>8.2f}" if ratio is not None else f"{'—':>8}")
+        )
+    total_adapter = sum(adapter[stage] for stage in STAGES)
+    print(
+        f"  {'total':<20}{total_adapter:>10.3f}{sum(floor.values()):>18.3f}{ratios['total']:>8.2f}"
+    )
+    print(
+        f"  (the adapter's server_loop_client holds its route, middleware and resilience too; "
+        f"its log writes: {adapter['log_writes_loop']:.3f} on the event loop, "
+        f"{adapter['log_writes_driver']:.3f} in the driver threads; the clock's own cost "
+        f"{adapter['clock_overhead'] * 1000:.1f} µs per lookup = "
+        f"{adapter['clock_overhead'] / adapter['process'] * 100:.2f} % of the adapter's CPU)"
+    )
 
 
 def main() -> None:
