@@ -277,3 +277,239 @@ async def test_integrated_floor_verifies_signs_and_logs(keys: Path, tmp_path: Pa
             if process is not None:
                 process.terminate()
                 process.wait(timeout=20)
+
+
+# ------------------------------------------------------------------ bench/adapter_clocked.py
+
+
+async def test_clocked_adapter_answers_and_its_stages_add_up(keys: Path, tmp_path: Path) -> None:
+    """The adapter served through the stage clock answers a signed lookup as the adapter does
+    (its answer's signature verifies, bound to the request; a tampered request is refused), and
+    the clock's readings over the lookups charge every stage something, the wrapped stages no more
+    than the event loop thread's CPU, and all stages together the process's CPU."""
+    import json
+
+    from connectors.http_client import ConnectionPool
+    from security.http_signatures import HttpSigner, HttpVerifier, RequestView, TrustedKeyDirectory
+    from security.keys import load_party
+    from security.trust import TrustStore
+
+    if str(BENCH) not in sys.path:
+        sys.path.insert(0, str(BENCH))
+    from adapter_bench import adapter_environment
+    from adapter_clocked import CLOCK_PATH, STAGES, stages_per_lookup
+    from harness import free_port, start_child
+
+    mock_port, adapter_port = free_port(), free_port()
+    mock_url = f"http://127.0.0.1:{mock_port}"
+    data = tmp_path / "data"
+    data.mkdir()
+    mock = start_child(
+        str(BENCH / "adapter_bench.py"), ["--serve-mock", str(mock_port), str(keys)], mock_port
+    )
+    adapter = None
+    client = ConnectionPool(max_connections=4, connect_timeout=5.0)
+    try:
+        adapter = start_child(
+            str(BENCH / "adapter_clocked.py"),
+            [str(adapter_port)],
+            adapter_port,
+            env=adapter_environment(data, keys, mock_url, 1, "", False),
+        )
+        base = f"http://127.0.0.1:{adapter_port}"
+        trust = TrustStore.from_pem_file(keys / "ca" / "cert.pem")
+        signer = HttpSigner(load_party(keys, "province-app"), ttl=60)
+        verifier = HttpVerifier(TrustedKeyDirectory(keys, trust), None)
+        _, _, listing = await client.request(
+            "GET", f"{mock_url}/_admin/population/citizens?limit=1", {}, None
+        )
+        citizen = json.loads(listing)["citizens"][0]["citizen_id"]
+        issue = "000.00.04.H04-261126-0001"
+        dossier = {
+            "procedure_code": "1.001193",
+            "agency_code": "000.00.04.H04",
+            "sector_code": "TP.HT",
+            "applicant_name": "Nguyễn Văn An",
+            "applicant_id": citizen,
+            "status": 1,
+            "received_at": "2026-11-26T08:30:00+07:00",
+            "updated_at": "2026-11-26T08:30:00+07:00",
+            "title": "Đăng ký khai sinh",
+        }
+        url = f"{base}/v1/dossiers/{issue}"
+        body = json.dumps(dossier).encode()
+        headers = {"content-type": "application/json"}
+        headers.update(signer.sign_request("PUT", url, headers, body))
+        status, _, _ = await client.request("PUT", url, headers, body)
+        assert status in (200, 201), status
+
+        async def clock() -> dict[str, Any]:
+            status, _, content = await client.request("GET", base + CLOCK_PATH, {}, None)
+            assert status == 200, status
+            return dict(json.loads(content))
+
+        def signed_lookup() -> tuple[str, dict[str, str]]:
+            url = f"{base}/v1/citizens/{citizen}"
+            headers = {"X-User-Id": "VN001090000001", "X-Issue": issue}
+            headers.update(signer.sign_request("GET", url, headers, b""))
+            return url, headers
+
+        before = await clock()
+        lookups = 5
+        for _ in range(lookups):
+            url, headers = signed_lookup()
+            status, answer_headers, content = await client.request("GET", url, headers, None)
+            assert status == 200, content[:300]
+            assert (
+                verifier.verify_response(
+                    status,
+                    answer_headers,
+                    content,
+                    request=RequestView("GET", url, headers),
+                    expected_keyid="adapter",
+                )
+                == "adapter"
+            )
+            assert json.loads(content)["citizen_id"] == citizen
+        after = await clock()
+        url, headers = signed_lookup()
+        tampered = {**headers, "X-Issue": "000.00.04.H04-261126-0002"}  # not what was signed
+        status, _, _ = await client.request("GET", url, tampered, None)
+        assert status == 401
+
+        figures = stages_per_lookup(before, after, lookups)
+        for stage in STAGES:
+            assert figures[stage] > 0.0, (stage, figures)
+        loop = (after["event_loop_seconds"] - before["event_loop_seconds"]) / lookups * 1000
+        wrapped = sum(figures[stage] for stage in STAGES[:-1]) - figures["log_writes_driver"]
+        assert wrapped <= loop
+        assert sum(figures[stage] for stage in STAGES) <= figures["process"] * (1 + 1e-9)
+        assert after["entries"] > before["entries"] + lookups * 6  # six wrapped calls at least
+    finally:
+        client.close()
+        for process in (adapter, mock):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=20)
+
+
+def _load_adapter_clocked() -> ModuleType:
+    if str(BENCH) not in sys.path:
+        sys.path.insert(0, str(BENCH))
+    import adapter_clocked
+
+    return adapter_clocked
+
+
+class _FakeClock:
+    """A thread clock that moves only when the test says CPU was spent."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def spend(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_stage_clock_charges_nested_stages_once() -> None:
+    """A stage called inside another is charged its own time only; the outer stage its own; the
+    caller's time outside both nothing; what a wrapped function calls unwrapped counts with it."""
+    clocked = _load_adapter_clocked()
+    fake = _FakeClock()
+    clock = clocked.StageClock(fake)
+
+    def unwrapped_helper() -> None:
+        fake.spend(0.5)
+
+    def inner() -> str:
+        fake.spend(2.0)
+        unwrapped_helper()
+        return "inner"
+
+    timed_inner = clock.wrap(inner, "rfc9421")
+
+    def outer() -> str:
+        fake.spend(1.0)
+        answer = str(timed_inner())
+        fake.spend(4.0)
+        return answer
+
+    timed_outer = clock.wrap(outer, "log_writes")
+    fake.spend(8.0)  # outside any stage
+    assert timed_outer() == "inner"
+    fake.spend(16.0)
+    assert clock.seconds == {
+        "rfc9421": 2.5,
+        "ws_security": 0.0,
+        "log_writes": 5.0,
+        "answer_reading": 0.0,
+    }
+    assert clock.entries == 2
+
+
+async def test_stage_clock_times_a_coroutine_only_while_it_runs() -> None:
+    """A wrapped coroutine is charged for its steps, not for what other tasks spend while it
+    waits; an exception raised inside it comes out unchanged, its stage charged all the same."""
+    import asyncio
+
+    clocked = _load_adapter_clocked()
+    fake = _FakeClock()
+    clock = clocked.StageClock(fake)
+    waiting = asyncio.Event()
+
+    async def lookup() -> str:
+        fake.spend(1.0)
+        await waiting.wait()
+        fake.spend(2.0)
+        return "done"
+
+    async def failing() -> None:
+        fake.spend(0.25)
+        await asyncio.sleep(0)
+        raise ValueError("refused")
+
+    timed = clock.wrap(lookup, "ws_security")
+    assert asyncio.iscoroutinefunction(timed)
+    task = asyncio.create_task(timed())
+    await asyncio.sleep(0)
+    fake.spend(100.0)  # another task's CPU while the lookup waits
+    waiting.set()
+    assert await task == "done"
+    assert clock.seconds["ws_security"] == 3.0
+    with pytest.raises(ValueError, match="refused"):
+        await clock.wrap(failing, "answer_reading")()
+    assert clock.seconds["answer_reading"] == 0.25
+    assert clock.seconds["rfc9421"] == clock.seconds["log_writes"] == 0.0
+
+
+def test_stage_figures_split_the_process_cpu() -> None:
+    """``stages_per_lookup``: the wrapped stages as read, the driver threads' CPU (the process's
+    less the event loop's) in the log writes, the rest of the loop's as server_loop_client; all of
+    them together are the process's CPU."""
+    clocked = _load_adapter_clocked()
+    zero = {
+        "stages": dict.fromkeys(clocked.WRAPPED_STAGES, 0.0),
+        "event_loop_seconds": 0.0,
+        "process_seconds": 0.0,
+        "entries": 0,
+        "coroutines": 0,
+        "entry_cost_seconds": 1e-6,
+        "coroutine_cost_seconds": 1e-6,
+    }
+    after = {
+        **zero,
+        "stages": {"rfc9421": 0.2, "ws_security": 0.5, "log_writes": 0.1, "answer_reading": 0.05},
+        "event_loop_seconds": 1.25,
+        "process_seconds": 1.5,
+        "entries": 10_000,
+        "coroutines": 1000,
+    }
+    figures = clocked.stages_per_lookup(zero, after, 1000)
+    assert figures["log_writes_driver"] == pytest.approx(0.25)
+    assert figures["log_writes"] == pytest.approx(0.35)
+    assert figures["server_loop_client"] == pytest.approx(0.4)
+    assert sum(figures[stage] for stage in clocked.STAGES) == pytest.approx(1.5)
+    assert figures["clock_overhead"] == pytest.approx(0.011)
