@@ -1,7 +1,8 @@
 """Adapter benchmark: signed citizen lookups through the adapter against direct unsigned calls.
 
 Run: ``.venv/bin/python bench/adapter_bench.py [--calls N] [--concurrency C] [--rounds R]``
-(``--workers N`` serves the adapter as ``lienthong serve --workers N``; ``--redis`` keeps its
+(``--workers N`` serves the adapter as ``lienthong serve --workers N``; ``--clock-detail``
+splits its route and middleware from its server, loop and client; ``--redis`` keeps its
 nonces in the local Redis; ``--database-url`` gives it another store than a fresh SQLite file)
 
 Three processes on this machine, in one run so noise cancels out:
@@ -89,7 +90,12 @@ if str(ROOT) not in sys.path:
 
 from adapter_checks import CHECKS, Lookup, clients_file_text, lookup_checks  # noqa: E402
 from adapter_checks import measure as measure_checks  # noqa: E402
-from adapter_clocked import CLOCK_PATH, STAGES, stages_per_lookup  # noqa: E402
+from adapter_clocked import (  # noqa: E402
+    CLOCK_PATH,
+    DETAIL,
+    DETAIL_STAGES,
+    stages_per_lookup,
+)
 from adapter_floor import (  # noqa: E402
     SIGNATURE_PARTS,
     SOAP_HEADERS,
@@ -742,14 +748,20 @@ def _median_clock(found: list[dict[str, float]]) -> dict[str, float]:
     }
 
 
+def clock_stages(adapter: dict[str, float]) -> list[str]:
+    """The stages of the adapter's clock, in order (``route_middleware`` when it was split)."""
+    return [stage for stage in DETAIL_STAGES if stage in adapter]
+
+
 def stage_ratios(adapter: dict[str, float], floor: dict[str, float]) -> dict[str, float | None]:
     """The adapter's ms per lookup of each stage (by its clock) over the integrated floor's (by
     its clock); None for a stage the floor does not have (reading the answer); ``total`` the
     sums of the stages over each other."""
+    stages = clock_stages(adapter)
     ratios: dict[str, float | None] = {
-        stage: adapter[stage] / floor[stage] if floor.get(stage) else None for stage in STAGES
+        stage: adapter[stage] / floor[stage] if floor.get(stage) else None for stage in stages
     }
-    ratios["total"] = sum(adapter[stage] for stage in STAGES) / sum(floor.values())
+    ratios["total"] = sum(adapter[stage] for stage in stages) / sum(floor.values())
     return ratios
 
 
@@ -895,20 +907,26 @@ def report_clocks(result: dict[str, Any]) -> None:
         "stage's functions, the rest of each process's CPU as server_loop_client):"
     )
     print(f"  {'stage':<20}{'adapter':>10}{'integrated floor':>18}{'ratio':>8}")
-    for stage in STAGES:
+    stages = clock_stages(adapter)
+    for stage in stages:
         theirs = floor.get(stage, 0.0)
         ratio = ratios[stage]
         print(
             f"  {stage:<20}{adapter[stage]:>10.3f}{theirs:>18.3f}"
             + (f"{ratio:>8.2f}" if ratio is not None else f"{'—':>8}")
         )
-    total_adapter = sum(adapter[stage] for stage in STAGES)
+    total_adapter = sum(adapter[stage] for stage in stages)
     print(
         f"  {'total':<20}{total_adapter:>10.3f}{sum(floor.values()):>18.3f}{ratios['total']:>8.2f}"
     )
     print(
-        f"  (the adapter's server_loop_client holds its route, middleware and resilience too; "
-        f"its log writes: {adapter['log_writes_loop']:.3f} on the event loop, "
+        (
+            "  ("
+            if "route_middleware" in adapter
+            else "  (the adapter's server_loop_client holds "
+            "its route, middleware and resilience too; "
+        )
+        + f"its log writes: {adapter['log_writes_loop']:.3f} on the event loop, "
         f"{adapter['log_writes_driver']:.3f} in the driver threads; the clock's own cost "
         f"{adapter['clock_overhead'] * 1000:.1f} µs per lookup = "
         f"{adapter['clock_overhead'] / adapter['process'] * 100:.2f} % of the adapter's CPU)"
@@ -943,7 +961,15 @@ def main() -> None:
         default="",
         help="the adapter's store (SQLAlchemy URL); a fresh SQLite file when absent",
     )
+    parser.add_argument(
+        "--clock-detail",
+        action="store_true",
+        help="split the adapter's route and middleware from its server, loop and client on its "
+        "stage clock (bench/adapter_clocked.py; about doubles the clock's own cost, printed)",
+    )
     args = parser.parse_args()
+    if args.clock_detail:  # the adapter's environment is this process's, its settings added
+        os.environ[DETAIL] = "1"
     measurement = run(
         args.calls, args.concurrency, args.rounds, args.workers, args.database_url, args.redis
     )

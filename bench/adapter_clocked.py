@@ -25,6 +25,15 @@ stage while they run. The stages, named as the integrated floor's clock names th
 * ``server_loop_client`` — the rest of the event loop thread's CPU: uvicorn, the loop, the HTTP
   client and, unlike the integrated floor's, the adapter's route, middleware and resilience.
 
+With ``LIENTHONG_BENCH_CLOCK_DETAIL=1`` a sixth stage is split off the rest:
+
+* ``route_middleware`` — whatever runs inside the adapter's ASGI app (front layer, route,
+  resilience, metrics, the access entry, FastAPI for a path the direct route does not take)
+  that no other stage claims: the app's call is wrapped, and so are, as ``server_loop_client``,
+  the ``receive`` and ``send`` uvicorn gives it and :meth:`connectors.http_client.ConnectionPool
+  .request`. Every resumption of a lookup's task then passes through two or three more wrappers:
+  the clock's own cost about doubles (it is printed).
+
 A wrapper charges only its own time: entering a stage stops the clock of the stage it runs in
 (a stack per thread), so nested wrappers never count twice and code no wrapper names counts with
 the innermost stage that called it. A coroutine is timed step by step (only while it runs, not
@@ -56,10 +65,22 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 CLOCK_PATH = "/_bench/clock"
-#: the stages a wrapper charges (the rest is the event loop thread's CPU less their sum)
-WRAPPED_STAGES = ("rfc9421", "ws_security", "log_writes", "answer_reading")
+#: the stages a wrapper charges (the rest is the event loop thread's CPU less their sum); the last
+#: two only with :data:`DETAIL` (``server_loop_client``'s wrapped part is counted with the rest)
+WRAPPED_STAGES = (
+    "rfc9421",
+    "ws_security",
+    "log_writes",
+    "answer_reading",
+    "route_middleware",
+    "server_loop_client",
+)
+#: with this variable set to 1, ``route_middleware`` is split from ``server_loop_client``
+DETAIL = "LIENTHONG_BENCH_CLOCK_DETAIL"
 #: every stage of :func:`stages_per_lookup`, in the integrated floor's names and order
 STAGES = ("rfc9421", "ws_security", "log_writes", "answer_reading", "server_loop_client")
+#: the stages of a detailed clock (:data:`DETAIL`)
+DETAIL_STAGES = (*STAGES[:-1], "route_middleware", STAGES[-1])
 #: (module, class, methods) through which the event loop's thread enters the log's code on a
 #: lookup: the records handed to the group commit, the ``together()`` block's end (it waits for
 #: the commit, then releases its records' waiters) and the commit queue's task (the batch, its
@@ -297,10 +318,13 @@ def calibrate(clock: StageClock, calls: int = 20000) -> tuple[float, float]:
 class ClockedApp:
     """The adapter's ASGI app, with ``GET /_bench/clock`` answered before it."""
 
-    def __init__(self, app: Any, clock: StageClock, costs: tuple[float, float]) -> None:
+    def __init__(
+        self, app: Any, clock: StageClock, costs: tuple[float, float], *, detail: bool = False
+    ) -> None:
         self.app = app
         self.clock = clock
         self.entry_cost, self.coroutine_cost = costs
+        self.detail = detail
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"] == CLOCK_PATH:
@@ -309,12 +333,27 @@ class ClockedApp:
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             await send({"type": "http.response.body", "body": body})
             return
-        await self.app(scope, receive, send)
+        if not self.detail:
+            await self.app(scope, receive, send)
+            return
+        clock = self.clock
+
+        async def timed_receive() -> Any:
+            clock.coroutines += 1
+            return await _Stepped(receive(), clock, "server_loop_client")
+
+        async def timed_send(message: Any) -> None:
+            clock.coroutines += 1
+            await _Stepped(send(message), clock, "server_loop_client")
+
+        clock.coroutines += 1
+        await _Stepped(self.app(scope, timed_receive, timed_send), clock, "route_middleware")
 
     def readings(self) -> dict[str, Any]:
         """Seconds so far: each wrapped stage's, the event loop thread's, the process's."""
         return {
             "stages": dict(self.clock.seconds),
+            "detail": self.detail,
             "event_loop_seconds": time.thread_time(),
             "process_seconds": time.process_time(),
             "entries": self.clock.entries,
@@ -329,8 +368,9 @@ def stages_per_lookup(
 ) -> dict[str, float]:
     """ms per lookup of each stage between two readings of ``/_bench/clock``: the wrapped stages,
     the driver threads' CPU added to ``log_writes``, the rest of the event loop's thread as
-    ``server_loop_client``; and ``log_writes_loop``, ``log_writes_driver``, ``process``,
-    ``clock_overhead`` beside them (not stages: the first two split ``log_writes``)."""
+    ``server_loop_client`` (``route_middleware`` only from a detailed clock); and
+    ``log_writes_loop``, ``log_writes_driver``, ``process``, ``clock_overhead`` beside them (not
+    stages: the first two split ``log_writes``)."""
 
     def spent(key: str) -> float:
         return float(after[key] - before[key]) / lookups * 1000
@@ -342,8 +382,11 @@ def stages_per_lookup(
     loop, process = spent("event_loop_seconds"), spent("process_seconds")
     driver = process - loop
     loop_side = stages["log_writes"]
-    stages["server_loop_client"] = loop - sum(stages.values())
+    claimed = sum(spent_ms for stage, spent_ms in stages.items() if stage != "server_loop_client")
+    stages["server_loop_client"] = loop - claimed  # its wrapped part and the rest
     stages["log_writes"] = loop_side + driver
+    if not after.get("detail"):
+        del stages["route_middleware"]
     overhead = (
         spent("entries") * after["entry_cost_seconds"]
         + spent("coroutines") * after["coroutine_cost_seconds"]
@@ -359,9 +402,18 @@ def stages_per_lookup(
 
 def serve(port: int) -> None:
     """The adapter on 127.0.0.1:port as ``adapter_bench.serve_adapter`` serves it, clocked."""
+    import os
+
     clock = StageClock()
     costs = calibrate(clock)
     replaced = install(clock)
+    detail = os.environ.get(DETAIL) == "1"
+    if detail:  # the client's own work is the server's, loop's and client's stage
+        from connectors.http_client import ConnectionPool
+
+        ConnectionPool.request = clock.wrap(  # type: ignore[method-assign]
+            ConnectionPool.request, "server_loop_client"
+        )
 
     from adapter_api.app import create_app
     from lienthong.bootstrap import build_container, prepare
@@ -372,7 +424,12 @@ def serve(port: int) -> None:
     prepare(settings)
     app = create_app(build_container(settings))
     rebind(replaced)  # the modules the app imported while it was built
-    run_server(ClockedApp(app, clock, costs), host="127.0.0.1", port=port, log_level="warning")
+    run_server(
+        ClockedApp(app, clock, costs, detail=detail),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+    )
 
 
 if __name__ == "__main__":
@@ -382,6 +439,8 @@ if __name__ == "__main__":
 
 __all__ = [
     "CLOCK_PATH",
+    "DETAIL",
+    "DETAIL_STAGES",
     "STAGES",
     "ClockedApp",
     "StageClock",

@@ -282,11 +282,15 @@ async def test_integrated_floor_verifies_signs_and_logs(keys: Path, tmp_path: Pa
 # ------------------------------------------------------------------ bench/adapter_clocked.py
 
 
-async def test_clocked_adapter_answers_and_its_stages_add_up(keys: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("detail", [False, True], ids=["clock", "detailed-clock"])
+async def test_clocked_adapter_answers_and_its_stages_add_up(
+    keys: Path, tmp_path: Path, detail: bool
+) -> None:
     """The adapter served through the stage clock answers a signed lookup as the adapter does
     (its answer's signature verifies, bound to the request; a tampered request is refused), and
-    the clock's readings over the lookups charge every stage something, the wrapped stages no more
-    than the event loop thread's CPU, and all stages together the process's CPU."""
+    the clock's readings over the lookups charge every stage something (``route_middleware`` too
+    when detailed), the wrapped stages no more than the event loop thread's CPU, and all stages
+    together the process's CPU."""
     import json
 
     from connectors.http_client import ConnectionPool
@@ -297,7 +301,7 @@ async def test_clocked_adapter_answers_and_its_stages_add_up(keys: Path, tmp_pat
     if str(BENCH) not in sys.path:
         sys.path.insert(0, str(BENCH))
     from adapter_bench import adapter_environment
-    from adapter_clocked import CLOCK_PATH, STAGES, stages_per_lookup
+    from adapter_clocked import CLOCK_PATH, DETAIL, DETAIL_STAGES, STAGES, stages_per_lookup
     from harness import free_port, start_child
 
     mock_port, adapter_port = free_port(), free_port()
@@ -314,7 +318,10 @@ async def test_clocked_adapter_answers_and_its_stages_add_up(keys: Path, tmp_pat
             str(BENCH / "adapter_clocked.py"),
             [str(adapter_port)],
             adapter_port,
-            env=adapter_environment(data, keys, mock_url, 1, "", False),
+            env={
+                **adapter_environment(data, keys, mock_url, 1, "", False),
+                DETAIL: "1" if detail else "0",
+            },
         )
         base = f"http://127.0.0.1:{adapter_port}"
         trust = TrustStore.from_pem_file(keys / "ca" / "cert.pem")
@@ -378,12 +385,14 @@ async def test_clocked_adapter_answers_and_its_stages_add_up(keys: Path, tmp_pat
         assert status == 401
 
         figures = stages_per_lookup(before, after, lookups)
-        for stage in STAGES:
+        stages = DETAIL_STAGES if detail else STAGES
+        assert [stage for stage in DETAIL_STAGES if stage in figures] == list(stages)
+        for stage in stages:
             assert figures[stage] > 0.0, (stage, figures)
         loop = (after["event_loop_seconds"] - before["event_loop_seconds"]) / lookups * 1000
-        wrapped = sum(figures[stage] for stage in STAGES[:-1]) - figures["log_writes_driver"]
+        wrapped = sum(figures[stage] for stage in stages[:-1]) - figures["log_writes_driver"]
         assert wrapped <= loop
-        assert sum(figures[stage] for stage in STAGES) <= figures["process"] * (1 + 1e-9)
+        assert sum(figures[stage] for stage in stages) <= figures["process"] * (1 + 1e-9)
         assert after["entries"] > before["entries"] + lookups * 6  # six wrapped calls at least
     finally:
         client.close()
@@ -446,6 +455,8 @@ def test_stage_clock_charges_nested_stages_once() -> None:
         "ws_security": 0.0,
         "log_writes": 5.0,
         "answer_reading": 0.0,
+        "route_middleware": 0.0,
+        "server_loop_client": 0.0,
     }
     assert clock.entries == 2
 
@@ -501,7 +512,13 @@ def test_stage_figures_split_the_process_cpu() -> None:
     }
     after = {
         **zero,
-        "stages": {"rfc9421": 0.2, "ws_security": 0.5, "log_writes": 0.1, "answer_reading": 0.05},
+        "stages": {
+            **zero["stages"],
+            "rfc9421": 0.2,
+            "ws_security": 0.5,
+            "log_writes": 0.1,
+            "answer_reading": 0.05,
+        },
         "event_loop_seconds": 1.25,
         "process_seconds": 1.5,
         "entries": 10_000,
@@ -513,3 +530,13 @@ def test_stage_figures_split_the_process_cpu() -> None:
     assert figures["server_loop_client"] == pytest.approx(0.4)
     assert sum(figures[stage] for stage in clocked.STAGES) == pytest.approx(1.5)
     assert figures["clock_overhead"] == pytest.approx(0.011)
+    assert "route_middleware" not in figures
+    detailed = {
+        **after,
+        "detail": True,
+        "stages": {**after["stages"], "route_middleware": 0.15, "server_loop_client": 0.05},
+    }
+    figures = clocked.stages_per_lookup(zero, detailed, 1000)
+    assert figures["route_middleware"] == pytest.approx(0.15)
+    assert figures["server_loop_client"] == pytest.approx(0.25)  # its wrapped part in the rest
+    assert sum(figures[stage] for stage in clocked.DETAIL_STAGES) == pytest.approx(1.5)
