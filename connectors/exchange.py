@@ -38,7 +38,9 @@ class Exchange:
     connector knows them (``None``: whoever keeps the exchange finds them in the messages).
     ``secrets`` name the credentials the messages carry (a password, a session, a token) as
     ``(name, value)`` pairs: whoever keeps the exchange must not keep those values (the message
-    log replaces each by a keyed tag, docs/evidence-bundle.md).
+    log replaces each by a keyed tag, docs/evidence-bundle.md). ``request_sha256`` is the
+    lowercase hex SHA-256 of ``request`` when the connector computed it anyway (the X-Road
+    ``requestHash``), so a keeper need not hash the same bytes again; ``None``: not computed.
     """
 
     upstream: str
@@ -64,6 +66,7 @@ class Exchange:
     request_certificate: x509.Certificate | None = None
     response_certificate: x509.Certificate | None = None
     secrets: tuple[tuple[str, str], ...] = ()
+    request_sha256: str | None = None
 
     @property
     def succeeded(self) -> bool:

@@ -29,6 +29,8 @@ from urllib.parse import urlsplit
 
 import httptools
 
+from connectors.slots import Slots
+
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -193,7 +195,7 @@ class ConnectionPool:
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self._loop = asyncio.get_running_loop()
-        self._slots = asyncio.Semaphore(max_connections)
+        self._slots = Slots(max_connections)
         self._connect_timeout = connect_timeout
         self._keepalive = keepalive
         self._max_body = max_body
@@ -223,7 +225,11 @@ class ConnectionPool:
         target = self.target(url)
         head = _request_head(method, target, headers, body)
         payload = body or b""
-        async with self._slots:
+        slots = self._slots
+        waiter = slots.take()  # no await when a connection slot is free
+        if waiter is not None:
+            await slots.wait(waiter)
+        try:
             for attempt in (1, 2):
                 connection = self._idle_connection(target)
                 reused = connection is not None
@@ -241,6 +247,8 @@ class ConnectionPool:
                     raise
                 self._release(target, connection, keep)
                 return status, answer_headers, data
+        finally:
+            slots.release()
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _idle_connection(self, target: Target) -> _Connection | None:

@@ -41,6 +41,7 @@ from connectors.errors import (
     TransientError,
     UpstreamTimeout,
 )
+from connectors.slots import Slots
 
 T = TypeVar("T")
 Clock = Callable[[], float]
@@ -116,29 +117,45 @@ class CircuitBreaker:
 
 
 class ConcurrencyLimiter:
-    """At most ``limit`` calls in flight to one upstream; the others wait their turn."""
+    """At most ``limit`` calls in flight to one upstream; the others wait their turn, first come
+    first served. A free slot is taken by a plain call (:meth:`take`; :mod:`connectors.slots`)."""
 
     def __init__(self, limit: int) -> None:
         if limit < 1:
             raise ValueError("a concurrency limit must be at least 1")
         self.limit = limit
-        self._semaphore = asyncio.Semaphore(limit)
+        self._slots = Slots(limit)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.in_flight = 0
 
-    async def __aenter__(self) -> None:
+    @property
+    def in_flight(self) -> int:
+        """Calls holding a slot."""
+        return self._slots.in_use
+
+    def take(self) -> asyncio.Future[None] | None:
+        """A slot now (``None``), or the future to pass to :meth:`wait`; :meth:`release` it."""
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
-            # a semaphore is bound to one loop; a connector reused from a new loop gets a new one
+            # waiters are futures of one loop; a connector reused from a new loop starts afresh
             self._loop = loop
-            self._semaphore = asyncio.Semaphore(self.limit)
-            self.in_flight = 0
-        await self._semaphore.acquire()
-        self.in_flight += 1
+            self._slots = Slots(self.limit)
+        return self._slots.take()
+
+    async def wait(self, waiter: asyncio.Future[None]) -> None:
+        """Wait for the slot ``waiter`` stands for (cancelled: no slot held)."""
+        await self._slots.wait(waiter)
+
+    def release(self) -> None:
+        """Give the slot back (to the first waiter, if any)."""
+        self._slots.release()
+
+    async def __aenter__(self) -> None:
+        waiter = self.take()
+        if waiter is not None:
+            await self._slots.wait(waiter)
 
     async def __aexit__(self, *exc: object) -> None:
-        self.in_flight -= 1
-        self._semaphore.release()
+        self._slots.release()
 
 
 def _is_retryable(exc: BaseException) -> bool:
@@ -276,8 +293,14 @@ class Resilience:
             timeout = min(self.config.timeouts.attempt, left)
             try:
                 async with asyncio.timeout(timeout):
-                    async with self.limiter:
+                    limiter = self.limiter
+                    waiter = limiter.take()  # no await when a slot is free
+                    if waiter is not None:
+                        await limiter.wait(waiter)
+                    try:
                         result = await attempt(timeout)
+                    finally:
+                        limiter.release()
             except TimeoutError as exc:
                 raise UpstreamTimeout(
                     f"{self.upstream}: no answer within {timeout:.3g} s",

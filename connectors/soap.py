@@ -20,8 +20,10 @@ Each attempt is recorded as an ``Exchange`` with the exact bytes sent and receiv
 
 from __future__ import annotations
 
+import base64
 import copy
 import datetime as dt
+import hashlib
 import hmac
 from collections.abc import Mapping
 from dataclasses import replace
@@ -277,6 +279,9 @@ class SoapConnector(UpstreamClient):
     ) -> etree._Element:
         started = utc_now()
         signed = self.sign(envelope)  # per attempt: a fresh Timestamp on every try
+        # hashed once: the requestHash the reply must echo (base64) and the message log's
+        # digest of the request body (hex) are the same SHA-256 of the same bytes
+        digest = hashlib.sha256(signed).digest()
         response: HttpResponse | None = None
         error: BaseException | None = None
         replier: x509.Certificate | None = None
@@ -284,7 +289,9 @@ class SoapConnector(UpstreamClient):
             # the attempt runs under Resilience's ``asyncio.timeout(time_limit)``: the transport
             # need not arm a second timer for the same limit (``None``)
             response = await self.transport.post(self.url, signed, headers, None)
-            element, replier = self._read_verified(op, header, signed, response, ctx.message_id)
+            element, replier = self._read_verified(
+                op, header, signed, response, ctx.message_id, digest
+            )
             return element
         except BaseException as exc:
             error = exc
@@ -304,6 +311,7 @@ class SoapConnector(UpstreamClient):
                 time_limit=time_limit,
                 request_certificate=self.credentials.certificate,
                 response_certificate=replier,
+                request_sha256=digest.hex(),
             )
 
     def read_reply(
@@ -324,8 +332,10 @@ class SoapConnector(UpstreamClient):
         signed: bytes,
         response: HttpResponse,
         message_id: str,
+        digest: bytes | None = None,
     ) -> tuple[etree._Element, x509.Certificate]:
-        """:meth:`read_reply`, and the certificate the reply verified with."""
+        """:meth:`read_reply`, and the certificate the reply verified with (``digest``: the
+        SHA-256 of ``signed``, when the caller has it)."""
         upstream = self.config.name
         if response.status in TRANSIENT_STATUSES:
             raise UpstreamUnavailable(
@@ -366,7 +376,9 @@ class SoapConnector(UpstreamClient):
         # A fault raised before the request could be read (fault injection, an unreadable
         # request) carries no echo; any other reply must echo the request faithfully.
         if not is_fault or _has_xroad_fields(verified.header):
-            expected_hash = request_hash(signed)
+            expected_hash = (
+                request_hash(signed) if digest is None else base64.b64encode(digest).decode("ascii")
+            )
             # The fast path accepts a faithful echo without reading it into a header; anything
             # else is read and compared the plain way, which accepts it or names the field.
             if not echoes_faithfully(header, verified.header, expected_hash):

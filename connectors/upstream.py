@@ -113,6 +113,7 @@ class UpstreamClient:
         response_certificate: x509.Certificate | None = None,
         secrets: tuple[tuple[str, str], ...] = (),
         time_limit: float | None = None,
+        request_sha256: str | None = None,
     ) -> None:
         """Log one line for the attempt and hand the exchange to the recorder.
 
@@ -120,7 +121,8 @@ class UpstreamClient:
         certificates, when given, are those the request was signed with and the reply verified
         with (the recorder then need not look for them in the messages); ``secrets`` the
         credentials the messages carry, which the recorder must not keep; ``time_limit`` the
-        seconds the attempt was given: cancelled after it, the attempt timed out.
+        seconds the attempt was given: cancelled after it, the attempt timed out;
+        ``request_sha256`` the hex SHA-256 of ``request``, when the connector computed it.
         """
         if outcome is None:
             if error is None:
@@ -153,6 +155,7 @@ class UpstreamClient:
             request_certificate=request_certificate,
             response_certificate=response_certificate,
             secrets=secrets,
+            request_sha256=request_sha256,
         )
         if outcome == OK:
             if logger.isEnabledFor(logging.DEBUG):

@@ -11,7 +11,9 @@ SQLite's write lock, taken by ``BEGIN IMMEDIATE``).
 The work of a record that does not depend on its place in the chain (wire encoding, hashes,
 the signers' fingerprints) is done when it is queued; the signers' certificates are taken from
 the exchange when the connector passed them on (``request_certificate`` /
-``response_certificate``), and found in the messages otherwise.
+``response_certificate``), and found in the messages otherwise; so is the request body's
+SHA-256 (``request_sha256``, which a SOAP connector has from the X-Road ``requestHash``),
+hashed here otherwise and always when redaction changed the body.
 """
 
 from __future__ import annotations
@@ -189,10 +191,14 @@ class SqlMessageLog:
             else None
         )
         request_body, response = exchange.request, exchange.response
+        # the connector's digest of the request body, when it hashed it anyway (the X-Road
+        # requestHash): the same SHA-256 of the same bytes, unless redaction changes them
+        request_body_sha256: str | None = getattr(exchange, "request_sha256", None)
         secrets: tuple[tuple[str, str], ...] = getattr(exchange, "secrets", ())
         if secrets:  # credentials never reach the store (store.message_log.redaction)
             request_wire = redact(request_wire, secrets, self._cipher.redaction)
             request_body = body_of(request_wire)
+            request_body_sha256 = None
             if response_wire is not None:
                 response_wire = redact(response_wire, secrets, self._cipher.redaction)
                 response = body_of(response_wire)
@@ -235,7 +241,7 @@ class SqlMessageLog:
             "started_at": format_time(started_at),
             "finished_at": format_time(finished_at),
             "request_sha256": sha256_hex(request_wire),
-            "request_body_sha256": sha256_hex(request_body),
+            "request_body_sha256": request_body_sha256 or sha256_hex(request_body),
             "request_signer": request_signer,
             "response_sha256": sha256_hex(response_wire) if response_wire is not None else None,
             "response_body_sha256": sha256_hex(response) if response is not None else None,

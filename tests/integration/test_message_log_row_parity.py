@@ -8,6 +8,8 @@ hashes, :class:`SealedFields` encoded by ``json.dumps``, the chain from ``GENESI
 a SQLAlchemy Core ``insert`` in place of the writer's, and both tables are read back through the
 driver: the same values, to the byte (the times as the column stores them, the encrypted
 bodies, which must decrypt to the plain wire messages first). The log also verifies, whole.
+A request body's digest passed on by the connector (``Exchange.request_sha256``) stores the
+row that hashing the body gives.
 """
 
 from __future__ import annotations
@@ -76,6 +78,15 @@ def _exchanges(keys: Path, *, nul: bool) -> list[Exchange]:
             make_rest_exchange(keys),
             url="http://127.0.0.1:9/portal/api?citizen=001190000007#x",
             secrets=(("session", "s-1"),),
+        ),
+        # the request body's digest passed on by the connector (its X-Road requestHash): the
+        # same row as hashed here; ignored when redaction changes the body
+        replace(soap, message_id="digest-passed", request_sha256=sha256_hex(soap.request)),
+        replace(
+            soap,
+            message_id="digest-passed-redacted",
+            request_sha256=sha256_hex(soap.request),
+            secrets=(("citizen", soap.user_id or "VN001090000001"),),
         ),
         *hostile,
     ]

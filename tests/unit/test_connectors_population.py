@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import hashlib
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -219,6 +220,20 @@ async def test_exchange_carries_the_certificates_signed_and_verified_with(
     [exchange] = recorder.exchanges
     assert exchange.request_certificate == load_party(dev_keys, "adapter").certificate
     assert exchange.response_certificate == load_party(dev_keys, "population").certificate
+
+
+async def test_exchange_carries_the_digest_of_the_request_it_sent(
+    connector: PopulationConnector, double: PopulationDouble, recorder: MemoryRecorder
+) -> None:
+    """The hex SHA-256 of the very bytes recorded (hashed once for the requestHash), on an
+    answered call and on failed attempts alike."""
+    await connector.get_citizen(CITIZEN.citizen_id, CTX)
+    double.mode = "fault:UNAVAILABLE"
+    with pytest.raises(UpstreamUnavailable):
+        await connector.get_citizen(CITIZEN.citizen_id, CTX)
+    assert len(recorder.exchanges) == 4
+    for exchange in recorder.exchanges:
+        assert exchange.request_sha256 == hashlib.sha256(exchange.request).hexdigest()
 
 
 async def test_envelopes_of_successive_calls_differ_only_in_their_context(
