@@ -261,6 +261,22 @@ async def drive(
     return result
 
 
+def purpose_dossier(citizen: str) -> dict[str, Any]:
+    """A dossier naming ``citizen`` as its applicant: the purpose the bench's lookups are made
+    under."""
+    return {
+        "procedure_code": "1.001193",
+        "agency_code": "000.00.04.H04",
+        "sector_code": "TP.HT",
+        "applicant_name": "Nguyễn Văn An",
+        "applicant_id": citizen,
+        "status": 1,
+        "received_at": "2026-11-26T08:30:00+07:00",
+        "updated_at": "2026-11-26T08:30:00+07:00",
+        "title": "Đăng ký khai sinh",
+    }
+
+
 def soap_envelope(citizen_id: str, issue: str) -> bytes:
     """An unsigned GetCitizen request envelope, as a provincial system would send it."""
     envelope = get_citizen_envelope(citizen_id, user_id=OFFICIAL, issue=issue)
@@ -446,17 +462,7 @@ async def _measure(
     # purpose binding: each citizen is looked up under a dossier that names them (its applicant)
     issues = [f"000.00.04.H04-261126-{n:04d}" for n in range(1, len(citizens) + 1)]
     for citizen, issue in zip(citizens, issues, strict=True):
-        dossier = {
-            "procedure_code": "1.001193",
-            "agency_code": "000.00.04.H04",
-            "sector_code": "TP.HT",
-            "applicant_name": "Nguyễn Văn An",
-            "applicant_id": citizen,
-            "status": 1,
-            "received_at": "2026-11-26T08:30:00+07:00",
-            "updated_at": "2026-11-26T08:30:00+07:00",
-            "title": "Đăng ký khai sinh",
-        }
+        dossier = purpose_dossier(citizen)
         status, _ = await signed("PUT", f"/v1/dossiers/{issue}", json.dumps(dossier).encode())
         assert status in (200, 201), status
     issue = issues[0]

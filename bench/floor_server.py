@@ -46,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from adapter_floor import SOAP_HEADERS  # noqa: E402
 from floor_log import FloorLog, GroupCommit, LoggedLookup  # noqa: E402
 
 from security.errors import SecurityError  # noqa: E402
@@ -61,10 +62,6 @@ from security.replay import MemoryReplayCache  # noqa: E402
 from security.trust import TrustStore  # noqa: E402
 from security.wsse import SIGNING_NSMAP, sign_envelope, verify_envelope  # noqa: E402
 
-SOAP_HEADERS = {
-    "Content-Type": "text/xml; charset=utf-8",
-    "SOAPAction": '"urn:vn:csdlqgdc:population:1.0#GetCitizen"',
-}
 REPLY_HEADERS = {"content-type": "text/xml; charset=utf-8"}
 LOG_PATH = "/_floor/log"
 XROAD_NS = "http://x-road.eu/xsd/xroad.xsd"

@@ -300,7 +300,7 @@ async def test_clocked_adapter_answers_and_its_stages_add_up(
 
     if str(BENCH) not in sys.path:
         sys.path.insert(0, str(BENCH))
-    from adapter_bench import adapter_environment
+    from adapter_bench import adapter_environment, purpose_dossier
     from adapter_clocked import CLOCK_PATH, DETAIL, DETAIL_STAGES, STAGES, stages_per_lookup
     from harness import free_port, start_child
 
@@ -332,17 +332,7 @@ async def test_clocked_adapter_answers_and_its_stages_add_up(
         )
         citizen = json.loads(listing)["citizens"][0]["citizen_id"]
         issue = "000.00.04.H04-261126-0001"
-        dossier = {
-            "procedure_code": "1.001193",
-            "agency_code": "000.00.04.H04",
-            "sector_code": "TP.HT",
-            "applicant_name": "Nguyễn Văn An",
-            "applicant_id": citizen,
-            "status": 1,
-            "received_at": "2026-11-26T08:30:00+07:00",
-            "updated_at": "2026-11-26T08:30:00+07:00",
-            "title": "Đăng ký khai sinh",
-        }
+        dossier = purpose_dossier(citizen)
         url = f"{base}/v1/dossiers/{issue}"
         body = json.dumps(dossier).encode()
         headers = {"content-type": "application/json"}
