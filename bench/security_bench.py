@@ -43,7 +43,6 @@ too); ``--callgrind-steps [N]``: the same per step (all in
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import sys
@@ -61,6 +60,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from harness import get_citizen_envelope  # noqa: E402
+from security_floor import floor_flow  # noqa: E402
 from security_peers import (  # noqa: E402
     http_message_signatures_case,
     signxml_case,
@@ -79,12 +79,10 @@ from security.replay import MemoryReplayCache  # noqa: E402
 from security.trust import TrustStore  # noqa: E402
 from security.wsse import (  # noqa: E402
     SIGNING_NSMAP,
-    WSU_ID,
     WSU_NS,
     sign_envelope,
     verify_envelope,
 )
-from security.xml import DEFAULT_LIMITS  # noqa: E402
 
 ENVELOPE = ROOT / "tests" / "fixtures" / "security" / "envelope_5k.xml"
 RESULTS = ROOT / "bench" / "results" / "security.json"
@@ -145,35 +143,6 @@ def _get_citizen_request(citizen_id: str, credentials: Credentials | None) -> by
     if credentials is None:
         return etree.tostring(root)
     return sign_envelope(root, credentials)
-
-
-def floor_flow(
-    key: ec.EllipticCurvePrivateKey, signed: bytes
-) -> Callable[[etree._Element], object]:
-    """The libxml2 and ECDSA calls of sign(element) + verify(bytes), and nothing else."""
-    ecdsa = ec.ECDSA(hashes.SHA256())
-    public = key.public_key()
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
-    too_deep = etree.XPath("boolean(/" + "*/" * DEFAULT_LIMITS.max_depth + "*)")
-    sha256, c14n, tostring = hashlib.sha256, "c14n", etree.tostring
-    signed_info = b"x" * 2900  # about the size of the SignedInfo of eight references
-
-    def run(root: etree._Element) -> None:
-        for index, part in enumerate([*root[0], root[1]]):
-            part.set(WSU_ID, f"id-{index}")
-            sha256(tostring(part, method=c14n, exclusive=True)).digest()
-        value = key.sign(signed_info, ecdsa)
-        tostring(root, encoding="utf-8")
-        received = etree.fromstring(signed, parser)
-        too_deep(received)
-        header = received[0]
-        security = header[-1]
-        tostring(security[-1][0], method=c14n, exclusive=True)
-        for part in [*list(header)[:-1], security[0], received[1]]:
-            sha256(tostring(part, method=c14n, exclusive=True)).digest()
-        public.verify(value, signed_info, ecdsa)
-
-    return run
 
 
 def main() -> None:

@@ -4,7 +4,7 @@
 ``sign_envelope`` (from an lxml element, as the connectors sign) and of ``verify_envelope``
 (from the signed bytes), calling the package's own step functions on the same 5 KB envelope as
 ``bench/security_bench.py``. Beside each step it times the libxml2 and ECDSA calls the floor
-makes for that step (``security_bench.floor_flow``: the same calls in one flow, no Python in
+makes for that step (``security_floor.floor_flow``: the same calls in one flow, no Python in
 between), so the third column is the step's own Python work. The steps' sum is printed against
 the end-to-end figures (a step timed alone runs with warm caches, so the sum comes out lower:
 the Python between the C calls also costs the C calls their cached state).
@@ -272,7 +272,7 @@ def _whole(s: Setup) -> dict[str, float]:
     """End to end, best of rounds, each on fresh elements: sign alone, sign + verify of each
     message in turn (as ``security_bench.py`` times it), the floor's flow; verify = the
     difference."""
-    from security_bench import floor_flow
+    from security_floor import floor_flow
 
     key = s.credentials.key
     assert isinstance(key, ec.EllipticCurvePrivateKey)
@@ -331,7 +331,7 @@ def breakdown() -> None:
 
 def _count(calls: int) -> None:
     """Under callgrind: N sign + verify, then N floor flows, each driven by its own starmap."""
-    from security_bench import floor_flow
+    from security_floor import floor_flow
 
     with tempfile.TemporaryDirectory() as folder:
         s = setup(Path(folder))
