@@ -93,6 +93,7 @@ from adapter_checks import measure as measure_checks  # noqa: E402
 from adapter_clocked import (  # noqa: E402
     CLOCK_PATH,
     DETAIL,
+    DETAIL_PARTS,
     DETAIL_STAGES,
     PART_PREFIX,
     stages_per_lookup,
@@ -1005,7 +1006,15 @@ def main() -> None:
         help="split the adapter's route and middleware from its server, loop and client on its "
         "stage clock (bench/adapter_clocked.py; about doubles the clock's own cost, printed)",
     )
+    parser.add_argument(
+        "--clock-parts",
+        default="",
+        help="with --clock-detail, only these parts of route_middleware (comma-separated, "
+        "bench/adapter_clocked.py ROUTE_PARTS): fewer wrappers, less of the clock's cost in them",
+    )
     args = parser.parse_args()
+    if args.clock_parts:
+        os.environ[DETAIL_PARTS] = args.clock_parts
     if args.clock_detail:  # the adapter's environment is this process's, its settings added
         os.environ[DETAIL] = "1"
     measurement = run(

@@ -524,6 +524,31 @@ async def test_route_parts_are_outermost_only_stages() -> None:
     assert not hasattr(plain, "stage_entries")
 
 
+def test_route_parts_can_be_chosen() -> None:
+    """Only the parts named are wrapped (the others' functions stay the originals); a name that
+    is no part is refused."""
+    clocked = _load_adapter_clocked()
+    clock = clocked.DetailedStageClock()
+    chosen = frozenset({"resilience"})
+    replaced = clocked.install_parts(clock, chosen)
+    try:
+        assert {wrapper.__name__ for wrapper in replaced.values()} == {"call"}
+        assert set(clock.part_entries) == {"resilience"}
+    finally:
+        for original, wrapper in replaced.items():
+            for part, module_name, owner_name, names in clocked.ROUTE_PARTS:
+                if part in chosen and owner_name is not None:
+                    owner = getattr(sys.modules[module_name], owner_name)
+                    for name in names:
+                        if vars(owner).get(name) is wrapper:
+                            setattr(owner, name, original)
+    from connectors.resilience import Resilience
+
+    assert not hasattr(Resilience.call, "__wrapped__")
+    with pytest.raises(ValueError, match="no such parts"):
+        clocked.install_parts(clock, frozenset({"nothing"}))
+
+
 def test_gc_clock_times_collections_on_its_thread() -> None:
     """The garbage collector's clock adds each collection's time on its thread, counts it by
     generation, and ignores other threads."""
