@@ -93,7 +93,9 @@ from adapter_checks import measure as measure_checks  # noqa: E402
 from adapter_clocked import (  # noqa: E402
     CLOCK_PATH,
     DETAIL,
+    DETAIL_PARTS,
     DETAIL_STAGES,
+    PART_PREFIX,
     stages_per_lookup,
 )
 from adapter_floor import (  # noqa: E402
@@ -900,6 +902,36 @@ def report(result: dict[str, Any]) -> None:
         )
 
 
+def report_route_parts(adapter: dict[str, float]) -> None:
+    """``route_middleware`` part by part (a detailed clock), ms and calls per lookup, and the
+    garbage collector's time beside it."""
+    parts = [key for key in adapter if key.startswith(PART_PREFIX)]
+    if not parts:
+        return
+    cost = adapter["entry_cost_us"] / 1000
+    print(
+        "  route_middleware by part, ms per lookup (calls: its entry points' per lookup; "
+        f"entries: its clock entries, {cost * 1000:.2f} µs each by calibration; net: less them):"
+    )
+    print(f"    {'part':<18}{'ms':>9}{'calls':>8}{'entries':>9}{'net':>9}")
+    for key in parts:
+        part = key.removeprefix(PART_PREFIX)
+        calls = adapter.get(f"calls:{part}")
+        entries = adapter.get(f"entries:{'route_middleware' if part == 'own' else part}", 0.0)
+        print(
+            f"    {part:<18}{adapter[key]:>9.4f}"
+            + (f"{calls:>8.2f}" if calls is not None else f"{'—':>8}")
+            + f"{entries:>9.2f}{adapter[key] - entries * cost:>9.4f}"
+        )
+    if "gc" in adapter:
+        print(
+            f"  garbage collector on the event loop: {adapter['gc']:.4f} ms per lookup "
+            f"({adapter['gc_collections']:.3f} collections, "
+            f"{adapter['gc_generation2'] * 1000:.2f} of generation 2 per 1000 lookups; "
+            "inside the stages it interrupted)"
+        )
+
+
 def report_clocks(result: dict[str, Any]) -> None:
     """The adapter's CPU clock per stage beside the integrated floor's, ms per lookup."""
     adapter = result.get("adapter_clocked_ms_per_lookup")
@@ -925,6 +957,7 @@ def report_clocks(result: dict[str, Any]) -> None:
     print(
         f"  {'total':<20}{total_adapter:>10.3f}{sum(floor.values()):>18.3f}{ratios['total']:>8.2f}"
     )
+    report_route_parts(adapter)
     print(
         (
             "  ("
@@ -973,7 +1006,15 @@ def main() -> None:
         help="split the adapter's route and middleware from its server, loop and client on its "
         "stage clock (bench/adapter_clocked.py; about doubles the clock's own cost, printed)",
     )
+    parser.add_argument(
+        "--clock-parts",
+        default="",
+        help="with --clock-detail, only these parts of route_middleware (comma-separated, "
+        "bench/adapter_clocked.py ROUTE_PARTS): fewer wrappers, less of the clock's cost in them",
+    )
     args = parser.parse_args()
+    if args.clock_parts:
+        os.environ[DETAIL_PARTS] = args.clock_parts
     if args.clock_detail:  # the adapter's environment is this process's, its settings added
         os.environ[DETAIL] = "1"
     measurement = run(

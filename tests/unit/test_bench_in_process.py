@@ -301,7 +301,15 @@ async def test_clocked_adapter_answers_and_its_stages_add_up(
     if str(BENCH) not in sys.path:
         sys.path.insert(0, str(BENCH))
     from adapter_bench import adapter_environment, purpose_dossier
-    from adapter_clocked import CLOCK_PATH, DETAIL, DETAIL_STAGES, STAGES, stages_per_lookup
+    from adapter_clocked import (
+        CLOCK_PATH,
+        DETAIL,
+        DETAIL_STAGES,
+        PART_PREFIX,
+        ROUTE_PARTS,
+        STAGES,
+        stages_per_lookup,
+    )
     from harness import free_port, start_child
 
     mock_port, adapter_port = free_port(), free_port()
@@ -384,6 +392,21 @@ async def test_clocked_adapter_answers_and_its_stages_add_up(
         assert wrapped <= loop
         assert sum(figures[stage] for stage in stages) <= figures["process"] * (1 + 1e-9)
         assert after["entries"] > before["entries"] + lookups * 6  # six wrapped calls at least
+        if detail:  # every part of route_middleware charged, together route_middleware
+            parts = {part for part, *_ in ROUTE_PARTS}
+            assert {key for key in figures if key.startswith(PART_PREFIX)} == {
+                PART_PREFIX + part for part in (*parts, "own")
+            }
+            for part in parts:
+                assert figures[PART_PREFIX + part] > 0.0, (part, figures)
+                assert figures[f"calls:{part}"] > 0.0, (part, figures)
+            assert figures["route_middleware"] == pytest.approx(
+                sum(figures[PART_PREFIX + part] for part in (*parts, "own"))
+            )
+            assert figures["gc"] >= 0.0
+        else:
+            assert not any(key.startswith(PART_PREFIX) for key in figures)
+            assert "gc" not in figures
     finally:
         client.close()
         for process in (adapter, mock):
@@ -449,6 +472,101 @@ def test_stage_clock_charges_nested_stages_once() -> None:
         "server_loop_client": 0.0,
     }
     assert clock.entries == 2
+
+
+async def test_route_parts_are_outermost_only_stages() -> None:
+    """A part (``outermost``) is charged like a stage, exclusively of the stages and parts it
+    calls; entered inside itself it calls through (charged and counted once); a coroutine part
+    only while it runs. A detailed clock counts its entries per stage."""
+    import asyncio
+
+    clocked = _load_adapter_clocked()
+    fake = _FakeClock()
+    clock = clocked.DetailedStageClock(fake)
+
+    def sign() -> None:
+        fake.spend(8.0)
+
+    timed_sign = clock.wrap(sign, "rfc9421")
+
+    def inner_part(depth: int) -> None:
+        fake.spend(1.0)
+        if depth:
+            timed_inner(depth - 1)  # the part inside itself
+        else:
+            timed_sign()
+
+    timed_inner = clock.wrap(inner_part, "metrics", outermost=True)
+    waiting = asyncio.Event()
+
+    async def outer_part() -> None:
+        fake.spend(2.0)
+        timed_inner(2)
+        await waiting.wait()
+        fake.spend(4.0)
+
+    timed_outer = clock.wrap(outer_part, "front", outermost=True)
+    assert asyncio.iscoroutinefunction(timed_outer)
+    task = asyncio.create_task(timed_outer())
+    await asyncio.sleep(0)
+    fake.spend(100.0)  # another task's while the part waits
+    waiting.set()
+    await task
+    assert clock.seconds["front"] == 6.0
+    assert clock.seconds["metrics"] == 3.0
+    assert clock.seconds["rfc9421"] == 8.0
+    assert clock.part_entries == {"metrics": 1, "front": 1}
+    assert clock.stage_entries["metrics"] == 1
+    assert clock.stage_entries["front"] == 2  # its two steps
+    assert clock.stage_entries["rfc9421"] == 1
+    plain = clocked.StageClock(fake)
+    plain.wrap(sign, "rfc9421")()
+    assert not hasattr(plain, "stage_entries")
+
+
+def test_route_parts_can_be_chosen() -> None:
+    """Only the parts named are wrapped (the others' functions stay the originals); a name that
+    is no part is refused."""
+    clocked = _load_adapter_clocked()
+    clock = clocked.DetailedStageClock()
+    chosen = frozenset({"resilience"})
+    replaced = clocked.install_parts(clock, chosen)
+    try:
+        assert {wrapper.__name__ for wrapper in replaced.values()} == {"call"}
+        assert set(clock.part_entries) == {"resilience"}
+    finally:
+        for original, wrapper in replaced.items():
+            for part, module_name, owner_name, names in clocked.ROUTE_PARTS:
+                if part in chosen and owner_name is not None:
+                    owner = getattr(sys.modules[module_name], owner_name)
+                    for name in names:
+                        if vars(owner).get(name) is wrapper:
+                            setattr(owner, name, original)
+    from connectors.resilience import Resilience
+
+    assert not hasattr(Resilience.call, "__wrapped__")
+    with pytest.raises(ValueError, match="no such parts"):
+        clocked.install_parts(clock, frozenset({"nothing"}))
+
+
+def test_gc_clock_times_collections_on_its_thread() -> None:
+    """The garbage collector's clock adds each collection's time on its thread, counts it by
+    generation, and ignores other threads."""
+    import threading
+
+    clocked = _load_adapter_clocked()
+    fake = _FakeClock()
+    gc_clock = clocked.GcClock(threading.get_ident(), fake)
+    gc_clock("start", {"generation": 0, "collected": 0})
+    fake.spend(0.5)
+    gc_clock("stop", {"generation": 0, "collected": 7})
+    gc_clock("start", {"generation": 2, "collected": 0})
+    fake.spend(0.25)
+    gc_clock("stop", {"generation": 2, "collected": 1})
+    other = threading.Thread(target=gc_clock, args=("stop", {"generation": 1, "collected": 9}))
+    other.start()
+    other.join()
+    assert gc_clock.readings() == {"seconds": 0.75, "collections": [1, 0, 1], "collected": 8}
 
 
 async def test_stage_clock_times_a_coroutine_only_while_it_runs() -> None:
@@ -530,3 +648,23 @@ def test_stage_figures_split_the_process_cpu() -> None:
     assert figures["route_middleware"] == pytest.approx(0.15)
     assert figures["server_loop_client"] == pytest.approx(0.25)  # its wrapped part in the rest
     assert sum(figures[stage] for stage in clocked.DETAIL_STAGES) == pytest.approx(1.5)
+    assert not any(key.startswith(clocked.PART_PREFIX) for key in figures)
+    with_parts = {
+        **detailed,
+        "stages": {**detailed["stages"], "purpose": 0.04, "metrics": 0.02},
+        "part_entries": {"purpose": 1000, "metrics": 5000},
+        "stage_entries": {"route_middleware": 1000, "purpose": 1000, "metrics": 5000},
+        "part_entry_cost_seconds": 1e-6,
+        "gc": {"seconds": 0.003, "collections": [40, 4, 1], "collected": 500},
+    }
+    zero_gc = {**zero, "gc": {"seconds": 0.0, "collections": [0, 0, 0], "collected": 0}}
+    figures = clocked.stages_per_lookup(zero_gc, with_parts, 1000)
+    assert figures["route_middleware"] == pytest.approx(0.21)  # its own and its parts
+    assert figures[clocked.PART_PREFIX + "own"] == pytest.approx(0.15)
+    assert figures[clocked.PART_PREFIX + "purpose"] == pytest.approx(0.04)
+    assert figures["calls:metrics"] == pytest.approx(5.0)
+    assert figures["entries:purpose"] == pytest.approx(1.0)
+    assert figures["server_loop_client"] == pytest.approx(0.19)
+    assert sum(figures[stage] for stage in clocked.DETAIL_STAGES) == pytest.approx(1.5)
+    assert figures["gc"] == pytest.approx(0.003)
+    assert figures["gc_collections"] == pytest.approx(0.045)
