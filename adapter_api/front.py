@@ -38,7 +38,7 @@ from adapter_api.metrics import Metrics
 from adapter_api.rate_limits import add_rate_limit_fields
 from adapter_api.request_guard import body_refusal, head_refusal, read_body, reads_body
 from adapter_api.request_id import adopt_request_id, echo_request_id, request_id_var
-from security.asgi import SignatureGate, replaying
+from security.asgi import SignatureGate, SignedResponse, replaying
 from security.http_signatures import RequestView
 
 RawHeaders = list[tuple[bytes, bytes]]
@@ -92,53 +92,35 @@ class _AppSend:
         await self._out(message)
 
 
-class _SignedAppSend:
-    """The one ``send`` the app sees on a signed path: RateLimit fields on the start, the
-    answer held until its last body chunk, then signed bound to the request and sent out
-    (:meth:`SignatureGate.send_signed`; messages other than a response's, and a body before
-    any start, pass). The same steps as ``_AppSend`` in front of a
-    :class:`~security.asgi.SignedResponse`, in one call per message; :meth:`send_whole` takes
-    a whole answer in one call (:func:`adapter_api.routes.context.send_json`)."""
+class _SignedAppSend(SignedResponse):
+    """The one ``send`` the app sees on a signed path: RateLimit fields on the start, then the
+    answer held and signed bound to the request (:class:`~security.asgi.SignedResponse`);
+    :meth:`send_whole` takes a whole answer in one call
+    (:func:`adapter_api.routes.context.send_json`)."""
 
-    __slots__ = ("_chunks", "_gate", "_out", "_request", "_scope", "_start", "started")
+    __slots__ = ("_scope",)
 
     def __init__(self, scope: Scope, gate: SignatureGate, request: RequestView, out: _Out) -> None:
+        super().__init__(gate, request, out)
         self._scope = scope
-        self._gate = gate
-        self._request = request
-        self._out = out
-        self._chunks: list[bytes] = []
-        self._start: Message | None = None
-        #: whether the app has started its answer (the error boundary then raises on)
-        self.started = False
+
+    @property
+    def started(self) -> bool:
+        """Whether the app has started its answer (the error boundary then raises on)."""
+        return self.start is not None
 
     async def __call__(self, message: Message) -> None:
-        kind = message["type"]
-        if kind == "http.response.start":
-            self.started = True
+        if message["type"] == "http.response.start":
             add_rate_limit_fields(message, self._scope)
-            self._start = message
-            return
-        start = self._start
-        if kind != "http.response.body" or start is None:
-            await self._out(message)
-            return
-        chunks = self._chunks
-        chunks.append(message.get("body", b""))
-        if message.get("more_body", False):
-            return
-        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        await self._gate.send_signed(
-            self._out, self._request, start["status"], start.get("headers", []), body
-        )
+        await super().__call__(message)
 
     async def send_whole(self, status: int, headers: RawHeaders, body: bytes) -> None:
         """Answer ``status``, ``headers`` and ``body`` as a start and one last body message
         would be answered."""
-        self.started = True
         start: Message = {"type": "http.response.start", "status": status, "headers": headers}
         add_rate_limit_fields(start, self._scope)
-        await self._gate.send_signed(self._out, self._request, status, start["headers"], body)
+        self.start = start
+        await self._gate.send_signed(self._send, self._request, status, start["headers"], body)
 
 
 class Front:

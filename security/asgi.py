@@ -288,15 +288,13 @@ class SignedResponse:
         if message["type"] != "http.response.body" or start is None:
             await self._send(message)
             return
-        self._chunks.append(message.get("body", b""))
+        chunks = self._chunks
+        chunks.append(message.get("body", b""))
         if message.get("more_body", False):
             return
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         await self._gate.send_signed(
-            self._send,
-            self._request,
-            start["status"],
-            start.get("headers", []),
-            b"".join(self._chunks),
+            self._send, self._request, start["status"], start.get("headers", []), body
         )
 
 
