@@ -63,6 +63,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from asgi_scope import get_scope  # noqa: E402
 from lxml import etree  # noqa: E402
 
 from adapter_api.access import access_entry  # noqa: E402
@@ -298,23 +299,10 @@ class LookupChecks:
     def scope(self, headers: list[tuple[bytes, bytes]] | None = None) -> dict[str, Any]:
         """The lookup's ASGI scope as the adapter's server hands it on (the signature gate's
         verdict in its state)."""
-        path = self.lookup.path
-        return {
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.3"},
-            "http_version": "1.1",
-            "server": ("127.0.0.1", 8000),
-            "client": ("127.0.0.1", 51000),
-            "scheme": "http",
-            "method": "GET",
-            "root_path": "",
-            "path": path,
-            "raw_path": path.encode("ascii"),
-            "query_string": b"",
-            "headers": list(self.headers if headers is None else headers),
-            "state": {"client_id": CLIENT_ID},
-            "route": self.route,
-        }
+        scope = get_scope(self.lookup.path, list(self.headers if headers is None else headers))
+        scope["state"] = {"client_id": CLIENT_ID}
+        scope["route"] = self.route
+        return scope
 
     def scopes_and_starts(self, count: int) -> list[tuple[dict[str, Any], dict[str, Any]]]:
         return [(self.scope(), _answer_start()) for _ in range(count)]

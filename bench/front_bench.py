@@ -46,6 +46,7 @@ def _parse() -> argparse.Namespace:
 ARGS = _parse()
 sys.path.insert(0, str(ARGS.root.resolve()))
 
+from asgi_scope import get_scope  # noqa: E402
 from cryptography.hazmat.primitives import hashes  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 
@@ -169,21 +170,7 @@ class Bench:
 
     def scope(self) -> dict[str, Any]:
         path, _, raw = self.signed_request()
-        return {
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.3"},
-            "http_version": "1.1",
-            "server": ("127.0.0.1", 8000),
-            "client": ("127.0.0.1", 51000),
-            "scheme": "http",
-            "method": "GET",
-            "root_path": "",
-            "path": path,
-            "raw_path": path.encode("ascii"),
-            "query_string": b"",
-            "headers": raw,
-            "state": {},
-        }
+        return get_scope(path, raw)
 
     def front_case(self) -> tuple[Callable[[], Any], Callable[[list[Any]], None]]:
         sent: list[Any] = []

@@ -23,6 +23,7 @@ from adapter_api.errors import Forbidden, TooManyRequests, Unauthenticated
 from connectors.errors import CircuitOpen
 from schemas.errors import SchemaError
 from schemas.files import XROAD_NS
+from security.http_signatures import HttpVerifier, RequestView
 from security.pki import init_dev_pki
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
@@ -51,11 +52,30 @@ def test_bench_runs_to_the_end(run: str) -> None:
     assert any(char.isdigit() for char in done.stdout), done.stdout[-2000:]
 
 
+def _signed_by_adapter(
+    verifier: HttpVerifier,
+    url: str,
+    request_headers: dict[str, str],
+    status: int,
+    headers: list[tuple[str, str]],
+    body: bytes,
+) -> bool:
+    """Whether the answer to ``GET url`` carries the adapter's signature, bound to the request."""
+    request = RequestView("GET", url, request_headers)
+    return (
+        verifier.verify_response(status, headers, body, request=request, expected_keyid="adapter")
+        == "adapter"
+    )
+
+
 # ------------------------------------------------------------------ bench/adapter_checks.py
 
 
 def _load_adapter_checks() -> ModuleType:
-    """``bench/adapter_checks.py`` as a module (the bench folder is not a package)."""
+    """``bench/adapter_checks.py`` as a module (the bench folder is not a package; the
+    modules beside it are found on ``sys.path``, as when it runs as a script)."""
+    if str(BENCH) not in sys.path:
+        sys.path.insert(0, str(BENCH))
     spec = importlib.util.spec_from_file_location("adapter_checks", BENCH / "adapter_checks.py")
     assert spec is not None
     assert spec.loader is not None
@@ -187,7 +207,7 @@ async def test_integrated_floor_verifies_signs_and_logs(keys: Path, tmp_path: Pa
     import sqlite3
 
     from connectors.http_client import ConnectionPool
-    from security.http_signatures import HttpSigner, HttpVerifier, RequestView, TrustedKeyDirectory
+    from security.http_signatures import HttpSigner, HttpVerifier, TrustedKeyDirectory
     from security.keys import load_party
     from security.trust import TrustStore
     from security.wsse import verify_envelope
@@ -229,16 +249,7 @@ async def test_integrated_floor_verifies_signs_and_logs(keys: Path, tmp_path: Pa
             url, headers = signed(citizen)
             status, answer_headers, body = await client.request("GET", url, headers, None)
             assert status == 200, body[:300]
-            assert (
-                verifier.verify_response(
-                    status,
-                    answer_headers,
-                    body,
-                    request=RequestView("GET", url, headers),
-                    expected_keyid="adapter",
-                )
-                == "adapter"
-            )
+            assert _signed_by_adapter(verifier, url, headers, status, answer_headers, body)
             answered = verify_envelope(bytes(body), trust, expected_party="population")
             assert answered is not None
             assert citizen.encode() in body
@@ -294,7 +305,7 @@ async def test_clocked_adapter_answers_and_its_stages_add_up(
     import json
 
     from connectors.http_client import ConnectionPool
-    from security.http_signatures import HttpSigner, HttpVerifier, RequestView, TrustedKeyDirectory
+    from security.http_signatures import HttpSigner, HttpVerifier, TrustedKeyDirectory
     from security.keys import load_party
     from security.trust import TrustStore
 
@@ -365,16 +376,7 @@ async def test_clocked_adapter_answers_and_its_stages_add_up(
             url, headers = signed_lookup()
             status, answer_headers, content = await client.request("GET", url, headers, None)
             assert status == 200, content[:300]
-            assert (
-                verifier.verify_response(
-                    status,
-                    answer_headers,
-                    content,
-                    request=RequestView("GET", url, headers),
-                    expected_keyid="adapter",
-                )
-                == "adapter"
-            )
+            assert _signed_by_adapter(verifier, url, headers, status, answer_headers, content)
             assert json.loads(content)["citizen_id"] == citizen
         after = await clock()
         url, headers = signed_lookup()
