@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
@@ -69,10 +70,14 @@ def start_child(
     stderr: IO[bytes] | None = None,
     timeout: float = 60.0,
     env: dict[str, str] | None = None,
+    launcher: Sequence[str] = (),
 ) -> subprocess.Popen[bytes]:
     """Run ``python SCRIPT ARGS`` from the project root (``SCRIPT`` may be ``-m``, then ARGS
-    start with the module); return once it listens on ``port``."""
-    process = subprocess.Popen([sys.executable, script, *args], cwd=ROOT, stderr=stderr, env=env)
+    start with the module), behind ``launcher`` if given (e.g. ``valgrind …``); return once it
+    listens on ``port``."""
+    process = subprocess.Popen(
+        [*launcher, sys.executable, script, *args], cwd=ROOT, stderr=stderr, env=env
+    )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -86,14 +91,23 @@ def start_child(
     raise RuntimeError(f"{args[0]} did not start")
 
 
-def _stat_cpu(path: Path) -> float:
+#: where ``/proc/…/stat`` holds the user and the system (kernel) CPU, after the command's name
+_USER, _SYSTEM = 11, 12
+
+
+def _stat_cpu(path: Path, kinds: tuple[int, ...] = (_USER, _SYSTEM)) -> float:
     fields = path.read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return sum(int(fields[kind]) for kind in kinds) / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of process ``pid`` so far."""
     return _stat_cpu(Path(f"/proc/{pid}/stat"))
+
+
+def system_cpu_seconds(pid: int) -> float:
+    """System (kernel) CPU seconds of process ``pid`` so far: its system calls, page faults."""
+    return _stat_cpu(Path(f"/proc/{pid}/stat"), (_SYSTEM,))
 
 
 def thread_cpu_seconds(pid: int) -> float:
@@ -116,6 +130,11 @@ def tree_cpu_seconds(pid: int) -> float:
     """:func:`cpu_seconds` summed over :func:`process_tree` (descendants that exited are lost:
     measure over a window in which none exits)."""
     return sum(cpu_seconds(member) for member in process_tree(pid))
+
+
+def tree_system_cpu_seconds(pid: int) -> float:
+    """:func:`system_cpu_seconds` summed over :func:`process_tree`."""
+    return sum(system_cpu_seconds(member) for member in process_tree(pid))
 
 
 def tree_thread_cpu_seconds(pid: int) -> float:

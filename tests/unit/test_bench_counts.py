@@ -1,0 +1,96 @@
+"""``bench/lookup_counts.py`` and its opcode counter (``bench/opcode_counter.py``) count what they
+say: each function's own opcodes and entries, both servers' lookups, callgrind's last dump."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+if str(BENCH) not in sys.path:
+    sys.path.insert(0, str(BENCH))
+
+from lookup_counts import Opcodes, dumped_events, report_opcodes, run  # noqa: E402
+from opcode_counter import OUT, OpcodeCounter  # noqa: E402
+
+
+@dataclass
+class _Point:
+    x: int
+    y: int
+
+
+def _loop(times: int) -> int:
+    total = 0
+    for step in range(times):
+        total += step
+    return total
+
+
+def test_opcode_counter_counts_each_function_and_names_generated_inits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "counts.json"
+    monkeypatch.setenv(OUT, str(out))
+    counter = OpcodeCounter()
+    counter.start()
+    _loop(10)
+    _loop(40)
+    _Point(1, 2)
+    counter.stop()
+    rows = {
+        (Path(path).name, name): (opcodes, entries)
+        for path, _, name, opcodes, entries in (json.loads(out.read_text()))
+    }
+    loop_opcodes, loop_entries = rows[("test_bench_counts.py", "_loop")]
+    assert loop_entries == 2
+    # 50 turns of the loop between the two calls: more than 50 opcodes, not a fixed cost
+    assert loop_opcodes > 50 * 3
+    assert rows[("<string>", "_Point.__init__")][1] == 1
+    # the function that started the counter was running already: it is counted, not entered
+    here = rows[
+        (
+            "test_bench_counts.py",
+            "test_opcode_counter_counts_each_function_and_names_generated_inits",
+        )
+    ]
+    assert here[0] > 0
+    assert here[1] == 0
+
+
+def test_dumped_events_reads_the_last_dump(tmp_path: Path) -> None:
+    out = tmp_path / "server.counts"
+    (tmp_path / "server.counts.1").write_text("events: Ir Bcm\nsummary: 10 1\n")
+    (tmp_path / "server.counts.2").write_text("events: Ir Bcm\nfn=x\n1 5 0\ntotals: 700 30\n")
+    assert dumped_events(out) == {"Ir": 700, "Bcm": 30}
+    with pytest.raises(RuntimeError, match="no callgrind dump"):
+        dumped_events(tmp_path / "other.counts")
+
+
+async def test_opcodes_of_both_servers_are_counted_over_their_lookups(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Both servers answer signed lookups under the counter; each one's counts hold its own
+    code and not the other's, and the report prints both and their ratio."""
+    args = argparse.Namespace(calls=4, concurrency=2, warm_up=2, keep=None)
+    counts = await run(Opcodes(), args)
+    files = {
+        name: {Path(row[0]).as_posix() for row in rows if row[3] or row[4]}
+        for name, rows in counts.items()
+    }
+    assert any(path.endswith("connectors/echo.py") for path in files["adapter"])
+    assert not any(path.endswith("bench/floor_log.py") for path in files["adapter"])
+    assert any(path.endswith("bench/floor_log.py") for path in files["integrated_floor"])
+    assert not any("/adapter_api/" in path for path in files["integrated_floor"])
+    for rows in counts.values():  # every lookup enters frames: at least one per lookup
+        assert sum(row[4] for row in rows) >= args.calls
+    figures = report_opcodes(counts, args.calls, top=3)
+    totals = figures["totals"]
+    assert totals["adapter"]["opcodes"] > totals["integrated_floor"]["opcodes"] > 0
+    ratio = totals["adapter"]["opcodes"] / totals["integrated_floor"]["opcodes"]
+    assert f"ratio {ratio:.2f}x" in capsys.readouterr().out
