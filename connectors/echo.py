@@ -7,11 +7,11 @@ field by field with the header sent (:func:`connectors.soap.echo_mismatch`, whic
 ``requestHash``). When the echo is faithful, the validation is redundant: a field equal to one
 we sent, and built valid, is valid. :func:`echoes_faithfully` shadows that pair: it compares the
 reply's elements with the values sent directly, building nothing, and answers True only when
-the plain check would accept the reply; on anything else (a difference, a repeat, another
-order of identifier parts than expected, an unknown X-Road element) it answers False and the
-plain check runs, to accept or to name the field at fault. Why: it spares a connector the
-reading and validation of an echo that only has to be the same as what it sent (about half of
-what reading a reply costs beyond verifying its signature).
+the plain check would accept the reply; on anything else (a difference, a repeat, an unknown
+X-Road element, a comment inside an identifier) it answers False and the plain check runs, to
+accept or to name the field at fault. Why: it spares a connector the reading and validation of
+an echo that only has to be the same as what it sent (about half of what reading a reply costs
+beyond verifying its signature).
 """
 
 from __future__ import annotations
@@ -81,21 +81,17 @@ def _identifier_parts(identifier: XRoadClient | XRoadService) -> dict[str, str] 
     return {_PARTS[name]: value for name, value in values.items()}
 
 
-def _identifier_matches(
-    element: etree._Element, allowed: tuple[str, ...], parts: dict[str, str]
-) -> bool:
-    if element.get(OBJECT_TYPE) not in allowed:
-        return False
-    seen: set[str] = set()
-    for child in element:  # plain iteration: cheaper than iterchildren("*") (no tag matcher)
-        tag = child.tag
-        if not isinstance(tag, str):
-            continue  # a comment or processing instruction: iterchildren("*") passes over it
-        expected = parts.get(tag)
-        if expected is None or tag in seen or (child.text or "").strip() != expected:
-            return False
-        seen.add(tag)
-    return len(seen) == len(parts)
+@lru_cache(maxsize=64)
+def _identifiers(
+    client: XRoadClient, service: XRoadService
+) -> dict[str, tuple[tuple[str, ...], dict[str, str]]] | None:
+    """Identifier element tag -> (the objectTypes it may have, its parts), for a faithful echo
+    of ``client`` and ``service``; None when no echo could be read back equal to one of them."""
+    client_parts = _identifier_parts(client)
+    service_parts = _identifier_parts(service)
+    if client_parts is None or service_parts is None:
+        return None
+    return {_CLIENT: (_CLIENT_TYPES, client_parts), _SERVICE: (_SERVICE_TYPES, service_parts)}
 
 
 def echoes_faithfully(sent: XRoadHeader, header: etree._Element, expected_hash: str) -> bool:
@@ -103,42 +99,49 @@ def echoes_faithfully(sent: XRoadHeader, header: etree._Element, expected_hash: 
     ``requestHash`` = ``expected_hash``: then the plain read and comparison accept it too.
 
     False: not shown here; the plain check decides (and names the field at fault).
+
+    One pass over the header's children: each X-Road element is taken off what is still
+    expected when it matches, so a repeat or an unknown one finds nothing and answers False.
+    An echoed text must equal the one sent once stripped, and not be empty (as the plain
+    reading strips it and refuses it empty); an identifier must hold exactly the parts sent,
+    nothing else (not even a comment: the plain check decides then).
     """
-    client = _identifier_parts(sent.client)
-    service = _identifier_parts(sent.service)
+    expected = _identifiers(sent.client, sent.service)
+    if (
+        expected is None
+        or not sent.protocol_version.startswith("4.")
+        or not expected_hash.isascii()
+    ):
+        return False
+    identifiers = dict(expected)
     texts = {
         _ID: sent.message_id,
         _USER_ID: sent.user_id,
         _ISSUE: sent.issue,
         _PROTOCOL_VERSION: sent.protocol_version,
+        _REQUEST_HASH: expected_hash,
     }
-    if client is None or service is None or not all(_clean(text) for text in texts.values()):
-        return False
-    if not sent.protocol_version.startswith("4.") or not expected_hash.isascii():
-        return False
-    seen: set[str] = set()
     for child in header:
         tag = child.tag
-        if not isinstance(tag, str) or not tag.startswith(_XROAD_PREFIX):
-            continue  # wsse:Security, comments: the plain reading passes over them too
-        if tag in seen:
-            return False
-        seen.add(tag)
-        if tag == _CLIENT:
-            if not _identifier_matches(child, _CLIENT_TYPES, client):
-                return False
-        elif tag == _SERVICE:
-            if not _identifier_matches(child, _SERVICE_TYPES, service):
-                return False
-        elif tag == _REQUEST_HASH:
+        if tag in texts:
             echoed = (child.text or "").strip()
-            if child.get("algorithmId") != REQUEST_HASH_ALGORITHM or not echoed.isascii():
+            if tag == _REQUEST_HASH:
+                if child.get("algorithmId") != REQUEST_HASH_ALGORITHM or not echoed.isascii():
+                    return False
+                if not hmac.compare_digest(echoed, texts.pop(tag)):
+                    return False
+            elif echoed != texts.pop(tag) or not echoed:
                 return False
-            if not hmac.compare_digest(echoed, expected_hash):
+        elif tag in identifiers:
+            allowed, parts = identifiers.pop(tag)
+            if child.get(OBJECT_TYPE) not in allowed or len(child) != len(parts):
+                return False  # len counts comments and processing instructions too
+            if {part.tag: (part.text or "").strip() for part in child} != parts:
                 return False
-        elif (child.text or "").strip() != texts.get(tag):
-            return False  # another field, or an X-Road element this check does not know
-    return len(seen) == len(HEADER_ELEMENTS)
+        elif isinstance(tag, str) and tag.startswith(_XROAD_PREFIX):
+            return False  # a repeat, or an X-Road element this check does not know
+        # else wsse:Security, another header, a comment: the plain reading passes over them too
+    return not texts and not identifiers
 
 
 __all__ = ["echoes_faithfully"]

@@ -1,4 +1,5 @@
-"""Turning pydantic validation failures of wire data into ``InvalidWireRecord``."""
+"""Turning pydantic validation failures of wire data into ``InvalidWireRecord``; models built
+from values a reader has already checked."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from pydantic import BaseModel, ValidationError
 from schemas.errors import InvalidWireRecord
 
 M = TypeVar("M", bound=BaseModel)
+
+_set = object.__setattr__
 
 
 def problems_of(exc: ValidationError, *, names: Mapping[str, str] | None = None) -> tuple[str, ...]:
@@ -40,3 +43,27 @@ def build_model(
             problems=problems_of(exc, names=names),
             field=what,
         ) from exc
+
+
+def checked_model(model: type[M], fields: dict[str, Any], fields_set: set[str]) -> M:
+    """``model`` holding ``fields``, values a reader has shown to be what validating them gives.
+
+    ``fields`` holds every field of ``model`` in its declared order (defaults included),
+    ``fields_set`` the names the wire carried: the instance is the one ``model_validate`` would
+    return (the same ``__dict__``, fields set, no extra and no private values), set as
+    ``model_construct`` sets it, without its per-field pass over aliases and defaults (about as
+    costly as the checks themselves). Only for models whose instances hold nothing else (no
+    private attributes, no ``model_post_init``, extra values refused).
+    """
+    if (
+        model.__pydantic_post_init__
+        or model.__private_attributes__
+        or model.model_config.get("extra") == "allow"
+    ):
+        raise TypeError(f"{model.__name__} holds more than its fields")
+    instance = model.__new__(model)
+    _set(instance, "__dict__", fields)
+    _set(instance, "__pydantic_fields_set__", fields_set)
+    _set(instance, "__pydantic_extra__", None)
+    _set(instance, "__pydantic_private__", None)
+    return instance
