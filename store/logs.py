@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from store.access_log import AccessLogEntry, insert_lookups
+from store.access_log import AccessLogEntry, CitizenKeyer, current_key, queue_lookups
 from store.access_log_keys import KeyRing
 from store.batching import MAX_BATCH, DriverTransaction, GroupCommit, Written
 from store.message_log import BodyCipher, SqlMessageLog
@@ -42,6 +42,8 @@ class AccessLogWriter:
         group: GroupCommit | None = None,
     ) -> None:
         self._key = key
+        # the current key's keyed hashing, set up once (a ring is frozen: its current key stays)
+        self._keyer = CitizenKeyer(current_key(key))
         self.group = group if group is not None else GroupCommit(engine, max_batch=max_batch)
 
     async def record(self, entry: AccessLogEntry) -> None:
@@ -55,7 +57,8 @@ class AccessLogWriter:
 
     async def write_batch(self, tx: DriverTransaction, items: Sequence[Any]) -> Written:
         """Write queued entries in ``tx`` (the group commit's journal side)."""
-        await insert_lookups(tx, items, key=self._key)
+        if items:
+            queue_lookups(tx, items, self._keyer)
         return Written([None] * len(items))
 
 

@@ -21,7 +21,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from store.message_log import chain
 from store.message_log.chain import (
+    GENESIS,
     PLACE_FIELDS,
     SealedDocument,
     SealedFields,
@@ -250,3 +252,20 @@ def test_header_lines_agree_on_generated_headers(headers: dict[str, str]) -> Non
     assert _outcome(lambda: encode_request("GET", "http://h/", headers, b"")) == _outcome(
         lambda: _plain_request("GET", "http://h/", headers, b"")
     )
+
+
+@pytest.mark.parametrize("text", HOSTILE_TEXT, ids=repr)
+def test_the_encoder_made_once_writes_what_json_encode_writes(
+    text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The C encoder made once (``chain._C_ENCODER``) and ``JSONEncoder.encode``, the way taken
+    without it, seal the same bytes; a refused document (a lone surrogate) leaves it usable."""
+    sealed = replace(SEALED, user_id=text, issue=None, status=-7)
+    document = SealedDocument(_unplaced(sealed))
+    fast = document.canonical(sealed.seq, sealed.prev_digest)
+    lone = SealedDocument(_unplaced(replace(SEALED, client="\ud800")))
+    assert _outcome(lambda: lone.canonical(1, GENESIS)) == _outcome(
+        lambda: _reference(replace(SEALED, client="\ud800"))
+    )
+    monkeypatch.setattr(chain, "_C_ENCODER", None)
+    assert document.canonical(sealed.seq, sealed.prev_digest) == fast == _reference(sealed)
