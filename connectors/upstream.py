@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 
 from cryptography import x509
 
@@ -94,7 +94,7 @@ class UpstreamClient:
         """Close the transport's pooled connections."""
         await self.transport.aclose()
 
-    async def record(
+    def record(
         self,
         *,
         operation: str,
@@ -114,8 +114,8 @@ class UpstreamClient:
         secrets: tuple[tuple[str, str], ...] = (),
         time_limit: float | None = None,
         request_sha256: str | None = None,
-    ) -> None:
-        """Log one line for the attempt and hand the exchange to the recorder.
+    ) -> Awaitable[None]:
+        """Log one line for the attempt and hand the exchange to the recorder; await the result.
 
         ``outcome`` defaults to ``ok`` without ``error``, else the error's code. The
         certificates, when given, are those the request was signed with and the reply verified
@@ -123,6 +123,10 @@ class UpstreamClient:
         credentials the messages carry, which the recorder must not keep; ``time_limit`` the
         seconds the attempt was given: cancelled after it, the attempt timed out;
         ``request_sha256`` the hex SHA-256 of ``request``, when the connector computed it.
+
+        A plain method returning the recorder's own awaitable (``await self.record(...)``):
+        the exchange is built and logged when it is called, and the caller awaits the recorder
+        directly, without a coroutine of this method in between.
         """
         if outcome is None:
             if error is None:
@@ -165,7 +169,7 @@ class UpstreamClient:
                 )
         else:
             logger.info("upstream call failed", extra=_log_fields(exchange))
-        await self.recorder.record(exchange)
+        return self.recorder.record(exchange)
 
 
 def elapsed(since: dt.datetime) -> float:
