@@ -24,7 +24,7 @@ import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import cast
+from typing import NamedTuple, cast
 from urllib.parse import urlsplit
 
 import httptools
@@ -32,6 +32,14 @@ import httptools
 from connectors.slots import Slots
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class HttpResponse(NamedTuple):
+    """What came back: the status, the headers (lower-case names) and the body bytes."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
 
 
 class HttpProtocolError(Exception):
@@ -66,6 +74,10 @@ class Target:
         return cls(scheme, host, port, authority, target)
 
 
+#: what a connection's answer resolves to: status, headers, body, and whether to keep it open
+_Answer = tuple[int, dict[str, str], bytes, bool]
+
+
 class _Connection(asyncio.Protocol):
     """One keep-alive connection; ``exchange`` sends a request and waits for the whole answer."""
 
@@ -75,7 +87,7 @@ class _Connection(asyncio.Protocol):
         self.idle_since = 0.0
         self._max_body = max_body
         self._parser = httptools.HttpResponseParser(self)
-        self._waiter: asyncio.Future[tuple[int, dict[str, str], bytes, bool]] | None = None
+        self._waiter: asyncio.Future[_Answer] | None = None
         self._headers: dict[str, str] = {}
         self._body: list[bytes] = []
         self._size = 0
@@ -136,9 +148,11 @@ class _Connection(asyncio.Protocol):
     def _answer(self, *, keep: bool) -> None:
         self._complete = True
         waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            status = self._parser.get_status_code()
-            waiter.set_result((status, self._headers, b"".join(self._body), keep))
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                status = self._parser.get_status_code()
+                waiter.set_result((status, self._headers, b"".join(self._body), keep))
 
     def _finish_at_eof(self) -> None:
         """A body delimited by the end of the connection ends here (httptools has no finish)."""
@@ -154,8 +168,10 @@ class _Connection(asyncio.Protocol):
 
     def _fail(self, exc: BaseException) -> None:
         waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(exc)
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_exception(exc)
         if self.transport is not None:
             self.transport.close()
         self.closed = True
@@ -165,16 +181,20 @@ class _Connection(asyncio.Protocol):
         """Whether any byte of the answer to the last request arrived."""
         return self._received
 
-    async def exchange(self, head: bytes, body: bytes) -> tuple[int, dict[str, str], bytes, bool]:
+    def send(self, head: bytes, body: bytes) -> asyncio.Future[_Answer]:
+        """Write a request; the future of its whole answer ``(status, headers, body, keep)``.
+
+        A plain call: the pool awaits the future itself (no coroutine of the connection's in
+        between). Resolved once, by the answer or by the connection's failure; a cancelled one
+        is left alone (the pool closes the connection).
+        """
         assert self.transport is not None
-        self._waiter = asyncio.get_running_loop().create_future()
+        waiter: asyncio.Future[_Answer]
+        self._waiter = waiter = asyncio.get_running_loop().create_future()
         self._received = False
         self._complete = False
         self.transport.writelines((head, body) if body else (head,))
-        try:
-            return await self._waiter
-        finally:
-            self._waiter = None
+        return waiter
 
     def close(self) -> None:
         self.closed = True
@@ -220,7 +240,7 @@ class ConnectionPool:
 
     async def request(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes | None
-    ) -> tuple[int, dict[str, str], bytes]:
+    ) -> HttpResponse:
         """Send one request and return ``(status, headers, body)``; header names lower-case."""
         target = self.target(url)
         head = _request_head(method, target, headers, body)
@@ -236,7 +256,7 @@ class ConnectionPool:
                 if connection is None:
                     connection = await self._connect(target)
                 try:
-                    status, answer_headers, data, keep = await connection.exchange(head, payload)
+                    status, answer_headers, data, keep = await connection.send(head, payload)
                 except (ConnectionError, OSError):
                     connection.close()
                     if reused and attempt == 1 and not connection.answered:
@@ -246,7 +266,7 @@ class ConnectionPool:
                     connection.close()  # timed out, cancelled or malformed: not reusable
                     raise
                 self._release(target, connection, keep)
-                return status, answer_headers, data
+                return HttpResponse(status, answer_headers, data)
         finally:
             slots.release()
         raise AssertionError("unreachable")  # pragma: no cover
@@ -318,4 +338,4 @@ def _request_head(
     return "".join(lines).encode("latin-1")
 
 
-__all__ = ["BodyTooLarge", "ConnectionPool", "HttpProtocolError", "Target"]
+__all__ = ["BodyTooLarge", "ConnectionPool", "HttpProtocolError", "HttpResponse", "Target"]

@@ -22,6 +22,7 @@ import datetime as dt
 import random
 import time
 from collections.abc import Awaitable, Callable
+from types import TracebackType
 from typing import TypeVar
 
 from tenacity import (
@@ -221,6 +222,54 @@ class RetryPolicy:
         )
 
 
+class _AttemptTimer:
+    """``asyncio.timeout(seconds)`` around one attempt, as a plain ``with`` block.
+
+    The same contract: when the time is up the task is cancelled, and the block left with that
+    cancellation (no other one pending) raises ``TimeoutError`` from it; a cancellation from
+    elsewhere goes through. One timer handle and no coroutine: ``Timeout``'s ``__aenter__`` and
+    ``__aexit__`` are two coroutines per attempt, and its state machine is not needed here (the
+    timer is never rescheduled).
+    """
+
+    __slots__ = ("_cancelling", "_expired", "_handle", "_task")
+
+    def __init__(self, seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task(loop)
+        if task is None:
+            raise RuntimeError("Timeout should be used inside a task")
+        self._task = task
+        self._cancelling = task.cancelling()
+        self._expired = False
+        when = loop.time() + seconds
+        if when <= loop.time():
+            self._handle: asyncio.Handle = loop.call_soon(self._expire)
+        else:
+            self._handle = loop.call_at(when, self._expire)
+
+    def _expire(self) -> None:
+        self._task.cancel()
+        self._expired = True
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._handle.cancel()
+        if (
+            self._expired
+            and self._task.uncancel() <= self._cancelling
+            and kind is asyncio.CancelledError
+        ):
+            raise TimeoutError from exc
+
+
 class Resilience:
     """The breaker, limiter, timeouts and retries of one upstream, and what its health shows."""
 
@@ -251,6 +300,7 @@ class Resilience:
         message_id: str | None = None,
         deadline: float | None = None,
         retry: bool = True,
+        _ends_at: float | None = None,
     ) -> T:
         """Run ``attempt(timeout)`` under the breaker, the limiter and the retry policy.
 
@@ -258,41 +308,20 @@ class Resilience:
         the upstream's overall deadline. Errors keep their class; ``message_id`` is filled in.
         ``retry=False`` makes one attempt only: for a call that must not reach the upstream twice
         (one the upstream would apply twice), whose caller finds out what happened instead.
-        """
-        budget = self.config.retry.deadline if deadline is None else deadline
-        ends_at = self._clock() + budget
-        try:
-            return await self._once(attempt, ends_at, message_id)
-        except BaseException as exc:
-            if not (retry and _is_retryable(exc) and self.retry.retries):
-                raise
-            wait = self.retry.first_wait()
-            if self._clock() + wait >= ends_at:
-                raise
-        await self.retry.sleep(wait)
-        result: T | None = None
-        async for retry_attempt in self.retry.retrying(ends_at):
-            with retry_attempt:
-                result = await self._once(attempt, ends_at, message_id)
-        return result  # type: ignore[return-value]
 
-    async def _once(
-        self, attempt: Callable[[float], Awaitable[T]], ends_at: float, message_id: str | None
-    ) -> T:
-        self.breaker.before_call(message_id)
-        self.attempts += 1
+        The first attempt runs here, in this coroutine: no coroutine of its own, one timer
+        (:class:`_AttemptTimer`), a slot taken without awaiting when one is free. Each retry is
+        this method again with ``retry=False`` and the first attempt's deadline (``_ends_at``,
+        on the resilience clock), driven by tenacity.
+        """
+        if _ends_at is None:
+            budget = self.config.retry.deadline if deadline is None else deadline
+            _ends_at = self._clock() + budget
+        ends_at = _ends_at
         try:
-            left = ends_at - self._clock()
-            if left <= 0:
-                raise UpstreamTimeout(
-                    f"{self.upstream}: deadline passed before the attempt",
-                    upstream=self.upstream,
-                    message_id=message_id,
-                    fault_code="deadline",
-                )
-            timeout = min(self.config.timeouts.attempt, left)
+            timeout = self._admit(ends_at, message_id)
             try:
-                async with asyncio.timeout(timeout):
+                with _AttemptTimer(timeout):
                     limiter = self.limiter
                     waiter = limiter.take()  # no await when a slot is free
                     if waiter is not None:
@@ -302,26 +331,66 @@ class Resilience:
                     finally:
                         limiter.release()
             except TimeoutError as exc:
-                raise UpstreamTimeout(
+                error = UpstreamTimeout(
                     f"{self.upstream}: no answer within {timeout:.3g} s",
                     upstream=self.upstream,
                     message_id=message_id,
                     fault_code="timeout",
-                ) from exc
-        except TransientError as exc:
+                )
+                self._settle(error, message_id)
+                raise error from exc
+            except BaseException as exc:
+                self._settle(exc, message_id)
+                raise
+            self.breaker.on_success()
+            self.last_success = self._wall_clock()
+            return result
+        except BaseException as exc:
+            if not (retry and _is_retryable(exc) and self.retry.retries):
+                raise
+            wait = self.retry.first_wait()
+            if self._clock() + wait >= ends_at:
+                raise
+        await self.retry.sleep(wait)
+        retried: T | None = None
+        async for retry_attempt in self.retry.retrying(ends_at):
+            with retry_attempt:
+                retried = await self.call(
+                    attempt, message_id=message_id, retry=False, _ends_at=ends_at
+                )
+        return retried  # type: ignore[return-value]
+
+    def _admit(self, ends_at: float, message_id: str | None) -> float:
+        """Let one attempt through the breaker; the seconds it may take. ``CircuitOpen`` when the
+        breaker refuses it; ``UpstreamTimeout`` (a transient failure) when the deadline passed."""
+        self.breaker.before_call(message_id)
+        self.attempts += 1
+        left = ends_at - self._clock()
+        if left <= 0:
+            error = UpstreamTimeout(
+                f"{self.upstream}: deadline passed before the attempt",
+                upstream=self.upstream,
+                message_id=message_id,
+                fault_code="deadline",
+            )
+            self._settle(error, message_id)
+            raise error
+        return min(self.config.timeouts.attempt, left)
+
+    def _settle(self, exc: BaseException, message_id: str | None) -> None:
+        """What an attempt that raised ``exc`` tells the breaker and the health.
+
+        A transient failure counts against the upstream; a permanent one means it answered (a
+        half-open breaker closes); anything else (cancelled, a local error) is no verdict.
+        """
+        if isinstance(exc, TransientError):
             self._failed(exc, message_id)
             self.breaker.on_failure()
-            raise
-        except PermanentError as exc:
+        elif isinstance(exc, PermanentError):
             self._failed(exc, message_id)
             self.breaker.on_success()
-            raise
-        except BaseException:
+        else:
             self.breaker.on_abandon()
-            raise
-        self.breaker.on_success()
-        self.last_success = self._wall_clock()
-        return result
 
     def _failed(self, exc: ConnectorError, message_id: str | None) -> None:
         if exc.message_id is None:

@@ -25,7 +25,7 @@ import copy
 import datetime as dt
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import replace
 
 from cryptography import x509
@@ -260,10 +260,11 @@ class SoapConnector(UpstreamClient):
         headers = self._http_headers.get(operation) or _http_headers(op)
         attempts = 0
 
-        async def attempt(time_limit: float) -> etree._Element:
+        def attempt(time_limit: float) -> Awaitable[etree._Element]:
+            # a plain function: Resilience awaits ``_attempt`` itself, one coroutine fewer
             nonlocal attempts
             attempts += 1
-            return await self._attempt(op, header, envelope, headers, ctx, time_limit, attempts)
+            return self._attempt(op, header, envelope, headers, ctx, time_limit, attempts)
 
         return await self.resilience.call(attempt, message_id=ctx.message_id, deadline=deadline)
 

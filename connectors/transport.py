@@ -20,23 +20,15 @@ from __future__ import annotations
 import asyncio
 from asyncio import get_running_loop
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Generic, NamedTuple, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 import aiohttp
 
 from connectors.errors import ConnectorError, UpstreamTimeout, UpstreamUnavailable
-from connectors.http_client import BodyTooLarge, ConnectionPool, HttpProtocolError
+from connectors.http_client import BodyTooLarge, ConnectionPool, HttpProtocolError, HttpResponse
 
 if TYPE_CHECKING:
     import httpx
-
-
-class HttpResponse(NamedTuple):
-    """What came back: the status, the headers (lower-case names) and the body bytes."""
-
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
 
 
 class Transport(Protocol):
@@ -113,14 +105,14 @@ class _LoopBoundTransport(Generic[ClientT]):
     async def _close(self, client: ClientT) -> None:
         raise NotImplementedError
 
-    async def _exchange(
+    def _exchange(
         self,
         method: str,
         url: str,
         body: bytes | None,
         headers: Mapping[str, str],
         time_limit: float | None,
-    ) -> HttpResponse:
+    ) -> Awaitable[HttpResponse]:
         raise NotImplementedError
 
     # -- shared
@@ -201,21 +193,30 @@ class HttptoolsTransport(_LoopBoundTransport[ConnectionPool]):
     async def _close(self, client: ConnectionPool) -> None:
         client.close()
 
-    async def _exchange(
+    def _exchange(
         self,
         method: str,
         url: str,
         body: bytes | None,
         headers: Mapping[str, str],
         time_limit: float | None,
-    ) -> HttpResponse:
+    ) -> Awaitable[HttpResponse]:
         pool = self._client_of_this_loop()
-        if time_limit is None:  # bounded by the caller
-            status, names, data = await pool.request(method, url, headers, body)
-        else:
-            async with asyncio.timeout(time_limit):
-                status, names, data = await pool.request(method, url, headers, body)
-        return HttpResponse(status, names, data)
+        if time_limit is None:  # bounded by the caller: ``post`` awaits the pool's coroutine
+            return pool.request(method, url, headers, body)
+        return self._within(pool, method, url, body, headers, time_limit)
+
+    @staticmethod
+    async def _within(
+        pool: ConnectionPool,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        time_limit: float,
+    ) -> HttpResponse:
+        async with asyncio.timeout(time_limit):
+            return await pool.request(method, url, headers, body)
 
 
 class AiohttpTransport(_LoopBoundTransport[aiohttp.ClientSession]):

@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
+from typing import Any
 
 from cryptography import x509
 
 from connectors.base import CallContext, ConnectorHealth, UpstreamConfig
 from connectors.errors import ConnectorError
-from connectors.exchange import OK, Exchange, ExchangeRecorder, NullRecorder
+from connectors.exchange import OK, Exchange, ExchangeDraft, ExchangeRecorder, NullRecorder, sealed
 from connectors.resilience import Resilience
 from connectors.transport import DEFAULT_TRANSPORT, HttpResponse, Transport, make_transport
 from schemas.times import utc_now
@@ -94,7 +95,7 @@ class UpstreamClient:
         """Close the transport's pooled connections."""
         await self.transport.aclose()
 
-    async def record(
+    def record(
         self,
         *,
         operation: str,
@@ -114,8 +115,8 @@ class UpstreamClient:
         secrets: tuple[tuple[str, str], ...] = (),
         time_limit: float | None = None,
         request_sha256: str | None = None,
-    ) -> None:
-        """Log one line for the attempt and hand the exchange to the recorder.
+    ) -> Awaitable[None]:
+        """Log one line for the attempt and hand the exchange to the recorder; await the result.
 
         ``outcome`` defaults to ``ok`` without ``error``, else the error's code. The
         certificates, when given, are those the request was signed with and the reply verified
@@ -123,6 +124,10 @@ class UpstreamClient:
         credentials the messages carry, which the recorder must not keep; ``time_limit`` the
         seconds the attempt was given: cancelled after it, the attempt timed out;
         ``request_sha256`` the hex SHA-256 of ``request``, when the connector computed it.
+
+        A plain method returning the recorder's own awaitable (``await self.record(...)``):
+        the exchange is built and logged when it is called, and the caller awaits the recorder
+        directly, without a coroutine of this method in between.
         """
         if outcome is None:
             if error is None:
@@ -131,32 +136,33 @@ class UpstreamClient:
                 timed_out = time_limit is not None and elapsed(started_at) >= time_limit * 0.99
                 outcome = outcome_of(error, timed_out=timed_out)
         status = response.status if response is not None else None
-        exchange = Exchange(
-            upstream=self.config.name,
-            operation=operation,
-            protocol=self.protocol,
-            message_id=message_id or ctx.message_id,
-            client=ctx.client,
-            sender=self.sender,
-            receiver=self.config.signer_party,
-            user_id=ctx.user_id,
-            issue=ctx.issue,
-            method=method,
-            url=url,
-            request=request,
-            request_headers=dict(request_headers),
-            response=response.body if response is not None else None,
-            response_headers=dict(response.headers) if response is not None else {},
-            status=status,
-            outcome=outcome,
-            started_at=started_at,
-            finished_at=utc_now(),
-            attempt=attempt,
-            request_certificate=request_certificate,
-            response_certificate=response_certificate,
-            secrets=secrets,
-            request_sha256=request_sha256,
-        )
+        # filled in field by field, then sealed: the same Exchange as ``Exchange(**fields)``
+        draft: Any = ExchangeDraft()
+        draft.upstream = self.config.name
+        draft.operation = operation
+        draft.protocol = self.protocol
+        draft.message_id = message_id or ctx.message_id
+        draft.client = ctx.client
+        draft.sender = self.sender
+        draft.receiver = self.config.signer_party
+        draft.user_id = ctx.user_id
+        draft.issue = ctx.issue
+        draft.method = method
+        draft.url = url
+        draft.request = request
+        draft.request_headers = dict(request_headers)
+        draft.response = response.body if response is not None else None
+        draft.response_headers = dict(response.headers) if response is not None else {}
+        draft.status = status
+        draft.outcome = outcome
+        draft.started_at = started_at
+        draft.finished_at = utc_now()
+        draft.attempt = attempt
+        draft.request_certificate = request_certificate
+        draft.response_certificate = response_certificate
+        draft.secrets = secrets
+        draft.request_sha256 = request_sha256
+        exchange = sealed(draft)
         if outcome == OK:
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug(
@@ -165,7 +171,7 @@ class UpstreamClient:
                 )
         else:
             logger.info("upstream call failed", extra=_log_fields(exchange))
-        await self.recorder.record(exchange)
+        return self.recorder.record(exchange)
 
 
 def elapsed(since: dt.datetime) -> float:
