@@ -35,13 +35,21 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapter_api.handlers import api_error_response, unhandled_error
 from adapter_api.metrics import Metrics
-from adapter_api.rate_limits import add_rate_limit_fields
+from adapter_api.rate_limits import add_rate_limit_fields, with_rate_limit_fields
 from adapter_api.request_guard import body_refusal, head_refusal, read_body, reads_body
-from adapter_api.request_id import adopt_request_id, echo_request_id, request_id_var
+from adapter_api.request_id import (
+    REQUEST_ID_HEADER,
+    adopt_request_id,
+    echo_request_id,
+    request_id_var,
+)
 from security.asgi import SignatureGate, SignedResponse, replaying
 from security.http_signatures import RequestView
 
 RawHeaders = list[tuple[bytes, bytes]]
+#: the app's header fields a signed answer leaves out: its own digest (the signer's replaces
+#: it) and request id (the request's is echoed, after the signed fields, as ``_Out`` echoes it)
+_NOT_SIGNED = frozenset({b"content-digest", REQUEST_ID_HEADER})
 
 
 def _server_error() -> PlainTextResponse:
@@ -55,11 +63,13 @@ class _Out:
     echoed. Holds no reference back to what sends through it, so a request leaves no cycle
     for the garbage collector."""
 
-    __slots__ = ("_request_id", "_send", "started", "status")
+    __slots__ = ("request_id", "send", "started", "status")
 
     def __init__(self, send: Send, request_id: bytes) -> None:
-        self._send = send
-        self._request_id = request_id
+        #: the server's ``send``
+        self.send = send
+        #: the request id, as the header value echoed
+        self.request_id = request_id
         #: the status sent to the server (500 until one is)
         self.status = 500
         #: whether an answer has started on the server's ``send``
@@ -69,58 +79,61 @@ class _Out:
         if message["type"] == "http.response.start":
             self.status = message["status"]
             self.started = True
-            echo_request_id(message, self._request_id)
-        await self._send(message)
+            echo_request_id(message, self.request_id)
+        await self.send(message)
 
 
 class _AppSend:
     """The one ``send`` the app sees on an exempt path: RateLimit fields on the start, then
     straight out."""
 
-    __slots__ = ("_out", "_scope", "started")
+    __slots__ = ("_out", "_scope", "app_started")
 
     def __init__(self, scope: Scope, out: _Out) -> None:
         self._scope = scope
         self._out = out
         #: whether the app has started its answer (the error boundary then raises on)
-        self.started = False
+        self.app_started = False
 
     async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
-            self.started = True
+            self.app_started = True
             add_rate_limit_fields(message, self._scope)
         await self._out(message)
 
 
 class _SignedAppSend(SignedResponse):
-    """The one ``send`` the app sees on a signed path: RateLimit fields on the start, then the
-    answer held and signed bound to the request (:class:`~security.asgi.SignedResponse`);
-    :meth:`send_whole` takes a whole answer in one call
-    (:func:`adapter_api.routes.context.send_json`)."""
+    """The one ``send`` the app sees on a signed path: the answer held and signed bound to the
+    request (:class:`~security.asgi.SignedResponse`), the RateLimit fields added and the
+    request id echoed, sent to the server in two messages; :meth:`send_whole` takes a whole
+    answer in one call (:func:`adapter_api.routes.context.send_json`)."""
 
-    __slots__ = ("_scope",)
+    __slots__ = ("_out", "_scope")
 
     def __init__(self, scope: Scope, gate: SignatureGate, request: RequestView, out: _Out) -> None:
         super().__init__(gate, request, out)
         self._scope = scope
+        self._out = out
 
     @property
-    def started(self) -> bool:
+    def app_started(self) -> bool:
         """Whether the app has started its answer (the error boundary then raises on)."""
         return self.start is not None
 
-    async def __call__(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
-            add_rate_limit_fields(message, self._scope)
-        await super().__call__(message)
-
     async def send_whole(self, status: int, headers: RawHeaders, body: bytes) -> None:
         """Answer ``status``, ``headers`` and ``body`` as a start and one last body message
-        would be answered."""
-        start: Message = {"type": "http.response.start", "status": status, "headers": headers}
-        add_rate_limit_fields(start, self._scope)
-        self.start = start
-        await self._gate.send_signed(self._send, self._request, status, start["headers"], body)
+        would be answered: the answer ``_Out`` would send, made here in one pass."""
+        self.start = {"type": "http.response.start", "status": status, "headers": headers}
+        headers = with_rate_limit_fields(headers, self._scope)
+        out = self._out
+        # the app's own X-Request-Id (not signed) dropped, the request's echoed last
+        signed = self._gate.signed_headers(self._request, status, headers, body, _NOT_SIGNED)
+        signed.append((REQUEST_ID_HEADER, out.request_id))
+        out.status = status
+        out.started = True
+        send = out.send
+        await send({"type": "http.response.start", "status": status, "headers": signed})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 class Front:
@@ -139,18 +152,37 @@ class Front:
         out = _Out(send, request_id)
         started = time.perf_counter()
         gate = self.gate
+        release = None
         try:
+            app_send: _AppSend | _SignedAppSend
+            body: bytes | None = None
             if gate.exempt(scope.get("path", "")):
-                await self._checked(scope, receive, None, _AppSend(scope, out))
+                app_send = _AppSend(scope, out)
             else:
                 admitted = await gate.admitted(scope, receive, out)
-                if admitted is not None:
-                    request, body, release = admitted
-                    try:
-                        sink = _SignedAppSend(scope, gate, request, out)
-                        await self._checked(scope, receive, body, sink)
-                    finally:
-                        release()
+                if admitted is None:
+                    return
+                request, body, release = admitted
+                app_send = _SignedAppSend(scope, gate, request, out)
+                receive = replaying(body, receive)
+            # the two-readings rules, on the body the signature check read (or read here, on
+            # an exempt path, when a rule needs it)
+            refusal = head_refusal(scope)
+            if refusal is None and reads_body(scope):
+                if body is None:
+                    body = await read_body(receive)
+                    receive = replaying(body, receive)
+                refusal = body_refusal(body)
+            if refusal is not None:
+                await refusal.answer(scope, receive, app_send)
+                return
+            try:
+                await self.app(scope, receive, app_send)
+            except Exception as exc:  # the error boundary
+                api_error = unhandled_error(exc, scope)
+                if app_send.app_started:
+                    raise
+                await api_error_response(api_error, scope)(scope, receive, app_send)
         except Exception:
             # what escapes the steps above is answered as Starlette's ServerErrorMiddleware
             # answers it (plain 500, unless an answer went out) and raised on to the server,
@@ -159,32 +191,10 @@ class Front:
                 await _server_error()(scope, receive, send)
             raise
         finally:
+            if release is not None:
+                release()
             self.metrics.observe_request(scope, out.status, time.perf_counter() - started)
             request_id_var.reset(token)
-
-    async def _checked(
-        self, scope: Scope, receive: Receive, body: bytes | None, send: _AppSend | _SignedAppSend
-    ) -> None:
-        """Steps 5 and 6 for a request whose body the signature check read (``body``), or will
-        be read here when a rule needs it (``None``: an exempt path)."""
-        if body is not None:
-            receive = replaying(body, receive)
-        refusal = head_refusal(scope)
-        if refusal is None and reads_body(scope):
-            if body is None:
-                body = await read_body(receive)
-                receive = replaying(body, receive)
-            refusal = body_refusal(body)
-        if refusal is not None:
-            await refusal.answer(scope, receive, send)
-            return
-        try:
-            await self.app(scope, receive, send)
-        except Exception as exc:
-            api_error = unhandled_error(exc, scope)
-            if send.started:
-                raise
-            await api_error_response(api_error, scope)(scope, receive, send)
 
 
 __all__ = ["Front"]

@@ -112,14 +112,23 @@ class RateLimiter:
 def add_rate_limit_fields(start: Message, scope: Scope) -> None:
     """Add the RateLimit fields a counted call left in ``scope["state"]["ratelimit"]`` to its
     response ``start`` (a response that carries its own — a 429 — is left as it is)."""
+    headers = start.get("headers", [])
+    with_fields = with_rate_limit_fields(headers, scope)
+    if with_fields is not headers:
+        start["headers"] = with_fields
+
+
+def with_rate_limit_fields(headers: RawHeaders, scope: Scope) -> RawHeaders:
+    """``headers`` of a response with the RateLimit fields a counted call left in
+    ``scope["state"]["ratelimit"]`` added, as a new list; ``headers`` itself when there are
+    none, or when it carries its own (a 429)."""
     fields = (scope.get("state") or {}).get(STATE_KEY)
     if not fields:
-        return
-    headers = list(start.get("headers", []))
+        return headers
     for name, _ in headers:
         if name.lower() == b"ratelimit":
-            return
-    start["headers"] = headers + fields
+            return headers
+    return [*headers, *fields]
 
 
 def _too_many(
@@ -137,4 +146,11 @@ def _too_many(
     )
 
 
-__all__ = ["DAY", "STATE_KEY", "VN_DAY_OFFSET", "RateLimiter", "add_rate_limit_fields"]
+__all__ = [
+    "DAY",
+    "STATE_KEY",
+    "VN_DAY_OFFSET",
+    "RateLimiter",
+    "add_rate_limit_fields",
+    "with_rate_limit_fields",
+]

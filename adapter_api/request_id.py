@@ -20,7 +20,8 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 HEADER = "x-request-id"
-_HEADER_BYTES = HEADER.encode("ascii")
+#: the header's raw name, as ASGI headers hold it
+REQUEST_ID_HEADER = HEADER.encode("ascii")
 _VALID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -77,7 +78,7 @@ def adopt_request_id(scope: Scope) -> tuple[bytes, contextvars.Token[str | None]
     the token that takes it out of the context again (``request_id_var.reset``)."""
     incoming: str | None = None
     for name, value in scope["headers"]:
-        if name == _HEADER_BYTES:
+        if name == REQUEST_ID_HEADER:
             incoming = value.decode("latin-1")
             break
     request_id = accept_request_id(incoming)
@@ -90,10 +91,10 @@ def echo_request_id(start: Message, raw: bytes) -> None:
     """Make ``raw`` the one ``X-Request-Id`` of the response ``start`` (last of its headers)."""
     headers = start.get("headers", [])
     for name, _ in headers:
-        if name == _HEADER_BYTES:  # the app's own: dropped (rarely there)
-            headers = [(k, v) for k, v in headers if k != _HEADER_BYTES]
+        if name == REQUEST_ID_HEADER:  # the app's own: dropped (rarely there)
+            headers = [(k, v) for k, v in headers if k != REQUEST_ID_HEADER]
             break
-    start["headers"] = [*headers, (_HEADER_BYTES, raw)]
+    start["headers"] = [*headers, (REQUEST_ID_HEADER, raw)]
 
 
 class RequestIdMiddleware:
@@ -121,6 +122,7 @@ class RequestIdMiddleware:
 
 __all__ = [
     "HEADER",
+    "REQUEST_ID_HEADER",
     "RequestIdLogFilter",
     "RequestIdMiddleware",
     "accept_request_id",

@@ -101,10 +101,15 @@ DETAIL_STAGES = (*STAGES[:-1], "route_middleware", STAGES[-1])
 #: ``purpose_store`` the purpose's store read on a cache miss (``adapter_api.issues``)
 ROUTE_PARTS: tuple[tuple[str, str, str | None, tuple[str, ...]], ...] = (
     ("front", "adapter_api.served", "AdapterApp", ("__call__",)),
-    ("front", "adapter_api.front", "Front", ("__call__", "_checked")),
+    ("front", "adapter_api.front", "Front", ("__call__",)),
     ("request_id", "adapter_api.request_id", None, ("adopt_request_id", "echo_request_id")),
     ("request_id", "adapter_api.routes.context", None, ("request_id_in",)),
-    ("signature_gate", "security.asgi", "SignatureGate", ("exempt", "admitted", "send_signed")),
+    (
+        "signature_gate",
+        "security.asgi",
+        "SignatureGate",
+        ("exempt", "admitted", "send_signed", "signed_headers"),
+    ),
     ("request_guard", "adapter_api.request_guard", None, ("head_refusal", "reads_body")),
     ("route_inputs", "adapter_api.routes.fast_path", None, ("citizen_lookup_inputs",)),
     ("direct_route", "adapter_api.routes.direct", "DirectCitizenLookup", ("__call__",)),
@@ -130,7 +135,8 @@ ROUTE_PARTS: tuple[tuple[str, str, str | None, tuple[str, ...]], ...] = (
     ("access_entry", "adapter_api.access", None, ("access_entry",)),
     ("answer_json", "adapter_api.routes.context", None, ("model_json", "send_json")),
     ("front_send", "adapter_api.front", "_Out", ("__call__",)),
-    ("front_send", "adapter_api.front", "_SignedAppSend", ("__call__", "send_whole")),
+    ("front_send", "security.asgi", "SignedResponse", ("__call__",)),
+    ("front_send", "adapter_api.front", "_SignedAppSend", ("send_whole",)),
 )
 #: with :data:`DETAIL`, only the parts this variable names (comma-separated) are wrapped: fewer
 #: wrappers, less of the clock's own cost in the parts measured (all of them when unset)

@@ -103,6 +103,23 @@ def _encoded(headers: Iterable[tuple[str, str]]) -> RawHeaders:
     return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
 
 
+#: the app's header fields an answer is signed without: its own digest (the signer's replaces it)
+_DROPPED = frozenset({b"content-digest"})
+#: the raw lower-case names of the fields a signer adds (a handful: its names do not change)
+_FIELD_NAMES: dict[str, bytes] = {}
+_FIELD_NAMES_KEPT = 32
+
+
+def _field_name(field: str) -> bytes:
+    """``field`` as a raw lower-case header name, looked up in a small memo."""
+    name = _FIELD_NAMES.get(field)
+    if name is None:
+        name = field.lower().encode("latin-1")
+        if len(_FIELD_NAMES) < _FIELD_NAMES_KEPT:
+            _FIELD_NAMES[field] = name
+    return name
+
+
 def replaying(body: bytes, receive: Receive) -> Receive:
     """A ``receive`` that hands on ``body`` (already read, whole) first, then ``receive``'s."""
     replayed = False
@@ -176,7 +193,9 @@ class SignatureGate:
         frees the place among the bodies in flight); None when the request was refused
         (answered on ``send``, signed; nothing to release).
         """
-        raw_headers: RawHeaders = list(scope.get("headers", []))
+        raw_headers: RawHeaders = scope.get("headers", [])
+        if type(raw_headers) is not list:  # ASGI's is a list, read as it is
+            raw_headers = list(raw_headers)
         headers = header_fields(raw_headers)  # read once, for the request and its response
         url = _request_url(scope, raw_headers)
         request = RequestView(scope["method"], url, headers)
@@ -249,26 +268,45 @@ class SignatureGate:
         headers: Iterable[tuple[bytes, bytes]],
         body: bytes,
     ) -> None:
-        """Send the whole answer on ``send``, signed bound to ``request``: header names lower
-        case, the app's own ``Content-Digest`` replaced, a ``Content-Length`` added if missing."""
+        """Send the whole answer on ``send``, signed bound to ``request`` (the fields of
+        :meth:`signed_headers`)."""
+        out = self.signed_headers(request, status, headers, body)
+        await send({"type": "http.response.start", "status": status, "headers": out})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    def signed_headers(
+        self,
+        request: RequestView,
+        status: int,
+        headers: Iterable[tuple[bytes, bytes]],
+        body: bytes,
+        dropped: frozenset[bytes] = _DROPPED,
+    ) -> RawHeaders:
+        """The header fields of the answer ``status``, ``headers``, ``body`` signed bound to
+        ``request``, as a new list: names lower case, the app's own ``Content-Digest``
+        replaced (and any other of ``dropped`` left out: one the caller adds after), a
+        ``Content-Length`` added if missing."""
         out: RawHeaders = []
         sized = False
         for name, value in headers:
             name = name.lower()
-            if name != b"content-digest":
+            if name not in dropped:
                 out.append((name, value))
                 sized = sized or name == b"content-length"
-        signed = _encoded(self._signer.sign_response(status, out, body, request=request).items())
-        out += signed
-        if not (sized or any(name == b"content-length" for name, _ in signed)):
+        signed = self._signer.sign_response(status, out, body, request=request)
+        for field, text in signed.items():
+            name = _field_name(field)
+            out.append((name, text.encode("latin-1")))
+            sized = sized or name == b"content-length"
+        if not sized:
             out.append((b"content-length", str(len(body)).encode("ascii")))
-        await send({"type": "http.response.start", "status": status, "headers": out})
-        await send({"type": "http.response.body", "body": body, "more_body": False})
+        return out
 
 
 class SignedResponse:
-    """A ``send`` for the app: holds its response until the last body chunk, then sends it
-    signed on ``send`` (messages other than a response's, and a body before any start, pass)."""
+    """A ``send`` for the app: holds its response until the last body chunk, then answers it
+    whole (:meth:`send_whole`: signed, on ``send``); messages other than a response's, and a
+    body before any start, pass."""
 
     __slots__ = ("_chunks", "_gate", "_request", "_send", "start")
 
@@ -293,9 +331,12 @@ class SignedResponse:
         if message.get("more_body", False):
             return
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        await self._gate.send_signed(
-            self._send, self._request, start["status"], start.get("headers", []), body
-        )
+        await self.send_whole(start["status"], start.get("headers", []), body)
+
+    async def send_whole(self, status: int, headers: RawHeaders, body: bytes) -> None:
+        """Answer ``status``, ``headers`` and ``body`` signed, as a start and one last body
+        message would be answered."""
+        await self._gate.send_signed(self._send, self._request, status, headers, body)
 
 
 class HttpSignatureMiddleware:

@@ -168,28 +168,35 @@ _OFFICIAL = re.compile(OFFICIAL_PATTERN)
 _DOSSIER_CODE = re.compile(DOSSIER_CODE_PATTERN)
 
 
-def single_header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> str | None:
-    """The one value of header ``name`` (lower-case) among the ASGI ``headers``, or ``None``
-    if absent or repeated."""
-    found: str | None = None
+def single_headers(
+    headers: Iterable[tuple[bytes, bytes]], first: bytes, second: bytes
+) -> tuple[str, str] | None:
+    """The one value of header ``first`` and the one of header ``second`` (lower-case) among
+    the ASGI ``headers``, read in one pass; None when either is absent or repeated."""
+    one: str | None = None
+    two: str | None = None
     for key, value in headers:
-        if key == name:
-            if found is not None:
+        if key == first:
+            if one is not None:
                 return None
-            found = value.decode("latin-1")
-    return found
+            one = value.decode("latin-1")
+        elif key == second:
+            if two is not None:
+                return None
+            two = value.decode("latin-1")
+    return None if one is None or two is None else (one, two)
 
 
 def citizen_lookup_inputs(citizen_id: str, headers: Iterable[tuple[bytes, bytes]]) -> Inputs | None:
     """``get_citizen``'s inputs when valid: the path's CCCD (``citizen_id``) and the purpose
     headers among the ASGI ``headers``, checked with the declared parameters' patterns and
     validators; None when any is missing, repeated or refused."""
-    user_id = single_header(headers, b"x-user-id")
-    issue = single_header(headers, b"x-issue")
+    purpose = single_headers(headers, b"x-user-id", b"x-issue")
+    if purpose is None:
+        return None
+    user_id, issue = purpose
     if (
-        user_id is None
-        or issue is None
-        or _CITIZEN_ID.fullmatch(citizen_id) is None
+        _CITIZEN_ID.fullmatch(citizen_id) is None
         or _OFFICIAL.fullmatch(user_id) is None
         or _DOSSIER_CODE.fullmatch(issue) is None
     ):
@@ -244,6 +251,6 @@ __all__ = [
     "read_coded_body",
     "read_dossier_write",
     "read_event",
-    "single_header",
+    "single_headers",
     "without_fast_paths",
 ]
