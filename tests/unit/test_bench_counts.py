@@ -1,5 +1,6 @@
 """``bench/lookup_counts.py`` and its opcode counter (``bench/opcode_counter.py``) count what they
-say: each function's own opcodes and entries, both servers' lookups, callgrind's last dump."""
+say: each function's own opcodes and entries, both servers' lookups, callgrind's last dump; and
+``bench/adapter_bench.py``'s speed check compares the stages both servers run the same code for."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 
+from adapter_bench import speed_check  # noqa: E402
 from lookup_counts import Opcodes, dumped_events, report_opcodes, run  # noqa: E402
 from opcode_counter import OUT, OpcodeCounter  # noqa: E402
 
@@ -94,3 +96,10 @@ async def test_opcodes_of_both_servers_are_counted_over_their_lookups(
     assert totals["adapter"]["opcodes"] > totals["integrated_floor"]["opcodes"] > 0
     ratio = totals["adapter"]["opcodes"] / totals["integrated_floor"]["opcodes"]
     assert f"ratio {ratio:.2f}x" in capsys.readouterr().out
+
+
+def test_speed_check_reads_only_the_stages_both_servers_share() -> None:
+    adapter = {"rfc9421": 0.4, "ws_security": 1.2, "log_writes": 9.0, "server_loop_client": 9.0}
+    floor = {"rfc9421": 0.2, "ws_security": 0.6, "log_writes": 0.1, "server_loop_client": 0.1}
+    assert speed_check(adapter, floor) == 2.0
+    assert speed_check(floor, floor) == 1.0
