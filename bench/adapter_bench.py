@@ -283,6 +283,20 @@ def purpose_dossier(citizen: str) -> dict[str, Any]:
     }
 
 
+def check_answer(
+    verifier: HttpVerifier,
+    request: tuple[str, str, dict[str, str]],
+    status: int,
+    headers: Any,
+    content: bytes,
+) -> None:
+    """Raise unless the answer ``status``, ``headers``, ``content`` is signed by the adapter,
+    bound to ``request`` (method, URL, header fields sent)."""
+    verifier.verify_response(
+        status, headers, content, request=RequestView(*request), expected_keyid="adapter"
+    )
+
+
 async def register_purposes(
     client: ConnectionPool, signer: HttpSigner, verifier: HttpVerifier, base: str, mock_url: str
 ) -> tuple[list[str], list[str]]:
@@ -300,13 +314,7 @@ async def register_purposes(
         headers = {"content-type": "application/json"}
         headers.update(signer.sign_request("PUT", url, headers, body))
         status, answer_headers, content = await client.request("PUT", url, headers, body)
-        verifier.verify_response(
-            status,
-            answer_headers,
-            content,
-            request=RequestView("PUT", url, headers),
-            expected_keyid="adapter",
-        )
+        check_answer(verifier, ("PUT", url, headers), status, answer_headers, content)
         assert status in (200, 201), (status, content[:200])
     return citizens, issues
 
@@ -503,13 +511,7 @@ async def _measure(
     def check_answers() -> None:
         for url, headers, status, answer_headers, content in answered:
             assert status == 200, status
-            verifier.verify_response(
-                status,
-                answer_headers,
-                content,
-                request=RequestView("GET", url, headers),
-                expected_keyid="adapter",
-            )
+            check_answer(verifier, ("GET", url, headers), status, answer_headers, content)
         answered.clear()
 
     async def through_adapter() -> None:

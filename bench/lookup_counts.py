@@ -59,6 +59,7 @@ from typing import Any, Protocol
 from adapter_bench import (
     OFFICIAL,
     adapter_environment,
+    check_answer,
     register_purposes,
     serve_mock,  # noqa: F401 - started as this folder's adapter_bench.py --serve-mock
 )
@@ -66,7 +67,7 @@ from harness import ROOT, free_port, start_child
 from opcode_counter import OUT as OPCODES_OUT
 
 from connectors.http_client import ConnectionPool
-from security.http_signatures import HttpSigner, HttpVerifier, RequestView, TrustedKeyDirectory
+from security.http_signatures import HttpSigner, HttpVerifier, TrustedKeyDirectory
 from security.keys import load_party
 from security.pki import init_dev_pki
 from security.trust import TrustStore
@@ -123,13 +124,7 @@ class Lookups:
                 )
                 if status != 200:
                     raise RuntimeError(f"a lookup was answered {status}")
-                self.verifier.verify_response(
-                    status,
-                    answer_headers,
-                    content,
-                    request=RequestView("GET", url, headers),
-                    expected_keyid="adapter",
-                )
+                check_answer(self.verifier, ("GET", url, headers), status, answer_headers, content)
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
 
