@@ -63,6 +63,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from answer_bench import CITIZEN, population_reply  # noqa: E402
 from asgi_scope import get_scope  # noqa: E402
 from lxml import etree  # noqa: E402
 
@@ -91,18 +92,17 @@ from connectors.base import CallContext, UpstreamConfig  # noqa: E402
 from connectors.echo import echoes_faithfully  # noqa: E402
 from connectors.exchange import OK, Exchange  # noqa: E402
 from connectors.population import PopulationConnector  # noqa: E402
-from connectors.soap import BODY, ENVELOPE, HEADER, SOAP11_NS  # noqa: E402
+from connectors.soap import ENVELOPE  # noqa: E402
 from lienthong.settings import Settings  # noqa: E402
-from schemas.citizen_id import Sex, make_citizen_id  # noqa: E402
 from schemas.models import Citizen  # noqa: E402
 from schemas.wire import population as wire  # noqa: E402
-from schemas.wire.xroad import XRoadHeader, build_header_elements, request_hash  # noqa: E402
+from schemas.wire.xroad import XRoadHeader, request_hash  # noqa: E402
 from security.admission import BodyLimits  # noqa: E402
 from security.http_signatures import HttpSigner  # noqa: E402
 from security.keys import load_party  # noqa: E402
 from security.rate_counters import MemoryRateCounter  # noqa: E402
 from security.trust import TrustStore  # noqa: E402
-from security.wsse import SIGNING_NSMAP, sign_envelope, verify_envelope  # noqa: E402
+from security.wsse import verify_envelope  # noqa: E402
 from store.access_log import AccessLogEntry  # noqa: E402
 from store.dossier_persons import PurposeFacts  # noqa: E402
 
@@ -125,17 +125,6 @@ CHECKS = (
 CLIENT_ID = "province-app"
 #: the dossier's sector (the adapter bench registers its dossiers in it)
 SECTOR = "TP.HT"
-#: a citizen for a run without the mock (the reply is then signed here)
-CITIZEN = Citizen(
-    citizen_id=make_citizen_id("001", 1990, Sex.FEMALE, 7),
-    full_name="Nguyễn Thị An",
-    date_of_birth=dt.date(1990, 5, 17),
-    sex=Sex.FEMALE,
-    place_of_origin="Hà Nội",
-    permanent_address="1 Tràng Tiền, Hoàn Kiếm, Hà Nội",
-    current_address="12 Lý Thường Kiệt, Hoàn Kiếm, Hà Nội",
-    ethnicity="Kinh",
-)
 #: POSTs a signed GetCitizen envelope (as the connector does); the reply's bytes
 Post = Callable[[bytes], Awaitable[bytes]]
 
@@ -480,15 +469,6 @@ def _signed_headers(keys: Path, lookup: Lookup) -> list[tuple[bytes, bytes]]:
     return raw
 
 
-def local_reply(keys: Path, header: XRoadHeader, signed: bytes) -> bytes:
-    """The population's signed answer to ``signed`` made here (a run without the mock):
-    :data:`CITIZEN`, the header echoed with the request's hash."""
-    root = etree.Element(ENVELOPE, nsmap={"soapenv": SOAP11_NS, **SIGNING_NSMAP})
-    etree.SubElement(root, HEADER).extend(build_header_elements(header.response(signed)))
-    etree.SubElement(root, BODY).append(wire.build_get_citizen_response(CITIZEN))
-    return sign_envelope(root, load_party(keys, "population"))
-
-
 async def lookup_checks(
     keys: Path,
     lookup: Lookup,
@@ -498,7 +478,8 @@ async def lookup_checks(
     post: Post | None = None,
 ) -> LookupChecks:
     """The checks of ``lookup`` on the PKI in ``keys``: the GetCitizen request signed by the
-    connector and sent with ``post`` (the run's mock), or answered by :func:`local_reply`.
+    connector and sent with ``post`` (the run's mock), or answered here
+    (``answer_bench.population_reply``).
     ``clients_file`` is the adapter's (one like the adapter bench's is written when absent)."""
     if clients_file is None:
         clients_file = keys / "bench-clients.toml"
@@ -511,7 +492,7 @@ async def lookup_checks(
     )
     checks = LookupChecks(keys, lookup, clients_file, connector)
     if post is None:
-        reply = local_reply(keys, checks.header, checks.signed)
+        reply = population_reply(keys, checks.header, checks.signed)
     else:
         reply = await post(checks.signed)
     checks.take_reply(reply)
@@ -591,7 +572,6 @@ __all__ = [
     "Lookup",
     "LookupChecks",
     "clients_file_text",
-    "local_reply",
     "lookup_checks",
     "measure",
     "report",

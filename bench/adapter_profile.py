@@ -86,18 +86,7 @@ def stage_figures(collapsed: str, loop_ms: float, threads_ms: float) -> dict[str
     counts = count_stages(collapsed)
     ms = {stage: value * loop_ms for stage, value in shares(counts).items()}
     ms["log_writes"] += threads_ms
-    total = sum(ms.values())
-    share = {stage: value / total if total else 0.0 for stage, value in ms.items()}
-    return {
-        "samples": sum(counts.values()),
-        "driver_threads_ms_per_lookup": round(threads_ms, 4),
-        "share": {stage: round(value, 4) for stage, value in share.items()},
-        "ms_per_lookup": {stage: round(value, 4) for stage, value in ms.items()},
-        "floor_stages": list(FLOOR_STAGES),
-        "outside_floor_share": round(
-            sum(value for stage, value in share.items() if stage not in FLOOR_STAGES), 4
-        ),
-    }
+    return _figures(ms, sum(counts.values()), threads_ms)
 
 
 def integrated_stage_figures(
@@ -113,12 +102,19 @@ def integrated_stage_figures(
     counts.pop("log_writes", None)
     ms = {stage: value * max(0.0, loop_ms - commit_ms) for stage, value in shares(counts).items()}
     ms["log_writes"] = commit_ms + threads_ms
+    return {
+        **_figures(ms, samples, threads_ms),
+        "commit_ms_per_lookup": round(commit_ms, 4),
+    }
+
+
+def _figures(ms: dict[str, float], samples: int, threads_ms: float) -> dict[str, object]:
+    """What a profile's figures hold: its ms per lookup by stage (``ms``) and their shares."""
     total = sum(ms.values())
     share = {stage: value / total if total else 0.0 for stage, value in ms.items()}
     return {
         "samples": samples,
         "driver_threads_ms_per_lookup": round(threads_ms, 4),
-        "commit_ms_per_lookup": round(commit_ms, 4),
         "share": {stage: round(value, 4) for stage, value in share.items()},
         "ms_per_lookup": {stage: round(value, 4) for stage, value in ms.items()},
         "floor_stages": list(FLOOR_STAGES),

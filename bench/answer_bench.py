@@ -47,7 +47,7 @@ from connectors.soap import BODY, ENVELOPE, HEADER, SOAP11_NS  # noqa: E402
 from schemas.citizen_id import Sex, make_citizen_id  # noqa: E402
 from schemas.models import Citizen  # noqa: E402
 from schemas.wire import population as wire  # noqa: E402
-from schemas.wire.xroad import build_header_elements, request_hash  # noqa: E402
+from schemas.wire.xroad import XRoadHeader, build_header_elements, request_hash  # noqa: E402
 from security.keys import load_party  # noqa: E402
 from security.pki import init_dev_pki  # noqa: E402
 from security.trust import TrustStore  # noqa: E402
@@ -85,6 +85,15 @@ def per_call_us(function: Callable[[], object], seconds: float) -> float:
             return spent / calls * 1e6
 
 
+def population_reply(keys: Path, header: XRoadHeader, signed: bytes) -> bytes:
+    """The population's signed answer to ``signed``, made here: :data:`CITIZEN`, the header
+    echoed with the request's hash."""
+    root = etree.Element(ENVELOPE, nsmap={"soapenv": SOAP11_NS, **SIGNING_NSMAP})
+    etree.SubElement(root, HEADER).extend(build_header_elements(header.response(signed)))
+    etree.SubElement(root, BODY).append(wire.build_get_citizen_response(CITIZEN))
+    return sign_envelope(root, load_party(keys, "population"))
+
+
 def stages(keys: Path) -> dict[str, Callable[[], object]]:
     """The timed stages, over one signed request and its verified reply (made here)."""
     init_dev_pki(keys)
@@ -98,10 +107,7 @@ def stages(keys: Path) -> dict[str, Callable[[], object]]:
     citizen_id = CITIZEN.citizen_id
     header = connector.header_for("GetCitizen", CTX)
     signed = connector.sign(connector.envelope(header, wire.build_get_citizen_request(citizen_id)))
-    root = etree.Element(ENVELOPE, nsmap={"soapenv": SOAP11_NS, **SIGNING_NSMAP})
-    etree.SubElement(root, HEADER).extend(build_header_elements(header.response(signed)))
-    etree.SubElement(root, BODY).append(wire.build_get_citizen_response(CITIZEN))
-    reply = sign_envelope(root, load_party(keys, "population"))
+    reply = population_reply(keys, header, signed)
     verified = verify_envelope(reply, connector.trust, expected_party="population")
 
     def build() -> object:

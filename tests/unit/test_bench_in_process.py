@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -76,13 +75,9 @@ def _load_adapter_checks() -> ModuleType:
     modules beside it are found on ``sys.path``, as when it runs as a script)."""
     if str(BENCH) not in sys.path:
         sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location("adapter_checks", BENCH / "adapter_checks.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("adapter_checks", module)
-    spec.loader.exec_module(module)
-    return module
+    import adapter_checks
+
+    return adapter_checks
 
 
 bench_checks = _load_adapter_checks()
