@@ -5,6 +5,7 @@ Imported by the scripts beside it (``python bench/NAME.py`` puts this folder on 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -113,6 +114,17 @@ def system_cpu_seconds(pid: int) -> float:
 def thread_cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of the main thread (the event loop) of process ``pid``."""
     return _stat_cpu(Path(f"/proc/{pid}/task/{pid}/stat"))
+
+
+def context_switches(pid: int) -> int:
+    """Context switches (voluntary and not) of all threads of process ``pid`` alive now."""
+    switches = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):  # a thread that ended meanwhile
+            for line in (task / "status").read_text().splitlines():
+                if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                    switches += int(line.split()[1])
+    return switches
 
 
 def process_tree(pid: int) -> list[int]:

@@ -1,8 +1,8 @@
 """What a signed citizen lookup runs, counted: the adapter's against the integrated floor's.
 
 Run: ``python bench/lookup_counts.py [--calls N] [--concurrency C] [--simulate] [--keep DIR]``
-(instructions; needs valgrind) or ``python bench/lookup_counts.py --opcodes [--top K]`` (Python
-opcodes).
+(instructions; needs valgrind), ``python bench/lookup_counts.py --opcodes [--top K]`` (Python
+opcodes) or ``python bench/lookup_counts.py --clock [--rounds R]`` (CPU time, interleaved).
 
 ``bench/adapter_bench.py`` measures CPU time, which on a shared 2-core machine moves with
 whatever else runs: its adapter-to-floor ratio has ranged over ±0.1 from one run to the next.
@@ -34,8 +34,17 @@ Two kinds of count:
   functions where the adapter runs most beyond the floor, ``--top K`` of each). A call into C
   is one opcode, so this shows the Python glue, not the cost of the C libraries under it.
 
+And one measure of time that the machine's drift moves less than ``adapter_bench.py``'s:
+
+* **clock** (``--clock``): both servers run plainly; ``--rounds`` times, each serves a window of
+  ``--calls`` lookups in turn (the order alternating from one round to the next), and its CPU
+  time over the window (user and system, all threads, from ``/proc``) and its context switches
+  are read. A slow spell of the machine then falls on both servers' windows of a round, not on
+  one server's whole phase: printed are each server's CPU and context switches per lookup, and
+  the adapter-to-floor ratio over all windows and per round (median and quartiles).
+
 Printed: per lookup, each server's counts and their ratio; written to
-``bench/results/lookup_instructions.json`` or ``lookup_opcodes.json``.
+``bench/results/lookup_instructions.json``, ``lookup_opcodes.json`` or ``lookup_clock.json``.
 """
 
 from __future__ import annotations
@@ -44,10 +53,12 @@ import argparse
 import asyncio
 import collections
 import json
+import math
 import os
 import random
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -63,7 +74,7 @@ from adapter_bench import (
     register_purposes,
     serve_mock,  # noqa: F401 - started as this folder's adapter_bench.py --serve-mock
 )
-from harness import ROOT, free_port, start_child
+from harness import ROOT, context_switches, cpu_seconds, free_port, start_child
 from opcode_counter import OUT as OPCODES_OUT
 
 from connectors.http_client import ConnectionPool
@@ -140,7 +151,7 @@ class Served:
 
 
 class Counting(Protocol):
-    """A kind of count: how a server is started for it, and how one window is counted."""
+    """A kind of count: how a server is started for it, and how the servers are counted."""
 
     def launcher(self, name: str, out: Path) -> tuple[str, ...]:
         """What goes before ``python SCRIPT ARGS``."""
@@ -150,12 +161,40 @@ class Counting(Protocol):
         """The script and arguments that serve ``name`` (its plain ones: ``args``)."""
         ...
 
-    async def counted(self, served: Served, send: Any) -> Any:
-        """The counts of ``served`` while ``send()`` runs."""
+    async def count(
+        self, served: list[Served], lookups: Lookups, args: argparse.Namespace
+    ) -> dict[str, Any]:
+        """Each server's counts (by name) over the lookups ``args`` asks for."""
         ...
 
 
-class Instructions:
+def plain_script(name: str, args: list[str]) -> tuple[str, list[str]]:
+    """The script and arguments that serve ``name``, as ``adapter_bench.py`` serves it."""
+    if name == "adapter":
+        return str(BENCH / "adapter_bench.py"), ["--serve-adapter", *args]
+    return str(BENCH / "floor_server.py"), args
+
+
+class InTurn:
+    """Counts taken one server after the other, each over one window of ``--calls`` lookups."""
+
+    async def counted(self, served: Served, send: Any) -> Any:
+        """The counts of ``served`` while ``send()`` runs."""
+        raise NotImplementedError
+
+    async def count(
+        self, served: list[Served], lookups: Lookups, args: argparse.Namespace
+    ) -> dict[str, Any]:
+        return {
+            server.name: await self.counted(
+                server,
+                lambda base=server.base: lookups.send(base, args.calls, args.concurrency),
+            )
+            for server in served
+        }
+
+
+class Instructions(InTurn):
     """Machine instructions (and, simulating, misses) under callgrind."""
 
     def __init__(self, simulate: bool) -> None:
@@ -172,9 +211,7 @@ class Instructions:
         )
 
     def script(self, name: str, args: list[str]) -> tuple[str, list[str]]:
-        if name == "adapter":
-            return str(BENCH / "adapter_bench.py"), ["--serve-adapter", *args]
-        return str(BENCH / "floor_server.py"), args
+        return plain_script(name, args)
 
     async def counted(self, served: Served, send: Any) -> dict[str, int]:
         _callgrind(served.process.pid, "--instr=on")
@@ -185,7 +222,7 @@ class Instructions:
         return dumped_events(served.out)
 
 
-class Opcodes:
+class Opcodes(InTurn):
     """Python opcodes and frame entries per function (``bench/opcode_counter.py``)."""
 
     def launcher(self, name: str, out: Path) -> tuple[str, ...]:
@@ -208,6 +245,34 @@ class Opcodes:
                 return list(json.loads(served.out.read_text(encoding="utf-8")))
             await asyncio.sleep(0.1)
         raise RuntimeError(f"{served.name} wrote no opcode counts")
+
+
+class Clock:
+    """CPU time and context switches, in windows taken in turn (see the module docstring)."""
+
+    def __init__(self, rounds: int) -> None:
+        self.rounds = rounds
+
+    def launcher(self, name: str, out: Path) -> tuple[str, ...]:
+        return ()
+
+    def script(self, name: str, args: list[str]) -> tuple[str, list[str]]:
+        return plain_script(name, args)
+
+    async def count(
+        self, served: list[Served], lookups: Lookups, args: argparse.Namespace
+    ) -> dict[str, list[tuple[float, int]]]:
+        """Each server's windows: (CPU seconds, context switches) each, in round order."""
+        windows: dict[str, list[tuple[float, int]]] = {server.name: [] for server in served}
+        for turn in range(self.rounds):
+            for server in served if turn % 2 == 0 else served[::-1]:
+                pid = server.process.pid
+                cpu, switches = cpu_seconds(pid), context_switches(pid)
+                await lookups.send(server.base, args.calls, args.concurrency)
+                windows[server.name].append(
+                    (cpu_seconds(pid) - cpu, context_switches(pid) - switches)
+                )
+        return windows
 
 
 def _callgrind(pid: int, *options: str) -> None:
@@ -280,10 +345,7 @@ async def run(counting: Counting, args: argparse.Namespace) -> dict[str, Any]:
         lookups = Lookups(client, signer, verifier, citizens, issues)
         for server in served:
             await lookups.send(server.base, args.warm_up, args.concurrency)
-            counts[server.name] = await counting.counted(
-                server,
-                lambda base=server.base: lookups.send(base, args.calls, args.concurrency),
-            )
+        counts = await counting.count(served, lookups, args)
     finally:
         client.close()
         for process in reversed(processes):
@@ -355,6 +417,50 @@ def report_opcodes(counts: dict[str, list[list[Any]]], calls: int, top: int) -> 
     return {"totals": totals, "by_file_adapter_minus_floor": differences}
 
 
+def report_clock(windows: dict[str, list[tuple[float, int]]], calls: int) -> dict[str, Any]:
+    """Print each server's CPU and context switches per lookup over all its windows, and the
+    adapter-to-floor ratio of CPU over all windows and per round; return them."""
+    lookups = {name: calls * len(rows) for name, rows in windows.items()}
+    figures: dict[str, Any] = {
+        name: {
+            "cpu_ms": 1000 * sum(cpu for cpu, _ in rows) / lookups[name],
+            "context_switches": sum(switches for _, switches in rows) / lookups[name],
+        }
+        for name, rows in windows.items()
+    }
+    for name in SERVERS:
+        print(
+            f"  {name:17} CPU {figures[name]['cpu_ms']:.3f} ms, "
+            f"{figures[name]['context_switches']:.2f} context switches per lookup"
+        )
+    per_round = [
+        adapter / floor
+        for (adapter, _), (floor, _) in zip(
+            windows["adapter"], windows["integrated_floor"], strict=True
+        )
+        if floor > 0
+    ]
+    floor_ms = figures["integrated_floor"]["cpu_ms"]
+    # a window too short for the clock's tick (10 ms) reads 0: no ratio from it
+    overall = figures["adapter"]["cpu_ms"] / floor_ms if floor_ms else math.nan
+    if len(per_round) > 1:
+        quartiles = statistics.quantiles(per_round, n=4)
+    else:
+        quartiles = (per_round or [math.nan]) * 3
+    figures["ratio"] = {
+        "all_windows": overall,
+        "median_round": statistics.median(per_round) if per_round else math.nan,
+        "quartiles": [quartiles[0], quartiles[2]],
+        "rounds": len(per_round),
+    }
+    median = figures["ratio"]["median_round"]
+    print(
+        f"  adapter / integrated floor: {overall:.3f}x over all windows; per round median "
+        f"{median:.3f}x, quartiles {quartiles[0]:.3f}-{quartiles[2]:.3f}x ({len(per_round)} rounds)"
+    )
+    return figures
+
+
 def _short(path: str) -> str:
     """``path`` from the repository, site-packages or the standard library."""
     for root in (
@@ -387,23 +493,36 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--keep", type=Path, help="copy the servers' callgrind dumps here (for callgrind_annotate)"
     )
+    parser.add_argument(
+        "--clock",
+        action="store_true",
+        help="CPU time and context switches per lookup, the servers' windows in turn, not counts",
+    )
+    parser.add_argument("--rounds", type=int, default=30, help="with --clock: windows per server")
     args = parser.parse_args(argv)
-    counting: Counting = Opcodes() if args.opcodes else Instructions(args.simulate)
-    if not args.opcodes and (
+    counting: Counting
+    if args.clock:
+        counting, kind = Clock(args.rounds), "clock"
+    elif args.opcodes:
+        counting, kind = Opcodes(), "opcodes"
+    else:
+        counting, kind = Instructions(args.simulate), "instructions"
+    if kind == "instructions" and (
         shutil.which("valgrind") is None or shutil.which("callgrind_control") is None
     ):
         raise SystemExit("lookup_counts: valgrind (with callgrind_control) is not installed")
     counts = asyncio.run(run(counting, args))
+    windows = f"{args.rounds} rounds of windows of " if kind == "clock" else ""
     print(
-        f"per signed lookup ({args.calls} lookups, {args.concurrency} in flight, SQLite, "
+        f"per signed lookup ({windows}{args.calls} lookups, {args.concurrency} in flight, SQLite, "
         f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs):"
     )
-    result = (
-        report_opcodes(counts, args.calls, args.top)
-        if args.opcodes
-        else report_instructions(counts, args.calls)
-    )
-    kind = "opcodes" if args.opcodes else "instructions"
+    if kind == "clock":
+        result = report_clock(counts, args.calls)
+    elif kind == "opcodes":
+        result = report_opcodes(counts, args.calls, args.top)
+    else:
+        result = report_instructions(counts, args.calls)
     written = RESULTS / f"lookup_{kind}.json"
     written.parent.mkdir(parents=True, exist_ok=True)
     written.write_text(

@@ -17,7 +17,14 @@ if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 
 from adapter_bench import speed_check  # noqa: E402
-from lookup_counts import Opcodes, dumped_events, report_opcodes, run  # noqa: E402
+from lookup_counts import (  # noqa: E402
+    Clock,
+    Opcodes,
+    dumped_events,
+    report_clock,
+    report_opcodes,
+    run,
+)
 from opcode_counter import OUT, OpcodeCounter  # noqa: E402
 
 
@@ -96,6 +103,36 @@ async def test_opcodes_of_both_servers_are_counted_over_their_lookups(
     assert totals["adapter"]["opcodes"] > totals["integrated_floor"]["opcodes"] > 0
     ratio = totals["adapter"]["opcodes"] / totals["integrated_floor"]["opcodes"]
     assert f"ratio {ratio:.2f}x" in capsys.readouterr().out
+
+
+async def test_clock_takes_each_servers_windows_in_turn() -> None:
+    """Each server serves one window per round; each window's CPU and context switches are its
+    own process's (both grow with the lookups it served, none is negative)."""
+    args = argparse.Namespace(calls=4, concurrency=2, warm_up=2, keep=None)
+    windows = await run(Clock(rounds=3), args)
+    assert set(windows) == {"adapter", "integrated_floor"}
+    for rows in windows.values():
+        assert len(rows) == 3
+        assert all(cpu >= 0 for cpu, _ in rows)
+        # each lookup is a socket read and write at least: the loop waits, and is switched out
+        assert all(switches > 0 for _, switches in rows)
+
+
+def test_clock_report_gives_the_ratio_over_all_windows_and_per_round(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    windows = {
+        "adapter": [(0.3, 30), (0.2, 10), (0.4, 20), (0.3, 0)],
+        "integrated_floor": [(0.2, 10), (0.2, 10), (0.2, 10), (0.0, 10)],
+    }
+    figures = report_clock(windows, calls=100)
+    assert figures["adapter"] == {"cpu_ms": 3.0, "context_switches": 0.15}
+    assert figures["integrated_floor"]["cpu_ms"] == pytest.approx(1.5)
+    assert figures["ratio"]["all_windows"] == pytest.approx(2.0)
+    # the last round's floor window read no CPU (shorter than a tick): it gives no ratio
+    assert figures["ratio"]["rounds"] == 3
+    assert figures["ratio"]["median_round"] == pytest.approx(1.5)
+    assert "2.000x over all windows; per round median 1.500x" in capsys.readouterr().out
 
 
 def test_speed_check_reads_only_the_stages_both_servers_share() -> None:
