@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, cast, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from cryptography import x509
 
@@ -96,7 +96,7 @@ def sealed(draft: ExchangeDraft) -> Exchange:
     """The frozen :class:`Exchange` a filled-in :class:`ExchangeDraft` becomes: the same object,
     its class switched (the two share their slots), equal to ``Exchange(**same_fields)``."""
     draft.__class__ = Exchange  # type: ignore[assignment]
-    return cast(Exchange, draft)
+    return draft  # type: ignore[return-value]  # an Exchange now (no ``cast``: one call fewer)
 
 
 @runtime_checkable

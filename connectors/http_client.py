@@ -222,6 +222,8 @@ class ConnectionPool:
         self._ssl_context = ssl_context
         self._idle: dict[tuple[str, str, int], deque[_Connection]] = {}
         self._targets: dict[str, Target] = {}
+        #: (method, URL, header items) -> the head's start (``_request_start``)
+        self._heads: dict[tuple[str, str, tuple[tuple[str, str], ...]], bytes] = {}
         self.closed = False
 
     @property
@@ -243,7 +245,19 @@ class ConnectionPool:
     ) -> HttpResponse:
         """Send one request and return ``(status, headers, body)``; header names lower-case."""
         target = self.target(url)
-        head = _request_head(method, target, headers, body)
+        # the request line and headers are the same for every request of an operation: built
+        # (and checked) once, then found by the method, the URL and the headers' items
+        key = (method, url, tuple(headers.items()))
+        try:
+            start = self._heads.get(key)
+        except TypeError:  # a header value that cannot be hashed: built every time
+            start = _request_start(method, target, headers)
+        else:
+            if start is None:
+                start = _request_start(method, target, headers)
+                if len(self._heads) < 256:
+                    self._heads[key] = start
+        head = start + _request_end(method, body)
         payload = body or b""
         slots = self._slots
         waiter = slots.take()  # no await when a connection slot is free
@@ -321,9 +335,12 @@ class ConnectionPool:
         self._idle.clear()
 
 
-def _request_head(
-    method: str, target: Target, headers: Mapping[str, str], body: bytes | None
-) -> bytes:
+def _request_start(method: str, target: Target, headers: Mapping[str, str]) -> bytes:
+    """The request line, ``Host`` and ``headers`` (each line ending in CRLF), as latin-1.
+
+    ``Host``, ``Content-Length``, ``Connection`` and ``Transfer-Encoding`` given in ``headers``
+    are left out (this client writes its own); a name or value spanning lines is refused.
+    """
     lines = [f"{method} {target.target} HTTP/1.1\r\nHost: {target.authority}\r\n"]
     for name, value in headers.items():
         lowered = name.lower()
@@ -332,10 +349,22 @@ def _request_head(
         if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
             raise ValueError("a header cannot span lines")
         lines.append(f"{name}: {value}\r\n")
-    if body is not None or method in ("POST", "PUT", "PATCH"):
-        lines.append(f"Content-Length: {len(body or b'')}\r\n")
-    lines.append("\r\n")
     return "".join(lines).encode("latin-1")
+
+
+def _request_end(method: str, body: bytes | None) -> bytes:
+    """The end of a request's head: ``Content-Length`` when there is a body or ``method`` takes
+    one, then the empty line."""
+    if body is not None or method in ("POST", "PUT", "PATCH"):
+        return b"Content-Length: %d\r\n\r\n" % len(body or b"")
+    return b"\r\n"
+
+
+def _request_head(
+    method: str, target: Target, headers: Mapping[str, str], body: bytes | None
+) -> bytes:
+    """The whole head of a request (what :meth:`ConnectionPool.request` sends before the body)."""
+    return _request_start(method, target, headers) + _request_end(method, body)
 
 
 __all__ = ["BodyTooLarge", "ConnectionPool", "HttpProtocolError", "HttpResponse", "Target"]

@@ -85,9 +85,9 @@ class CircuitBreaker:
 
     def before_call(self, message_id: str | None = None) -> None:
         """Let a call through or raise ``CircuitOpen``; a half-open breaker admits few probes."""
-        state = self.state
-        if state is BreakerState.CLOSED:
+        if self._opened_at is None:  # closed: what ``state`` answers first, without its call
             return
+        state = self.state
         if state is BreakerState.HALF_OPEN and self._probes < self.settings.half_open_probes:
             self._probes += 1
             return

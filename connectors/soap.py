@@ -20,13 +20,15 @@ Each attempt is recorded as an ``Exchange`` with the exact bytes sent and receiv
 
 from __future__ import annotations
 
-import base64
-import copy
+import binascii
 import datetime as dt
 import hashlib
 import hmac
-from collections.abc import Awaitable, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
+from functools import partial
+from itertools import count
+from typing import Any
 
 from cryptography import x509
 from lxml import etree
@@ -48,9 +50,9 @@ from connectors.transport import HttpResponse, Transport
 from connectors.upstream import UpstreamClient
 from connectors.wsdl import SoapContract, SoapOperation
 from schemas.errors import SchemaError
-from schemas.times import utc_now
 from schemas.wire.xroad import NSMAP as XROAD_NSMAP
 from schemas.wire.xroad import (
+    PROTOCOL_VERSION,
     XRoadClient,
     XRoadHeader,
     XRoadService,
@@ -97,6 +99,18 @@ def read_fault(fault: etree._Element, detail_code_tag: str | None) -> SoapFault:
         if found is not None and found.text:
             code = found.text.strip()
     return SoapFault(side, code)
+
+
+class _HeaderDraft:
+    """An :class:`XRoadHeader` being built: the same fields in the same slots, not frozen.
+
+    :meth:`SoapConnector.header_for` fills in every field, then switches its class to
+    ``XRoadHeader`` (the two share their slots): the frozen dataclass's ``__init__`` sets each
+    field through ``object.__setattr__``, about twice the work, on every call. The pattern of
+    :class:`connectors.exchange.ExchangeDraft`.
+    """
+
+    __slots__ = XRoadHeader.__slots__
 
 
 def _http_headers(op: SoapOperation) -> dict[str, str]:
@@ -176,9 +190,14 @@ class SoapConnector(UpstreamClient):
         self.url = config.base_url
         self.signature_ttl = signature_ttl
         self.max_skew = max_skew
-        self._templates: dict[tuple[object, ...], etree._Element] = {}
-        self._http_headers = {
-            name: _http_headers(contract.operation(name)) for name in contract.operations
+        #: (id(client), id(service), protocol version, request hash) -> (client, service, template)
+        self._templates: dict[
+            tuple[int, int, str, str | None], tuple[XRoadClient, XRoadService, etree._Element]
+        ] = {}
+        #: operation name -> (the operation, the HTTP headers of its requests), built once
+        self._operation_headers = {
+            name: (contract.operation(name), _http_headers(contract.operation(name)))
+            for name in contract.operations
         }
         self._nsmap = {
             "soapenv": SOAP11_NS,
@@ -202,33 +221,45 @@ class SoapConnector(UpstreamClient):
                 message_id=ctx.message_id,
                 fault_code="missing_context",
             )
-        return XRoadHeader(
-            client=self.client_id,
-            service=self.services[operation],
-            message_id=ctx.message_id,
-            user_id=ctx.user_id,
-            issue=ctx.issue,
-        )
+        # filled in field by field, then sealed: the same XRoadHeader as ``XRoadHeader(...)``
+        # with these fields (``_HeaderDraft``), without the frozen dataclass's ``__init__``
+        draft: Any = _HeaderDraft()
+        draft.client = self.client_id
+        draft.service = self.services[operation]
+        draft.message_id = ctx.message_id
+        draft.user_id = ctx.user_id
+        draft.issue = ctx.issue
+        draft.protocol_version = PROTOCOL_VERSION
+        draft.request_hash = None
+        draft.__class__ = XRoadHeader
+        return draft  # type: ignore[no-any-return]  # an XRoadHeader now (no ``cast``: a call)
 
     def envelope(self, header: XRoadHeader, payload: etree._Element) -> etree._Element:
         """An unsigned envelope: ``header`` fields in the Header, ``payload`` in the Body.
 
         The envelope of an operation is built once as a template (client, service and protocol
         version fixed) and copied per call, its ``id``, ``userId`` and ``issue`` filled in.
-        ``copy.copy`` of an lxml element copies the whole tree, as ``copy.deepcopy`` does (lxml's
-        ``__deepcopy__`` calls ``__copy__``), without deepcopy's memo bookkeeping (~0.6 µs).
+        Templates are found by the identity of the header's client and service (the connector
+        passes the same objects on every call: no hashing of the two dataclasses per call), the
+        objects kept beside the template (so their ids are not reused while it is kept).
+        ``__copy__`` of an lxml element copies the whole tree, as ``copy.copy`` and
+        ``copy.deepcopy`` do (both call it), without their dispatch in Python.
         """
-        key = (header.client, header.service, header.protocol_version, header.request_hash)
-        template = self._templates.get(key)
-        if template is None:
+        client, service = header.client, header.service
+        key = (id(client), id(service), header.protocol_version, header.request_hash)
+        found = self._templates.get(key)
+        if found is not None and found[0] is client and found[1] is service:
+            template = found[2]
+        else:
             template = etree.Element(ENVELOPE, nsmap=self._nsmap)
             etree.SubElement(template, HEADER).extend(
                 build_header_elements(replace(header, message_id="", user_id="", issue=""))
             )
             etree.SubElement(template, BODY)
             if len(self._templates) < 64:
-                self._templates[key] = template
-        root = copy.copy(template)  # the whole tree: see above
+                self._templates[key] = (client, service, template)
+        # the whole tree: see above (``__copy__`` is missing from lxml-stubs, not from lxml)
+        root: etree._Element = template.__copy__()  # type: ignore[attr-defined]
         fields = root[0]
         fields[_MESSAGE_ID].text = header.message_id
         fields[_USER_ID].text = header.user_id
@@ -254,18 +285,17 @@ class SoapConnector(UpstreamClient):
 
         Raises the error tree of ``connectors.errors``; transient failures are retried.
         """
-        op = self.contract.operation(operation)
+        found = self._operation_headers.get(operation)
+        if found is None:  # not in the contract at construction: it decides (or refuses)
+            op = self.contract.operation(operation)
+            headers = _http_headers(op)
+        else:
+            op, headers = found
         header = self.header_for(operation, ctx)
         envelope = self.envelope(header, payload)
-        headers = self._http_headers.get(operation) or _http_headers(op)
-        attempts = 0
-
-        def attempt(time_limit: float) -> Awaitable[etree._Element]:
-            # a plain function: Resilience awaits ``_attempt`` itself, one coroutine fewer
-            nonlocal attempts
-            attempts += 1
-            return self._attempt(op, header, envelope, headers, ctx, time_limit, attempts)
-
+        # ``attempt(time_limit)`` is the coroutine of ``_attempt`` itself (``partial`` is no
+        # function of ours: no frame in between), numbered from ``count`` as it starts
+        attempt = partial(self._attempt, op, header, envelope, headers, ctx, count(1))
         return await self.resilience.call(attempt, message_id=ctx.message_id, deadline=deadline)
 
     async def _attempt(
@@ -275,10 +305,11 @@ class SoapConnector(UpstreamClient):
         envelope: etree._Element,
         headers: Mapping[str, str],
         ctx: CallContext,
+        numbers: Iterator[int],
         time_limit: float,
-        attempt: int,
     ) -> etree._Element:
-        started = utc_now()
+        attempt = next(numbers)  # 1 for the first attempt of the call, then 2, ...
+        started = dt.datetime.now(dt.UTC)  # as ``utc_now``, without its frame
         signed = self.sign(envelope)  # per attempt: a fresh Timestamp on every try
         # hashed once: the requestHash the reply must echo (base64) and the message log's
         # digest of the request body (hex) are the same SHA-256 of the same bytes
@@ -351,7 +382,7 @@ class SoapConnector(UpstreamClient):
                 response.body,
                 self.trust,
                 max_skew=self.max_skew,
-                expected_party=self.config.signer_party,
+                expected_party=self.signer_party,
             )
         except UnsafeXml as exc:
             raise BadUpstreamResponse(
@@ -369,7 +400,7 @@ class SoapConnector(UpstreamClient):
                 fault_code=exc.reason,
                 status=response.status,
             ) from exc
-        children = [child for child in verified.body if isinstance(child.tag, str)]
+        children = list(verified.body.iterchildren("*"))  # elements: no comment, instruction
         if len(children) != 1:
             raise self._bad(op, message_id, response.status, "malformed_body")
         element = children[0]
@@ -378,7 +409,9 @@ class SoapConnector(UpstreamClient):
         # request) carries no echo; any other reply must echo the request faithfully.
         if not is_fault or _has_xroad_fields(verified.header):
             expected_hash = (
-                request_hash(signed) if digest is None else base64.b64encode(digest).decode("ascii")
+                request_hash(signed)
+                if digest is None
+                else binascii.b2a_base64(digest, newline=False).decode("ascii")  # = b64encode
             )
             # The fast path accepts a faithful echo without reading it into a header; anything
             # else is read and compared the plain way, which accepts it or names the field.

@@ -201,7 +201,9 @@ class HttptoolsTransport(_LoopBoundTransport[ConnectionPool]):
         headers: Mapping[str, str],
         time_limit: float | None,
     ) -> Awaitable[HttpResponse]:
-        pool = self._client_of_this_loop()
+        pool = self._client
+        if pool is None or pool.closed or self._loop is not get_running_loop():
+            pool = self._client_of_this_loop()  # made (again) only then: a call fewer otherwise
         if time_limit is None:  # bounded by the caller: ``post`` awaits the pool's coroutine
             return pool.request(method, url, headers, body)
         return self._within(pool, method, url, body, headers, time_limit)

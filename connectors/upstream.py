@@ -18,7 +18,7 @@ from cryptography import x509
 
 from connectors.base import CallContext, ConnectorHealth, UpstreamConfig
 from connectors.errors import ConnectorError
-from connectors.exchange import OK, Exchange, ExchangeDraft, ExchangeRecorder, NullRecorder, sealed
+from connectors.exchange import OK, Exchange, ExchangeDraft, ExchangeRecorder, NullRecorder
 from connectors.resilience import Resilience
 from connectors.transport import DEFAULT_TRANSPORT, HttpResponse, Transport, make_transport
 from schemas.times import utc_now
@@ -63,6 +63,8 @@ class UpstreamClient:
     ) -> None:
         self.config = config
         self.sender = sender
+        #: the party the upstream's replies must be signed by (``config.signer_party``, kept)
+        self.signer_party = config.signer_party
         self.transport = transport or make_transport(
             DEFAULT_TRANSPORT,
             config.name,
@@ -144,7 +146,7 @@ class UpstreamClient:
         draft.message_id = message_id or ctx.message_id
         draft.client = ctx.client
         draft.sender = self.sender
-        draft.receiver = self.config.signer_party
+        draft.receiver = self.signer_party
         draft.user_id = ctx.user_id
         draft.issue = ctx.issue
         draft.method = method
@@ -156,13 +158,14 @@ class UpstreamClient:
         draft.status = status
         draft.outcome = outcome
         draft.started_at = started_at
-        draft.finished_at = utc_now()
+        draft.finished_at = dt.datetime.now(dt.UTC)  # as ``utc_now``, without its frame
         draft.attempt = attempt
         draft.request_certificate = request_certificate
         draft.response_certificate = response_certificate
         draft.secrets = secrets
         draft.request_sha256 = request_sha256
-        exchange = sealed(draft)
+        draft.__class__ = Exchange  # as ``sealed(draft)`` does, without its frame
+        exchange: Exchange = draft
         if outcome == OK:
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug(
