@@ -34,7 +34,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
+import threading
 import time
 from bisect import bisect_left
 from collections.abc import Awaitable, Callable
@@ -51,6 +53,7 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.values import MutexValue
 from starlette.types import Scope
 
 from connectors.errors import (
@@ -92,14 +95,16 @@ def result_of(exc: BaseException | None) -> str:
     return "internal_error"
 
 
-class _Tally:
-    """One labelled counter and one labelled histogram, counted and timed together.
+class _SharedTally:
+    """One labelled counter and one labelled histogram, counted and timed together, in
+    multiprocess mode: every value written to its file as it changes (the other workers'
+    ``/metrics`` read them there).
 
-    Written straight to the children's values (``prometheus_client``'s ``MutexValue``, or its
-    ``MmapedValue`` in multiprocess mode): what ``Counter.inc()`` and ``Histogram.observe()``
-    do for a child, without their checks that a labelled child passes anyway (observable, a
-    non-negative increment, no exemplar) and with the bucket found by bisection rather than by
-    a loop over the bounds. The samples are the same (``tests/unit/test_api_metrics_tally.py``).
+    Written straight to the children's values (``prometheus_client``'s ``MmapedValue``): what
+    ``Counter.inc()`` and ``Histogram.observe()`` do for a child, without their checks that a
+    labelled child passes anyway (observable, a non-negative increment, no exemplar) and with
+    the bucket found by bisection rather than by a loop over the bounds. The samples are the
+    same (``tests/unit/test_api_metrics_tally.py``).
     """
 
     __slots__ = ("_bounds", "_buckets", "_count", "_sum")
@@ -118,6 +123,126 @@ class _Tally:
         index = bisect_left(bounds, seconds)
         if index < len(bounds) and seconds <= bounds[index]:  # not NaN, which fits no bucket
             self._buckets[index](1)
+
+
+class _Tally:
+    """One labelled counter and one labelled histogram, counted and timed together, in one
+    process: plain numbers in lists, which the registry reads when ``/metrics`` is scraped.
+
+    The children's values (``prometheus_client``'s ``MutexValue``: a float and a lock each) are
+    replaced by :class:`_TallyValue` views of a list per child (:func:`_counter_numbers`,
+    :func:`_histogram_numbers`; a histogram child timed by several tallies, one per status or
+    result, keeps one list), under one lock per :class:`Metrics`: :meth:`add` changes three
+    numbers under that lock, with no call per value; the children's own ``inc()``,
+    ``observe()``, ``set()`` and the scrape's ``get()`` go through the views, under the same
+    lock. The numbers add as the values added (floats, in the same order): the samples are the
+    same (``tests/unit/test_api_metrics_tally.py``). In multiprocess mode every value must reach
+    its file as it changes: :class:`_SharedTally` (see :func:`_tally`).
+
+    A tally is made on the first observation of its labels; a child's own call made from
+    another thread at that very moment could go to the value being replaced (nothing here
+    calls the children's own methods: they count through their tallies).
+    """
+
+    __slots__ = ("_bounds", "_counted", "_lock", "_timed")
+
+    def __init__(self, counter: Any, histogram: Any, lock: threading.Lock) -> None:
+        self._bounds: list[float] = list(histogram._upper_bounds)
+        self._lock = lock
+        #: the counter's number
+        self._counted = _counter_numbers(counter, lock)
+        #: the histogram's: its buckets' counts (one per bound), then its sum
+        self._timed = _histogram_numbers(histogram, lock)
+
+    def add(self, seconds: float) -> None:
+        """Count one, and time it ``seconds`` (the first bucket whose bound is not below it)."""
+        bounds = self._bounds
+        index = bisect_left(bounds, seconds)
+        timed = self._timed
+        with self._lock:
+            self._counted[0] += 1
+            timed[-1] += seconds
+            # the last bound is +Inf (see _tally), so index is a bucket's; NaN fits no bucket
+            if seconds <= bounds[index]:
+                timed[index] += 1
+
+
+class _TallyValue:
+    """One number of a child counted by a :class:`_Tally`, as the child's value: the
+    ``MutexValue`` interface (``inc``, ``set``, ``get`` and the exemplar's), under the lock of
+    the tallies."""
+
+    __slots__ = ("_exemplar", "_index", "lock", "numbers")
+
+    def __init__(
+        self, numbers: list[float], index: int, lock: threading.Lock, exemplar: Any
+    ) -> None:
+        #: the child's numbers, this one at ``index``
+        self.numbers = numbers
+        self._index = index
+        #: the lock of the tallies that change them
+        self.lock = lock
+        self._exemplar = exemplar
+
+    def inc(self, amount: float) -> None:
+        with self.lock:
+            self.numbers[self._index] += amount
+
+    def set(self, value: float, timestamp: float | None = None) -> None:
+        with self.lock:
+            self.numbers[self._index] = value
+
+    def set_exemplar(self, exemplar: Any) -> None:
+        with self.lock:
+            self._exemplar = exemplar
+
+    def get(self) -> float:
+        with self.lock:
+            return self.numbers[self._index]
+
+    def get_exemplar(self) -> Any:
+        with self.lock:
+            return self._exemplar
+
+
+def _counter_numbers(counter: Any, lock: threading.Lock) -> list[float]:
+    """The list of a counter child's number, its value replaced by a view of it (once)."""
+    value = counter._value
+    if type(value) is _TallyValue:
+        return value.numbers
+    numbers = [value.get()]
+    counter._value = _TallyValue(numbers, 0, lock, value.get_exemplar())
+    return numbers
+
+
+def _histogram_numbers(histogram: Any, lock: threading.Lock) -> list[float]:
+    """The list of a histogram child's numbers (its buckets', then its sum), its values
+    replaced by views of it (once: the tallies of the child's other counters share it)."""
+    if type(histogram._sum) is _TallyValue:
+        return histogram._sum.numbers
+    values = [*histogram._buckets, histogram._sum]
+    numbers = [value.get() for value in values]
+    views = [
+        _TallyValue(numbers, at, lock, value.get_exemplar()) for at, value in enumerate(values)
+    ]
+    histogram._buckets = views[:-1]
+    histogram._sum = views[-1]
+    return numbers
+
+
+def _tally(counter: Any, histogram: Any, lock: threading.Lock) -> _Tally | _SharedTally:
+    """The tally of ``counter``'s and ``histogram``'s children: plain numbers under ``lock``
+    when their values are one process's (``MutexValue``, or views made under ``lock``) and the
+    last bound is +Inf (as ``Histogram`` makes it), else (multiprocess mode's files) written
+    through."""
+    if histogram._upper_bounds[-1] != math.inf:
+        return _SharedTally(counter, histogram)
+    for value in (counter._value, histogram._sum, *histogram._buckets):
+        if type(value) is not MutexValue and not (
+            type(value) is _TallyValue and value.lock is lock
+        ):
+            return _SharedTally(counter, histogram)
+    return _Tally(counter, histogram, lock)
 
 
 class CommitFigures(Protocol):
@@ -237,9 +362,11 @@ class Metrics:
         )
         self._refreshers: list[Callable[[], Awaitable[None]]] = []
         # labelled children, looked up once (``labels()`` takes a lock and validates each time)
-        self._upstream_tallies: dict[tuple[str, str, str], _Tally] = {}
-        self._request_tallies: dict[tuple[str, str, int], _Tally] = {}
-        self._exchange_tallies: dict[tuple[str, str, str], _Tally] = {}
+        #: the lock of the tallies' numbers (:class:`_Tally`)
+        self._tally_lock = threading.Lock()
+        self._upstream_tallies: dict[tuple[str, str, str], _Tally | _SharedTally] = {}
+        self._request_tallies: dict[tuple[str, str, int], _Tally | _SharedTally] = {}
+        self._exchange_tallies: dict[tuple[str, str, str], _Tally | _SharedTally] = {}
 
     @classmethod
     def for_process(cls) -> Metrics:
@@ -286,9 +413,10 @@ class Metrics:
         key = (exchange.upstream, exchange.operation, exchange.outcome)
         tally = self._exchange_tallies.get(key)
         if tally is None:
-            tally = self._exchange_tallies[key] = _Tally(
+            tally = self._exchange_tallies[key] = _tally(
                 self.upstream_exchanges.labels(*key),
                 self.upstream_exchange_seconds.labels(key[0], key[1]),
+                self._tally_lock,
             )
         tally.add(exchange.duration_ms / 1000.0)
 
@@ -311,13 +439,16 @@ class Metrics:
         """Count and time one HTTP request answered ``status`` after ``seconds``, labelled by its
         route template (``unmatched`` when routing found none) and method."""
         template = getattr(scope.get("route"), "path", None) or "unmatched"
-        method = scope["method"] if scope["method"] in _METHODS else "OTHER"
+        method = scope["method"]
+        if method not in _METHODS:
+            method = "OTHER"
         key = (template, method, status)
         tally = self._request_tallies.get(key)
         if tally is None:
-            tally = self._request_tallies[key] = _Tally(
+            tally = self._request_tallies[key] = _tally(
                 self.requests.labels(template, method, str(status)),
                 self.request_seconds.labels(template),
+                self._tally_lock,
             )
         tally.add(seconds)
 
@@ -329,12 +460,13 @@ class Metrics:
         self, upstream: str, operation: str, error: BaseException | None, seconds: float
     ) -> None:
         """Count and time one upstream call that took ``seconds`` and raised ``error``."""
-        key = (upstream, operation, result_of(error))
+        key = (upstream, operation, "ok" if error is None else result_of(error))
         tally = self._upstream_tallies.get(key)
         if tally is None:
-            tally = self._upstream_tallies[key] = _Tally(
+            tally = self._upstream_tallies[key] = _tally(
                 self.upstream_calls.labels(*key),
                 self.upstream_seconds.labels(upstream, operation),
+                self._tally_lock,
             )
         tally.add(seconds)
 

@@ -25,13 +25,8 @@ from typing import Any
 
 from security.admission import BodiesInFlight
 from security.errors import Overloaded, RequestTooLarge, SecurityError
-from security.http_signatures import (
-    HeaderFields,
-    HttpSigner,
-    HttpVerifier,
-    RequestView,
-    header_fields,
-)
+from security.http_signatures import HttpSigner, HttpVerifier, RequestView
+from security.http_signatures.message import new_header_fields
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -71,30 +66,6 @@ def problem_response(exc: SecurityError) -> tuple[int, list[tuple[str, str]], by
     return status, headers, body
 
 
-def _request_url(scope: Scope, headers: RawHeaders) -> str:
-    for name, value in headers:
-        if name == b"host":  # the first Host field, as received
-            authority = value.decode("latin-1")
-            break
-    else:
-        server = scope.get("server") or ("localhost", None)
-        authority = server[0] if server[1] is None else f"{server[0]}:{server[1]}"
-    raw_path = scope.get("raw_path")
-    path = raw_path.decode("latin-1") if raw_path else scope.get("path", "/")
-    query = scope.get("query_string", b"").decode("latin-1")
-    return f"{scope.get('scheme', 'http')}://{authority}{path}" + (f"?{query}" if query else "")
-
-
-def _content_length(headers: HeaderFields) -> int | None:
-    value = headers.get("content-length")
-    if value is None:
-        return None
-    try:
-        return int(value)
-    except ValueError:  # the HTTP parser refuses these; if one gets here, the cap still holds
-        return None
-
-
 def _nothing() -> None:
     return None
 
@@ -111,12 +82,11 @@ _FIELD_NAMES_KEPT = 32
 
 
 def _field_name(field: str) -> bytes:
-    """``field`` as a raw lower-case header name, looked up in a small memo."""
-    name = _FIELD_NAMES.get(field)
-    if name is None:
-        name = field.lower().encode("latin-1")
-        if len(_FIELD_NAMES) < _FIELD_NAMES_KEPT:
-            _FIELD_NAMES[field] = name
+    """``field`` as a raw lower-case header name, kept in a small memo (:data:`_FIELD_NAMES`,
+    which the signing loop reads first: a call only for a name not kept yet)."""
+    name = field.lower().encode("latin-1")
+    if len(_FIELD_NAMES) < _FIELD_NAMES_KEPT:
+        _FIELD_NAMES[field] = name
     return name
 
 
@@ -168,7 +138,8 @@ class SignatureGate:
 
     def exempt(self, path: str) -> bool:
         """True when ``path`` is served unsigned (an exempt path or under an exempt prefix)."""
-        return path in self._exact or (bool(self._prefixes) and path.startswith(self._prefixes))
+        # str.startswith of no prefixes, ``()``, is False
+        return path in self._exact or path.startswith(self._prefixes)
 
     async def verified(
         self, scope: Scope, receive: Receive, send: Send, call: VerifiedCall
@@ -192,23 +163,61 @@ class SignatureGate:
         its body and ``release``, which the caller must call once the request is served (it
         frees the place among the bodies in flight); None when the request was refused
         (answered on ``send``, signed; nothing to release).
+
+        The steps run inline (one frame per request): the URL, the declared length, the
+        admission on the headers alone and a body that came whole in one message are read
+        here; a body in several messages, or refused as too large, by :meth:`_read_body`.
         """
         raw_headers: RawHeaders = scope.get("headers", [])
         if type(raw_headers) is not list:  # ASGI's is a list, read as it is
             raw_headers = list(raw_headers)
-        headers = header_fields(raw_headers)  # read once, for the request and its response
-        url = _request_url(scope, raw_headers)
-        request = RequestView(scope["method"], url, headers)
-        limit = self._body_limit(scope["method"], scope.get("path", ""))
-        length = _content_length(headers)
-        has_body = bool(length) or "transfer-encoding" in headers
+        # read once, for the request and its response (what header_fields makes of a list)
+        headers = new_header_fields(raw_headers)
+        # the URL: the first Host field as received (else the server's address), the raw path
+        for name, value in raw_headers:
+            if name == b"host":
+                authority = value.decode("latin-1")
+                break
+        else:
+            server = scope.get("server") or ("localhost", None)
+            authority = server[0] if server[1] is None else f"{server[0]}:{server[1]}"
+        raw_path = scope.get("raw_path")
+        path = raw_path.decode("latin-1") if raw_path else scope.get("path", "/")
+        query = scope.get("query_string", b"").decode("latin-1")
+        scheme = scope.get("scheme", "http")
+        url = f"{scheme}://{authority}{path}?{query}" if query else f"{scheme}://{authority}{path}"
+        method = scope["method"]
+        request = RequestView(method, url, headers)
+        limit = self._body_limit(method, scope.get("path", ""))
+        # the declared length, and whether a body follows (a length other than 0, or chunks)
+        length: int | None = None
+        has_body = "transfer-encoding" in headers
+        declared = headers.get("content-length")
+        if declared is not None:
+            try:
+                length = int(declared)
+            except ValueError:  # the HTTP parser refuses these; if one gets here, the cap holds
+                pass
+            else:
+                has_body = has_body or length != 0
+        # refused on the headers alone, or a place among the bodies in flight taken
         try:
-            release = self._admit(headers, length, limit, has_body)
+            keyid = self._verifier.claimed_signer(headers)
+            if length is not None and length > limit:
+                raise RequestTooLarge(f"the request body is larger than {limit} bytes")
+            in_flight = self._in_flight
+            release = _nothing if not has_body or in_flight is None else in_flight.acquire(keyid)
         except SecurityError as exc:
             await self._refuse(send, request, exc, close=has_body)
             return None
         try:
-            body = await self._read_body(receive, limit)
+            message = await receive()
+            body = b""
+            if message["type"] != "http.disconnect":
+                body = message.get("body", b"")
+                # the whole body in this one message, within the limit: what the loop would join
+                if type(body) is not bytes or len(body) > limit or message.get("more_body", False):
+                    body = await self._read_body(message, receive, limit)
             verified = self._verifier.verify_view(request, body)
         except SecurityError as exc:
             try:
@@ -224,17 +233,6 @@ class SignatureGate:
         state["signature"] = verified
         return request, body, release
 
-    def _admit(
-        self, headers: HeaderFields, length: int | None, limit: int, has_body: bool
-    ) -> Callable[[], None]:
-        """Refuse on the headers alone, or take a place among the bodies in flight."""
-        keyid = self._verifier.claimed_signer(headers)
-        if length is not None and length > limit:
-            raise RequestTooLarge(f"the request body is larger than {limit} bytes")
-        if self._in_flight is None or not has_body:
-            return _nothing
-        return self._in_flight.acquire(keyid)
-
     async def _refuse(
         self, send: Send, request: RequestView, exc: SecurityError, *, close: bool
     ) -> None:
@@ -244,13 +242,12 @@ class SignatureGate:
             headers.append((b"connection", b"close"))
         await self.send_signed(send, request, status, headers, error_body)
 
-    async def _read_body(self, receive: Receive, limit: int) -> bytes:
+    async def _read_body(self, message: Message, receive: Receive, limit: int) -> bytes:
+        """The request's body from ``message``, the first of its messages, on: the chunks up
+        to the last (or a disconnect) joined; refused once they are more than ``limit``."""
         parts: list[bytes] = []
         size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                break
+        while message["type"] != "http.disconnect":
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
@@ -258,6 +255,7 @@ class SignatureGate:
             parts.append(chunk)
             if not message.get("more_body", False):
                 break
+            message = await receive()
         return b"".join(parts)
 
     async def send_signed(
@@ -287,19 +285,24 @@ class SignatureGate:
         replaced (and any other of ``dropped`` left out: one the caller adds after), a
         ``Content-Length`` added if missing."""
         out: RawHeaders = []
+        append = out.append
         sized = False
         for name, value in headers:
             name = name.lower()
             if name not in dropped:
-                out.append((name, value))
+                append((name, value))
                 sized = sized or name == b"content-length"
         signed = self._signer.sign_response(status, out, body, request=request)
+        if sized:  # the usual answer: the signer's fields after the app's, as they are
+            for field, text in signed.items():
+                append((_FIELD_NAMES.get(field) or _field_name(field), text.encode("latin-1")))
+            return out
         for field, text in signed.items():
-            name = _field_name(field)
-            out.append((name, text.encode("latin-1")))
+            name = _FIELD_NAMES.get(field) or _field_name(field)
+            append((name, text.encode("latin-1")))
             sized = sized or name == b"content-length"
         if not sized:
-            out.append((b"content-length", str(len(body)).encode("ascii")))
+            append((b"content-length", str(len(body)).encode("ascii")))
         return out
 
 

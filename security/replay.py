@@ -11,10 +11,10 @@ refused (``ReplayCacheUnavailable``), never waved through.
 
 from __future__ import annotations
 
-import heapq
 import threading
 import time
 from collections.abc import Callable
+from heapq import heappop, heappush
 from typing import TYPE_CHECKING, Protocol
 
 from security.errors import ReplayCacheUnavailable
@@ -53,25 +53,27 @@ class MemoryReplayCache:
         key = (keyid, nonce)
         now = self._clock()
         with self._lock:
-            known = self._expiry.get(key)
+            expiry = self._expiry
+            known = expiry.get(key)
             if known is not None and known >= now:
                 return True
-            self._purge(now)
-            while len(self._expiry) >= self._max:
+            heap = self._heap
+            if heap and heap[0][0] < now:  # the soonest has expired: forget what has
+                self._purge(heap, now)
+            while len(expiry) >= self._max:
                 self._drop_soonest()
-            self._expiry[key] = expires_at
-            heapq.heappush(self._heap, (expires_at, key))
+            expiry[key] = expires_at
+            heappush(heap, (expires_at, key))
             return False
 
-    def _purge(self, now: float) -> None:
-        heap = self._heap
+    def _purge(self, heap: list[tuple[float, tuple[str, str]]], now: float) -> None:
         while heap and heap[0][0] < now:
-            expires_at, key = heapq.heappop(heap)
+            expires_at, key = heappop(heap)
             if self._expiry.get(key) == expires_at:
                 del self._expiry[key]
 
     def _drop_soonest(self) -> None:
-        expires_at, key = heapq.heappop(self._heap)
+        expires_at, key = heappop(self._heap)
         if self._expiry.get(key) == expires_at:
             del self._expiry[key]
 
