@@ -8,8 +8,8 @@ validates the same elements (its error log may quote values: do not log it).
 A ``GetCitizenResponse`` is read in one pass first (:func:`_citizen_at_once`): its elements read
 into the values ``Citizen`` validation would give, checked with the model's own rules, and the
 model set from them (:func:`~schemas.wire.validation.checked_model`). It answers only when sure;
-on anything else (an element missing, repeated, nested, unknown or commented, a value the
-checks refuse or that would be stripped) the plain reading runs, to accept or to name the
+on anything else (an element missing, empty, repeated, nested, unknown or commented, a value
+the checks refuse or that would be stripped) the plain reading runs, to accept or to name the
 field at fault. Why: pydantic's validation of a citizen (its core and eight Python validators
 called through it) costs more than reading the elements; the checks alone cost half.
 ``tests/unit/test_schemas_wire_population_parity.py`` reads good and hostile bodies both ways.
@@ -278,8 +278,8 @@ def _citizen_at_once(element: etree._Element) -> Citizen | None:
     # each makes the count differ or "" a key
     fields_of = _CITIZEN_FIELD_OF_TAG
     values = {fields_of.get(child.tag, ""): child.text for child in record if not len(child)}
-    if "" in values or len(values) != len(record):
-        return None
+    if "" in values or len(values) != len(record) or None in values.values():
+        return None  # None: an empty element, whose "" the plain reading refuses
     get = values.get
     citizen_id = get("citizen_id") or ""
     born_text = get("date_of_birth") or ""

@@ -12,7 +12,9 @@ A ``GetCitizenResponse`` is read in one pass first (``_citizen_at_once``), the m
 the values it checked: on the same bodies, and on answers whose wire texts are fuzzed, it
 gives the very ``Citizen`` the plain reading (element by element, then pydantic) gives — the
 same field values of the same types in the same order, the same fields set, the same JSON —
-or leaves the answer to the plain reading, so a refusal is the plain one's error.
+or leaves the answer to the plain reading, so a refusal is the plain one's error. The answers
+are also read as the hardened parser reads them once sent (an empty element has no text at
+all).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from schemas.models import Citizen
 from schemas.text import line_validator
 from schemas.times import plausible_birth_date
 from schemas.wire import population as wire
+from security.xml import parse_xml
 from tests.support.schemas_strategies import TEXT_VALUES, citizen_ids, citizens
 
 ID = make_citizen_id("001", 1990, Sex.FEMALE, 7)
@@ -92,6 +95,20 @@ def _record(
     return element
 
 
+def _parsed(element_xml: str, replacing: str, *, hardened: bool = True) -> etree._Element:
+    """A good answer as the hardened parser (or lxml's own, keeping comments) reads it, the
+    element ``replacing`` written as ``element_xml`` (in the population namespace)."""
+    children = "".join(
+        element_xml if name == replacing else f"<{name}>{value}</{name}>"
+        for name, value in GOOD.items()
+    )
+    body = (
+        f'<GetCitizenResponse xmlns="{POPULATION_NS}"><citizen>{children}</citizen>'
+        "</GetCitizenResponse>"
+    )
+    return parse_xml(body.encode()) if hardened else etree.fromstring(body.encode())
+
+
 def _with(**changes: str | None) -> list[tuple[str, str]]:
     values = {**GOOD, **changes}
     return [(name, value) for name, value in values.items() if value is not None]
@@ -136,6 +153,23 @@ def _citizen_cases() -> Iterator[tuple[str, etree._Element]]:
     two.append(_record(response, _with())[0])
     yield "two citizens", two
     yield "no citizen", etree.Element(wire.GET_CITIZEN_RESPONSE)
+    parsed = {f"empty {name}": (f"<{name}/>", name) for name in GOOD}  # text None
+    parsed |= {
+        "CDATA name": ("<fullName><![CDATA[Nguyễn Thị An]]></fullName>", "fullName"),
+        "decomposed by reference": (
+            "<fullName>Nguye&#x302;&#x303;n Thi&#x323; An</fullName>",
+            "fullName",
+        ),
+        "name split by a comment": ("<fullName>An<!-- x --> B</fullName>", "fullName"),
+        "id split by a comment": (f"<citizenId>{ID[:6]}<!---->{ID[6:]}</citizenId>", "citizenId"),
+        "attribute": ('<fullName lang="vi">An</fullName>', "fullName"),
+        "tail text": ("<fullName>An</fullName>tail", "fullName"),
+        "line break by reference": ("<fullName>An&#10;</fullName>", "fullName"),
+        "NBSP by reference": ("<fullName>&#xa0;An</fullName>", "fullName"),
+    }
+    for name, (element_xml, replacing) in parsed.items():
+        yield f"{name} (parsed)", _parsed(element_xml, replacing)
+        yield f"{name} (parsed, comments kept)", _parsed(element_xml, replacing, hardened=False)
 
 
 def _other_cases() -> Iterator[tuple[str, Callable[[etree._Element], object], etree._Element]]:
@@ -300,6 +334,16 @@ def _fuzzed_answers(draw: st.DrawFn) -> etree._Element:
 def test_fuzzed_answers_read_as_the_plain_reading_reads_them(element: etree._Element) -> None:
     """Read in one pass, the very Citizen of the plain reading; else the plain outcome."""
     _same_as_the_plain_reading(element)
+
+
+@settings(max_examples=300, deadline=None)
+@given(element=_fuzzed_answers())
+def test_fuzzed_answers_parsed_read_as_the_plain_reading_reads_them(
+    element: etree._Element,
+) -> None:
+    """The same answers as the hardened parser reads them once sent: an empty element has no
+    text at all (None, not ""), a CR LF is a line feed."""
+    _same_as_the_plain_reading(parse_xml(etree.tostring(element)))
 
 
 def test_the_one_pass_reading_checks_the_citizen_model_as_it_is() -> None:
