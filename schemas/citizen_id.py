@@ -10,6 +10,8 @@ Errors never echo the ID: it is personal data.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated
@@ -80,21 +82,51 @@ def birth_year_and_sex(s: str) -> tuple[int, Sex]:
     return year, Sex.FEMALE if century_digit % 2 else Sex.MALE
 
 
+def _alternatives(codes: Iterable[str]) -> str:
+    """A regular expression matching exactly ``codes`` (digit strings of one length), written
+    as a tree of their digits: ``0(?:0[12]|1[0])`` for 001, 002 and 010. A flat ``001|002|010``
+    would try the codes one by one, up to 79 of them, for each ID."""
+    codes = sorted(codes)
+    if all(len(code) == 1 for code in codes):
+        return f"[{''.join(codes)}]"
+    by_first: dict[str, list[str]] = {}
+    for code in codes:
+        by_first.setdefault(code[0], []).append(code[1:])
+    branches = [first + _alternatives(rests) for first, rests in by_first.items()]
+    return f"(?:{'|'.join(branches)})" if len(branches) > 1 else branches[0]
+
+
+#: ``CITIZEN_ID_RE.fullmatch(s)`` matches exactly the ``str`` values :func:`parse_citizen_id`
+#: accepts: a known region code (``is_region_code``: the tables are fixed, so written into the
+#: pattern once) and nine more ASCII digits
+CITIZEN_ID_RE = re.compile(_alternatives([*PROVINCE_CODES, *COUNTRY_CODES]) + "[0-9]{9}")
+
+
 def is_citizen_id(s: object) -> bool:
     """True exactly when :func:`parse_citizen_id` accepts ``s`` (a ``str``): a check that
     builds no parts, for the many places that only need to know (once per field per request)."""
-    return (
-        isinstance(s, str)
-        and len(s) == 12
-        and s.isascii()
-        and s.isdigit()
-        and is_region_code(s[:3])
-    )
+    return isinstance(s, str) and CITIZEN_ID_RE.fullmatch(s) is not None
+
+
+def _birth_digits(birth_year: int, sex: Sex) -> str:
+    """Digits 4–6 of the ID of someone born in ``birth_year`` (1900–2399) with ``sex``."""
+    century_digit = (birth_year // 100 - 19) * 2 + (1 if sex is Sex.FEMALE else 0)
+    return f"{century_digit}{birth_year % 100:02d}"
+
+
+#: (birth year, sex) -> digits 4–6 of the IDs that encode them, for every year an ID can
+#: encode: ``BIRTH_DIGITS.get((year, sex)) == s[3:6]`` exactly when
+#: ``birth_year_and_sex(s) == (year, sex)`` (a well-formed ``s``), without parsing ``s``
+BIRTH_DIGITS: Mapping[tuple[int, Sex], str] = {
+    (year, sex): _birth_digits(year, sex)
+    for year in range(MIN_BIRTH_YEAR, MAX_BIRTH_YEAR + 1)
+    for sex in Sex
+}
 
 
 def validate_citizen_id(s: str) -> str:
     """``s`` unchanged when it is a well-formed citizen ID; ``InvalidCitizenId`` otherwise."""
-    if not is_citizen_id(s):
+    if not isinstance(s, str) or CITIZEN_ID_RE.fullmatch(s) is None:  # is_citizen_id, inline
         parse_citizen_id(s)  # raises, naming what is wrong
     return s
 
@@ -121,8 +153,7 @@ def make_citizen_id(region_code: str, birth_year: int, sex: Sex | str, serial: i
         if not 0 <= serial <= 999_999:
             raise InvalidCitizenId("serial must be between 0 and 999999", field="serial")
         serial_text = f"{serial:06d}"
-    century_digit = (birth_year // 100 - 19) * 2 + (1 if sex is Sex.FEMALE else 0)
-    return f"{region_code}{century_digit}{birth_year % 100:02d}{serial_text}"
+    return f"{region_code}{_birth_digits(birth_year, sex)}{serial_text}"
 
 
 #: a pydantic field type: a well-formed citizen ID

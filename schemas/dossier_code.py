@@ -23,6 +23,8 @@ from schemas.patterns import AGENCY_CODE as _AGENCY
 
 AGENCY_CODE_PATTERN = re.compile(_AGENCY, re.ASCII)
 _DOSSIER = re.compile(rf"({_AGENCY})-([0-9]{{6}})-([0-9]{{4}})", re.ASCII)
+#: ``_DOSSIER`` with a serial other than 0000, the receipt day (``YYMMDD``) its one group
+_DOSSIER_NONZERO_SERIAL = re.compile(rf"{_AGENCY}-([0-9]{{6}})-(?!0000)[0-9]{{4}}", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,13 +84,14 @@ def is_dossier_code(s: object) -> bool:
     dossier code is checked several times along one request: the header, the purpose, the log)."""
     if not isinstance(s, str):
         return False
-    match = _DOSSIER.fullmatch(s)
-    return match is not None and match[3] != "0000" and _is_real_receipt_day(match[2])
+    match = _DOSSIER_NONZERO_SERIAL.fullmatch(s)
+    return match is not None and _is_real_receipt_day(match[1])
 
 
 def validate_dossier_code(s: str) -> str:
     """``s`` unchanged when it is a valid dossier code; ``InvalidDossierCode`` otherwise."""
-    if not is_dossier_code(s):
+    match = _DOSSIER_NONZERO_SERIAL.fullmatch(s) if isinstance(s, str) else None
+    if match is None or not _is_real_receipt_day(match[1]):  # is_dossier_code, inline
         parse_dossier_code(s)  # raises, naming what is wrong
     return s
 

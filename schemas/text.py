@@ -52,7 +52,10 @@ _IS_ZERO_WIDTH = re.compile(f"[{_ZERO_WIDTH}]")
 #: non-ASCII text) is clean when NFC and not blank, shown by one search of a short class
 #: (``_UNCLEAN_LINE`` lists the astral noncharacters one by one: a search ~5x slower)
 _ASTRAL = "\U00010000-\U0010ffff"
-_SUSPECT_LINE = re.compile(f"[{_CONTROLS}{_BIDI}{_ZERO_WIDTH}{_BMP_NONCHARACTERS}{_ASTRAL}]")
+#: those characters for one line of text, as the inside of a regular expression's ``[...]``:
+#: :func:`clean_line` returns a value without them unchanged when it is NFC and not blank
+LINE_SUSPECTS = f"{_CONTROLS}{_BIDI}{_ZERO_WIDTH}{_BMP_NONCHARACTERS}{_ASTRAL}"
+_SUSPECT_LINE = re.compile(f"[{LINE_SUSPECTS}]")
 _SUSPECT_MULTILINE = re.compile(f"[{_CONTROLS_MULTILINE}{_BIDI}{_BMP_NONCHARACTERS}{_ASTRAL}]")
 
 #: the validation context of records read back from the store: input checks are not re-applied
@@ -125,6 +128,7 @@ def clean_multiline(value: str) -> str:
 
 
 __all__ = [
+    "LINE_SUSPECTS",
     "STORED",
     "TEXT_ERRORS",
     "clean_line",

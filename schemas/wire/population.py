@@ -6,10 +6,11 @@ The element layout is ``schemas/wsdl/population.xsd``; ``schemas.files.message_s
 validates the same elements (its error log may quote values: do not log it).
 
 A ``GetCitizenResponse`` is read in one pass first (:func:`_citizen_at_once`): its elements read
-into the values ``Citizen`` validation would give, checked with the model's own rules, and the
+into the values ``Citizen`` validation would give, checked with the model's rules (the ID by
+``CITIZEN_ID_RE``, its birth digits by ``BIRTH_DIGITS``, the texts all at once), and the
 model set from them (:func:`~schemas.wire.validation.checked_model`). It answers only when sure;
-on anything else (an element missing, repeated, nested, unknown or commented, a value the
-checks refuse or that would be stripped) the plain reading runs, to accept or to name the
+on anything else (an element missing, empty, repeated, nested, unknown or commented, a value
+the checks refuse or that would be stripped) the plain reading runs, to accept or to name the
 field at fault. Why: pydantic's validation of a citizen (its core and eight Python validators
 called through it) costs more than reading the elements; the checks alone cost half.
 ``tests/unit/test_schemas_wire_population_parity.py`` reads good and hostile bodies both ways.
@@ -17,21 +18,29 @@ called through it) costs more than reading the elements; the checks alone cost h
 
 from __future__ import annotations
 
-import copy
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
+from itertools import repeat
+from operator import attrgetter, itemgetter
 from typing import Any
+from unicodedata import is_normalized
 
 from lxml import etree
 
-from schemas.citizen_id import Sex, birth_year_and_sex, is_citizen_id, parse_citizen_id
+from schemas.citizen_id import (
+    BIRTH_DIGITS,
+    CITIZEN_ID_RE,
+    Sex,
+    parse_citizen_id,
+)
 from schemas.errors import InvalidWireRecord, SchemaError
 from schemas.files import POPULATION_NS
 from schemas.models import Citizen
-from schemas.text import clean_line
-from schemas.times import plausible_birth_date
+from schemas.text import LINE_SUSPECTS, clean_line
+from schemas.times import BIRTH_DATE_MIN, VN_TZ
 from schemas.wire.validation import build_model, checked_model
 
 NSMAP = {"pop": POPULATION_NS}
@@ -110,13 +119,17 @@ def _get_citizen_request_template() -> etree._Element:
 
 #: the request's elements, built once: a copy is cheaper than building them again (~3 µs)
 _GET_CITIZEN_REQUEST_TEMPLATE = _get_citizen_request_template()
+#: a copy of the template: lxml's ``__copy__`` copies the whole tree (``copy.copy`` calls it,
+#: after a dispatch of its own in Python); lxml's stubs do not declare it
+_new_get_citizen_request: Callable[[], etree._Element]
+_new_get_citizen_request = _GET_CITIZEN_REQUEST_TEMPLATE.__copy__  # type: ignore[attr-defined]
 
 
 def build_get_citizen_request(citizen_id: str) -> etree._Element:
     """``pop:GetCitizenRequest`` for ``citizen_id`` (validated)."""
-    if not is_citizen_id(citizen_id):
-        parse_citizen_id(citizen_id)  # raises, naming what is wrong
-    root = copy.copy(_GET_CITIZEN_REQUEST_TEMPLATE)  # the whole tree (lxml)
+    if not isinstance(citizen_id, str) or CITIZEN_ID_RE.fullmatch(citizen_id) is None:
+        parse_citizen_id(citizen_id)  # raises, naming what is wrong (is_citizen_id, inline)
+    root = _new_get_citizen_request()
     root[0].text = citizen_id
     return root
 
@@ -252,6 +265,44 @@ _CITIZEN_RECORD = _q("citizen")
 _SEXES = {sex.value: sex for sex in Sex}
 #: the ``Text`` fields' longest value (``schemas.models.Text``)
 _TEXT_MAX_LENGTH = 500
+#: ``CountryCode``: ``^[A-Z]{2}$`` (``$`` is the end of the text in pydantic's regex engine)
+_COUNTRY_CODE = re.compile("[A-Z]{2}")
+#: every ``Citizen`` field, in the model's order, with its default (None for a required one)
+_CITIZEN_DEFAULTS: dict[str, Any] = {
+    name: None if field.is_required() else field.default
+    for name, field in Citizen.model_fields.items()
+}
+#: the fields a citizen must have
+_REQUIRED_FIELDS = frozenset(
+    name for name, field in Citizen.model_fields.items() if field.is_required()
+)
+#: the ``Text`` fields
+_TEXT_FIELDS = frozenset(
+    {"full_name", "place_of_origin", "permanent_address", "current_address", "ethnicity"}
+)
+#: the other fields' values
+_NOT_TEXTS = itemgetter("citizen_id", "date_of_birth", "sex", "nationality")
+_TAG = attrgetter("tag")
+_TEXT = attrgetter("text")
+#: what joins a record's texts for :data:`_KEPT_TEXTS`: a control character, which no text
+#: the patterns let through holds
+_JOIN = "\x00"
+
+
+def _kept_texts(count: int) -> re.Pattern[str]:
+    """``count`` texts joined by :data:`_JOIN`, each of them 1 to 500 characters with no
+    whitespace at either end (so validation strips nothing and does not refuse its length) and
+    none of the characters ``clean_line`` looks at more closely (``LINE_SUSPECTS``, NUL among
+    them). Exactly ``count``: a text holding a NUL (XML cannot carry one anyway) would make the
+    joined text one piece more."""
+    ends, inside = f"[^\\s{LINE_SUSPECTS}]", f"[^{LINE_SUSPECTS}]"
+    text = f"{ends}(?:{inside}{{0,{_TEXT_MAX_LENGTH - 2}}}{ends})?"
+    return re.compile(f"{text}(?:{_JOIN}{text}){{{count - 1}}}")
+
+
+#: how many texts -> :func:`_kept_texts` for that many: ``clean_line`` keeps each text as it is
+#: when the joined texts match and are NFC (see :func:`_citizen_at_once`)
+_KEPT_TEXTS = {count: _kept_texts(count) for count in range(1, len(_CITIZEN_FIELDS) + 1)}
 
 
 def _text(value: str | None) -> str | None:
@@ -268,58 +319,57 @@ def _text(value: str | None) -> str | None:
 
 def _citizen_at_once(element: etree._Element) -> Citizen | None:
     """The ``Citizen`` of a ``pop:GetCitizenResponse`` the plain reading would return, or None:
-    not shown here, the plain reading decides (see the module docstring)."""
+    not shown here, the plain reading decides (see the module docstring).
+
+    Its texts are checked together: when, joined, they match :data:`_KEPT_TEXTS` (the ID, the
+    date, the sex and the country code do too, when valid), each is one of the pieces matched;
+    when the joined text is also NFC, each is NFC (NFC keeps the joining NULs, which compose
+    with nothing, where they are, and adds none: a piece that NFC changed would change the
+    joined text), and so ``_text`` would return it unchanged. Otherwise each text is checked on
+    its own with ``_text``.
+    """
     if element.tag != GET_CITIZEN_RESPONSE or len(element) != 1:
         return None  # len counts comments and processing instructions too
     record = element[0]
     if record.tag != _CITIZEN_RECORD:
         return None
-    # a nested child is left out, a repeat kept once, an unknown or non-element child keyed "":
-    # each makes the count differ or "" a key
-    fields_of = _CITIZEN_FIELD_OF_TAG
-    values = {fields_of.get(child.tag, ""): child.text for child in record if not len(child)}
-    if "" in values or len(values) != len(record):
+    # field -> text: an unknown or non-element child is keyed "", a repeat kept once (the
+    # count differs), a nested one has a length
+    fields_of = map(_CITIZEN_FIELD_OF_TAG.get, map(_TAG, record), repeat(""))
+    values = dict(zip(fields_of, map(_TEXT, record), strict=True))
+    if "" in values or len(values) != len(record) or any(map(len, record)):
         return None
-    get = values.get
-    citizen_id = get("citizen_id") or ""
-    born_text = get("date_of_birth") or ""
-    sex = _SEXES.get(get("sex") or "")
-    if sex is None or not is_citizen_id(citizen_id) or not _XS_DATE.fullmatch(born_text):
-        return None
-    try:
-        born = plausible_birth_date(date.fromisoformat(born_text))
-    except ValueError:  # not a real date, or out of range (PydanticCustomError)
-        return None
-    if birth_year_and_sex(citizen_id) != (born.year, sex):
-        return None
-    full_name = _text(get("full_name"))
-    place_of_origin = _text(get("place_of_origin"))
-    permanent_address = _text(get("permanent_address"))
-    current_address = get("current_address")
-    ethnicity = get("ethnicity")
-    nationality = get("nationality", "VN")
+    texts = values.values()
+    if None in texts or not values.keys() >= _REQUIRED_FIELDS:
+        return None  # an empty element (the plain reading refuses its ""), a field missing
+    fields = _CITIZEN_DEFAULTS | values  # every field, in the model's order
+    citizen_id, born_text, sex_text, nationality = _NOT_TEXTS(fields)
+    sex = _SEXES.get(sex_text)
     if (
-        full_name is None
-        or place_of_origin is None
-        or permanent_address is None
-        or (current_address is not None and (current_address := _text(current_address)) is None)
-        or (ethnicity is not None and (ethnicity := _text(ethnicity)) is None)
-        or nationality is None
-        or not (len(nationality) == 2 and nationality.isascii())
-        or not (nationality.isalpha() and nationality.isupper())  # CountryCode: ^[A-Z]{2}$
+        sex is None
+        or CITIZEN_ID_RE.fullmatch(citizen_id) is None
+        or _XS_DATE.fullmatch(born_text) is None
+        or _COUNTRY_CODE.fullmatch(nationality) is None
     ):
         return None
-    fields = {
-        "citizen_id": citizen_id,
-        "full_name": full_name,
-        "date_of_birth": born,
-        "sex": sex,
-        "place_of_origin": place_of_origin,
-        "permanent_address": permanent_address,
-        "current_address": current_address,
-        "nationality": nationality,
-        "ethnicity": ethnicity,
-    }
+    try:
+        born = date.fromisoformat(born_text)
+    except ValueError:  # not a real date
+        return None
+    if (
+        not BIRTH_DATE_MIN <= born <= datetime.now(VN_TZ).date()  # plausible_birth_date
+        or citizen_id[3:6] != BIRTH_DIGITS.get((born.year, sex))  # birth_year_and_sex
+    ):
+        return None
+    fields["date_of_birth"] = born
+    fields["sex"] = sex
+    joined = _JOIN.join(texts)
+    if _KEPT_TEXTS[len(texts)].fullmatch(joined) is None or not is_normalized("NFC", joined):
+        for name in _TEXT_FIELDS & values.keys():
+            text = _text(values[name])
+            if text is None:
+                return None
+            fields[name] = text
     return checked_model(Citizen, fields, set(values))
 
 

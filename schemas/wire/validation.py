@@ -13,6 +13,9 @@ from schemas.errors import InvalidWireRecord
 M = TypeVar("M", bound=BaseModel)
 
 _set = object.__setattr__
+#: the models :func:`checked_model` has found to hold nothing but their fields (a class's
+#: configuration and validators are set when it is made: checked once per model)
+_FIELDS_ONLY: set[type[BaseModel]] = set()
 
 
 def problems_of(exc: ValidationError, *, names: Mapping[str, str] | None = None) -> tuple[str, ...]:
@@ -55,12 +58,14 @@ def checked_model(model: type[M], fields: dict[str, Any], fields_set: set[str]) 
     costly as the checks themselves). Only for models whose instances hold nothing else (no
     private attributes, no ``model_post_init``, extra values refused).
     """
-    if (
-        model.__pydantic_post_init__
-        or model.__private_attributes__
-        or model.model_config.get("extra") == "allow"
-    ):
-        raise TypeError(f"{model.__name__} holds more than its fields")
+    if model not in _FIELDS_ONLY:
+        if (
+            model.__pydantic_post_init__
+            or model.__private_attributes__
+            or model.model_config.get("extra") == "allow"
+        ):
+            raise TypeError(f"{model.__name__} holds more than its fields")
+        _FIELDS_ONLY.add(model)
     instance = model.__new__(model)
     _set(instance, "__dict__", fields)
     _set(instance, "__pydantic_fields_set__", fields_set)

@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from schemas.citizen_id import (
+    BIRTH_DIGITS,
     Sex,
     birth_year_and_sex,
     is_citizen_id,
@@ -120,3 +121,59 @@ def test_birth_year_and_sex_are_the_parsed_parts(citizen_id: str) -> None:
     """What a record's consistency check reads is what the parser reads."""
     parts = parse_citizen_id(citizen_id)
     assert birth_year_and_sex(citizen_id) == (parts.birth_year, parts.sex)
+
+
+def test_is_citizen_id_agrees_with_the_parser_for_every_region_prefix() -> None:
+    """Every three-digit start (the region codes are written into one pattern, as a tree of
+    their digits), with good and bad tails; non-ASCII digits and odd strings around them."""
+    tails = ("190000007", "000000000", "99999999", "9999999999", "19000000٧", "19000000 ")
+    for prefix in (f"{n:03d}" for n in range(1000)):
+        for value in (prefix + tail for tail in tails):
+            assert is_citizen_id(value) is _parses(parse_citizen_id, value), value
+            assert _parses(validate_citizen_id, value) is is_citizen_id(value), value
+    for value in ("", "0" * 12, "٠٠١190000007", "００１190000007", "001190000007\n", "\n" + ID):
+        assert is_citizen_id(value) is _parses(parse_citizen_id, value), value
+
+
+class _Id(str):
+    """A ``str`` subclass: accepted as a ``str`` both ways."""
+
+
+@given(value=_ID_LIKE)
+def test_validate_citizen_id_accepts_what_the_parser_accepts(value: str) -> None:
+    """``validate_citizen_id`` (the check written inline) accepts exactly what the parser
+    accepts, returning the value itself."""
+    accepted = _parses(parse_citizen_id, value)
+    assert _parses(validate_citizen_id, value) is accepted
+    assert _parses(validate_citizen_id, _Id(value)) is accepted
+    if accepted:
+        assert validate_citizen_id(value) is value
+
+
+def test_birth_digits_are_what_birth_year_and_sex_reads() -> None:
+    """For every ID's digits 4-6: ``BIRTH_DIGITS`` gives them for exactly the (year, sex) that
+    ``birth_year_and_sex`` reads from them, and for no other (year, sex), any year."""
+    assert len(set(BIRTH_DIGITS.values())) == len(BIRTH_DIGITS) == 1000
+    for digits in (f"{n:03d}" for n in range(1000)):
+        year, sex = birth_year_and_sex(f"001{digits}000007")
+        assert BIRTH_DIGITS[year, sex] == digits
+    assert all(year in range(1900, 2400) for year, _ in BIRTH_DIGITS)
+    assert BIRTH_DIGITS.get((1899, Sex.MALE)) is None
+    assert BIRTH_DIGITS.get((2400, Sex.FEMALE)) is None
+
+
+def test_is_dossier_code_agrees_with_the_parser_for_every_serial() -> None:
+    """Serials 0000-9999 (0000 refused by the pattern itself), on a real and an impossible
+    day; and each refusal of ``validate_dossier_code`` is the parser's own error."""
+    for day in ("261126", "260230"):
+        for serial in (f"{n:04d}" for n in range(10000)):
+            value = f"000.00.04.H04-{day}-{serial}"
+            accepted = _parses(parse_dossier_code, value)
+            assert is_dossier_code(value) is accepted, value
+            assert _parses(validate_dossier_code, value) is accepted, value
+    for value in ("000.00.04.H04-261126-0000", "000.00.04.H04-260230-0001", "x", None, 7):
+        with pytest.raises(SchemaError) as validated:
+            validate_dossier_code(value)  # type: ignore[arg-type]
+        with pytest.raises(SchemaError) as parsed:
+            parse_dossier_code(value)  # type: ignore[arg-type]
+        assert validated.value.message == parsed.value.message

@@ -12,12 +12,21 @@ A ``GetCitizenResponse`` is read in one pass first (``_citizen_at_once``), the m
 the values it checked: on the same bodies, and on answers whose wire texts are fuzzed, it
 gives the very ``Citizen`` the plain reading (element by element, then pydantic) gives — the
 same field values of the same types in the same order, the same fields set, the same JSON —
-or leaves the answer to the plain reading, so a refusal is the plain one's error.
+or leaves the answer to the plain reading, so a refusal is the plain one's error. The answers
+are also read as the hardened parser reads them once sent (an empty element has no text at
+all), with birth dates up to today and tomorrow, and texts decomposed, astral or 500 long.
+Its texts are checked together, joined by NUL: texts pass together exactly when each passes
+alone, shown on fuzzed lists of texts, with the facts the argument rests on (NUL composes
+with nothing; the pattern's ``\\s`` is Python's ``isspace``) checked for every character.
 """
 
 from __future__ import annotations
 
+import copy
+import re
+import unicodedata
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from typing import Annotated, Any, get_args
 from unittest import mock
 
@@ -38,9 +47,10 @@ from schemas.citizen_id import (
 from schemas.errors import InvalidWireRecord, SchemaError
 from schemas.files import POPULATION_NS
 from schemas.models import Citizen
-from schemas.text import line_validator
-from schemas.times import plausible_birth_date
+from schemas.text import LINE_SUSPECTS, line_validator
+from schemas.times import VN_TZ, plausible_birth_date
 from schemas.wire import population as wire
+from security.xml import parse_xml
 from tests.support.schemas_strategies import TEXT_VALUES, citizen_ids, citizens
 
 ID = make_citizen_id("001", 1990, Sex.FEMALE, 7)
@@ -92,6 +102,20 @@ def _record(
     return element
 
 
+def _parsed(element_xml: str, replacing: str, *, hardened: bool = True) -> etree._Element:
+    """A good answer as the hardened parser (or lxml's own, keeping comments) reads it, the
+    element ``replacing`` written as ``element_xml`` (in the population namespace)."""
+    children = "".join(
+        element_xml if name == replacing else f"<{name}>{value}</{name}>"
+        for name, value in GOOD.items()
+    )
+    body = (
+        f'<GetCitizenResponse xmlns="{POPULATION_NS}"><citizen>{children}</citizen>'
+        "</GetCitizenResponse>"
+    )
+    return parse_xml(body.encode()) if hardened else etree.fromstring(body.encode())
+
+
 def _with(**changes: str | None) -> list[tuple[str, str]]:
     values = {**GOOD, **changes}
     return [(name, value) for name, value in values.items() if value is not None]
@@ -136,6 +160,60 @@ def _citizen_cases() -> Iterator[tuple[str, etree._Element]]:
     two.append(_record(response, _with())[0])
     yield "two citizens", two
     yield "no citizen", etree.Element(wire.GET_CITIZEN_RESPONSE)
+    today = datetime.now(VN_TZ).date()
+    for born in (today, today + timedelta(days=1), today.replace(month=1, day=1)):
+        for sex in Sex:
+            yield (
+                f"born {born} {sex}",
+                _record(
+                    response,
+                    _with(
+                        citizenId=make_citizen_id("079", born.year, sex, 1),
+                        dateOfBirth=born.isoformat(),
+                        sex=sex.value,
+                    ),
+                ),
+            )
+    for born_text, sex in (("1900-01-01", Sex.MALE), ("2399-12-31", Sex.FEMALE)):
+        year = int(born_text[:4])
+        yield (
+            f"born {born_text}",
+            _record(
+                response,
+                _with(
+                    citizenId=make_citizen_id("079", year, sex, 1),
+                    dateOfBirth=born_text,
+                    sex=sex.value,
+                ),
+            ),
+        )
+    for digits in ("090", "190", "290", "390", "091", "089", "990"):  # ID birth digits 4-6
+        yield f"id digits {digits}", _record(response, _with(citizenId=f"001{digits}000007"))
+    parsed = {f"empty {name}": (f"<{name}/>", name) for name in GOOD}  # text None
+    parsed |= {
+        "CDATA name": ("<fullName><![CDATA[Nguyễn Thị An]]></fullName>", "fullName"),
+        "decomposed by reference": (
+            "<fullName>Nguye&#x302;&#x303;n Thi&#x323; An</fullName>",
+            "fullName",
+        ),
+        "name split by a comment": ("<fullName>An<!-- x --> B</fullName>", "fullName"),
+        "id split by a comment": (f"<citizenId>{ID[:6]}<!---->{ID[6:]}</citizenId>", "citizenId"),
+        "attribute": ('<fullName lang="vi">An</fullName>', "fullName"),
+        "tail text": ("<fullName>An</fullName>tail", "fullName"),
+        "line break by reference": ("<fullName>An&#10;</fullName>", "fullName"),
+        "NBSP by reference": ("<fullName>&#xa0;An</fullName>", "fullName"),
+    }
+    for name, (element_xml, replacing) in parsed.items():
+        yield f"{name} (parsed)", _parsed(element_xml, replacing)
+        yield f"{name} (parsed, comments kept)", _parsed(element_xml, replacing, hardened=False)
+    for name in TEXTS:  # every text in decomposed form, or with an astral character
+        yield (
+            f"{name} decomposed",
+            _record(response, _with(**{name: unicodedata.normalize("NFD", GOOD[name])})),
+        )
+        yield f"{name} astral", _record(response, _with(**{name: GOOD[name] + " 𠀀"}))
+        yield f"{name} 500 long", _record(response, _with(**{name: "ễ" * 500}))
+        yield f"{name} 501 long", _record(response, _with(**{name: "ễ" * 501}))
 
 
 def _other_cases() -> Iterator[tuple[str, Callable[[etree._Element], object], etree._Element]]:
@@ -302,6 +380,81 @@ def test_fuzzed_answers_read_as_the_plain_reading_reads_them(element: etree._Ele
     _same_as_the_plain_reading(element)
 
 
+@settings(max_examples=300, deadline=None)
+@given(element=_fuzzed_answers())
+def test_fuzzed_answers_parsed_read_as_the_plain_reading_reads_them(
+    element: etree._Element,
+) -> None:
+    """The same answers as the hardened parser reads them once sent: an empty element has no
+    text at all (None, not ""), a CR LF is a line feed."""
+    _same_as_the_plain_reading(parse_xml(etree.tostring(element)))
+
+
+@st.composite
+def _text_lists(draw: st.DrawFn) -> list[str]:
+    """A few texts of a record: good ones, mutated ones (odd characters at either end or
+    inside, combining marks that could join across a boundary, about 500 long), odd ones."""
+    goods = st.sampled_from([*GOOD.values(), "ễ", "a", "e\u0301", "\u0301a", "Ω", "한"])
+    one = st.one_of(goods, goods, goods.flatmap(_mutations), st.sampled_from(TEXT_VALUES))
+    return draw(st.lists(one, min_size=1, max_size=5))
+
+
+def _checked_together(texts: list[str]) -> bool:
+    joined = wire._JOIN.join(texts)
+    kept = wire._KEPT_TEXTS[len(texts)].fullmatch(joined) is not None
+    return kept and unicodedata.is_normalized("NFC", joined)
+
+
+_SUSPECT = re.compile(f"[{LINE_SUSPECTS}]")
+
+
+@settings(max_examples=600, deadline=None)
+@given(texts=_text_lists())
+def test_texts_kept_together_are_each_kept_alone(texts: list[str]) -> None:
+    """When the joined texts pass the one check, each text alone is one ``_text`` (strip,
+    length, ``clean_line``) returns unchanged; when each is clean, NFC and unstripped, the
+    joined texts pass (the one-pass reading is not lost for them)."""
+    each_kept = all(wire._text(text) == text and not _SUSPECT.search(text) for text in texts)
+    if _checked_together(texts):
+        assert all(wire._text(text) == text for text in texts)
+    assert _checked_together(texts) is each_kept
+
+
+def test_the_joining_character_composes_with_nothing() -> None:
+    """NUL has no decomposition, is in none, and has combining class 0: NFC of texts joined
+    by it is the NFC of each, joined, so the joined text is NFC exactly when each text is."""
+    assert wire._JOIN == "\x00"
+    assert unicodedata.combining(wire._JOIN) == 0
+    assert unicodedata.decomposition(wire._JOIN) == ""
+    for code in range(0x110000):
+        assert "0000" not in unicodedata.decomposition(chr(code)).split(), hex(code)
+    assert wire._KEPT_TEXTS[1].fullmatch("An")
+    assert wire._KEPT_TEXTS[2].fullmatch("A\x00n")
+    for held in ("A\x00n", "A\x00\x00n", "\x00An", "An\x00"):  # texts holding NUL
+        assert not wire._KEPT_TEXTS[1].fullmatch(held)
+        assert not wire._KEPT_TEXTS[2].fullmatch(wire._JOIN.join(["An", held]))
+        assert not _xml_can_hold(held)
+
+
+def test_the_texts_pattern_strips_what_python_strips() -> None:
+    """``\\s`` in the pattern is Python's ``isspace``, for every character."""
+    space = re.compile(r"\s")
+    for code in range(0x110000):
+        char = chr(code)
+        assert (space.fullmatch(char) is not None) is char.isspace(), hex(code)
+
+
+def test_a_clean_answer_checks_its_texts_together() -> None:
+    """The good answer, and one with only its required fields, are read without checking
+    each text alone."""
+    for fields in (_with(), _with(currentAddress=None, ethnicity=None)):
+        element = _record("GetCitizenResponse", fields)
+        with mock.patch.object(wire, "_text", side_effect=AssertionError("one by one")):
+            citizen = wire._citizen_at_once(element)
+        assert citizen is not None
+        assert _held(citizen) == _held(wire._read_get_citizen_response(element))
+
+
 def test_the_one_pass_reading_checks_the_citizen_model_as_it_is() -> None:
     """The one-pass reading applies ``Citizen``'s rules as written here: a change to the model
     (a field, a type, a default, a validator) must be made there too, and this test with it."""
@@ -377,7 +530,24 @@ def test_copies_of_the_request_are_independent() -> None:
     assert etree.tostring(wire.build_get_citizen_request(ID)) == etree.tostring(first)
 
 
-@pytest.mark.parametrize("value", ["", " " + ID, ID[:11], "999" + ID[3:], "٠" + ID[1:]])
+def test_the_request_is_the_template_as_copy_copy_copies_it() -> None:
+    """The template's own ``__copy__`` (called directly) is ``copy.copy``'s: a deep copy, the
+    template left as it was."""
+    template = wire._GET_CITIZEN_REQUEST_TEMPLATE
+    before = etree.tostring(template)
+    for citizen_id in (ID, make_citizen_id("840", 2001, Sex.MALE, 42)):
+        plain = copy.copy(template)
+        plain[0].text = citizen_id
+        built = wire.build_get_citizen_request(citizen_id)
+        assert etree.tostring(built) == etree.tostring(plain)
+        assert built is not template
+        assert built[0] is not template[0]
+    assert etree.tostring(template) == before
+
+
+@pytest.mark.parametrize(
+    "value", ["", " " + ID, ID[:11], "999" + ID[3:], "٠" + ID[1:], ID + "\n", None, 1]
+)
 def test_a_bad_id_is_refused_with_the_parsers_error(value: str) -> None:
     """The request builder refuses what the parser refuses, with its error."""
     with pytest.raises(SchemaError) as built:
