@@ -108,6 +108,11 @@ def fingerprint(certificate: x509.Certificate) -> str:
     return certificate.fingerprint(hashes.SHA256()).hex()
 
 
+#: ``SqlMessageLog._last_signers``: the request's and the response's certificates, their
+#: fingerprints, and whether both are stored (no certificate: nothing to store)
+_LastSigners = tuple[x509.Certificate | None, x509.Certificate | None, str | None, str | None, bool]
+
+
 class _Prepared(NamedTuple):
     """An exchange turned into what is stored, except what depends on its position.
 
@@ -153,6 +158,9 @@ class SqlMessageLog:
         # the id is not another's): the connectors pass the same objects on every call, and a
         # certificate's own hash is far dearer than its id
         self._fingerprints: dict[int, tuple[x509.Certificate, str]] = {}
+        # the last request and response certificates, their fingerprints, and whether both were
+        # stored already (then for good: ``_known_certs`` only grows): ``_signers``
+        self._last_signers: _LastSigners = (None, None, None, None, False)
         # the last URL recorded and its endpoint (``_endpoint_of``)
         self._last_endpoint: tuple[str, str] = ("", endpoint_of("")[:ENDPOINT_MAX])
         # (seq, digest) of the head as this process last committed it: the next batch is
@@ -265,9 +273,14 @@ class SqlMessageLog:
         """The fingerprints of the request's and the response's signers (None: no certificate)
         and, by fingerprint, those of their certificates not stored yet.
 
-        A certificate seen before is found here in the fingerprints remembered
-        (``_fingerprint`` remembers them, and computes the others).
+        The same two certificate objects as the last time (a connector passes its own and its
+        upstream's on every call), both stored already: their fingerprints as remembered, and
+        none to store. Otherwise a certificate seen before is found in the fingerprints
+        remembered (``_fingerprint`` remembers them, and computes the others).
         """
+        last = self._last_signers
+        if last[0] is request_cert and last[1] is response_cert and last[4]:
+            return last[2], last[3], {}
         remembered = self._fingerprints
         found = remembered.get(id(request_cert))
         request_signer = (
@@ -291,6 +304,13 @@ class SqlMessageLog:
             and response_signer not in known
         ):
             signers[response_signer] = response_cert
+        self._last_signers = (
+            request_cert,
+            response_cert,
+            request_signer,
+            response_signer,
+            not signers,
+        )
         return request_signer, response_signer, signers
 
     def _fingerprint(self, certificate: x509.Certificate | None) -> str | None:
