@@ -63,8 +63,8 @@ class DriverStatement:
         object.__setattr__(self, "_count", len(self.processors))
 
     def params(self, values: Sequence[Any]) -> tuple[Any, ...]:
-        """``values`` (one per parameter, in order) as the driver takes them (a processor is
-        not called for None: SQLAlchemy's give None for it)."""
+        """``values`` (one per parameter, in order) as the driver takes them (None is bound as
+        it is: SQLAlchemy's processors give None for it; no processor is called with it)."""
         if len(values) != self._count:
             raise ValueError(f"{self._count} values expected, not {len(values)}")
         processed = self._processed

@@ -218,7 +218,7 @@ class GroupCommit(QueueFigures):
         hooks: list[Callable[[], None]] = []
         async with driver_transaction(self.engine) as tx:
             for key in dict.fromkeys(keys):
-                # the journal's items: where the batch holds one of its (an ``int``'s ``__eq__``)
+                # the journal's items: the places whose key is its key (``int.__eq__``, in C)
                 mine = list(map(key.__eq__, keys))
                 indexes = list(compress(places, mine))
                 written = await journals[indexes[0]].write_batch(tx, list(compress(items, mine)))

@@ -25,9 +25,9 @@ FORMAT_VERSION = 1
 GENESIS = "0" * 64
 #: a time's textual form, from its UTC fields (years from 1000 on: see ``format_time``)
 _TIME_TEXT = "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ"
+#: ``dt.datetime``, ``dt.UTC`` and ``hashlib.sha256`` under one name each (the hot path's lookups)
 _DATETIME = dt.datetime
 _UTC = dt.UTC
-#: ``hashlib.sha256``, one name (the digests are taken where they are needed, not through a call)
 _sha256 = hashlib.sha256
 
 
