@@ -16,6 +16,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 UTC = dt.UTC
+_DATETIME = dt.datetime
 #: SQLAlchemy's text for a ``DATETIME`` on SQLite (its default storage format)
 _SQLITE_TEXT = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
 
@@ -58,7 +59,7 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
         if dialect.name == "sqlite":
 
             def process(value: Any) -> Any:
-                if type(value) is dt.datetime and value.tzinfo is UTC:
+                if type(value) is _DATETIME and value.tzinfo is UTC:
                     return _SQLITE_TEXT % (
                         value.year,
                         value.month,
@@ -74,7 +75,7 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
         if dialect.name == "postgresql":
 
             def process(value: Any) -> Any:
-                if type(value) is dt.datetime and value.tzinfo is UTC:
+                if type(value) is _DATETIME and value.tzinfo is UTC:
                     return value
                 return plain(value)
 

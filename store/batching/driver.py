@@ -29,12 +29,12 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import Table
+from sqlalchemy import LargeBinary, Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import PoolProxiedConnection
@@ -54,19 +54,24 @@ class DriverStatement:
     processors: tuple[Processor, ...]
     #: the parameters that have a processor, and it (most have none: strings, integers)
     _processed: tuple[tuple[int, Callable[[Any], Any]], ...] = field(init=False, repr=False)
+    #: how many parameters the statement takes
+    _count: int = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         processed = tuple((n, p) for n, p in enumerate(self.processors) if p is not None)
         object.__setattr__(self, "_processed", processed)
+        object.__setattr__(self, "_count", len(self.processors))
 
     def params(self, values: Sequence[Any]) -> tuple[Any, ...]:
-        """``values`` (one per parameter, in order) as the driver takes them."""
-        if len(values) != len(self.processors):
-            raise ValueError(f"{len(self.processors)} values expected, not {len(values)}")
-        if not self._processed:
+        """``values`` (one per parameter, in order) as the driver takes them (None is bound as
+        it is: SQLAlchemy's processors give None for it; no processor is called with it)."""
+        if len(values) != self._count:
+            raise ValueError(f"{self._count} values expected, not {len(values)}")
+        processed = self._processed
+        if not processed:
             return tuple(values)
         params = list(values)
-        for index, process in self._processed:
+        for index, process in processed:
             value = params[index]
             if value is not None:
                 params[index] = process(value)
@@ -92,7 +97,15 @@ class StatementBuilder:
         kind = self.table.c[column].type
         if isinstance(kind, UtcDateTime):  # the same values, bound with less work
             return kind.driver_bind_processor(self.dialect)
-        return kind.dialect_impl(self.dialect).bind_processor(self.dialect)
+        impl = kind.dialect_impl(self.dialect)
+        dbapi = self.dialect.dbapi
+        if type(impl).bind_processor is LargeBinary.bind_processor and dbapi is not None:
+            # SQLAlchemy's processor of bytes is the DB-API's ``Binary`` of what is not None,
+            # and ``DriverStatement.params`` passes no None: ``Binary`` itself, one call less
+            # (tests/unit/test_store_types.py)
+            binary: Callable[[Any], Any] = dbapi.Binary
+            return binary
+        return impl.bind_processor(self.dialect)
 
     def _names(self, columns: Sequence[str]) -> list[str]:
         return [self._quote(self.table.c[name].name) for name in columns]
@@ -278,7 +291,7 @@ class _Queue:
 
     def queue_many(self, statement: DriverStatement, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
-            params = [statement.params(values) for values in rows]
+            params = list(map(statement.params, rows))
             self._operations.append((_MANY, statement.sql, params))
 
     def queue_guard(self, statement: DriverStatement, values: Sequence[Any] = ()) -> None:
@@ -367,63 +380,93 @@ class _PostgresTransaction(_Queue):
         return await self.flush(self._take((_ONE, statement.sql, statement.params(values))))
 
 
-@asynccontextmanager
-async def _pooled(engine: AsyncEngine) -> AsyncIterator[PoolProxiedConnection]:
-    """A connection straight from ``engine``'s pool, back to it when the block ends.
-
-    No SQLAlchemy ``Connection`` around it (its setup and teardown cost ~30 µs per transaction,
-    for nothing: the statements run on the driver); the pool's checkout (``StorePool``, the
-    pre-ping on PostgreSQL) and its reset on return (``store.db``) are the same.
-    """
-    pooled = await engine.raw_connection()
-    try:
-        yield pooled
-    finally:
-        # the transaction is over (committed or rolled back above): nothing for the pool's
-        # reset to wait on, unless a rollback was cut short; then the pool discards it
-        await greenlet_spawn(pooled.close)
-
-
-@asynccontextmanager
-async def driver_transaction(engine: AsyncEngine) -> AsyncIterator[DriverTransaction]:
+def driver_transaction(engine: AsyncEngine) -> AbstractAsyncContextManager[DriverTransaction]:
     """One write transaction on ``engine``, its statements run on the driver (see above).
 
     Committed when the block ends (after what is still queued), rolled back if it raises.
+    The connection comes straight from ``engine``'s pool and goes back to it when the block
+    ends: no SQLAlchemy ``Connection`` around it (its setup and teardown cost ~30 µs per
+    transaction, for nothing: the statements run on the driver); the pool's checkout
+    (``StorePool``, the pre-ping on PostgreSQL) and its reset on return (``store.db``) are the
+    same.
     """
-    dialect = engine.dialect
-    if dialect.name == "sqlite":
-        async with _pooled(engine) as pooled:
-            tx = _SqliteTransaction(pooled.driver_connection, dialect)
+    return _DriverTransactionBlock(engine)
+
+
+class _DriverTransactionBlock:
+    """The block of :func:`driver_transaction`, written as a class: what
+    ``contextlib.asynccontextmanager`` runs around a generator (two of them, nested) cost more
+    Python than the block's own work, on every transaction of the logs."""
+
+    __slots__ = ("_engine", "_pooled", "_postgres", "_sqlite", "_transaction")
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._sqlite: _SqliteTransaction | None = None
+
+    async def __aenter__(self) -> DriverTransaction:
+        engine = self._engine
+        dialect = engine.dialect
+        if dialect.name == "sqlite":
+            pooled = self._pooled = await engine.raw_connection()
+            tx = self._sqlite = _SqliteTransaction(pooled.driver_connection, dialect)
+            return tx
+        if dialect.name != "postgresql":
+            raise ValueError(f"unsupported database {dialect.name!r}")
+        pooled = self._pooled = await engine.raw_connection()
+        try:
+            driver = pooled.driver_connection
+            transaction = self._transaction = driver.transaction()  # type: ignore[union-attr]
             try:
-                yield tx
-                await tx.commit()
-            except BaseException:
-                await tx.rollback()
-                raise
-        return
-    if dialect.name != "postgresql":
-        raise ValueError(f"unsupported database {dialect.name!r}")
-    async with _pooled(engine) as pooled:
-        driver = pooled.driver_connection
-        transaction = driver.transaction()  # type: ignore[union-attr]
-        try:
-            await transaction.start()
-        except Exception as exc:
-            raise from_driver(exc) from exc
-        pg = _PostgresTransaction(driver, dialect)
-        try:
-            yield pg
-            await pg.flush(pg._take())
+                await transaction.start()
+            except Exception as exc:
+                raise from_driver(exc) from exc
         except BaseException:
-            try:
-                await transaction.rollback()
-            except Exception:  # the connection is gone; the pool discards it
-                pooled.invalidate()
+            await greenlet_spawn(pooled.close)
             raise
+        pg = self._postgres = _PostgresTransaction(driver, dialect)
+        return pg
+
+    async def __aexit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        pooled = self._pooled
         try:
-            await transaction.commit()
-        except Exception as exc:
-            raise from_driver(exc) from exc
+            tx = self._sqlite
+            if tx is not None:
+                if kind is not None:
+                    await tx.rollback()
+                    return
+                try:
+                    await tx.commit()
+                except BaseException:
+                    await tx.rollback()
+                    raise
+                return
+            pg, transaction = self._postgres, self._transaction
+            if kind is not None:
+                await _roll_back_postgres(pooled, transaction)
+                return
+            try:
+                await pg.flush(pg._take())
+            except BaseException:
+                await _roll_back_postgres(pooled, transaction)
+                raise
+            try:
+                await transaction.commit()
+            except Exception as exc:
+                raise from_driver(exc) from exc
+        finally:
+            # the transaction is over (committed or rolled back above): nothing for the pool's
+            # reset to wait on, unless a rollback was cut short; then the pool discards it
+            await greenlet_spawn(pooled.close)
+
+
+async def _roll_back_postgres(pooled: PoolProxiedConnection, transaction: Any) -> None:
+    """Roll back an asyncpg ``transaction``; if that fails, the connection is gone: the pool
+    discards it."""
+    try:
+        await transaction.rollback()
+    except Exception:
+        pooled.invalidate()
 
 
 __all__ = [

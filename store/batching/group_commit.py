@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import operator
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
+from itertools import compress
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -64,8 +66,9 @@ class _Together:
     """One ``together()`` block: its records, and one future its end waits on for all of them.
 
     Each record gets a :class:`_Slot` of the block's as its waiter in the commit queue (not a
-    future of its own); the block's end waits, if any record is unsettled, on one future that
-    the last to settle resolves, then raises the failure of the first record that failed.
+    future of its own; a slot made is the block's next record); the block's end waits, if any
+    record is unsettled, on one future that the last to settle resolves, then raises the failure
+    of the first record that failed.
     """
 
     __slots__ = ("_count", "_failures", "_future", "_token", "_unsettled", "group")
@@ -79,20 +82,19 @@ class _Together:
         self._future: asyncio.Future[None] | None = None
         self._token: contextvars.Token[_Together | None] | None = None
 
-    def slot(self) -> _Slot:
-        """The waiter of the block's next record."""
-        slot = _Slot(self, self._count)
-        self._count += 1
-        self._unsettled += 1
-        return slot
-
     def settled(self, number: int, failure: BaseException | None) -> None:
         """Record ``number`` was committed (``failure`` None) or failed."""
         if failure is not None:
             self._failures.append((number, failure))
         self._unsettled -= 1
-        if not self._unsettled and self._future is not None and not self._future.done():
-            self._future.set_result(None)
+        if not self._unsettled:
+            self._wake()
+
+    def _wake(self) -> None:
+        """Every record is settled: the block's end goes on, if it waits."""
+        future = self._future
+        if future is not None and not future.done():
+            future.set_result(None)
 
     async def __aenter__(self) -> None:
         self._token = _together.set(self)
@@ -114,20 +116,30 @@ class _Together:
 
 
 class _Slot:
-    """The waiter of one record of a ``together()`` block (``store.batching.Waiter``)."""
+    """The waiter of one record of a ``together()`` block (``store.batching.Waiter``): made,
+    it is the block's next record (numbered, counted unsettled)."""
 
     __slots__ = ("_block", "_done", "_number")
 
-    def __init__(self, block: _Together, number: int) -> None:
+    def __init__(self, block: _Together) -> None:
         self._block = block
-        self._number = number
+        self._number = block._count
+        block._count += 1
+        block._unsettled += 1
         self._done = False
 
     def done(self) -> bool:
         return self._done
 
     def set_result(self, result: Any, /) -> None:
-        self._settle(None)
+        # ``_settle(None)`` and the block's ``settled``, written out: every record of a
+        # lookup is settled here
+        if not self._done:
+            self._done = True
+            block = self._block
+            block._unsettled -= 1
+            if not block._unsettled:
+                block._wake()
 
     def set_exception(self, exception: BaseException, /) -> None:
         self._settle(exception)
@@ -166,7 +178,7 @@ class GroupCommit(QueueFigures):
         """Queue ``item``; return once it is committed, or at once inside :meth:`together`."""
         scope = _together.get()
         if scope is not None and scope.group is self:
-            self._queue.add((journal, item), scope.slot())
+            self._queue.add((journal, item), _Slot(scope))
             return
         await self._queue.put((journal, item))
 
@@ -191,32 +203,42 @@ class GroupCommit(QueueFigures):
             return await self._write(batch)
 
     async def _write(self, batch: list[_Item]) -> Written:
-        """Write ``batch`` in one transaction, each journal's items together, in queue order."""
-        # each journal's items, and where they stand in the batch (its results go there)
-        groups: dict[int, tuple[Journal, list[int], list[Any]]] = {}
-        for index, (journal, item) in enumerate(batch):
-            group = groups.get(id(journal))
-            if group is None:
-                group = groups[id(journal)] = (journal, [], [])
-            group[1].append(index)
-            group[2].append(item)
-        results: list[Any] = [None] * len(batch)
+        """Write ``batch`` in one transaction, each journal's items together, in queue order.
+
+        The journals are told apart by identity, in the order they first come in the batch;
+        the items are sorted out among them, and their results put back in place, without a
+        Python step per item (a batch holds a few items per lookup in flight).
+        """
+        journals = list(map(_journal_of, batch))
+        items = list(map(_item_of, batch))
+        keys = list(map(id, journals))
+        places = range(len(batch))
+        # each item's result, by its place in the batch
+        results_at: dict[int, Any] = {}
         hooks: list[Callable[[], None]] = []
         async with driver_transaction(self.engine) as tx:
-            for journal, indexes, items in groups.values():
-                written = await journal.write_batch(tx, items)
-                if len(written.results) != len(items):
+            for key in dict.fromkeys(keys):
+                # the journal's items: the places whose key is its key (``int.__eq__``, in C)
+                mine = list(map(key.__eq__, keys))
+                indexes = list(compress(places, mine))
+                written = await journals[indexes[0]].write_batch(tx, list(compress(items, mine)))
+                if len(written.results) != len(indexes):
                     raise RuntimeError("a journal must give one result per item")
-                for index, result in zip(indexes, written.results, strict=True):
-                    results[index] = result
+                results_at.update(zip(indexes, written.results, strict=True))
                 if written.on_commit is not None:
                     hooks.append(written.on_commit)
+        results = list(map(results_at.__getitem__, places))
 
         def committed() -> None:
             for hook in hooks:
                 hook()
 
         return Written(results, committed)
+
+
+#: the journal and the item of a queued pair
+_journal_of = operator.itemgetter(0)
+_item_of = operator.itemgetter(1)
 
 
 def _failure(item: _Item, exc: Exception) -> Exception:

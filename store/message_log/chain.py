@@ -25,6 +25,10 @@ FORMAT_VERSION = 1
 GENESIS = "0" * 64
 #: a time's textual form, from its UTC fields (years from 1000 on: see ``format_time``)
 _TIME_TEXT = "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ"
+#: ``dt.datetime``, ``dt.UTC`` and ``hashlib.sha256`` under one name each (the hot path's lookups)
+_DATETIME = dt.datetime
+_UTC = dt.UTC
+_sha256 = hashlib.sha256
 
 
 def format_time(value: dt.datetime) -> str:
@@ -34,9 +38,9 @@ def format_time(value: dt.datetime) -> str:
     formatting; anything else (a subclass, a year before 1000) the long way, whose output
     decides: the two agree wherever both apply (tests/unit/test_message_log_encoding.py).
     """
-    if type(value) is dt.datetime:
+    if type(value) is _DATETIME:
         zone = value.tzinfo
-        utc = value if zone is None or zone is dt.UTC else value.astimezone(dt.UTC)
+        utc = value if zone is _UTC or zone is None else value.astimezone(_UTC)
         if utc.year >= 1000:
             return _TIME_TEXT % (
                 utc.year,
@@ -169,8 +173,8 @@ class SealedDocument:
         return "".join(_C_ENCODER(document, 0)).encode("utf-8")
 
     def digest(self, seq: int, prev_digest: str) -> str:
-        """SHA-256 of :meth:`canonical`, lowercase hex."""
-        return sha256_hex(self.canonical(seq, prev_digest))
+        """SHA-256 of :meth:`canonical`, lowercase hex (:func:`sha256_hex`)."""
+        return _sha256(self.canonical(seq, prev_digest)).hexdigest()
 
 
 __all__ = [

@@ -19,6 +19,7 @@ hashed here otherwise and always when redaction changed the body.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ from store.batching import (
     Written,
 )
 from store.db import insert_ignoring
-from store.message_log.chain import GENESIS, SealedDocument, format_time, sha256_hex
+from store.message_log.chain import GENESIS, SealedDocument, format_time
 from store.message_log.crypto import BodyCipher
 from store.message_log.errors import MessageLogError
 from store.message_log.redaction import redact
@@ -51,6 +52,8 @@ HEAD_ID = 1
 MAX_BATCH = 256
 ENDPOINT_MAX = 512
 _FINGERPRINT_CACHE = 256
+#: ``hashlib.sha256``, under one name
+_sha256 = hashlib.sha256
 #: the head row written once, if missing (``lock_head``)
 _INSERT_HEAD = insert_ignoring(message_log_head, ["id"])
 
@@ -105,6 +108,11 @@ def fingerprint(certificate: x509.Certificate) -> str:
     return certificate.fingerprint(hashes.SHA256()).hex()
 
 
+#: ``SqlMessageLog._last_signers``: the request's and the response's certificates, their
+#: fingerprints, and whether both are stored (no certificate: nothing to store)
+_LastSigners = tuple[x509.Certificate | None, x509.Certificate | None, str | None, str | None, bool]
+
+
 class _Prepared(NamedTuple):
     """An exchange turned into what is stored, except what depends on its position.
 
@@ -150,6 +158,9 @@ class SqlMessageLog:
         # the id is not another's): the connectors pass the same objects on every call, and a
         # certificate's own hash is far dearer than its id
         self._fingerprints: dict[int, tuple[x509.Certificate, str]] = {}
+        # the last request and response certificates, their fingerprints, and whether both were
+        # stored already (then for good: ``_known_certs`` only grows): ``_signers``
+        self._last_signers: _LastSigners = (None, None, None, None, False)
         # the last URL recorded and its endpoint (``_endpoint_of``)
         self._last_endpoint: tuple[str, str] = ("", endpoint_of("")[:ENDPOINT_MAX])
         # (seq, digest) of the head as this process last committed it: the next batch is
@@ -215,14 +226,12 @@ class SqlMessageLog:
                 request_cert = self._http_signer(exchange.request_headers)
             if response_cert is None and exchange.response is not None:
                 response_cert = self._http_signer(exchange.response_headers)
-        request_signer = self._fingerprint(request_cert)
-        response_signer = self._fingerprint(response_cert)
-        signers = {
-            fp: cert
-            for fp, cert in ((request_signer, request_cert), (response_signer, response_cert))
-            if fp is not None and cert is not None and fp not in self._known_certs
-        }
+        request_signer, response_signer, signers = self._signers(request_cert, response_cert)
         started_at, finished_at = exchange.started_at, exchange.finished_at
+        url = exchange.url
+        last_url, endpoint = self._last_endpoint
+        if url != last_url:
+            endpoint = self._endpoint_of(url)
         fields: dict[str, Any] = {
             "message_id": exchange.message_id,
             "attempt": exchange.attempt,
@@ -235,16 +244,19 @@ class SqlMessageLog:
             "user_id": exchange.user_id,
             "issue": exchange.issue,
             "method": exchange.method,
-            "endpoint": self._endpoint_of(exchange.url),
+            "endpoint": endpoint,
             "status": exchange.status,
             "outcome": exchange.outcome,
             "started_at": format_time(started_at),
             "finished_at": format_time(finished_at),
-            "request_sha256": sha256_hex(request_wire),
-            "request_body_sha256": request_body_sha256 or sha256_hex(request_body),
+            # SHA-256 in lowercase hex (``chain.sha256_hex``), taken here: four calls fewer
+            "request_sha256": _sha256(request_wire).hexdigest(),
+            "request_body_sha256": request_body_sha256 or _sha256(request_body).hexdigest(),
             "request_signer": request_signer,
-            "response_sha256": sha256_hex(response_wire) if response_wire is not None else None,
-            "response_body_sha256": sha256_hex(response) if response is not None else None,
+            "response_sha256": (
+                _sha256(response_wire).hexdigest() if response_wire is not None else None
+            ),
+            "response_body_sha256": _sha256(response).hexdigest() if response is not None else None,
             "response_signer": response_signer,
         }
         document = SealedDocument(fields)
@@ -254,6 +266,52 @@ class SqlMessageLog:
         fields.update(_PLACED_LATER)
         row: tuple[Any, ...] = _row_of(fields)
         return _Prepared(exchange.message_id, request_wire, response_wire, document, row, signers)
+
+    def _signers(
+        self, request_cert: x509.Certificate | None, response_cert: x509.Certificate | None
+    ) -> tuple[str | None, str | None, dict[str, x509.Certificate]]:
+        """The fingerprints of the request's and the response's signers (None: no certificate)
+        and, by fingerprint, those of their certificates not stored yet.
+
+        The same two certificate objects as the last time (a connector passes its own and its
+        upstream's on every call), both stored already: their fingerprints as remembered, and
+        none to store. Otherwise a certificate seen before is found in the fingerprints
+        remembered (``_fingerprint`` remembers them, and computes the others).
+        """
+        last = self._last_signers
+        if last[0] is request_cert and last[1] is response_cert and last[4]:
+            return last[2], last[3], {}
+        remembered = self._fingerprints
+        found = remembered.get(id(request_cert))
+        request_signer = (
+            found[1]
+            if found is not None and found[0] is request_cert
+            else self._fingerprint(request_cert)
+        )
+        found = remembered.get(id(response_cert))
+        response_signer = (
+            found[1]
+            if found is not None and found[0] is response_cert
+            else self._fingerprint(response_cert)
+        )
+        signers: dict[str, x509.Certificate] = {}
+        known = self._known_certs
+        if request_signer is not None and request_cert is not None and request_signer not in known:
+            signers[request_signer] = request_cert
+        if (
+            response_signer is not None
+            and response_cert is not None
+            and response_signer not in known
+        ):
+            signers[response_signer] = response_cert
+        self._last_signers = (
+            request_cert,
+            response_cert,
+            request_signer,
+            response_signer,
+            not signers,
+        )
+        return request_signer, response_signer, signers
 
     def _fingerprint(self, certificate: x509.Certificate | None) -> str | None:
         if certificate is None:
@@ -268,11 +326,9 @@ class SqlMessageLog:
         return computed
 
     def _endpoint_of(self, url: str) -> str:
-        """The stored endpoint of ``url``; the last one is remembered (a connector calls one
-        URL: parsing it again each time costs more than the rest of its row)."""
-        last_url, last_endpoint = self._last_endpoint
-        if url == last_url:
-            return last_endpoint
+        """The stored endpoint of ``url``, remembered as the last one (a connector calls one
+        URL: parsing it again each time costs more than the rest of its row; ``_prepare``
+        takes the last one when the URL is the same)."""
         endpoint = endpoint_of(url)[:ENDPOINT_MAX]
         self._last_endpoint = (url, endpoint)
         return endpoint
@@ -344,20 +400,16 @@ class SqlMessageLog:
         """The rows of ``batch`` chained after record ``seq`` of digest ``prev`` (values in
         :data:`RECORD_COLUMNS` order), and the new head's ``(seq, digest)``."""
         rows: list[list[Any]] = []
-        encrypt = self._cipher.encrypt
+        encrypt = self._cipher.encrypt_exchange
         for prepared in batch:
             seq += 1
             digest = prepared.document.digest(seq, prev)
-            message_id = prepared.message_id
             row = list(prepared.row)
             row[_SEQ], row[_PREV_DIGEST], row[_DIGEST] = seq, prev, digest
-            row[_REQUEST_WIRE] = encrypt(
-                prepared.request_wire, seq=seq, message_id=message_id, kind="request"
+            # the response's stays None when there is none
+            row[_REQUEST_WIRE], row[_RESPONSE_WIRE] = encrypt(
+                prepared.request_wire, prepared.response_wire, seq, prepared.message_id
             )
-            if prepared.response_wire is not None:
-                row[_RESPONSE_WIRE] = encrypt(
-                    prepared.response_wire, seq=seq, message_id=message_id, kind="response"
-                )
             rows.append(row)
             prev = digest
         return rows, seq, prev

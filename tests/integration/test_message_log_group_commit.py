@@ -342,6 +342,43 @@ class _NotingJournal:
         return Written([None] * len(items))
 
 
+@dataclasses.dataclass(eq=True)
+class _TaggingJournal:
+    """A journal whose result of an item is the item tagged with its name, in order; journals
+    of one name are equal (``__eq__``; unhashable), yet each writes its own items; ``short``
+    gives one result too few."""
+
+    name: str
+    short: bool = False
+    batches: list[list[str]] = dataclasses.field(default_factory=list)
+
+    async def write_batch(self, tx: DriverTransaction, items: Sequence[str]) -> Written:
+        self.batches.append(list(items))
+        results = [f"{self.name}:{item}" for item in items]
+        return Written(results[:-1] if self.short else results)
+
+
+async def test_a_batch_is_sorted_out_among_its_journals_and_its_results_put_back(
+    engine: AsyncEngine,
+) -> None:
+    """Items of several journals, interleaved (two journals equal but distinct among them):
+    each journal writes its own items, in queue order, once per transaction, journals in the
+    order they first come; every caller gets its own item's result; a journal giving one result
+    too few fails the transaction (its items then fail one by one)."""
+    group = GroupCommit(engine)
+    first, second, twin = _TaggingJournal("a"), _TaggingJournal("b"), _TaggingJournal("a")
+    order = [first, second, first, twin, second, second, first, twin]
+    queued = [group.submit(journal, f"i{n}") for n, journal in enumerate(order)]
+    results = await asyncio.gather(*queued)
+    assert results == [f"{journal.name}:i{n}" for n, journal in enumerate(order)]
+    assert first.batches == [["i0", "i2", "i6"]]  # one transaction: all queued before it began
+    assert second.batches == [["i1", "i4", "i5"]]
+    assert twin.batches == [["i3", "i7"]]
+    short = _TaggingJournal("s", short=True)
+    with pytest.raises(RuntimeError, match="one result per item"):
+        await group.submit(short, "x")
+
+
 async def test_a_together_block_raises_its_first_records_failure(engine: AsyncEngine) -> None:
     """Two records of a block fail (each alone, once their batch is split): the block raises
     the failure of the first recorded; the good record is committed."""

@@ -2,10 +2,11 @@
 
 ``format_time`` writes a plain ``datetime`` from its UTC fields and leaves anything else to
 ``format_time_plainly``; ``SealedDocument`` lays a record's sealed fields out once for every
-place it may get; the header lines of a stored wire message are checked and encoded in one pass.
-These tests run the fast form and the plain one (the definition, or the code it replaced) over
-tables of variants and generated ones, hostile ones included, and require the same output or the
-same refusal.
+place it may get; the header lines of a stored wire message are checked and joined in C when
+they are a ``dict`` of plain strings (``_header_lines_plainly`` otherwise); the writer encrypts
+a record's two wire messages in one call (``BodyCipher.encrypt_exchange``). These tests run the
+fast form and the plain one (the definition, or the code it replaced) over tables of variants
+and generated ones, hostile ones included, and require the same output or the same refusal.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import zoneinfo
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import fields, replace
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -30,7 +32,13 @@ from store.message_log.chain import (
     format_time,
     format_time_plainly,
 )
-from store.message_log.wire import encode_request, encode_response
+from store.message_log.crypto import BodyCipher, associated_data
+from store.message_log.wire import (
+    _header_lines,
+    _header_lines_plainly,
+    encode_request,
+    encode_response,
+)
 from tests.unit.test_message_log import SEALED
 
 #: generated inputs are small, but a machine shared with other work can make them slow to draw
@@ -252,6 +260,151 @@ def test_header_lines_agree_on_generated_headers(headers: dict[str, str]) -> Non
     assert _outcome(lambda: encode_request("GET", "http://h/", headers, b"")) == _outcome(
         lambda: _plain_request("GET", "http://h/", headers, b"")
     )
+
+
+class _Formatted(str):
+    """A ``str`` that formats (f-strings) and tests membership otherwise than its characters:
+    only the plain way may handle it."""
+
+    def __format__(self, spec: str) -> str:
+        return "formatted\r\nx: y"
+
+    def __str__(self) -> str:
+        return "str"
+
+    def __contains__(self, part: object) -> bool:
+        return False
+
+
+class _Plain(str):
+    """A ``str`` subclass that changes nothing."""
+
+
+class _Headers(Mapping[str, str]):
+    """A mapping that is not a ``dict`` (``items`` in its own order)."""
+
+    def __init__(self, pairs: dict[str, str]) -> None:
+        self._pairs = pairs
+
+    def __getitem__(self, name: str) -> str:
+        return self._pairs[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._pairs)
+
+    def __len__(self) -> int:
+        return len(self._pairs)
+
+
+ODD_HEADERS: list[Any] = [
+    *HEADERS,
+    {"a": "1", "b": "2", "c": "3", "d": "4", "e": "5", "f": "6", "g": "7", "h": "8"},
+    {"x": "\ud800"},  # only a lone surrogate: the quick way cannot encode, the plain one decides
+    {"x": "v", "y": "\udfff\ud83d"},
+    {"\ud800": "v"},
+    {"x": "a\tb\x00\x7f\x1f"},  # controls other than CR and LF are kept
+    {"x": "\u2028\u2029\x85\x0b\x0c"},  # line breaks to Unicode, not to HTTP: kept
+    {"tên": "Nguyễn Thị An", "x": "😀"},
+    {"": "", " ": " "},
+    {"x": "a: b\r"},
+    {"x\r\n": "v"},
+    {"x": "v", "y:": "w"},
+    {"x": ":"},
+    {_Formatted("x"): "v"},
+    {"x": _Formatted("v")},
+    {_Plain("x"): _Plain("v")},
+    {"x": "v", "y": None},
+    {"x": "v", 1: "w"},
+    {"x": ["v"]},
+    _Headers({"x": "v", "y": "w"}),
+    _Headers({"x": "a\r\nb"}),
+    _Headers({}),
+]
+
+
+@pytest.mark.parametrize("headers", ODD_HEADERS, ids=repr)
+def test_the_quick_header_lines_are_the_plain_ones(headers: Any) -> None:
+    """Plain strings, subclasses that format otherwise, other types, mappings that are not a
+    ``dict``, surrogates, controls, colons and line breaks: the same bytes or the same refusal
+    (the exception's class and message)."""
+
+    def outcome(function: Callable[[], bytes]) -> Any:
+        try:
+            return function()
+        except Exception as exc:
+            return ("raised", type(exc), str(exc))
+
+    assert outcome(lambda: _header_lines(headers)) == outcome(
+        lambda: _header_lines_plainly(headers)
+    )
+
+
+#: names and values drawn from characters that matter here, surrogates included
+_HEADER_TEXT = st.text(
+    alphabet=st.sampled_from(["a", "Z", " ", ":", "\r", "\n", "\t", "é", "😀", "\ud800", "\udc00"]),
+    max_size=6,
+)
+
+
+@GENERATED
+@given(headers=st.dictionaries(_HEADER_TEXT, _HEADER_TEXT, max_size=6))
+def test_the_quick_header_lines_agree_on_generated_headers(headers: dict[str, str]) -> None:
+    """Generated names and values of colons, line breaks, tabs, non-ASCII and lone surrogates:
+    the same bytes or the same refusal (class and message)."""
+
+    def outcome(function: Callable[[], bytes]) -> Any:
+        try:
+            return function()
+        except Exception as exc:
+            return ("raised", type(exc), str(exc))
+
+    assert outcome(lambda: _header_lines(headers)) == outcome(
+        lambda: _header_lines_plainly(headers)
+    )
+
+
+@pytest.mark.parametrize("response", [b"<r/>", b"", None], ids=repr)
+@pytest.mark.parametrize("message_id", ["m-1", "", "Nguyễn|1|request", "\u2028"], ids=repr)
+def test_a_records_messages_encrypted_together_are_as_encrypted_one_by_one(
+    response: bytes | None, message_id: str
+) -> None:
+    """``encrypt_exchange`` stores what ``encrypt`` stores: the version, a fresh nonce each, and
+    the bodies sealed under ``associated_data`` of their kind (they decrypt as such, and only
+    as such); no response, no stored response."""
+    cipher = BodyCipher(b"k" * 32)
+    aead = AESGCM(b"k" * 32)
+    request = b"POST /x HTTP/1.1\r\n\r\n<q/>"
+    stored_request, stored_response = cipher.encrypt_exchange(request, response, 42, message_id)
+    assert stored_request[:1] == b"\x01"
+    assert len(stored_request) == len(
+        cipher.encrypt(request, seq=42, message_id=message_id, kind="request")
+    )
+    assert cipher.decrypt(stored_request, seq=42, message_id=message_id, kind="request") == request
+    assert (
+        aead.decrypt(
+            stored_request[1:13], stored_request[13:], associated_data(42, message_id, "request")
+        )
+        == request
+    )
+    with pytest.raises(Exception, match="does not decrypt"):
+        cipher.decrypt(stored_request, seq=42, message_id=message_id, kind="response")
+    if response is None:
+        assert stored_response is None
+        return
+    assert stored_response is not None
+    assert stored_response[:1] == b"\x01"
+    assert stored_response[1:13] != stored_request[1:13]
+    assert (
+        cipher.decrypt(stored_response, seq=42, message_id=message_id, kind="response") == response
+    )
+    assert (
+        aead.decrypt(
+            stored_response[1:13], stored_response[13:], associated_data(42, message_id, "response")
+        )
+        == response
+    )
+    with pytest.raises(Exception, match="does not decrypt"):
+        cipher.decrypt(stored_response, seq=43, message_id=message_id, kind="response")
 
 
 @pytest.mark.parametrize("text", HOSTILE_TEXT, ids=repr)
