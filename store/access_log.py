@@ -23,7 +23,6 @@ import hashlib
 import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -42,15 +41,7 @@ MAX_LIMIT = 200
 
 @dataclass(frozen=True, slots=True)
 class AccessLogEntry:
-    """One lookup to record: the citizen, who asked, for whom and what for, what they got.
-
-    Its ``__init__`` is written out (a dataclass keeps the one its class defines): the one
-    generated for a frozen class sets each field through ``object.__setattr__``; this one sets
-    them as plain attributes, on the same object seen for the while as an
-    :class:`_AccessLogEntryDraft` (the same slots, not frozen; ``connectors.exchange``'s
-    ``ExchangeDraft`` is the same idea). It makes the entry the generated one makes, and takes
-    the same arguments (tests/unit/test_access_log_entry.py).
-    """
+    """One lookup to record: the citizen, who asked, for whom and what for, what they got."""
 
     citizen_id: str
     client_id: str
@@ -64,62 +55,6 @@ class AccessLogEntry:
     occurred_at: dt.datetime | None = None
     #: ``answered``, or ``refused`` when the lookup's purpose did not hold (nothing was asked)
     outcome: str = "answered"
-
-    def __init__(
-        self,
-        citizen_id: str,
-        client_id: str,
-        organisation: str,
-        official: str | None,
-        dossier_code: str | None,
-        operation: str,
-        fields: tuple[str, ...],
-        request_id: str | None = None,
-        message_id: str | None = None,
-        occurred_at: dt.datetime | None = None,
-        outcome: str = "answered",
-    ) -> None:
-        if type(self) is not AccessLogEntry:  # a subclass: as the generated ``__init__`` does
-            values = (
-                citizen_id,
-                client_id,
-                organisation,
-                official,
-                dossier_code,
-                operation,
-                fields,
-                request_id,
-                message_id,
-                occurred_at,
-                outcome,
-            )
-            for name, value in zip(AccessLogEntry.__slots__, values, strict=True):
-                _set_attribute(self, name, value)
-            return
-        _set_attribute(self, "__class__", _AccessLogEntryDraft)
-        draft: Any = self
-        draft.citizen_id = citizen_id
-        draft.client_id = client_id
-        draft.organisation = organisation
-        draft.official = official
-        draft.dossier_code = dossier_code
-        draft.operation = operation
-        draft.fields = fields
-        draft.request_id = request_id
-        draft.message_id = message_id
-        draft.occurred_at = occurred_at
-        draft.outcome = outcome
-        draft.__class__ = AccessLogEntry
-
-
-class _AccessLogEntryDraft:
-    """An :class:`AccessLogEntry` being filled in by its ``__init__``: its slots, not frozen."""
-
-    __slots__ = AccessLogEntry.__slots__
-
-
-#: sets an attribute past a frozen dataclass's ``__setattr__`` (as its generated ``__init__``)
-_set_attribute = object.__setattr__
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,22 +184,8 @@ def queue_lookups(
         )
         _INSERTS[tx.dialect.name] = statement
     made_by = keyer.key_id
-    # each entry's ``_values`` (in :data:`_COLUMNS` order), written out: one call less per row
     rows = [
-        (
-            keyer(entry.citizen_id),
-            made_by,
-            entry.occurred_at or utc_now(),
-            entry.client_id,
-            entry.organisation,
-            entry.official,
-            entry.dossier_code,
-            entry.operation,
-            tuple(entry.fields),
-            entry.request_id,
-            entry.message_id,
-            entry.outcome,
-        )
+        _values(entry, keyer(entry.citizen_id), made_by, fields=tuple(entry.fields))
         for entry in entries
     ]
     tx.queue_many(statement, rows)
