@@ -68,13 +68,9 @@ class RateLimiter:
         for :func:`add_rate_limit_fields` to add to the response.
         """
         name = str.__str__(operation)  # its value: a StrEnum is that string
-        # limit_of and _hit written out: once per counted call, two calls fewer (and a client
-        # without limits of its own, the usual one, has the default without looking in them)
+        # limit_of and _hit written out: once per counted call, two calls fewer
         limits = client.rate_limits
-        if limits:
-            limit = limits.get(operation) or limits.get("*") or self._default
-        else:
-            limit = self._default
+        limit = limits.get(operation) or limits.get("*") or self._default
         calls, seconds = limit.calls, limit.seconds
         try:
             count = self._counter.hit(f"op:{client.client_id}:{name}", seconds)

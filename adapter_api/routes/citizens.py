@@ -169,7 +169,7 @@ async def look_up_citizen(
     fields = client.citizen_fields
     request_id = request_id_in(scope)
     # the exchange and the access-log row are committed together before the answer goes out
-    async with records_together(container):
+    async with container.logs.together():  # records_together's block, without its call
         try:
             with container.metrics.upstream_call("population", GET_CITIZEN):
                 citizen = await container.population.get_citizen(citizen_id, ctx)

@@ -29,8 +29,7 @@ def container_of(request: Request) -> Container:
 
 def request_id_in(scope: Scope) -> str:
     """The request id the middleware accepted (or a new one outside it)."""
-    state = scope.get("state") or {}
-    value = state.get("request_id")
+    value = (scope.get("state") or {}).get("request_id")
     return value if isinstance(value, str) else accept_request_id(None)
 
 
