@@ -1,7 +1,9 @@
 """Requests that have two readings are refused before any route reads them (400 problems).
 
 The adapter's front layer asks these rules (:func:`head_refusal`, :func:`body_refusal`) inside
-its signing step, so their refusals are signed like every answer. Refused:
+its signing step, so their refusals are signed like every answer; it reads the headers once
+(:func:`read_single_fields`, or the server's protocol did) and asks the head's rule on what it
+read (:func:`refusal_of_head`). Refused:
 
 - a repeated ``Host``, ``X-Request-Id``, ``X-User-Id`` or ``X-Issue`` (``repeated_header``).
   What names the official, the case and the correlation id is written to the message log and
