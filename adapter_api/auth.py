@@ -37,7 +37,13 @@ def admitted_client(
     """The calling client of the request of ``scope`` when its allow-list grants ``operation``
     (401 / 403 otherwise), the call counted against its rate limit (429 over it) and the
     answer's RateLimit fields left in ``scope["state"]``."""
-    client = authenticated_client(scope, clients)
+    # authenticated_client's reading, its refusals left to it (a call fewer when admitted)
+    state = scope.get("state") or {}
+    client_id = state.get("client_id")
+    client = clients.get(client_id) if client_id else None
+    if client is None:
+        client = authenticated_client(scope, clients)  # raises the 401 that fits
+        state = scope.setdefault("state", {})
     if operation not in client.operations:
         raise Forbidden(
             f"client {client.client_id} is not allowed {operation.value}",
@@ -45,7 +51,8 @@ def admitted_client(
             operation=operation.value,
         )
     if limiter is not None:
-        scope.setdefault("state", {})[STATE_KEY] = limiter.check(client, operation)
+        # the scope's own state: it held the client's id (or was just set, above)
+        state[STATE_KEY] = limiter.check(client, operation)
     return client
 
 

@@ -7,7 +7,9 @@ exempt path) and no callback of its own between the signature check and the app
 (:meth:`SignatureGate.admitted`). Outermost first:
 
 1. the request id — accepted or made, in the scope and the logs' context, echoed as the last
-   ``X-Request-Id`` of every answer (:mod:`adapter_api.request_id`);
+   ``X-Request-Id`` of every answer (:mod:`adapter_api.request_id`); it is read in the one pass
+   over the headers that also finds a repeated single field for step 5 and the purpose headers
+   the direct route reads (:func:`adapter_api.request_guard.read_single_fields`);
 2. the request metrics — by route template, method and status, with the time to answer
    (:meth:`Metrics.observe_request`); a request that failed before its answer counts as 500;
 3. the signature check — admission on the headers alone, then the verified body; a refusal
@@ -28,7 +30,7 @@ layer answers the same whether that middleware is around it or not (``adapter_ap
 
 from __future__ import annotations
 
-import time
+from time import perf_counter
 
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -36,10 +38,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from adapter_api.handlers import api_error_response, unhandled_error
 from adapter_api.metrics import Metrics
 from adapter_api.rate_limits import add_rate_limit_fields, with_rate_limit_fields
-from adapter_api.request_guard import body_refusal, head_refusal, read_body, reads_body
+from adapter_api.request_guard import (
+    SINGLE_FIELDS_KEY,
+    body_refusal,
+    read_body,
+    read_single_fields,
+    reads_body,
+    refusal_of_head,
+)
 from adapter_api.request_id import (
     REQUEST_ID_HEADER,
-    adopt_request_id,
+    adopt_raw_request_id,
     echo_request_id,
     request_id_var,
 )
@@ -148,9 +157,21 @@ class Front:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id, token = adopt_request_id(scope)
+        # the headers read once, in one pass: the request id, the repeated-header rule and
+        # the direct route's purpose headers (left in the scope when no single field repeats;
+        # the server's protocol, ``lienthong.http_protocol``, may have left them already)
+        headers = scope["headers"]
+        read = scope.get(SINGLE_FIELDS_KEY)
+        if read is not None and read[0] is headers:
+            single: dict[bytes, bytes] = read[1]
+            repeated = None
+        else:
+            single, repeated = read_single_fields(headers)
+            if repeated is None:
+                scope[SINGLE_FIELDS_KEY] = (headers, single)
+        request_id, token = adopt_raw_request_id(scope, single.get(REQUEST_ID_HEADER))
         out = _Out(send, request_id)
-        started = time.perf_counter()
+        started = perf_counter()
         gate = self.gate
         release = None
         try:
@@ -167,7 +188,7 @@ class Front:
                 receive = replaying(body, receive)
             # the two-readings rules, on the body the signature check read (or read here, on
             # an exempt path, when a rule needs it)
-            refusal = head_refusal(scope)
+            refusal = refusal_of_head(scope, repeated)
             if refusal is None and reads_body(scope):
                 if body is None:
                     body = await read_body(receive)
@@ -193,7 +214,7 @@ class Front:
         finally:
             if release is not None:
                 release()
-            self.metrics.observe_request(scope, out.status, time.perf_counter() - started)
+            self.metrics.observe_request(scope, out.status, perf_counter() - started)
             request_id_var.reset(token)
 
 

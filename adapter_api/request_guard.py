@@ -1,7 +1,9 @@
 """Requests that have two readings are refused before any route reads them (400 problems).
 
 The adapter's front layer asks these rules (:func:`head_refusal`, :func:`body_refusal`) inside
-its signing step, so their refusals are signed like every answer. Refused:
+its signing step, so their refusals are signed like every answer; it reads the headers once
+(:func:`read_single_fields`, or the server's protocol did) and asks the head's rule on what it
+read (:func:`refusal_of_head`). Refused:
 
 - a repeated ``Host``, ``X-Request-Id``, ``X-User-Id`` or ``X-Issue`` (``repeated_header``).
   What names the official, the case and the correlation id is written to the message log and
@@ -52,6 +54,33 @@ def repeated_header(headers: Iterable[tuple[bytes, bytes]], names: frozenset[byt
     return None
 
 
+#: where the single fields of a request that repeats none of them are left in its scope: the
+#: headers read and the first value of each single field among them (:func:`read_single_fields`).
+#: Left by the server's protocol (``lienthong.http_protocol``), in its own pass over the
+#: headers, or else by the front layer; read there by the front layer (the request id) and the
+#: direct route (the purpose headers, ``adapter_api.routes.fast_path``), each only when the
+#: headers named are the scope's own
+SINGLE_FIELDS_KEY = "lienthong.single_fields"
+
+
+def read_single_fields(
+    headers: Iterable[tuple[bytes, bytes]], single: frozenset[bytes] = SINGLE_HEADER_NAMES
+) -> tuple[dict[bytes, bytes], bytes | None]:
+    """The first value of each of ``single`` that ``headers`` (lower-case raw pairs) carry, and
+    the first of ``single`` they carry more than once (:func:`repeated_header`'s, as raw bytes;
+    None when none is), in one pass: what the front layer reads of a request's headers (its id,
+    the repeated-header rule, the purpose headers) read together."""
+    values: dict[bytes, bytes] = {}
+    repeated: bytes | None = None
+    for name, value in headers:
+        if name in single:
+            if name not in values:
+                values[name] = value
+            elif repeated is None:
+                repeated = name
+    return values, repeated
+
+
 def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result = dict(pairs)
     if len(result) != len(pairs):
@@ -99,8 +128,15 @@ class Refusal:
 def head_refusal(scope: Scope, single: frozenset[bytes] = SINGLE_HEADER_NAMES) -> Refusal | None:
     """The refusal of a request whose headers (a repeat of one of ``single``) or path (an
     encoded slash) have two readings; None when they have one."""
-    name = repeated_header(scope.get("headers", ()), single)
-    if name is not None:
+    return refusal_of_head(scope, read_single_fields(scope.get("headers", ()), single)[1])
+
+
+def refusal_of_head(scope: Scope, repeated: bytes | None) -> Refusal | None:
+    """:func:`head_refusal` once the headers have been read (:func:`read_single_fields`):
+    ``repeated`` the first single field repeated (None: none), for a caller that read them
+    already (the front layer)."""
+    if repeated is not None:
+        name = repeated.decode("latin-1")
         detail = f"the {name} header may appear only once"
         return Refusal("repeated_header", detail, f"header.{name}")
     raw_path: bytes = scope.get("raw_path") or scope.get("path", "").encode("utf-8")
@@ -109,9 +145,13 @@ def head_refusal(scope: Scope, single: frozenset[bytes] = SINGLE_HEADER_NAMES) -
     return None
 
 
+#: the methods whose request body the rules read (:func:`reads_body`)
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
 def reads_body(scope: Scope) -> bool:
     """True when the request's body is checked (a POST, PUT or PATCH)."""
-    return scope.get("method") in ("POST", "PUT", "PATCH")
+    return scope.get("method") in BODY_METHODS
 
 
 def body_refusal(body: bytes) -> Refusal | None:
@@ -135,6 +175,8 @@ async def read_body(receive: Receive) -> bytes:
 
 
 __all__ = [
+    "BODY_METHODS",
+    "SINGLE_FIELDS_KEY",
     "SINGLE_HEADERS",
     "SINGLE_HEADER_NAMES",
     "Refusal",
@@ -142,6 +184,8 @@ __all__ = [
     "has_duplicate_key",
     "head_refusal",
     "read_body",
+    "read_single_fields",
     "reads_body",
+    "refusal_of_head",
     "repeated_header",
 ]

@@ -17,6 +17,11 @@ protocol class (``uvicorn.Config(http=...)``) that adds, per connection:
 
 These answers are written before any application code runs, so they are not signed: there is no
 request yet to bind a signature to.
+
+The pass over a request's fields that counts the head's size also reads the adapter's single
+fields (``X-Request-Id``, the purpose headers, ``Host``) and, when none repeats, leaves them in
+the scope (``adapter_api.request_guard.SINGLE_FIELDS_KEY``), so that the front layer does not
+read the headers again (:func:`read_head`).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from adapter_api.problems import PROBLEM_MEDIA_TYPE, problem_body
+from adapter_api.request_guard import SINGLE_FIELDS_KEY, SINGLE_HEADER_NAMES
 from lienthong.settings import Settings
 
 
@@ -51,6 +57,38 @@ class ConnectionLimits:
             max_request_line=settings.max_request_line_bytes,
             max_header_bytes=settings.max_header_bytes,
         )
+
+
+#: the fields that may announce a body
+_BODY_FIELDS = frozenset({b"transfer-encoding", b"content-length"})
+#: the fields :func:`read_head` looks at: those, and the adapter's single fields
+_NOTED = _BODY_FIELDS | SINGLE_HEADER_NAMES
+
+
+def read_head(
+    url: bytes, headers: list[tuple[bytes, bytes]]
+) -> tuple[int, bool, dict[bytes, bytes], bytes | None]:
+    """What the connection and the adapter read of a request's head, in one pass over its
+    fields: its size as the limits count it (its ``url`` and each field as
+    ``name: value\r\n``); whether it has a body (a ``Transfer-Encoding`` field, or a
+    ``Content-Length`` other than ``0``); and the single fields, as
+    :func:`adapter_api.request_guard.read_single_fields` reads them (the first value of each,
+    the first repeated)."""
+    size = len(url) + 4 * len(headers)
+    has_body = False
+    single: dict[bytes, bytes] = {}
+    repeated: bytes | None = None
+    for name, value in headers:
+        size += len(name) + len(value)
+        if name in _NOTED:
+            if name in SINGLE_HEADER_NAMES:
+                if name not in single:
+                    single[name] = value
+                elif repeated is None:
+                    repeated = name
+            elif name == b"transfer-encoding" or value != b"0":
+                has_body = True
+    return size, has_body, single, repeated
 
 
 class _Refused(Exception):
@@ -136,7 +174,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._head_bytes = 0  # counted again from the next read (a read holds at most 256 KiB)
         self._refusal = None
         if self._deadline is None:  # the first request's deadline runs from the connection
-            self._arm(self.limits.header_timeout, "header_timeout")
+            # _arm's step, without its _disarm (there is no deadline to cancel)
+            self._deadline = self.loop.call_later(
+                self.limits.header_timeout, self._expired, "header_timeout"
+            )
 
     def on_url(self, url: bytes) -> None:
         super().on_url(url)
@@ -144,26 +185,25 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self._refuse_head(write=False)
 
     def on_headers_complete(self) -> None:
-        size = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
-        if len(self.url) > self.limits.max_request_line or size > self.limits.max_header_bytes:
+        headers = self.headers
+        size, has_body, single, repeated = read_head(self.url, headers)
+        limits = self.limits
+        if len(self.url) > limits.max_request_line or size > limits.max_header_bytes:
             self._refuse_head(write=False)
         self._in_head = False
         self._disarm()
+        if repeated is None:  # the front layer reads the single fields here, not again
+            self.scope[SINGLE_FIELDS_KEY] = (headers, single)  # type: ignore[literal-required]
         super().on_headers_complete()
-        if self._has_body():
-            self._arm(self.limits.body_timeout, "body_timeout")
+        if has_body:
+            self._arm(limits.body_timeout, "body_timeout")
 
     def on_message_complete(self) -> None:
-        self._disarm()
+        if self._deadline is not None:  # a body's deadline (a GET's was disarmed with its head)
+            self._disarm()
         super().on_message_complete()
 
     # -- refusals
-
-    def _has_body(self) -> bool:
-        for name, value in self.headers:
-            if name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
-                return True
-        return False
 
     def _refuse_head(self, *, write: bool) -> None:
         if len(self.url) > self.limits.max_request_line:
@@ -203,4 +243,4 @@ def guarded_protocol(limits: ConnectionLimits) -> type[GuardedHttpProtocol]:
     return type("GuardedHttpProtocol", (GuardedHttpProtocol,), {"limits": limits})
 
 
-__all__ = ["ConnectionLimits", "GuardedHttpProtocol", "guarded_protocol"]
+__all__ = ["ConnectionLimits", "GuardedHttpProtocol", "guarded_protocol", "read_head"]

@@ -29,8 +29,7 @@ def container_of(request: Request) -> Container:
 
 def request_id_in(scope: Scope) -> str:
     """The request id the middleware accepted (or a new one outside it)."""
-    state = scope.get("state") or {}
-    value = state.get("request_id")
+    value = (scope.get("state") or {}).get("request_id")
     return value if isinstance(value, str) else accept_request_id(None)
 
 
@@ -75,7 +74,7 @@ async def send_json(send: Send, body: bytes, *, status: int = 200) -> None:
     status_code=status, media_type="application/json")`` sends (the same status and headers),
     without making one: for a route served outside FastAPI (``adapter_api.routes.direct``)."""
     headers = [
-        (b"content-length", str(len(body)).encode("latin-1")),
+        (b"content-length", b"%d" % len(body)),
         (b"content-type", _JSON_MEDIA_TYPE_BYTES),
     ]
     # the front layer's signing send takes the whole answer in one call (``send_whole``): the

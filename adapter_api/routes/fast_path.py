@@ -166,6 +166,9 @@ def without_fast_paths(app: FastAPI) -> None:
 _CITIZEN_ID = re.compile(CITIZEN_ID_PATTERN)
 _OFFICIAL = re.compile(OFFICIAL_PATTERN)
 _DOSSIER_CODE = re.compile(DOSSIER_CODE_PATTERN)
+#: the purpose headers of a lookup, ``X-User-Id`` and ``X-Issue``, as raw names: both single
+#: fields, which the front layer reads (``adapter_api.request_guard.SINGLE_HEADER_NAMES``)
+_PURPOSE_HEADERS = (b"x-user-id", b"x-issue")
 
 
 def single_headers(
@@ -187,14 +190,31 @@ def single_headers(
     return None if one is None or two is None else (one, two)
 
 
-def citizen_lookup_inputs(citizen_id: str, headers: Iterable[tuple[bytes, bytes]]) -> Inputs | None:
+def citizen_lookup_inputs(
+    citizen_id: str,
+    headers: Iterable[tuple[bytes, bytes]],
+    single: dict[bytes, bytes] | None = None,
+) -> Inputs | None:
     """``get_citizen``'s inputs when valid: the path's CCCD (``citizen_id``) and the purpose
     headers among the ASGI ``headers``, checked with the declared parameters' patterns and
-    validators; None when any is missing, repeated or refused."""
-    purpose = single_headers(headers, b"x-user-id", b"x-issue")
-    if purpose is None:
-        return None
-    user_id, issue = purpose
+    validators; None when any is missing, repeated or refused.
+
+    ``single``, when given, is the first value of each single field among ``headers``, which
+    repeat none of them: what the server's protocol or the front layer leaves in the scope
+    (``adapter_api.request_guard.SINGLE_FIELDS_KEY``). The purpose headers (single fields)
+    are read there: each is there once or not at all, its value the one the headers carry,
+    what :func:`single_headers` would read."""
+    if single is None:
+        purpose = single_headers(headers, *_PURPOSE_HEADERS)
+        if purpose is None:
+            return None
+        user_id, issue = purpose
+    else:
+        raw_user_id = single.get(b"x-user-id")
+        raw_issue = single.get(b"x-issue")
+        if raw_user_id is None or raw_issue is None:
+            return None
+        user_id, issue = raw_user_id.decode("latin-1"), raw_issue.decode("latin-1")
     if (
         _CITIZEN_ID.fullmatch(citizen_id) is None
         or _OFFICIAL.fullmatch(user_id) is None
