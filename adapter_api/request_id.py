@@ -35,16 +35,6 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 
 #: the RFC 4122 variant (``10`` in the two high bits) set in a hex digit: 8, 9, a or b
 _VARIANT_DIGIT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
-#: the fields of a UUID as slices of its 32 hex digits, less the digits that hold the version
-#: (12) and the variant (16): time_low, time_mid, the rest of time_hi, the rest of clock_seq,
-#: node (module constants: a slice made per use is two opcodes more)
-_TIME_LOW, _TIME_MID, _TIME_HI, _CLOCK_SEQ, _NODE = (
-    slice(0, 8),
-    slice(8, 12),
-    slice(13, 16),
-    slice(17, 20),
-    slice(20, 32),
-)
 
 
 def uuid4_text(raw: bytes) -> str:
@@ -53,21 +43,12 @@ def uuid4_text(raw: bytes) -> str:
     if len(raw) != 16:
         raise ValueError("a UUID is 16 bytes")
     h = raw.hex()
-    return (
-        f"{h[_TIME_LOW]}-{h[_TIME_MID]}-4{h[_TIME_HI]}-"
-        f"{_VARIANT_DIGIT[h[16]]}{h[_CLOCK_SEQ]}-{h[_NODE]}"
-    )
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT_DIGIT[h[16]]}{h[17:20]}-{h[20:]}"
 
 
 def fresh_uuid4() -> str:
-    """``str(uuid.uuid4())`` without the ``UUID`` object (a third of the cost; two per lookup):
-    :func:`uuid4_text` of 16 random bytes, its steps written out here (a call fewer; the
-    bytes are 16 by construction)."""
-    h = os.urandom(16).hex()
-    return (
-        f"{h[_TIME_LOW]}-{h[_TIME_MID]}-4{h[_TIME_HI]}-"
-        f"{_VARIANT_DIGIT[h[16]]}{h[_CLOCK_SEQ]}-{h[_NODE]}"
-    )
+    """``str(uuid.uuid4())`` without the ``UUID`` object (a third of the cost; two per lookup)."""
+    return uuid4_text(os.urandom(16))
 
 
 #: a fresh upstream message id (UUID4): made here, never taken from the caller

@@ -5,7 +5,7 @@ stands for (written out in this file as it was): the one pass over a request's f
 (``lienthong.http_protocol.read_head``, ``adapter_api.request_guard.read_single_fields``)
 against the head size, the body test, the first ``X-Request-Id``, the repeated-header rule and
 the purpose headers read apart; the request id taken from raw bytes against its latin-1 text;
-the UUIDs made without ``uuid4_text``'s call; the purpose headers read where the front layer
+the purpose headers read where the front layer
 left them; the rate counter's window and the RateLimit fields formatted as bytes; the client
 admitted without ``authenticated_client``'s call.
 """
@@ -200,8 +200,8 @@ def test_adopting_the_raw_first_id_keeps_and_makes_what_the_plain_reading_did(
 
 
 def test_fresh_uuids_are_uuid4_text_of_the_random_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``fresh_uuid4`` (and ``new_message_id``, the same function) writes ``uuid4_text``'s steps
-    out: the same text of the same 16 bytes, edge bytes included."""
+    """``fresh_uuid4`` (and ``new_message_id``, the same function) is ``uuid4_text`` of 16
+    random bytes: the ``uuid`` module's text of the same bytes, edge bytes included."""
     assert new_message_id is fresh_uuid4
     cases = [bytes(16), b"\xff" * 16, bytes(range(16))]
     cases += [bytes(6) + bytes([six]) + b"\x00" + bytes([six]) + bytes(7) for six in range(256)]
