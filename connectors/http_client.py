@@ -360,11 +360,4 @@ def _request_end(method: str, body: bytes | None) -> bytes:
     return b"\r\n"
 
 
-def _request_head(
-    method: str, target: Target, headers: Mapping[str, str], body: bytes | None
-) -> bytes:
-    """The whole head of a request (what :meth:`ConnectionPool.request` sends before the body)."""
-    return _request_start(method, target, headers) + _request_end(method, body)
-
-
 __all__ = ["BodyTooLarge", "ConnectionPool", "HttpProtocolError", "HttpResponse", "Target"]

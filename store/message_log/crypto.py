@@ -55,27 +55,6 @@ class BodyCipher:
         sealed = self._aead.encrypt(nonce, body, associated_data(seq, message_id, kind))
         return _VERSION + nonce + sealed
 
-    def encrypt_exchange(
-        self, request: bytes, response: bytes | None, seq: int, message_id: str
-    ) -> tuple[bytes, bytes | None]:
-        """The stored forms of record ``seq``'s request and response (None: no response), as
-        :meth:`encrypt` makes them (``kind`` ``request`` and ``response``), in one call: what
-        the writer does for every record (the associated data is :func:`associated_data`'s,
-        written out here; tests/unit/test_message_log_encoding.py checks both decrypt)."""
-        aead = self._aead
-        nonce = os.urandom(_NONCE_BYTES)
-        sealed = aead.encrypt(
-            nonce, request, f"lienthong-messagelog/1|{seq}|{message_id}|request".encode()
-        )
-        stored_request = _VERSION + nonce + sealed
-        if response is None:
-            return stored_request, None
-        nonce = os.urandom(_NONCE_BYTES)
-        sealed = aead.encrypt(
-            nonce, response, f"lienthong-messagelog/1|{seq}|{message_id}|response".encode()
-        )
-        return stored_request, _VERSION + nonce + sealed
-
     def decrypt(self, stored: bytes, *, seq: int, message_id: str, kind: BodyKind) -> bytes:
         """The body of record ``seq``; :class:`BodyDecryptionError` if it was altered or moved."""
         if len(stored) < 1 + _NONCE_BYTES + 16 or stored[:1] != _VERSION:

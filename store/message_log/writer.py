@@ -275,25 +275,13 @@ class SqlMessageLog:
 
         The same two certificate objects as the last time (a connector passes its own and its
         upstream's on every call), both stored already: their fingerprints as remembered, and
-        none to store. Otherwise a certificate seen before is found in the fingerprints
-        remembered (``_fingerprint`` remembers them, and computes the others).
+        none to store. Otherwise each fingerprint is :meth:`_fingerprint`'s.
         """
         last = self._last_signers
         if last[0] is request_cert and last[1] is response_cert and last[4]:
             return last[2], last[3], {}
-        remembered = self._fingerprints
-        found = remembered.get(id(request_cert))
-        request_signer = (
-            found[1]
-            if found is not None and found[0] is request_cert
-            else self._fingerprint(request_cert)
-        )
-        found = remembered.get(id(response_cert))
-        response_signer = (
-            found[1]
-            if found is not None and found[0] is response_cert
-            else self._fingerprint(response_cert)
-        )
+        request_signer = self._fingerprint(request_cert)
+        response_signer = self._fingerprint(response_cert)
         signers: dict[str, x509.Certificate] = {}
         known = self._known_certs
         if request_signer is not None and request_cert is not None and request_signer not in known:
@@ -400,16 +388,20 @@ class SqlMessageLog:
         """The rows of ``batch`` chained after record ``seq`` of digest ``prev`` (values in
         :data:`RECORD_COLUMNS` order), and the new head's ``(seq, digest)``."""
         rows: list[list[Any]] = []
-        encrypt = self._cipher.encrypt_exchange
+        encrypt = self._cipher.encrypt
         for prepared in batch:
             seq += 1
             digest = prepared.document.digest(seq, prev)
+            message_id = prepared.message_id
             row = list(prepared.row)
             row[_SEQ], row[_PREV_DIGEST], row[_DIGEST] = seq, prev, digest
-            # the response's stays None when there is none
-            row[_REQUEST_WIRE], row[_RESPONSE_WIRE] = encrypt(
-                prepared.request_wire, prepared.response_wire, seq, prepared.message_id
+            row[_REQUEST_WIRE] = encrypt(
+                prepared.request_wire, seq=seq, message_id=message_id, kind="request"
             )
+            if prepared.response_wire is not None:
+                row[_RESPONSE_WIRE] = encrypt(
+                    prepared.response_wire, seq=seq, message_id=message_id, kind="response"
+                )
             rows.append(row)
             prev = digest
         return rows, seq, prev

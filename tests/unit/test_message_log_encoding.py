@@ -3,8 +3,7 @@
 ``format_time`` writes a plain ``datetime`` from its UTC fields and leaves anything else to
 ``format_time_plainly``; ``SealedDocument`` lays a record's sealed fields out once for every
 place it may get; the header lines of a stored wire message are checked and joined in C when
-they are a ``dict`` of plain strings (``_header_lines_plainly`` otherwise); the writer encrypts
-a record's two wire messages in one call (``BodyCipher.encrypt_exchange``). These tests run the
+they are a ``dict`` of plain strings (``_header_lines_plainly`` otherwise). These tests run the
 fast form and the plain one (the definition, or the code it replaced) over tables of variants
 and generated ones, hostile ones included, and require the same output or the same refusal.
 """
@@ -19,7 +18,6 @@ from dataclasses import fields, replace
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -32,7 +30,6 @@ from store.message_log.chain import (
     format_time,
     format_time_plainly,
 )
-from store.message_log.crypto import BodyCipher, associated_data
 from store.message_log.wire import (
     _header_lines,
     _header_lines_plainly,
@@ -361,50 +358,6 @@ def test_the_quick_header_lines_agree_on_generated_headers(headers: dict[str, st
     assert outcome(lambda: _header_lines(headers)) == outcome(
         lambda: _header_lines_plainly(headers)
     )
-
-
-@pytest.mark.parametrize("response", [b"<r/>", b"", None], ids=repr)
-@pytest.mark.parametrize("message_id", ["m-1", "", "Nguyễn|1|request", "\u2028"], ids=repr)
-def test_a_records_messages_encrypted_together_are_as_encrypted_one_by_one(
-    response: bytes | None, message_id: str
-) -> None:
-    """``encrypt_exchange`` stores what ``encrypt`` stores: the version, a fresh nonce each, and
-    the bodies sealed under ``associated_data`` of their kind (they decrypt as such, and only
-    as such); no response, no stored response."""
-    cipher = BodyCipher(b"k" * 32)
-    aead = AESGCM(b"k" * 32)
-    request = b"POST /x HTTP/1.1\r\n\r\n<q/>"
-    stored_request, stored_response = cipher.encrypt_exchange(request, response, 42, message_id)
-    assert stored_request[:1] == b"\x01"
-    assert len(stored_request) == len(
-        cipher.encrypt(request, seq=42, message_id=message_id, kind="request")
-    )
-    assert cipher.decrypt(stored_request, seq=42, message_id=message_id, kind="request") == request
-    assert (
-        aead.decrypt(
-            stored_request[1:13], stored_request[13:], associated_data(42, message_id, "request")
-        )
-        == request
-    )
-    with pytest.raises(Exception, match="does not decrypt"):
-        cipher.decrypt(stored_request, seq=42, message_id=message_id, kind="response")
-    if response is None:
-        assert stored_response is None
-        return
-    assert stored_response is not None
-    assert stored_response[:1] == b"\x01"
-    assert stored_response[1:13] != stored_request[1:13]
-    assert (
-        cipher.decrypt(stored_response, seq=42, message_id=message_id, kind="response") == response
-    )
-    assert (
-        aead.decrypt(
-            stored_response[1:13], stored_response[13:], associated_data(42, message_id, "response")
-        )
-        == response
-    )
-    with pytest.raises(Exception, match="does not decrypt"):
-        cipher.decrypt(stored_response, seq=43, message_id=message_id, kind="response")
 
 
 @pytest.mark.parametrize("text", HOSTILE_TEXT, ids=repr)
