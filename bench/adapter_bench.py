@@ -856,7 +856,8 @@ def report(result: dict[str, Any]) -> None:
     )
     print(
         f"adapter CPU per lookup: {result['adapter_cpu_ms_per_lookup']:.3f} ms = "
-        f"{result['adapter_to_floor']:.2f}x the floor (goal <= 1.3x)"
+        f"{result['adapter_to_floor']:.2f}x the sum of parts (no server reaches it: see the "
+        "integrated floor)"
     )
     integrated_log = result["integrated_floor_log"]
     print(
@@ -869,7 +870,7 @@ def report(result: dict[str, Any]) -> None:
     print(
         f"adapter / integrated floor: {result['adapter_to_integrated_floor']:.2f}x "
         f"({result['adapter_cpu_ms_per_lookup']:.3f} / "
-        f"{result['integrated_floor_ms_per_lookup']:.3f} ms)"
+        f"{result['integrated_floor_ms_per_lookup']:.3f} ms; goal <= 1.3x)"
     )
     system = result["system_ms_per_lookup"]
     print(

@@ -38,7 +38,8 @@ Run: ``.venv/bin/python bench/security_bench.py``. ``--breakdown``: WS-Security'
 step against the floor's calls for each step; ``--callgrind [N]``: its instructions per sign +
 verify and the floor's, under valgrind (``--simulate``: cache misses and mispredicted branches
 too); ``--callgrind-steps [N]``: the same per step (all in
-``bench/security_breakdown.py``).
+``bench/security_breakdown.py``); ``--compiled``: ours and the floor with ours compiled to C by
+mypyc (``bench/security_compiled.py``).
 """
 
 from __future__ import annotations
@@ -337,7 +338,11 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if {"--breakdown", "--callgrind", "--callgrind-steps"} & set(sys.argv):
+    if "--compiled" in sys.argv:
+        from security_compiled import main as compiled_main
+
+        compiled_main([arg for arg in sys.argv[1:] if arg != "--compiled"])
+    elif {"--breakdown", "--callgrind", "--callgrind-steps"} & set(sys.argv):
         from security_breakdown import main as breakdown_main
 
         breakdown_main([arg for arg in sys.argv[1:] if arg != "--breakdown"])

@@ -27,6 +27,8 @@ L1 misses and mispredicted branches per sign + verify, ours and the floor's (wha
 Python between the C calls cost more time than its share of instructions).
 ``--callgrind-steps [N]`` counts each step of the breakdown and the floor's calls for it the same
 way (``--step-calls N`` under valgrind): the Python work of each step in instructions.
+``--whole`` prints only the end-to-end figures, as one JSON line (``bench/security_compiled.py``
+runs it on a copy of the package compiled by mypyc, given as ``--root``).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import collections
 import datetime as dt
 import hashlib
 import itertools
+import json
 import os
 import subprocess
 import sys
@@ -64,6 +67,7 @@ from security.wsse import sign as signing  # noqa: E402
 from security.wsse import structure as structure  # noqa: E402
 from security.wsse import timestamp as timestamp  # noqa: E402
 from security.wsse import token as token  # noqa: E402
+from security.wsse import verify as verify_module  # noqa: E402
 from security.wsse.c14n import exclusive_c14n  # noqa: E402
 from security.wsse.fast_path import signed_as_written  # noqa: E402
 from security.wsse.names import (  # noqa: E402
@@ -329,6 +333,20 @@ def breakdown() -> None:
     )
 
 
+def whole() -> None:
+    """One JSON line: µs per sign + verify, ours and the floor's, their ratio, and whether the
+    package's verifier runs compiled (an extension module) rather than as bytecode."""
+    with tempfile.TemporaryDirectory() as folder:
+        best = _whole(setup(Path(folder)))
+    found = {
+        "ours_us": round(best["both"], 1),
+        "floor_us": round(best["floor"], 1),
+        "ratio": round(best["both"] / best["floor"], 3),
+        "compiled": not str(verify_module.__file__).endswith(".py"),
+    }
+    print(json.dumps(found))
+
+
 def _count(calls: int) -> None:
     """Under callgrind: N sign + verify, then N floor flows, each driven by its own starmap."""
     from security_floor import floor_flow
@@ -483,8 +501,11 @@ def main(argv: list[str] | None = None) -> None:
         help="with --callgrind: cache and branch-predictor simulation too (slower)",
     )
     parser.add_argument("--root", type=Path, help="count another checkout's package")
+    parser.add_argument("--whole", action="store_true", help="end to end only, one JSON line")
     args = parser.parse_args(argv)
-    if args.calls is not None:
+    if args.whole:
+        whole()
+    elif args.calls is not None:
         _count(args.calls)
     elif args.step_calls is not None:
         _count_steps(args.step_calls)
